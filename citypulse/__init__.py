@@ -1,0 +1,48 @@
+"""citypulse: shared settings, domain records and errors.
+
+Every other package (``ingest``, ``detectors``, ``connectors``, ``grafana``) imports its
+shared names from here.
+"""
+
+from citypulse._errors import (
+    CitypulseError,
+    ConfigError,
+    DatabaseError,
+    MigrationError,
+    SchemaModeError,
+)
+from citypulse._records import (
+    READING_TYPES,
+    CameraReading,
+    Device,
+    DeviceKind,
+    DeviceStatus,
+    EcologyReading,
+    ParkingReading,
+    Phase,
+    Reading,
+    TrafficLightReading,
+)
+from citypulse._settings import MqttUrl, Secret, Settings, mask_url
+
+__all__ = [
+    "READING_TYPES",
+    "CameraReading",
+    "CitypulseError",
+    "ConfigError",
+    "DatabaseError",
+    "Device",
+    "DeviceKind",
+    "DeviceStatus",
+    "EcologyReading",
+    "MigrationError",
+    "MqttUrl",
+    "ParkingReading",
+    "Phase",
+    "Reading",
+    "SchemaModeError",
+    "Secret",
+    "Settings",
+    "TrafficLightReading",
+    "mask_url",
+]

@@ -1,0 +1,173 @@
+"""One frozen settings object, built by the entry point from the environment.
+
+Components take what they need as keyword arguments and never read the environment
+themselves.  Secrets (passwords in URLs, API keys) are masked in every ``repr``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
+
+from citypulse._errors import ConfigError
+
+SchemaMode = Literal["auto", "timescale", "plain"]
+UnknownDevicePolicy = Literal["register", "reject"]
+
+_DEFAULT_DATABASE_URL = "postgresql://localhost:5432/citypulse"
+_DEFAULT_MQTT_URL = "mqtt://localhost:1883"
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***`` (for logs and reprs)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret string: compares and hashes by value, never prints it."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self.value else "Secret('')"
+
+    def __str__(self) -> str:
+        return "***" if self.value else ""
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class MqttUrl:
+    """A parsed ``mqtt://`` or ``mqtts://`` URL."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: Secret
+
+    @classmethod
+    def parse(cls, url: str) -> MqttUrl:
+        try:
+            parts: SplitResult = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError("CITYPULSE_MQTT_URL", f"not a URL: {exc}") from exc
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ConfigError(
+                "CITYPULSE_MQTT_URL", f"scheme must be mqtt:// or mqtts://, got {parts.scheme!r}"
+            )
+        tls = parts.scheme in ("mqtts", "ssl")
+        if not parts.hostname:
+            raise ConfigError("CITYPULSE_MQTT_URL", "no host")
+        return cls(
+            host=parts.hostname,
+            port=port or (8883 if tls else 1883),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=Secret(unquote(parts.password) if parts.password else ""),
+        )
+
+    def url(self) -> str:
+        """The URL with its password masked."""
+        auth = ""
+        if self.username:
+            auth = quote(self.username, safe="") + (":***" if self.password else "") + "@"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{auth}{self.host}:{self.port}"
+
+    def __repr__(self) -> str:
+        return f"MqttUrl({self.url()!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable, from ``CITYPULSE_*`` environment variables."""
+
+    database_url: str = field(default=_DEFAULT_DATABASE_URL, repr=False)
+    read_database_url: str = field(default="", repr=False)
+    mqtt: MqttUrl = field(default_factory=lambda: MqttUrl.parse(_DEFAULT_MQTT_URL))
+    mqtt_ca_file: str | None = None
+    mqtt_client_id: str = field(default_factory=lambda: f"citypulse-{socket.gethostname()}")
+    mqtt_share_group: str = "citypulse"
+    schema_mode: SchemaMode = "auto"
+    retention_days: int = 365
+    unknown_devices: UnknownDevicePolicy = "register"
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    log_level: str = "INFO"
+    api_keys: tuple[Secret, ...] = ()
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(database_url={mask_url(self.database_url)!r}, "
+            f"read_database_url={mask_url(self.reader_url)!r}, mqtt={self.mqtt!r}, "
+            f"schema_mode={self.schema_mode!r}, retention_days={self.retention_days}, "
+            f"unknown_devices={self.unknown_devices!r}, worker_id={self.worker_id!r}, "
+            f"api_keys={len(self.api_keys)} configured)"
+        )
+
+    @property
+    def reader_url(self) -> str:
+        """URL for read-only queries: a replica where one is configured."""
+        return self.read_database_url or self.database_url
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with the given fields replaced (CLI flags win over the environment)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default: ``os.environ``); raise :class:`ConfigError`."""
+        env = os.environ if env is None else env
+        base = cls()
+
+        def get(name: str, default: str) -> str:
+            return env.get(f"CITYPULSE_{name}", default).strip()
+
+        def integer(name: str, default: int, low: int = 1) -> int:
+            raw = get(name, str(default))
+            try:
+                value = int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"CITYPULSE_{name}", f"expected an integer, got {raw!r}") from exc
+            if value < low:
+                raise ConfigError(f"CITYPULSE_{name}", f"must be at least {low}")
+            return value
+
+        mode = get("SCHEMA_MODE", "auto")
+        if mode not in ("auto", "timescale", "plain"):
+            raise ConfigError("CITYPULSE_SCHEMA_MODE", "must be auto, timescale or plain")
+        unknown = get("UNKNOWN_DEVICES", "register")
+        if unknown not in ("register", "reject"):
+            raise ConfigError("CITYPULSE_UNKNOWN_DEVICES", "must be register or reject")
+        keys = tuple(Secret(k) for k in get("API_KEYS", "").split(",") if k.strip())
+        return cls(
+            database_url=get("DATABASE_URL", _DEFAULT_DATABASE_URL),
+            read_database_url=get("READ_DATABASE_URL", ""),
+            mqtt=MqttUrl.parse(get("MQTT_URL", _DEFAULT_MQTT_URL)),
+            mqtt_ca_file=get("MQTT_CA_FILE", "") or None,
+            mqtt_client_id=get("MQTT_CLIENT_ID", base.mqtt_client_id),
+            mqtt_share_group=get("MQTT_SHARE_GROUP", "citypulse"),
+            schema_mode=mode,  # type: ignore[arg-type]
+            retention_days=integer("RETENTION_DAYS", 365),
+            unknown_devices=unknown,  # type: ignore[arg-type]
+            worker_id=get("WORKER_ID", base.worker_id),
+            log_level=get("LOG_LEVEL", "INFO").upper(),
+            api_keys=keys,
+            webhook_secret=Secret(get("WEBHOOK_SECRET", "")),
+        )

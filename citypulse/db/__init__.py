@@ -1,0 +1,29 @@
+"""Database access: connections, the migration runner, schema status and upkeep."""
+
+from citypulse.db._connect import connect, scalar
+from citypulse.db._migrate import (
+    Migration,
+    MigrationReport,
+    SchemaStatus,
+    load_migrations,
+    migrate,
+    plan_migrations,
+    schema_status,
+)
+from citypulse.db._upkeep import ROLLUP_VIEWS, maintain, refresh_rollups, schema_mode
+
+__all__ = [
+    "ROLLUP_VIEWS",
+    "Migration",
+    "MigrationReport",
+    "SchemaStatus",
+    "connect",
+    "load_migrations",
+    "maintain",
+    "migrate",
+    "plan_migrations",
+    "refresh_rollups",
+    "scalar",
+    "schema_mode",
+    "schema_status",
+]

@@ -1,0 +1,280 @@
+"""1-minute and 1-hour rollups equal what Python computes from the raw rows, in both modes,
+including late data that arrives after a refresh."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import TupleRow
+
+from citypulse.db import connect, refresh_rollups
+
+Row = tuple[Any, ...]
+
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+
+
+def _bucket(t: datetime, width: timedelta) -> datetime:
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    return epoch + ((t - epoch) // width) * width
+
+
+def _avg(xs: Iterable[Any]) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _camera_rows(rng: random.Random, n: int, start: datetime) -> list[Row]:
+    rows = []
+    for i in range(n):
+        t = start + timedelta(seconds=rng.randrange(0, 3 * 3600))
+        speed = None if rng.random() < 0.1 else round(rng.uniform(5, 80), 2)
+        rows.append(
+            (
+                t,
+                f"cam-{i % 3}",
+                i % 2,
+                rng.randrange(0, 40),
+                speed,
+                round(rng.random(), 3),
+                round(rng.random() * 0.3, 3),
+                rng.random() < 0.2,
+            )
+        )
+    return rows
+
+
+def _insert_camera(conn: psycopg.Connection[TupleRow], rows: list[Row]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO camera_readings (time, device_id, lane_id, intensity, average_vehicle_speed,"
+            " occupancy, heavy_vehicle_share, congested) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT DO NOTHING",
+            rows,
+        )
+
+
+def _expected_camera(rows: list[Row], width: timedelta) -> dict[Row, Row]:
+    groups: dict[Row, list[Row]] = defaultdict(list)
+    seen = set()
+    for r in rows:
+        key = (r[1], r[2], r[0])
+        if key in seen:
+            continue
+        seen.add(key)
+        groups[(_bucket(r[0], width), r[1])].append(r)
+    out = {}
+    for key, rs in groups.items():
+        speeds = [r[4] for r in rs if r[4] is not None]
+        out[key] = (
+            len(rs),
+            sum(r[3] for r in rs),
+            _avg(r[4] for r in rs),
+            min(speeds) if speeds else None,
+            _avg(r[5] for r in rs),
+            max(r[5] for r in rs),
+            _avg(r[6] for r in rs),
+            sum(1 for r in rs if r[7]),
+        )
+    return out
+
+
+def _close(a: object, b: object) -> bool:
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=1e-5, abs_tol=1e-5)
+    return a == b
+
+
+def _assert_camera(conn: psycopg.Connection[TupleRow], view: str, expected: dict[Row, Row]) -> None:
+    got = {
+        (r[0], r[1]): tuple(r[2:])
+        for r in conn.execute(
+            f"SELECT bucket, device_id, readings, intensity_sum, speed_avg, speed_min, occupancy_avg,"
+            f" occupancy_max, heavy_vehicle_share_avg, congested_readings FROM {view}"
+        )
+    }
+    assert set(got) == set(expected)
+    for key, values in expected.items():
+        assert all(_close(a, b) for a, b in zip(got[key], values, strict=True)), (
+            key,
+            got[key],
+            values,
+        )
+
+
+def test_camera_rollups_match_python_including_late_data(any_mode_db_url: str) -> None:
+    rng = random.Random(7)
+    rows = _camera_rows(rng, 1500, T0)
+    with connect(any_mode_db_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT citypulse_ensure_partitions(%s, %s)",
+            (T0 - timedelta(days=2), T0 + timedelta(hours=4)),
+        )
+        _insert_camera(conn, rows)
+        refresh_rollups(conn)
+        _assert_camera(conn, "camera_1m", _expected_camera(rows, timedelta(minutes=1)))
+        _assert_camera(conn, "camera_1h", _expected_camera(rows, timedelta(hours=1)))
+        # late data: a day-old batch and more rows into already-rolled-up minutes
+        late = _camera_rows(rng, 300, T0 - timedelta(days=1)) + _camera_rows(rng, 300, T0)
+        _insert_camera(conn, late)
+        refresh_rollups(conn)
+        _assert_camera(conn, "camera_1m", _expected_camera(rows + late, timedelta(minutes=1)))
+        _assert_camera(conn, "camera_1h", _expected_camera(rows + late, timedelta(hours=1)))
+
+
+def test_ecology_parking_traffic_light_rollups_match_python(any_mode_db_url: str) -> None:
+    rng = random.Random(11)
+    eco, park, tl = [], [], []
+    for i in range(400):
+        t = T0 + timedelta(seconds=rng.randrange(0, 2 * 3600))
+        eco.append(
+            (
+                t,
+                f"eco-{i % 2}",
+                rng.uniform(0, 200),
+                rng.uniform(0, 300),
+                rng.uniform(0, 0.3) if i % 5 else None,
+            )
+        )
+        park.append((t, f"park-{i % 2}", 120, rng.randrange(0, 121), rng.randrange(0, 5)))
+        tl.append(
+            (
+                t,
+                f"tl-{i % 2}",
+                rng.choice(["red", "green", "yellow", "flashing_yellow", "off"]),
+                rng.uniform(0, 90),
+                rng.random() < 0.1,
+                rng.uniform(180, 240),
+            )
+        )
+    with connect(any_mode_db_url, autocommit=True) as conn:
+        conn.execute("SELECT citypulse_ensure_partitions(%s, %s)", (T0, T0 + timedelta(hours=3)))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO ecology_readings (time, device_id, pm25, no2, co) VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                eco,
+            )
+            cur.executemany(
+                "INSERT INTO parking_readings (time, device_id, total_spot_number, occupied_spot_number, out_of_service_slot_number) VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                park,
+            )
+            cur.executemany(
+                "INSERT INTO traffic_light_readings (time, device_id, phase, phase_elapsed, lamp_fault, supply_voltage) VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                tl,
+            )
+        refresh_rollups(conn)
+        for width, suffix in ((timedelta(minutes=1), "1m"), (timedelta(hours=1), "1h")):
+
+            def dedup(rows: list[Any]) -> list[Row]:
+                seen: dict[Row, Row] = {}
+                for r in rows:
+                    seen.setdefault((r[1], r[0]), r)
+                return list(seen.values())
+
+            groups: dict[Row, list[Row]] = defaultdict(list)
+            for r in dedup(eco):
+                groups[(_bucket(r[0], width), r[1])].append(r)
+            got = {
+                (r[0], r[1]): r[2:]
+                for r in conn.execute(
+                    f"SELECT bucket, device_id, readings, pm25_avg, pm25_max, no2_avg, co_avg, co_max FROM ecology_{suffix}"
+                )
+            }
+            assert set(got) == set(groups)
+            for key, rs in groups.items():
+                want = (
+                    len(rs),
+                    _avg(r[2] for r in rs),
+                    max(r[2] for r in rs),
+                    _avg(r[3] for r in rs),
+                    _avg(r[4] for r in rs),
+                    max((r[4] for r in rs if r[4] is not None), default=None),
+                )
+                assert all(_close(a, b) for a, b in zip(got[key], want, strict=True)), (
+                    key,
+                    got[key],
+                    want,
+                )
+
+            groups = defaultdict(list)
+            for r in dedup(park):
+                groups[(_bucket(r[0], width), r[1])].append(r)
+            got = {
+                (r[0], r[1]): r[2:]
+                for r in conn.execute(
+                    f"SELECT bucket, device_id, readings, occupied_avg, occupied_max, total_spots, out_of_service_max, occupancy_avg FROM parking_{suffix}"
+                )
+            }
+            assert set(got) == set(groups)
+            for key, rs in groups.items():
+                want = (
+                    len(rs),
+                    _avg(r[3] for r in rs),
+                    max(r[3] for r in rs),
+                    120,
+                    max(r[4] for r in rs),
+                    _avg(r[3] / 120 for r in rs),
+                )
+                assert all(_close(a, b) for a, b in zip(got[key], want, strict=True)), (
+                    key,
+                    got[key],
+                    want,
+                )
+
+            groups = defaultdict(list)
+            for r in dedup(tl):
+                groups[(_bucket(r[0], width), r[1])].append(r)
+            got = {
+                (r[0], r[1]): r[2:]
+                for r in conn.execute(
+                    f"SELECT bucket, device_id, readings, max_phase_elapsed, lamp_fault_readings, flashing_readings, dark_readings, min_supply_voltage FROM traffic_light_{suffix}"
+                )
+            }
+            assert set(got) == set(groups)
+            for key, rs in groups.items():
+                want = (
+                    len(rs),
+                    max(r[3] for r in rs),
+                    sum(1 for r in rs if r[4]),
+                    sum(1 for r in rs if r[2] == "flashing_yellow"),
+                    sum(1 for r in rs if r[2] == "off"),
+                    min(r[5] for r in rs),
+                )
+                assert all(_close(a, b) for a, b in zip(got[key], want, strict=True)), (
+                    key,
+                    got[key],
+                    want,
+                )
+
+
+@pytest.mark.timescale
+def test_timescale_mode_has_hypertables_and_policies(timescale_db_url: str) -> None:
+    with connect(timescale_db_url, autocommit=True) as conn:
+        hypertables = {
+            r[0]
+            for r in conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables")
+        }
+        caggs = {
+            r[0]
+            for r in conn.execute(
+                "SELECT view_name FROM timescaledb_information.continuous_aggregates"
+            )
+        }
+        jobs = {r[0] for r in conn.execute("SELECT proc_name FROM timescaledb_information.jobs")}
+    assert {
+        "camera_readings",
+        "ecology_readings",
+        "parking_readings",
+        "traffic_light_readings",
+    } <= hypertables
+    assert {"camera_1m", "camera_1h", "ecology_1m", "ecology_1h"} <= caggs
+    assert {"policy_compression", "policy_retention", "policy_refresh_continuous_aggregate"} <= jobs
