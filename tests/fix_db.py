@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from citypulse.db import connect, migrate
+from citypulse.db import connect, migrate, scalar
 from tests._procs import (
     chown_tree,
     demote,
@@ -95,13 +95,24 @@ class PgServer:
                 )
         return name
 
-    def drop_database(self, name: str) -> None:
+    def seal_template(self, name: str) -> None:
+        """Forbid connections, so background workers (TimescaleDB's) cannot block copies."""
         with connect(self.admin_url, autocommit=True) as conn:
             conn.execute(
-                psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    psycopg.sql.Identifier(name)
-                )
+                psycopg.sql.SQL(
+                    "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"
+                ).format(psycopg.sql.Identifier(name))
             )
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+
+    def drop_database(self, name: str) -> None:
+        ident = psycopg.sql.Identifier(name)
+        with connect(self.admin_url, autocommit=True) as conn:
+            if scalar(conn, "SELECT count(*) FROM pg_database WHERE datname = %s", (name,)):
+                conn.execute(psycopg.sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(ident))
+            conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
 
 
 def _start_private_server(tmp: Path) -> PgServer:
@@ -202,6 +213,7 @@ def plain_template(pg_server: PgServer) -> Iterator[str]:
     name = pg_server.create_database()
     with connect(pg_server.url(name), autocommit=True) as conn:
         migrate(conn, mode="plain")
+    pg_server.seal_template(name)
     yield name
     pg_server.drop_database(name)
 
