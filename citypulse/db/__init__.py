@@ -1,6 +1,7 @@
 """Database access: connections, the migration runner, schema status and upkeep."""
 
 from citypulse.db._connect import connect, scalar
+from citypulse.db._devices import load_devices, upsert_devices
 from citypulse.db._migrate import (
     Migration,
     MigrationReport,
@@ -18,6 +19,7 @@ __all__ = [
     "MigrationReport",
     "SchemaStatus",
     "connect",
+    "load_devices",
     "load_migrations",
     "maintain",
     "migrate",
@@ -26,4 +28,5 @@ __all__ = [
     "scalar",
     "schema_mode",
     "schema_status",
+    "upsert_devices",
 ]
