@@ -1,0 +1,57 @@
+"""Named detector configurations: the univariate default used for NAB and city series."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from detectors._base import Detector, Max, Refractory
+from detectors._errors import DetectorConfigError
+from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline
+
+
+class Constant(Detector[float]):
+    """Reports the same score for every reading: NAB's null detector uses 0.5."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float = 0.5) -> None:
+        self.value = value
+
+    def update(self, t: float, x: float) -> float:
+        return self.value
+
+
+def default_univariate(seed: int = 0) -> Detector[float]:
+    """The general-purpose detector for one numeric series (the NAB configuration)."""
+    del seed  # deterministic; kept for a uniform signature
+    raw = Max(
+        {
+            "deviation": Deviation(span=200, half=3.0),
+            "daily": SeasonalBaseline(period_s=86400.0, bin_s=3600.0, memory=32, min_count=8),
+            "cusum": Cusum(),
+        }
+    )
+    return Refractory(Normalised(raw, window=2000, short=5), level=0.5, quiet=50)
+
+
+def _null(seed: int = 0) -> Detector[float]:
+    return Constant(0.5)
+
+
+def _deviation(seed: int = 0) -> Detector[float]:
+    return Deviation(span=200)
+
+
+NAB_PRESETS: dict[str, Callable[[int], Detector[float]]] = {
+    "default": default_univariate,
+    "null": _null,
+    "deviation": _deviation,
+}
+
+
+def nab_detector(name: str, *, seed: int = 0) -> Detector[float]:
+    try:
+        factory = NAB_PRESETS[name]
+    except KeyError:
+        raise DetectorConfigError(f"unknown detector configuration {name!r}") from None
+    return factory(seed)

@@ -1,0 +1,279 @@
+"""Statistical detectors for one numeric series: deviation, seasonal baseline, CUSUM.
+
+All keep O(1) (amortised) plain-Python state per series; no numpy per reading.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from detectors._base import Detector, check, clip01, squash
+
+_LN_TINY = math.log(1e-10)
+_SQRT2 = math.sqrt(2.0)
+
+
+class Deviation(Detector[float]):
+    """How far a reading lies from an exponentially weighted mean, in weighted std units.
+
+    ``span`` readings set the memory (alpha = 2 / (span + 1)).  A floor of
+    ``min_spread`` (absolute) plus ``rel_spread`` × |mean| keeps a flat series from
+    turning every tiny wiggle into an alarm.  ``half`` is the deviation scored 0.5.
+    """
+
+    __slots__ = (
+        "_a",
+        "_mean",
+        "_n",
+        "_var",
+        "half",
+        "min_spread",
+        "rel_spread",
+        "span",
+        "warm_up",
+    )
+
+    def __init__(
+        self,
+        *,
+        span: int = 100,
+        half: float = 3.0,
+        min_spread: float = 1e-9,
+        rel_spread: float = 1e-3,
+        warm_up: int = 20,
+    ) -> None:
+        check(span >= 2, "span must be >= 2")
+        check(half > 0, "half must be > 0")
+        check(min_spread > 0 and rel_spread >= 0, "spread floors must be positive")
+        check(warm_up >= 1, "warm_up must be >= 1")
+        self.span = span
+        self.half = half
+        self.min_spread = min_spread
+        self.rel_spread = rel_spread
+        self.warm_up = warm_up
+        self._a = 2.0 / (span + 1.0)
+        self._n = 0
+        self._mean = 0.0
+        self._var = 0.0
+
+    def update(self, t: float, x: float) -> float:
+        if x != x or x in (math.inf, -math.inf):
+            return 0.0
+        n = self._n
+        if n == 0:
+            self._n = 1
+            self._mean = x
+            return 0.0
+        d = x - self._mean
+        score = 0.0
+        if n >= self.warm_up:
+            spread = math.sqrt(self._var) + self.min_spread + self.rel_spread * abs(self._mean)
+            score = squash(abs(d) / spread, self.half)
+        a = self._a if n >= self.span else 1.0 / (n + 1)
+        self._mean += a * d
+        self._var = (1.0 - a) * (self._var + a * d * d)
+        self._n = n + 1
+        return clip01(score)
+
+
+class SeasonalBaseline(Detector[float]):
+    """Robust deviation from what is normal at this time of the period (hour of week).
+
+    Each of ``period_s / bin_s`` bins keeps its last ``memory`` readings; their median and
+    MAD are refreshed every ``refresh`` inserts (sorting is amortised, not per reading).
+    A bin is warm once it holds ``min_count`` readings.  ``utc_offset_s`` shifts the
+    phase to local time (Moscow is +10800); the epoch began on a Thursday, so the week
+    bins start on Monday 00:00 local.
+    """
+
+    __slots__ = (
+        "_bins",
+        "_mad",
+        "_med",
+        "_since",
+        "bin_s",
+        "half",
+        "memory",
+        "min_count",
+        "min_spread",
+        "period_s",
+        "refresh",
+        "rel_spread",
+        "utc_offset_s",
+        "warm_up",
+    )
+
+    def __init__(
+        self,
+        *,
+        period_s: float = 7 * 86400.0,
+        bin_s: float = 3600.0,
+        memory: int = 64,
+        refresh: int = 8,
+        min_count: int = 8,
+        half: float = 3.0,
+        min_spread: float = 1e-9,
+        rel_spread: float = 1e-3,
+        utc_offset_s: float = 0.0,
+    ) -> None:
+        check(period_s > 0 and bin_s > 0, "period and bin must be positive")
+        check(period_s % bin_s == 0, "period_s must be a whole number of bins")
+        check(memory >= 3 and 1 <= refresh <= memory, "need memory >= 3, 1 <= refresh <= memory")
+        check(1 <= min_count <= memory, "min_count must be in [1, memory]")
+        check(half > 0 and min_spread > 0 and rel_spread >= 0, "bad spread parameters")
+        self.period_s = period_s
+        self.bin_s = bin_s
+        self.memory = memory
+        self.refresh = refresh
+        self.min_count = min_count
+        self.half = half
+        self.min_spread = min_spread
+        self.rel_spread = rel_spread
+        self.utc_offset_s = utc_offset_s
+        self.warm_up = min_count
+        n = int(period_s // bin_s)
+        self._bins: list[deque[float]] = [deque(maxlen=memory) for _ in range(n)]
+        self._med = [0.0] * n
+        self._mad = [0.0] * n
+        self._since = [0] * n
+
+    def _bin(self, t: float) -> int:
+        # Thursday 1970-01-01 00:00 UTC is 3 days after a Monday.
+        return int(((t + self.utc_offset_s + 3 * 86400.0) % self.period_s) // self.bin_s)
+
+    def baseline(self, t: float) -> float | None:
+        """The learned median for the time of ``t``, or None while that bin is cold."""
+        b = self._bin(t)
+        return self._med[b] if len(self._bins[b]) >= self.min_count else None
+
+    def update(self, t: float, x: float) -> float:
+        if x != x or x in (math.inf, -math.inf):
+            return 0.0
+        b = self._bin(t)
+        values = self._bins[b]
+        score = 0.0
+        if len(values) >= self.min_count:
+            med = self._med[b]
+            spread = 1.4826 * self._mad[b] + self.min_spread + self.rel_spread * abs(med)
+            score = squash(abs(x - med) / spread, self.half)
+        values.append(x)
+        self._since[b] += 1
+        if self._since[b] >= self.refresh or len(values) <= self.min_count:
+            self._since[b] = 0
+            s = sorted(values)
+            m = len(s)
+            med = 0.5 * (s[(m - 1) // 2] + s[m // 2])
+            dev = sorted(abs(v - med) for v in s)
+            self._med[b] = med
+            self._mad[b] = 0.5 * (dev[(m - 1) // 2] + dev[m // 2])
+        return clip01(score)
+
+
+class Cusum(Detector[float]):
+    """Two-sided CUSUM on readings standardised by a slow exponentially weighted reference.
+
+    ``k`` is the allowed drift and ``h`` the decision interval, both in std units; the
+    score is S / (S + h), so 0.5 is the classic alarm.  The sums restart after crossing
+    ``h`` and the reference re-anchors, so a lasting level shift alarms once.
+    """
+
+    __slots__ = ("_a", "_hi", "_lo", "_mean", "_n", "_var", "h", "k", "span", "warm_up")
+
+    def __init__(self, *, k: float = 0.5, h: float = 8.0, span: int = 500, warm_up: int = 30):
+        check(k >= 0 and h > 0, "need k >= 0 and h > 0")
+        check(span >= 2 and warm_up >= 2, "need span >= 2 and warm_up >= 2")
+        self.k = k
+        self.h = h
+        self.span = span
+        self.warm_up = warm_up
+        self._a = 2.0 / (span + 1.0)
+        self._n = 0
+        self._mean = 0.0
+        self._var = 0.0
+        self._hi = 0.0
+        self._lo = 0.0
+
+    def update(self, t: float, x: float) -> float:
+        if x != x or x in (math.inf, -math.inf):
+            return 0.0
+        n = self._n
+        d = x - self._mean
+        score = 0.0
+        if n >= self.warm_up:
+            sd = math.sqrt(self._var) + 1e-9 + 1e-6 * abs(self._mean)
+            z = d / sd
+            hi = max(0.0, self._hi + z - self.k)
+            lo = max(0.0, self._lo - z - self.k)
+            s = hi if hi > lo else lo
+            score = squash(s, self.h)
+            if s >= self.h:
+                hi = lo = 0.0
+                self._mean = x  # re-anchor on the new level
+                d = 0.0
+            self._hi, self._lo = hi, lo
+        a = self._a if n >= self.span else 1.0 / (n + 1)
+        self._mean += a * d
+        self._var = (1.0 - a) * (self._var + a * d * d)
+        self._n = n + 1
+        return clip01(score)
+
+
+class Normalised(Detector[float]):
+    """Adaptive score normalisation: how unusual is the recent raw score for this series?
+
+    Keeps an exponentially weighted mean and variance of the wrapped detector's raw
+    scores over ``window`` readings and compares the mean of the last ``short`` with
+    them (the tail-probability idea of Numenta's anomaly likelihood).  The tail
+    probability q is reported as log(q) / log(1e-10), so 0.5 means q ≈ 1e-5.
+    """
+
+    __slots__ = (
+        "_a",
+        "_mean",
+        "_n",
+        "_recent",
+        "_sum",
+        "_var",
+        "detector",
+        "short",
+        "warm_up",
+        "window",
+    )
+
+    def __init__(self, detector: Detector[float], *, window: int = 2000, short: int = 5):
+        check(window >= 10 and 1 <= short < window, "need window >= 10 and 1 <= short < window")
+        self.detector = detector
+        self.window = window
+        self.short = short
+        self.warm_up = max(detector.warm_up, 0) + short + 10
+        self._a = 2.0 / (window + 1.0)
+        self._n = 0
+        self._mean = 0.0
+        self._var = 0.0
+        self._recent: deque[float] = deque(maxlen=short)
+        self._sum = 0.0
+
+    def update(self, t: float, x: float) -> float:
+        raw = self.detector.update(t, x)
+        recent = self._recent
+        if len(recent) == self.short:
+            self._sum -= recent[0]
+        recent.append(raw)
+        self._sum += raw
+        n = self._n
+        score = 0.0
+        if n >= self.warm_up:
+            sd = math.sqrt(self._var) + 1e-6
+            z = (self._sum / len(recent) - self._mean) / sd
+            q = 0.5 * math.erfc(z / _SQRT2)
+            score = math.log(q + 1e-10) / _LN_TINY
+        d = raw - self._mean
+        a = self._a if n >= self.window else 1.0 / (n + 1)
+        self._mean += a * d
+        self._var = (1.0 - a) * (self._var + a * d * d)
+        self._n = n + 1
+        return clip01(score)
+
+    def tick(self, now: float) -> float:
+        return self.detector.tick(now)

@@ -1,0 +1,122 @@
+"""The NAB scorer against hand-computed cases and the null/perfect anchors."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from detectors._eval_nab import load_corpus
+from detectors._nab_score import (
+    PROFILES,
+    LabelledFile,
+    best_threshold,
+    probation_length,
+    scaled_sigmoid,
+    score_corpus,
+    score_file,
+)
+
+STANDARD = PROFILES[0]
+NAB_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "nab"
+
+
+def test_probation_is_fifteen_percent_capped_at_750() -> None:
+    assert probation_length(1000) == 150
+    assert probation_length(1001) == 150
+    assert probation_length(10_000) == 750
+
+
+def test_scaled_sigmoid_anchor_points() -> None:
+    assert scaled_sigmoid(-1.0) == pytest.approx(0.98661, abs=1e-5)
+    assert scaled_sigmoid(0.0) == 0.0
+    assert scaled_sigmoid(3.0) == -1.0
+
+
+def _file() -> LabelledFile:
+    # 1000 rows, probation 150, one window of 101 rows
+    return LabelledFile("c/f.csv", 1000, ((500, 600),))
+
+
+def test_detection_at_window_start_earns_full_weight() -> None:
+    scores = [0.0] * 1000
+    scores[500] = 1.0
+    s, counts = score_file(_file(), scores, STANDARD, 1.0)
+    assert s == pytest.approx(1.0)
+    assert (counts.tp, counts.fp, counts.fn) == (1, 0, 100)
+
+
+def test_later_detection_earns_less_and_only_the_best_counts() -> None:
+    scores = [0.0] * 1000
+    scores[550] = scores[590] = 1.0
+    s, _ = score_file(_file(), scores, STANDARD, 1.0)
+    expected = scaled_sigmoid(-(600 - 550 + 1) / 101) / scaled_sigmoid(-1.0)
+    assert s == pytest.approx(expected)
+    assert 0.0 < s < 1.0
+
+
+def test_false_positive_costs_depend_on_distance_from_window() -> None:
+    f = _file()
+    before = [0.0] * 1000
+    before[300] = 1.0  # before any window: a full fp weight
+    s, _ = score_file(f, before, STANDARD, 1.0)
+    assert s == pytest.approx(-1.0 - 0.11)
+    just_after = [0.0] * 1000
+    just_after[601] = 1.0
+    s2, _ = score_file(f, just_after, STANDARD, 1.0)
+    expected = -1.0 + 0.11 * scaled_sigmoid(1 / 100)
+    assert s2 == pytest.approx(expected)
+    assert s2 > s
+
+
+def test_probationary_detections_are_ignored() -> None:
+    scores = [0.0] * 1000
+    scores[10] = 1.0
+    s, counts = score_file(_file(), scores, STANDARD, 1.0)
+    assert s == -1.0
+    assert counts.fp == 0
+
+
+def test_threshold_is_optimised_over_the_corpus() -> None:
+    f = _file()
+    scores = [0.1] * 1000
+    scores[520] = 0.9
+    scores[800] = 0.7  # a false positive the best threshold must exclude
+    t, s = best_threshold([f], {f.name: scores}, STANDARD)
+    assert t == 0.9
+    assert s == pytest.approx(scaled_sigmoid(-(600 - 520 + 1) / 101) / scaled_sigmoid(-1.0))
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p.name)
+def test_null_scores_zero_and_perfect_scores_hundred(profile: object) -> None:
+    files = [
+        _file(),
+        LabelledFile("c/g.csv", 2000, ((400, 450), (1500, 1700))),
+        LabelledFile("c/h.csv", 500, ()),
+    ]
+    null = {f.name: [0.5] * f.n_rows for f in files}
+    perfect: dict[str, list[float]] = {}
+    for f in files:
+        s = [0.0] * f.n_rows
+        for lo, _ in f.windows:
+            s[lo] = 1.0
+        perfect[f.name] = s
+    assert isinstance(profile, type(STANDARD))
+    assert score_corpus(files, null, profile).normalised == pytest.approx(0.0)
+    assert score_corpus(files, perfect, profile).normalised == pytest.approx(100.0)
+
+
+def test_perfect_and_null_on_the_real_nab_data() -> None:
+    _, labelled = load_corpus(NAB_DATA)
+    assert len(labelled) == 35
+    perfect = {}
+    for f in labelled:
+        s = [0.0] * f.n_rows
+        for lo, _ in f.windows:
+            s[lo] = 1.0
+        perfect[f.name] = s
+    null = {f.name: [0.5] * f.n_rows for f in labelled}
+    r = score_corpus(labelled, perfect, STANDARD)
+    assert r.normalised == pytest.approx(100.0)
+    assert math.isclose(score_corpus(labelled, null, STANDARD).normalised, 0.0, abs_tol=1e-9)
