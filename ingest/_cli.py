@@ -1,0 +1,99 @@
+"""Store MQTT telemetry in the database; run as many as you like on one broker.
+
+Workers share the stream through the MQTT 5 shared subscription
+$share/GROUP/city/+/+/+/telemetry (and .../status).  A message is acknowledged only after
+its readings are committed; bad payloads land in dead_letters with the reason.  SIGTERM or
+Ctrl-C stops intake, flushes, commits, acknowledges and disconnects.
+
+Give each worker a stable --client-id (its persistent MQTT session survives restarts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from datetime import timedelta
+
+from citypulse import Settings
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--client-id", help="MQTT client id (env CITYPULSE_MQTT_CLIENT_ID)")
+    parser.add_argument(
+        "--group", help="shared-subscription group (env CITYPULSE_MQTT_SHARE_GROUP)"
+    )
+    parser.add_argument("--topic-root", default="city", help="first topic level (default city)")
+    parser.add_argument(
+        "--protocol",
+        choices=("auto", "5", "3.1.1"),
+        default="auto",
+        help="MQTT protocol; auto tries 5 then falls back to 3.1.1",
+    )
+    parser.add_argument("--batch-size", type=int, default=5000, help="messages per transaction")
+    parser.add_argument(
+        "--batch-age",
+        type=float,
+        default=0.1,
+        help="flush a smaller batch after this many seconds (default 0.1)",
+    )
+    parser.add_argument(
+        "--receive-maximum",
+        type=int,
+        default=20000,
+        help="unacknowledged messages the broker may send (MQTT 5)",
+    )
+    parser.add_argument(
+        "--unknown-devices",
+        choices=("register", "reject"),
+        help="what to do with devices not in the registry "
+        "(env CITYPULSE_UNKNOWN_DEVICES, default register)",
+    )
+
+
+def build_config(args: argparse.Namespace, settings: Settings) -> object:
+    from ingest._worker import IngestConfig
+
+    return IngestConfig(
+        database_url=settings.database_url,
+        mqtt=settings.mqtt,
+        mqtt_ca_file=settings.mqtt_ca_file,
+        client_id=args.client_id or settings.mqtt_client_id,
+        worker_id=settings.worker_id,
+        share_group=args.group or settings.mqtt_share_group,
+        topic_root=args.topic_root,
+        protocol=args.protocol,
+        unknown_devices=args.unknown_devices or settings.unknown_devices,
+        retention=timedelta(days=settings.retention_days),
+        batch_size=args.batch_size,
+        batch_age=args.batch_age,
+        receive_maximum=args.receive_maximum,
+        max_pending=max(2 * args.receive_maximum, args.batch_size),
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest._worker import IngestConfig, IngestWorker
+
+    config = build_config(args, settings)
+    assert isinstance(config, IngestConfig)
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info(
+        "ingest %s: broker %s, subscriptions %s",
+        config.worker_id,
+        config.mqtt.url(),
+        ", ".join(config.subscriptions),
+    )
+    with IngestWorker(config) as worker:
+        worker.wait(stop)
+    return 1 if worker.fatal else 0

@@ -1,0 +1,365 @@
+"""Payload decoding: MQTT topic + bytes in, typed readings or precise rejections out.
+
+Nothing past this module sees raw bytes or ``dict[str, Any]``.  The decoder never raises
+for bad input: every problem becomes a :class:`Rejection` with a machine-readable reason
+and a human-readable detail, kept as a dead letter with the raw bytes.  One bad reading
+in a batch rejects that reading only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import orjson
+
+from citypulse import (
+    CameraReading,
+    DeviceKind,
+    DeviceStatus,
+    EcologyReading,
+    ParkingReading,
+    Phase,
+    Reading,
+    TrafficLightReading,
+)
+
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
+MAX_FUTURE: Final = timedelta(minutes=5)
+_DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why (part of) a message could not be stored."""
+
+    reason: str
+    detail: str
+    index: int | None = None  # position in an array payload, None for the whole message
+
+
+@dataclass(frozen=True, slots=True)
+class TopicInfo:
+    district: str
+    kind: DeviceKind
+    device_id: str
+    channel: str  # "telemetry" or "status"
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """The outcome for one message: what can be stored and what cannot."""
+
+    topic: TopicInfo | None
+    readings: tuple[Reading, ...]
+    rejections: tuple[Rejection, ...]
+    status: DeviceStatus | None = None
+
+
+class _Bad(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+# --- field specifications -----------------------------------------------------------
+# name -> (parser, low, high); bounds are physical limits, not "normal" ranges.
+
+Spec = tuple[Callable[[str, object, float, float], object], float, float]
+
+
+def _number(name: str, value: object, low: float, high: float) -> float:
+    if type(value) is float:
+        number = value
+    elif type(value) is int:
+        number = float(value)
+    else:
+        raise _Bad("wrong_type", f"{name} must be a number, got {_json_type(value)}")
+    if not math.isfinite(number):
+        raise _Bad("not_finite", f"{name} is not a finite number")
+    if not low <= number <= high:
+        raise _Bad("out_of_range", f"{name}={number:g} is outside [{low:g}, {high:g}]")
+    return number
+
+
+def _integer(name: str, value: object, low: float, high: float) -> int:
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    if type(value) is not int:
+        raise _Bad("wrong_type", f"{name} must be an integer, got {_json_type(value)}")
+    if not low <= value <= high:
+        raise _Bad("out_of_range", f"{name}={value} is outside [{low:g}, {high:g}]")
+    return value
+
+
+def _boolean(name: str, value: object, low: float, high: float) -> bool:
+    if type(value) is not bool:
+        raise _Bad("wrong_type", f"{name} must be true or false, got {_json_type(value)}")
+    return value
+
+
+def _text(name: str, value: object, low: float, high: float) -> str:
+    if type(value) is not str:
+        raise _Bad("wrong_type", f"{name} must be a string, got {_json_type(value)}")
+    if not low <= len(value) <= high:
+        raise _Bad("out_of_range", f"{name} must have {low:g}..{high:g} characters")
+    return value
+
+
+_PHASES = frozenset(p.value for p in Phase)
+
+
+def _phase(name: str, value: object, low: float, high: float) -> Phase:
+    if type(value) is not str or value not in _PHASES:
+        raise _Bad("wrong_type", f"{name} must be one of {', '.join(sorted(_PHASES))}")
+    return Phase(value)
+
+
+FIELDS: Final[Mapping[DeviceKind, Mapping[str, Spec]]] = {
+    DeviceKind.TRAFFIC_LIGHT: {
+        "phase": (_phase, 0, 0),
+        "phase_elapsed": (_number, 0, 7 * 86400),
+        "cycle_length": (_number, 0, 3600),
+        "lamp_fault": (_boolean, 0, 0),
+        "door_open": (_boolean, 0, 0),
+        "supply_voltage": (_number, 0, 400),
+        "controller_mode": (_text, 1, 32),
+    },
+    DeviceKind.CAMERA: {
+        "lane_id": (_integer, 0, 32),
+        "intensity": (_integer, 0, 10_000),
+        "average_vehicle_speed": (_number, 0, 250),
+        "occupancy": (_number, 0, 1),
+        "heavy_vehicle_share": (_number, 0, 1),
+        "congested": (_boolean, 0, 0),
+    },
+    DeviceKind.PARKING: {
+        "total_spot_number": (_integer, 0, 100_000),
+        "occupied_spot_number": (_integer, 0, 100_000),
+        "out_of_service_slot_number": (_integer, 0, 100_000),
+    },
+    DeviceKind.ECOLOGY: {
+        "pm25": (_number, 0, 2_000),
+        "pm10": (_number, 0, 3_000),
+        "no2": (_number, 0, 5_000),
+        "so2": (_number, 0, 5_000),
+        "co": (_number, 0, 500),
+        "o3": (_number, 0, 2_000),
+        "laeq": (_number, 0, 150),
+        "temperature": (_number, -60, 60),
+        "relative_humidity": (_number, 0, 1),
+        "atmospheric_pressure": (_number, 800, 1_100),
+    },
+}
+REQUIRED: Final[Mapping[DeviceKind, frozenset[str]]] = {
+    DeviceKind.TRAFFIC_LIGHT: frozenset({"phase"}),
+    DeviceKind.CAMERA: frozenset(),
+    DeviceKind.PARKING: frozenset(),
+    DeviceKind.ECOLOGY: frozenset(),
+}
+_MEASURES: Final = {k: frozenset(v) - {"lane_id"} for k, v in FIELDS.items()}
+_BUILD: Final[Mapping[DeviceKind, type[Reading]]] = {
+    DeviceKind.TRAFFIC_LIGHT: TrafficLightReading,
+    DeviceKind.CAMERA: CameraReading,
+    DeviceKind.PARKING: ParkingReading,
+    DeviceKind.ECOLOGY: EcologyReading,
+}
+_KINDS: Final = {k.value: k for k in DeviceKind}
+_PARKING: Final = DeviceKind.PARKING
+_MAX_FUTURE_S: Final = MAX_FUTURE.total_seconds()
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _parse_time(value: object) -> float:
+    """Epoch seconds from ISO-8601 text with an offset or from epoch milliseconds."""
+    if type(value) is int or type(value) is float:
+        if not 0 <= value < 32_503_680_000_000:  # also rejects NaN; inf fails the bound
+            raise _Bad("bad_time", f"epoch milliseconds {value!r} out of range")
+        return value / 1000.0
+    if type(value) is str:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Bad("bad_time", f"time {value[:40]!r} is not ISO-8601") from None
+        if parsed.tzinfo is None:
+            raise _Bad("bad_time", "time has no UTC offset (add Z or +03:00)")
+        return parsed.timestamp()
+    raise _Bad("bad_time", f"time must be ISO-8601 text or epoch ms, got {_json_type(value)}")
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def parse_topic(topic: str, root: str) -> TopicInfo:
+    """Split ``{root}/{district}/{kind}/{device_id}/{telemetry|status}``; raise ``_Bad``."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[0] != root:
+        raise _Bad(
+            "bad_topic", f"topic must be {root}/{{district}}/{{kind}}/{{device_id}}/telemetry"
+        )
+    _, district, kind_name, device_id, channel = parts
+    kind = _KINDS.get(kind_name)
+    if kind is None:
+        raise _Bad("unknown_kind", f"unknown device kind {kind_name[:40]!r}")
+    if not _SLUG.match(district):
+        raise _Bad("bad_topic", f"district {district[:40]!r} is not a slug")
+    if not _DEVICE_ID.match(device_id):
+        raise _Bad("bad_topic", f"device id {device_id[:70]!r} is not valid")
+    if channel not in ("telemetry", "status"):
+        raise _Bad("bad_topic", f"unknown channel {channel[:40]!r}")
+    return TopicInfo(district, kind, device_id, channel)
+
+
+class Decoder:
+    """Decodes telemetry and status messages for one topic root and retention.
+
+    Topic parses are cached (devices publish to the same topic over and over).
+    """
+
+    __slots__ = ("_topics", "max_payload", "retention", "root")
+    _TOPIC_CACHE_SIZE: Final = 200_000
+
+    def __init__(
+        self,
+        *,
+        root: str = "city",
+        retention: timedelta = timedelta(days=365),
+        max_payload: int = MAX_PAYLOAD_BYTES,
+    ) -> None:
+        if not _SLUG.match(root):
+            raise ValueError(f"topic root {root!r} must be a slug")
+        self.root = root
+        self.retention = retention
+        self.max_payload = max_payload
+        self._topics: dict[str, TopicInfo | Rejection] = {}
+
+    def _topic(self, topic: str) -> TopicInfo | Rejection:
+        cached = self._topics.get(topic)
+        if cached is None:
+            try:
+                cached = parse_topic(topic, self.root)
+            except _Bad as bad:
+                cached = Rejection(bad.reason, bad.detail)
+            if len(self._topics) >= self._TOPIC_CACHE_SIZE:
+                self._topics.clear()
+            self._topics[topic] = cached
+        return cached
+
+    def decode(self, topic: str, payload: bytes, received_at: datetime) -> Decoded:
+        """Decode one message; never raises for bad input."""
+        info = self._topic(topic)
+        if type(info) is Rejection:
+            return Decoded(None, (), (info,))
+        assert type(info) is TopicInfo
+        try:
+            if len(payload) > self.max_payload:
+                raise _Bad("payload_too_large", f"{len(payload)} bytes > {self.max_payload}")
+            try:
+                document = orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                reason = "invalid_utf8" if "utf-8" in str(exc).lower() else "invalid_json"
+                raise _Bad(reason, f"not valid JSON: {str(exc)[:160]}") from None
+            if info.channel == "status":
+                return Decoded(info, (), (), self._status(info, document, received_at))
+        except _Bad as bad:
+            return Decoded(info, (), (Rejection(bad.reason, bad.detail),))
+        if type(document) is list:
+            if not document:
+                return Decoded(info, (), (Rejection("empty_batch", "empty array"),))
+            items: list[Any] = document
+            indexed = True
+        else:
+            items = [document]
+            indexed = False
+        readings: list[Reading] = []
+        rejections: list[Rejection] = []
+        build = _BUILD[info.kind]
+        for i, item in enumerate(items):
+            try:
+                readings.append(self._reading(info, build, item, received_at))
+            except _Bad as bad:
+                index = i if indexed else None
+                where = f"reading {i}: " if indexed else ""
+                rejections.append(Rejection(bad.reason, where + bad.detail, index))
+        return Decoded(info, tuple(readings), tuple(rejections))
+
+    def _reading(
+        self, info: TopicInfo, build: type[Reading], item: object, received_at: datetime
+    ) -> Reading:
+        if type(item) is not dict:
+            raise _Bad("not_an_object", f"a reading must be a JSON object, got {_json_type(item)}")
+        kind = info.kind
+        fields = FIELDS[kind]
+        values: dict[str, Any] = {}
+        epoch: float | None = None
+        for key, value in item.items():
+            if key == "time":
+                epoch = _parse_time(value)
+            elif key == "device_id":
+                if value != info.device_id:
+                    raise _Bad("device_mismatch", "device_id in the payload differs from the topic")
+            elif value is not None:
+                spec = fields.get(key)
+                if spec is None:
+                    raise _Bad("unknown_field", f"unknown field {key[:40]!r} for {kind.value}")
+                values[key] = spec[0](key, value, spec[1], spec[2])
+        required = REQUIRED[kind]
+        if required and not required <= values.keys():
+            raise _Bad("missing_field", f"missing {', '.join(sorted(required - values.keys()))}")
+        if values.keys().isdisjoint(_MEASURES[kind]):
+            raise _Bad("missing_field", "no measurement in the reading")
+        if kind is _PARKING:
+            total = values.get("total_spot_number")
+            if total is not None and values.get("occupied_spot_number", 0) > total:
+                raise _Bad("inconsistent", "occupied_spot_number exceeds total_spot_number")
+        if epoch is None:
+            return build(
+                device_id=info.device_id, time=received_at, time_from_receiver=True, **values
+            )
+        received = received_at.timestamp()
+        if epoch > received + _MAX_FUTURE_S:
+            raise _Bad("time_in_future", f"time {_iso(epoch)} is more than 5 min ahead")
+        if epoch < received - self.retention.total_seconds():
+            raise _Bad("time_too_old", f"time {_iso(epoch)} is older than the retention")
+        return build(device_id=info.device_id, time=datetime.fromtimestamp(epoch, UTC), **values)
+
+    def _status(self, info: TopicInfo, document: object, received_at: datetime) -> DeviceStatus:
+        if type(document) is not dict:
+            raise _Bad("not_an_object", "a status must be a JSON object")
+        online = document.get("online")
+        if type(online) is not bool:
+            raise _Bad("missing_field", "status needs online: true or false")
+        extra = set(document) - {"online", "time", "reason", "device_id"}
+        if extra:
+            raise _Bad("unknown_field", f"unknown field {sorted(extra)[0][:40]!r} in a status")
+        when = (
+            datetime.fromtimestamp(_parse_time(document["time"]), UTC)
+            if "time" in document
+            else received_at
+        )
+        if when > received_at + MAX_FUTURE:
+            raise _Bad("time_in_future", "status time is more than 5 min ahead")
+        reason = document.get("reason", "status")
+        if type(reason) is not str or not reason or len(reason) > 32:
+            raise _Bad("wrong_type", "reason must be a short string")
+        return DeviceStatus(info.device_id, when, online, reason)

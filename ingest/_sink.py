@@ -1,0 +1,389 @@
+"""Stores decoded messages: one transaction per batch, idempotent, then the caller acks.
+
+Readings go by binary COPY into a per-connection temporary staging table, then
+``INSERT … SELECT … ON CONFLICT DO NOTHING`` into the readings table, so a redelivered
+message never duplicates a row.  Dead letters, status transitions, device registration
+and last-seen times are written in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import psycopg
+from psycopg import sql
+
+from citypulse import DeviceKind, DeviceStatus, Reading
+from citypulse.db import connect
+from ingest._decode import Decoded, Rejection
+from ingest._errors import PermanentStoreError, TransientStoreError
+
+log = logging.getLogger(__name__)
+
+_PG_TYPES: Final = {
+    "time": "timestamptz",
+    "device_id": "text",
+    "phase": "text",
+    "controller_mode": "text",
+    "lane_id": "int2",
+    "intensity": "int4",
+    "total_spot_number": "int4",
+    "occupied_spot_number": "int4",
+    "out_of_service_slot_number": "int4",
+    "lamp_fault": "bool",
+    "door_open": "bool",
+    "congested": "bool",
+    "time_from_receiver": "bool",
+}  # everything else is real (float4)
+_TABLES: Final = {k: f"{k.value}_readings" for k in DeviceKind}
+_KIND_ORDER: Final = tuple(DeviceKind)  # fixed order: concurrent writers lock alike
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    table: str
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+    row: Callable[[Any], tuple[Any, ...]]
+    copy_sql: sql.Composed
+    insert_sql: sql.Composed
+    stage_sql: sql.Composed
+
+
+def _layout(kind: DeviceKind, reading_type: type[Reading]) -> _Layout:
+    columns = tuple(f.name for f in fields(reading_type))
+    table = _TABLES[kind]
+    stage = f"stage_{kind.value}"
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    return _Layout(
+        table=table,
+        columns=columns,
+        types=tuple(_PG_TYPES.get(c, "float4") for c in columns),
+        row=operator.attrgetter(*columns),
+        copy_sql=sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(stage), cols
+        ),
+        insert_sql=sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+            sql.Identifier(table), cols, cols, sql.Identifier(stage)
+        ),
+        stage_sql=sql.SQL(
+            "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        ).format(sql.Identifier(stage), sql.Identifier(table)),
+    )
+
+
+def _layouts() -> dict[DeviceKind, _Layout]:
+    from citypulse import READING_TYPES
+
+    return {k: _layout(k, READING_TYPES[k]) for k in _KIND_ORDER}
+
+
+_DEAD_LETTER_COPY: Final = (
+    "COPY dead_letters (received_at, topic, payload, reason, detail, device_id, worker) "
+    "FROM STDIN (FORMAT BINARY)"
+)
+_DEAD_LETTER_TYPES: Final = ("timestamptz", "text", "bytea", "text", "text", "text", "text")
+_KNOWN = "SELECT id, kind FROM devices WHERE id = ANY(%s)"
+_REGISTER = """
+INSERT INTO devices (id, kind, district, name, attributes)
+SELECT u.id, u.kind, u.district, u.id, '{"registered_by": "ingest"}'::jsonb
+FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(id, kind, district)
+ORDER BY u.id
+ON CONFLICT (id) DO NOTHING
+"""
+_LAST_SEEN = """
+UPDATE devices AS d SET last_seen = u.t
+FROM unnest(%s::text[], %s::timestamptz[]) AS u(id, t)
+WHERE d.id = u.id AND (d.last_seen IS NULL OR d.last_seen < u.t)
+"""
+_STATUS_INSERT = """
+INSERT INTO device_status (device_id, time, online, reason)
+SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::bool[], %s::text[])
+ON CONFLICT DO NOTHING
+"""
+_STATUS_APPLY = """
+UPDATE devices AS d SET online = u.online, status_changed_at = u.t
+FROM unnest(%s::text[], %s::timestamptz[], %s::bool[]) AS u(id, t, online)
+WHERE d.id = u.id AND (d.status_changed_at IS NULL OR d.status_changed_at <= u.t)
+"""
+_ENSURE_PARTITIONS = "SELECT citypulse_ensure_partitions(%s, %s)"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One received message, decoded, waiting to be stored and acknowledged."""
+
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received_at: datetime
+    decoded: Decoded
+
+
+@dataclass(slots=True)
+class StoreResult:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    statuses: int = 0
+
+
+_TRANSIENT: Final = (
+    psycopg.OperationalError,
+    psycopg.errors.QueryCanceled,
+    psycopg.errors.AdminShutdown,
+    psycopg.errors.DiskFull,
+    psycopg.errors.OutOfMemory,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.LockNotAvailable,
+    psycopg.errors.InsufficientResources,
+)
+
+
+class PostgresSink:
+    """Writes batches of :class:`Item` to PostgreSQL; owns one connection.
+
+    Use as a context manager.  :meth:`store` either commits the whole batch or raises
+    :class:`TransientStoreError` (retry later; nothing was written) or
+    :class:`PermanentStoreError`.
+    """
+
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        worker_id: str,
+        unknown_devices: str = "register",
+        statement_timeout_ms: int = 30_000,
+    ) -> None:
+        if unknown_devices not in ("register", "reject"):
+            raise ValueError("unknown_devices must be register or reject")
+        self._url = database_url
+        self._worker = worker_id
+        self._policy = unknown_devices
+        self._timeout = statement_timeout_ms
+        self._conn: psycopg.Connection[Any] | None = None
+        self._layouts = _layouts()
+        self._kinds: dict[str, str] = {}  # device id -> kind, as registered
+        self._last_seen: dict[str, datetime] = {}
+        self._days: set[int] = set()  # UTC days known to have partitions
+
+    def __enter__(self) -> PostgresSink:
+        self._connection()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self.close()
+            try:
+                conn = connect(self._url, application_name=f"citypulse-ingest {self._worker}")
+                conn.execute(
+                    "SELECT set_config('statement_timeout', %s, false)", (str(self._timeout),)
+                )
+                for layout in self._layouts.values():
+                    conn.execute(layout.stage_sql)
+                conn.commit()
+            except Exception as exc:
+                raise TransientStoreError(f"database unavailable: {exc}") from exc
+            self._conn = conn
+        return self._conn
+
+    def store(self, batch: Sequence[Item]) -> StoreResult:
+        """Store ``batch`` in one transaction (see class docstring)."""
+        conn = self._connection()
+        try:
+            self._ensure_partitions(conn, batch)
+            with conn.transaction():
+                result = self._store(conn, batch)
+        except _TRANSIENT as exc:
+            self._drop_broken(conn)
+            raise TransientStoreError(f"{type(exc).__name__}: {exc}") from exc
+        except psycopg.Error as exc:
+            self._drop_broken(conn)
+            raise PermanentStoreError(f"{type(exc).__name__}: {exc}") from exc
+        return result
+
+    def _drop_broken(self, conn: psycopg.Connection[Any]) -> None:
+        if conn.broken or conn.closed:
+            self.close()
+        else:
+            try:
+                conn.rollback()
+            except psycopg.Error:
+                self.close()
+
+    def _ensure_partitions(self, conn: psycopg.Connection[Any], batch: Sequence[Item]) -> None:
+        days = {int(r.time.timestamp() // 86400) for i in batch for r in i.decoded.readings}
+        missing = days - self._days
+        if not missing:
+            return
+        with conn.transaction():
+            start = datetime.fromtimestamp(min(missing) * 86400, tz=batch[0].received_at.tzinfo)
+            end = datetime.fromtimestamp(max(missing) * 86400, tz=batch[0].received_at.tzinfo)
+            conn.execute(_ENSURE_PARTITIONS, (start, end + timedelta(hours=1)))
+        self._days |= missing
+
+    def _store(self, conn: psycopg.Connection[Any], batch: Sequence[Item]) -> StoreResult:
+        result = StoreResult()
+        dead: list[tuple[Any, ...]] = []
+        by_kind: dict[DeviceKind, list[Reading]] = {}
+        statuses: list[DeviceStatus] = []
+        newest: dict[str, datetime] = {}
+        accepted: list[Item] = self._check_devices(conn, batch, dead)
+        for item in accepted:
+            decoded = item.decoded
+            for rejection in decoded.rejections:
+                dead.append(self._dead(item, rejection))
+            if decoded.readings:
+                by_kind.setdefault(decoded.topic.kind, []).extend(decoded.readings)  # type: ignore[union-attr]
+            if decoded.status is not None:
+                statuses.append(decoded.status)
+        for kind in _KIND_ORDER:
+            readings = by_kind.get(kind)
+            if not readings:
+                continue
+            layout = self._layouts[kind]
+            with conn.cursor() as cur:
+                with cur.copy(layout.copy_sql) as copy:
+                    copy.set_types(layout.types)
+                    row = layout.row
+                    for r in readings:
+                        copy.write_row(row(r))
+                cur.execute(layout.insert_sql)
+                stored = max(cur.rowcount, 0)
+            result.stored += stored
+            result.duplicates += len(readings) - stored
+            for r in readings:
+                t = r.time
+                if newest.get(r.device_id, t) <= t:
+                    newest[r.device_id] = t
+        for reason, count in _count(dead):
+            result.rejected[reason] = result.rejected.get(reason, 0) + count
+        if dead:
+            with conn.cursor() as cur, cur.copy(_DEAD_LETTER_COPY) as copy:
+                copy.set_types(_DEAD_LETTER_TYPES)
+                for d in dead:
+                    copy.write_row(d)
+        if statuses:
+            conn.execute(
+                _STATUS_INSERT,
+                (
+                    [s.device_id for s in statuses],
+                    [s.time for s in statuses],
+                    [s.online for s in statuses],
+                    [s.reason for s in statuses],
+                ),
+            )
+            latest: dict[str, DeviceStatus] = {}
+            for s in sorted(statuses, key=lambda s: s.time):
+                latest[s.device_id] = s
+            ordered = sorted(latest.values(), key=lambda s: s.device_id)
+            conn.execute(
+                _STATUS_APPLY,
+                (
+                    [s.device_id for s in ordered],
+                    [s.time for s in ordered],
+                    [s.online for s in ordered],
+                ),
+            )
+            for s in statuses:
+                if newest.get(s.device_id, s.time) <= s.time:
+                    newest[s.device_id] = s.time
+            result.statuses = len(statuses)
+        seen = self._last_seen
+        advanced = sorted((dev, t) for dev, t in newest.items() if dev not in seen or seen[dev] < t)
+        if advanced:
+            conn.execute(_LAST_SEEN, ([dev for dev, _ in advanced], [t for _, t in advanced]))
+        seen.update(advanced)
+        return result
+
+    def _check_devices(
+        self, conn: psycopg.Connection[Any], batch: Sequence[Item], dead: list[tuple[Any, ...]]
+    ) -> list[Item]:
+        """Registers or rejects unknown devices; returns the items that may be stored."""
+        unknown = {
+            i.decoded.topic.device_id: i.decoded.topic
+            for i in batch
+            if i.decoded.topic is not None and i.decoded.topic.device_id not in self._kinds
+        }
+        if unknown:
+            for device_id, kind in conn.execute(_KNOWN, (list(unknown),)):
+                self._kinds[device_id] = kind
+            missing = sorted(d for d in unknown if d not in self._kinds)
+            if missing and self._policy == "register":
+                conn.execute(
+                    _REGISTER,
+                    (
+                        missing,
+                        [unknown[d].kind.value for d in missing],
+                        [unknown[d].district for d in missing],
+                    ),
+                )
+                for device_id, kind in conn.execute(_KNOWN, (missing,)):
+                    self._kinds[device_id] = kind
+        accepted: list[Item] = []
+        for item in batch:
+            topic = item.decoded.topic
+            if topic is None:
+                dead.extend(self._dead(item, r) for r in item.decoded.rejections)
+                continue
+            kind = self._kinds.get(topic.device_id)
+            if kind is None:
+                dead.append(
+                    self._dead(
+                        item,
+                        Rejection("unknown_device", f"device {topic.device_id} is not registered"),
+                    )
+                )
+            elif kind != topic.kind.value:
+                dead.append(
+                    self._dead(
+                        item,
+                        Rejection(
+                            "kind_mismatch",
+                            f"device {topic.device_id} is registered as {kind}, "
+                            f"not {topic.kind.value}",
+                        ),
+                    )
+                )
+            else:
+                accepted.append(item)
+        return accepted
+
+    def _dead(self, item: Item, rejection: Rejection) -> tuple[Any, ...]:
+        topic = item.decoded.topic
+        return (
+            item.received_at,
+            item.topic,
+            item.payload,
+            rejection.reason,
+            rejection.detail,
+            topic.device_id if topic else None,
+            self._worker,
+        )
+
+    def forget_devices(self) -> None:
+        """Drop the device cache (after the registry changed under us)."""
+        self._kinds.clear()
+
+
+def _count(dead: Iterable[tuple[Any, ...]]) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for d in dead:
+        counts[d[3]] = counts.get(d[3], 0) + 1
+    return list(counts.items())

@@ -1,0 +1,349 @@
+"""The ingest worker: MQTT in, PostgreSQL out, acknowledgements only after commit.
+
+Threads (paho is thread-based, and psycopg's synchronous COPY is its fastest path):
+
+- paho's network thread decodes each message and appends it to the pending list;
+- the flusher takes a batch at ``batch_size`` messages or ``batch_age`` seconds, stores
+  it in one transaction, then acknowledges every message of the batch to the broker;
+- the housekeeper writes counters to ``ingest_stats`` and runs the schema upkeep.
+
+Backpressure: the broker sends at most ``receive_maximum`` unacknowledged messages (MQTT
+5), and the network thread blocks when ``max_pending`` messages wait, so memory stays
+bounded when the database is down; nothing unacknowledged is lost, because the session
+is persistent (clean_start false, session expiry) and the broker redelivers.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from citypulse import MqttUrl
+from ingest._decode import Decoder
+from ingest._errors import PermanentStoreError, TransientStoreError
+from ingest._sink import Item, PostgresSink
+from ingest._stats import Counters
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    """Everything one ingest worker needs; built by the CLI from Settings and flags."""
+
+    database_url: str = field(repr=False)
+    mqtt: MqttUrl
+    client_id: str
+    worker_id: str
+    share_group: str = "citypulse"
+    topic_root: str = "city"
+    mqtt_ca_file: str | None = None
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
+    unknown_devices: Literal["register", "reject"] = "register"
+    retention: timedelta = timedelta(days=365)
+    batch_size: int = 5_000
+    batch_age: float = 0.1
+    receive_maximum: int = 20_000
+    max_pending: int = 40_000
+    session_expiry: int = 7 * 86_400
+    keepalive: int = 30
+    stats_interval: float = 5.0
+    maintain_interval: float = 10.0
+    retry_cap: float = 10.0
+    shutdown_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= self.max_pending:
+            raise ValueError("batch_size must be between 1 and max_pending")
+        if not 1 <= self.receive_maximum <= 65_535:
+            raise ValueError("receive_maximum must be 1..65535")
+        if self.batch_age <= 0:
+            raise ValueError("batch_age must be positive")
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        base = f"{self.topic_root}/+/+/+"
+        prefix = f"$share/{self.share_group}/" if self.share_group else ""
+        return (f"{prefix}{base}/telemetry", f"{prefix}{base}/status")
+
+
+class IngestWorker:
+    """One ingest worker; ``with IngestWorker(config) as w: w.wait(stop_event)``."""
+
+    def __init__(self, config: IngestConfig) -> None:
+        self.config = config
+        self.counters = Counters()
+        self._decoder = Decoder(root=config.topic_root, retention=config.retention)
+        self._sink = PostgresSink(
+            database_url=config.database_url,
+            worker_id=config.worker_id,
+            unknown_devices=config.unknown_devices,
+        )
+        self._pending: list[Item] = []
+        self._first_at = 0.0
+        self._cond = threading.Condition()
+        self._accepting = False
+        self._stopping = threading.Event()
+        self._flusher_done = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._protocol = mqtt.MQTTv311 if config.protocol == "3.1.1" else mqtt.MQTTv5
+        self._connected = threading.Event()
+        self._client = self._new_client()
+        self.fatal: BaseException | None = None
+
+    # --- MQTT ---------------------------------------------------------------------------
+    def _new_client(self) -> mqtt.Client:
+        cfg = self.config
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            protocol=self._protocol,
+            clean_session=None if self._protocol == mqtt.MQTTv5 else False,
+            manual_ack=True,
+        )
+        if cfg.mqtt.username:
+            client.username_pw_set(cfg.mqtt.username, cfg.mqtt.password.value or None)
+        if cfg.mqtt.tls:
+            client.tls_set(ca_certs=cfg.mqtt_ca_file)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _connect(self) -> None:
+        cfg = self.config
+        props = None
+        if self._protocol == mqtt.MQTTv5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = cfg.session_expiry
+            props.ReceiveMaximum = cfg.receive_maximum
+        self._client.connect_async(
+            cfg.mqtt.host,
+            cfg.mqtt.port,
+            keepalive=cfg.keepalive,
+            clean_start=False
+            if self._protocol == mqtt.MQTTv5
+            else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
+        )
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            if (
+                reason.value in (1, 132)
+                and self._protocol == mqtt.MQTTv5
+                and self.config.protocol == "auto"
+            ):
+                log.warning("broker refused MQTT 5 (%s); falling back to MQTT 3.1.1", reason)
+                self._protocol = mqtt.MQTTv311
+                threading.Thread(target=self._reconnect_as_311, name="mqtt-fallback").start()
+                return
+            log.error("MQTT connection refused by %s: %s", self.config.mqtt.url(), reason)
+            return
+        log.info(
+            "connected to %s (session present: %s)", self.config.mqtt.url(), flags.session_present
+        )
+        for topic in self.config.subscriptions:
+            client.subscribe(topic, qos=1)
+        self._connected.set()
+
+    def _reconnect_as_311(self) -> None:
+        self._client.loop_stop()
+        self._client = self._new_client()
+        self._connect()
+        self._client.loop_start()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        if not self._stopping.is_set():
+            log.warning("disconnected from the broker (%s); paho reconnects", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if not self._accepting:
+            return  # not acknowledged: the broker redelivers after we reconnect
+        received_at = datetime.now(UTC)
+        topic = msg.topic
+        payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
+        item = Item(
+            msg.mid,
+            msg.qos,
+            topic,
+            payload,
+            received_at,
+            self._decoder.decode(topic, payload, received_at),
+        )
+        with self._cond:
+            pending = self._pending
+            if not pending:
+                self._first_at = time.monotonic()
+            pending.append(item)
+            size = len(pending)
+            if size >= self.config.batch_size:
+                self._cond.notify_all()
+            while size >= self.config.max_pending and not self._stopping.is_set():
+                self.counters.backpressure_waits += 1
+                self._cond.wait(0.5)
+                size = len(self._pending)
+
+    # --- flushing -------------------------------------------------------------------------
+    def _take_batch(self) -> list[Item]:
+        cfg = self.config
+        with self._cond:
+            while True:
+                size = len(self._pending)
+                if size >= cfg.batch_size:
+                    break
+                if size and time.monotonic() - self._first_at >= cfg.batch_age:
+                    break
+                if self._stopping.is_set() and not self._accepting:
+                    break
+                timeout = (
+                    cfg.batch_age
+                    if not size
+                    else max(0.001, cfg.batch_age - (time.monotonic() - self._first_at))
+                )
+                self._cond.wait(timeout)
+            batch = self._pending[: cfg.batch_size]
+            del self._pending[: cfg.batch_size]
+            if self._pending:
+                self._first_at = time.monotonic()
+            self._cond.notify_all()
+            return batch
+
+    def _flush_loop(self) -> None:
+        try:
+            while True:
+                batch = self._take_batch()
+                if not batch:
+                    if self._stopping.is_set():
+                        return
+                    continue
+                if not self._store_with_retry(batch):
+                    return  # shutting down with the database still away: not acked
+                for item in batch:
+                    if item.qos:
+                        self._client.ack(item.mid, item.qos)
+        except BaseException as exc:
+            self.fatal = exc
+            log.exception("ingest flusher stopped")
+            self._stopping.set()
+        finally:
+            self._flusher_done.set()
+
+    def _store_with_retry(self, batch: list[Item]) -> bool:
+        attempt = 0
+        deadline: float | None = None
+        while True:
+            started = time.monotonic()
+            try:
+                result = self._sink.store(batch)
+            except TransientStoreError as exc:
+                attempt += 1
+                self.counters.store_retries += 1
+                delay = random.uniform(0, min(self.config.retry_cap, 0.1 * 2 ** min(attempt, 10)))
+                log.warning(
+                    "storing %d messages failed (attempt %d, retry in %.2fs): %s",
+                    len(batch),
+                    attempt,
+                    delay,
+                    exc,
+                )
+                if self._stopping.is_set():
+                    deadline = deadline or time.monotonic() + self.config.shutdown_timeout / 2
+                    if time.monotonic() + delay > deadline:
+                        log.error(
+                            "giving up on %d unacknowledged messages at shutdown; "
+                            "the broker keeps them for the next start",
+                            len(batch),
+                        )
+                        return False
+                time.sleep(delay)
+                continue
+            except PermanentStoreError:
+                raise
+            committed = datetime.now(UTC)
+            self.counters.record_batch(batch, result, time.monotonic() - started, committed)
+            return True
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def __enter__(self) -> IngestWorker:
+        self._sink.__enter__()
+        from ingest._stats import Housekeeper
+
+        self._housekeeper = Housekeeper(
+            database_url=self.config.database_url,
+            worker_id=self.config.worker_id,
+            counters=self.counters,
+            pending=lambda: len(self._pending),
+            stats_interval=self.config.stats_interval,
+            maintain_interval=self.config.maintain_interval,
+            stopping=self._stopping,
+        )
+        self._accepting = True
+        flusher = threading.Thread(target=self._flush_loop, name="ingest-flusher", daemon=True)
+        housekeeper = threading.Thread(
+            target=self._housekeeper.run, name="ingest-housekeeper", daemon=True
+        )
+        self._threads = [flusher, housekeeper]
+        for t in self._threads:
+            t.start()
+        self._connect()
+        self._client.loop_start()
+        return self
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def wait(self, stop: threading.Event) -> None:
+        """Block until ``stop`` is set or the worker fails."""
+        while not stop.wait(0.5):
+            if self.fatal is not None or self._flusher_done.is_set():
+                break
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop intake, flush and commit, acknowledge, disconnect; within the timeout."""
+        log.info("ingest shutting down: flushing %d pending messages", len(self._pending))
+        self._accepting = False
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._flusher_done.wait(self.config.shutdown_timeout)
+        deadline = time.monotonic() + 2.0
+        while self._client.want_write() and time.monotonic() < deadline:
+            time.sleep(0.01)  # let the network thread send the last acknowledgements
+        self._client.disconnect()
+        self._client.loop_stop()
+        for t in self._threads:
+            t.join(timeout=5)
+        self._housekeeper.flush()
+        self._sink.close()
+        log.info("ingest stopped: %s", self.counters.totals())
