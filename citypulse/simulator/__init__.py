@@ -1,0 +1,67 @@
+"""Field-device simulator: a city's telemetry with injected faults and their ground truth.
+
+The generator core (:class:`Simulation`, :func:`simulate`) is pure and fast: it yields
+:class:`Message` objects (simulated time, topic, payload bytes, retain) in time order, for
+tests, benchmarks and evaluation without a broker.  :func:`publish` sends them over MQTT
+at a simulated speed or a fixed offered rate.
+"""
+
+from citypulse.simulator._city import (
+    City,
+    District,
+    DistrictProfile,
+    Intersection,
+    Intervals,
+    ParkingLot,
+    Station,
+    generated_city,
+    preset_city,
+    topic,
+)
+from citypulse.simulator._errors import PublishError, ScenarioError, SimulatorError
+from citypulse.simulator._faults import (
+    Fault,
+    FaultType,
+    faults_from_spec,
+    load_scenario,
+    parse_duration,
+    random_faults,
+    read_ground_truth,
+    write_ground_truth,
+)
+from citypulse.simulator._generator import WILL_PAYLOAD, Message, Simulation, batched, simulate
+from citypulse.simulator._publish import Progress, PublishReport, publish
+from citypulse.simulator._signals import SANPIN_LIMITS
+
+__all__ = [
+    "SANPIN_LIMITS",
+    "WILL_PAYLOAD",
+    "City",
+    "District",
+    "DistrictProfile",
+    "Fault",
+    "FaultType",
+    "Intersection",
+    "Intervals",
+    "Message",
+    "ParkingLot",
+    "Progress",
+    "PublishError",
+    "PublishReport",
+    "ScenarioError",
+    "Simulation",
+    "SimulatorError",
+    "Station",
+    "batched",
+    "faults_from_spec",
+    "generated_city",
+    "load_scenario",
+    "parse_duration",
+    "preset_city",
+    "publish",
+    "random_faults",
+    "read_ground_truth",
+    "simulate",
+    "topic",
+    "write_ground_truth",
+]
