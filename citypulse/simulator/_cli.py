@@ -31,7 +31,11 @@ params, and onsets where a fault spreads).  A scenario file:
       device: tl-kirova-pushkina     # or devices: [..], or intersection: kirova-pushkina
       at: 7h30m                      # offset from --start; or start: 2026-11-23T07:30:00+03:00
       duration: 40m
-      phase: red                     # type-specific parameters sit beside the common keys
+    - type: spike                    # one reading multiplied; type-specific parameters
+      device: eco-leninsky-1         # sit beside the common keys
+      at: 3h
+      field: no2
+      factor: 6
     - type: congestion               # speed collapse, occupancy rise, spreading upstream
       intersection: lenina-moskovskaya
       at: 17h

@@ -64,7 +64,7 @@ class _Spec:
 
 _H, _M = 3600.0, 60.0
 _SPECS: dict[FaultType, _Spec] = {
-    FaultType.STUCK_PHASE: _Spec((_TL,), "stuck_phase", (20 * _M, 2 * _H), {"phase": ""}),
+    FaultType.STUCK_PHASE: _Spec((_TL,), "stuck_phase", (20 * _M, 2 * _H), {}),
     FaultType.FLASHING_YELLOW: _Spec((_TL,), "signal_flashing", (30 * _M, 3 * _H), {}),
     FaultType.LAMP_FAILURE: _Spec((_TL,), "lamp_fault", (1 * _H, 6 * _H), {}),
     FaultType.POWER_LOSS: _Spec((_TL, _CAM, _PK, _ECO), "device_offline", (20 * _M, 2 * _H), {}),

@@ -92,6 +92,9 @@ class _Device:
     def __init__(self, device: Device, root: str, seed: int, faults: Sequence[_Window]) -> None:
         self.device = device
         self.rng = random.Random(f"{seed}:{device.id}")
+        # Fault effects draw from their own stream, so the device's normal readings are
+        # the same with and without faults (a faulty run differs only inside faults).
+        self.fault_rng = random.Random(f"{seed}:{device.id}:faults")
         self.telemetry = topic(root, device, "telemetry")
         self.status = topic(root, device, "status")
         self.windows = sorted(faults, key=attrgetter("start"))
@@ -351,15 +354,15 @@ class _Camera(_Periodic):
     def body(self, t: float, active: list[_Window]) -> object:
         self.skip(t)
         ms = round(t * 1000)
-        if active:
-            for w in active:
-                if w.fault.type is FaultType.CAMERA_FROZEN:
-                    if self.frozen is None or self.frozen[0] is not w.fault:
-                        self.frozen = (w.fault, self._lanes(t, ms, active))
-                    frozen = self.frozen[1]
-                    assert isinstance(frozen, list)
-                    return [{**lane, "time": ms} for lane in frozen]
-        return self._lanes(t, ms, active)
+        lanes = self._lanes(t, ms, active)
+        for w in active:
+            if w.fault.type is FaultType.CAMERA_FROZEN:
+                if self.frozen is None or self.frozen[0] is not w.fault:
+                    self.frozen = (w.fault, lanes)
+                frozen = self.frozen[1]
+                assert isinstance(frozen, list)
+                return [{**lane, "time": ms} for lane in frozen]
+        return lanes
 
     def _lanes(self, t: float, ms: int, active: list[_Window]) -> list[dict[str, object]]:
         rng = self.rng
@@ -369,19 +372,20 @@ class _Camera(_Periodic):
         lanes: list[dict[str, object]] = []
         for lane in range(1, self.lanes + 1):
             lane_load = load * (1.05 if lane == 1 else 0.9)
+            intensity = _poisson(rng, self.capacity * lane_load)
+            occupancy = occupancy_from_load(lane_load) + rng.gauss(0.0, 0.012)
+            occupancy = min(0.97, max(0.005, occupancy))
+            free = self.free_flow + (3.0 if lane == 2 else 0.0)
+            speed = speed_from_occupancy(occupancy, free) + rng.gauss(0.0, 2.0)
+            speed = min(free + 12.0, max(3.0, speed))
+            share = min(0.5, max(0.0, heavy_base + rng.gauss(0.0, 0.015)))
             if FaultType.CONGESTION in kinds:
-                intensity = _poisson(rng, self.capacity * rng.uniform(0.2, 0.45))
-                occupancy = rng.uniform(0.6, 0.88)
-                speed = rng.uniform(3.5, 12.0)
+                f = self.fault_rng
+                intensity = _poisson(f, self.capacity * f.uniform(0.2, 0.45))
+                occupancy = f.uniform(0.6, 0.88)
+                speed = f.uniform(3.5, 12.0)
             elif FaultType.CAMERA_OBSTRUCTED in kinds:
                 intensity, occupancy, speed = 0, 0.0, 0.0
-            else:
-                intensity = _poisson(rng, self.capacity * lane_load)
-                occupancy = occupancy_from_load(lane_load) + rng.gauss(0.0, 0.012)
-                occupancy = min(0.97, max(0.005, occupancy))
-                free = self.free_flow + (3.0 if lane == 2 else 0.0)
-                speed = speed_from_occupancy(occupancy, free) + rng.gauss(0.0, 2.0)
-                speed = min(free + 12.0, max(3.0, speed))
             spike = kinds.get(FaultType.SPIKE)
             if spike is not None and lane == 1:
                 factor = float(spike.fault.params.get("factor", 8.0))
@@ -394,7 +398,6 @@ class _Camera(_Periodic):
             if intensity > 0:
                 row["average_vehicle_speed"] = round(speed, 1)
                 row["occupancy"] = round(occupancy, 3)
-                share = min(0.5, max(0.0, heavy_base + rng.gauss(0.0, 0.015)))
                 row["heavy_vehicle_share"] = round(share, 3)
             else:
                 row["occupancy"] = round(occupancy, 3) if occupancy > 0.5 else 0.0
@@ -496,7 +499,8 @@ class _Ecology(_Periodic):
             if kind is FaultType.AIR_QUALITY_EXCEEDANCE:
                 pollutant = str(params["pollutant"])
                 level = float(params["level"])
-                values[pollutant] = max(values[pollutant], level * rng.uniform(0.85, 1.15))
+                level *= self.fault_rng.uniform(0.85, 1.15)
+                values[pollutant] = max(values[pollutant], level)
                 if pollutant == "pm25":
                     values["pm10"] = max(values["pm10"], values["pm25"] * 1.25)
             elif kind is FaultType.SENSOR_DRIFT:
