@@ -1,17 +1,37 @@
 """Streaming anomaly detectors for city sensor series.
 
 Every detector scores one series online: ``update(t, x)`` returns a float in [0, 1]
-computed from earlier readings only, then learns.  :class:`Alarm` turns scores into
-decisions; :class:`Keyed` holds one detector per (device, metric).
+computed from earlier readings only, then learns; ``t`` is the reading's time in epoch
+seconds, never the wall clock.  :class:`Alarm` turns scores into decisions (with
+hysteresis); :class:`Keyed` holds one detector per (device, metric) series; detector
+state pickles, so a worker can checkpoint it.
+
+Families: validity (:class:`Range`, :class:`UnitMistake`, :class:`CameraConsistency`,
+:class:`ParkingConsistency`), rules (:class:`LimitRule`, :func:`air_quality_rule` with
+the СанПиН 1.2.3685-21 limits), statistics (:class:`Deviation`,
+:class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`), multivariate
+(:class:`CameraForest`), device health (:class:`Silence`, :class:`Flatline`,
+:class:`StuckPhase`, :class:`SignalDark`, :class:`LampFault`) and traffic/parking
+(:class:`Congestion`, :class:`ParkingStuck`, :class:`FullForLong`).
 """
 
-from detectors._base import Alarm, Detector, Keyed, Max, Refractory
+from detectors._base import Alarm, Detector, Keyed, Max, Peaks, Refractory
 from detectors._errors import DetectorConfigError, DetectorError, EvaluationDataError
+from detectors._health import Flatline, LampFault, SignalDark, Silence, StuckPhase
+from detectors._multivariate import CameraForest
 from detectors._presets import Constant, default_univariate
+from detectors._rules import SANPIN_1_2_3685_21, AirLimit, LimitRule, air_quality_rule
 from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline
+from detectors._traffic import Congestion, FullForLong, ParkingStuck
+from detectors._validity import CameraConsistency, ParkingConsistency, Range, UnitMistake
 
 __all__ = [
+    "SANPIN_1_2_3685_21",
+    "AirLimit",
     "Alarm",
+    "CameraConsistency",
+    "CameraForest",
+    "Congestion",
     "Constant",
     "Cusum",
     "Detector",
@@ -19,10 +39,23 @@ __all__ = [
     "DetectorError",
     "Deviation",
     "EvaluationDataError",
+    "Flatline",
+    "FullForLong",
     "Keyed",
+    "LampFault",
+    "LimitRule",
     "Max",
     "Normalised",
+    "ParkingConsistency",
+    "ParkingStuck",
+    "Peaks",
+    "Range",
     "Refractory",
     "SeasonalBaseline",
+    "SignalDark",
+    "Silence",
+    "StuckPhase",
+    "UnitMistake",
+    "air_quality_rule",
     "default_univariate",
 ]

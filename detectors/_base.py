@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any, Generic, Self, TypeVar
 
@@ -43,16 +44,25 @@ class Detector(Generic[X]):
 
     def params(self) -> dict[str, Any]:
         """The constructor arguments, as stored."""
-        names = inspect.signature(type(self).__init__).parameters
-        return {n: getattr(self, n) for n in names if n != "self"}
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        params = list(inspect.signature(type(self).__init__).parameters.values())[1:]
+        return {p.name: getattr(self, p.name) for p in params if p.kind in kinds}
 
     def clone(self) -> Self:
-        """A fresh, untrained detector with the same arguments."""
-        return type(self)(**copy.deepcopy(self.params()))
+        """A fresh, untrained detector with the same arguments (nested detectors cloned)."""
+        return type(self)(**{k: _fresh(v) for k, v in self.params().items()})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"
+
+
+def _fresh(value: Any) -> Any:
+    if isinstance(value, Detector):
+        return value.clone()
+    if isinstance(value, dict) and any(isinstance(v, Detector) for v in value.values()):
+        return {k: _fresh(v) for k, v in value.items()}
+    return copy.deepcopy(value)
 
 
 def clip01(s: float) -> float:
@@ -131,6 +141,43 @@ class Refractory(Detector[X]):
         if s >= self.level:
             self._left = self.quiet
         return s
+
+    def tick(self, now: float) -> float:
+        return self.detector.tick(now)
+
+
+class Peaks(Detector[X]):
+    """Reports a score in full only when it tops every score of the last ``window``
+    readings; otherwise multiplied by ``damp``.
+
+    A threshold-free cousin of :class:`Refractory`: the first, strongest sign of an event
+    stands out, its echoes do not.
+    """
+
+    __slots__ = ("_i", "_recent", "damp", "detector", "warm_up", "window")
+
+    def __init__(self, detector: Detector[X], *, window: int = 200, damp: float = 0.5) -> None:
+        check(window >= 1 and 0.0 <= damp <= 1.0, "need window >= 1 and damp in [0, 1]")
+        self.detector = detector
+        self.window = window
+        self.damp = damp
+        self.warm_up = detector.warm_up
+        self._i = 0
+        # (index, score) with decreasing scores: the sliding maximum in amortised O(1)
+        self._recent: deque[tuple[int, float]] = deque()
+
+    def update(self, t: float, x: X) -> float:
+        s = self.detector.update(t, x)
+        recent = self._recent
+        i = self._i
+        while recent and recent[0][0] <= i - self.window:
+            recent.popleft()
+        top = recent[0][1] if recent else 0.0
+        while recent and recent[-1][1] <= s:
+            recent.pop()
+        recent.append((i, s))
+        self._i = i + 1
+        return s if s > top else s * self.damp
 
     def tick(self, now: float) -> float:
         return self.detector.tick(now)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
-from detectors._base import Detector, Max, Refractory
+from detectors._base import Detector, Max, Peaks, Refractory
 from detectors._errors import DetectorConfigError
+from detectors._health import Flatline
 from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline
+from detectors._validity import Range
 
 
 class Constant(Detector[float]):
@@ -22,8 +25,19 @@ class Constant(Detector[float]):
 
 
 def default_univariate(seed: int = 0) -> Detector[float]:
-    """The general-purpose detector for one numeric series (the NAB configuration)."""
+    """The general-purpose detector for one numeric series (the NAB configuration).
+
+    Deviation from an exponentially weighted mean (about 200 readings of memory) in
+    weighted std units; :class:`Peaks` lets the first, strongest sign of an event through
+    and halves its echoes over the next 200 readings.  No per-file tuning.
+    """
     del seed  # deterministic; kept for a uniform signature
+    return Peaks(Deviation(span=200, half=3.0), window=200, damp=0.5)
+
+
+def seasonal_univariate(seed: int = 0) -> Detector[float]:
+    """Deviation, daily seasonal baseline and CUSUM, adaptively normalised."""
+    del seed
     raw = Max(
         {
             "deviation": Deviation(span=200, half=3.0),
@@ -46,6 +60,7 @@ NAB_PRESETS: dict[str, Callable[[int], Detector[float]]] = {
     "default": default_univariate,
     "null": _null,
     "deviation": _deviation,
+    "seasonal": seasonal_univariate,
 }
 
 
@@ -55,3 +70,14 @@ def nab_detector(name: str, *, seed: int = 0) -> Detector[float]:
     except KeyError:
         raise DetectorConfigError(f"unknown detector configuration {name!r}") from None
     return factory(seed)
+
+
+def city_scalar(*, low: float = -math.inf, high: float = math.inf, seed: int = 0) -> Max[float]:
+    """The default set for one numeric city series: validity, frozen values, statistics."""
+    return Max(
+        {
+            "range": Range(low=low, high=high),
+            "flatline": Flatline(min_duration_s=3 * 3600.0, min_count=30),
+            "statistics": default_univariate(seed),
+        }
+    )

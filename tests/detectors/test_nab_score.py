@@ -107,6 +107,7 @@ def test_null_scores_zero_and_perfect_scores_hundred(profile: object) -> None:
     assert score_corpus(files, perfect, profile).normalised == pytest.approx(100.0)
 
 
+@pytest.mark.slow
 def test_perfect_and_null_on_the_real_nab_data() -> None:
     _, labelled = load_corpus(NAB_DATA)
     assert len(labelled) == 35

@@ -1,0 +1,127 @@
+"""Rules from configuration: a limit on a moving average that must hold for a while.
+
+Includes the Russian hygienic limits for ambient air of СанПиН 1.2.3685-21 (table 1.1):
+the maximum single concentration (ПДК м.р., averaged over 20 minutes) and the daily
+average (ПДК с.с.), in mg/m³.  Readings arrive in µg/m³ except CO (mg/m³).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from detectors._base import Detector, Max, check
+from detectors._errors import DetectorConfigError
+
+
+class LimitRule(Detector[float]):
+    """Fires (score 1) while the mean over the last ``averaging_s`` exceeds ``limit``
+    and has done so for at least ``lasts_at_least_s``.
+
+    The average is the plain mean of readings with time in (t - averaging_s, t]; it is
+    only judged once the readings span ``min_coverage`` of the averaging period, so a
+    daily average is not declared from one morning hour.  Non-finite readings are
+    ignored (validity reports them).  Without ``min_coverage`` a lone reading stands for
+    its whole averaging period.
+    """
+
+    __slots__ = (
+        "_since",
+        "_sum",
+        "_window",
+        "averaging_s",
+        "lasts_at_least_s",
+        "limit",
+        "min_coverage",
+    )
+
+    def __init__(
+        self,
+        *,
+        limit: float,
+        averaging_s: float = 0.0,
+        lasts_at_least_s: float = 0.0,
+        min_coverage: float = 0.0,
+    ) -> None:
+        check(averaging_s >= 0 and lasts_at_least_s >= 0, "durations must be >= 0")
+        check(0.0 <= min_coverage <= 1.0, "min_coverage must be in [0, 1]")
+        self.limit = limit
+        self.averaging_s = averaging_s
+        self.lasts_at_least_s = lasts_at_least_s
+        self.min_coverage = min_coverage
+        self._window: deque[tuple[float, float]] = deque()
+        self._sum = 0.0
+        self._since: float | None = None
+
+    @property
+    def average(self) -> float:
+        """The current moving average (NaN before any reading): evidence for an incident."""
+        return self._sum / len(self._window) if self._window else math.nan
+
+    def update(self, t: float, x: float) -> float:
+        if x != x or x in (math.inf, -math.inf):
+            return 0.0
+        w = self._window
+        w.append((t, x))
+        self._sum += x
+        start = t - self.averaging_s
+        while w and w[0][0] <= start and len(w) > 1:
+            self._sum -= w.popleft()[1]
+        if t - w[0][0] < self.min_coverage * self.averaging_s:
+            self._since = None
+            return 0.0
+        if self._sum / len(w) > self.limit:
+            if self._since is None:
+                self._since = t
+            return 1.0 if t - self._since >= self.lasts_at_least_s else 0.0
+        self._since = None
+        return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AirLimit:
+    """One pollutant's limits in mg/m³ and the factor from mg/m³ to the reading unit."""
+
+    pollutant: str
+    max_single: float
+    daily: float
+    unit_factor: float
+
+
+#: СанПиН 1.2.3685-21, table 1.1 (mg/m³); unit_factor converts to the reading unit.
+SANPIN_1_2_3685_21: Mapping[str, AirLimit] = {
+    "pm25": AirLimit("pm25", 0.16, 0.035, 1000.0),
+    "pm10": AirLimit("pm10", 0.3, 0.06, 1000.0),
+    "no2": AirLimit("no2", 0.2, 0.1, 1000.0),
+    "so2": AirLimit("so2", 0.5, 0.05, 1000.0),
+    "co": AirLimit("co", 5.0, 3.0, 1.0),
+    "o3": AirLimit("o3", 0.16, 0.1, 1000.0),
+}
+
+MAX_SINGLE_AVERAGING_S = 20 * 60.0
+DAILY_AVERAGING_S = 24 * 3600.0
+
+
+def air_quality_rule(pollutant: str, *, lasts_at_least_s: float = 0.0) -> Max[float]:
+    """Both СанПиН limits for ``pollutant`` (a reading field name: pm25, no2, co, ...)."""
+    try:
+        lim = SANPIN_1_2_3685_21[pollutant]
+    except KeyError:
+        raise DetectorConfigError(f"no СанПиН limit for {pollutant!r}") from None
+    return Max(
+        {
+            "max_single": LimitRule(
+                limit=lim.max_single * lim.unit_factor,
+                averaging_s=MAX_SINGLE_AVERAGING_S,
+                lasts_at_least_s=lasts_at_least_s,
+            ),
+            "daily": LimitRule(
+                limit=lim.daily * lim.unit_factor,
+                averaging_s=DAILY_AVERAGING_S,
+                lasts_at_least_s=lasts_at_least_s,
+                min_coverage=0.75,
+            ),
+        }
+    )

@@ -1,0 +1,94 @@
+"""Traffic and parking: congestion against the seasonal norm, stuck and full car parks."""
+
+from __future__ import annotations
+
+import math
+
+from detectors._base import Detector, check
+from detectors._health import Flatline
+from detectors._stats import SeasonalBaseline
+
+
+class Congestion(Detector[tuple[float, float]]):
+    """Speed well below what is usual at this hour of the week, with high occupancy.
+
+    Input ``(speed km/h, occupancy 0..1)``.  Fires (score 1) once speed has stayed below
+    ``ratio`` × the hour-of-week median speed with occupancy ≥ ``min_occupancy`` for
+    ``lasts_at_least_s``.  Recurrent rush-hour slowdowns are learnt as normal.
+    """
+
+    __slots__ = (
+        "_baseline",
+        "_since",
+        "lasts_at_least_s",
+        "min_occupancy",
+        "ratio",
+        "utc_offset_s",
+        "warm_up",
+    )
+
+    def __init__(
+        self,
+        *,
+        ratio: float = 0.5,
+        min_occupancy: float = 0.3,
+        lasts_at_least_s: float = 300.0,
+        utc_offset_s: float = 0.0,
+    ) -> None:
+        check(0 < ratio < 1 and 0 <= min_occupancy <= 1, "need 0 < ratio < 1, occupancy in [0, 1]")
+        check(lasts_at_least_s >= 0, "lasts_at_least_s must be >= 0")
+        self.ratio = ratio
+        self.min_occupancy = min_occupancy
+        self.lasts_at_least_s = lasts_at_least_s
+        self.utc_offset_s = utc_offset_s
+        self._baseline = SeasonalBaseline(utc_offset_s=utc_offset_s)
+        self.warm_up = self._baseline.warm_up
+        self._since: float | None = None
+
+    def update(self, t: float, x: tuple[float, float]) -> float:
+        speed, occ = x
+        if speed != speed or occ != occ or speed in (math.inf, -math.inf):
+            return 0.0
+        usual = self._baseline.baseline(t)
+        self._baseline.update(t, speed)
+        if usual is not None and speed < self.ratio * usual and occ >= self.min_occupancy:
+            if self._since is None:
+                self._since = t
+            return 1.0 if t - self._since >= self.lasts_at_least_s else 0.0
+        self._since = None
+        return 0.0
+
+
+class ParkingStuck(Flatline):
+    """A car park whose occupied count has not changed for ``min_duration_s`` (6 h)."""
+
+    __slots__ = ()
+
+    def __init__(self, *, min_duration_s: float = 6 * 3600.0, min_count: int = 10) -> None:
+        super().__init__(min_duration_s=min_duration_s, tolerance=0.0, min_count=min_count)
+
+    def params(self) -> dict[str, object]:
+        return {"min_duration_s": self.min_duration_s, "min_count": self.min_count}
+
+
+class FullForLong(Detector[tuple[float, float]]):
+    """A car park at least ``full_ratio`` full ``(occupied, total)`` for ``lasts_at_least_s``."""
+
+    __slots__ = ("_since", "full_ratio", "lasts_at_least_s")
+
+    def __init__(self, *, full_ratio: float = 0.98, lasts_at_least_s: float = 3 * 3600.0):
+        check(0 < full_ratio <= 1 and lasts_at_least_s >= 0, "bad full_ratio or duration")
+        self.full_ratio = full_ratio
+        self.lasts_at_least_s = lasts_at_least_s
+        self._since: float | None = None
+
+    def update(self, t: float, x: tuple[float, float]) -> float:
+        occupied, total = x
+        if not total > 0 or occupied != occupied:
+            return 0.0
+        if occupied >= self.full_ratio * total:
+            if self._since is None:
+                self._since = t
+            return 1.0 if t - self._since >= self.lasts_at_least_s else 0.0
+        self._since = None
+        return 0.0

@@ -1,0 +1,153 @@
+"""Every detector with a stream that exercises it: the conformance suite's parameters."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import detectors as d
+
+Stream = list[tuple[float, Any]]
+T0 = 1_700_000_000.0  # a Tuesday; whole-hour aligned streams start here
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    name: str
+    make: Callable[[int], d.Detector[Any]]
+    stream: Callable[[int, int], Stream]
+    numeric: bool = False  # takes a float: Hypothesis feeds it arbitrary floats
+
+
+def _daily(seed: int, n: int) -> Stream:
+    """A noisy daily cycle at 5-minute steps with a spike, a level shift and a frozen spell."""
+    rng = random.Random(seed)
+    out: Stream = []
+    for i in range(n):
+        t = T0 + 300.0 * i
+        x = 50 + 20 * math.sin(2 * math.pi * (t % 86400) / 86400) + rng.gauss(0, 2)
+        if i == n * 2 // 3:
+            x += 200
+        if i > n * 3 // 4:
+            x += 60
+        out.append((t, x))
+    return out
+
+
+def _camera(seed: int, n: int) -> Stream:
+    rng = random.Random(seed)
+    out: Stream = []
+    for i in range(n):
+        t = T0 + 60.0 * i
+        flow = max(1.0, rng.gauss(30, 5))
+        speed = max(5.0, rng.gauss(55, 6))
+        occ = min(0.9, max(0.02, rng.gauss(0.15, 0.03)))
+        if n * 4 // 5 < i < n * 4 // 5 + 40:
+            speed, occ = 8.0, 0.8
+        if i == n // 2:
+            speed = 0.0  # with vehicles counted but no speed: fine; flow 0 with speed is not
+            flow = 0.0
+            speed = 30.0
+        out.append((t, (flow, speed, occ)))
+    return out
+
+
+def _phases(seed: int, n: int) -> Stream:
+    rng = random.Random(seed)
+    cycle = ["green", "yellow", "red", "red_yellow"]
+    out: Stream = []
+    t = T0
+    for i in range(n):
+        t += rng.uniform(2, 40)
+        phase = cycle[i % 4]
+        if n // 2 < i < n // 2 + 30:
+            phase = "red"  # stuck
+        if i > n * 4 // 5:
+            phase = "flashing_yellow"
+        out.append((t, phase))
+    return out
+
+
+def _lamp(seed: int, n: int) -> Stream:
+    rng = random.Random(seed)
+    return [(T0 + 30.0 * i, rng.random() < 0.05 or n // 2 < i < n // 2 + 5) for i in range(n)]
+
+
+def _parking(seed: int, n: int) -> Stream:
+    rng = random.Random(seed)
+    out: Stream = []
+    for i in range(n):
+        t = T0 + 300.0 * i
+        occ = float(rng.randint(20, 90))
+        if i > n // 2:
+            occ = 100.0
+        if i == n // 3:
+            occ = 130.0  # more than there are places
+        out.append((t, (occ, 100.0)))
+    return out
+
+
+def _parking_counts(seed: int, n: int) -> Stream:
+    return [(t, x[0]) for t, x in _parking(seed, n)]
+
+
+def _air(seed: int, n: int) -> Stream:
+    """PM2.5 in µg/m³ every minute, over the 160 µg/m³ single limit for a while."""
+    rng = random.Random(seed)
+    out: Stream = []
+    for i in range(n):
+        x = rng.uniform(5, 40)
+        if n // 2 < i < n // 2 + 60:
+            x = rng.uniform(180, 260)
+        if i == n // 4:
+            x *= 1000.0  # a unit mistake
+        out.append((T0 + 60.0 * i, x))
+    return out
+
+
+def _arrivals(seed: int, n: int) -> Stream:
+    rng = random.Random(seed)
+    out: Stream = []
+    t = T0
+    for i in range(n):
+        t += 60.0 if i != n // 2 else 3600.0
+        t += rng.uniform(-5, 5)
+        out.append((t, 1.0))
+    return out
+
+
+def _seasonal(seed: int) -> d.Detector[float]:
+    return d.SeasonalBaseline(period_s=86400.0, bin_s=3600.0, min_count=4)
+
+
+CASES: tuple[Case, ...] = (
+    Case("range", lambda s: d.Range(low=0.0, high=150.0), _daily, numeric=True),
+    Case("unit_mistake", lambda s: d.UnitMistake(), _air, numeric=True),
+    Case("camera_consistency", lambda s: d.CameraConsistency(), _camera),
+    Case("parking_consistency", lambda s: d.ParkingConsistency(), _parking),
+    Case("limit_rule", lambda s: d.LimitRule(limit=80.0, averaging_s=3600.0), _daily, True),
+    Case("sanpin_pm25", lambda s: d.air_quality_rule("pm25", lasts_at_least_s=600.0), _air, True),
+    Case("deviation", lambda s: d.Deviation(), _daily, numeric=True),
+    Case("seasonal", _seasonal, _daily, numeric=True),
+    Case("cusum", lambda s: d.Cusum(), _daily, numeric=True),
+    Case("normalised", lambda s: d.Normalised(d.Deviation(), window=200, short=1), _daily, True),
+    Case("peaks", lambda s: d.Peaks(d.Deviation(), window=50), _daily, numeric=True),
+    Case("refractory", lambda s: d.Refractory(d.Deviation(), level=0.5, quiet=20), _daily, True),
+    Case("default_univariate", d.default_univariate, _daily, numeric=True),
+    Case("camera_forest", lambda s: d.CameraForest(seed=s, window_size=50), _camera),
+    Case("silence", lambda s: d.Silence(expected_interval_s=60.0), _arrivals),
+    Case("flatline", lambda s: d.Flatline(min_duration_s=1800.0), _parking_counts, True),
+    Case("stuck_phase", lambda s: d.StuckPhase(max_phase_s=120.0), _phases),
+    Case("signal_dark", lambda s: d.SignalDark(grace_s=30.0), _phases),
+    Case("lamp_fault", lambda s: d.LampFault(min_reports=3), _lamp),
+    Case(
+        "congestion",
+        lambda s: d.Congestion(lasts_at_least_s=300.0),
+        lambda s, n: [(t, (x[1], x[2])) for t, x in _camera(s, n)],
+    ),
+    Case("parking_stuck", lambda s: d.ParkingStuck(min_duration_s=3600.0), _parking_counts, True),
+    Case("full_for_long", lambda s: d.FullForLong(lasts_at_least_s=3600.0), _parking),
+)

@@ -1,0 +1,212 @@
+"""Behaviour of each detector family on small, hand-made streams."""
+
+from __future__ import annotations
+
+import functools
+import math
+import pickle
+
+import pytest
+
+import detectors as d
+from tests.detectors._cases import T0
+
+MONDAY = 1_699_833_600.0  # 2023-11-13 00:00 UTC, a Monday
+
+
+def test_sanpin_table_matches_the_issue_and_converts_units() -> None:
+    table = d.SANPIN_1_2_3685_21
+    assert {k: (v.max_single, v.daily) for k, v in table.items()} == {
+        "pm25": (0.16, 0.035),
+        "pm10": (0.3, 0.06),
+        "no2": (0.2, 0.1),
+        "so2": (0.5, 0.05),
+        "co": (5.0, 3.0),
+        "o3": (0.16, 0.1),
+    }
+    assert table["co"].unit_factor == 1.0  # CO readings are already mg/m³
+    assert table["no2"].unit_factor == 1000.0  # the rest arrive in µg/m³
+
+
+def test_max_single_limit_needs_the_20_minute_mean_and_the_duration() -> None:
+    rule = d.air_quality_rule("no2", lasts_at_least_s=600.0)
+    scores = [rule.update(T0 + 60.0 * i, 150.0) for i in range(30)]
+    assert max(scores) == 0.0  # below 200 µg/m³
+    # one minute at 900 µg/m³ lifts the 20-minute mean above 200, but not for 10 minutes
+    assert rule.update(T0 + 60.0 * 30, 900.0) == 0.0
+    rule2 = d.air_quality_rule("no2", lasts_at_least_s=600.0)
+    fired = [rule2.update(T0 + 60.0 * i, 260.0) for i in range(15)]
+    assert fired[:10] == [0.0] * 10
+    assert fired[10:] == [1.0] * 5
+
+
+def test_daily_average_is_judged_only_on_most_of_a_day() -> None:
+    rule = d.LimitRule(limit=35.0, averaging_s=86400.0, min_coverage=0.75)
+    hourly = [rule.update(T0 + 3600.0 * i, 50.0) for i in range(30)]
+    assert hourly[:18] == [0.0] * 18  # less than 18 h of data: no daily average yet
+    assert hourly[18:] == [1.0] * 12
+
+
+def test_limit_rule_resets_when_the_average_falls() -> None:
+    rule = d.LimitRule(limit=10.0, lasts_at_least_s=120.0)
+    assert [rule.update(T0 + 60 * i, x) for i, x in enumerate([20, 20, 20, 5, 20, 20])] == [
+        0.0,
+        0.0,
+        1.0,
+        0.0,
+        0.0,
+        0.0,
+    ]
+
+
+def test_range_and_unit_mistake() -> None:
+    r = d.Range(low=0.0, high=1000.0)
+    assert [r.update(T0, x) for x in (5.0, -1.0, 1001.0, math.nan)] == [0.0, 1.0, 1.0, 1.0]
+    u = d.UnitMistake()
+    for i in range(50):
+        assert u.update(T0 + i, 20.0 + i % 5) == 0.0
+    assert u.update(T0 + 60, 21_000.0) == 1.0
+    assert u.update(T0 + 61, 40.0) == 0.0  # pollution doubling is not a unit mistake
+
+
+@pytest.mark.parametrize(
+    ("report", "bad"),
+    [
+        ((30.0, 50.0, 0.2), False),
+        ((0.0, 0.0, 0.0), False),
+        ((0.0, 40.0, 0.0), True),  # speed measured with no vehicles
+        ((12.0, 40.0, 0.0), True),  # vehicles passed, lane never occupied
+        ((12.0, 40.0, 1.3), True),
+        ((40.0, 90.0, 0.99), True),  # full lane at free-flow speed
+        ((-1.0, 40.0, 0.2), True),
+    ],
+)
+def test_camera_consistency(report: tuple[float, float, float], bad: bool) -> None:
+    assert d.CameraConsistency().update(T0, report) == (1.0 if bad else 0.0)
+
+
+def test_silence_fires_on_tick_without_data_and_clears_on_arrival() -> None:
+    s = d.Silence(expected_interval_s=60.0, k=3.0)
+    assert s.tick(T0 + 10_000) == 0.0  # never heard from: not judged
+    s.update(T0, 1.0)
+    assert s.tick(T0 + 170.0) == 0.0
+    assert s.tick(T0 + 181.0) == 1.0
+    s.update(T0 - 500.0, 1.0)  # late data does not move the clock back
+    assert s.tick(T0 + 181.0) == 1.0
+    s.update(T0 + 200.0, 1.0)
+    assert s.tick(T0 + 210.0) == 0.0
+
+
+def test_flatline_needs_both_count_and_duration() -> None:
+    f = d.Flatline(min_duration_s=600.0, min_count=5)
+    scores = [f.update(T0 + 60.0 * i, 7.0) for i in range(12)]
+    assert scores[:10] == [0.0] * 10
+    assert scores[10:] == [1.0, 1.0]
+    assert f.update(T0 + 60.0 * 12, 7.5) == 0.0
+
+
+def test_traffic_light_faults() -> None:
+    stuck = d.StuckPhase(max_phase_s=120.0)
+    assert stuck.update(T0, "red") == 0.0
+    assert stuck.tick(T0 + 100.0) == 0.0
+    assert stuck.tick(T0 + 121.0) == 1.0  # fires with no report arriving
+    assert stuck.update(T0 + 122.0, "green") == 0.0
+    dark = d.SignalDark(grace_s=30.0)
+    assert dark.update(T0, "flashing_yellow") == 0.0
+    assert dark.tick(T0 + 31.0) == 1.0
+    assert dark.update(T0 + 32.0, "red") == 0.0
+    lamp = d.LampFault(min_reports=2)
+    assert [lamp.update(T0 + i, f) for i, f in enumerate([True, False, True, True])] == [
+        0.0,
+        0.0,
+        0.0,
+        1.0,
+    ]
+
+
+def test_congestion_compares_with_the_same_hour_of_week() -> None:
+    c = d.Congestion(ratio=0.5, min_occupancy=0.3, lasts_at_least_s=300.0)
+    week = 7 * 86400.0
+    for w in range(2):  # two normal weeks, a reading every 10 minutes
+        for i in range(0, int(week), 600):
+            assert c.update(MONDAY + w * week + i, (60.0, 0.1)) == 0.0
+    t = MONDAY + 2 * week + 8 * 3600.0
+    jam = [c.update(t + 60.0 * i, (15.0, 0.6)) for i in range(8)]
+    assert jam[:5] == [0.0] * 5
+    assert jam[5:] == [1.0] * 3
+    slow_but_empty = d.Congestion()
+    for i in range(0, int(2 * week), 600):
+        slow_but_empty.update(MONDAY + i, (60.0, 0.1))
+    assert max(slow_but_empty.update(t + 60.0 * i, (15.0, 0.05)) for i in range(10)) == 0.0
+
+
+def test_seasonal_bins_start_on_monday_local_time() -> None:
+    s = d.SeasonalBaseline(utc_offset_s=3 * 3600.0)
+    assert s._bin(MONDAY - 3 * 3600.0) == 0  # Monday 00:00 in Moscow
+    assert s._bin(MONDAY) == 3
+
+
+def test_parking_full_for_long_and_stuck() -> None:
+    full = d.FullForLong(full_ratio=0.98, lasts_at_least_s=3600.0)
+    scores = [full.update(T0 + 600.0 * i, (100.0, 100.0)) for i in range(8)]
+    assert scores[:6] == [0.0] * 6
+    assert scores[6:] == [1.0, 1.0]
+    assert full.update(T0 + 600.0 * 8, (50.0, 100.0)) == 0.0
+    stuck = d.ParkingStuck(min_duration_s=3600.0, min_count=5)
+    assert max(stuck.update(T0 + 600.0 * i, 40.0) for i in range(6)) == 0.0
+    assert stuck.update(T0 + 600.0 * 6, 40.0) == 1.0
+    assert d.ParkingConsistency().update(T0, (101.0, 100.0)) == 1.0
+
+
+def test_camera_forest_learns_normal_combinations_per_device() -> None:
+    import random
+
+    rng = random.Random(0)
+    forest = d.CameraForest(seed=1, window_size=100)
+    for i in range(600):
+        forest.update(T0 + 60.0 * i, (rng.gauss(30, 3), rng.gauss(60, 4), rng.gauss(0.15, 0.02)))
+    normal = forest.update(T0 + 60.0 * 600, (30.0, 60.0, 0.15))
+    odd = forest.update(T0 + 60.0 * 601, (160.0, 5.0, 0.9))
+    assert odd > normal
+    assert odd >= 0.8
+
+
+def test_alarm_hysteresis() -> None:
+    alarm = d.Alarm(on=0.8, off=0.5)
+    assert [alarm(s) for s in (0.2, 0.85, 0.7, 0.6, 0.4, 0.79)] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    with pytest.raises(d.DetectorConfigError):
+        d.Alarm(on=0.5, off=0.8)
+
+
+def test_keyed_keeps_series_apart_and_pickles() -> None:
+    factory = functools.partial(lambda_free_factory, span=50)
+    keyed: d.Keyed[tuple[str, str], float] = d.Keyed(factory)
+    for i in range(100):
+        keyed.update(("cam-1", "speed"), T0 + i, 50.0 + (i % 3))
+        keyed.update(("eco-1", "pm25"), T0 + i, 10.0 + (i % 3))
+    assert len(keyed) == 2
+    restored = pickle.loads(pickle.dumps(keyed))
+    a = keyed.update(("cam-1", "speed"), T0 + 200, 10.0)
+    b = restored.update(("cam-1", "speed"), T0 + 200, 10.0)
+    assert a == b > 0.5
+    assert keyed.update(("eco-1", "pm25"), T0 + 200, 11.0) < 0.5
+
+
+def lambda_free_factory(key: tuple[str, str], *, span: int) -> d.Detector[float]:
+    return d.Deviation(span=span)
+
+
+def test_bad_configuration_is_refused_at_once() -> None:
+    with pytest.raises(d.DetectorConfigError):
+        d.Deviation(span=1)
+    with pytest.raises(d.DetectorConfigError):
+        d.air_quality_rule("radon")
+    with pytest.raises(ValueError, match="period"):
+        d.SeasonalBaseline(period_s=1000.0, bin_s=300.0)
