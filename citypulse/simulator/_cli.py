@@ -128,6 +128,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--gateways", type=int, default=4, help="connections in gateway mode")
     m.add_argument("--batch", type=float, default=0.0, metavar="S", help="batch window, s")
     m.add_argument("--max-inflight", type=int, default=2000, help="unacknowledged QoS 1 cap")
+    m.add_argument(
+        "--workers", type=int, default=1, help="processes, each publishing a share of devices"
+    )
     m.add_argument("--no-register", action="store_true", help="do not write the device registry")
     m.add_argument("--output", metavar="FILE", help="write JSON lines here instead of MQTT")
     m.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -144,7 +147,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         random_faults,
         write_ground_truth,
     )
-    from citypulse.simulator._generator import Simulation, batched
+    from citypulse.simulator._generator import batched
+    from citypulse.simulator._parallel import RunSpec, publish_parallel
     from citypulse.simulator._publish import Progress, publish
 
     speed = 1.0 if args.realtime else args.speed
@@ -189,15 +193,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             id_prefix="r",
         )
         faults += extra
-    sim = Simulation(
+    spec = RunSpec(
         city,
-        start=start,
-        end=end,
+        start,
+        end,
         seed=args.seed,
-        faults=faults,
+        faults=tuple(faults),
         intervals=intervals,
         topic_root=args.topic_root,
+        batch_s=args.batch,
     )
+    sim = spec.simulation()
     if faults:
         write_ground_truth(args.ground_truth, faults)
     print(
@@ -238,20 +244,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
 
-    report = publish(
-        messages,
-        mqtt_url=settings.mqtt,
-        devices=sim.devices,
-        topic_root=args.topic_root,
-        mode=mode,
-        gateways=args.gateways,
-        speed=speed or None,
-        rate=args.rate,
-        max_inflight=args.max_inflight,
-        client_prefix=f"citypulse-sim-{args.topic_root}",
-        ca_file=settings.mqtt_ca_file,
-        progress=None if args.quiet else show,
-    )
+    common = {
+        "mqtt_url": settings.mqtt,
+        "mode": mode,
+        "gateways": args.gateways,
+        "speed": speed or None,
+        "rate": args.rate,
+        "max_inflight": args.max_inflight,
+        "client_prefix": f"citypulse-sim-{args.topic_root}",
+        "ca_file": settings.mqtt_ca_file,
+        "progress": None if args.quiet else show,
+    }
+    if args.workers > 1:
+        report = publish_parallel(spec, workers=args.workers, **common)
+    else:
+        report = publish(messages, devices=sim.devices, topic_root=args.topic_root, **common)
     print(
         f"simulate: published {report.messages} messages ({report.bytes} bytes) in "
         f"{report.wall_s:.1f} s, {report.rate:.0f} msg/s over {report.connections} "

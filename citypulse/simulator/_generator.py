@@ -12,7 +12,7 @@ import heapq
 import math
 import random
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from operator import attrgetter
@@ -538,6 +538,7 @@ class Simulation:
         faults: Sequence[Fault] = (),
         intervals: Intervals | None = None,
         topic_root: str = "city",
+        only: Collection[str] | None = None,
     ) -> None:
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must carry a UTC offset")
@@ -550,7 +551,11 @@ class Simulation:
         self.faults = tuple(faults)
         self.intervals = intervals or Intervals()
         self.topic_root = topic_root
-        self.devices = city.devices(self.intervals)
+        everything = city.devices(self.intervals)
+        chosen = None if only is None else set(only)
+        # ``only`` restricts the run to some devices (a worker's share); their streams are
+        # identical to those in the full run because each device has its own seed.
+        self.devices = tuple(d for d in everything if chosen is None or d.id in chosen)
 
     def status_topic(self, device: Device) -> str:
         return topic(self.topic_root, device, "status")

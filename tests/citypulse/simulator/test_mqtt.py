@@ -204,3 +204,22 @@ def test_messages_types() -> None:
     m = Message(0.0, "city/x/camera/c/telemetry", b"{}", False, "c")
     assert m.time == datetime(1970, 1, 1, tzinfo=UTC)
     assert FaultType.POWER_LOSS.incident_type == "device_offline"
+
+
+def test_worker_processes_publish_exactly_the_single_process_stream(
+    mqtt_broker: Broker, topic_root: str
+) -> None:
+    from citypulse.simulator._parallel import RunSpec, publish_parallel
+
+    spec = RunSpec(CITY, START, START + timedelta(minutes=30), seed=9, topic_root=topic_root)
+    expected = list(spec.simulation().messages())
+    collector = _Collector(mqtt_broker, topic_root)
+    try:
+        report = publish_parallel(
+            spec, mqtt_url=mqtt_broker.mqtt, workers=2, mode="device", client_prefix=topic_root
+        )
+        received = collector.wait_for(len(expected))
+    finally:
+        collector.close()
+    assert report.messages == len(expected)
+    assert Counter(received) == Counter((m.topic, m.payload) for m in expected)
