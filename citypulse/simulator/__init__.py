@@ -30,6 +30,7 @@ from citypulse.simulator._faults import (
     write_ground_truth,
 )
 from citypulse.simulator._generator import WILL_PAYLOAD, Message, Simulation, batched, simulate
+from citypulse.simulator._parallel import RunSpec, publish_parallel
 from citypulse.simulator._publish import Progress, PublishReport, publish
 from citypulse.simulator._signals import SANPIN_LIMITS
 
@@ -48,6 +49,7 @@ __all__ = [
     "Progress",
     "PublishError",
     "PublishReport",
+    "RunSpec",
     "ScenarioError",
     "Simulation",
     "SimulatorError",
@@ -59,6 +61,7 @@ __all__ = [
     "parse_duration",
     "preset_city",
     "publish",
+    "publish_parallel",
     "random_faults",
     "read_ground_truth",
     "simulate",

@@ -209,7 +209,7 @@ def test_messages_types() -> None:
 def test_worker_processes_publish_exactly_the_single_process_stream(
     mqtt_broker: Broker, topic_root: str
 ) -> None:
-    from citypulse.simulator._parallel import RunSpec, publish_parallel
+    from citypulse.simulator import RunSpec, publish_parallel
 
     spec = RunSpec(CITY, START, START + timedelta(minutes=30), seed=9, topic_root=topic_root)
     expected = list(spec.simulation().messages())
