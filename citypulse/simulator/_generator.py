@@ -8,6 +8,7 @@ field device would publish (see ``docs/wire-contract.md``).
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import random
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from operator import attrgetter
 
+import numpy as np
 import orjson
 
 from citypulse._records import Device, DeviceKind, Phase
@@ -86,6 +88,26 @@ class _Window:
         return self.start <= t < self.end
 
 
+class _Normals:
+    """Normal deviates drawn in blocks with numpy: ``random.gauss`` dominated the profile."""
+
+    __slots__ = ("buf", "gen", "i")
+
+    def __init__(self, key: str) -> None:
+        seed = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+        self.gen = np.random.default_rng(seed)
+        self.buf: list[float] = []
+        self.i = 0
+
+    def gauss(self, mu: float, sigma: float) -> float:
+        i = self.i
+        if i >= len(self.buf):
+            self.buf = self.gen.standard_normal(512).tolist()
+            i = 0
+        self.i = i + 1
+        return mu + sigma * self.buf[i]
+
+
 class _Device:
     """Shared plumbing: topics, status messages, fault windows, payload corruption."""
 
@@ -95,6 +117,7 @@ class _Device:
         # Fault effects draw from their own stream, so the device's normal readings are
         # the same with and without faults (a faulty run differs only inside faults).
         self.fault_rng = random.Random(f"{seed}:{device.id}:faults")
+        self.gauss = _Normals(f"{seed}:{device.id}:normal").gauss
         self.telemetry = topic(root, device, "telemetry")
         self.status = topic(root, device, "status")
         self.windows = sorted(faults, key=attrgetter("start"))
@@ -216,7 +239,7 @@ class _TrafficLight(_Device):
             body["cycle_length"] = cycle
         body["lamp_fault"] = lamp
         body["door_open"] = False
-        body["supply_voltage"] = round(self.rng.gauss(229.5, 1.8), 1)
+        body["supply_voltage"] = round(self.gauss(229.5, 1.8), 1)
         body["controller_mode"] = mode
         return self.send(t, body, active)
 
@@ -349,7 +372,7 @@ class _Camera(_Periodic):
         self.frozen: tuple[Fault, object] | None = None
 
     def skip(self, t: float) -> None:
-        self.drift = 0.92 * self.drift + self.rng.gauss(0.0, 0.04)
+        self.drift = 0.92 * self.drift + self.gauss(0.0, 0.04)
 
     def body(self, t: float, active: list[_Window]) -> object:
         self.skip(t)
@@ -373,12 +396,12 @@ class _Camera(_Periodic):
         for lane in range(1, self.lanes + 1):
             lane_load = load * (1.05 if lane == 1 else 0.9)
             intensity = _poisson(rng, self.capacity * lane_load)
-            occupancy = occupancy_from_load(lane_load) + rng.gauss(0.0, 0.012)
+            occupancy = occupancy_from_load(lane_load) + self.gauss(0.0, 0.012)
             occupancy = min(0.97, max(0.005, occupancy))
             free = self.free_flow + (3.0 if lane == 2 else 0.0)
-            speed = speed_from_occupancy(occupancy, free) + rng.gauss(0.0, 2.0)
+            speed = speed_from_occupancy(occupancy, free) + self.gauss(0.0, 2.0)
             speed = min(free + 12.0, max(3.0, speed))
-            share = min(0.5, max(0.0, heavy_base + rng.gauss(0.0, 0.015)))
+            share = min(0.5, max(0.0, heavy_base + self.gauss(0.0, 0.015)))
             if FaultType.CONGESTION in kinds:
                 f = self.fault_rng
                 intensity = _poisson(f, self.capacity * f.uniform(0.2, 0.45))
@@ -427,7 +450,7 @@ class _Parking(_Periodic):
         self.stuck: tuple[Fault, int] | None = None
 
     def skip(self, t: float) -> None:
-        self.noise = 0.95 * self.noise + self.rng.gauss(0.0, 0.012)
+        self.noise = 0.95 * self.noise + self.gauss(0.0, 0.012)
         if self.rng.random() < 0.002:
             self.out_of_service = self.rng.choice((0, 1, 2, 3))
 
@@ -471,28 +494,27 @@ class _Ecology(_Periodic):
         self.gas_noise = 0.0
 
     def skip(self, t: float) -> None:
-        self.pm_noise = 0.9 * self.pm_noise + self.rng.gauss(0.0, 0.08)
-        self.gas_noise = 0.9 * self.gas_noise + self.rng.gauss(0.0, 0.06)
+        self.pm_noise = 0.9 * self.pm_noise + self.gauss(0.0, 0.08)
+        self.gas_noise = 0.9 * self.gas_noise + self.gauss(0.0, 0.06)
 
     def body(self, t: float, active: list[_Window]) -> object:
-        rng = self.rng
         self.skip(t)
         temperature, humidity, pressure, ventilation = weather(t, self.weather_phase)
         traffic = traffic_index(t) * self.exposure / ventilation
         h = local_hour(t)
         sunlight = math.exp(-0.5 * ((h - 13.5) / 2.5) ** 2)
         values: dict[str, float] = {}
-        values["pm25"] = 5.0 + 20.0 * traffic * math.exp(self.pm_noise) + rng.gauss(0.0, 0.8)
-        values["pm10"] = values["pm25"] * 1.7 + 3.0 + rng.gauss(0.0, 1.2)
-        values["no2"] = 10.0 + 50.0 * traffic * math.exp(self.gas_noise) + rng.gauss(0.0, 2.0)
-        values["so2"] = 3.0 + 4.0 * traffic + rng.gauss(0.0, 0.4)
-        values["co"] = 0.25 + 0.85 * traffic + rng.gauss(0.0, 0.04)
-        values["o3"] = 18.0 + 40.0 * sunlight - 0.15 * values["no2"] + rng.gauss(0.0, 2.5)
+        values["pm25"] = 5.0 + 20.0 * traffic * math.exp(self.pm_noise) + self.gauss(0.0, 0.8)
+        values["pm10"] = values["pm25"] * 1.7 + 3.0 + self.gauss(0.0, 1.2)
+        values["no2"] = 10.0 + 50.0 * traffic * math.exp(self.gas_noise) + self.gauss(0.0, 2.0)
+        values["so2"] = 3.0 + 4.0 * traffic + self.gauss(0.0, 0.4)
+        values["co"] = 0.25 + 0.85 * traffic + self.gauss(0.0, 0.04)
+        values["o3"] = 18.0 + 40.0 * sunlight - 0.15 * values["no2"] + self.gauss(0.0, 2.5)
         demand = traffic_demand(t) * self.exposure
-        values["laeq"] = 45.0 + 10.0 * math.log10(1.0 + 25.0 * demand) + rng.gauss(0.0, 1.0)
-        values["temperature"] = temperature + rng.gauss(0.0, 0.2)
-        values["relative_humidity"] = humidity + rng.gauss(0.0, 0.01)
-        values["atmospheric_pressure"] = pressure + rng.gauss(0.0, 0.2)
+        values["laeq"] = 45.0 + 10.0 * math.log10(1.0 + 25.0 * demand) + self.gauss(0.0, 1.0)
+        values["temperature"] = temperature + self.gauss(0.0, 0.2)
+        values["relative_humidity"] = humidity + self.gauss(0.0, 0.01)
+        values["atmospheric_pressure"] = pressure + self.gauss(0.0, 0.2)
         for w in active:
             params = w.fault.params
             kind = w.fault.type
