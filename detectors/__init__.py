@@ -21,7 +21,7 @@ from detectors._health import Flatline, LampFault, SignalDark, Silence, StuckPha
 from detectors._multivariate import CameraForest
 from detectors._presets import Constant, default_univariate
 from detectors._rules import SANPIN_1_2_3685_21, AirLimit, LimitRule, air_quality_rule
-from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline
+from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline, SeasonalNovelty
 from detectors._traffic import Congestion, FullForLong, ParkingStuck
 from detectors._validity import CameraConsistency, ParkingConsistency, Range, UnitMistake
 
@@ -52,6 +52,7 @@ __all__ = [
     "Range",
     "Refractory",
     "SeasonalBaseline",
+    "SeasonalNovelty",
     "SignalDark",
     "Silence",
     "StuckPhase",

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from detectors._base import Detector, Max, Peaks, Refractory
 from detectors._errors import DetectorConfigError
 from detectors._health import Flatline
-from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline
+from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline, SeasonalNovelty
 from detectors._validity import Range
 
 
@@ -24,15 +24,22 @@ class Constant(Detector[float]):
         return self.value
 
 
-def default_univariate(seed: int = 0) -> Detector[float]:
+def default_univariate(seed: int = 0, *, utc_offset_s: float = 0.0) -> Detector[float]:
     """The general-purpose detector for one numeric series (the NAB configuration).
 
     Deviation from an exponentially weighted mean (about 200 readings of memory) in
-    weighted std units; :class:`Peaks` lets the first, strongest sign of an event through
-    and halves its echoes over the next 200 readings.  No per-file tuning.
+    weighted std units, capped by :class:`SeasonalNovelty` when a similar value was seen
+    at the same hour of day before (daily recurring peaks are not news), then
+    :class:`Peaks`, which lets the first, strongest sign of an event through and halves
+    its echoes over the next 200 readings.  One configuration for every series; nothing
+    is tuned per file or per device.
     """
     del seed  # deterministic; kept for a uniform signature
-    return Peaks(Deviation(span=200, half=3.0), window=200, damp=0.5)
+    return Peaks(
+        SeasonalNovelty(Deviation(span=200, half=3.0), utc_offset_s=utc_offset_s),
+        window=200,
+        damp=0.5,
+    )
 
 
 def seasonal_univariate(seed: int = 0) -> Detector[float]:
@@ -53,7 +60,7 @@ def _null(seed: int = 0) -> Detector[float]:
 
 
 def _deviation(seed: int = 0) -> Detector[float]:
-    return Deviation(span=200)
+    return Peaks(Deviation(span=200), window=200, damp=0.5)
 
 
 NAB_PRESETS: dict[str, Callable[[int], Detector[float]]] = {

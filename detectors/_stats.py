@@ -5,6 +5,7 @@ All keep O(1) (amortised) plain-Python state per series; no numpy per reading.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 
@@ -20,6 +21,8 @@ class Deviation(Detector[float]):
     ``span`` readings set the memory (alpha = 2 / (span + 1)).  A floor of
     ``min_spread`` (absolute) plus ``rel_spread`` × |mean| keeps a flat series from
     turning every tiny wiggle into an alarm.  ``half`` is the deviation scored 0.5.
+    Once warm, what is learnt from a reading is clipped to ``clip`` spreads, so one wild
+    value does not blind the detector to the next.
     """
 
     __slots__ = (
@@ -27,6 +30,7 @@ class Deviation(Detector[float]):
         "_mean",
         "_n",
         "_var",
+        "clip",
         "half",
         "min_spread",
         "rel_spread",
@@ -42,11 +46,14 @@ class Deviation(Detector[float]):
         min_spread: float = 1e-9,
         rel_spread: float = 1e-3,
         warm_up: int = 20,
+        clip: float = math.inf,
     ) -> None:
         check(span >= 2, "span must be >= 2")
         check(half > 0, "half must be > 0")
         check(min_spread > 0 and rel_spread >= 0, "spread floors must be positive")
         check(warm_up >= 1, "warm_up must be >= 1")
+        check(clip > 0, "clip must be > 0")
+        self.clip = clip
         self.span = span
         self.half = half
         self.min_spread = min_spread
@@ -70,6 +77,11 @@ class Deviation(Detector[float]):
         if n >= self.warm_up:
             spread = math.sqrt(self._var) + self.min_spread + self.rel_spread * abs(self._mean)
             score = squash(abs(d) / spread, self.half)
+            limit = self.clip * spread
+            if d > limit:
+                d = limit
+            elif d < -limit:
+                d = -limit
         a = self._a if n >= self.span else 1.0 / (n + 1)
         self._mean += a * d
         self._var = (1.0 - a) * (self._var + a * d * d)
@@ -274,6 +286,120 @@ class Normalised(Detector[float]):
         self._var = (1.0 - a) * (self._var + a * d * d)
         self._n = n + 1
         return clip01(score)
+
+    def tick(self, now: float) -> float:
+        return self.detector.tick(now)
+
+
+class _SortedWindow:
+    """The last ``size`` values, kept sorted: nearest neighbour and quantiles in O(log n)."""
+
+    __slots__ = ("_fifo", "size", "values")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.values: list[float] = []
+        self._fifo: deque[float] = deque()
+
+    def add(self, x: float) -> None:
+        bisect.insort(self.values, x)
+        self._fifo.append(x)
+        if len(self._fifo) > self.size:
+            old = self._fifo.popleft()
+            del self.values[bisect.bisect_left(self.values, old)]
+
+    def nearest(self, x: float) -> float:
+        v = self.values
+        k = bisect.bisect_left(v, x)
+        left = x - v[k - 1] if k > 0 else math.inf
+        right = v[k] - x if k < len(v) else math.inf
+        return left if left < right else right
+
+    def iqr(self) -> float:
+        v = self.values
+        n = len(v)
+        return v[(3 * n) // 4] - v[n // 4]
+
+    def median(self) -> float:
+        v = self.values
+        return v[len(v) // 2]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+class SeasonalNovelty(Detector[float]):
+    """Seasonal context for another detector's score.
+
+    A reading close to values seen before at the same time of the period (hour of day by
+    default) is not news: the wrapped score is capped by how far the reading lies from
+    its nearest such neighbour (in units of the series' interquartile range, ``half``
+    scoring 0.5).  A reading unlike anything seen at this hour is news even inside the
+    usual overall range: that distance in units of the hour's own spread, with
+    ``context_half`` scoring 0.5, can raise the score.  Daily recurring spikes stop
+    alarming; a missing daily peak starts to.
+    """
+
+    __slots__ = (
+        "_all",
+        "_bins",
+        "_n",
+        "bin_s",
+        "context_half",
+        "detector",
+        "half",
+        "memory",
+        "min_count",
+        "period_s",
+        "utc_offset_s",
+        "warm_up",
+    )
+
+    def __init__(
+        self,
+        detector: Detector[float],
+        *,
+        period_s: float = 86400.0,
+        bin_s: float = 3600.0,
+        memory: int = 192,
+        min_count: int = 24,
+        half: float = 1.0,
+        context_half: float = 0.0,
+        utc_offset_s: float = 0.0,
+    ) -> None:
+        check(period_s > 0 and bin_s > 0 and period_s % bin_s == 0, "bad period or bin")
+        check(memory >= 4 and 1 <= min_count <= memory, "need memory >= 4, min_count <= memory")
+        check(half > 0 and context_half >= 0, "need half > 0 and context_half >= 0")
+        self.detector = detector
+        self.period_s = period_s
+        self.bin_s = bin_s
+        self.memory = memory
+        self.min_count = min_count
+        self.half = half
+        self.context_half = context_half
+        self.utc_offset_s = utc_offset_s
+        self.warm_up = detector.warm_up
+        self._bins = [_SortedWindow(memory) for _ in range(int(period_s // bin_s))]
+        self._all = _SortedWindow(16 * memory)
+        self._n = 0
+
+    def update(self, t: float, x: float) -> float:
+        s = self.detector.update(t, x)
+        if x != x or x in (math.inf, -math.inf):
+            return 0.0
+        b = self._bins[int(((t + self.utc_offset_s) % self.period_s) // self.bin_s)]
+        everything = self._all
+        if len(b) >= self.min_count and len(everything) >= 2 * self.min_count:
+            d = b.nearest(x)
+            floor = 1e-3 * abs(everything.median()) + 1e-9
+            if s > 0.0:
+                s = min(s, squash(d / (everything.iqr() + floor), self.half))
+            if self.context_half > 0.0 and self._n >= self.warm_up:
+                s = max(s, squash(d / (b.iqr() + floor), self.context_half))
+        b.add(x)
+        everything.add(x)
+        self._n += 1
+        return clip01(s)
 
     def tick(self, now: float) -> float:
         return self.detector.tick(now)

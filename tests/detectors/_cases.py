@@ -133,6 +133,12 @@ CASES: tuple[Case, ...] = (
     Case("deviation", lambda s: d.Deviation(), _daily, numeric=True),
     Case("seasonal", _seasonal, _daily, numeric=True),
     Case("cusum", lambda s: d.Cusum(), _daily, numeric=True),
+    Case(
+        "seasonal_novelty",
+        lambda s: d.SeasonalNovelty(d.Deviation(), memory=32, min_count=4, context_half=3.0),
+        _daily,
+        numeric=True,
+    ),
     Case("normalised", lambda s: d.Normalised(d.Deviation(), window=200, short=1), _daily, True),
     Case("peaks", lambda s: d.Peaks(d.Deviation(), window=50), _daily, numeric=True),
     Case("refractory", lambda s: d.Refractory(d.Deviation(), level=0.5, quiet=20), _daily, True),
