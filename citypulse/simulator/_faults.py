@@ -89,6 +89,15 @@ _SPECS: dict[FaultType, _Spec] = {
     FaultType.WRONG_UNITS: _Spec((_TL, _CAM, _PK, _ECO), "invalid_payload", (30 * _M, 2 * _H), {}),
 }
 _RUSH_HOURS = ((7.0, 10.0), (16.5, 19.5))
+# Faults that take over a device's whole behaviour: two cannot overlap on one device.
+SEGMENT_FAULTS = frozenset(
+    {
+        FaultType.POWER_LOSS,
+        FaultType.CAMERA_OFFLINE,
+        FaultType.STUCK_PHASE,
+        FaultType.FLASHING_YELLOW,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +190,7 @@ class _Resolver:
         self.devices = {d.id: d for d in city.devices(intervals)}
         self.rng = random.Random(f"faults:{seed}")
         self.busy: dict[str, list[tuple[datetime, datetime]]] = {}
+        self.segments: dict[str, list[Fault]] = {}
 
     def eligible(self, ftype: FaultType) -> list[Device]:
         return [d for d in self.devices.values() if d.kind in ftype.kinds]
@@ -188,9 +198,21 @@ class _Resolver:
     def free(self, devices: Iterable[str], start: datetime, end: datetime) -> bool:
         return all(end <= s or start >= e for d in devices for s, e in self.busy.get(d, ()))
 
-    def claim(self, fault: Fault) -> Fault:
+    def claim(self, fault: Fault, where: str = "") -> Fault:
+        if fault.end <= self.start or fault.start >= self.end:
+            raise ScenarioError(where or fault.id, "lies outside the simulated period")
         for d in fault.devices:
             self.busy.setdefault(d, []).append((fault.start, fault.end))
+            if fault.type not in SEGMENT_FAULTS:
+                continue
+            for other in self.segments.get(d, ()):
+                if fault.start < other.end and other.start < fault.end:
+                    raise ScenarioError(
+                        where or fault.id,
+                        f"overlaps {other.id} ({other.type.value}) on {d}; "
+                        "a device can be offline, stuck or flashing only once at a time",
+                    )
+            self.segments.setdefault(d, []).append(fault)
         return fault
 
     def build(
@@ -356,7 +378,7 @@ def faults_from_spec(
             intersection=None if intersection is None else str(intersection),
             where=where,
         )
-        out.append(resolver.claim(fault))
+        out.append(resolver.claim(fault, where))
     rnd = spec.get("random")
     if rnd:
         if not isinstance(rnd, Mapping):

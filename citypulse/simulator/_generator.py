@@ -23,7 +23,7 @@ import orjson
 
 from citypulse._records import Device, DeviceKind, Phase
 from citypulse.simulator._city import City, DistrictProfile, Intersection, Intervals, topic
-from citypulse.simulator._faults import Fault, FaultType
+from citypulse.simulator._faults import SEGMENT_FAULTS, Fault, FaultType
 from citypulse.simulator._signals import (
     cycle_length,
     heavy_share,
@@ -39,14 +39,7 @@ from citypulse.simulator._signals import (
 
 MSK = timezone(timedelta(hours=3), "MSK")
 WILL_PAYLOAD = b'{"online":false,"reason":"last_will"}'
-_SEGMENT_FAULTS = frozenset(
-    {
-        FaultType.POWER_LOSS,
-        FaultType.CAMERA_OFFLINE,
-        FaultType.STUCK_PHASE,
-        FaultType.FLASHING_YELLOW,
-    }
-)
+_SEGMENT_FAULTS = SEGMENT_FAULTS
 _OFFLINE = frozenset({FaultType.POWER_LOSS, FaultType.CAMERA_OFFLINE})
 _CYCLE = (Phase.GREEN, Phase.YELLOW, Phase.RED, Phase.RED_YELLOW)
 _RED = 2
@@ -584,9 +577,12 @@ class Simulation:
 
     def _streams(self) -> list[Iterator[Message]]:
         windows: dict[str, list[_Window]] = {}
+        first, last = self.start.timestamp(), self.end.timestamp()
         for fault in self.faults:
             for device_id in fault.devices:
                 onset = fault.onset(device_id).timestamp()
+                if fault.end.timestamp() <= first or onset >= last:
+                    continue  # nothing of it falls in this run
                 windows.setdefault(device_id, []).append(
                     _Window(fault, onset, fault.end.timestamp())
                 )

@@ -351,6 +351,17 @@ def test_random_faults_are_reproducible_and_do_not_overlap() -> None:
             assert x.end <= y.start
 
 
+def test_overlapping_takeovers_of_one_device_are_refused() -> None:
+    entries = [
+        {"type": "power_loss", "device": "tl-r000c000", "at": "1h", "duration": "1h"},
+        {"type": "lamp_failure", "device": "tl-r000c000", "at": "1h", "duration": "1h"},
+        {"type": "stuck_phase", "device": "tl-r000c000", "at": "90m", "duration": "1h"},
+    ]
+    assert len(faults_from_spec({"faults": entries[:2]}, CITY, start=START, end=END)) == 2
+    with pytest.raises(ScenarioError, match="overlaps f0001"):
+        faults_from_spec({"faults": entries}, CITY, start=START, end=END)
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
@@ -360,6 +371,7 @@ def test_random_faults_are_reproducible_and_do_not_overlap() -> None:
         ({"type": "lamp_failure", "colour": "red"}, "takes no parameter"),
         ({"type": "lamp_failure", "start": "2026-11-23T08:00:00"}, "UTC offset"),
         ({"type": "lamp_failure", "duration": "soon"}, "not a duration"),
+        ({"type": "lamp_failure", "at": "20h"}, "outside the simulated period"),
     ],
 )
 def test_bad_scenarios_are_refused(entry: dict[str, object], message: str) -> None:
