@@ -19,7 +19,7 @@ from detectors._base import Alarm, Detector, Keyed, Max, Peaks, Refractory
 from detectors._errors import DetectorConfigError, DetectorError, EvaluationDataError
 from detectors._health import Flatline, LampFault, SignalDark, Silence, StuckPhase
 from detectors._multivariate import CameraForest
-from detectors._presets import Constant, default_univariate
+from detectors._presets import Constant, city_scalar, default_univariate
 from detectors._rules import SANPIN_1_2_3685_21, AirLimit, LimitRule, air_quality_rule
 from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline, SeasonalNovelty
 from detectors._traffic import Congestion, FullForLong, ParkingStuck
@@ -58,5 +58,6 @@ __all__ = [
     "StuckPhase",
     "UnitMistake",
     "air_quality_rule",
+    "city_scalar",
     "default_univariate",
 ]

@@ -121,3 +121,15 @@ def test_perfect_and_null_on_the_real_nab_data() -> None:
     r = score_corpus(labelled, perfect, STANDARD)
     assert r.normalised == pytest.approx(100.0)
     assert math.isclose(score_corpus(labelled, null, STANDARD).normalised, 0.0, abs_tol=1e-9)
+
+
+@pytest.mark.slow
+def test_default_detector_on_the_real_nab_data_holds_its_score() -> None:
+    """A regression guard for the documented figure (47.2 standard at the time of writing)."""
+    from detectors._eval_nab import evaluate
+
+    results, meta = evaluate(NAB_DATA)
+    assert meta["rows"] == 181_653
+    by_name = {r.profile: r.normalised for r in results}
+    assert by_name["standard"] > 45.0
+    assert by_name["reward_low_FN_rate"] > by_name["standard"] > by_name["reward_low_FP_rate"]
