@@ -252,12 +252,12 @@ class _TrafficLight(_Device):
             if i == 0:
                 cycle = cycle_length(ps)
         segments = list(self.segments)
-        if segments and segments[0].start <= start:
-            last = start  # the fault is already in force; handled below
-        else:
-            yield self.online(start)
+        last = start
+        in_force = segments[0] if segments and segments[0].start <= start else None
+        if in_force is None or in_force.fault.type not in _OFFLINE:
+            yield self.online(start)  # a controller dead from the start never says hello
+        if in_force is None:
             yield self.reading(start, _CYCLE[i], ps, cycle)
-            last = start
         while True:
             change = ps + duration(i, cycle)
             seg = segments[0] if segments else None

@@ -377,3 +377,27 @@ def test_overlapping_takeovers_of_one_device_are_refused() -> None:
 def test_bad_scenarios_are_refused(entry: dict[str, object], message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         faults_from_spec({"faults": [entry]}, CITY, start=START, end=END)
+
+
+def test_faults_already_in_force_when_the_run_starts() -> None:
+    city = generated_city(1, seed=1)
+    end = START + timedelta(minutes=30)
+    spec = {
+        "faults": [
+            {"type": "stuck_phase", "device": "tl-r000c000", "at": 0, "duration": "10m"},
+            {"type": "power_loss", "device": "cam-r000c000-n", "at": 0, "duration": "10m"},
+        ]
+    }
+    faults = faults_from_spec(spec, city, start=START, end=end)
+    messages = list(Simulation(city, start=START, end=end, faults=faults).messages())
+    light = _of(messages, "tl-r000c000", "status")
+    assert [json.loads(m.payload)["online"] for m in light] == [True]
+    stuck = list(_rows(_within(_of(messages, "tl-r000c000"), faults[0])))
+    assert len({r["phase"] for r in stuck}) == 1
+    assert len(stuck) >= 9
+    camera = _of(messages, "cam-r000c000-n", "status")
+    assert [(m.t, m.last_will) for m in camera] == [
+        (START.timestamp(), True),
+        ((START + timedelta(minutes=10)).timestamp(), False),
+    ]
+    assert [m.t for m in messages] == sorted(m.t for m in messages)
