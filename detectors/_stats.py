@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from collections import deque
 
 from detectors._base import Detector, check, clip01, squash
@@ -294,19 +295,27 @@ class Normalised(Detector[float]):
 class _SortedWindow:
     """The last ``size`` values, kept sorted: nearest neighbour and quantiles in O(log n)."""
 
-    __slots__ = ("_fifo", "size", "values")
+    __slots__ = ("_fifo", "_head", "size", "values")
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.values: list[float] = []
-        self._fifo: deque[float] = deque()
+        # contiguous doubles: thousands of series stay cache-friendly, and the cyclic
+        # garbage collector has nothing to traverse
+        self.values = array("d")
+        self._fifo = array("d")
+        self._head = 0
 
     def add(self, x: float) -> None:
         bisect.insort(self.values, x)
-        self._fifo.append(x)
-        if len(self._fifo) > self.size:
-            old = self._fifo.popleft()
-            del self.values[bisect.bisect_left(self.values, old)]
+        fifo = self._fifo
+        if len(fifo) < self.size:
+            fifo.append(x)
+            return
+        # a ring buffer: overwrite the oldest value in place
+        old = fifo[self._head]
+        fifo[self._head] = x
+        self._head = (self._head + 1) % self.size
+        del self.values[bisect.bisect_left(self.values, old)]
 
     def nearest(self, x: float) -> float:
         v = self.values
