@@ -3,7 +3,14 @@
 The generator core (:class:`Simulation`, :func:`simulate`) is pure and fast: it yields
 :class:`Message` objects (simulated time, topic, payload bytes, retain) in time order, for
 tests, benchmarks and evaluation without a broker.  :func:`publish` sends them over MQTT
-at a simulated speed or a fixed offered rate.
+at a simulated speed or a fixed offered rate; :func:`publish_parallel` does the same from
+several processes for a :class:`RunSpec`.  For example::
+
+    city, end = preset_city(), start + timedelta(days=1)
+    faults = random_faults(city, start=start, end=end, rates=6.0, seed=1)
+    sim = Simulation(city, start=start, end=end, seed=1, faults=faults)
+    write_ground_truth("truth.jsonl", faults)
+    publish(sim.messages(), mqtt_url=url, devices=sim.devices, mode="gateway", rate=5000)
 """
 
 from citypulse.simulator._city import (

@@ -221,6 +221,11 @@ def test_batches_carry_every_reading_in_order(weekday: list[Message]) -> None:
 
     assert count(merged) == count(window)
     assert all(len(m.payload) <= 256 * 1024 for m in merged)
+    from ingest import Decoder
+
+    decoder = Decoder(root="city")
+    for m in merged:
+        assert not decoder.decode(m.topic, m.payload, MONDAY + timedelta(days=1)).rejections
 
 
 def test_devices_are_independent_of_the_city_around_them() -> None:
