@@ -85,7 +85,9 @@ def load_corpus(
     labelled: list[LabelledFile] = []
     for name in sorted(windows):
         df = read_file(data_dir, name)
-        index = {t: i for i, t in enumerate(df.times)}
+        index: dict[float, int] = {}
+        for i, t in enumerate(df.times):
+            index.setdefault(t, i)  # NAB looks a window edge up with list.index: the first
         ranges: list[tuple[int, int]] = []
         for limits in windows[name]:
             try:
