@@ -202,6 +202,9 @@ class Housekeeper:
             log.warning("could not write ingest_stats (skipped this interval): %s", exc)
             self._close()
 
+    def close(self) -> None:
+        self._close()
+
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()

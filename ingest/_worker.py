@@ -120,6 +120,7 @@ class IngestWorker:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _connect(self) -> None:
@@ -162,8 +163,21 @@ class IngestWorker:
         log.info(
             "connected to %s (session present: %s)", self.config.mqtt.url(), flags.session_present
         )
-        for topic in self.config.subscriptions:
-            client.subscribe(topic, qos=1)
+        client.subscribe([(topic, 1) for topic in self.config.subscriptions])
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        failed = [r for r in reasons if r.is_failure]
+        if failed:
+            log.error("subscription refused by the broker: %s", ", ".join(map(str, failed)))
+            return
+        log.info("subscribed: %s", ", ".join(self.config.subscriptions))
         self._connected.set()
 
     def _reconnect_as_311(self) -> None:
@@ -318,6 +332,7 @@ class IngestWorker:
         return self
 
     def wait_connected(self, timeout: float) -> bool:
+        """Wait until connected and subscribed (the broker acknowledged the subscriptions)."""
         return self._connected.wait(timeout)
 
     def wait(self, stop: threading.Event) -> None:
@@ -345,5 +360,6 @@ class IngestWorker:
         for t in self._threads:
             t.join(timeout=5)
         self._housekeeper.flush()
+        self._housekeeper.close()
         self._sink.close()
         log.info("ingest stopped: %s", self.counters.totals())

@@ -49,7 +49,8 @@ def test_camera_reading_with_epoch_ms(decoder: Decoder) -> None:
     assert out.readings == (
         CameraReading("cam-1", NOW - timedelta(minutes=1), 2, 14, 38.5, 0.2, None, False),
     )
-    assert out.topic is not None and out.topic.kind is DeviceKind.CAMERA
+    assert out.topic is not None
+    assert out.topic.kind is DeviceKind.CAMERA
     assert out.topic.district == "leninsky"
 
 
@@ -63,7 +64,8 @@ def test_iso_time_with_offset_is_converted_to_utc(decoder: Decoder) -> None:
 def test_missing_time_means_reception_time_and_is_marked(decoder: Decoder) -> None:
     (reading,) = decoder.decode(ECO, b'{"pm25": 12.5}', NOW).readings
     assert isinstance(reading, EcologyReading)
-    assert reading.time == NOW and reading.time_from_receiver
+    assert reading.time == NOW
+    assert reading.time_from_receiver
 
 
 def test_one_bad_reading_in_a_batch_keeps_the_good_ones(decoder: Decoder) -> None:
@@ -132,14 +134,17 @@ def test_oversized_payload_is_rejected_before_parsing(decoder: Decoder) -> None:
 def test_status_messages(decoder: Decoder) -> None:
     topic = "city/leninsky/camera/cam-1/status"
     out = decoder.decode(topic, b'{"online": false, "reason": "last_will"}', NOW)
-    assert out.status is not None and out.status.online is False
-    assert out.status.reason == "last_will" and out.status.time == NOW
+    assert out.status is not None
+    assert out.status.online is False
+    assert out.status.reason == "last_will"
+    assert out.status.time == NOW
     assert reasons(decoder, topic, b'{"online": "yes"}') == ["missing_field"]
 
 
 def test_integral_float_counts_are_accepted(decoder: Decoder) -> None:
     (reading,) = decoder.decode(CAM, b'{"intensity": 12.0}', NOW).readings
-    assert isinstance(reading, CameraReading) and reading.intensity == 12
+    assert isinstance(reading, CameraReading)
+    assert reading.intensity == 12
 
 
 json_values = st.recursive(

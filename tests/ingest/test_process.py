@@ -1,0 +1,145 @@
+"""``citypulse ingest`` as a real process: SIGKILL mid-stream, restart, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from tests._mqtt import Publisher, wait_for
+from tests.fix_mqtt import Broker
+from tests.ingest.test_worker import BASE, camera_message, count, stored_camera
+
+
+class IngestProcess:
+    """``citypulse ingest`` in a child process; waits until it has subscribed."""
+
+    def __init__(self, db_url: str, broker: Broker, root: str, client_id: str) -> None:
+        env = {
+            **os.environ,
+            "CITYPULSE_DATABASE_URL": db_url,
+            "CITYPULSE_MQTT_URL": broker.url,
+            "CITYPULSE_MQTT_CLIENT_ID": client_id,
+            "CITYPULSE_LOG_LEVEL": "INFO",
+        }
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "citypulse.cli",
+                "ingest",
+                "--topic-root",
+                root,
+                "--group",
+                f"g{root}",
+                "--batch-size",
+                "300",
+                "--batch-age",
+                "0.05",
+                "--receive-maximum",
+                "1000",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.log: list[str] = []
+        self._subscribed = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._subscribed.wait(30):
+            self.proc.kill()
+            self.wait(10)
+            raise TimeoutError("ingest did not subscribe:\n" + "".join(self.log))
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.log.append(line)
+            if "subscribed:" in line:
+                self._subscribed.set()
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+        return code
+
+
+def start_ingest(db_url: str, broker: Broker, root: str, client_id: str) -> IngestProcess:
+    return IngestProcess(db_url, broker, root, client_id)
+
+
+@pytest.mark.faults
+def test_sigkill_mid_stream_then_restart_stores_everything_once(
+    db_url: str, mqtt_broker: Broker, topic_root: str
+) -> None:
+    client_id = f"kill-{topic_root}"
+    messages = [camera_message(topic_root, f"cam-{i % 7}", i) for i in range(6000)]
+    proc = start_ingest(db_url, mqtt_broker, topic_root, client_id)
+    pub = Publisher(mqtt_broker.mqtt)
+    try:
+        sender = threading.Thread(target=pub.publish, args=(messages,), kwargs={"rate": 3000})
+        sender.start()
+        wait_for(lambda: count(db_url, "camera_readings") > 1000, 60, "first rows")
+        proc.signal(signal.SIGKILL)
+        proc.wait(10)
+        killed_at = count(db_url, "camera_readings")
+        proc = start_ingest(db_url, mqtt_broker, topic_root, client_id)
+        sender.join(60)
+        pub.wait_acked(len(messages), 60)
+        wait_for(lambda: count(db_url, "camera_readings") == 6000, 90, "6000 rows")
+    finally:
+        pub.close()
+        proc.signal(signal.SIGTERM)
+        proc.wait(30)
+    assert 1000 < killed_at < 6000, "the kill did not happen mid-stream"
+    expected = Counter((f"cam-{i % 7}", BASE + timedelta(seconds=i), i % 97) for i in range(6000))
+    assert stored_camera(db_url) == expected
+
+
+def test_sigterm_flushes_acks_and_exits_cleanly(
+    db_url: str, mqtt_broker: Broker, topic_root: str
+) -> None:
+    client_id = f"term-{topic_root}"
+    proc = start_ingest(db_url, mqtt_broker, topic_root, client_id)
+    try:
+        pub = Publisher(mqtt_broker.mqtt)
+        pub.publish([camera_message(topic_root, "cam-1", i) for i in range(2000)])
+        pub.wait_acked(2000, 30)
+        pub.close()
+        wait_for(lambda: count(db_url, "camera_readings") == 2000, 30, "2000 rows")
+        started = time.monotonic()
+        proc.signal(signal.SIGTERM)
+        code = proc.wait(30)
+        took = time.monotonic() - started
+    finally:
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+            proc.wait(10)
+    assert code == 0, "".join(proc.log)
+    assert took < 10
+    # everything was acknowledged: a restart receives no redelivery
+    proc = start_ingest(db_url, mqtt_broker, topic_root, client_id)
+    try:
+        time.sleep(3)
+    finally:
+        proc.signal(signal.SIGTERM)
+        proc.wait(30)
+    with __import__("citypulse.db").db.connect(db_url) as conn:
+        duplicates = conn.execute(
+            "SELECT coalesce(sum(duplicates), 0) FROM ingest_stats"
+        ).fetchone()
+    assert duplicates == (0,)
