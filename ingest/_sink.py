@@ -112,6 +112,7 @@ FROM unnest(%s::text[], %s::timestamptz[], %s::bool[]) AS u(id, t, online)
 WHERE d.id = u.id AND (d.status_changed_at IS NULL OR d.status_changed_at <= u.t)
 """
 _ENSURE_PARTITIONS = "SELECT citypulse_ensure_partitions(%s, %s)"
+LAST_SEEN_STEP: Final = timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +280,7 @@ class PostgresSink:
                 copy.set_types(_DEAD_LETTER_TYPES)
                 for d in dead:
                     copy.write_row(d)
+        status_devices = {s.device_id for s in statuses}
         if statuses:
             conn.execute(
                 _STATUS_INSERT,
@@ -305,8 +307,16 @@ class PostgresSink:
                 if newest.get(s.device_id, s.time) <= s.time:
                     newest[s.device_id] = s.time
             result.statuses = len(statuses)
+        # last_seen is written when it advances by LAST_SEEN_STEP or more (or on a status),
+        # so a steady stream does not rewrite every device row in every batch.
         seen = self._last_seen
-        advanced = sorted((dev, t) for dev, t in newest.items() if dev not in seen or seen[dev] < t)
+        advanced = sorted(
+            (dev, t)
+            for dev, t in newest.items()
+            if dev not in seen
+            or t - seen[dev] >= LAST_SEEN_STEP
+            or (dev in status_devices and seen[dev] < t)
+        )
         if advanced:
             conn.execute(_LAST_SEEN, ([dev for dev, _ in advanced], [t for _, t in advanced]))
         seen.update(advanced)

@@ -1,0 +1,372 @@
+"""Measure ingest on a broker backlog, against a ceiling and a naive baseline, in one run.
+
+Starts a private PostgreSQL and Mosquitto (raised max_queued_messages), then for the same
+backlog of single-reading QoS 1 messages prints:
+  (a) the ceiling: a bare paho subscriber that only counts;
+  (b) citypulse ingest: rows committed per second;
+  (c) the naive baseline: one INSERT per message (autocommit);
+then (d) publish-to-commit latency p50/p99 at a fixed offered rate, and (e) the drain rate
+with 50-reading batch payloads.  Targets: (b) >= 0.6 x (a) and >= 10 x (c); (d) p99 <=
+250 ms at 5,000 msg/s; (e) >= 150,000 readings/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from citypulse import MqttUrl, Settings
+
+_DEVICES = 1000
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=None,
+        help="backlog size (default 200,000; 20,000 with --quick)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=5000.0,
+        help="offered rate for the latency phase, msg/s (default 5000)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="latency phase length (default 10 s; 4 s with --quick)",
+    )
+
+
+def _single(root: str, n: int, base: datetime) -> Iterator[tuple[str, bytes]]:
+    base_ms = int(base.timestamp() * 1000)
+    for i in range(n):
+        device = f"cam-{i % _DEVICES}"
+        yield (
+            f"{root}/centr/camera/{device}/telemetry",
+            orjson.dumps(
+                {
+                    "time": base_ms + (i // _DEVICES) * 1000,
+                    "lane_id": 1,
+                    "intensity": i % 40,
+                    "average_vehicle_speed": 42.5,
+                    "occupancy": 0.25,
+                }
+            ),
+        )
+
+
+def _batches(root: str, n_messages: int, base: datetime) -> Iterator[tuple[str, bytes]]:
+    base_ms = int(base.timestamp() * 1000)
+    for i in range(n_messages):
+        device = f"cam-{i % _DEVICES}"
+        start = base_ms + (i // _DEVICES) * 50_000
+        yield (
+            f"{root}/centr/camera/{device}/telemetry",
+            orjson.dumps(
+                [
+                    {"time": start + j * 1000, "lane_id": 1, "intensity": j, "occupancy": 0.1}
+                    for j in range(50)
+                ]
+            ),
+        )
+
+
+def _publish_backlog(url: MqttUrl, messages: Iterator[tuple[str, bytes]], n: int) -> float:
+    from citypulse._publish import BoundedPublisher
+
+    started = time.monotonic()
+    with BoundedPublisher(url, max_inflight=2000) as pub:
+        pub.publish(messages)
+        pub.wait_acked(n, timeout=600)
+    return time.monotonic() - started
+
+
+def _session(url: MqttUrl, client_id: str, topic: str, *, count_only: bool) -> Any:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 20000
+    subscribed = threading.Event()
+    client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
+    client.on_subscribe = lambda c, u, m, r, p: subscribed.set()
+    client.connect(url.host, url.port, clean_start=False, properties=props)
+    client.loop_start()
+    if not subscribed.wait(30):
+        raise TimeoutError(f"{client_id} did not subscribe")
+    return client
+
+
+def _ceiling(url: MqttUrl, n: int) -> float:
+    """(a): drain a backlog with a paho subscriber that only counts."""
+    topic = "benchA/+/+/+/telemetry"
+    _session(url, "bench-ceiling", topic, count_only=True).disconnect()
+    _publish_backlog(url, _single("benchA", n, datetime.now(UTC) - timedelta(hours=1)), n)
+    done = threading.Event()
+    received = [0]
+
+    def on_message(c: Any, u: Any, m: Any) -> None:
+        received[0] += 1
+        if received[0] >= n:
+            done.set()
+
+    started = time.monotonic()
+    client = _session_with(url, "bench-ceiling", topic, on_message)
+    done.wait(600)
+    took = time.monotonic() - started
+    client.disconnect()
+    client.loop_stop()
+    return received[0] / took
+
+
+def _session_with(url: MqttUrl, client_id: str, topic: str, on_message: Any) -> Any:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.on_message = on_message
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 20000
+    client.connect(url.host, url.port, clean_start=False, properties=props)
+    client.loop_start()
+    return client
+
+
+def _ingest_config(db_url: str, url: MqttUrl, root: str, **kw: Any) -> Any:
+    from ingest._worker import IngestConfig
+
+    return IngestConfig(
+        database_url=db_url,
+        mqtt=url,
+        client_id=f"bench-ingest-{root}",
+        worker_id=f"bench-{root}",
+        topic_root=root,
+        share_group="bench",
+        stats_interval=3600,
+        maintain_interval=3600,
+        **kw,
+    )
+
+
+def _ingest_drain(
+    db_url: str,
+    url: MqttUrl,
+    root: str,
+    backlog: Iterator[tuple[str, bytes]],
+    n_messages: int,
+    n_readings: int,
+) -> tuple[float, float]:
+    """(b)/(e): drain a backlog with citypulse ingest; returns (messages/s, readings/s)."""
+    from ingest._worker import IngestWorker
+
+    cfg = _ingest_config(db_url, url, root)
+    with IngestWorker(cfg) as worker:
+        if not worker.wait_connected(30):
+            raise TimeoutError("ingest did not subscribe")
+    _publish_backlog(url, backlog, n_messages)
+    started = time.monotonic()
+    with IngestWorker(cfg) as worker:
+        while worker.counters.totals()["stored"] < n_readings:
+            if worker.fatal or time.monotonic() - started > 900:
+                raise RuntimeError(f"ingest stalled at {worker.counters.totals()}")
+            time.sleep(0.005)
+        took = time.monotonic() - started
+    return n_messages / took, n_readings / took
+
+
+def _naive(db_url: str, url: MqttUrl, n: int, seconds: float) -> float:
+    """(c): one INSERT per message in autocommit, acknowledged after the insert."""
+    import psycopg
+
+    topic = "benchC/+/+/+/telemetry"
+    _session(url, "bench-naive", topic, count_only=True).disconnect()
+    _publish_backlog(url, _single("benchC", n, datetime.now(UTC) - timedelta(hours=1)), n)
+    conn = psycopg.connect(db_url, autocommit=True)
+    stored = [0]
+    deadline = [0.0]
+    lock = threading.Lock()
+
+    def on_message(c: Any, u: Any, m: Any) -> None:
+        doc = json.loads(m.payload)
+        device = m.topic.split("/")[3]
+        with lock:
+            if time.monotonic() > deadline[0]:
+                return
+            conn.execute(
+                "INSERT INTO camera_readings (time, device_id, lane_id, intensity,"
+                " average_vehicle_speed, occupancy) VALUES (to_timestamp(%s / 1000.0), %s, %s,"
+                " %s, %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    doc["time"],
+                    "naive-" + device,
+                    doc["lane_id"],
+                    doc["intensity"],
+                    doc["average_vehicle_speed"],
+                    doc["occupancy"],
+                ),
+            )
+            stored[0] += 1
+
+    started = time.monotonic()
+    deadline[0] = started + seconds
+    client = _session_with(url, "bench-naive", topic, on_message)
+    while time.monotonic() < deadline[0] and stored[0] < n:
+        time.sleep(0.05)
+    took = min(time.monotonic(), deadline[0]) - started
+    client.disconnect()
+    client.loop_stop()
+    with lock:
+        conn.close()
+    return stored[0] / took
+
+
+def _latency(db_url: str, url: MqttUrl, rate: float, seconds: float) -> dict[str, float]:
+    """(d): publish at ``rate`` with the publish time in the payload; lag to commit."""
+    from citypulse._publish import BoundedPublisher
+    from ingest._stats import percentile
+    from ingest._worker import IngestWorker
+
+    n = int(rate * seconds)
+    cfg = _ingest_config(db_url, url, "benchD", batch_age=0.05)
+
+    def stamp(topic: str, payload: bytes) -> bytes:
+        return payload.replace(b'"time":0', b'"time":%d' % int(time.time() * 1000), 1)
+
+    messages = (
+        (
+            f"benchD/centr/camera/cam-{i % _DEVICES}/telemetry",
+            b'{"time":0,"lane_id":%d,"intensity":5,"occupancy":0.2}' % (i // _DEVICES % 30),
+        )
+        for i in range(n)
+    )
+    with IngestWorker(cfg) as worker:
+        if not worker.wait_connected(30):
+            raise TimeoutError("ingest did not subscribe")
+        with BoundedPublisher(url, max_inflight=2000) as pub:
+            started = time.monotonic()
+            pub.publish(messages, rate=rate, stamp=stamp)
+            offered = n / (time.monotonic() - started)
+            pub.wait_acked(n, timeout=120)
+        deadline = time.monotonic() + 120
+        while worker.counters.totals()["received"] < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        lags = list(worker.counters.lag_ms)
+    return {
+        "offered_per_s": offered,
+        "p50_ms": percentile(lags, 0.5) or 0.0,
+        "p99_ms": percentile(lags, 0.99) or 0.0,
+        "samples": float(len(lags)),
+    }
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from citypulse._embedded import EmbeddedMosquitto, EmbeddedPostgres
+    from citypulse.db import connect, migrate
+
+    quick = bool(args.quick)
+    n = args.messages or (20_000 if quick else 200_000)
+    seconds = args.seconds or (4.0 if quick else 10.0)
+    batch_messages = max(n // 20, 200)
+    with tempfile.TemporaryDirectory(prefix="citypulse-bench-") as tmp:
+        Path(tmp).chmod(0o755)
+        _say("starting a private PostgreSQL and Mosquitto ...")
+        pg = EmbeddedPostgres(Path(tmp) / "pg").start()
+        broker = EmbeddedMosquitto(Path(tmp) / "mqtt").start()
+        try:
+            with connect(pg.url, autocommit=True) as conn:
+                migrate(conn, mode="plain")
+            url = MqttUrl.parse(broker.url)
+            _say(f"(a) ceiling: bare paho subscriber draining {n:,} messages ...")
+            ceiling = _ceiling(url, n)
+            _say(f"    {ceiling:,.0f} msg/s")
+            _say(f"(b) citypulse ingest draining {n:,} messages ...")
+            ingest_rate, _ = _ingest_drain(
+                pg.url,
+                url,
+                "benchB",
+                _single("benchB", n, datetime.now(UTC) - timedelta(hours=1)),
+                n,
+                n,
+            )
+            _say(f"    {ingest_rate:,.0f} rows/s")
+            _say("(c) naive baseline: one INSERT per message ...")
+            naive = _naive(pg.url, url, min(n, 50_000), 8.0 if quick else 15.0)
+            _say(f"    {naive:,.0f} rows/s")
+            _say(f"(d) latency at {args.rate:,.0f} msg/s for {seconds:g} s ...")
+            latency = _latency(pg.url, url, args.rate, seconds)
+            _say(f"    p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms")
+            _say(f"(e) {batch_messages:,} messages of 50 readings ...")
+            _, batch_rate = _ingest_drain(
+                pg.url,
+                url,
+                "benchE",
+                _batches("benchE", batch_messages, datetime.now(UTC) - timedelta(hours=2)),
+                batch_messages,
+                batch_messages * 50,
+            )
+            _say(f"    {batch_rate:,.0f} readings/s")
+        finally:
+            broker.stop()
+            pg.stop()
+    result = {
+        "messages": n,
+        "ceiling_msg_per_s": round(ceiling),
+        "ingest_rows_per_s": round(ingest_rate),
+        "naive_rows_per_s": round(naive),
+        "ingest_vs_ceiling": round(ingest_rate / ceiling, 3),
+        "ingest_vs_naive": round(ingest_rate / naive, 1),
+        "latency_offered_msg_per_s": round(latency["offered_per_s"]),
+        "latency_p50_ms": round(latency["p50_ms"], 1),
+        "latency_p99_ms": round(latency["p99_ms"], 1),
+        "batch_readings_per_s": round(batch_rate),
+        "targets_met": {
+            "vs_ceiling>=0.6": ingest_rate / ceiling >= 0.6,
+            "vs_naive>=10": ingest_rate / naive >= 10,
+            "p99<=250ms": latency["p99_ms"] <= 250,
+            "batch>=150k/s": batch_rate >= 150_000,
+        },
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        ratio, speedup = ingest_rate / ceiling, ingest_rate / naive
+        lines = [
+            f"ingest benchmark: {n:,} single-reading messages from {_DEVICES} devices",
+            f"  (a) ceiling, bare paho subscriber     {ceiling:>10,.0f} msg/s",
+            f"  (b) citypulse ingest, rows committed  {ingest_rate:>10,.0f} rows/s"
+            f"  = {ratio:.2f} x ceiling (target >= 0.6)",
+            f"  (c) naive, one INSERT per message     {naive:>10,.0f} rows/s"
+            f"  ingest = {speedup:.1f} x naive (target >= 10)",
+            f"  (d) publish->commit at {latency['offered_per_s']:,.0f} msg/s:"
+            f" p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms (target <= 250)",
+            f"  (e) 50-reading batch payloads         {batch_rate:>10,.0f} readings/s"
+            " (target >= 150,000)",
+        ]
+        print("\n".join(lines))
+    return 0
