@@ -155,7 +155,7 @@ class Settings:
         unknown = get("UNKNOWN_DEVICES", "register")
         if unknown not in ("register", "reject"):
             raise ConfigError("CITYPULSE_UNKNOWN_DEVICES", "must be register or reject")
-        keys = tuple(Secret(k) for k in get("API_KEYS", "").split(",") if k.strip())
+        keys = tuple(Secret(k.strip()) for k in get("API_KEYS", "").split(",") if k.strip())
         return cls(
             database_url=get("DATABASE_URL", _DEFAULT_DATABASE_URL),
             read_database_url=get("READ_DATABASE_URL", ""),

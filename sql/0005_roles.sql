@@ -1,5 +1,5 @@
--- Least-privilege group roles (NOLOGIN). Grant them to login users with
--- `citypulse db grant ROLE USER` or: GRANT citypulse_ingest TO some_login_user;
+-- Least-privilege group roles (NOLOGIN). Grant them to login users, e.g.
+--   GRANT citypulse_ingest TO some_login_user;
 --   citypulse_ingest  writes readings, status, dead letters, counters; runs upkeep
 --   citypulse_reader  reads everything (Grafana, reports); writes nothing
 --   citypulse_api     the API and connectors (later migrations grant appeals to it)
