@@ -64,7 +64,7 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def _unprivileged() -> tuple[int, int] | None:
+def unprivileged_user() -> tuple[int, int] | None:
     if os.geteuid() != 0:
         return None
     for name in ("postgres", "nobody"):
@@ -76,7 +76,7 @@ def _unprivileged() -> tuple[int, int] | None:
     raise EmbeddedError("running as root and no unprivileged user (postgres, nobody) exists")
 
 
-def _demote(ids: tuple[int, int] | None) -> Callable[[], None] | None:
+def demote(ids: tuple[int, int] | None) -> Callable[[], None] | None:
     if ids is None:
         return None
 
@@ -87,7 +87,7 @@ def _demote(ids: tuple[int, int] | None) -> Callable[[], None] | None:
     return _set
 
 
-def _chown(path: Path, ids: tuple[int, int] | None) -> None:
+def chown_tree(path: Path, ids: tuple[int, int] | None) -> None:
     if ids is not None:
         for p in [path, *path.rglob("*")]:
             os.chown(p, *ids)
@@ -130,14 +130,14 @@ class EmbeddedPostgres:
         if bindir is None:
             raise EmbeddedError("no PostgreSQL server binaries found (apt-get install postgresql)")
         self.bindir = bindir
-        ids = _unprivileged()
+        ids = unprivileged_user()
         data = self.directory / "pgdata"
         self.directory.mkdir(parents=True, exist_ok=True)
         if ids is not None:
             _check_traversable(self.directory.resolve().parent)
         if not (data / "PG_VERSION").exists():
             data.mkdir(exist_ok=True)
-            _chown(self.directory, ids)
+            chown_tree(self.directory, ids)
             subprocess.run(
                 [
                     f"{bindir}/initdb",
@@ -154,7 +154,7 @@ class EmbeddedPostgres:
                 ],
                 check=True,
                 capture_output=True,
-                preexec_fn=_demote(ids),
+                preexec_fn=demote(ids),
             )
             pkglib = subprocess.run(
                 [f"{bindir}/pg_config", "--pkglibdir"], capture_output=True, text=True, check=False
@@ -178,7 +178,7 @@ class EmbeddedPostgres:
         self.port = free_port()
         log = self.directory / "postgres.log"
         log.touch()
-        _chown(self.directory, ids)
+        chown_tree(self.directory, ids)
         subprocess.run(
             [
                 f"{bindir}/pg_ctl",
@@ -195,7 +195,7 @@ class EmbeddedPostgres:
             ],
             check=True,
             capture_output=True,
-            preexec_fn=_demote(ids),
+            preexec_fn=demote(ids),
         )
         wait_for_port(self.port)
         import psycopg
@@ -222,7 +222,7 @@ class EmbeddedPostgres:
             ],
             check=False,
             capture_output=True,
-            preexec_fn=_demote(_unprivileged()),
+            preexec_fn=demote(unprivileged_user()),
         )
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from citypulse import CitypulseError
 from citypulse.db import connect, migrate, scalar
 from tests._procs import (
     chown_tree,
@@ -194,7 +195,7 @@ def pg_server() -> Iterator[PgServer]:
     with tempfile.TemporaryDirectory(prefix="citypulse-pg-") as tmp:
         try:
             server = _start_private_server(Path(tmp))
-        except (RuntimeError, subprocess.CalledProcessError, TimeoutError) as exc:
+        except (RuntimeError, CitypulseError, subprocess.CalledProcessError, TimeoutError) as exc:
             detail = getattr(exc, "stderr", "") or ""
             message = f"cannot start PostgreSQL for the tests: {exc} {detail}"
             if os.environ.get("CI"):

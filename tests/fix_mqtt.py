@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from citypulse import MqttUrl
+from citypulse import CitypulseError, MqttUrl
 from tests._procs import find_binary, free_port, wait_for_port
 
 BROKER_CONF = """\
@@ -95,7 +95,7 @@ def mqtt_broker() -> Iterator[Broker]:
     with tempfile.TemporaryDirectory(prefix="citypulse-mqtt-") as tmp:
         try:
             broker = start_broker(Path(tmp))
-        except (RuntimeError, OSError, TimeoutError) as exc:
+        except (RuntimeError, CitypulseError, OSError, TimeoutError) as exc:
             if os.environ.get("CI"):
                 pytest.fail(f"cannot start Mosquitto for the tests: {exc}")
             pytest.skip(f"cannot start Mosquitto for the tests: {exc}")
