@@ -12,6 +12,7 @@ issues and will join this summary.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from citypulse.simulator._publish import publish
     from ingest._worker import IngestConfig, IngestWorker
 
+    if settings.log_level == "INFO":  # the default: keep the progress lines readable
+        for name in ("ingest", "citypulse.db"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     data: Path = args.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
     _say(f"data folder: {data}")
