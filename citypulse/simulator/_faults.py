@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,7 +15,7 @@ from typing import Any
 from citypulse._records import Device, DeviceKind
 from citypulse.simulator._city import APPROACHES, City, Intervals
 from citypulse.simulator._errors import ScenarioError
-from citypulse.simulator._signals import SANPIN_LIMITS, local_hour
+from citypulse.simulator._signals import SANPIN_LIMITS, local_hour, poisson
 
 _TL, _CAM, _PK, _ECO = (
     DeviceKind.TRAFFIC_LIGHT,
@@ -454,19 +453,6 @@ def random_faults(
     return _random(resolver, rates, seed=seed, prefix=id_prefix)
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
 def _random(
     resolver: _Resolver, rates: Mapping[FaultType, float], *, seed: int, prefix: str
 ) -> list[Fault]:
@@ -476,7 +462,7 @@ def _random(
     out: list[Fault] = []
     n = 1
     for ftype in FaultType:  # fixed order keeps the draw reproducible
-        count = _poisson(rng, rates.get(ftype, 0.0) * days)
+        count = poisson(rng, rates.get(ftype, 0.0) * days, normal_above=30.0)
         lo, hi = _SPECS[ftype].duration_s
         candidates = resolver.eligible(ftype)
         for _ in range(count):

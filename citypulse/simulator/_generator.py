@@ -30,6 +30,7 @@ from citypulse.simulator._signals import (
     local_hour,
     occupancy_from_load,
     parking_fill,
+    poisson,
     speed_from_occupancy,
     split,
     traffic_demand,
@@ -193,19 +194,6 @@ def _demand(t: float) -> tuple[float, float]:
         m = minute * 60.0 + 30.0
         hit = _demand_cache[minute] = (traffic_demand(m), heavy_share(m))
     return hit
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0.0:
-        return 0
-    if lam > 20.0:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 # --- traffic-light controller -----------------------------------------------------------
@@ -388,7 +376,7 @@ class _Camera(_Periodic):
         lanes: list[dict[str, object]] = []
         for lane in range(1, self.lanes + 1):
             lane_load = load * (1.05 if lane == 1 else 0.9)
-            intensity = _poisson(rng, self.capacity * lane_load)
+            intensity = poisson(rng, self.capacity * lane_load, normal_above=20.0)
             occupancy = occupancy_from_load(lane_load) + self.gauss(0.0, 0.012)
             occupancy = min(0.97, max(0.005, occupancy))
             free = self.free_flow + (3.0 if lane == 2 else 0.0)
@@ -397,7 +385,7 @@ class _Camera(_Periodic):
             share = min(0.5, max(0.0, heavy_base + self.gauss(0.0, 0.015)))
             if FaultType.CONGESTION in kinds:
                 f = self.fault_rng
-                intensity = _poisson(f, self.capacity * f.uniform(0.2, 0.45))
+                intensity = poisson(f, self.capacity * f.uniform(0.2, 0.45), normal_above=20.0)
                 occupancy = f.uniform(0.6, 0.88)
                 speed = f.uniform(3.5, 12.0)
             elif FaultType.CAMERA_OBSTRUCTED in kinds:

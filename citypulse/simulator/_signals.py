@@ -7,6 +7,7 @@ is where the peaks fall.  Randomness (noise) is added by the device models aroun
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 from citypulse.simulator._city import DistrictProfile
@@ -135,3 +136,17 @@ def weather(t: float, seed_phase: float) -> tuple[float, float, float, float]:
 def traffic_index(t: float) -> float:
     """Traffic as it affects air: demand averaged over the last hour (pollution lags)."""
     return (traffic_demand(t) + traffic_demand(t - 1800.0) + traffic_demand(t - 3600.0)) / 3.0
+
+
+def poisson(rng: random.Random, lam: float, *, normal_above: float) -> int:
+    """A Poisson draw with mean ``lam``; the normal approximation above ``normal_above``."""
+    if lam <= 0.0:
+        return 0
+    if lam > normal_above:
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    limit, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
