@@ -99,49 +99,10 @@ def _publish_backlog(url: MqttUrl, messages: Iterator[tuple[str, bytes]], n: int
     return time.monotonic() - started
 
 
-def _session(url: MqttUrl, client_id: str, topic: str, *, count_only: bool) -> Any:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = 3600
-    props.ReceiveMaximum = 20000
-    subscribed = threading.Event()
-    client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
-    client.on_subscribe = lambda c, u, m, r, p: subscribed.set()
-    client.connect(url.host, url.port, clean_start=False, properties=props)
-    client.loop_start()
-    if not subscribed.wait(30):
-        raise TimeoutError(f"{client_id} did not subscribe")
-    return client
-
-
-def _ceiling(url: MqttUrl, n: int) -> float:
-    """(a): drain a backlog with a paho subscriber that only counts."""
-    topic = "benchA/+/+/+/telemetry"
-    _session(url, "bench-ceiling", topic, count_only=True).disconnect()
-    _publish_backlog(url, _single("benchA", n, datetime.now(UTC) - timedelta(hours=1)), n)
-    done = threading.Event()
-    received = [0]
-
-    def on_message(c: Any, u: Any, m: Any) -> None:
-        received[0] += 1
-        if received[0] >= n:
-            done.set()
-
-    started = time.monotonic()
-    client = _session_with(url, "bench-ceiling", topic, on_message)
-    done.wait(600)
-    took = time.monotonic() - started
-    client.disconnect()
-    client.loop_stop()
-    return received[0] / took
-
-
-def _session_with(url: MqttUrl, client_id: str, topic: str, on_message: Any) -> Any:
+def _session(
+    url: MqttUrl, client_id: str, topic: str, on_message: Any = None, *, subscribe: bool = False
+) -> Any:
+    """A persistent-session MQTT 5 client; with ``subscribe``, returns once SUBACK is in."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
     from paho.mqtt.packettypes import PacketTypes
@@ -152,9 +113,37 @@ def _session_with(url: MqttUrl, client_id: str, topic: str, on_message: Any) -> 
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
     props.ReceiveMaximum = 20000
+    subscribed = threading.Event()
+    if subscribe:
+        client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
+        client.on_subscribe = lambda c, u, m, r, p: subscribed.set()
     client.connect(url.host, url.port, clean_start=False, properties=props)
     client.loop_start()
+    if subscribe and not subscribed.wait(30):
+        raise TimeoutError(f"{client_id} did not subscribe")
     return client
+
+
+def _ceiling(url: MqttUrl, n: int) -> float:
+    """(a): drain a backlog with a paho subscriber that only counts."""
+    topic = "benchA/+/+/+/telemetry"
+    _session(url, "bench-ceiling", topic, subscribe=True).disconnect()
+    _publish_backlog(url, _single("benchA", n, datetime.now(UTC) - timedelta(hours=1)), n)
+    done = threading.Event()
+    received = [0]
+
+    def on_message(c: Any, u: Any, m: Any) -> None:
+        received[0] += 1
+        if received[0] >= n:
+            done.set()
+
+    started = time.monotonic()
+    client = _session(url, "bench-ceiling", topic, on_message)
+    done.wait(600)
+    took = time.monotonic() - started
+    client.disconnect()
+    client.loop_stop()
+    return received[0] / took
 
 
 def _ingest_config(db_url: str, url: MqttUrl, root: str, **kw: Any) -> Any:
@@ -204,7 +193,7 @@ def _naive(db_url: str, url: MqttUrl, n: int, seconds: float) -> float:
     import psycopg
 
     topic = "benchC/+/+/+/telemetry"
-    _session(url, "bench-naive", topic, count_only=True).disconnect()
+    _session(url, "bench-naive", topic, subscribe=True).disconnect()
     _publish_backlog(url, _single("benchC", n, datetime.now(UTC) - timedelta(hours=1)), n)
     conn = psycopg.connect(db_url, autocommit=True)
     stored = [0]
@@ -234,7 +223,7 @@ def _naive(db_url: str, url: MqttUrl, n: int, seconds: float) -> float:
 
     started = time.monotonic()
     deadline[0] = started + seconds
-    client = _session_with(url, "bench-naive", topic, on_message)
+    client = _session(url, "bench-naive", topic, on_message)
     while time.monotonic() < deadline[0] and stored[0] < n:
         time.sleep(0.05)
     took = min(time.monotonic(), deadline[0]) - started

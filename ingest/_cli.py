@@ -15,8 +15,12 @@ import logging
 import signal
 import threading
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from citypulse import Settings
+
+if TYPE_CHECKING:
+    from ingest._worker import IngestConfig
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_config(args: argparse.Namespace, settings: Settings) -> object:
+def build_config(args: argparse.Namespace, settings: Settings) -> IngestConfig:
     from ingest._worker import IngestConfig
 
     return IngestConfig(
@@ -76,10 +80,9 @@ def build_config(args: argparse.Namespace, settings: Settings) -> object:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest._worker import IngestConfig, IngestWorker
+    from ingest._worker import IngestWorker
 
     config = build_config(args, settings)
-    assert isinstance(config, IngestConfig)
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:
