@@ -13,11 +13,17 @@ from citypulse._errors import (
 )
 from citypulse._records import (
     READING_TYPES,
+    Appeal,
+    AppealSource,
+    AppealStatus,
     CameraReading,
     Device,
     DeviceKind,
     DeviceStatus,
     EcologyReading,
+    Incident,
+    IncidentStatus,
+    IncidentType,
     ParkingReading,
     Phase,
     Reading,
@@ -27,6 +33,9 @@ from citypulse._settings import MqttUrl, Secret, Settings, mask_url
 
 __all__ = [
     "READING_TYPES",
+    "Appeal",
+    "AppealSource",
+    "AppealStatus",
     "CameraReading",
     "CitypulseError",
     "ConfigError",
@@ -35,6 +44,9 @@ __all__ = [
     "DeviceKind",
     "DeviceStatus",
     "EcologyReading",
+    "Incident",
+    "IncidentStatus",
+    "IncidentType",
     "MigrationError",
     "MqttUrl",
     "ParkingReading",

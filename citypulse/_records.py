@@ -135,3 +135,99 @@ class DeviceStatus:
     time: datetime
     online: bool
     reason: str = "status"
+
+
+class IncidentType(enum.StrEnum):
+    """What kind of deviation an incident is; routing maps each to a sector block."""
+
+    STUCK_PHASE = "stuck_phase"  # a signal phase that does not change
+    SIGNAL_FLASHING = "signal_flashing"  # controller fell back to flashing yellow
+    SIGNAL_DARK = "signal_dark"  # signal off
+    LAMP_FAULT = "lamp_fault"  # controller reports a failed lamp
+    DEVICE_SILENT = "device_silent"  # no data beyond k x the expected interval / last will
+    FROZEN_VALUES = "frozen_values"  # the same values repeated (frozen camera, flatline)
+    CAMERA_OBSTRUCTED = "camera_obstructed"  # counts collapse while neighbours see traffic
+    CONGESTION = "congestion"  # speed far below baseline with high occupancy
+    PARKING_STUCK = "parking_stuck"  # parking sensor value does not move
+    PARKING_FULL = "parking_full"  # lot full for long
+    AIR_QUALITY_EXCEEDANCE = "air_quality_exceedance"  # СанПиН limit exceeded
+    SENSOR_DRIFT = "sensor_drift"  # slow drift from the seasonal baseline
+    ANOMALY = "anomaly"  # statistical outlier not covered by a specific type
+    INVALID_DATA = "invalid_data"  # impossible values, unit mistakes, malformed payloads
+
+
+class IncidentStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"  # the series has been normal for the configured time
+    CLOSED = "closed"  # an operator closed the incident's appeal
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A deviation on one device, as stored in ``incidents`` (one open per device and type)."""
+
+    id: int
+    type: IncidentType
+    device_id: str
+    severity: int  # 1 low .. 4 critical
+    status: IncidentStatus
+    started_at: datetime  # reading time of the first alarming reading
+    last_alarm_at: datetime
+    detector: str
+    score: float  # [0, 1]
+    threshold: float  # [0, 1]
+    value: float | None = None  # the offending value (e.g. 0.21 mg/m³ PM10, 420 s of red)
+    limit_value: float | None = None  # the limit it was compared against, if any
+    unit: str = ""
+    evidence: Mapping[str, object] = field(default_factory=dict)
+    related_devices: tuple[str, ...] = ()
+    resolved_at: datetime | None = None
+    opened_at: datetime | None = None
+    alarms: int = 1
+    note: str = ""
+
+
+class AppealSource(enum.StrEnum):
+    SENSOR = "sensor"
+    CITIZEN = "citizen"
+
+
+class AppealStatus(enum.StrEnum):
+    NEW = "new"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Appeal:
+    """One item of the governance center's queue, as stored in ``appeals``."""
+
+    id: int
+    source: AppealSource
+    sector: str  # sector block: Дороги, Транспорт, Экология, ЖКХ, ...
+    service_code: str  # Open311 service_code
+    title: str
+    description: str
+    status: AppealStatus
+    requested_at: datetime
+    priority: int = 2  # 1 low .. 4 critical
+    agency: str = ""
+    channel: str = "citypulse"
+    external_id: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    address: str = ""
+    district: str = ""
+    locale: str = "ru"
+    expected_at: datetime | None = None  # deadline
+    accepted_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    evidence: Mapping[str, object] = field(default_factory=dict)
+    incident_id: int | None = None
+    group_id: int | None = None
+    confirmed_by_sensors: bool = False
+    media_url: str | None = None
