@@ -11,6 +11,7 @@ from citypulse._errors import (
     MigrationError,
     SchemaModeError,
 )
+from citypulse._hooks import IncidentChange, IncidentListener
 from citypulse._records import (
     READING_TYPES,
     Appeal,
@@ -45,6 +46,8 @@ __all__ = [
     "DeviceStatus",
     "EcologyReading",
     "Incident",
+    "IncidentChange",
+    "IncidentListener",
     "IncidentStatus",
     "IncidentType",
     "MigrationError",
