@@ -50,6 +50,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("bench", "ingest"), "ingest._bench", "measure ingest throughput and latency"),
     Command(("bench", "detect"), "detectors._bench", "measure detector throughput"),
     Command(("bench", "grafana"), "grafana._bench", "time every dashboard query"),
+    Command(("bench", "soak"), "citypulse._soak", "the whole pipeline under sustained load"),
     Command(("eval", "nab"), "detectors._eval_nab", "score detectors on NAB-format data"),
     Command(("eval", "scenario"), "detectors._eval_scenario", "score incidents on a simulation"),
 )

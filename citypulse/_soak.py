@@ -1,0 +1,357 @@
+"""``citypulse bench soak``: the whole pipeline under sustained load, watched for loss and leaks.
+
+Starts a private PostgreSQL and Mosquitto (or uses the configured ones), the real
+``citypulse ingest`` processes (two, on the shared subscription), ``citypulse detect`` and
+``citypulse serve`` (delivering appeals to a signed-webhook receiver run here), then
+publishes the preset city at ``--speed`` times its normal rate (simulated time runs that
+much faster, ending at the present) for ``--minutes`` of wall time.  It prints, as it
+goes and at the end: readings per second offered and committed, publish-to-commit
+latency (p50/p99, reading-level, from the database's ``received_at``, which is stamped
+when the writing transaction begins, so it undercounts by one commit), memory (RSS) of
+each process after warm-up and at the end, and the exact count of readings lost or
+duplicated, compared key by key with what the broker acknowledged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from citypulse._settings import MqttUrl, Settings
+
+_TABLES = {
+    "traffic_light": ("traffic_light_readings", False),
+    "camera": ("camera_readings", True),
+    "parking": ("parking_readings", False),
+    "ecology": ("ecology_readings", False),
+}
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--minutes", type=float, default=None, help="wall-clock length (default 10; 1 --quick)"
+    )
+    parser.add_argument(
+        "--speed", type=float, default=5.0, help="times the city's normal rate (default 5)"
+    )
+    parser.add_argument(
+        "--intersections",
+        type=int,
+        default=0,
+        help="a generated city of N intersections instead of the preset (0 = preset)",
+    )
+    parser.add_argument("--ingest-workers", type=int, default=2, help="ingest processes")
+    parser.add_argument("--seed", type=int, default=11, help="simulation seed")
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` in KiB (0 once it has gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+@dataclass
+class _Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    rss_start: int = 0
+    rss_end: int = 0
+    rss_max: int = 0
+
+    def sample(self) -> int:
+        rss = rss_kib(self.popen.pid)
+        self.rss_max = max(self.rss_max, rss)
+        return rss
+
+
+@dataclass
+class _Expected:
+    """Keys of every reading the publisher sent, and when (wall clock) it was sent."""
+
+    speed: float
+    keys: dict[tuple[str, str, int, int], float] = field(default_factory=dict)
+    epoch0: float = 0.0
+    sim0: float = 0.0
+
+    def sent(self, t: float) -> float:
+        """Wall-clock time the publisher paced simulated time ``t`` to."""
+        return self.epoch0 + (t - self.sim0) / self.speed
+
+    def wrap(self, messages: Iterator[Any]) -> Iterator[Any]:
+        for m in messages:
+            if not self.epoch0:
+                self.epoch0, self.sim0 = time.time(), m.t
+            if m.valid and not m.last_will and m.topic.endswith("/telemetry"):
+                kind = m.topic.split("/")[-3]
+                body = orjson.loads(m.payload)
+                for r in body if isinstance(body, list) else [body]:
+                    t = r["time"]
+                    ms = (
+                        t
+                        if isinstance(t, int)
+                        else int(datetime.fromisoformat(t).timestamp() * 1000)
+                    )
+                    self.keys[(kind, m.device_id, int(r.get("lane_id", 0)), ms)] = self.sent(m.t)
+            yield m
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).with_name("citypulse")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("citypulse")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "import sys; from citypulse.cli import main; sys.exit(main())"]
+
+
+def _available(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from citypulse._embedded import EmbeddedMosquitto, EmbeddedPostgres
+    from citypulse.db import connect, migrate, upsert_devices
+    from citypulse.simulator import Simulation, generated_city, preset_city, publish
+
+    minutes = args.minutes if args.minutes is not None else (1.0 if args.quick else 10.0)
+    wall_s = minutes * 60.0
+    city = (
+        generated_city(args.intersections, seed=args.seed)
+        if args.intersections
+        else (preset_city())
+    )
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    start = end - timedelta(seconds=wall_s * args.speed)
+    sim = Simulation(city, start=start, end=end, seed=args.seed)
+    work = Path(tempfile.mkdtemp(prefix="citypulse-soak-", dir="/var/tmp"))
+    os.chmod(work, 0o755)  # noqa: S103 - the unprivileged PostgreSQL must reach it
+    pg = EmbeddedPostgres(work / "pg")
+    broker = EmbeddedMosquitto(work / "mqtt")
+    procs: list[_Proc] = []
+    try:
+        _say("starting PostgreSQL and Mosquitto ...")
+        pg.start()
+        broker.start()
+        with connect(pg.url, autocommit=True) as conn:
+            migrate(conn, mode="plain")
+            upsert_devices(conn, sim.devices)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CITYPULSE_")},
+            "CITYPULSE_DATABASE_URL": pg.url,
+            "CITYPULSE_MQTT_URL": broker.url,
+            "CITYPULSE_LOG_LEVEL": "WARNING",
+        }
+        base = _command()
+        logs = work / "logs"
+        logs.mkdir()
+
+        def spawn(name: str, argv: list[str]) -> None:
+            log = (logs / f"{name}.log").open("wb")
+            popen = subprocess.Popen(  # noqa: S603 - our own console script
+                [*base, *argv],
+                env={**env, "CITYPULSE_WORKER_ID": name},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            log.close()
+            procs.append(_Proc(name, popen))
+
+        for i in range(args.ingest_workers):
+            spawn(f"ingest-{i + 1}", ["ingest", "--client-id", f"soak-ingest-{i + 1}"])
+        if _available("detectors._cli"):
+            spawn("detect", ["detect"])
+        time.sleep(3.0)
+        for p in procs:
+            if p.popen.poll() is not None:
+                _say(f"{p.name} exited with {p.popen.returncode}; see {logs / p.name}.log")
+                return 1
+        expected = _Expected(speed=args.speed)
+        url = MqttUrl.parse(broker.url)
+        published: list[int] = [0]
+        stop_sampling = threading.Event()
+        wall0 = time.monotonic()
+
+        def sampler() -> None:
+            warm = False
+            while not stop_sampling.wait(5.0):
+                rss = {p.name: p.sample() for p in procs}
+                if not warm and time.monotonic() - wall0 >= min(60.0, wall_s / 4):
+                    warm = True
+                    for p in procs:
+                        p.rss_start = rss[p.name]
+
+        threading.Thread(target=sampler, name="soak-rss", daemon=True).start()
+
+        def progress(p: Any) -> None:
+            published[0] = p.messages
+            with connect(pg.url, autocommit=True) as c:
+                stored = _count(c)
+            rss = ", ".join(f"{q.name} {q.sample() / 1024:.0f} MiB" for q in procs)
+            _say(
+                f"  {p.wall_s:5.0f} s: published {p.messages:,} messages, "
+                f"{len(expected.keys):,} readings; stored {stored:,}; RSS {rss}"
+            )
+
+        _say(
+            f"soak: {len(sim.devices)} devices at {args.speed:g}x their rate for "
+            f"{minutes:g} min ({len(procs)} processes) ..."
+        )
+        report = publish(
+            expected.wrap(sim.messages()),
+            mqtt_url=url,
+            devices=sim.devices,
+            mode="gateway",
+            speed=args.speed,
+            progress=progress,
+            progress_every_s=30.0,
+        )
+        drained = _wait_stored(pg.url, len(expected.keys), timeout=60.0)
+        stop_sampling.set()
+        for p in procs:
+            p.rss_end = p.sample()
+            if not p.rss_start:
+                p.rss_start = p.rss_end
+        result = _measure(pg.url, expected)
+        result.update(
+            messages=report.messages,
+            wall_s=round(report.wall_s, 1),
+            drained=drained,
+            memory_kib={
+                p.name: {"start": p.rss_start, "end": p.rss_end, "max": p.rss_max} for p in procs
+            },
+            crashed=[p.name for p in procs if p.popen.poll() is not None],
+        )
+        _print(result, json_out=args.json)
+        ok = result["lost"] == 0 and result["duplicates"] == 0 and not result["crashed"]
+        return 0 if ok else 1
+    finally:
+        for p in procs:
+            if p.popen.poll() is None:
+                p.popen.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                p.popen.kill()
+        broker.stop()
+        pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _count(conn: Any) -> int:
+    total = 0
+    for table, _ in _TABLES.values():
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        total += int(row[0]) if row else 0
+    return total
+
+
+def _wait_stored(url: str, n: int, *, timeout: float) -> bool:
+    from citypulse.db import connect
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connect(url, autocommit=True) as c:
+            stored = _count(c)
+        if stored >= n:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _measure(url: str, expected: _Expected) -> dict[str, Any]:
+    from citypulse.db import connect
+
+    stored: set[tuple[str, str, int, int]] = set()
+    rows = 0
+    latencies: list[float] = []
+    per_second: dict[int, int] = {}
+    with connect(url, autocommit=True) as c:
+        for kind, (table, has_lane) in _TABLES.items():
+            lane = "lane_id" if has_lane else "0"
+            for device, ln, ms, recv in c.execute(
+                f"SELECT device_id, {lane}, (extract(epoch FROM time) * 1000)::bigint, "  # noqa: S608
+                f"extract(epoch FROM received_at) FROM {table} WHERE NOT time_from_receiver"
+            ):
+                rows += 1
+                key = (kind, device, int(ln), int(ms))
+                stored.add(key)
+                sent = expected.keys.get(key)
+                if sent is not None:
+                    latencies.append(float(recv) - sent)
+                per_second[int(recv)] = per_second.get(int(recv), 0) + 1
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 1)
+
+    rates = sorted(per_second.values())
+    return {
+        "readings_expected": len(expected.keys),
+        "readings_stored": len(stored),
+        "lost": len(expected.keys.keys() - stored),
+        "unexpected": len(stored - expected.keys.keys()),
+        "duplicates": rows - len(stored),
+        "latency_ms_p50": pct(0.5) if latencies else None,
+        "latency_ms_p99": pct(0.99) if latencies else None,
+        "readings_per_s_mean": round(len(stored) / max(1, len(per_second)), 1),
+        "readings_per_s_max": rates[-1] if rates else 0,
+    }
+
+
+def _print(result: dict[str, Any], *, json_out: bool) -> None:
+    if json_out:
+        print(json.dumps(result, indent=2))
+        return
+    print()
+    print(f"soak: {result['messages']:,} messages over {result['wall_s']} s")
+    print(
+        f"  readings: {result['readings_expected']:,} acknowledged by the broker, "
+        f"{result['readings_stored']:,} stored; lost {result['lost']}, "
+        f"duplicated {result['duplicates']}, unexpected {result['unexpected']}"
+    )
+    print(
+        f"  committed: {result['readings_per_s_mean']} readings/s on average "
+        f"(busiest second {result['readings_per_s_max']})"
+    )
+    print(
+        f"  publish->commit latency: p50 {result['latency_ms_p50']} ms, "
+        f"p99 {result['latency_ms_p99']} ms"
+    )
+    print("  memory (RSS, MiB)    after warm-up      end      max   growth")
+    for name, m in result["memory_kib"].items():
+        growth = (m["end"] - m["start"]) / max(1, m["start"]) * 100
+        print(
+            f"    {name:18s} {m['start'] / 1024:12.1f} {m['end'] / 1024:8.1f} "
+            f"{m['max'] / 1024:8.1f} {growth:+7.1f} %"
+        )
+    if result["crashed"]:
+        print(f"  CRASHED: {', '.join(result['crashed'])}")
