@@ -279,3 +279,19 @@ def test_tls_listener_with_the_ca_file(broker: ShippedBroker, clients: list[Clie
         pytest.raises(ssl.SSLCertVerificationError),
     ):
         untrusting.wrap_socket(raw, server_hostname="localhost")
+
+
+def test_the_compose_health_check_tells_up_from_down(broker: ShippedBroker) -> None:
+    import yaml
+
+    compose = yaml.safe_load((SHIPPED.parents[1] / "docker-compose.yml").read_text())
+    kind, command = compose["services"]["mosquitto"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    assert " -p 1883 " in command
+
+    def check(port: int) -> int:
+        cmd = command.replace(" -p 1883 ", f" -p {port} ").replace("$$", "$")
+        return subprocess.run(["sh", "-c", cmd], timeout=30).returncode
+
+    assert check(broker.port) == 0
+    assert check(free_port()) != 0
