@@ -133,6 +133,7 @@ class Client:
         self.received: list[tuple[str, bytes]] = []
         self.suback: list[ReasonCode] = []
         self.connack: ReasonCode | None = None
+        self.connack_props: Properties | None = None
         self.done = threading.Event()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}",
@@ -154,6 +155,7 @@ class Client:
     def _on_connect(self, c: mqtt.Client, u: object, flags: object, rc: ReasonCode,
                     props: Properties | None) -> None:  # fmt: skip
         self.connack = rc
+        self.connack_props = props
         self.done.set()
 
     def _on_subscribe(self, c: mqtt.Client, u: object, mid: int, codes: list[ReasonCode],
@@ -295,3 +297,11 @@ def test_the_compose_health_check_tells_up_from_down(broker: ShippedBroker) -> N
 
     assert check(broker.port) == 0
     assert check(free_port()) != 0
+
+
+def test_limits_fit_a_whole_ingest_batch(broker: ShippedBroker, clients: list[Client]) -> None:
+    props = connect(broker, clients, "ingest").connack_props
+    assert props is not None
+    values = props.json()
+    assert values["ReceiveMaximum"] >= 5000  # ingest --batch-size: acks wait for the commit
+    assert values["MaximumPacketSize"] >= 256 * 1024 + 1024  # wire contract: 256 KiB payloads
