@@ -302,6 +302,6 @@ def test_the_compose_health_check_tells_up_from_down(broker: ShippedBroker) -> N
 def test_limits_fit_a_whole_ingest_batch(broker: ShippedBroker, clients: list[Client]) -> None:
     props = connect(broker, clients, "ingest").connack_props
     assert props is not None
-    values = props.json()
+    values: dict[str, int] = props.json()  # type: ignore[no-untyped-call]
     assert values["ReceiveMaximum"] >= 5000  # ingest --batch-size: acks wait for the commit
     assert values["MaximumPacketSize"] >= 256 * 1024 + 1024  # wire contract: 256 KiB payloads
