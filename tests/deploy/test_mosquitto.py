@@ -11,6 +11,7 @@ import io
 import os
 import pwd
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -43,6 +44,8 @@ class ShippedBroker:
     tls_port: int
     ca_file: Path
     passwords: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    db_url: str = ""
 
     @property
     def password_file(self) -> Path:
@@ -94,7 +97,7 @@ def broker(db_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[ShippedB
         (directory / "mosquitto.conf").write_text(shipped_conf(directory, port, tls_port))
         shutil.copy(SHIPPED / "acl", directory / "acl")
         make_cert(directory)
-        b = ShippedBroker(directory, port, tls_port, directory / "server.crt")
+        b = ShippedBroker(directory, port, tls_port, directory / "server.crt", db_url=db_url)
         pw = str(b.password_file)
         b.passwords["ingest"] = add_login(
             ["devices", "login", "ingest", "--password-file", pw], "ingest-secret", capsys
@@ -110,7 +113,7 @@ def broker(db_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[ShippedB
             ids = pwd.getpwnam("mosquitto")
             for p in [directory, *directory.iterdir()]:
                 os.chown(p, ids.pw_uid, ids.pw_gid)
-        proc = subprocess.Popen(
+        b.proc = proc = subprocess.Popen(
             [binary, "-c", str(directory / "mosquitto.conf")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -305,3 +308,21 @@ def test_limits_fit_a_whole_ingest_batch(broker: ShippedBroker, clients: list[Cl
     values: dict[str, int] = props.json()  # type: ignore[no-untyped-call]
     assert values["ReceiveMaximum"] >= 5000  # ingest --batch-size: acks wait for the commit
     assert values["MaximumPacketSize"] >= 256 * 1024 + 1024  # wire contract: 256 KiB payloads
+
+
+def test_a_device_added_while_running_connects_after_sighup(
+    broker: ShippedBroker, clients: list[Client], capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = add_login(
+        ["--database-url", broker.db_url, "devices", "add", "pk-3", "--kind", "parking",
+         "--district", "moskovsky", "--password-file", str(broker.password_file)],
+        None, capsys,
+    )  # fmt: skip
+    assert not connect(broker, clients, "pk-3", password).connected  # not loaded yet
+    assert broker.proc is not None
+    broker.proc.send_signal(signal.SIGHUP)  # what `docker compose kill -s SIGHUP` sends
+    deadline = time.monotonic() + 10
+    while not connect(broker, clients, "pk-3", password).connected:
+        assert time.monotonic() < deadline, "the broker did not load the new login"
+        time.sleep(0.2)
+    assert connect(broker, clients, "cam-1").connected  # existing logins still work
