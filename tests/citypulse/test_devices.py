@@ -73,3 +73,29 @@ def test_devices_add_refuses_bad_ids_and_service_names(
     assert main([*base, "cam-1", "--name", "renamed"]) == 0  # idempotent; keeps the password
     assert capsys.readouterr().out.strip() == ""
     assert verify_password(password, read_entries(tmp_path / "passwd")["cam-1"])
+
+
+def test_devices_list_shows_registry_and_logins(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    passwd = str(tmp_path / "passwd")
+    common = ["--database-url", db_url, "devices"]
+    for dev, kind in [("cam-1", "camera"), ("eco-1", "ecology")]:
+        args = ["add", dev, "--kind", kind, "--district", "d1", "--password-file", passwd]
+        assert main([*common, *args]) == 0
+    assert main([*common, "add", "pk-1", "--kind", "parking", "--district", "d2",
+                 "--password-file", str(tmp_path / "other")]) == 0  # fmt: skip
+    assert main(["devices", "login", "ghost", "--password-file", passwd]) == 0
+    capsys.readouterr()
+    assert main([*common, "list", "--password-file", passwd]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[1:-2]}
+    assert lines["cam-1"][-1] == "yes"
+    assert lines["pk-1"][-1] == "NO"
+    assert lines["eco-1"][3] == "never"
+    assert "3 devices, 1 without a login" in out
+    assert "logins without a registered device: ghost" in out
+    assert main([*common, "list", "--kind", "camera", "--password-file", passwd]) == 0
+    out = capsys.readouterr().out
+    assert "cam-1" in out
+    assert "eco-1" not in out
