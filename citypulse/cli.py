@@ -44,6 +44,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("serve",), "connectors._cli_serve", "serve the Open311 API and deliver appeals"),
     Command(("simulate",), "citypulse.simulator._cli", "publish a simulated city over MQTT"),
     Command(("devices", "add"), "citypulse._cli_devices", "register a device and its MQTT login"),
+    Command(("devices", "login"), "citypulse._cli_logins", "create a service's MQTT login"),
+    Command(("devices", "list"), "citypulse._cli_devices_list", "list devices and their logins"),
     Command(("grafana", "build"), "grafana._cli_build", "write dashboards JSON into grafana/"),
     Command(("grafana", "publish"), "grafana._cli_publish", "publish dashboards to a Grafana"),
     Command(("demo",), "citypulse._demo", "run the whole system on embedded defaults"),

@@ -1,0 +1,107 @@
+"""Mosquitto password-file entries, written the way ``mosquitto_passwd`` writes them.
+
+Mosquitto 2 stores ``user:$7$<iterations>$<base64 salt>$<base64 PBKDF2-SHA512 hash>``;
+the broker re-reads the file on SIGHUP.  Files are replaced atomically (a temporary file
+in the same folder, then a rename) and keep their mode and owner, so a broker reading the
+folder through a bind mount never sees half a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+
+from citypulse._errors import ConfigError
+
+#: ``mosquitto_passwd``'s default for the ``$7$`` (PBKDF2-SHA512) format.
+ITERATIONS = 101
+_SALT_BYTES = 12
+_HASH_BYTES = 64
+#: A device id is its MQTT username; the ACL's %u patterns need one whole topic level.
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def hash_password(password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
+    """The ``$7$`` string Mosquitto 2 verifies ``password`` against."""
+    salt = secrets.token_bytes(_SALT_BYTES) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, _HASH_BYTES)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Whether ``encoded`` (a ``$7$`` entry) is the hash of ``password``."""
+    parts = encoded.split("$")
+    if len(parts) != 5 or parts[1] != "7":
+        return False
+    try:
+        iterations = int(parts[2])
+        salt = base64.b64decode(parts[3], validate=True)
+        expected = base64.b64decode(parts[4], validate=True)
+    except ValueError:
+        return False
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, len(expected))
+    return hmac.compare_digest(digest, expected)
+
+
+def generate_password() -> str:
+    """A random password (24 URL-safe characters, 144 bits)."""
+    return secrets.token_urlsafe(18)
+
+
+def check_username(username: str) -> str:
+    if not USERNAME_RE.match(username):
+        raise ConfigError(
+            "username", f"{username!r} must match {USERNAME_RE.pattern} (it is a topic level)"
+        )
+    return username
+
+
+def read_entries(path: Path) -> dict[str, str]:
+    """``{username: hash}`` from a password file (missing file: empty)."""
+    entries: dict[str, str] = {}
+    if not path.exists():
+        return entries
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and ":" in line:
+            user, _, encoded = line.partition(":")
+            entries[user] = encoded.strip()
+    return entries
+
+
+def set_password(path: Path, username: str, password: str) -> None:
+    """Add or replace ``username``'s entry in the password file at ``path``."""
+    check_username(username)
+    lines = path.read_text().splitlines() if path.exists() else []
+    entry = f"{username}:{hash_password(password)}"
+    for i, line in enumerate(lines):
+        if line.partition(":")[0] == username:
+            lines[i] = entry
+            break
+    else:
+        lines.append(entry)
+    write_atomically(path, "".join(f"{line}\n" for line in lines))
+
+
+def write_atomically(path: Path, text: str, *, new_mode: int = 0o644) -> None:
+    """Replace ``path`` with ``text``, keeping its mode and owner (``new_mode`` if new)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.stat() if path.exists() else None
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, old.st_mode & 0o7777 if old else new_mode)
+        if old is not None and os.geteuid() == 0:
+            os.chown(tmp, old.st_uid, old.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,328 @@
+"""The shipped broker config (deploy/mosquitto) enforced by the real Mosquitto.
+
+The config is used as shipped, rewritten only for ports, paths and the log destination;
+logins are written by `citypulse devices add` / `devices login`; the TLS listener gets a
+throwaway self-signed certificate made with openssl.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pwd
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from citypulse.cli import main
+from tests._procs import find_binary, free_port, wait_for_port
+
+SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
+
+
+@dataclass
+class ShippedBroker:
+    dir: Path
+    port: int
+    tls_port: int
+    ca_file: Path
+    passwords: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    db_url: str = ""
+
+    @property
+    def password_file(self) -> Path:
+        return self.dir / "passwd"
+
+
+def shipped_conf(directory: Path, port: int, tls_port: int) -> str:
+    """The shipped mosquitto.conf with only ports, paths and log destination replaced."""
+    conf = (SHIPPED / "mosquitto.conf").read_text()
+    for old, new in [
+        ("/mosquitto/config/", f"{directory}/"),
+        ("/mosquitto/data/", f"{directory}/"),
+        ("/mosquitto/certs/", f"{directory}/"),
+        ("\nlistener 1883\n", f"\nlistener {port} 127.0.0.1\n"),
+        ("\nlistener 8883\n", f"\nlistener {tls_port} 127.0.0.1\n"),
+        ("\nlog_dest stdout\n", f"\nlog_dest file {directory}/mosquitto.log\n"),
+    ]:
+        assert old in conf, f"shipped mosquitto.conf no longer has {old.strip()!r}"
+        conf = conf.replace(old, new)
+    return conf
+
+
+def make_cert(directory: Path) -> None:
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(directory / "server.key"), "-out", str(directory / "server.crt"),
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+def add_login(args: list[str], password: str | None, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run a `citypulse devices ...` command; return the password it printed or was given."""
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "stdin", io.StringIO(f"{password}\n" if password else ""))
+        assert main(args + (["--password-stdin"] if password else [])) == 0
+    out = capsys.readouterr().out.strip()
+    return password or out
+
+
+@pytest.fixture
+def broker(db_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[ShippedBroker]:
+    binary = find_binary("mosquitto", ["/usr/sbin", "/usr/local/sbin"])
+    assert binary is not None, "mosquitto is not installed"
+    directory = Path(tempfile.mkdtemp(prefix="citypulse-shipped-mqtt-"))
+    try:
+        port, tls_port = free_port(), free_port()
+        (directory / "mosquitto.conf").write_text(shipped_conf(directory, port, tls_port))
+        shutil.copy(SHIPPED / "acl", directory / "acl")
+        make_cert(directory)
+        b = ShippedBroker(directory, port, tls_port, directory / "server.crt", db_url=db_url)
+        pw = str(b.password_file)
+        b.passwords["ingest"] = add_login(
+            ["devices", "login", "ingest", "--password-file", pw], "ingest-secret", capsys
+        )
+        for dev, kind in [("cam-1", "camera"), ("eco-2", "ecology")]:
+            b.passwords[dev] = add_login(
+                ["--database-url", db_url, "devices", "add", dev, "--kind", kind,
+                 "--district", "leninsky", "--lat", "54.51", "--lon", "36.26",
+                 "--password-file", pw, "--acl-file", str(directory / "acl")],
+                None, capsys,
+            )  # fmt: skip
+        if os.geteuid() == 0:  # mosquitto drops root for its own user, who must read the dir
+            ids = pwd.getpwnam("mosquitto")
+            for p in [directory, *directory.iterdir()]:
+                os.chown(p, ids.pw_uid, ids.pw_gid)
+        b.proc = proc = subprocess.Popen(
+            [binary, "-c", str(directory / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_for_port(port)
+            wait_for_port(tls_port)
+            yield b
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class Client:
+    """A paho MQTT 5 client that records what it receives and its SUBACK codes."""
+
+    def __init__(self, broker: ShippedBroker, user: str | None, password: str | None,
+                 *, tls: bool = False) -> None:  # fmt: skip
+        self.received: list[tuple[str, bytes]] = []
+        self.suback: list[ReasonCode] = []
+        self.connack: ReasonCode | None = None
+        self.connack_props: Properties | None = None
+        self.done = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5,
+        )  # fmt: skip
+        if user is not None:
+            self.client.username_pw_set(user, password)
+        if tls:
+            self.client.tls_set(ca_certs=str(broker.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = lambda c, u, m: self.received.append((m.topic, bytes(m.payload)))
+        self.client.connect("localhost" if tls else "127.0.0.1",
+                            broker.tls_port if tls else broker.port, keepalive=30)  # fmt: skip
+        self.client.loop_start()
+        assert self.done.wait(10), "no CONNACK"
+        self.done.clear()
+
+    def _on_connect(self, c: mqtt.Client, u: object, flags: object, rc: ReasonCode,
+                    props: Properties | None) -> None:  # fmt: skip
+        self.connack = rc
+        self.connack_props = props
+        self.done.set()
+
+    def _on_subscribe(self, c: mqtt.Client, u: object, mid: int, codes: list[ReasonCode],
+                      props: Properties | None) -> None:  # fmt: skip
+        self.suback.extend(codes)
+        self.done.set()
+
+    @property
+    def connected(self) -> bool:
+        return self.connack is not None and not self.connack.is_failure
+
+    def subscribe(self, topic: str) -> ReasonCode:
+        self.done.clear()
+        self.client.subscribe(topic, qos=1)
+        assert self.done.wait(10), "no SUBACK"
+        return self.suback[-1]
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=1)
+        info.wait_for_publish(timeout=10)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def clients(broker: ShippedBroker) -> Iterator[list[Client]]:
+    made: list[Client] = []
+    yield made
+    for c in made:
+        c.close()
+
+
+def connect(broker: ShippedBroker, clients: list[Client], user: str | None,
+            password: str | None = None, *, tls: bool = False) -> Client:  # fmt: skip
+    if user is not None and password is None:
+        password = broker.passwords[user]
+    c = Client(broker, user, password, tls=tls)
+    clients.append(c)
+    return c
+
+
+def settle(subscriber: Client, marker_from: Client, topic: str) -> None:
+    """Publish a marker after everything else and wait for it: ordering proves absence."""
+    marker = uuid.uuid4().bytes
+    marker_from.publish(topic, marker)
+    deadline = time.monotonic() + 10
+    while (topic, marker) not in subscriber.received:
+        assert time.monotonic() < deadline, "marker never arrived"
+        time.sleep(0.02)
+
+
+def test_devices_add_registers_the_device_and_a_mosquitto_hash(
+    broker: ShippedBroker, db_url: str
+) -> None:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT kind, district, lat FROM devices WHERE id = 'cam-1'").fetchone()
+    assert row == ("camera", "leninsky", 54.51)
+    lines = broker.password_file.read_text().splitlines()
+    assert sorted(line.split(":")[0] for line in lines) == ["cam-1", "eco-2", "ingest"]
+    assert all(line.split(":", 1)[1].startswith("$7$101$") for line in lines)
+    assert len(broker.passwords["cam-1"]) >= 24
+
+
+def test_a_device_writes_only_its_own_topics(broker: ShippedBroker, clients: list[Client]) -> None:
+    ingest = connect(broker, clients, "ingest")
+    assert ingest.subscribe("$share/citypulse/city/+/+/+/telemetry").value < 0x80
+    assert ingest.subscribe("city/+/+/+/status").value < 0x80
+    cam = connect(broker, clients, "cam-1")
+    eco = connect(broker, clients, "eco-2")
+    cam.publish("city/leninsky/camera/cam-1/telemetry", b"own")
+    cam.publish("city/leninsky/camera/cam-1/status", b'{"online": true}')
+    cam.publish("city/leninsky/ecology/eco-2/telemetry", b"forged")
+    cam.publish("city/leninsky/camera/cam-1/telemetry/extra", b"deeper")
+    cam.publish("city/leninsky/camera/cam-1", b"shallower")
+    settle(ingest, eco, "city/leninsky/ecology/eco-2/telemetry")
+    payloads = [p for _, p in ingest.received]
+    assert b"own" in payloads
+    assert b'{"online": true}' in payloads
+    assert b"forged" not in payloads
+    assert b"deeper" not in payloads
+    assert b"shallower" not in payloads
+
+
+def test_a_device_cannot_read_the_city_stream(broker: ShippedBroker, clients: list[Client]) -> None:
+    spy = connect(broker, clients, "eco-2")
+    for topic in ["city/#", "$share/citypulse/city/+/+/+/telemetry", "city/+/+/cam-1/telemetry",
+                  "city/leninsky/ecology/eco-2/telemetry", "#"]:  # fmt: skip
+        spy.subscribe(topic)
+    cam = connect(broker, clients, "cam-1")
+    ingest = connect(broker, clients, "ingest")
+    ingest.subscribe("city/#")
+    cam.publish("city/leninsky/camera/cam-1/telemetry", b"secret")
+    settle(ingest, cam, "city/leninsky/camera/cam-1/telemetry")
+    # Mosquitto grants the SUBACK (an ACL-refused subscription is answered 0x87 only in
+    # newer versions) but must never deliver a message the login may not read.
+    assert spy.received == []
+    assert all(code.value in (0, 1, 0x87) for code in spy.suback)
+
+
+def test_wrong_password_and_anonymous_are_refused(
+    broker: ShippedBroker, clients: list[Client]
+) -> None:
+    assert not connect(broker, clients, "cam-1", "not-the-password").connected
+    assert not connect(broker, clients, "nobody", "whatever").connected
+    assert not connect(broker, clients, None).connected
+    assert connect(broker, clients, "cam-1").connected
+
+
+def test_tls_listener_with_the_ca_file(broker: ShippedBroker, clients: list[Client]) -> None:
+    ingest = connect(broker, clients, "ingest")
+    ingest.subscribe("city/#")
+    cam = connect(broker, clients, "cam-1", tls=True)
+    assert cam.connected
+    cam.publish("city/leninsky/camera/cam-1/telemetry", b"over tls")
+    settle(ingest, cam, "city/leninsky/camera/cam-1/telemetry")
+    assert ("city/leninsky/camera/cam-1/telemetry", b"over tls") in ingest.received
+    untrusting = ssl.create_default_context()  # does not know the self-signed CA
+    with (
+        socket.create_connection(("127.0.0.1", broker.tls_port), timeout=10) as raw,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        untrusting.wrap_socket(raw, server_hostname="localhost")
+
+
+def test_the_compose_health_check_tells_up_from_down(broker: ShippedBroker) -> None:
+    import yaml
+
+    compose = yaml.safe_load((SHIPPED.parents[1] / "docker-compose.yml").read_text())
+    kind, command = compose["services"]["mosquitto"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    assert " -p 1883 " in command
+
+    def check(port: int) -> int:
+        cmd = command.replace(" -p 1883 ", f" -p {port} ").replace("$$", "$")
+        return subprocess.run(["sh", "-c", cmd], timeout=30).returncode
+
+    assert check(broker.port) == 0
+    assert check(free_port()) != 0
+
+
+def test_limits_fit_a_whole_ingest_batch(broker: ShippedBroker, clients: list[Client]) -> None:
+    props = connect(broker, clients, "ingest").connack_props
+    assert props is not None
+    values: dict[str, int] = props.json()  # type: ignore[no-untyped-call]
+    assert values["ReceiveMaximum"] >= 5000  # ingest --batch-size: acks wait for the commit
+    assert values["MaximumPacketSize"] >= 256 * 1024 + 1024  # wire contract: 256 KiB payloads
+
+
+def test_a_device_added_while_running_connects_after_sighup(
+    broker: ShippedBroker, clients: list[Client], capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = add_login(
+        ["--database-url", broker.db_url, "devices", "add", "pk-3", "--kind", "parking",
+         "--district", "moskovsky", "--password-file", str(broker.password_file)],
+        None, capsys,
+    )  # fmt: skip
+    assert not connect(broker, clients, "pk-3", password).connected  # not loaded yet
+    assert broker.proc is not None
+    broker.proc.send_signal(signal.SIGHUP)  # what `docker compose kill -s SIGHUP` sends
+    deadline = time.monotonic() + 10
+    while not connect(broker, clients, "pk-3", password).connected:
+        assert time.monotonic() < deadline, "the broker did not load the new login"
+        time.sleep(0.2)
+    assert connect(broker, clients, "cam-1").connected  # existing logins still work

@@ -1,0 +1,60 @@
+"""scripts/stack-init prepares a fresh checkout: .env, MQTT service logins, a certificate."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from citypulse._mosquitto import read_entries, verify_password
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def env_file(path: Path) -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+
+
+def test_stack_init_writes_secrets_logins_and_a_certificate(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    for part in ("scripts", "deploy"):
+        shutil.copytree(ROOT / part, checkout / part, ignore=shutil.ignore_patterns("passwd"))
+    shutil.copy(ROOT / ".env.example", checkout / ".env.example")
+    for stale in (checkout / "deploy" / "mosquitto" / "certs").glob("*.*"):
+        if stale.name != ".gitkeep":
+            stale.unlink()
+    citypulse = Path(sys.executable).with_name("citypulse")
+    run = [str(checkout / "scripts" / "stack-init"), "--demo", "--hostname", "mqtt.test"]
+    env = {**os.environ, "CITYPULSE_BIN": str(citypulse)}
+    done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+    values = env_file(checkout / ".env")
+    assert set(values) == set(env_file(ROOT / ".env.example"))
+    assert "change-me" not in values.values()
+    assert len({values["POSTGRES_PASSWORD"], values["MQTT_INGEST_PASSWORD"]}) == 2
+    assert (checkout / ".env").stat().st_mode & 0o077 == 0
+    logins = read_entries(checkout / "deploy" / "mosquitto" / "passwd")
+    assert verify_password(values["MQTT_INGEST_PASSWORD"], logins["ingest"])
+    assert verify_password(values["MQTT_SIMULATOR_PASSWORD"], logins["simulator"])
+    certs = checkout / "deploy" / "mosquitto" / "certs"
+    subject = subprocess.run(
+        ["openssl", "x509", "-in", str(certs / "server.crt"), "-noout", "-ext", "subjectAltName"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    assert "DNS:mqtt.test" in subject
+    assert (certs / "server.key").stat().st_mode & 0o007 == 0
+
+    # A second run keeps .env and the certificate and re-applies the same passwords.
+    before = (checkout / ".env").read_text(), (certs / "server.crt").read_bytes()
+    done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert ((checkout / ".env").read_text(), (certs / "server.crt").read_bytes()) == before
+    logins = read_entries(checkout / "deploy" / "mosquitto" / "passwd")
+    assert verify_password(values["MQTT_INGEST_PASSWORD"], logins["ingest"])

@@ -1,0 +1,64 @@
+"""The Dockerfile's install steps in a plain virtual environment: build the wheel, install
+it with the pinned constraints, run the console script from it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("citypulse", "ingest", "detectors", "connectors", "grafana")
+
+
+def run(*cmd: str | Path, cwd: Path = ROOT) -> str:
+    done = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, f"{cmd}: {done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def tracked_data_files() -> list[str]:
+    """Files the packages need at run time besides Python modules, as the wheel names them."""
+    files = run("git", "ls-files", "--", *PACKAGES, "sql").split()
+    return sorted(
+        f.replace("sql/", "citypulse/_sql/", 1) if f.startswith("sql/") else f
+        for f in files
+        if not f.endswith(".py") and Path(f).suffix in (".sql", ".json", ".yaml", ".yml")
+    )
+
+
+@pytest.mark.slow
+def test_wheel_installs_with_pinned_dependencies_and_runs(tmp_path: Path) -> None:
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", ".")
+    (wheel,) = (tmp_path / "dist").glob("citypulse-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    data = tracked_data_files()
+    assert any(f.startswith("citypulse/_sql/") for f in data)
+    assert set(data) - names == set(), "data files missing from the wheel"
+
+    venv.create(tmp_path / "venv", with_pip=True)
+    bin_dir = tmp_path / "venv" / "bin"
+    run(bin_dir / "pip", "install", "-q", "--constraint", ROOT / "deploy" / "constraints.txt",
+        wheel)  # fmt: skip
+    frozen = run(bin_dir / "pip", "freeze", "--exclude", "citypulse").split()
+    pinned = {
+        line.lower().replace("_", "-")
+        for line in (ROOT / "deploy" / "constraints.txt").read_text().split()
+        if "==" in line
+    }
+    unpinned = {p for p in frozen if p.lower().replace("_", "-") not in pinned}
+    assert unpinned == set(), "run scripts/lock-deploy: deploy/constraints.txt is stale"
+
+    assert "usage: citypulse" in run(bin_dir / "citypulse", "--help", cwd=tmp_path)
+    assert "--mode" in run(bin_dir / "citypulse", "db", "migrate", "--help", cwd=tmp_path)
+    out = run(bin_dir / "python", "-c",
+              "from citypulse.db import load_migrations; print(len(load_migrations()))",
+              cwd=tmp_path)  # fmt: skip
+    assert int(out) >= 6
