@@ -2,10 +2,56 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+from array import array
 
 from detectors._base import Detector, check, squash
-from detectors._stats import _SortedWindow
+
+
+class _ValueSet:
+    """The values seen in the last ``memory`` additions, sorted, as cells of width ``tol``.
+
+    A value within ``tol`` of a kept one only refreshes that one's age, so a series that
+    repeats itself costs a few cells, not one per reading; cells unseen for ``memory``
+    additions are dropped in a sweep every ``memory // 8`` additions.
+    """
+
+    __slots__ = ("_last", "_n", "memory", "values")
+
+    def __init__(self, memory: int) -> None:
+        self.memory = memory
+        self.values = array("d")  # contiguous: nothing for the cyclic collector to traverse
+        self._last = array("q")  # when each cell was last seen, in additions
+        self._n = 0
+
+    def add(self, x: float, tol: float) -> None:
+        v, n = self.values, self._n
+        k = bisect.bisect_left(v, x)
+        if k < len(v) and v[k] - x <= tol:
+            self._last[k] = n
+        elif k > 0 and x - v[k - 1] <= tol:
+            self._last[k - 1] = n
+        else:
+            v.insert(k, x)
+            self._last.insert(k, n)
+        self._n = n = n + 1
+        if n % max(1, self.memory // 8) == 0 and n > self.memory:
+            oldest = n - self.memory
+            keep = [i for i, age in enumerate(self._last) if age >= oldest]
+            if len(keep) < len(v):
+                self.values = array("d", [v[i] for i in keep])
+                self._last = array("q", [self._last[i] for i in keep])
+
+    def nearest(self, x: float) -> float:
+        v = self.values
+        k = bisect.bisect_left(v, x)
+        left = x - v[k - 1] if k > 0 else math.inf
+        right = v[k] - x if k < len(v) else math.inf
+        return left if left < right else right
+
+    def __len__(self) -> int:
+        return self._n if self._n < self.memory else self.memory
 
 
 class Novelty(Detector[float]):
@@ -19,8 +65,9 @@ class Novelty(Detector[float]):
     night-time value at noon.  Both are scaled by the range of all remembered readings,
     so the score does not depend on units or offset.  A record among few readings is no
     surprise (among ``n`` readings a new extreme comes with probability about 1 / n), so
-    scores are weighted by ``n / (n + ramp)``.  Scoring and learning cost O(log memory)
-    comparisons plus a block move of the sorted window.
+    scores are weighted by ``n / (n + ramp)``.  Values closer than ``resolution`` × range
+    to a remembered one are merged with it, so memory grows with the variety of values,
+    not the number of readings; scoring and learning cost O(log cells) comparisons.
     """
 
     __slots__ = (
@@ -36,6 +83,7 @@ class Novelty(Detector[float]):
         "min_count",
         "period_s",
         "ramp",
+        "resolution",
         "utc_offset_s",
         "warm_up",
     )
@@ -53,6 +101,7 @@ class Novelty(Detector[float]):
         min_count: int = 20,
         ramp: float = 200.0,
         warm_up: int = 100,
+        resolution: float = 1e-3,
         utc_offset_s: float = 0.0,
     ) -> None:
         check(memory >= 4 and context_memory >= 1, "need memory >= 4 and context_memory >= 1")
@@ -61,6 +110,7 @@ class Novelty(Detector[float]):
         check(period_s > 0 and bin_s > 0 and period_s % bin_s == 0, "bad period or bin")
         check(1 <= min_count <= context_memory, "min_count must be in [1, context_memory]")
         check(ramp >= 0 and warm_up >= 2, "need ramp >= 0 and warm_up >= 2")
+        check(0.0 <= resolution < half, "resolution must be in [0, half)")
         self.memory = memory
         self.half = half
         self.period_s = period_s
@@ -71,10 +121,11 @@ class Novelty(Detector[float]):
         self.min_count = min_count
         self.ramp = ramp
         self.warm_up = warm_up
+        self.resolution = resolution
         self.utc_offset_s = utc_offset_s
-        self._all = _SortedWindow(memory)
-        n_bins = int(period_s // bin_s)
-        self._bins = [_SortedWindow(context_memory) for _ in range(n_bins)] if context_weight else []
+        self._all = _ValueSet(memory)
+        n_bins = int(period_s // bin_s) if context_weight else 0
+        self._bins = [_ValueSet(context_memory) for _ in range(n_bins)]
         self._n = 0
 
     def update(self, t: float, x: float) -> float:
@@ -86,17 +137,18 @@ class Novelty(Detector[float]):
         b = None
         if self._bins:
             b = self._bins[int(((t + self.utc_offset_s) % self.period_s) // self.bin_s)]
+        v = everything.values
+        scale = v[-1] - v[0] + 1e-3 * abs(v[len(v) // 2]) + 1e-9 if v else 1e-9
         if n >= self.warm_up:
-            v = everything.values
-            scale = v[-1] - v[0] + 1e-3 * abs(v[len(v) // 2]) + 1e-9
             score = squash(everything.nearest(x) / scale, self.half)
             if b is not None and len(b) >= self.min_count:
                 c = self.context_weight * squash(b.nearest(x) / scale, self.context_half)
                 if c > score:
                     score = c
             score *= n / (n + self.ramp)
-        everything.add(x)
+        tol = self.resolution * scale
+        everything.add(x, tol)
         if b is not None:
-            b.add(x)
+            b.add(x, tol)
         self._n = n + 1
         return score if score <= 1.0 else 1.0
