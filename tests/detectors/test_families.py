@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import pickle
+import random
 
 import pytest
 
@@ -256,3 +257,30 @@ def test_novelty_ignores_units_and_ramps_up_with_experience() -> None:
     for i in range(1200):
         late.update(MONDAY + 300.0 * i, _daily_wave(i))
     assert 0.0 < early.update(MONDAY, 200.0) < late.update(MONDAY, 200.0)
+
+
+def test_novelty_checkpoint_stays_small_on_endless_noise() -> None:
+    """Values merge into cells of 1/1000 of the range: the state does not grow per reading."""
+    rng = random.Random(3)
+    nov = d.Novelty()
+    for i in range(30_000):
+        nov.update(MONDAY + 60.0 * i, rng.uniform(0.0, 100.0))
+    assert len(pickle.dumps(nov)) < 250_000
+
+
+def test_novelty_forgets_values_not_seen_for_memory_readings() -> None:
+    rng = random.Random(4)
+    nov = d.Novelty(memory=400, context_weight=0.0, ramp=0.0)
+    t = iter(MONDAY + 60.0 * i for i in range(10_000))
+    for _ in range(300):
+        nov.update(next(t), rng.uniform(0.0, 1.0))
+    for _ in range(600):
+        nov.update(next(t), 100.0 + rng.uniform(0.0, 1.0))
+    # the old level left memory 200 readings ago: coming back to it is news again
+    assert nov.update(next(t), 0.5) > 0.5
+    recent = d.Novelty(memory=4000, context_weight=0.0, ramp=0.0)
+    for _ in range(300):
+        recent.update(next(t), rng.uniform(0.0, 1.0))
+    for _ in range(600):
+        recent.update(next(t), 100.0 + rng.uniform(0.0, 1.0))
+    assert recent.update(next(t), 0.5) < 0.1
