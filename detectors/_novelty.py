@@ -7,6 +7,7 @@ import math
 from array import array
 
 from detectors._base import Detector, check, squash
+from detectors._stats import nearest_distance
 
 
 class _ValueSet:
@@ -44,11 +45,7 @@ class _ValueSet:
                 self._last = array("q", [self._last[i] for i in keep])
 
     def nearest(self, x: float) -> float:
-        v = self.values
-        k = bisect.bisect_left(v, x)
-        left = x - v[k - 1] if k > 0 else math.inf
-        right = v[k] - x if k < len(v) else math.inf
-        return left if left < right else right
+        return nearest_distance(self.values, x)
 
     def __len__(self) -> int:
         return self._n if self._n < self.memory else self.memory
