@@ -8,6 +8,7 @@ from collections.abc import Callable
 from detectors._base import Detector, Max, Peaks, Refractory
 from detectors._errors import DetectorConfigError
 from detectors._health import Flatline
+from detectors._novelty import Novelty
 from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline, SeasonalNovelty
 from detectors._validity import Range
 
@@ -27,14 +28,20 @@ class Constant(Detector[float]):
 def default_univariate(seed: int = 0, *, utc_offset_s: float = 0.0) -> Detector[float]:
     """The general-purpose detector for one numeric series (the NAB configuration).
 
-    Deviation from an exponentially weighted mean (about 200 readings of memory) in
-    weighted std units, capped by :class:`SeasonalNovelty` when a similar value was seen
-    at the same hour of day before (daily recurring peaks are not news), then
-    :class:`Peaks`, which lets the first, strongest sign of an event through and halves
-    its echoes over the next 200 readings.  One configuration for every series; nothing
-    is tuned per file or per device.
+    :class:`Novelty`: how far a reading lies from every value seen before, overall and at
+    the same two hours of the day, in units of the range seen; then :class:`Peaks`, which
+    lets the first, strongest sign of an event through and damps its echoes to a quarter
+    over the next 1000 readings.  One configuration for every series; nothing is tuned
+    per file or per device.
     """
     del seed  # deterministic; kept for a uniform signature
+    return Peaks(Novelty(utc_offset_s=utc_offset_s), window=1000, damp=0.25)
+
+
+def deviation_novelty(seed: int = 0, *, utc_offset_s: float = 0.0) -> Detector[float]:
+    """The previous default: deviation from an exponentially weighted mean, capped when a
+    similar value was seen at the same hour of day, then :class:`Peaks` over 200 readings."""
+    del seed
     return Peaks(
         SeasonalNovelty(Deviation(span=200, half=3.0), utc_offset_s=utc_offset_s),
         window=200,
@@ -68,6 +75,7 @@ NAB_PRESETS: dict[str, Callable[[int], Detector[float]]] = {
     "null": _null,
     "deviation": _deviation,
     "seasonal": seasonal_univariate,
+    "deviation_novelty": deviation_novelty,
 }
 
 

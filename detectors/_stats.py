@@ -9,6 +9,7 @@ import bisect
 import math
 from array import array
 from collections import deque
+from collections.abc import Sequence
 
 from detectors._base import Detector, check, clip01, squash
 
@@ -292,6 +293,14 @@ class Normalised(Detector[float]):
         return self.detector.tick(now)
 
 
+def nearest_distance(values: Sequence[float], x: float) -> float:
+    """Distance from ``x`` to the nearest of the sorted ``values`` (inf when empty)."""
+    k = bisect.bisect_left(values, x)
+    left = x - values[k - 1] if k > 0 else math.inf
+    right = values[k] - x if k < len(values) else math.inf
+    return left if left < right else right
+
+
 class _SortedWindow:
     """The last ``size`` values, kept sorted: nearest neighbour and quantiles in O(log n)."""
 
@@ -318,11 +327,7 @@ class _SortedWindow:
         del self.values[bisect.bisect_left(self.values, old)]
 
     def nearest(self, x: float) -> float:
-        v = self.values
-        k = bisect.bisect_left(v, x)
-        left = x - v[k - 1] if k > 0 else math.inf
-        right = v[k] - x if k < len(v) else math.inf
-        return left if left < right else right
+        return nearest_distance(self.values, x)
 
     def iqr(self) -> float:
         v = self.values

@@ -139,6 +139,13 @@ CASES: tuple[Case, ...] = (
         _daily,
         numeric=True,
     ),
+    Case("novelty", lambda s: d.Novelty(), _daily, numeric=True),
+    Case(
+        "novelty_small",
+        lambda s: d.Novelty(memory=50, context_memory=8, min_count=4, bin_s=3600.0, ramp=0.0),
+        _daily,
+        numeric=True,
+    ),
     Case("normalised", lambda s: d.Normalised(d.Deviation(), window=200, short=1), _daily, True),
     Case("peaks", lambda s: d.Peaks(d.Deviation(), window=50), _daily, numeric=True),
     Case("refractory", lambda s: d.Refractory(d.Deviation(), level=0.5, quiet=20), _daily, True),

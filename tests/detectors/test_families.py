@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import pickle
+import random
 
 import pytest
 
@@ -210,3 +211,76 @@ def test_bad_configuration_is_refused_at_once() -> None:
         d.air_quality_rule("radon")
     with pytest.raises(ValueError, match="period"):
         d.SeasonalBaseline(period_s=1000.0, bin_s=300.0)
+
+
+def _daily_wave(i: int) -> float:
+    return 50.0 + 20.0 * math.sin(2 * math.pi * (i % 288) / 288)
+
+
+def test_novelty_scores_new_values_not_familiar_ones() -> None:
+    nov = d.Novelty()
+    t = [MONDAY + 300.0 * i for i in range(3000)]
+    scores = [nov.update(t[i], _daily_wave(i)) for i in range(2000)]
+    assert scores[: nov.warm_up] == [0.0] * nov.warm_up
+    assert max(scores[600:]) < 0.1  # the wave repeats itself: nothing new after a day
+    assert nov.update(t[2000], 95.0) > 0.5  # far above anything seen
+    assert nov.update(t[2001], _daily_wave(2001)) < 0.05
+    assert nov.update(t[2002], 95.0) < 0.05  # seen once: no longer news
+
+
+def test_novelty_notices_a_missing_daily_peak_by_time_of_day() -> None:
+    nov = d.Novelty()
+    plain = d.Novelty(context_weight=0.0)
+    peak = 72  # the wave tops at 06:00 and bottoms at 18:00; at the peak, serve a low
+    for i in range(288 * 10):
+        x = _daily_wave(i)
+        s = nov.update(MONDAY + 300.0 * i, x)
+        p = plain.update(MONDAY + 300.0 * i, x)
+        assert max(s, p) < 0.1 or i < 288 * 2  # the same wave every day: nothing new
+    i = 288 * 10 + peak
+    t = MONDAY + 300.0 * i
+    low = _daily_wave(216 + 14)  # seen every evening
+    assert plain.update(t, low) < 0.05  # the value itself is common
+    assert nov.update(t, low) > 0.3  # but never in the morning
+
+
+def test_novelty_ignores_units_and_ramps_up_with_experience() -> None:
+    a, b = d.Novelty(), d.Novelty()
+    for i in range(1500):
+        x = _daily_wave(i) + (40.0 if i % 500 == 499 else 0.0)
+        assert a.update(MONDAY + 300.0 * i, x) == pytest.approx(
+            b.update(MONDAY + 300.0 * i, 1000.0 * x), rel=1e-6, abs=1e-9
+        )
+    early, late = d.Novelty(ramp=200.0), d.Novelty(ramp=200.0)
+    for i in range(120):
+        early.update(MONDAY + 300.0 * i, _daily_wave(i))
+    for i in range(1200):
+        late.update(MONDAY + 300.0 * i, _daily_wave(i))
+    assert 0.0 < early.update(MONDAY, 200.0) < late.update(MONDAY, 200.0)
+
+
+def test_novelty_checkpoint_stays_small_on_endless_noise() -> None:
+    """Values merge into cells of 1/1000 of the range: the state does not grow per reading."""
+    rng = random.Random(3)
+    nov = d.Novelty()
+    for i in range(30_000):
+        nov.update(MONDAY + 60.0 * i, rng.uniform(0.0, 100.0))
+    assert len(pickle.dumps(nov)) < 250_000
+
+
+def test_novelty_forgets_values_not_seen_for_memory_readings() -> None:
+    rng = random.Random(4)
+    nov = d.Novelty(memory=400, context_weight=0.0, ramp=0.0)
+    t = iter(MONDAY + 60.0 * i for i in range(10_000))
+    for _ in range(300):
+        nov.update(next(t), rng.uniform(0.0, 1.0))
+    for _ in range(600):
+        nov.update(next(t), 100.0 + rng.uniform(0.0, 1.0))
+    # the old level left memory 200 readings ago: coming back to it is news again
+    assert nov.update(next(t), 0.5) > 0.5
+    recent = d.Novelty(memory=4000, context_weight=0.0, ramp=0.0)
+    for _ in range(300):
+        recent.update(next(t), rng.uniform(0.0, 1.0))
+    for _ in range(600):
+        recent.update(next(t), 100.0 + rng.uniform(0.0, 1.0))
+    assert recent.update(next(t), 0.5) < 0.1
