@@ -142,7 +142,7 @@ def appeals() -> db.Dashboard:
             FROM appeals a
             WHERE $__timeFilter(a.requested_at) AND {_APPEAL_SCOPE}
             GROUP BY 1, 2
-            ORDER BY open DESC, sensor + citizen DESC
+            ORDER BY open DESC, count(*) DESC
             """,
             description="Appeals received in the range per sector block (Дороги, Экология, ...) "
             "and agency.",
