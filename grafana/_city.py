@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import geomap
@@ -40,6 +42,11 @@ def _weighted(column: str) -> str:
     return f"sum({column} * readings) / nullif(sum(readings), 0)"
 
 
+#: Per-device panels (a series per camera or controller) switch tiers earlier.
+DEVICE_RAW_MAX = timedelta(hours=1)
+DEVICE_MINUTE_MAX = timedelta(hours=6)
+
+
 def _per_device(kind: str, raw: str | None, rollup: str, *, extra: str = "") -> str:
     """Per-device series (``metric`` = device id) from the tier fitting the range."""
 
@@ -54,6 +61,8 @@ def _per_device(kind: str, raw: str | None, rollup: str, *, extra: str = "") -> 
         raw=branch(f"{kind}_readings", "time", raw) if raw is not None else None,
         minute=branch(f"{kind}_1m", "bucket", rollup.replace("{grain}", "60")),
         hour=branch(f"{kind}_1h", "bucket", rollup.replace("{grain}", "3600")),
+        raw_max=DEVICE_RAW_MAX,
+        minute_max=DEVICE_MINUTE_MAX,
     )
 
 
@@ -320,6 +329,8 @@ def _phase_state_sql() -> str:
             """,
         minute=rollup("traffic_light_1m"),
         hour=rollup("traffic_light_1h"),
+        raw_max=DEVICE_RAW_MAX,
+        minute_max=DEVICE_MINUTE_MAX,
     )
 
 
@@ -336,7 +347,7 @@ def intersections() -> db.Dashboard:
         timeline(
             "Signal phases per controller",
             table(_phase_state_sql()),
-            description=f"Phases as reported, for ranges up to 3 h; longer ranges show each "
+            description=f"Phases as reported, for ranges up to 1 h; longer ranges show each "
             f"minute's (or hour's) state: cycling, lamp fault, stuck (a phase over "
             f"{STUCK_AFTER_S} s), flashing yellow or dark.",
             partition_by="metric",

@@ -92,17 +92,26 @@ def _interval(d: timedelta) -> str:
     return f"interval '{seconds} seconds'"
 
 
-def tiered(*, raw: str | None, minute: str | None, hour: str) -> str:
+def tiered(
+    *,
+    raw: str | None,
+    minute: str | None,
+    hour: str,
+    raw_max: timedelta = RAW_MAX,
+    minute_max: timedelta = MINUTE_MAX,
+) -> str:
     """One query whose branches read the source fitting the time range.
 
     Each branch is a full ``SELECT`` holding :data:`GATE` inside its ``WHERE`` clause;
     the branches become a ``UNION ALL`` and each gate a condition on the range alone, which
     PostgreSQL evaluates once (a one-time filter), so the other branches cost nothing.
-    ``None`` skips a tier (the next longer one takes its ranges).
+    ``None`` skips a tier (the next longer one takes its ranges).  Panels with a series
+    per device lower ``raw_max``/``minute_max``: a day of 1-minute points for every camera
+    is more than a panel can draw and costs seconds to read.
     """
     branches: list[tuple[str, timedelta | None, timedelta | None]] = []
     low: timedelta | None = None
-    for text, high in ((raw, RAW_MAX), (minute, MINUTE_MAX), (hour, None)):
+    for text, high in ((raw, raw_max), (minute, minute_max), (hour, None)):
         if text is None:
             continue
         branches.append((text, low, high))

@@ -404,7 +404,7 @@ INSERT INTO traffic_light_readings (time, device_id, phase, phase_elapsed, cycle
     lamp_fault, door_open, supply_voltage, controller_mode)
 SELECT t, c.id,
        (ARRAY['green', 'yellow', 'red', 'red_yellow'])[
-           ((extract(epoch FROM t)::bigint / 20 + c.offset_) % 4) + 1],
+           mod(extract(epoch FROM t)::bigint / 20 + c.offset_, 4) + 1],
        round((random() * 19)::numeric, 1), 80, false, false, 229.5 + 2 * random(),
        'fixed_time'
 FROM generate_series(%(day)s::timestamptz,
@@ -451,12 +451,12 @@ CROSS JOIN unnest(ARRAY['ingest-1', 'ingest-2']) AS w
 _BULK_DEAD = """
 INSERT INTO dead_letters (received_at, topic, payload, reason, detail, device_id, worker)
 SELECT t, 'city/x/camera/' || d || '/telemetry', '\\x7b'::bytea,
-       (ARRAY['invalid_json', 'out_of_range', 'unknown_field'])[1 + (random() * 2.99)::int],
+       (ARRAY['invalid_json', 'out_of_range', 'unknown_field'])[1 + floor(random() * 3)::int],
        'generated', d, 'ingest-1'
 FROM generate_series(%(day)s::timestamptz, %(day)s::timestamptz + interval '1 day',
                      interval '7 minutes') AS t
 CROSS JOIN LATERAL (
-    SELECT (%(ids)s::text[])[1 + (random() * (cardinality(%(ids)s::text[]) - 1))::int] AS d) x
+    SELECT (%(ids)s::text[])[1 + floor(random() * cardinality(%(ids)s::text[]))::int] AS d) x
 """
 
 
