@@ -22,6 +22,8 @@ from grafana._panels import (
     grid,
     heat,
     new_dashboard,
+    open_incidents,
+    silent_sql,
     thresholds,
     timeline,
     ts,
@@ -29,8 +31,6 @@ from grafana._panels import (
 from grafana._query import DATASOURCE, GATE, series, table, tiered
 
 _NOT_DONE = "('resolved', 'closed', 'rejected')"
-#: A device is silent when nothing arrived for this many reporting intervals.
-SILENT_AFTER_INTERVALS = 3
 
 
 def _rate(grain_s: int) -> str:
@@ -116,10 +116,7 @@ def overview() -> db.Dashboard:
         "the governance center watches.",
         ALL_KINDS,
     )
-    silent = (
-        f"(d.last_seen IS NULL OR d.last_seen < now() - make_interval(secs => "
-        f"{SILENT_AFTER_INTERVALS} * d.report_interval) OR d.online IS false)"
-    )
+    silent = silent_sql(or_offline=True)
     d = d.with_panel(
         big_number(
             "Devices online",
@@ -139,13 +136,7 @@ def overview() -> db.Dashboard:
         )
     )
     d = d.with_panel(
-        big_number(
-            "Open incidents",
-            "SELECT count(*) AS open FROM incidents i JOIN devices d ON d.id = i.device_id "
-            "WHERE i.status = 'open' AND d.district IN ($district) AND d.id IN ($device)",
-            description="Incidents the detectors opened and that are not resolved yet.",
-            steps=((None, "green"), (1, "orange"), (10, "red")),
-        )
+        open_incidents("Incidents the detectors opened and that are not resolved yet.")
     )
     d = d.with_panel(
         big_number(

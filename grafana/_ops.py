@@ -5,14 +5,16 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
-from grafana._city import SILENT_AFTER_INTERVALS
 from grafana._panels import (
     ALL_KINDS,
+    SILENT_AFTER_INTERVALS,
     big_number,
     dashboard_of_kind,
     device_link,
     grid,
     new_dashboard,
+    open_incidents,
+    silent_sql,
     ts,
 )
 from grafana._query import series
@@ -59,13 +61,7 @@ def appeals() -> db.Dashboard:
         )
     )
     d = d.with_panel(
-        big_number(
-            "Open incidents",
-            "SELECT count(*) AS open FROM incidents i JOIN devices d ON d.id = i.device_id "
-            "WHERE i.status = 'open' AND d.district IN ($district) AND i.device_id IN ($device)",
-            description="Incidents not resolved yet (each has a sensor appeal when routed).",
-            steps=((None, "green"), (1, "orange")),
-        )
+        open_incidents("Incidents not resolved yet (each has a sensor appeal when routed).")
     )
     d = d.with_panel(
         ts(
@@ -219,10 +215,7 @@ def ingest() -> db.Dashboard:
         "Readings per second, rejected payloads by reason, silent devices and ingest lag.",
         ALL_KINDS,
     )
-    silent = (
-        f"(d.last_seen IS NULL OR d.last_seen < now() - make_interval(secs => "
-        f"{SILENT_AFTER_INTERVALS} * d.report_interval))"
-    )
+    silent = silent_sql(or_offline=False)
     d = d.with_panel(
         big_number(
             "Readings per second (last 5 min)",

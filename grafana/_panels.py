@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
@@ -127,6 +128,34 @@ def device_link(title: str = "Open the device's dashboard") -> db.DashboardLink:
     )
 
 
+P = TypeVar("P", timeseries.Panel, stat.Panel, table.Panel, statetimeline.Panel, heatmap.Panel)
+
+
+def _base(panel: P, title: str, description: str, queries: Sequence[Query], w: int, h: int) -> P:
+    """What every panel sets: title, description, data source, queries, size."""
+    return (
+        panel.title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets(list(queries))
+        .span(w)
+        .height(h)
+    )
+
+
+#: SQL condition on ``devices d``: nothing for this many reporting intervals.
+SILENT_AFTER_INTERVALS = 3
+
+
+def silent_sql(*, or_offline: bool) -> str:
+    """SQL: device ``d`` is silent (and, with ``or_offline``, or reported offline)."""
+    cond = (
+        f"d.last_seen IS NULL OR d.last_seen < now() - make_interval(secs => "
+        f"{SILENT_AFTER_INTERVALS} * d.report_interval)"
+    )
+    return f"({cond}{' OR d.online IS false' if or_offline else ''})"
+
+
 def _thresholds(steps: Sequence[tuple[float | None, str]]) -> db.ThresholdsConfig:
     return (
         db.ThresholdsConfig()
@@ -166,14 +195,8 @@ def ts(
 ) -> timeseries.Panel:
     """A time-series panel."""
     p = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets(list(queries))
+        _base(timeseries.Panel(), title, description, queries, w, h)
         .unit(unit)
-        .span(w)
-        .height(h)
         .legend(_legend())
         .tooltip(_tooltip())
         .span_nulls(False)
@@ -199,14 +222,8 @@ def big_number(
 ) -> stat.Panel:
     """A stat panel over a query returning one row of one number."""
     return (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets([table_query(sql)])
+        _base(stat.Panel(), title, description, [table_query(sql)], w, h)
         .unit(unit)
-        .span(w)
-        .height(h)
         .thresholds(_thresholds(steps))
         .color_mode(cm.BigValueColorMode.BACKGROUND)
         .graph_mode(cm.BigValueGraphMode.NONE)
@@ -224,16 +241,7 @@ def grid(
     links: Sequence[db.DashboardLink] = (),
 ) -> table.Panel:
     """A table panel."""
-    p = (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets([table_query(sql)])
-        .span(w)
-        .height(h)
-        .filterable(True)
-    )
+    p = _base(table.Panel(), title, description, [table_query(sql)], w, h).filterable(True)
     if links:
         p = p.data_links(list(links))
     return p
@@ -257,13 +265,7 @@ def timeline(
         }
     )
     return (
-        statetimeline.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets([query])
-        .span(w)
-        .height(h)
+        _base(statetimeline.Panel(), title, description, [query], w, h)
         .with_transformation(
             dm.DataTransformerConfig(
                 id_val="partitionByValues",
@@ -294,13 +296,7 @@ def heat(
 ) -> heatmap.Panel:
     """A heatmap whose rows are the query's series (no bucketing by Grafana)."""
     return (
-        heatmap.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets([query])
-        .span(w)
-        .height(h)
+        _base(heatmap.Panel(), title, description, [query], w, h)
         .interval(min_interval)
         .calculate(False)
         .color(
@@ -315,6 +311,17 @@ def heat(
         .y_axis(heatmap.YAxisConfig().unit("none"))
         .cell_values(heatmap.CellValues().unit(unit))
         .show_value(cm.VisibilityMode.NEVER)
+    )
+
+
+def open_incidents(description: str) -> stat.Panel:
+    """Stat: incidents not resolved yet on the chosen devices."""
+    return big_number(
+        "Open incidents",
+        "SELECT count(*) AS open FROM incidents i JOIN devices d ON d.id = i.device_id "
+        "WHERE i.status = 'open' AND d.district IN ($district) AND d.id IN ($device)",
+        description=description,
+        steps=((None, "green"), (1, "orange"), (10, "red")),
     )
 
 
