@@ -17,7 +17,7 @@ from grafana._panels import (
     silent_sql,
     ts,
 )
-from grafana._query import series
+from grafana._query import GATE, series, tiered
 
 _NOT_DONE = "('resolved', 'closed', 'rejected')"
 #: Sensor appeals follow their incident's device; citizens' appeals have none.
@@ -208,6 +208,29 @@ def appeals() -> db.Dashboard:
     )
 
 
+def _ingest_tiers(select: str, *, per_worker: bool = False) -> str:
+    """``ingest_stats`` for ranges up to 36 h, its hourly sums (0010) beyond.
+
+    ``{seconds}`` in ``select`` becomes the seconds in a bucket of each source.
+    """
+    metric = "worker AS metric, " if per_worker else ""
+    group = "1, 2" if per_worker else "1"
+
+    def branch(source: str, col: str, grain: int) -> str:
+        seconds = f"greatest($__interval_ms / 1000.0, {grain})"
+        return (
+            f"SELECT $__timeGroupAlias({col}, $__interval), {metric}"
+            f"{select.replace('{seconds}', seconds)}\n"
+            f"FROM {source}\nWHERE $__timeFilter({col}) {GATE}\nGROUP BY {group}"
+        )
+
+    return tiered(
+        raw=None,
+        minute=branch("ingest_stats", "time", 1),
+        hour=branch("ingest_stats_1h", "bucket", 3600),
+    )
+
+
 def ingest() -> db.Dashboard:
     d = new_dashboard(
         "ingest",
@@ -258,17 +281,12 @@ def ingest() -> db.Dashboard:
             "Readings per second",
             [
                 series(
-                    """
-                    SELECT $__timeGroupAlias(time, $__interval),
-                           sum(received) / ($__interval_ms / 1000.0) AS received,
-                           sum(stored) / ($__interval_ms / 1000.0) AS stored,
-                           sum(duplicates) / ($__interval_ms / 1000.0) AS duplicates,
-                           sum(rejected) / ($__interval_ms / 1000.0) AS rejected
-                    FROM ingest_stats
-                    WHERE $__timeFilter(time)
-                    GROUP BY 1
-                    ORDER BY 1
-                    """
+                    _ingest_tiers(
+                        "sum(received) / {seconds} AS received, "
+                        "sum(stored) / {seconds} AS stored, "
+                        "sum(duplicates) / {seconds} AS duplicates, "
+                        "sum(rejected) / {seconds} AS rejected"
+                    )
                 )
             ],
             unit="wps",
@@ -281,15 +299,10 @@ def ingest() -> db.Dashboard:
             "Ingest lag and commit time",
             [
                 series(
-                    """
-                    SELECT $__timeGroupAlias(time, $__interval),
-                           max(lag_ms_p50) AS "lag p50", max(lag_ms_p99) AS "lag p99",
-                           max(commit_ms_p99) AS "commit p99"
-                    FROM ingest_stats
-                    WHERE $__timeFilter(time)
-                    GROUP BY 1
-                    ORDER BY 1
-                    """
+                    _ingest_tiers(
+                        'max(lag_ms_p50) AS "lag p50", max(lag_ms_p99) AS "lag p99", '
+                        'max(commit_ms_p99) AS "commit p99"'
+                    )
                 )
             ],
             unit="ms",
@@ -322,18 +335,7 @@ def ingest() -> db.Dashboard:
     d = d.with_panel(
         ts(
             "Queue depth per worker",
-            [
-                series(
-                    """
-                    SELECT $__timeGroupAlias(time, $__interval), worker AS metric,
-                           max(queue_depth) AS depth
-                    FROM ingest_stats
-                    WHERE $__timeFilter(time)
-                    GROUP BY 1, 2
-                    ORDER BY 1
-                    """
-                )
-            ],
+            [series(_ingest_tiers("max(queue_depth) AS depth", per_worker=True))],
             unit="short",
             description="Messages waiting in each worker's bounded queue (backpressure).",
             min_interval="1m",
