@@ -111,6 +111,10 @@ class Settings:
     log_level: str = "INFO"
     api_keys: tuple[Secret, ...] = ()
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    grafana_url: str = ""
+    grafana_token: Secret = field(default_factory=lambda: Secret(""))
+    grafana_db_user: str = ""
+    grafana_db_password: Secret = field(default_factory=lambda: Secret(""))
 
     def __repr__(self) -> str:
         return (
@@ -170,4 +174,8 @@ class Settings:
             log_level=get("LOG_LEVEL", "INFO").upper(),
             api_keys=keys,
             webhook_secret=Secret(get("WEBHOOK_SECRET", "")),
+            grafana_url=get("GRAFANA_URL", ""),
+            grafana_token=Secret(get("GRAFANA_TOKEN", "")),
+            grafana_db_user=get("GRAFANA_DB_USER", ""),
+            grafana_db_password=Secret(get("GRAFANA_DB_PASSWORD", "")),
         )

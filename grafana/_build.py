@@ -1,0 +1,57 @@
+"""Builds every dashboard and renders it as the JSON Grafana stores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+from grafana._city import air, intersections, overview, parking, traffic
+from grafana._ops import appeals, ingest
+
+DASHBOARDS: Mapping[str, Callable[[], db.Dashboard]] = {
+    "overview": overview,
+    "intersections": intersections,
+    "traffic": traffic,
+    "parking": parking,
+    "air": air,
+    "appeals": appeals,
+    "ingest": ingest,
+}
+#: Where ``citypulse grafana build`` writes and the provisioning file reads.
+DASHBOARDS_DIR = Path(__file__).resolve().parent / "dashboards"
+
+
+def _number_panels(model: dict[str, Any]) -> dict[str, Any]:
+    for i, panel in enumerate(model.get("panels", []), start=1):
+        panel["id"] = i
+    return model
+
+
+def build_dashboards() -> dict[str, dict[str, Any]]:
+    """Every dashboard's JSON model by file stem (``overview``, ``traffic``, ...)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, make in DASHBOARDS.items():
+        text = json.dumps(make().build(), cls=JSONEncoder, ensure_ascii=False)
+        out[name] = _number_panels(json.loads(text))
+    return out
+
+
+def render(model: dict[str, Any]) -> str:
+    """Stable text of a dashboard model: sorted keys, two-space indent, final newline."""
+    return json.dumps(model, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def write_dashboards(directory: Path = DASHBOARDS_DIR) -> list[Path]:
+    """Write each dashboard to ``directory/<name>.json``; return the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, model in build_dashboards().items():
+        path = directory / f"{name}.json"
+        path.write_text(render(model), encoding="utf-8")
+        written.append(path)
+    return written

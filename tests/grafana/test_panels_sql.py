@@ -1,0 +1,207 @@
+"""Every panel's SQL, expanded as Grafana expands it, against a simulated week."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from citypulse.db import connect
+from grafana import DASHBOARDS_DIR, QueryContext, Variable, expand
+from tests.fix_grafana import SimulatedWeek
+
+pytestmark = pytest.mark.slow
+
+DASHBOARDS = {p.stem: json.loads(p.read_text()) for p in sorted(DASHBOARDS_DIR.glob("*.json"))}
+RANGES = {"2h": timedelta(hours=2), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    dashboard: str
+    panel: str
+    type: str
+    ref_id: str
+    format: str
+    sql: str
+    max_data_points: int
+    min_interval: timedelta | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.dashboard}/{self.panel}/{self.ref_id}"
+
+
+def _interval(text: str | None) -> timedelta | None:
+    if not text:
+        return None
+    from grafana._macros import parse_interval
+
+    return parse_interval(text)
+
+
+def panel_queries() -> Iterator[PanelQuery]:
+    for name, model in DASHBOARDS.items():
+        for panel in model["panels"]:
+            width_px = round(panel["gridPos"]["w"] * 1800 / 24)
+            for target in panel["targets"]:
+                yield PanelQuery(
+                    name,
+                    panel["title"],
+                    panel["type"],
+                    target["refId"],
+                    target["format"],
+                    target["rawSql"],
+                    width_px,
+                    _interval(panel.get("interval")),
+                )
+        for ann in model.get("annotations", {}).get("list", []):
+            t = ann["target"]
+            yield PanelQuery(
+                name, ann["name"], "annotation", t["refId"], "table", t["rawSql"], 1800, None
+            )
+
+
+QUERIES = list(panel_queries())
+
+
+def _options(conn: psycopg.Connection[Any], sql: str) -> tuple[str, ...]:
+    cur = conn.execute(sql)
+    names = [c.name for c in cur.description or ()]
+    col = names.index("__value") if "__value" in names else 0
+    return tuple(str(row[col]) for row in cur.fetchall())
+
+
+def _variables(
+    conn: psycopg.Connection[Any], model: dict[str, Any], ctx: QueryContext
+) -> dict[str, Variable]:
+    """Each variable at its default (All), its options read as Grafana reads them."""
+    out: dict[str, Variable] = {}
+    for v in model["templating"]["list"]:
+        partial = QueryContext(ctx.start, ctx.end, out)
+        options = _options(conn, expand(v["query"], partial))
+        out[v["name"]] = Variable(
+            v["name"],
+            v["current"]["value"],
+            multi=v["multi"],
+            include_all=v["includeAll"],
+            options=options,
+        )
+    return out
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, datetime | int | float | Decimal)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _run(
+    week: SimulatedWeek, q: PanelQuery, span: timedelta
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    end = week.end
+    with connect(week.url) as conn:
+        base = QueryContext(end - span, end, max_data_points=q.max_data_points)
+        variables = _variables(conn, DASHBOARDS[q.dashboard], base)
+        ctx = QueryContext(
+            end - span,
+            end,
+            variables,
+            max_data_points=q.max_data_points,
+            min_interval=q.min_interval,
+        )
+        cur = conn.execute(expand(q.sql, ctx).encode())
+        names = [c.name for c in cur.description or ()]
+        return names, cur.fetchall()
+
+
+def _check_shape(q: PanelQuery, names: list[str], rows: list[tuple[Any, ...]]) -> None:
+    if q.format == "time_series" or q.type in ("state-timeline", "annotation"):
+        assert "time" in names, f"{q.name}: no time column in {names}"
+        t = names.index("time")
+        times = [r[t] for r in rows]
+        assert all(_is_time(x) for x in times), f"{q.name}: time column not a time"
+        if q.type != "annotation":
+            assert times == sorted(times), f"{q.name}: not sorted by time (Grafana needs it)"
+    if q.format == "time_series":
+        others = [i for i, n in enumerate(names) if n not in ("time", "metric")]
+        assert others, f"{q.name}: no value column"
+        for r in rows[:200]:
+            assert all(r[i] is None or _is_number(r[i]) for i in others), f"{q.name}: {r}"
+        if "metric" in names:
+            assert all(isinstance(r[names.index("metric")], str) for r in rows)
+    if q.type == "state-timeline":
+        assert {"metric", "state"} <= set(names), f"{q.name}: {names}"
+    if q.type == "geomap":
+        assert {"lat", "lon"} <= set(names), f"{q.name}: {names}"
+        for r in rows:
+            assert _is_number(r[names.index("lat")])
+            assert _is_number(r[names.index("lon")])
+    if q.type == "stat":
+        assert len(rows) == 1, f"{q.name}: {rows}"
+        assert len(names) == 1, f"{q.name}: {names}"
+        assert _is_number(rows[0][0]), f"{q.name}: {rows}"
+    if q.type == "annotation":
+        assert {"time", "timeend", "text", "tags"} <= set(names)
+
+
+@pytest.mark.parametrize("span", list(RANGES), ids=list(RANGES))
+@pytest.mark.parametrize("query", QUERIES, ids=[q.name for q in QUERIES])
+def test_panel_query_runs_and_fits_its_panel(
+    simulated_week: SimulatedWeek, query: PanelQuery, span: str
+) -> None:
+    names, rows = _run(simulated_week, query, RANGES[span])
+    _check_shape(query, names, rows)
+    if span == "7d":
+        assert rows, f"{query.name}: no rows over the simulated week"
+
+
+def test_every_dashboard_has_queries() -> None:
+    assert set(DASHBOARDS) == {
+        "overview",
+        "intersections",
+        "traffic",
+        "parking",
+        "air",
+        "appeals",
+        "ingest",
+    }
+    assert len(QUERIES) > 50
+
+
+def _plan(week: SimulatedWeek, sql: str, span: timedelta) -> str:
+    with connect(week.url) as conn:
+        variables = _variables(conn, DASHBOARDS["traffic"], QueryContext(week.end - span, week.end))
+        ctx = QueryContext(week.end - span, week.end, variables, min_interval=timedelta(minutes=1))
+        rows = conn.execute(
+            b"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + expand(sql, ctx).encode()
+        )
+        return "\n".join(str(r[0]) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("span", "read"),
+    [("2h", "camera_readings"), ("24h", "camera_1m"), ("7d", "camera_1h")],
+)
+def test_long_ranges_read_rollups_and_short_ones_raw_data(
+    simulated_week: SimulatedWeek, span: str, read: str
+) -> None:
+    panel = next(
+        p for p in DASHBOARDS["traffic"]["panels"] if p["title"].startswith("Traffic intensity vs")
+    )
+    plan = _plan(simulated_week, panel["targets"][0]["rawSql"], RANGES[span])
+    executed = {
+        table
+        for table in ("camera_readings", "camera_1m", "camera_1h")
+        for block in plan.split("->")
+        if table in block and "never executed" not in block
+    }
+    assert executed == {read}, plan
