@@ -1,1 +1,32 @@
-"""placeholder"""
+"""Appeals for the governance center and their delivery to external systems.
+
+The appeals side: routing (incident type -> sector block, service, agency, deadline),
+texts, :class:`AppealWriter` (an incident listener that writes appeals and outbox rows in
+the incident's transaction), correlation with citizen reports, and the Open311 GeoReport
+v2 API served by ``citypulse serve``.
+"""
+
+from connectors._appeal_errors import AppealNotFound, AppealsError, RoutingError, TransitionRefused
+from connectors._routing import (
+    Correlation,
+    Route,
+    Routing,
+    Service,
+    load_routing,
+    parse_duration,
+    parse_routing,
+)
+
+__all__ = [
+    "AppealNotFound",
+    "AppealsError",
+    "Correlation",
+    "Route",
+    "Routing",
+    "RoutingError",
+    "Service",
+    "TransitionRefused",
+    "load_routing",
+    "parse_duration",
+    "parse_routing",
+]
