@@ -16,16 +16,21 @@ from connectors._routing import (
     parse_duration,
     parse_routing,
 )
+from connectors._texts import AppealText, Texts, format_duration, format_number
 
 __all__ = [
     "AppealNotFound",
+    "AppealText",
     "AppealsError",
     "Correlation",
     "Route",
     "Routing",
     "RoutingError",
     "Service",
+    "Texts",
     "TransitionRefused",
+    "format_duration",
+    "format_number",
     "load_routing",
     "parse_duration",
     "parse_routing",
