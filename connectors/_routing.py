@@ -92,6 +92,13 @@ class Routing:
                 return s
         return None
 
+    def route_for_service(self, service_code: str) -> Route | None:
+        """The first route to ``service_code``: agency and deadline for citizens' reports."""
+        for route in (*self.routes.values(), *self.by_kind.values()):
+            if route.service_code == service_code:
+                return route
+        return None
+
     def district_name(self, slug: str) -> str:
         return self.districts.get(slug, slug)
 
