@@ -7,6 +7,7 @@ themselves.  Secrets (passwords in URLs, API keys) are masked in every ``repr``.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ UnknownDevicePolicy = Literal["register", "reject"]
 
 _DEFAULT_DATABASE_URL = "postgresql://localhost:5432/citypulse"
 _DEFAULT_MQTT_URL = "mqtt://localhost:1883"
+_CONNECTOR_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 def mask_url(url: str) -> str:
@@ -111,7 +113,9 @@ class Settings:
     log_level: str = "INFO"
     api_keys: tuple[Secret, ...] = ()
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
-    grafana_url: str = ""
+    routing_file: str | None = None  # None: connectors/routing.default.yaml
+    connectors: tuple[str, ...] = ()  # outbox rows are written for each of these names
+    grafana_url: str = "http://localhost:3000"
     grafana_token: Secret = field(default_factory=lambda: Secret(""))
     grafana_db_user: str = ""
     grafana_db_password: Secret = field(default_factory=lambda: Secret(""))
@@ -159,6 +163,10 @@ class Settings:
         unknown = get("UNKNOWN_DEVICES", "register")
         if unknown not in ("register", "reject"):
             raise ConfigError("CITYPULSE_UNKNOWN_DEVICES", "must be register or reject")
+        connectors = tuple(c.strip() for c in get("CONNECTORS", "").split(",") if c.strip())
+        for name in connectors:
+            if not _CONNECTOR_NAME.match(name):
+                raise ConfigError("CITYPULSE_CONNECTORS", f"not a connector name: {name!r}")
         keys = tuple(Secret(k.strip()) for k in get("API_KEYS", "").split(",") if k.strip())
         return cls(
             database_url=get("DATABASE_URL", _DEFAULT_DATABASE_URL),
@@ -174,7 +182,9 @@ class Settings:
             log_level=get("LOG_LEVEL", "INFO").upper(),
             api_keys=keys,
             webhook_secret=Secret(get("WEBHOOK_SECRET", "")),
-            grafana_url=get("GRAFANA_URL", ""),
+            routing_file=get("ROUTING_FILE", "") or None,
+            connectors=connectors,
+            grafana_url=get("GRAFANA_URL", base.grafana_url).rstrip("/"),
             grafana_token=Secret(get("GRAFANA_TOKEN", "")),
             grafana_db_user=get("GRAFANA_DB_USER", ""),
             grafana_db_password=Secret(get("GRAFANA_DB_PASSWORD", "")),

@@ -55,6 +55,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("bench", "soak"), "citypulse._soak", "the whole pipeline under sustained load"),
     Command(("eval", "nab"), "detectors._eval_nab", "score detectors on NAB-format data"),
     Command(("eval", "scenario"), "detectors._eval_scenario", "score incidents on a simulation"),
+    Command(("keys", "add"), "connectors._cli_keys", "create an API key (printed once)"),
+    Command(("keys", "revoke"), "connectors._cli_keys_revoke", "revoke an API key"),
 )
 
 _GROUP_HELP = {
@@ -63,6 +65,7 @@ _GROUP_HELP = {
     "grafana": "dashboards as code",
     "bench": "benchmarks that print what they measured",
     "eval": "detector evaluation",
+    "keys": "API keys for the governance center's API",
 }
 
 

@@ -1,0 +1,41 @@
+"""Errors of the appeals side of ``connectors`` (routing, appeals, the API).
+
+::
+
+    CitypulseError
+    ├── ConfigError
+    │   └── RoutingError        the routing file is invalid; ``where`` names the place
+    └── AppealsError
+        ├── AppealNotFound      no appeal with ``appeal_id``
+        └── TransitionRefused   ``appeal_id`` cannot go from ``current`` to ``target``
+"""
+
+from __future__ import annotations
+
+from citypulse._errors import CitypulseError, ConfigError
+
+
+class RoutingError(ConfigError):
+    """The routing configuration is invalid at ``where`` (a path like ``routes.congestion``)."""
+
+    def __init__(self, source: str, where: str, message: str) -> None:
+        super().__init__("CITYPULSE_ROUTING_FILE", f"{source}: {where}: {message}")
+        self.where = where
+
+
+class AppealsError(CitypulseError):
+    """Root of the appeals side's own errors."""
+
+
+class AppealNotFound(AppealsError):
+    def __init__(self, appeal_id: int) -> None:
+        super().__init__(f"no appeal {appeal_id}")
+        self.appeal_id = appeal_id
+
+
+class TransitionRefused(AppealsError):
+    def __init__(self, appeal_id: int, current: str, target: str) -> None:
+        super().__init__(f"appeal {appeal_id} is {current}; it cannot become {target}")
+        self.appeal_id = appeal_id
+        self.current = current
+        self.target = target

@@ -1,0 +1,73 @@
+"""Serve the governance center's API (Open311 GeoReport v2 under /open311/v2/, operators'
+actions under /api/v1/, OpenAPI at /openapi.json, /health) and run the background
+services (outbox delivery) in the same process.
+
+Settings: CITYPULSE_DATABASE_URL, CITYPULSE_ROUTING_FILE (default: the shipped
+routing.default.yaml), CITYPULSE_CONNECTORS (outbox rows per connector),
+CITYPULSE_API_KEYS (bootstrap keys, role:key), CITYPULSE_GRAFANA_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg_pool
+
+from citypulse._settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8311, help="port to listen on")
+    parser.add_argument("--pool-size", type=int, default=10, help="database connections")
+    parser.add_argument(
+        "--max-body", type=int, default=64 * 1024, help="largest request body, bytes"
+    )
+    parser.add_argument(
+        "--no-background", action="store_true", help="serve the API only (no delivery worker)"
+    )
+
+
+def background_services(
+    settings: Settings, pool: psycopg_pool.ConnectionPool[Any]
+) -> Sequence[Any]:
+    """What runs beside the API.  The outbox delivery worker plugs in here, e.g.
+    ``[connectors.DeliveryWorker(pool=pool, settings=settings)]``: anything with a ``name``
+    and ``run(stop: threading.Event)`` (see ``connectors._server.BackgroundService``)."""
+    return []
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from connectors._api import create_app
+    from connectors._auth import KeyStore
+    from connectors._routing import load_routing
+    from connectors._server import open_pool, serve
+
+    routing = load_routing(settings.routing_file)
+    keys = KeyStore(bootstrap=settings.api_keys)
+    pool = open_pool(settings.database_url, max_size=args.pool_size)
+    try:
+        app = create_app(
+            pool=pool,
+            routing=routing,
+            keys=keys,
+            connectors=settings.connectors,
+            max_body=args.max_body,
+        )
+        services = [] if args.no_background else list(background_services(settings, pool))
+        log.info(
+            "serving on %s:%s (%d services, connectors: %s)",
+            args.host,
+            args.port,
+            len(routing.services),
+            ",".join(settings.connectors) or "none",
+        )
+        serve(app, host=args.host, port=args.port, services=services)
+    finally:
+        pool.close(timeout=5.0)
+    return 0
