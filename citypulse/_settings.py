@@ -111,6 +111,13 @@ class Settings:
     log_level: str = "INFO"
     api_keys: tuple[Secret, ...] = ()
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    connectors: tuple[str, ...] = ()
+    webhook_url: str = field(default="", repr=False)
+    open311_url: str = field(default="", repr=False)
+    open311_api_key: Secret = field(default_factory=lambda: Secret(""))
+    open311_jurisdiction: str = ""
+    delivery_timeout_s: int = 10
+    status_sync_interval_s: int = 300
 
     def __repr__(self) -> str:
         return (
@@ -118,7 +125,7 @@ class Settings:
             f"read_database_url={mask_url(self.reader_url)!r}, mqtt={self.mqtt!r}, "
             f"schema_mode={self.schema_mode!r}, retention_days={self.retention_days}, "
             f"unknown_devices={self.unknown_devices!r}, worker_id={self.worker_id!r}, "
-            f"api_keys={len(self.api_keys)} configured)"
+            f"api_keys={len(self.api_keys)} configured, connectors={self.connectors!r})"
         )
 
     @property
@@ -170,4 +177,13 @@ class Settings:
             log_level=get("LOG_LEVEL", "INFO").upper(),
             api_keys=keys,
             webhook_secret=Secret(get("WEBHOOK_SECRET", "")),
+            connectors=tuple(
+                c.strip().lower() for c in get("CONNECTORS", "").split(",") if c.strip()
+            ),
+            webhook_url=get("WEBHOOK_URL", ""),
+            open311_url=get("OPEN311_URL", ""),
+            open311_api_key=Secret(get("OPEN311_API_KEY", "")),
+            open311_jurisdiction=get("OPEN311_JURISDICTION", ""),
+            delivery_timeout_s=integer("DELIVERY_TIMEOUT", 10),
+            status_sync_interval_s=integer("STATUS_SYNC_INTERVAL", 300),
         )
