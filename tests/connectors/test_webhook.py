@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import random
+import re
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -69,15 +74,45 @@ def test_verification_rejects(
     assert reason in info.value.reason
 
 
-def test_openssl_recipe_in_docs_matches() -> None:
-    # docs/webhooks.md: printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$secret"
-    out = subprocess.run(
-        ["openssl", "dgst", "-sha256", "-hmac", SECRET],
-        input=f"{NOW}.".encode() + BODY,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    assert "sha256=" + out.split()[-1] == sign_webhook(SECRET, NOW, BODY)
+DOCS = Path(__file__).parents[2] / "docs" / "webhooks.md"
+
+
+def _doc_block(language: str, marker: str) -> str:
+    blocks = re.findall(rf"```{language}\n(.*?)```", DOCS.read_text(), re.S)
+    return str(next(b for b in blocks if marker in b))
+
+
+def test_shell_recipe_in_docs_verifies(tmp_path: Path) -> None:
+    script = _doc_block("sh", "openssl dgst")
+    script = script.replace("ts=1764061260", f"ts={NOW}")
+    (tmp_path / "body.json").write_bytes(BODY)
+    env = {"PATH": os.environ["PATH"], "CITYPULSE_WEBHOOK_SECRET": SECRET}
+
+    def run(signature: str) -> str:
+        return subprocess.run(
+            ["bash", "-c", f"signature_header='{signature}'\n{script}"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout.strip()
+
+    assert run(sign_webhook(SECRET, NOW, BODY)) == "valid"
+    assert run(sign_webhook(SECRET, NOW, BODY + b"x")) == "INVALID"
+
+
+def test_plain_python_recipe_in_docs_verifies() -> None:
+    namespace: dict[str, Any] = {}
+    exec(_doc_block("python", "def verify"), namespace)
+    verify = namespace["verify"]
+    now = int(time.time())
+    good = headers(ts=now)
+    assert verify(SECRET.encode(), good, BODY) is True
+    assert verify(SECRET.encode(), good, BODY + b" ") is False
+    assert verify(b"other", good, BODY) is False
+    assert verify(SECRET.encode(), headers(ts=now - 400), BODY) is False
+    assert verify(SECRET.encode(), {}, BODY) is False
 
 
 def test_webhook_request_carries_the_documented_headers() -> None:
