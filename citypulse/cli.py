@@ -52,6 +52,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("bench", "grafana"), "grafana._bench", "time every dashboard query"),
     Command(("eval", "nab"), "detectors._eval_nab", "score detectors on NAB-format data"),
     Command(("eval", "scenario"), "detectors._eval_scenario", "score incidents on a simulation"),
+    Command(("deliver",), "connectors._cli_deliver", "deliver appeals from the outbox"),
 )
 
 _GROUP_HELP = {

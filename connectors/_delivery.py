@@ -61,7 +61,7 @@ class Backoff:
     """Exponential backoff with full jitter: attempt n waits U(0, min(cap, base·2ⁿ⁻¹))."""
 
     base: float = 2.0
-    cap: float = 600.0
+    cap: float = 300.0
     retry_after_cap: float = 3600.0  # a remote asking for longer is taken at this
 
     def __post_init__(self) -> None:
@@ -455,7 +455,10 @@ class DeliveryWorker:
             for item in due:
                 if self._stop.is_set():
                     return changed
-                changed += self._sync_one(client, connector, item)
+                try:
+                    changed += self._sync_one(client, connector, item)
+                except TransientDeliveryError:
+                    break  # the remote is struggling: the rest wait for the next round
         return changed
 
     def _sync_one(
@@ -469,6 +472,8 @@ class DeliveryWorker:
             log.warning(
                 "outbox %d (appeal %d): status check failed: %s", item.id, item.appeal_id, exc
             )
+            if isinstance(exc, TransientDeliveryError):
+                raise
             return 0
         with self._conn().connection() as conn, conn.transaction():
             conn.execute(

@@ -61,7 +61,10 @@ def send(
     now: Callable[[], float] = time.time,
 ) -> httpx.Response:
     """Send ``request``; return a 2xx response or raise a typed delivery error."""
-    what = f"{request.method} {request.url.copy_with(query=None)}"
+    url = request.url  # no userinfo and no query in messages: they may hold credentials
+    what = (
+        f"{request.method} {url.scheme}://{url.host}{f':{url.port}' if url.port else ''}{url.path}"
+    )
     try:
         response = client.send(request)
         response.read()

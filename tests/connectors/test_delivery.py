@@ -237,3 +237,38 @@ def test_clean_shutdown_finishes_in_flight(db_url: str, conn: psycopg.Connection
         # close() returned: the in-flight delivery finished and was recorded
         assert outbox_state(conn)[entry]["delivered_at"] is not None
         assert rx.arrivals.total() == 1
+
+
+def test_a_dead_workers_claim_expires(db_url: str, conn: psycopg.Connection[Any]) -> None:
+    from connectors._outbox import claim
+
+    entry = enqueue(conn, insert_appeal(conn), connector="webhook")
+    [taken] = claim(conn, connectors=["webhook"], worker="dead", limit=5, lease=0.5)
+    assert taken.id == entry
+    with WebhookReceiver(SECRET) as rx, worker(db_url, rx.url) as w:
+        assert w.run_once() == 0  # leased by the dead worker
+        wait_until(lambda: w.run_once() == 1, 10, "the lease to expire")
+    row = outbox_state(conn)[entry]
+    assert row["delivered_at"] is not None
+    assert row["attempts"] == 2
+    assert rx.arrivals.total() == 1
+
+
+def test_cli_deliver_once(
+    db_url: str,
+    conn: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from citypulse.cli import main
+
+    entries = [enqueue(conn, insert_appeal(conn), connector="webhook") for _ in range(3)]
+    with WebhookReceiver(SECRET) as rx:
+        monkeypatch.setenv("CITYPULSE_CONNECTORS", "webhook")
+        monkeypatch.setenv("CITYPULSE_WEBHOOK_URL", rx.url)
+        monkeypatch.setenv("CITYPULSE_WEBHOOK_SECRET", SECRET)
+        assert main(["--database-url", db_url, "deliver", "--once"]) == 0
+    assert "delivered=3" in capsys.readouterr().out
+    state = outbox_state(conn)
+    assert all(state[e]["delivered_at"] is not None for e in entries)
+    assert len(rx.processed) == 3
