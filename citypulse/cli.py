@@ -53,6 +53,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("eval", "nab"), "detectors._eval_nab", "score detectors on NAB-format data"),
     Command(("eval", "scenario"), "detectors._eval_scenario", "score incidents on a simulation"),
     Command(("deliver",), "connectors._cli_deliver", "deliver appeals from the outbox"),
+    Command(("bench", "delivery"), "connectors._bench", "measure webhook delivery from the outbox"),
 )
 
 _GROUP_HELP = {

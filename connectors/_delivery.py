@@ -270,15 +270,33 @@ class DeliveryWorker:
     # -- the loop ---------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Deliver until ``stop`` is set; database outages are waited out with backoff."""
-        next_sync = self._monotonic()
+        """Deliver until ``stop`` is set, then wait for in-flight deliveries.
+
+        Pipelined: whenever one of the ``concurrency`` slots frees up, more entries are
+        claimed, so one slow remote call does not hold the others back.  Database outages
+        are waited out with backoff."""
+        slots = threading.BoundedSemaphore(self._concurrency)
+        next_sync = next_expire = self._monotonic()
         failures = 0
-        while not stop.is_set():
+
+        def deliver(entry: OutboxEntry) -> None:
             try:
-                claimed = self.run_once()
-                if self._monotonic() >= next_sync:
-                    next_sync = self._monotonic() + self._sync_interval
-                    self.sync_status_once()
+                self._deliver(entry)
+            finally:
+                slots.release()
+
+        while not stop.is_set():
+            if not slots.acquire(timeout=self._poll_interval):
+                continue
+            free = 1
+            while free < self._concurrency and slots.acquire(blocking=False):
+                free += 1
+            entries: list[OutboxEntry] = []
+            try:
+                if self._monotonic() >= next_expire:
+                    next_expire = self._monotonic() + self._poll_interval
+                    self._expire()
+                entries = self._claim(free)
                 failures = 0
             except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
                 failures += 1
@@ -291,39 +309,59 @@ class DeliveryWorker:
                     delay,
                 )
                 stop.wait(delay)
-                continue
             except Exception:
                 failures += 1
                 self._count("errors")
-                log.exception("delivery %s: round failed", self.worker_id)
+                log.exception("delivery %s: claiming failed", self.worker_id)
                 stop.wait(self._backoff.delay(failures, None, self._rng))
-                continue
-            if claimed < self._concurrency:
+            for _ in range(free - len(entries)):
+                slots.release()
+            executor = self._executor
+            assert executor is not None, "delivery worker is not open"
+            for entry in entries:
+                executor.submit(deliver, entry)
+            if self._monotonic() >= next_sync:
+                next_sync = self._monotonic() + self._sync_interval
+                try:
+                    self.sync_status_once()
+                except Exception:
+                    self._count("errors")
+                    log.exception("delivery %s: status sync failed", self.worker_id)
+            if not entries:
                 stop.wait(self._poll_interval)
+        for _ in range(self._concurrency):  # in-flight deliveries finish and are recorded
+            slots.acquire()
 
     def _conn(self) -> psycopg_pool.ConnectionPool[psycopg.Connection[Any]]:
         if self._pool is None:
             raise RuntimeError("delivery worker is not open")
         return self._pool
 
-    def run_once(self) -> int:
-        """One round: expire, claim up to ``concurrency`` entries, deliver them; returns
-        how many were claimed."""
-        pool = self._conn()
-        with pool.connection() as conn:
+    def _expire(self) -> None:
+        with self._conn().connection() as conn:
             for entry_id, appeal_id, connector, error in _outbox.expire(conn):
                 self._count("failed_deadline")
                 log.warning(
                     "outbox %d (appeal %d, %s) failed: %s", entry_id, appeal_id, connector, error
                 )
+
+    def _claim(self, limit: int) -> list[OutboxEntry]:
+        with self._conn().connection() as conn:
             entries = _outbox.claim(
                 conn,
                 connectors=list(self._connectors),
                 worker=self.worker_id,
-                limit=self._concurrency,
+                limit=limit,
                 lease=self._lease,
             )
         self._count("claimed", len(entries))
+        return entries
+
+    def run_once(self) -> int:
+        """One round: expire, claim up to ``concurrency`` entries, deliver them and wait;
+        returns how many were claimed."""
+        self._expire()
+        entries = self._claim(self._concurrency)
         if len(entries) <= 1 or self._executor is None:
             for entry in entries:
                 self._deliver(entry)

@@ -75,7 +75,7 @@ WITH due AS (
           SELECT 1 FROM outbox p
           WHERE p.appeal_id = o.appeal_id AND p.connector = o.connector AND p.id < o.id
             AND p.delivered_at IS NULL AND p.failed_at IS NULL)
-    ORDER BY o.next_attempt_at, o.id
+    ORDER BY o.next_attempt_at
     LIMIT %(limit)s
     FOR UPDATE OF o SKIP LOCKED
 )
@@ -95,10 +95,11 @@ RETURNING o.id, o.appeal_id, o.connector, o.event, o.idempotency_key, o.payload,
        AND p.failed_at IS NOT NULL)
 """
 
+# Delivered wins over a deadline that passed while the call was in flight: it did arrive.
 DELIVERED = """
 UPDATE outbox
-SET delivered_at = now(), claimed_by = NULL, last_status = %(status)s, last_error = '',
-    remote_id = coalesce(%(remote_id)s, remote_id)
+SET delivered_at = now(), failed_at = NULL, claimed_by = NULL, last_status = %(status)s,
+    last_error = '', remote_id = coalesce(%(remote_id)s, remote_id)
 WHERE id = %(id)s AND delivered_at IS NULL
 """
 
