@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests._procs import free_port
 from tests.connectors._receiver import WebhookReceiver
 from tests.connectors._rows import enqueue, insert_appeal, outbox_state, pending
 from tests.connectors._wait import wait_until
+from tests.fix_db import PgServer
 
 SECRET = "s3cr3t-for-tests"
 FAST = Backoff(base=0.05, cap=0.4)
@@ -272,3 +274,52 @@ def test_cli_deliver_once(
     state = outbox_state(conn)
     assert all(state[e]["delivered_at"] is not None for e in entries)
     assert len(rx.processed) == 3
+
+
+def test_a_slow_delivery_does_not_hold_back_the_others(
+    db_url: str, conn: psycopg.Connection[Any]
+) -> None:
+    slow = enqueue(conn, insert_appeal(conn), connector="webhook", key="slow")
+    others = [enqueue(conn, insert_appeal(conn), connector="webhook") for _ in range(6)]
+
+    def plan(n: int, key: str) -> str:
+        return "timeout" if key == "slow" else "ok"  # answered only after 4 s
+
+    with (
+        WebhookReceiver(SECRET, plan=plan, stall=4.0) as rx,
+        worker(db_url, rx.url, timeout=10.0, concurrency=2) as w,
+    ):
+        w.start()
+        wait_until(
+            lambda: all(outbox_state(conn)[e]["delivered_at"] for e in others),
+            3.5,
+            "the others delivered by the second slot",
+        )
+        assert outbox_state(conn)[slow]["delivered_at"] is None
+        wait_until(lambda: pending(conn) == 0, 10, "the slow one")
+    assert rx.arrivals["slow"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.faults
+def test_database_restart_is_waited_out(
+    db_url: str, conn: psycopg.Connection[Any], pg_server: PgServer
+) -> None:
+    if not pg_server.owned:
+        pytest.fail("this test restarts PostgreSQL: run it against the fixtures' own server")
+    before = enqueue(conn, insert_appeal(conn), connector="webhook")
+    with WebhookReceiver(SECRET) as rx, worker(db_url, rx.url) as w:
+        w.start()
+        wait_until(lambda: len(rx.processed) == 1, 10, "the first delivery")
+        pg_server.stop()
+        time.sleep(1.5)  # the worker's rounds fail meanwhile
+        pg_server.start()
+        with connect(db_url, autocommit=True) as again:
+            after = enqueue(again, insert_appeal(again), connector="webhook")
+            wait_until(lambda: pending(again) == 0, 30, "delivery after the restart")
+            state = outbox_state(again)
+        errors = w.counters.errors
+    assert state[before]["delivered_at"] is not None
+    assert state[after]["delivered_at"] is not None
+    assert len(rx.processed) == 2
+    assert errors >= 1
