@@ -14,10 +14,10 @@ import pytest
 from citypulse import Secret
 from citypulse.db import connect
 from connectors import Backoff, DeliveryWorker, WebhookConnector
+from tests._mqtt import wait_for
 from tests._procs import free_port
 from tests.connectors._receiver import WebhookReceiver
 from tests.connectors._rows import enqueue, insert_appeal, outbox_state, pending
-from tests.connectors._wait import wait_until
 from tests.fix_db import PgServer
 
 SECRET = "s3cr3t-for-tests"
@@ -80,7 +80,7 @@ def test_receiver_failing_then_recovering_gets_every_appeal_once(
     total = len(outbox_state(conn))
     with WebhookReceiver(SECRET, plan=plan, stall=2.0) as rx, worker(db_url, rx.url) as w:
         w.start()
-        wait_until(lambda: pending(conn) == 0, 90, "every entry delivered")
+        wait_for(lambda: pending(conn) == 0, 90, "every entry delivered")
         counters = w.counters
     state = outbox_state(conn)
     assert all(r["delivered_at"] is not None for r in state.values()), state
@@ -106,10 +106,10 @@ def test_receiver_down_then_back(db_url: str, conn: psycopg.Connection[Any]) -> 
     entries = [enqueue(conn, insert_appeal(conn), connector="webhook") for _ in range(5)]
     with worker(db_url, url) as w:
         w.start()
-        wait_until(lambda: w.counters.retried >= 10, 30, "retries while the receiver is down")
+        wait_for(lambda: w.counters.retried >= 10, 30, "retries while the receiver is down")
         assert pending(conn) == 5
         with WebhookReceiver(SECRET, port=port) as rx:
-            wait_until(lambda: pending(conn) == 0, 30, "delivery after the receiver is back")
+            wait_for(lambda: pending(conn) == 0, 30, "delivery after the receiver is back")
     state = outbox_state(conn)
     assert all(state[e]["delivered_at"] is not None for e in entries)
     assert all(state[e]["attempts"] > 1 for e in entries)
@@ -157,7 +157,7 @@ def test_deadline_passed_fails(db_url: str, conn: psycopg.Connection[Any]) -> No
 
     with WebhookReceiver(SECRET, plan=plan) as rx, worker(db_url, rx.url) as w:
         w.start()
-        wait_until(lambda: pending(conn) == 0, 20, "both entries failed")
+        wait_for(lambda: pending(conn) == 0, 20, "both entries failed")
         counters = w.counters
     state = outbox_state(conn)
     assert state[late]["failed_at"] is not None
@@ -189,7 +189,7 @@ def test_retry_after_is_honoured(db_url: str, conn: psycopg.Connection[Any]) -> 
         assert 0.5 < float(row[0]) <= 1.0  # Retry-After: 1, not the 0.05 s backoff
         assert row[1] == 429
         assert w.run_once() == 0  # not due yet
-        wait_until(lambda: w.run_once() == 1, 5, "the retry")
+        wait_for(lambda: w.run_once() == 1, 5, "the retry")
     assert rx.arrivals.most_common() == [(next(iter(rx.arrivals)), 2)]
     assert outbox_state(conn)[entry]["delivered_at"] is not None
 
@@ -249,7 +249,7 @@ def test_a_dead_workers_claim_expires(db_url: str, conn: psycopg.Connection[Any]
     assert taken.id == entry
     with WebhookReceiver(SECRET) as rx, worker(db_url, rx.url) as w:
         assert w.run_once() == 0  # leased by the dead worker
-        wait_until(lambda: w.run_once() == 1, 10, "the lease to expire")
+        wait_for(lambda: w.run_once() == 1, 10, "the lease to expire")
     row = outbox_state(conn)[entry]
     assert row["delivered_at"] is not None
     assert row["attempts"] == 2
@@ -290,13 +290,13 @@ def test_a_slow_delivery_does_not_hold_back_the_others(
         worker(db_url, rx.url, timeout=10.0, concurrency=2) as w,
     ):
         w.start()
-        wait_until(
+        wait_for(
             lambda: all(outbox_state(conn)[e]["delivered_at"] for e in others),
             3.5,
             "the others delivered by the second slot",
         )
         assert outbox_state(conn)[slow]["delivered_at"] is None
-        wait_until(lambda: pending(conn) == 0, 10, "the slow one")
+        wait_for(lambda: pending(conn) == 0, 10, "the slow one")
     assert rx.arrivals["slow"] == 1
 
 
@@ -310,13 +310,13 @@ def test_database_restart_is_waited_out(
     before = enqueue(conn, insert_appeal(conn), connector="webhook")
     with WebhookReceiver(SECRET) as rx, worker(db_url, rx.url) as w:
         w.start()
-        wait_until(lambda: len(rx.processed) == 1, 10, "the first delivery")
+        wait_for(lambda: len(rx.processed) == 1, 10, "the first delivery")
         pg_server.stop()
         time.sleep(1.5)  # the worker's rounds fail meanwhile
         pg_server.start()
         with connect(db_url, autocommit=True) as again:
             after = enqueue(again, insert_appeal(again), connector="webhook")
-            wait_until(lambda: pending(again) == 0, 30, "delivery after the restart")
+            wait_for(lambda: pending(again) == 0, 30, "delivery after the restart")
             state = outbox_state(again)
         errors = w.counters.errors
     assert state[before]["delivered_at"] is not None
