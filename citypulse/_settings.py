@@ -119,6 +119,12 @@ class Settings:
     grafana_token: Secret = field(default_factory=lambda: Secret(""))
     grafana_db_user: str = ""
     grafana_db_password: Secret = field(default_factory=lambda: Secret(""))
+    webhook_url: str = field(default="", repr=False)
+    open311_url: str = field(default="", repr=False)
+    open311_api_key: Secret = field(default_factory=lambda: Secret(""))
+    open311_jurisdiction: str = ""
+    delivery_timeout_s: int = 10
+    status_sync_interval_s: int = 300
 
     def __repr__(self) -> str:
         return (
@@ -126,7 +132,7 @@ class Settings:
             f"read_database_url={mask_url(self.reader_url)!r}, mqtt={self.mqtt!r}, "
             f"schema_mode={self.schema_mode!r}, retention_days={self.retention_days}, "
             f"unknown_devices={self.unknown_devices!r}, worker_id={self.worker_id!r}, "
-            f"api_keys={len(self.api_keys)} configured)"
+            f"api_keys={len(self.api_keys)} configured, connectors={self.connectors!r})"
         )
 
     @property
@@ -188,4 +194,10 @@ class Settings:
             grafana_token=Secret(get("GRAFANA_TOKEN", "")),
             grafana_db_user=get("GRAFANA_DB_USER", ""),
             grafana_db_password=Secret(get("GRAFANA_DB_PASSWORD", "")),
+            webhook_url=get("WEBHOOK_URL", ""),
+            open311_url=get("OPEN311_URL", ""),
+            open311_api_key=Secret(get("OPEN311_API_KEY", "")),
+            open311_jurisdiction=get("OPEN311_JURISDICTION", ""),
+            delivery_timeout_s=integer("DELIVERY_TIMEOUT", 10),
+            status_sync_interval_s=integer("STATUS_SYNC_INTERVAL", 300),
         )

@@ -57,6 +57,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("eval", "scenario"), "detectors._eval_scenario", "score incidents on a simulation"),
     Command(("keys", "add"), "connectors._cli_keys", "create an API key (printed once)"),
     Command(("keys", "revoke"), "connectors._cli_keys_revoke", "revoke an API key"),
+    Command(("deliver",), "connectors._cli_deliver", "deliver appeals from the outbox"),
+    Command(("bench", "delivery"), "connectors._bench", "measure webhook delivery from the outbox"),
 )
 
 _GROUP_HELP = {

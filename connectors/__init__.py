@@ -4,14 +4,38 @@ The appeals side: routing (incident type -> sector block, service, agency, deadl
 texts, :class:`AppealWriter` (an incident listener that writes appeals and outbox rows in
 the incident's transaction), correlation with citizen reports, and the Open311 GeoReport
 v2 API served by ``citypulse serve``.
+
+The delivery side: a :class:`DeliveryWorker` delivers the ``outbox`` rows through the
+configured :class:`Connector` s (``CITYPULSE_CONNECTORS``): :class:`WebhookConnector`
+(signed JSON; receivers check it with :func:`verify_webhook`, see docs/webhooks.md) and
+:class:`Open311Connector` (GeoReport v2 ``POST requests``, status synced back).
 """
 
 from connectors._api import ApiError, create_app
 from connectors._appeal_errors import AppealNotFound, AppealsError, RoutingError, TransitionRefused
 from connectors._appeals import AppealDraft, insert_appeal, load_appeal, transition
 from connectors._auth import KeyStore, Principal, add_key, hash_key, revoke_key
+from connectors._connector import (
+    Connector,
+    DeliveryResult,
+    RemoteStatus,
+    RemoteStatusHandler,
+    StatusSource,
+)
 from connectors._correlate import Correlated, Link, correlate, haversine_m
+from connectors._delivery import Backoff, DeliveryCounters, DeliveryWorker, record_remote_status
+from connectors._errors import (
+    ConnectorError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    WebhookSignatureError,
+)
 from connectors._georeport import open311_status, service_request
+from connectors._http import parse_retry_after
+from connectors._open311_client import Open311Connector
+from connectors._outbox import OutboxEntry
+from connectors._registry import CONNECTOR_FACTORIES, ConnectorFactory, build_connectors
 from connectors._requests import Report, RequestQuery, list_requests, submit_report
 from connectors._routing import (
     Correlation,
@@ -24,9 +48,11 @@ from connectors._routing import (
 )
 from connectors._server import BackgroundService, open_pool, serve, serve_in_thread
 from connectors._texts import AppealText, Texts, format_duration, format_number
+from connectors._webhook import WebhookConnector, sign_webhook, verify_webhook
 from connectors._writer import DASHBOARDS, AppealWriter, grafana_link
 
 __all__ = [
+    "CONNECTOR_FACTORIES",
     "DASHBOARDS",
     "ApiError",
     "AppealDraft",
@@ -35,20 +61,38 @@ __all__ = [
     "AppealWriter",
     "AppealsError",
     "BackgroundService",
+    "Backoff",
+    "Connector",
+    "ConnectorError",
+    "ConnectorFactory",
     "Correlated",
     "Correlation",
+    "DeliveryCounters",
+    "DeliveryError",
+    "DeliveryResult",
+    "DeliveryWorker",
     "KeyStore",
     "Link",
+    "Open311Connector",
+    "OutboxEntry",
+    "PermanentDeliveryError",
     "Principal",
+    "RemoteStatus",
+    "RemoteStatusHandler",
     "Report",
     "RequestQuery",
     "Route",
     "Routing",
     "RoutingError",
     "Service",
+    "StatusSource",
     "Texts",
+    "TransientDeliveryError",
     "TransitionRefused",
+    "WebhookConnector",
+    "WebhookSignatureError",
     "add_key",
+    "build_connectors",
     "correlate",
     "create_app",
     "format_duration",
@@ -63,11 +107,15 @@ __all__ = [
     "open311_status",
     "open_pool",
     "parse_duration",
+    "parse_retry_after",
     "parse_routing",
+    "record_remote_status",
     "revoke_key",
     "serve",
     "serve_in_thread",
     "service_request",
+    "sign_webhook",
     "submit_report",
     "transition",
+    "verify_webhook",
 ]
