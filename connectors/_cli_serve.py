@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg_pool
@@ -33,13 +35,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@dataclass
+class _Delivery:
+    """The outbox delivery worker as a background service of ``serve``."""
+
+    settings: Settings
+    name: str = "delivery"
+
+    def run(self, stop: threading.Event) -> None:
+        from connectors._delivery import DeliveryWorker
+
+        # httpx logs every request URL at INFO; a webhook URL may carry a token.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        with DeliveryWorker.from_settings(self.settings) as worker:
+            worker.run(stop)
+
+
 def background_services(
     settings: Settings, pool: psycopg_pool.ConnectionPool[Any]
 ) -> Sequence[Any]:
-    """What runs beside the API.  The outbox delivery worker plugs in here, e.g.
-    ``[connectors.DeliveryWorker(pool=pool, settings=settings)]``: anything with a ``name``
-    and ``run(stop: threading.Event)`` (see ``connectors._server.BackgroundService``)."""
-    return []
+    """What runs beside the API: the outbox delivery worker, when connectors are configured
+    (anything with a ``name`` and ``run(stop)``, see ``connectors._server.BackgroundService``)."""
+    if not settings.connectors:
+        log.info("no CITYPULSE_CONNECTORS: appeals are kept here, delivered nowhere")
+        return []
+    return [_Delivery(settings)]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

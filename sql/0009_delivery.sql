@@ -15,7 +15,7 @@ COMMENT ON COLUMN outbox.remote_checked_at IS 'when remote_status was last fetch
 
 -- Ordering: an entry waits while an earlier one of its appeal and connector is pending,
 -- fails when an earlier one failed, and inherits the remote id of the delivered 'created'.
-CREATE INDEX outbox_appeal ON outbox (appeal_id, connector, id);
+CREATE INDEX outbox_appeal_connector ON outbox (appeal_id, connector, id);
 -- Status sync walks delivered entries that carry a remote id.
 CREATE INDEX outbox_remote ON outbox (connector, remote_checked_at NULLS FIRST)
     WHERE delivered_at IS NOT NULL AND remote_id IS NOT NULL;
