@@ -98,6 +98,13 @@ _APPEAL_CLOSED = """
 UPDATE appeals SET status = 'closed', closed_at = coalesce(closed_at, now()), updated_at = now()
 WHERE id = %(appeal)s AND status NOT IN ('closed', 'rejected')
 """
+# The remote closed it: close the sensor incident behind it, as an operator's close does.
+_INCIDENT_CLOSED = """
+UPDATE incidents SET status = 'closed', closed_by = %(actor)s, updated_at = now(),
+    resolved_at = coalesce(resolved_at, now()),
+    note = CASE WHEN note = '' THEN %(note)s ELSE note || E'\\n' || %(note)s END
+WHERE id = (SELECT incident_id FROM appeals WHERE id = %(appeal)s) AND status <> 'closed'
+"""
 _APPEAL_EVENT = """
 INSERT INTO appeal_events (appeal_id, status, note, actor)
 SELECT id, status, %(note)s, %(actor)s FROM appeals WHERE id = %(appeal)s
@@ -112,15 +119,20 @@ def record_remote_status(
     previous: str | None,
     current: RemoteStatus,
 ) -> None:
-    """Default handler: a remote 'closed' closes the appeal; every change is an event.
+    """Default handler: a remote 'closed' closes the appeal (and the sensor incident behind
+    it, as an operator's close does); every change is an event.
 
     Open311 knows only ``open`` and ``closed``; ``status_notes`` become the event's note.
     """
-    if current.status == "closed":
-        conn.execute(_APPEAL_CLOSED, {"appeal": appeal_id})
     note = f"{connector}: {previous or '-'} → {current.status} ({current.remote_id})"
     if current.notes:
         note += f": {current.notes}"
+    if current.status == "closed":
+        conn.execute(_APPEAL_CLOSED, {"appeal": appeal_id})
+        conn.execute(
+            _INCIDENT_CLOSED,
+            {"appeal": appeal_id, "actor": f"connector:{connector}", "note": note},
+        )
     conn.execute(
         _APPEAL_EVENT, {"appeal": appeal_id, "note": note, "actor": f"connector:{connector}"}
     )
