@@ -15,24 +15,30 @@ from citypulse.cli import main
 from detectors._eval_nab import evaluate
 
 
+def _row(start: datetime, i: int, x: float) -> tuple[str, str]:
+    """Row ``i`` of a series sampled every 5 minutes from ``start``."""
+    return (start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S"), f"{x:.3f}"
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value"])
+        w.writerows(rows)
+
+
 def _write_corpus(root: Path) -> None:
     start = datetime(2020, 1, 1, tzinfo=UTC)
     windows: dict[str, list[list[str]]] = {}
     for name, spike in (("cat/a.csv", 700), ("cat/b.csv", None), ("other/c.csv", 900)):
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
         rows = []
         for i in range(1000):
             x = 10 + 3 * math.sin(i / 20) + (i % 7) * 0.1
             if spike is not None and spike <= i < spike + 3:
                 x += 60
-            rows.append(
-                ((start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S"), f"{x:.3f}")
-            )
-        with path.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["timestamp", "value"])
-            w.writerows(rows)
+            rows.append(_row(start, i, x))
+        _write_csv(root / name, rows)
         windows[name] = []
         if spike is not None:
             lo = start + timedelta(minutes=5 * (spike - 40))
@@ -110,15 +116,8 @@ def _write_flat_day_corpus(root: Path) -> None:
             x = 50 + 20 * math.sin(2 * math.pi * i / 288) + rng.gauss(0, 1)
             if flat_day is not None and i // 288 == flat_day:
                 x = 50 + rng.gauss(0, 1)  # every value is common, just not at this hour
-            rows.append(
-                ((start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S"), f"{x:.3f}")
-            )
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["timestamp", "value"])
-            w.writerows(rows)
+            rows.append(_row(start, i, x))
+        _write_csv(root / name, rows)
         windows[name] = []
         if flat_day is not None:
             centre = start + timedelta(minutes=5 * (flat_day * 288 + 40))
