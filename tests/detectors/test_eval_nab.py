@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,24 +15,30 @@ from citypulse.cli import main
 from detectors._eval_nab import evaluate
 
 
+def _row(start: datetime, i: int, x: float) -> tuple[str, str]:
+    """Row ``i`` of a series sampled every 5 minutes from ``start``."""
+    return (start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S"), f"{x:.3f}"
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value"])
+        w.writerows(rows)
+
+
 def _write_corpus(root: Path) -> None:
     start = datetime(2020, 1, 1, tzinfo=UTC)
     windows: dict[str, list[list[str]]] = {}
     for name, spike in (("cat/a.csv", 700), ("cat/b.csv", None), ("other/c.csv", 900)):
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
         rows = []
         for i in range(1000):
             x = 10 + 3 * math.sin(i / 20) + (i % 7) * 0.1
             if spike is not None and spike <= i < spike + 3:
                 x += 60
-            rows.append(
-                ((start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S"), f"{x:.3f}")
-            )
-        with path.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["timestamp", "value"])
-            w.writerows(rows)
+            rows.append(_row(start, i, x))
+        _write_csv(root / name, rows)
         windows[name] = []
         if spike is not None:
             lo = start + timedelta(minutes=5 * (spike - 40))
@@ -96,3 +103,40 @@ def test_bench_quick_reports_both_rates(capsys: pytest.CaptureFixture[str]) -> N
     doc = json.loads(capsys.readouterr().out)
     assert doc["default_readings_per_s"] > 0
     assert doc["baseline_readings_per_s"] > doc["default_readings_per_s"]
+
+
+def _write_flat_day_corpus(root: Path) -> None:
+    """Ten days of a daily wave at 5-minute steps; in one file day 8 stays flat at the mean."""
+    start = datetime(2020, 1, 6, tzinfo=UTC)
+    rng = random.Random(5)
+    windows: dict[str, list[list[str]]] = {}
+    for name, flat_day in (("daily/a.csv", 8), ("daily/b.csv", None)):
+        rows = []
+        for i in range(288 * 10):
+            x = 50 + 20 * math.sin(2 * math.pi * i / 288) + rng.gauss(0, 1)
+            if flat_day is not None and i // 288 == flat_day:
+                x = 50 + rng.gauss(0, 1)  # every value is common, just not at this hour
+            rows.append(_row(start, i, x))
+        _write_csv(root / name, rows)
+        windows[name] = []
+        if flat_day is not None:
+            centre = start + timedelta(minutes=5 * (flat_day * 288 + 40))
+            windows[name].append(
+                [
+                    (centre - timedelta(minutes=500)).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                    (centre + timedelta(minutes=500)).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                ]
+            )
+    (root / "windows.json").write_text(json.dumps(windows))
+
+
+def test_default_notices_a_day_without_its_peak(tmp_path: Path) -> None:
+    """The time-of-day view of the default finds what level-based detectors cannot."""
+    _write_flat_day_corpus(tmp_path)
+    scores = {
+        preset: evaluate(tmp_path, preset=preset)[0][0].normalised
+        for preset in ("default", "deviation_novelty", "deviation")
+    }
+    assert scores["default"] > 50.0
+    assert scores["deviation_novelty"] < 25.0
+    assert scores["deviation"] < 25.0
