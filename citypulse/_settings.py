@@ -169,7 +169,7 @@ class Settings:
         unknown = get("UNKNOWN_DEVICES", "register")
         if unknown not in ("register", "reject"):
             raise ConfigError("CITYPULSE_UNKNOWN_DEVICES", "must be register or reject")
-        connectors = tuple(c.strip() for c in get("CONNECTORS", "").split(",") if c.strip())
+        connectors = tuple(c.strip().lower() for c in get("CONNECTORS", "").split(",") if c.strip())
         for name in connectors:
             if not _CONNECTOR_NAME.match(name):
                 raise ConfigError("CITYPULSE_CONNECTORS", f"not a connector name: {name!r}")
