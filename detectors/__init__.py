@@ -10,9 +10,10 @@ Families: validity (:class:`Range`, :class:`UnitMistake`, :class:`CameraConsiste
 :class:`ParkingConsistency`), rules (:class:`LimitRule`, :func:`air_quality_rule` with
 the СанПиН 1.2.3685-21 limits), statistics (:class:`Deviation`,
 :class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`), multivariate
-(:class:`CameraForest`, :class:`CameraIsolationForest`), device health (:class:`Silence`, :class:`Flatline`,
-:class:`StuckPhase`, :class:`SignalDark`, :class:`LampFault`) and traffic/parking
-(:class:`Congestion`, :class:`ParkingStuck`, :class:`FullForLong`).
+(:class:`CameraForest`, :class:`CameraIsolationForest`), device health
+(:class:`Silence`, :class:`Flatline`, :class:`StuckPhase`, :class:`SignalDark`,
+:class:`LampFault`) and traffic/parking (:class:`Congestion`, :class:`ParkingStuck`,
+:class:`FullForLong`).
 """
 
 from detectors._base import Alarm, Detector, Keyed, Max, Peaks, Refractory
