@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -10,8 +11,11 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from citypulse import Device, DeviceKind
 from citypulse.db import connect, upsert_devices
@@ -292,3 +296,41 @@ def test_sigkill_mid_stream_then_restart_misses_nothing_and_repeats_nothing(
     for d in devices:
         starts = [r[2] for r in rows if r[0] == d.id]
         assert starts == [t0 + timedelta(minutes=e * EPISODE + 1) for e in range(episodes)]
+
+
+def test_the_detect_role_is_enough_to_run_a_worker(
+    db_url: str, t0: datetime, start_worker: Any
+) -> None:
+    devices = _lights(2)
+    _register(db_url, devices)
+    login = f"detect_{os.getpid()}"
+    with connect(db_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
+        conn.execute(sql.SQL("GRANT citypulse_detect TO {}").format(sql.Identifier(login)))
+        conn.execute(
+            "INSERT INTO dead_letters (received_at, topic, payload, reason, device_id) "
+            "VALUES (%s, 'city/x/traffic_light/tl-00/telemetry', 'x', 'invalid_json', 'tl-00')",
+            (t0 + timedelta(seconds=30),),
+        )
+    parts = urlsplit(db_url)
+    url = urlunsplit(parts._replace(netloc=f"{login}@{parts.hostname}:{parts.port}"))
+    try:
+        with connect(url) as conn:
+            denied = False
+            try:
+                conn.execute("SELECT payload FROM dead_letters")
+            except psycopg.errors.InsufficientPrivilege:
+                denied = True
+            assert denied  # raw payloads are not the detector's business
+        start_worker(_config(url, "least", partitions=2, lookback_s=6 * 3600))
+        for step in range(3):
+            _insert_step(db_url, devices, t0, step)
+        expected = {("tl-00", "invalid_data"), ("tl-00", "lamp_fault"), ("tl-01", "lamp_fault")}
+        assert _wait(lambda: {(r[0], r[1]) for r in _incidents(db_url)} == expected)
+    finally:
+        with connect(db_url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (login,),
+            )
