@@ -281,6 +281,7 @@ class DetectWorker:
         self._conn: psycopg.Connection[Any] | None = None
         self._slot: int | None = None
         self._states: dict[int, PartitionState] = {}
+        self._saved: set[int] = set()  # partitions with a checkpoint from this session
         self._devices: dict[str, Device] = {}
         self._devices_at = 0.0
         self._rebalanced_at = 0.0
@@ -302,6 +303,7 @@ class DetectWorker:
                 c.close()
         self._conn = self._lock_conn = None
         self._states.clear()
+        self._saved.clear()
         self._slot = None
 
     def __enter__(self) -> DetectWorker:
@@ -362,6 +364,7 @@ class DetectWorker:
         while len(self._states) > target:
             p = max(self._states)
             del self._states[p]
+            self._saved.discard(p)
             lock.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, self._key(p)))
             self.stats.released += 1
             log.info("worker %s released partition %d/%d", cfg.worker_id, p, cfg.partitions)
@@ -438,6 +441,7 @@ class DetectWorker:
                         now = min(db_now, float(newest_seen) + cfg.grace_s)
                 by_part = self._route(rows, cfg.partitions)
                 actions = []
+                touched = []
                 for p, state in self._states.items():
                     events = events_from_rows(by_part.get(p, {}))
                     self.engine.feed(state, events, now)
@@ -446,10 +450,16 @@ class DetectWorker:
                     horizon = state.watermark - cfg.overlap_s - 60.0
                     if state.dead_seen:
                         state.dead_seen = {k: v for k, v in state.dead_seen.items() if v >= horizon}
-                    actions.extend(state.trackers.take())
+                    taken = state.trackers.take()
+                    actions.extend(taken)
+                    # Ticks alone change nothing worth saving unless they acted: a restart
+                    # would tick again to the same effect.
+                    if events or taken or p not in self._saved:
+                        touched.append(p)
                 self.store.apply(conn, actions)
                 self._fence(lock, conn, held)
-                for p, state in self._states.items():
+                for p in touched:
+                    state = self._states[p]
                     conn.execute(
                         _SAVE_CHECKPOINT,
                         (
@@ -464,9 +474,11 @@ class DetectWorker:
             self.stats.errors += 1
             # In-memory state ran ahead of the rolled-back transaction: reload it.
             self._states = {p: self._load(conn, p) for p in self._states} if not conn.broken else {}
+            self._saved.clear()
             raise
         for state in self._states.values():
             state.trackers.saved()
+        self._saved.update(touched)
         self.stats.polls += 1
         self.stats.commits += 1
         self.stats.rows += count
@@ -521,6 +533,7 @@ class DetectWorker:
                     c.close()
         self._conn = self._lock_conn = None
         self._states.clear()
+        self._saved.clear()
         self._slot = None
 
 
