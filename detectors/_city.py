@@ -44,6 +44,7 @@ from detectors._base import Detector, check, clip01, squash
 from detectors._health import LampFault, SignalDark, Silence, StuckPhase
 from detectors._incidents import Finding, iso, normal
 from detectors._rules import SANPIN_1_2_3685_21, LimitRule, air_quality_rule
+from detectors._traffic import FullForLong
 from detectors._validity import CameraConsistency, ParkingConsistency
 
 _T = IncidentType
@@ -739,25 +740,6 @@ class _Bounded(Detector[tuple[float, float]]):
         return 0.0
 
 
-class _Full(Detector[tuple[float, float]]):
-    """``(occupied, usable)``: no usable spot free for ``lasts_at_least_s``."""
-
-    __slots__ = ("_since", "lasts_at_least_s")
-
-    def __init__(self, *, lasts_at_least_s: float) -> None:
-        self.lasts_at_least_s = lasts_at_least_s
-        self._since: float | None = None
-
-    def update(self, t: float, x: tuple[float, float]) -> float:
-        occupied, usable = x
-        if occupied == occupied and usable > 0 and occupied >= usable:
-            if self._since is None:
-                self._since = t
-            return 1.0 if t - self._since >= self.lasts_at_least_s else 0.0
-        self._since = None
-        return 0.0
-
-
 class ParkingMonitor(Monitor):
     """Row: (device_id, t, total, occupied, out_of_service)."""
 
@@ -770,7 +752,8 @@ class ParkingMonitor(Monitor):
             min_duration_s=config.parking_stuck_s,
             min_count=max(3, int(config.parking_stuck_s / self.interval * 0.8)),
         )
-        self.full = _Full(lasts_at_least_s=config.parking_full_s)
+        # Fed (occupied, usable): full means no usable spot free.
+        self.full = FullForLong(full_ratio=1.0, lasts_at_least_s=config.parking_full_s)
 
     def reading(self, row: tuple[Any, ...], out: list[Finding]) -> None:
         super().reading(row, out)

@@ -106,6 +106,15 @@ def start_worker() -> Iterator[Any]:
         assert r.error is None, r.error
 
 
+def _two_workers(db_url: str, devices: list[Device], start_worker: Any) -> tuple[Running, Running]:
+    """Register ``devices`` and start workers wa and wb sharing four partitions."""
+    _register(db_url, devices)
+    a = start_worker(_config(db_url, "wa", partitions=4, lookback_s=6 * 3600))
+    b = start_worker(_config(db_url, "wb", partitions=4, lookback_s=6 * 3600))
+    assert _wait(lambda: len(a.worker.held) + len(b.worker.held) == 4 and b.worker.held)
+    return a, b
+
+
 def test_sql_and_python_agree_on_partitions(db_url: str) -> None:
     ids = [f"dev-{i}" for i in range(200)]
     with connect(db_url) as conn:
@@ -120,10 +129,7 @@ def test_two_workers_split_the_partitions_without_duplicates(
     db_url: str, t0: datetime, start_worker: Any
 ) -> None:
     devices = _lights(16)
-    _register(db_url, devices)
-    a = start_worker(_config(db_url, "wa", partitions=4, lookback_s=6 * 3600))
-    b = start_worker(_config(db_url, "wb", partitions=4, lookback_s=6 * 3600))
-    assert _wait(lambda: len(a.worker.held) + len(b.worker.held) == 4 and b.worker.held)
+    a, b = _two_workers(db_url, devices, start_worker)
     assert not set(a.worker.held) & set(b.worker.held)
     for step in range(EPISODE + 3):
         _insert_step(db_url, devices, t0, step)
@@ -143,10 +149,7 @@ def test_a_dead_workers_partitions_are_taken_over(
     db_url: str, t0: datetime, start_worker: Any
 ) -> None:
     devices = _lights(8)
-    _register(db_url, devices)
-    a = start_worker(_config(db_url, "wa", partitions=4, lookback_s=6 * 3600))
-    b = start_worker(_config(db_url, "wb", partitions=4, lookback_s=6 * 3600))
-    assert _wait(lambda: len(a.worker.held) + len(b.worker.held) == 4 and b.worker.held)
+    a, b = _two_workers(db_url, devices, start_worker)
     b.worker.stop()
     b.thread.join(timeout=20)
     b.worker.close()  # its session ends: its locks are released
