@@ -51,6 +51,11 @@ COMMANDS: tuple[Command, ...] = (
     Command(("demo",), "citypulse._demo", "run the whole system on embedded defaults"),
     Command(("bench", "ingest"), "ingest._bench", "measure ingest throughput and latency"),
     Command(("bench", "detect"), "detectors._bench", "measure detector throughput"),
+    Command(
+        ("bench", "detect-latency"),
+        "detectors._bench_latency",
+        "measure publish-to-incident latency",
+    ),
     Command(("bench", "grafana"), "grafana._bench", "time every dashboard query"),
     Command(("bench", "soak"), "citypulse._soak", "the whole pipeline under sustained load"),
     Command(("eval", "nab"), "detectors._eval_nab", "score detectors on NAB-format data"),

@@ -9,16 +9,17 @@ state pickles, so a worker can checkpoint it.
 Families: validity (:class:`Range`, :class:`UnitMistake`, :class:`CameraConsistency`,
 :class:`ParkingConsistency`), rules (:class:`LimitRule`, :func:`air_quality_rule` with
 the СанПиН 1.2.3685-21 limits), statistics (:class:`Deviation`,
-:class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`, :class:`Novelty`), multivariate
-(:class:`CameraForest`), device health (:class:`Silence`, :class:`Flatline`,
-:class:`StuckPhase`, :class:`SignalDark`, :class:`LampFault`) and traffic/parking
-(:class:`Congestion`, :class:`ParkingStuck`, :class:`FullForLong`).
+:class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`, :class:`Novelty`),
+multivariate (:class:`CameraForest`, :class:`CameraIsolationForest`), device health
+(:class:`Silence`, :class:`Flatline`, :class:`StuckPhase`, :class:`SignalDark`,
+:class:`LampFault`) and traffic/parking (:class:`Congestion`, :class:`ParkingStuck`,
+:class:`FullForLong`).
 """
 
 from detectors._base import Alarm, Detector, Keyed, Max, Peaks, Refractory
 from detectors._errors import DetectorConfigError, DetectorError, EvaluationDataError
 from detectors._health import Flatline, LampFault, SignalDark, Silence, StuckPhase
-from detectors._multivariate import CameraForest
+from detectors._multivariate import CameraForest, CameraIsolationForest
 from detectors._novelty import Novelty
 from detectors._presets import Constant, city_scalar, default_univariate
 from detectors._rules import SANPIN_1_2_3685_21, AirLimit, LimitRule, air_quality_rule
@@ -32,6 +33,7 @@ __all__ = [
     "Alarm",
     "CameraConsistency",
     "CameraForest",
+    "CameraIsolationForest",
     "Congestion",
     "Constant",
     "Cusum",

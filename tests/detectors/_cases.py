@@ -151,6 +151,13 @@ CASES: tuple[Case, ...] = (
     Case("refractory", lambda s: d.Refractory(d.Deviation(), level=0.5, quiet=20), _daily, True),
     Case("default_univariate", d.default_univariate, _daily, numeric=True),
     Case("camera_forest", lambda s: d.CameraForest(seed=s, window_size=50), _camera),
+    Case(
+        "camera_isolation_forest",
+        lambda s: d.CameraIsolationForest(
+            seed=s, n_estimators=20, window=200, refit_every=100, warm_up=100
+        ),
+        _camera,
+    ),
     Case("silence", lambda s: d.Silence(expected_interval_s=60.0), _arrivals),
     Case("flatline", lambda s: d.Flatline(min_duration_s=1800.0), _parking_counts, True),
     Case("stuck_phase", lambda s: d.StuckPhase(max_phase_s=120.0), _phases),

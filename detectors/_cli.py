@@ -1,0 +1,164 @@
+"""Run the city detector set over readings as they are stored, and open incidents.
+
+Start as many workers as you like: they share the device partitions through PostgreSQL
+advisory locks (a dead worker's partitions are taken over within seconds), checkpoint
+their state with each transaction, and resume after a restart where they stopped.
+With --from/--to, replay a stretch of history instead (fresh state, no checkpoints).
+
+Examples:
+  citypulse detect                               # live, claims partitions dynamically
+  citypulse detect --partitions 8 --partition 3  # live, pinned to one partition
+  citypulse detect --from 2026-03-01T00:00+03:00 --to 2026-03-08T00:00+03:00
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import logging
+import signal
+import sys
+from datetime import datetime
+from types import FrameType
+
+from citypulse import ConfigError, IncidentListener, Settings
+
+log = logging.getLogger(__name__)
+DEFAULT_LISTENER = "connectors:AppealWriter"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--partitions", type=int, default=8, help="device partitions (default 8)")
+    parser.add_argument(
+        "--partition", type=int, default=None, help="pin this worker to one partition"
+    )
+    parser.add_argument("--worker-id", default=None, help="name in logs and checkpoints")
+    parser.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
+    parser.add_argument(
+        "--overlap", type=float, default=5.0, help="re-read this many seconds of arrivals"
+    )
+    parser.add_argument(
+        "--lookback",
+        type=float,
+        default=600.0,
+        help="a partition without checkpoint starts this many seconds back (default 600)",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "data"),
+        default="wall",
+        help="time for silence: database clock (default) or newest reading (simulations)",
+    )
+    parser.add_argument(
+        "--multivariate",
+        choices=("none", "hst", "iforest"),
+        default="none",
+        help="also judge cameras with a learnt flow/speed/occupancy model",
+    )
+    parser.add_argument(
+        "--listener",
+        default=DEFAULT_LISTENER,
+        help=f"module:factory building the IncidentListener (default {DEFAULT_LISTENER})",
+    )
+    parser.add_argument("--from", dest="start", help="replay from this ISO time (with offset)")
+    parser.add_argument("--to", dest="end", help="replay up to this ISO time (with offset)")
+    parser.add_argument("--dry-run", action="store_true", help="replay without writing")
+
+
+def load_listener(spec: str, settings: Settings) -> IncidentListener:
+    """Build the listener named ``module:factory``; a no-op one (with a warning) if absent."""
+    from detectors._incidents import NullListener
+
+    if spec in ("", "none"):
+        return NullListener()
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr or "AppealWriter")
+    except (ImportError, AttributeError) as exc:
+        log.warning("no incident listener %s (%s): incidents will not become appeals", spec, exc)
+        return NullListener()
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    listener = factory(settings=settings) if "settings" in params else factory()
+    if not hasattr(listener, "incident_changed"):
+        raise ConfigError("--listener", f"{spec} did not build an IncidentListener")
+    return listener  # type: ignore[no-any-return]
+
+
+def _time(value: str, flag: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(flag, f"not an ISO-8601 time: {value!r}") from exc
+    if t.tzinfo is None:
+        raise ConfigError(flag, "needs a UTC offset (e.g. +03:00 or Z)")
+    return t
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from detectors._city import CityConfig
+    from detectors._worker import DetectWorker, WorkerConfig, replay
+
+    city = CityConfig(multivariate=args.multivariate)
+    listener = load_listener(args.listener, settings)
+    worker_id = args.worker_id or settings.worker_id
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise ConfigError("--from/--to", "give both ends of the replay")
+        start, end = _time(args.start, "--from"), _time(args.end, "--to")
+
+        def progress(done: float, report: object) -> None:
+            r = report
+            print(
+                f"  {done:6.1%}  {getattr(r, 'readings', 0):,} readings, "
+                f"{getattr(r, 'opened', 0)} opened, {getattr(r, 'resolved', 0)} resolved, "
+                f"{getattr(r, 'wall_s', 0.0):.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        report = replay(
+            database_url=settings.database_url,
+            start=start,
+            end=end,
+            listener=listener,
+            config=city,
+            worker_id=f"replay-{worker_id}",
+            dry_run=args.dry_run,
+            progress=progress,
+        )
+        print(
+            f"replayed {report.readings:,} readings ({report.events:,} events) in "
+            f"{report.wall_s:.1f} s: {report.opened} incidents opened, {report.resolved} "
+            f"resolved, {report.adopted} already stored" + (" (dry run)" if args.dry_run else "")
+        )
+        return 0
+    try:
+        config = WorkerConfig(
+            database_url=settings.database_url,
+            worker_id=worker_id,
+            partitions=args.partitions,
+            only=args.partition,
+            poll_s=args.poll,
+            overlap_s=args.overlap,
+            lookback_s=args.lookback,
+            clock=args.clock,
+            city=city,
+        )
+    except ValueError as exc:
+        raise ConfigError("detect", str(exc)) from exc
+    worker = DetectWorker(config, listener=listener)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("detect worker %s: signal %d, stopping", worker_id, signum)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("detect worker %s: %d partitions", worker_id, args.partitions)
+    with worker:
+        worker.run()
+    return 0

@@ -1,0 +1,580 @@
+"""Incidents: from detector findings to rows in ``incidents``, one open per (device, type).
+
+Two halves.  :class:`Tracker` is the pure state machine for one (device, type), driven
+by :class:`Finding` objects in reading time (no wall clock, picklable, part of the
+worker's checkpoint): the first alarm opens an episode, repeated alarms update it,
+severity escalates with duration and with how far the value is over its limit, and
+the episode resolves once the series has been normal for ``resolve_after_s``
+(hysteresis in time).  After a resolution, alarms within ``cooldown_s`` do not open a
+new incident; if they persist past the cooldown, the new incident starts at the first
+of them (flapping is damped, a lasting fault is not lost).  :class:`IncidentStore`
+applies the resulting :class:`Action` list to the database in the caller's
+transaction and calls the :class:`~citypulse.IncidentListener` on every change there.
+
+Concurrency and restarts: the partial unique index ``incidents_one_open`` stops two
+workers opening the same (device, type); ``INSERT … ON CONFLICT DO NOTHING`` makes the
+loser adopt and update the winner's row instead.  The unique index on
+``(device_id, type, started_at)`` (sql/0007) makes re-deriving an incident from the
+same readings (a replay) find the stored row rather than open it twice.  The listener
+is called only for changes that really happened in the database (a row inserted, a
+severity raised, a status changed), so a replay never notifies twice.
+
+Evidence (``incidents.evidence``), for every type: ``detector``, ``metric``, ``score``,
+``threshold``, ``value``, ``limit``, ``unit`` (as the columns ``value``,
+``limit_value``, ``unit``), ``since`` (ISO time the condition began, usually
+``started_at``), ``duration_s`` (since ``since`` up to the last alarm), ``peak``
+(worst value), ``alarms`` and ``readings`` (the last alarming observations as
+``[ISO time, value]``).  Per type, in addition:
+
+- ``stuck_phase``: ``phase`` (red, green, ...); value = seconds in that phase, limit =
+  the allowed maximum, unit ``s``.
+- ``signal_flashing`` / ``signal_dark``: ``phase`` (flashing_yellow / off),
+  ``controller_mode``; value = seconds in it, unit ``s``.
+- ``lamp_fault``: ``reports`` (consecutive reports with the flag).
+- ``device_silent``: ``reason`` (``silence``, ``last_will``, ``status``),
+  ``last_seen`` (ISO), ``expected_interval_s``; value = seconds without data, limit =
+  k × the expected interval, unit ``s``.
+- ``frozen_values``: ``lane_id`` (cameras), ``repeats``; value = seconds frozen.
+- ``camera_obstructed``: ``lane_id``, ``expected_per_interval`` (vehicles the lane
+  normally counts); value = vehicles counted (0).
+- ``congestion``: ``lane_id``, ``occupancy``; value = speed (km/h), limit = the speed
+  below which the lane counts as congested, unit ``km/h``.
+- ``parking_stuck``: value = the unchanging occupied count; ``parking_full``: value =
+  occupied spots, limit = usable spots, ``total``.
+- ``air_quality_exceedance``: ``metric`` = pollutant (pm25, pm10, no2, so2, co, o3),
+  ``averaging`` (``max_single`` = 20-minute mean, ``daily`` = 24-hour mean),
+  ``averaging_s``, ``standard`` (СанПиН 1.2.3685-21); value and limit in mg/m³.
+- ``sensor_drift``: ``reference`` (the co-located metric the drift is judged
+  against), ``offset`` (current estimated drift in the metric's unit).
+- ``anomaly``: ``lane_id`` (cameras), ``expected`` (the learnt level), ``z``.
+- ``invalid_data``: ``reason`` (a dead-letter reason such as ``out_of_range`` or
+  ``invalid_json``, or ``inconsistent`` for an impossible stored reading), ``detail``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from citypulse import (
+    Device,
+    Incident,
+    IncidentChange,
+    IncidentListener,
+    IncidentStatus,
+    IncidentType,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One judgement of one observation for one incident type: an alarm, or normal.
+
+    ``t`` is the reading time (epoch s) the judgement refers to.  Normal findings only
+    need ``type`` and ``t``.
+    """
+
+    type: IncidentType
+    t: float
+    alarm: bool = True
+    detector: str = ""
+    score: float = 1.0
+    threshold: float = 0.5
+    metric: str = ""
+    value: float | None = None
+    limit: float | None = None
+    unit: str = ""
+    since: float | None = None  # when the condition began, if earlier than t
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+def normal(itype: IncidentType, t: float) -> Finding:
+    return Finding(itype, t, alarm=False, score=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPolicy:
+    """How one incident type opens, escalates and resolves (times in reading seconds)."""
+
+    severity: int = 2
+    resolve_after_s: float = 300.0
+    cooldown_s: float = 600.0
+    escalate_after_s: tuple[float, ...] = (3600.0, 4 * 3600.0)
+    escalate_ratio: tuple[float, ...] = ()  # value / limit at which severity rises by 1
+
+    def severity_for(self, duration_s: float, value: float | None, limit: float | None) -> int:
+        s = self.severity + sum(1 for d in self.escalate_after_s if duration_s >= d)
+        if value is not None and limit and limit > 0:
+            s += sum(1 for r in self.escalate_ratio if value / limit >= r)
+        return max(1, min(4, s))
+
+
+_T = IncidentType
+POLICIES: Final[Mapping[IncidentType, IncidentPolicy]] = {
+    _T.STUCK_PHASE: IncidentPolicy(3, 120.0, 600.0, (900.0, 3600.0)),
+    _T.SIGNAL_FLASHING: IncidentPolicy(3, 120.0, 600.0, (1800.0,)),
+    _T.SIGNAL_DARK: IncidentPolicy(4, 120.0, 600.0, ()),
+    _T.LAMP_FAULT: IncidentPolicy(3, 300.0, 600.0, (4 * 3600.0,)),
+    _T.DEVICE_SILENT: IncidentPolicy(2, 120.0, 600.0, (3600.0, 6 * 3600.0)),
+    _T.FROZEN_VALUES: IncidentPolicy(2, 300.0, 900.0, (4 * 3600.0,)),
+    _T.CAMERA_OBSTRUCTED: IncidentPolicy(2, 300.0, 900.0, (4 * 3600.0,)),
+    _T.CONGESTION: IncidentPolicy(2, 600.0, 900.0, (1800.0, 3600.0)),
+    _T.PARKING_STUCK: IncidentPolicy(1, 1800.0, 1800.0, (12 * 3600.0,)),
+    _T.PARKING_FULL: IncidentPolicy(1, 1800.0, 3600.0, (6 * 3600.0,)),
+    _T.AIR_QUALITY_EXCEEDANCE: IncidentPolicy(3, 3600.0, 3600.0, (6 * 3600.0,), (2.0,)),
+    _T.SENSOR_DRIFT: IncidentPolicy(1, 6 * 3600.0, 6 * 3600.0, (24 * 3600.0,)),
+    _T.ANOMALY: IncidentPolicy(1, 600.0, 900.0, ()),
+    _T.INVALID_DATA: IncidentPolicy(1, 900.0, 900.0, (6 * 3600.0,)),
+}
+
+_KEEP_READINGS = 10
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+class Episode:
+    """One incident as the tracker knows it; ``incident_id`` is set once stored."""
+
+    __slots__ = (
+        "alarms",
+        "closed",
+        "detector",
+        "extra",
+        "first",
+        "incident_id",
+        "last_alarm",
+        "limit",
+        "metric",
+        "peak",
+        "readings",
+        "resolved_at",
+        "score",
+        "severity",
+        "since",
+        "started",
+        "threshold",
+        "unit",
+        "unsaved_alarms",
+        "value",
+    )
+
+    def __init__(self, f: Finding, started: float, severity: int) -> None:
+        self.incident_id: int | None = None
+        self.closed = False  # the stored row is no longer open (operator, replay)
+        self.started = started
+        self.since = f.since if f.since is not None and f.since < started else started
+        self.first = f.value
+        self.last_alarm = f.t
+        self.alarms = 0
+        self.unsaved_alarms = 0
+        self.severity = severity
+        self.detector = f.detector
+        self.metric = f.metric
+        self.score = f.score
+        self.threshold = f.threshold
+        self.value = f.value
+        self.peak = f.value
+        self.limit = f.limit
+        self.unit = f.unit
+        self.extra: dict[str, object] = dict(f.extra)
+        self.readings: deque[tuple[float, float | None]] = deque(maxlen=_KEEP_READINGS)
+        self.resolved_at: float | None = None
+
+    def add(self, f: Finding, severity: int) -> None:
+        self.alarms += 1
+        self.unsaved_alarms += 1
+        if f.t > self.last_alarm:
+            self.last_alarm = f.t
+        self.severity = max(self.severity, severity)
+        self.score = max(self.score, f.score)
+        self.detector, self.metric, self.threshold = f.detector, f.metric, f.threshold
+        self.value, self.limit, self.unit = f.value, f.limit, f.unit
+        if f.value is not None and (self.peak is None or f.value > self.peak):
+            self.peak = f.value
+        self.extra.update(f.extra)
+        self.readings.append((f.t, f.value))
+
+    def evidence(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "detector": self.detector,
+            "metric": self.metric,
+            "score": round(self.score, 4),
+            "threshold": self.threshold,
+            "value": self.peak,
+            "limit": self.limit,
+            "unit": self.unit,
+            "since": iso(self.since),
+            "duration_s": round(self.last_alarm - self.since, 1),
+            "peak": self.peak,
+            "alarms": self.alarms,
+            "readings": [[iso(t), v] for t, v in self.readings],
+        }
+        out.update(self.extra)
+        return out
+
+
+@dataclass(slots=True)
+class Action:
+    """What to do in the database: ``open``, ``update`` or ``resolve`` an episode."""
+
+    kind: str
+    device_id: str
+    type: IncidentType
+    episode: Episode
+
+
+class Tracker:
+    """The incident state machine of one (device, type); see the module docstring."""
+
+    __slots__ = ("_dirty", "device_id", "episode", "held", "normal_since", "resolved_at", "type")
+
+    def __init__(self, device_id: str, itype: IncidentType) -> None:
+        self.device_id = device_id
+        self.type = itype
+        self.episode: Episode | None = None
+        self.normal_since: float | None = None
+        self.resolved_at: float | None = None
+        self.held: float | None = None  # first alarm seen during the cooldown
+        self._dirty = False
+
+    @property
+    def open(self) -> bool:
+        return self.episode is not None
+
+    def observe(self, f: Finding, out: list[Action]) -> None:
+        """Feed one finding; append the database actions it calls for to ``out``."""
+        policy = POLICIES[self.type]
+        ep = self.episode
+        if not f.alarm:
+            self.held = None
+            if ep is not None:
+                if self.normal_since is None or f.t < self.normal_since:
+                    self.normal_since = f.t
+                self._maybe_resolve(f.t, policy, out)
+            return
+        self.normal_since = None
+        if ep is None:
+            if self.resolved_at is not None and f.t - self.resolved_at < policy.cooldown_s:
+                if self.held is None:
+                    self.held = f.t
+                return
+            started = self.held if self.held is not None else f.t
+            self.held = None
+            ep = self.episode = Episode(f, started, policy.severity)
+            ep.add(f, policy.severity_for(f.t - ep.since, f.value, f.limit))
+            self._dirty = True
+            out.append(Action("open", self.device_id, self.type, ep))
+            return
+        if ep.closed:
+            return
+        ep.add(f, policy.severity_for(f.t - ep.since, f.value, f.limit))
+        if not self._dirty:
+            self._dirty = True
+            out.append(Action("update", self.device_id, self.type, ep))
+
+    def tick(self, now: float, out: list[Action]) -> None:
+        """Let time pass with no observation: resolves an episode normal for long enough."""
+        if self.episode is not None and self.normal_since is not None:
+            self._maybe_resolve(now, POLICIES[self.type], out)
+
+    def _maybe_resolve(self, t: float, policy: IncidentPolicy, out: list[Action]) -> None:
+        ep = self.episode
+        assert ep is not None
+        assert self.normal_since is not None
+        if t - self.normal_since < policy.resolve_after_s:
+            return
+        ep.resolved_at = t
+        self.episode = None
+        self.resolved_at = t
+        self.normal_since = None
+        out.append(Action("resolve", self.device_id, self.type, ep))
+
+    def saved(self) -> None:
+        """The actions of this batch were applied: later alarms need a new update."""
+        self._dirty = False
+
+
+class Trackers:
+    """Every tracker of a set of devices, keyed by (device, type); picklable."""
+
+    __slots__ = ("_by_key", "actions")
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, IncidentType], Tracker] = {}
+        self.actions: list[Action] = []
+
+    def observe(self, device_id: str, f: Finding) -> None:
+        key = (device_id, f.type)
+        tr = self._by_key.get(key)
+        if tr is None:
+            if not f.alarm:
+                return  # nothing open, nothing to resolve
+            tr = self._by_key[key] = Tracker(device_id, f.type)
+        tr.observe(f, self.actions)
+
+    def observe_all(self, device_id: str, findings: Iterable[Finding]) -> None:
+        for f in findings:
+            self.observe(device_id, f)
+
+    def tick(self, now: float) -> None:
+        for tr in self._by_key.values():
+            if tr.episode is not None:
+                tr.tick(now, self.actions)
+
+    def take(self) -> list[Action]:
+        """The pending actions, cleared; call :meth:`saved` once they are committed."""
+        actions, self.actions = self.actions, []
+        return actions
+
+    def saved(self) -> None:
+        for tr in self._by_key.values():
+            tr.saved()
+
+    def open_incidents(self) -> list[tuple[str, IncidentType, Episode]]:
+        return [(k[0], k[1], t.episode) for k, t in self._by_key.items() if t.episode is not None]
+
+
+# --- the database side ----------------------------------------------------------------------
+
+_COLUMNS: Final = (
+    "id, type, device_id, severity, status, started_at, last_alarm_at, detector, score, "
+    "threshold, value, limit_value, unit, evidence, related_devices, resolved_at, opened_at, "
+    "alarms, note"
+)
+_INSERT: Final = f"""
+INSERT INTO incidents (type, device_id, severity, started_at, last_alarm_at, detector, score,
+                       threshold, value, limit_value, unit, evidence, alarms, worker)
+VALUES (%s, %s, %s, to_timestamp(%s), to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING
+RETURNING {_COLUMNS}
+"""  # noqa: S608 - constant column list
+_EXISTING: Final = f"""
+SELECT {_COLUMNS} FROM incidents
+WHERE device_id = %s AND type = %s AND (started_at = to_timestamp(%s) OR status = 'open')
+ORDER BY (started_at = to_timestamp(%s)) DESC
+LIMIT 1
+"""  # noqa: S608
+_UPDATE: Final = """
+UPDATE incidents AS i
+SET last_alarm_at = greatest(i.last_alarm_at, to_timestamp(%s)),
+    alarms = i.alarms + %s,
+    severity = greatest(i.severity, %s),
+    score = greatest(i.score, %s),
+    value = %s, limit_value = %s, unit = %s,
+    evidence = i.evidence || %s,
+    updated_at = now(),
+    worker = %s
+FROM incidents AS old
+WHERE i.id = %s AND old.id = i.id AND i.status = 'open'
+RETURNING old.severity, {}
+""".format(", ".join(f"i.{c.strip()}" for c in _COLUMNS.split(",")))
+_RESOLVE: Final = f"""
+UPDATE incidents
+SET status = 'resolved', resolved_at = greatest(to_timestamp(%s), last_alarm_at),
+    evidence = evidence || %s, updated_at = now(), worker = %s
+WHERE id = %s AND status = 'open'
+RETURNING {_COLUMNS}
+"""  # noqa: S608
+
+
+def incident_from_row(row: Sequence[Any]) -> Incident:
+    """An :class:`Incident` from a row selected as ``_COLUMNS``."""
+    return Incident(
+        id=row[0],
+        type=IncidentType(row[1]),
+        device_id=row[2],
+        severity=row[3],
+        status=IncidentStatus(row[4]),
+        started_at=row[5],
+        last_alarm_at=row[6],
+        detector=row[7],
+        score=float(row[8]),
+        threshold=float(row[9]),
+        value=row[10],
+        limit_value=row[11],
+        unit=row[12],
+        evidence=row[13] or {},
+        related_devices=tuple(row[14] or ()),
+        resolved_at=row[15],
+        opened_at=row[16],
+        alarms=row[17],
+        note=row[18],
+    )
+
+
+@dataclass(slots=True)
+class StoreCounts:
+    opened: int = 0
+    adopted: int = 0
+    updated: int = 0
+    escalated: int = 0
+    resolved: int = 0
+
+
+def _score(x: float) -> float:
+    return min(1.0, max(0.0, float(x)))
+
+
+class IncidentStore:
+    """Applies tracker actions to ``incidents`` in the caller's transaction.
+
+    ``devices`` resolves a device id to its record for the listener (an unknown id gets
+    a bare record).  Nothing here commits.
+    """
+
+    def __init__(
+        self, *, listener: IncidentListener, worker: str, devices: Mapping[str, Device]
+    ) -> None:
+        self.listener = listener
+        self.worker = worker
+        self.devices = devices
+        self.counts = StoreCounts()
+
+    def _device(self, device_id: str, kind_hint: Device | None = None) -> Device:
+        d = self.devices.get(device_id)
+        if d is None:
+            from citypulse import DeviceKind
+
+            d = Device(id=device_id, kind=DeviceKind.CAMERA)
+        return d
+
+    def apply(self, conn: psycopg.Connection[Any], actions: Sequence[Action]) -> None:
+        for a in actions:
+            if a.kind == "open":
+                self._open(conn, a)
+            elif a.kind == "update":
+                self._update(conn, a)
+            else:
+                self._resolve(conn, a)
+
+    def _notify(
+        self, conn: psycopg.Connection[Any], row: Sequence[Any], change: IncidentChange
+    ) -> Incident:
+        incident = incident_from_row(row)
+        self.listener.incident_changed(conn, incident, self._device(incident.device_id), change)
+        log.info(
+            "incident %s %s: %s on %s (severity %d)",
+            incident.id,
+            change.value,
+            incident.type.value,
+            incident.device_id,
+            incident.severity,
+        )
+        return incident
+
+    def _open(self, conn: psycopg.Connection[Any], a: Action) -> None:
+        ep = a.episode
+        ep.unsaved_alarms, alarms = 0, max(1, ep.unsaved_alarms)
+        params = (
+            a.type.value,
+            a.device_id,
+            ep.severity,
+            ep.started,
+            max(ep.last_alarm, ep.started),
+            ep.detector,
+            _score(ep.score),
+            _score(ep.threshold),
+            ep.peak,
+            ep.limit,
+            ep.unit,
+            Jsonb(ep.evidence()),
+            alarms,
+            self.worker,
+        )
+        for _attempt in range(3):
+            row = conn.execute(_INSERT, params).fetchone()
+            if row is not None:
+                ep.incident_id = row[0]
+                self.counts.opened += 1
+                self._notify(conn, row, IncidentChange.OPENED)
+                return
+            found = conn.execute(
+                _EXISTING, (a.device_id, a.type.value, ep.started, ep.started)
+            ).fetchone()
+            if found is None:
+                continue  # the conflicting row was resolved meanwhile: insert again
+            ep.incident_id = found[0]
+            self.counts.adopted += 1
+            same_start = found[5] == datetime.fromtimestamp(ep.started, UTC)
+            if found[4] != IncidentStatus.OPEN.value:
+                ep.closed = True  # already stored and finished (a replay): nothing to do
+                return
+            if not same_start:
+                # Another worker opened it first: ours becomes an update of theirs.
+                ep.unsaved_alarms = alarms
+                self._update(conn, a)
+            return
+        raise RuntimeError(f"could not open or find incident {a.type.value} on {a.device_id}")
+
+    def _update(self, conn: psycopg.Connection[Any], a: Action) -> None:
+        ep = a.episode
+        if ep.incident_id is None or ep.closed:
+            return
+        alarms, ep.unsaved_alarms = ep.unsaved_alarms, 0
+        row = conn.execute(
+            _UPDATE,
+            (
+                ep.last_alarm,
+                alarms,
+                ep.severity,
+                _score(ep.score),
+                ep.peak,
+                ep.limit,
+                ep.unit,
+                Jsonb(ep.evidence()),
+                self.worker,
+                ep.incident_id,
+            ),
+        ).fetchone()
+        if row is None:
+            ep.closed = True  # closed by an operator or resolved by a replay
+            return
+        self.counts.updated += 1
+        if row[4] > row[0]:
+            self.counts.escalated += 1
+            self._notify(conn, row[1:], IncidentChange.ESCALATED)
+
+    def _resolve(self, conn: psycopg.Connection[Any], a: Action) -> None:
+        ep = a.episode
+        if ep.incident_id is None or ep.closed:
+            return
+        if ep.unsaved_alarms:
+            self._update(conn, a)
+        assert ep.resolved_at is not None
+        row = conn.execute(
+            _RESOLVE,
+            (
+                ep.resolved_at,
+                Jsonb({"normal_since": iso(ep.resolved_at - POLICIES[a.type].resolve_after_s)}),
+                self.worker,
+                ep.incident_id,
+            ),
+        ).fetchone()
+        ep.closed = True
+        if row is not None:
+            self.counts.resolved += 1
+            self._notify(conn, row, IncidentChange.RESOLVED)
+
+
+class NullListener:
+    """An :class:`~citypulse.IncidentListener` that does nothing (no appeals side wired)."""
+
+    def incident_changed(
+        self,
+        conn: psycopg.Connection[Any],
+        incident: Incident,
+        device: Device,
+        change: IncidentChange,
+    ) -> None:
+        return None

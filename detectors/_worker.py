@@ -1,0 +1,644 @@
+"""The detect worker: stored readings in, incidents out, exactly once per partition.
+
+Devices fall into ``partitions`` by ``citypulse_partition(device_id, partitions)``
+(sql/0007).  Workers claim partitions dynamically with PostgreSQL session advisory
+locks on a dedicated connection: each takes about ``partitions / live workers`` of
+them (live workers are counted by their presence locks), so every series is processed
+by exactly one worker at a time, and a dead worker's partitions are free the moment
+its session ends.  ``only`` pins a worker to one partition instead.
+
+One poll (every ``poll_s``) is one transaction: read the rows that arrived since the
+watermark (``received_at``, minus ``overlap_s`` for transactions that committed out of
+order; re-read rows are dropped because each series remembers the newest reading time
+it processed), feed them in reading-time order to the city detector set, tick the
+clock (silence fires with no data at all), apply the incident actions, call the
+listener, and save every touched partition's pickled state and watermark in
+``detector_checkpoints``.  Before committing, the worker checks that it still holds
+its partitions' locks.  After a crash (even SIGKILL) the next owner restores the
+checkpoint and re-reads from its watermark: nothing it committed is done twice, and
+nothing after it is missed.
+
+The clock for ticks is the database's ``now()`` capped at the newest ``last_seen`` of
+any device plus ``grace_s``: when ingest stalls, the whole city does not go "silent".
+``clock="data"`` uses the newest ``last_seen`` alone (for simulations run faster than
+real time).  Ticks only happen once a poll has caught up with what is stored, and while
+catching up the clock steps with the readings' own times.
+
+:func:`replay` runs the same detector set over a stretch of history by reading time,
+without checkpoints, writing (or, dry, only counting) the incidents it finds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import pickle
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import psycopg
+
+from citypulse import Device, DeviceKind, IncidentListener
+from citypulse.db import connect, load_devices
+from detectors._city import CityConfig, Monitor, monitor_for
+from detectors._incidents import Finding, IncidentStore, Trackers
+
+log = logging.getLogger(__name__)
+
+LOCK_CLASS: Final = 1_668_571_001  # advisory lock (class, partitions * 65536 + partition)
+PRESENCE_CLASS: Final = 1_668_571_002  # advisory lock (class, slot): one per live worker
+_MAX_SLOTS: Final = 4096
+
+# What each source yields: (device_id, t, ...kind fields) + received_at epoch.
+_SOURCES: Final[dict[str, tuple[str, str]]] = {
+    "traffic_light": (
+        "traffic_light_readings",
+        "phase, phase_elapsed, lamp_fault, controller_mode",
+    ),
+    "camera": (
+        "camera_readings",
+        "lane_id, intensity, average_vehicle_speed, occupancy, heavy_vehicle_share",
+    ),
+    "parking": (
+        "parking_readings",
+        "total_spot_number, occupied_spot_number, out_of_service_slot_number",
+    ),
+    "ecology": ("ecology_readings", "pm25, pm10, no2, so2, co, o3"),
+}
+_KIND_OF_SOURCE: Final = {k: DeviceKind(k) for k in _SOURCES}
+
+
+def _select(table: str, columns: str, where: str) -> str:
+    # Identifiers come from the constant table above, never from input.
+    return (
+        f"SELECT device_id, extract(epoch FROM time)::float8, {columns}, "  # noqa: S608
+        f"extract(epoch FROM received_at)::float8 FROM {table} WHERE {where}"
+    )
+
+
+_LIVE_WHERE: Final = (
+    "received_at > to_timestamp(%(since)s) AND received_at <= to_timestamp(%(upto)s) "
+    "AND time > to_timestamp(%(oldest)s) "
+    "AND citypulse_partition(device_id, %(partitions)s) = ANY(%(held)s) "
+    "ORDER BY received_at LIMIT %(limit)s"
+)
+_STATUS_LIVE: Final = (
+    "SELECT device_id, extract(epoch FROM time)::float8, online, reason, "
+    "extract(epoch FROM received_at)::float8 FROM device_status "
+    "WHERE received_at > to_timestamp(%(since)s) AND received_at <= to_timestamp(%(upto)s) "
+    "AND citypulse_partition(device_id, %(partitions)s) = ANY(%(held)s) "
+    "ORDER BY received_at LIMIT %(limit)s"
+)
+_DEAD_LIVE: Final = (
+    "SELECT device_id, extract(epoch FROM received_at)::float8, id, reason, detail, "
+    "extract(epoch FROM received_at)::float8 FROM dead_letters "
+    "WHERE device_id IS NOT NULL "
+    "AND received_at > to_timestamp(%(since)s) AND received_at <= to_timestamp(%(upto)s) "
+    "AND citypulse_partition(device_id, %(partitions)s) = ANY(%(held)s) "
+    "ORDER BY received_at LIMIT %(limit)s"
+)
+_CLOCK: Final = (
+    "SELECT extract(epoch FROM now())::float8, "
+    "extract(epoch FROM (SELECT max(last_seen) FROM devices WHERE last_seen <= now() + "
+    "interval '5 minutes'))::float8"
+)
+_LOAD_CHECKPOINT: Final = (
+    "SELECT state, extract(epoch FROM watermark)::float8 FROM detector_checkpoints "
+    "WHERE partitions = %s AND partition = %s"
+)
+_SAVE_CHECKPOINT: Final = """
+INSERT INTO detector_checkpoints (partitions, partition, state, watermark, worker, saved_at)
+VALUES (%s, %s, %s, to_timestamp(%s), %s, now())
+ON CONFLICT (partitions, partition) DO UPDATE SET
+    state = EXCLUDED.state, watermark = EXCLUDED.watermark, worker = EXCLUDED.worker,
+    saved_at = now()
+"""
+_HELD_LOCKS: Final = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s "
+    "AND classid = %s AND objsubid = 2 AND granted AND objid::bigint = ANY(%s)"
+)
+_LIVE_WORKERS: Final = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+    "AND objsubid = 2 AND granted AND database = "
+    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+# --- the pure part: one partition's detectors and incident trackers ---------------------
+
+
+class PartitionState:
+    """Everything one partition remembers between polls; pickled as its checkpoint."""
+
+    def __init__(self, partition: int, watermark: float) -> None:
+        self.partition = partition
+        self.watermark = watermark
+        self.last_tick = -math.inf
+        self.monitors: dict[str, Monitor] = {}
+        self.trackers = Trackers()
+        self.dead_seen: dict[int, float] = {}  # dead-letter id -> received_at, recent only
+        self.readings = 0
+
+
+Event = tuple[float, int, str, tuple[Any, ...]]  # (t, source, device_id, row)
+SRC_READING, SRC_STATUS, SRC_DEAD = 0, 1, 2
+
+
+@dataclass(slots=True)
+class Engine:
+    """Feeds events to monitors and trackers; no I/O.  One per worker."""
+
+    config: CityConfig
+    devices: Mapping[str, Device]
+    tick_step_s: float = 10.0
+    unknown: set[str] = field(default_factory=set)
+
+    def monitor(self, state: PartitionState, device_id: str) -> Monitor | None:
+        mon = state.monitors.get(device_id)
+        if mon is None:
+            device = self.devices.get(device_id)
+            if device is None:
+                self.unknown.add(device_id)
+                return None
+            mon = state.monitors[device_id] = monitor_for(device, self.config)
+        return mon
+
+    def feed(self, state: PartitionState, events: list[Event], now: float | None) -> None:
+        """Process ``events`` (sorted by time) and, if given, let the clock reach ``now``."""
+        findings: list[Finding] = []
+        trackers = state.trackers
+        step = self.tick_step_s
+        for t, src, device_id, row in events:
+            if t - state.last_tick >= step and state.last_tick > -math.inf:
+                self.tick(state, t)
+            elif state.last_tick == -math.inf:
+                state.last_tick = t
+            mon = self.monitor(state, device_id)
+            if mon is None:
+                continue
+            if src == SRC_READING:
+                key = row[2] if len(row) == 7 and isinstance(row[2], int) else 0
+                if not mon.fresh(key, t):
+                    continue
+                state.readings += 1
+                mon.reading(row, findings)
+            elif src == SRC_STATUS:
+                if not mon.fresh("status", t):
+                    continue
+                mon.status(t, bool(row[2]), str(row[3]), findings)
+            else:
+                dead_id = int(row[2])
+                if dead_id in state.dead_seen:
+                    continue
+                state.dead_seen[dead_id] = t
+                mon.dead_letter(t, str(row[3]), str(row[4] or ""), findings)
+            if findings:
+                for f in findings:
+                    trackers.observe(device_id, f)
+                findings.clear()
+        if now is not None and now > state.last_tick:
+            self.tick(state, now)
+
+    def tick(self, state: PartitionState, now: float) -> None:
+        findings: list[Finding] = []
+        for device_id, mon in state.monitors.items():
+            mon.tick(now, findings)
+            if findings:
+                for f in findings:
+                    state.trackers.observe(device_id, f)
+                findings.clear()
+        state.trackers.tick(now)
+        state.last_tick = now
+
+
+def events_from_rows(
+    rows_by_source: Mapping[str, Iterable[tuple[Any, ...]]],
+) -> list[Event]:
+    """Rows as selected by the worker (reading sources, ``status``, ``dead``), merged by time."""
+    events: list[Event] = []
+    for source, rows in rows_by_source.items():
+        src = SRC_STATUS if source == "status" else SRC_DEAD if source == "dead" else SRC_READING
+        for row in rows:
+            events.append((row[1], src, row[0], tuple(row[:-1])))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return events
+
+
+# --- the worker -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    database_url: str = field(repr=False)
+    worker_id: str
+    partitions: int = 8
+    only: int | None = None
+    poll_s: float = 0.5
+    overlap_s: float = 5.0
+    limit: int = 50_000
+    lookback_s: float = 600.0
+    max_lateness_s: float = 86_400.0
+    clock: str = "wall"  # wall | data
+    grace_s: float = 60.0
+    rebalance_s: float = 2.0
+    device_refresh_s: float = 30.0
+    city: CityConfig = field(default_factory=CityConfig)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.partitions <= 32_767:
+            raise ValueError("partitions must be 1..32767")
+        if self.only is not None and not 0 <= self.only < self.partitions:
+            raise ValueError("partition must be in 0..partitions-1")
+        if self.clock not in ("wall", "data"):
+            raise ValueError("clock must be wall or data")
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    polls: int = 0
+    readings: int = 0
+    rows: int = 0
+    commits: int = 0
+    errors: int = 0
+    claimed: int = 0
+    released: int = 0
+
+
+class DetectWorker:
+    """Runs polls until :meth:`stop`; see the module docstring."""
+
+    def __init__(self, config: WorkerConfig, *, listener: IncidentListener) -> None:
+        self.config = config
+        self.listener = listener
+        self.stats = WorkerStats()
+        self._stop = threading.Event()
+        self._lock_conn: psycopg.Connection[Any] | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self._slot: int | None = None
+        self._states: dict[int, PartitionState] = {}
+        self._saved: set[int] = set()  # partitions with a checkpoint from this session
+        self._devices: dict[str, Device] = {}
+        self._devices_at = 0.0
+        self._rebalanced_at = 0.0
+        self.engine = Engine(config.city, self._devices)
+        self.store = IncidentStore(
+            listener=listener, worker=config.worker_id, devices=self._devices
+        )
+
+    @property
+    def held(self) -> list[int]:
+        return sorted(self._states)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        for c in (self._conn, self._lock_conn):
+            if c is not None:
+                c.close()
+        self._conn = self._lock_conn = None
+        self._states.clear()
+        self._saved.clear()
+        self._slot = None
+
+    def __enter__(self) -> DetectWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- connections and partitions --
+
+    def _connections(self) -> tuple[psycopg.Connection[Any], psycopg.Connection[Any]]:
+        name = f"citypulse-detect {self.config.worker_id}"
+        if self._lock_conn is None or self._lock_conn.closed or self._lock_conn.broken:
+            self._states.clear()  # locks died with the session: own nothing any more
+            self._slot = None
+            self._lock_conn = connect(
+                self.config.database_url, application_name=name, autocommit=True
+            )
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = connect(self.config.database_url, application_name=name)
+        return self._lock_conn, self._conn
+
+    def _key(self, partition: int) -> int:
+        return self.config.partitions * 65_536 + partition
+
+    def rebalance(self) -> None:
+        """Claim free partitions up to a fair share; release any beyond it."""
+        lock, conn = self._connections()
+        cfg = self.config
+        if self._slot is None:
+            for slot in range(_MAX_SLOTS):
+                row = lock.execute(
+                    "SELECT pg_try_advisory_lock(%s, %s)", (PRESENCE_CLASS, slot)
+                ).fetchone()
+                if row and row[0]:
+                    self._slot = slot
+                    break
+        live_row = lock.execute(_LIVE_WORKERS, (PRESENCE_CLASS,)).fetchone()
+        live = max(1, int(live_row[0]) if live_row else 1)
+        if cfg.only is not None:
+            candidates, target = [cfg.only], 1
+        else:
+            start = (self._slot or 0) * max(1, cfg.partitions // live)
+            candidates = [(start + i) % cfg.partitions for i in range(cfg.partitions)]
+            target = math.ceil(cfg.partitions / live)
+        for p in candidates:
+            if len(self._states) >= target:
+                break
+            if p in self._states:
+                continue
+            row = lock.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, self._key(p))
+            ).fetchone()
+            if row and row[0]:
+                self._states[p] = self._load(conn, p)
+                self.stats.claimed += 1
+                log.info("worker %s claimed partition %d/%d", cfg.worker_id, p, cfg.partitions)
+        while len(self._states) > target:
+            p = max(self._states)
+            del self._states[p]
+            self._saved.discard(p)
+            lock.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, self._key(p)))
+            self.stats.released += 1
+            log.info("worker %s released partition %d/%d", cfg.worker_id, p, cfg.partitions)
+
+    def _load(self, conn: psycopg.Connection[Any], partition: int) -> PartitionState:
+        with conn.transaction():
+            row = conn.execute(_LOAD_CHECKPOINT, (self.config.partitions, partition)).fetchone()
+            now_row = conn.execute("SELECT extract(epoch FROM now())::float8").fetchone()
+        if row is not None:
+            # Our own table, written only by detect workers: trusted like the code.
+            state = pickle.loads(row[0])  # noqa: S301
+            assert isinstance(state, PartitionState)
+            return state
+        assert now_row is not None
+        return PartitionState(partition, float(now_row[0]) - self.config.lookback_s)
+
+    def _refresh_devices(self, conn: psycopg.Connection[Any], force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._devices_at >= self.config.device_refresh_s:
+            with conn.transaction():
+                fresh = load_devices(conn)
+            self._devices.clear()
+            self._devices.update(fresh)
+            self._devices_at = now
+
+    # -- one poll --
+
+    def poll(self) -> int:
+        """One transaction over every held partition; returns the rows read."""
+        lock, conn = self._connections()
+        if not self._states:
+            return 0
+        cfg = self.config
+        self._refresh_devices(conn, force=bool(self.engine.unknown))
+        self.engine.unknown.clear()
+        held = sorted(self._states)
+        since = min(s.watermark for s in self._states.values()) - cfg.overlap_s
+        try:
+            with conn.transaction():
+                clock = conn.execute(_CLOCK).fetchone()
+                assert clock is not None
+                db_now = float(clock[0])
+                params = {
+                    "since": since,
+                    "upto": db_now + 1.0,
+                    "oldest": since - cfg.max_lateness_s,
+                    "partitions": cfg.partitions,
+                    "held": held,
+                    "limit": cfg.limit,
+                }
+                rows: dict[str, list[tuple[Any, ...]]] = {}
+                upto = math.inf
+                for name, (table, columns) in _SOURCES.items():
+                    got = conn.execute(_select(table, columns, _LIVE_WHERE), params).fetchall()
+                    rows[name] = got
+                    if len(got) >= cfg.limit:
+                        upto = min(upto, got[-1][-1])
+                for name, query in (("status", _STATUS_LIVE), ("dead", _DEAD_LIVE)):
+                    got = conn.execute(query, params).fetchall()
+                    rows[name] = got
+                    if len(got) >= cfg.limit:
+                        upto = min(upto, got[-1][-1])
+                caught_up = upto == math.inf
+                if not caught_up:
+                    rows = {k: [r for r in v if r[-1] < upto] for k, v in rows.items()}
+                newest = max((r[-1] for v in rows.values() for r in v), default=None)
+                count = sum(len(v) for v in rows.values())
+                now = None
+                if caught_up:
+                    newest_seen = clock[1]
+                    if cfg.clock == "data":
+                        now = newest_seen
+                    elif newest_seen is not None:
+                        now = min(db_now, float(newest_seen) + cfg.grace_s)
+                by_part = self._route(rows, cfg.partitions)
+                actions = []
+                touched = []
+                for p, state in self._states.items():
+                    events = events_from_rows(by_part.get(p, {}))
+                    self.engine.feed(state, events, now)
+                    if newest is not None:
+                        state.watermark = max(state.watermark, newest if caught_up else upto)
+                    horizon = state.watermark - cfg.overlap_s - 60.0
+                    if state.dead_seen:
+                        state.dead_seen = {k: v for k, v in state.dead_seen.items() if v >= horizon}
+                    taken = state.trackers.take()
+                    actions.extend(taken)
+                    # Ticks alone change nothing worth saving unless they acted: a restart
+                    # would tick again to the same effect.
+                    if events or taken or p not in self._saved:
+                        touched.append(p)
+                self.store.apply(conn, actions)
+                self._fence(lock, conn, held)
+                for p in touched:
+                    state = self._states[p]
+                    conn.execute(
+                        _SAVE_CHECKPOINT,
+                        (
+                            cfg.partitions,
+                            p,
+                            pickle.dumps(state, protocol=5),
+                            state.watermark,
+                            cfg.worker_id,
+                        ),
+                    )
+        except BaseException:
+            self.stats.errors += 1
+            # In-memory state ran ahead of the rolled-back transaction: reload it.
+            self._states = {p: self._load(conn, p) for p in self._states} if not conn.broken else {}
+            self._saved.clear()
+            raise
+        for state in self._states.values():
+            state.trackers.saved()
+        self._saved.update(touched)
+        self.stats.polls += 1
+        self.stats.commits += 1
+        self.stats.rows += count
+        return count
+
+    def _fence(
+        self, lock: psycopg.Connection[Any], conn: psycopg.Connection[Any], held: list[int]
+    ) -> None:
+        pid = lock.info.backend_pid
+        keys = [self._key(p) for p in held]
+        row = conn.execute(_HELD_LOCKS, (pid, LOCK_CLASS, keys)).fetchone()
+        if row is None or int(row[0]) != len(held):
+            raise LostPartitionsError(f"worker {self.config.worker_id} lost its partition locks")
+
+    @staticmethod
+    def _route(
+        rows: Mapping[str, list[tuple[Any, ...]]], partitions: int
+    ) -> dict[int, dict[str, list[tuple[Any, ...]]]]:
+        out: dict[int, dict[str, list[tuple[Any, ...]]]] = {}
+        for source, got in rows.items():
+            for r in got:
+                p = partition_of(r[0], partitions)
+                out.setdefault(p, {}).setdefault(source, []).append(r)
+        return out
+
+    # -- the loop --
+
+    def run(self, *, until: Callable[[], bool] | None = None) -> None:
+        """Poll until :meth:`stop` (or ``until()``); database errors back off and retry."""
+        backoff = 0.5
+        while not self._stop.is_set() and not (until and until()):
+            started = time.monotonic()
+            try:
+                if started - self._rebalanced_at >= self.config.rebalance_s or not self._states:
+                    self.rebalance()
+                    self._rebalanced_at = started
+                got = self.poll()
+                backoff = 0.5
+            except (psycopg.OperationalError, LostPartitionsError) as exc:
+                log.warning("detect worker %s: %s; retrying", self.config.worker_id, exc)
+                self._drop_connections()
+                self._stop.wait(backoff * (0.5 + _jitter()))
+                backoff = min(10.0, backoff * 2)
+                continue
+            if got < self.config.limit // 2:
+                self._stop.wait(max(0.0, self.config.poll_s - (time.monotonic() - started)))
+
+    def _drop_connections(self) -> None:
+        for c in (self._conn, self._lock_conn):
+            if c is not None:
+                with contextlib.suppress(psycopg.Error):
+                    c.close()
+        self._conn = self._lock_conn = None
+        self._states.clear()
+        self._saved.clear()
+        self._slot = None
+
+
+def _jitter() -> float:
+    import random
+
+    return random.random()
+
+
+class LostPartitionsError(Exception):
+    """The worker's advisory locks are gone (its lock session died): stop and re-claim."""
+
+
+def partition_of(device_id: str, partitions: int) -> int:
+    """Python twin of SQL ``citypulse_partition`` (md5 of the id, first 32 bits)."""
+    import hashlib
+
+    return int(hashlib.md5(device_id.encode()).hexdigest()[:8], 16) % partitions  # noqa: S324
+
+
+# --- replay ------------------------------------------------------------------------------------
+
+_REPLAY_WHERE: Final = (
+    "time >= to_timestamp(%(start)s) AND time < to_timestamp(%(end)s) ORDER BY time"
+)
+_STATUS_REPLAY: Final = (
+    "SELECT device_id, extract(epoch FROM time)::float8, online, reason, 0.0::float8 "
+    "FROM device_status WHERE time >= to_timestamp(%(start)s) AND time < to_timestamp(%(end)s)"
+)
+_DEAD_REPLAY: Final = (
+    "SELECT device_id, extract(epoch FROM received_at)::float8, id, reason, detail, 0.0::float8 "
+    "FROM dead_letters WHERE device_id IS NOT NULL "
+    "AND received_at >= to_timestamp(%(start)s) AND received_at < to_timestamp(%(end)s)"
+)
+
+
+@dataclass(slots=True)
+class ReplayReport:
+    readings: int = 0
+    events: int = 0
+    opened: int = 0
+    resolved: int = 0
+    escalated: int = 0
+    adopted: int = 0
+    wall_s: float = 0.0
+
+
+def replay(
+    *,
+    database_url: str,
+    start: datetime,
+    end: datetime,
+    listener: IncidentListener,
+    config: CityConfig | None = None,
+    worker_id: str = "replay",
+    chunk_s: float = 3600.0,
+    dry_run: bool = False,
+    progress: Callable[[float, ReplayReport], None] | None = None,
+) -> ReplayReport:
+    """Run the city detector set over readings with ``start <= time < end``.
+
+    Detector state starts fresh (history before ``start`` is not seen) and is not
+    checkpointed.  Incidents are written as the live worker writes them, one transaction
+    per chunk of ``chunk_s`` reading time; re-deriving a stored incident finds it
+    instead of opening it twice.  ``dry_run`` rolls every chunk back.
+    """
+    if end <= start:
+        raise ValueError("end must be after start")
+    report = ReplayReport()
+    began = time.monotonic()
+    with connect(database_url, application_name=f"citypulse-detect {worker_id}") as conn:
+        devices = load_devices(conn)
+        conn.commit()
+        engine = Engine(config or CityConfig(), devices)
+        store = IncidentStore(listener=listener, worker=worker_id, devices=devices)
+        state = PartitionState(0, start.timestamp())
+        t0, t_end = start.timestamp(), end.timestamp()
+        while t0 < t_end:
+            t1 = min(t_end, t0 + chunk_s)
+            params = {"start": t0, "end": t1}
+            rows: dict[str, list[tuple[Any, ...]]] = {}
+            with conn.transaction(force_rollback=dry_run):
+                for name, (table, columns) in _SOURCES.items():
+                    rows[name] = conn.execute(
+                        _select(table, columns, _REPLAY_WHERE), params
+                    ).fetchall()
+                rows["status"] = conn.execute(_STATUS_REPLAY, params).fetchall()
+                rows["dead"] = conn.execute(_DEAD_REPLAY, params).fetchall()
+                events = events_from_rows(rows)
+                before = state.readings
+                # The clock is the data's: after the last reading, time does not pass.
+                engine.feed(state, events, min(t1, events[-1][0]) if events else None)
+                report.readings += state.readings - before
+                report.events += len(events)
+                store.apply(conn, state.trackers.take())
+            state.trackers.saved()
+            t0 = t1
+            c = store.counts
+            report.opened, report.resolved = c.opened, c.resolved
+            report.escalated, report.adopted = c.escalated, c.adopted
+            report.wall_s = time.monotonic() - began
+            if progress is not None:
+                progress((t0 - start.timestamp()) / (t_end - start.timestamp()), report)
+    return report
+
+
+def epoch(dt: datetime) -> float:
+    return dt.astimezone(UTC).timestamp()

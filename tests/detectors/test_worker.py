@@ -1,0 +1,339 @@
+"""The detect worker against a real PostgreSQL: partitions, restarts, replay, silence."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from citypulse import Device, DeviceKind
+from citypulse.db import connect, upsert_devices
+from detectors._incidents import NullListener
+from detectors._worker import DetectWorker, WorkerConfig, partition_of, replay
+
+EPISODE = 21  # steps of 60 s: 3 lamp-fault reports, then normal past resolve and cooldown
+
+
+def _lights(n: int) -> list[Device]:
+    return [Device(id=f"tl-{i:02d}", kind=DeviceKind.TRAFFIC_LIGHT) for i in range(n)]
+
+
+def _register(db_url: str, devices: list[Device]) -> None:
+    with connect(db_url) as conn:
+        upsert_devices(conn, devices)
+        conn.commit()
+
+
+def _insert_step(db_url: str, devices: list[Device], t0: datetime, step: int) -> None:
+    """One report per device at ``t0 + step`` minutes; a lamp fault in each episode's
+    first three steps."""
+    fault = step % EPISODE < 3
+    t = t0 + timedelta(minutes=step)
+    with connect(db_url) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO traffic_light_readings (time, device_id, phase, lamp_fault) "
+            "VALUES (%s, %s, %s, %s)",
+            [(t, d.id, "red" if step % 2 else "green", fault) for d in devices],
+        )
+        conn.commit()
+
+
+def _incidents(db_url: str) -> list[tuple[Any, ...]]:
+    with connect(db_url) as conn:
+        return conn.execute(
+            "SELECT device_id, type, started_at, status, worker FROM incidents ORDER BY 1, 3"
+        ).fetchall()
+
+
+def _wait(predicate: Any, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _config(db_url: str, worker: str, **kw: Any) -> WorkerConfig:
+    return WorkerConfig(database_url=db_url, worker_id=worker, poll_s=0.1, rebalance_s=0.3, **kw)
+
+
+@pytest.fixture
+def t0() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+
+
+class Running:
+    def __init__(self, worker: DetectWorker) -> None:
+        self.worker = worker
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.worker.run()
+        except BaseException as exc:
+            self.error = exc
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Any]:
+    running: list[Running] = []
+
+    def start(config: WorkerConfig) -> Running:
+        r = Running(DetectWorker(config, listener=NullListener()))
+        r.thread.start()
+        running.append(r)
+        return r
+
+    yield start
+    for r in running:
+        r.worker.stop()
+    for r in running:
+        r.thread.join(timeout=20)
+        r.worker.close()
+        assert r.error is None, r.error
+
+
+def _two_workers(db_url: str, devices: list[Device], start_worker: Any) -> tuple[Running, Running]:
+    """Register ``devices`` and start workers wa and wb sharing four partitions."""
+    _register(db_url, devices)
+    a = start_worker(_config(db_url, "wa", partitions=4, lookback_s=6 * 3600))
+    b = start_worker(_config(db_url, "wb", partitions=4, lookback_s=6 * 3600))
+    assert _wait(lambda: len(a.worker.held) + len(b.worker.held) == 4 and b.worker.held)
+    return a, b
+
+
+def test_sql_and_python_agree_on_partitions(db_url: str) -> None:
+    ids = [f"dev-{i}" for i in range(200)]
+    with connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT id, citypulse_partition(id, 7) FROM unnest(%s::text[]) AS id", (ids,)
+        ).fetchall()
+    assert {r[0]: r[1] for r in rows} == {i: partition_of(i, 7) for i in ids}
+    assert len({r[1] for r in rows}) == 7
+
+
+def test_two_workers_split_the_partitions_without_duplicates(
+    db_url: str, t0: datetime, start_worker: Any
+) -> None:
+    devices = _lights(16)
+    a, b = _two_workers(db_url, devices, start_worker)
+    assert not set(a.worker.held) & set(b.worker.held)
+    for step in range(EPISODE + 3):
+        _insert_step(db_url, devices, t0, step)
+    assert _wait(lambda: len(_incidents(db_url)) == 2 * len(devices))
+    time.sleep(1.0)  # nothing more may come
+    rows = _incidents(db_url)
+    assert len(rows) == 2 * len(devices)
+    assert len({(r[0], r[2]) for r in rows}) == len(rows)
+    # Each device was handled by the one worker holding its partition.
+    owner = dict.fromkeys(a.worker.held, "wa") | dict.fromkeys(b.worker.held, "wb")
+    for device_id, _, _, _, worker in rows:
+        assert worker == owner[partition_of(device_id, 4)]
+    assert {r[4] for r in rows} == {"wa", "wb"}
+
+
+def test_a_dead_workers_partitions_are_taken_over(
+    db_url: str, t0: datetime, start_worker: Any
+) -> None:
+    devices = _lights(8)
+    a, b = _two_workers(db_url, devices, start_worker)
+    b.worker.stop()
+    b.thread.join(timeout=20)
+    b.worker.close()  # its session ends: its locks are released
+    assert _wait(lambda: len(a.worker.held) == 4)
+    for step in range(5):
+        _insert_step(db_url, devices, t0, step)
+    assert _wait(lambda: len(_incidents(db_url)) == len(devices))
+    assert {r[4] for r in _incidents(db_url)} == {"wa"}
+
+
+def test_silence_fires_with_no_data_at_all(db_url: str, start_worker: Any) -> None:
+    quiet, chatty = (
+        Device(id="cam-quiet", kind=DeviceKind.CAMERA, report_interval_s=1.0),
+        Device(id="cam-chatty", kind=DeviceKind.CAMERA, report_interval_s=60.0),
+    )
+    _register(db_url, [quiet, chatty])
+    start_worker(_config(db_url, "w", partitions=2))
+    now = datetime.now(UTC)
+    with connect(db_url) as conn:
+        for d in (quiet, chatty):
+            conn.execute(
+                "INSERT INTO camera_readings (time, device_id, intensity) VALUES (%s, %s, 5)",
+                (now, d.id),
+            )
+        conn.execute("UPDATE devices SET last_seen = now()")
+        conn.commit()
+    # Keep one device (and so the store) alive; the other says nothing more.
+    deadline = time.monotonic() + 30
+    found = False
+    while time.monotonic() < deadline and not found:
+        with connect(db_url) as conn:
+            conn.execute(
+                "INSERT INTO camera_readings (time, device_id, intensity) VALUES (now(), %s, 5)",
+                (chatty.id,),
+            )
+            conn.execute("UPDATE devices SET last_seen = now() WHERE id = %s", (chatty.id,))
+            conn.commit()
+        found = any(r[0] == quiet.id and r[1] == "device_silent" for r in _incidents(db_url))
+        time.sleep(0.3)
+    assert found
+    assert [r[:2] for r in _incidents(db_url)] == [(quiet.id, "device_silent")]
+
+
+def test_replay_finds_history_and_a_second_replay_adds_nothing(db_url: str, t0: datetime) -> None:
+    devices = _lights(3)
+    _register(db_url, devices)
+    for step in range(3 * EPISODE):
+        _insert_step(db_url, devices, t0, step)
+    end = t0 + timedelta(minutes=3 * EPISODE)
+    first = replay(database_url=db_url, start=t0, end=end, listener=NullListener())
+    assert first.opened == 9
+    assert first.readings == 3 * 3 * EPISODE
+    second = replay(database_url=db_url, start=t0, end=end, listener=NullListener())
+    assert second.opened == 0
+    assert second.adopted == 9
+    rows = _incidents(db_url)
+    assert len(rows) == 9
+    assert all(r[1] == "lamp_fault" for r in rows)
+
+
+def test_replay_from_the_command_line_shows_progress(db_url: str, t0: datetime) -> None:
+    devices = _lights(2)
+    _register(db_url, devices)
+    for step in range(EPISODE):
+        _insert_step(db_url, devices, t0, step)
+    end = t0 + timedelta(minutes=EPISODE)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "citypulse.cli",
+            "--database-url",
+            db_url,
+            "detect",
+            "--listener",
+            "none",
+            "--from",
+            t0.isoformat(),
+            "--to",
+            end.isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "100.0%" in proc.stderr
+    assert "2 incidents opened" in proc.stdout
+    assert len(_incidents(db_url)) == 2
+
+
+@pytest.mark.faults
+@pytest.mark.slow
+def test_sigkill_mid_stream_then_restart_misses_nothing_and_repeats_nothing(
+    db_url: str, t0: datetime
+) -> None:
+    devices = _lights(10)
+    _register(db_url, devices)
+    episodes = 4
+    steps = episodes * EPISODE
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "citypulse.cli",
+                "--database-url",
+                db_url,
+                "--log-level",
+                "WARNING",
+                "detect",
+                "--partitions",
+                "3",
+                "--poll",
+                "0.1",
+                "--lookback",
+                str(6 * 3600),
+                "--listener",
+                "none",
+                "--worker-id",
+                "victim",
+            ],
+        )
+
+    proc = start()
+    try:
+        for step in range(steps):
+            _insert_step(db_url, devices, t0, step)
+            time.sleep(0.03)
+            if step == steps // 2:
+                assert _wait(lambda: len(_incidents(db_url)) >= len(devices), 30)
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+                proc = start()
+        expected = episodes * len(devices)
+        assert _wait(
+            lambda: sum(1 for r in _incidents(db_url) if r[3] == "resolved") == expected, 90
+        )
+        time.sleep(1.0)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    rows = _incidents(db_url)
+    assert len(rows) == expected
+    for d in devices:
+        starts = [r[2] for r in rows if r[0] == d.id]
+        assert starts == [t0 + timedelta(minutes=e * EPISODE + 1) for e in range(episodes)]
+
+
+def test_the_detect_role_is_enough_to_run_a_worker(
+    db_url: str, t0: datetime, start_worker: Any
+) -> None:
+    devices = _lights(2)
+    _register(db_url, devices)
+    login = f"detect_{os.getpid()}"
+    with connect(db_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
+        conn.execute(sql.SQL("GRANT citypulse_detect TO {}").format(sql.Identifier(login)))
+        conn.execute(
+            "INSERT INTO dead_letters (received_at, topic, payload, reason, device_id) "
+            "VALUES (%s, 'city/x/traffic_light/tl-00/telemetry', 'x', 'invalid_json', 'tl-00')",
+            (t0 + timedelta(seconds=30),),
+        )
+    parts = urlsplit(db_url)
+    url = urlunsplit(parts._replace(netloc=f"{login}@{parts.hostname}:{parts.port}"))
+    try:
+        with connect(url) as conn:
+            denied = False
+            try:
+                conn.execute("SELECT payload FROM dead_letters")
+            except psycopg.errors.InsufficientPrivilege:
+                denied = True
+            assert denied  # raw payloads are not the detector's business
+        start_worker(_config(url, "least", partitions=2, lookback_s=6 * 3600))
+        for step in range(3):
+            _insert_step(db_url, devices, t0, step)
+        expected = {("tl-00", "invalid_data"), ("tl-00", "lamp_fault"), ("tl-01", "lamp_fault")}
+        assert _wait(lambda: {(r[0], r[1]) for r in _incidents(db_url)} == expected)
+    finally:
+        with connect(db_url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (login,),
+            )
