@@ -1,14 +1,13 @@
 """Run citypulse on embedded defaults: nothing to install or configure but Python.
 
-Starts a private PostgreSQL (plain-PostgreSQL schema mode) and Mosquitto in a data folder,
-registers the preset city (Kaluga's centre), simulates the last few hours with faults at
-high speed through MQTT into `citypulse ingest`, and prints what was stored.  Data stays in
-the folder for the next run; Ctrl-C stops everything cleanly.
-
-Then the detector set runs over what was stored (``citypulse detect --from/--to``),
-opening incidents (through the appeals listener when that is built) and the summary
-compares them with the injected faults.  Appeals and the API join this summary with
-their issues.
+Starts a private PostgreSQL (plain-PostgreSQL schema mode) and an MQTT broker (the local
+Mosquitto, else amqtt for a demo feed) in a data folder, registers the preset city
+(Kaluga's centre), simulates the last few hours with injected faults at high speed
+through MQTT into the ingest worker, runs the detector set over what was stored (as
+``citypulse detect --from/--to`` does), turning incidents into appeals with Russian
+texts, serves the Open311 API over them and writes a static HTML report.  It ends with a
+summary (also written as ``summary.json``) and, on a terminal, keeps the API up until
+Ctrl-C.  Data stays in the folder for the next run; Ctrl-C stops everything cleanly.
 """
 
 from __future__ import annotations
@@ -38,6 +37,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--faults", type=float, default=12.0, help="random faults per simulated day (default 12)"
     )
     parser.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
+    parser.add_argument(
+        "--serve",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="keep the API up after the summary until Ctrl-C (auto: when on a terminal)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8311, help="API port (default 8311, or a free one)"
+    )
 
 
 def _say(message: str) -> None:
@@ -81,7 +89,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         city = preset_city()
         end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
         start = end - timedelta(hours=args.hours)
-        faults = random_faults(city, start=start, end=end, rates=args.faults, seed=args.seed)
+        showcase = _showcase(city, start, end)
+        taken = {d for f in showcase for d in f.devices}
+        faults = showcase + [
+            f
+            for f in random_faults(city, start=start, end=end, rates=args.faults, seed=args.seed)
+            if not taken.intersection(f.devices)
+        ]
         sim = Simulation(city, start=start, end=end, seed=args.seed, faults=faults)
         write_ground_truth(data / "ground-truth.jsonl", faults)
         with connect(pg.url) as conn:
@@ -132,8 +146,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             _summary(
                 conn, published.messages, published.wall_s, len(faults), pg.url, broker.url, data
             )
-        _detect(pg.url, start, end, faults, settings)
-        return 0
+        detected = _detect(pg.url, start, end, faults, settings)
+        summary = _finish(pg.url, data, start, end, published, len(faults), detected, args)
+        return 0 if summary["readings"] > 0 else 1
     except KeyboardInterrupt:
         _say("interrupted: stopping cleanly")
         return 130
@@ -141,6 +156,28 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if broker is not None:
             broker.stop()
         pg.stop()
+
+
+def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
+    """Three faults every run shows (a stuck signal, smog, a dead camera) near the end."""
+    from citypulse.simulator import faults_from_spec
+
+    span = (end - start).total_seconds()
+
+    def at(fraction: float) -> str:
+        return f"{int(span * fraction)}s"
+
+    spec = {
+        "faults": [
+            {"type": "stuck_phase", "device": "tl-kirova-teatralnaya", "at": at(0.55),
+             "duration": "12m", "id": "demo-stuck"},
+            {"type": "air_quality_exceedance", "device": "eco-leninsky-1", "at": at(0.45),
+             "duration": "50m", "id": "demo-smog"},
+            {"type": "camera_offline", "device": "cam-kirova-pushkina-n", "at": at(0.6),
+             "duration": "25m", "id": "demo-camera"},
+        ]
+    }  # fmt: skip
+    return list(faults_from_spec(spec, city, start=start, end=end, seed=1))
 
 
 def _summary(
@@ -181,7 +218,7 @@ def _summary(
 
 def _detect(
     url: str, start: datetime, end: datetime, faults: list[Any], settings: Settings
-) -> None:
+) -> dict[str, Any]:
     """Run the detector set over the stored hours and compare with the injected faults."""
     from detectors._cli import DEFAULT_LISTENER, load_listener
     from detectors._eval_scenario import Truth, load_incidents, score
@@ -209,3 +246,136 @@ def _detect(
         f"{result.explained} of {result.incidents} incidents explained by a fault "
         "(detectors start cold here: slow faults such as drift need a day of history)"
     )
+    return {
+        "opened": report.opened,
+        "resolved": report.resolved,
+        "faults_found": found,
+        "fault_pairs": pairs,
+        "explained": result.explained,
+        "incidents": result.incidents,
+    }
+
+
+_APPEALS = """
+SELECT a.id, a.sector, a.title, a.description, a.agency, a.expected_at
+FROM appeals a WHERE a.source = 'sensor' AND a.requested_at >= %s
+ORDER BY a.priority DESC, a.id LIMIT 3
+"""
+
+
+def _finish(
+    url: str,
+    data: Path,
+    start: datetime,
+    end: datetime,
+    published: Any,
+    faults: int,
+    detected: dict[str, Any],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Appeals, the HTML report, summary.json, and the API (kept up on a terminal)."""
+    import json
+    import os
+    import secrets
+
+    from citypulse._report import write_report
+    from citypulse.db import connect
+    from connectors._routing import load_routing
+
+    with connect(url, autocommit=True) as conn:
+        run_start = conn.execute("SELECT min(opened_at) FROM incidents").fetchone()
+        sectors = conn.execute(
+            "SELECT sector, count(*) FROM appeals WHERE source = 'sensor' "
+            "GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        since = run_start[0] if run_start and run_start[0] else end
+        samples = conn.execute(_APPEALS, (since,)).fetchall()
+        report = write_report(conn, data / "report.html", start=start, end=end)
+        open_incidents = conn.execute(
+            "SELECT count(*) FROM incidents WHERE status = 'open'"
+        ).fetchone()
+    total = sum(n for _, n in sectors)
+    print(
+        f"  appeals:    {total} created from incidents"
+        + (f" ({', '.join(f'{n} {s}' for s, n in sectors)})" if sectors else "")
+    )
+    zone = load_routing().zone
+    for _id, sector, title, description, agency, due in samples:
+        print(f"    №{_id} [{sector}] {title}")
+        for line in description.splitlines():
+            if line.strip() and not line.startswith(title):
+                print(f"        {line}")
+        if agency:
+            deadline = f"{due.astimezone(zone):%d.%m %H:%M}" if due else "—"
+            print(f"        → {agency}, срок: {deadline}")
+    print(f"  report:     {report.path} (open it in a browser: traffic, air, incidents map)")
+    summary = {
+        "devices": report.devices,
+        "readings": report.readings,
+        "messages": published.messages,
+        "faults": faults,
+        "incidents_opened": detected["opened"],
+        "incidents_resolved": detected["resolved"],
+        "incidents_open": int(open_incidents[0]) if open_incidents else 0,
+        "appeals": total,
+        "report": str(report.path),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+    }
+    (data / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+
+    serve = args.serve == "yes" or (args.serve == "auto" and sys.stdin.isatty())
+    key = secrets.token_urlsafe(24)
+    key_file = data / "operator-key.txt"
+    key_file.write_text(key + "\n")
+    os.chmod(key_file, 0o600)
+    grafana = (
+        "  grafana:    in a Grafana 12, provision grafana/provisioning/ (datasource + "
+        "dashboards) pointing at the database above, or run\n"
+        "              CITYPULSE_DATABASE_URL=<db> citypulse grafana publish --url "
+        "http://localhost:3000 --token <service-account token>"
+    )
+    print(grafana)
+    if not serve:
+        print("  api:        citypulse serve (run the demo on a terminal to keep it up)")
+        return summary
+    _serve(url, args.port, key_file)
+    return summary
+
+
+def _serve(url: str, port: int, key_file: Path) -> None:
+    from citypulse import Secret
+    from citypulse._embedded import free_port
+    from connectors._api import create_app
+    from connectors._auth import KeyStore
+    from connectors._routing import load_routing
+    from connectors._server import open_pool, serve_in_thread
+
+    try:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
+    except OSError:
+        port = free_port()
+    key = key_file.read_text().strip()
+    pool = open_pool(url, max_size=4, application_name="citypulse-demo-api")
+    try:
+        app = create_app(
+            pool=pool,
+            routing=load_routing(),
+            keys=KeyStore(bootstrap=(Secret(f"operator:{key}"),)),
+            connectors=(),
+        )
+        with serve_in_thread(app, port=port) as base:
+            print(f"  api:        {base}/open311/v2/requests.json (Open311 GeoReport v2)")
+            print(f"              {base}/open311/v2/services.json, {base}/openapi.json")
+            print(
+                f"              operator actions: POST {base}/api/v1/appeals/<id>/accept "
+                f"with X-API-Key from {key_file}"
+            )
+            print("  Ctrl-C stops the API, the broker and the database; data stays.")
+            while True:
+                time.sleep(3600)
+    finally:
+        pool.close(timeout=5.0)

@@ -33,6 +33,7 @@ from connectors._errors import (
 )
 from connectors._georeport import open311_status, service_request
 from connectors._http import parse_retry_after
+from connectors._listener import appeal_writer
 from connectors._open311_client import Open311Connector
 from connectors._outbox import OutboxEntry
 from connectors._registry import CONNECTOR_FACTORIES, ConnectorFactory, build_connectors
@@ -92,6 +93,7 @@ __all__ = [
     "WebhookConnector",
     "WebhookSignatureError",
     "add_key",
+    "appeal_writer",
     "build_connectors",
     "correlate",
     "create_app",

@@ -25,7 +25,7 @@ from types import FrameType
 from citypulse import ConfigError, IncidentListener, Settings
 
 log = logging.getLogger(__name__)
-DEFAULT_LISTENER = "connectors:AppealWriter"
+DEFAULT_LISTENER = "connectors:appeal_writer"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +67,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def load_listener(spec: str, settings: Settings) -> IncidentListener:
-    """Build the listener named ``module:factory``; a no-op one (with a warning) if absent."""
+    """Build the listener named ``module:factory`` (``none``: incidents only, no appeals)."""
     from detectors._incidents import NullListener
 
     if spec in ("", "none"):
@@ -76,8 +76,7 @@ def load_listener(spec: str, settings: Settings) -> IncidentListener:
     try:
         factory = getattr(importlib.import_module(module_name), attr or "AppealWriter")
     except (ImportError, AttributeError) as exc:
-        log.warning("no incident listener %s (%s): incidents will not become appeals", spec, exc)
-        return NullListener()
+        raise ConfigError("--listener", f"cannot import {spec}: {exc}") from exc
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
