@@ -276,6 +276,7 @@ def test_cli_deliver_once(
     assert len(rx.processed) == 3
 
 
+@pytest.mark.slow
 def test_a_slow_delivery_does_not_hold_back_the_others(
     db_url: str, conn: psycopg.Connection[Any]
 ) -> None:
