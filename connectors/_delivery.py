@@ -185,7 +185,7 @@ class DeliveryWorker:
         kwargs: dict[str, Any] = {
             "database_url": settings.database_url,
             "connectors": build_connectors(settings),
-            "worker_id": f"delivery-{settings.worker_id}",
+            "worker_id": settings.worker_id,
             "timeout": float(settings.delivery_timeout_s),
             "sync_interval": float(settings.status_sync_interval_s),
         }
