@@ -176,6 +176,8 @@ class DeliveryWorker:
         self._executor: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by NOTIFY citypulse_outbox (and by close)
+        self._listener: threading.Thread | None = None
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(_COUNTER_NAMES, 0)
 
@@ -215,6 +217,7 @@ class DeliveryWorker:
             max_workers=self._concurrency, thread_name_prefix=f"deliver-{self.worker_id}"
         )
         self._stop.clear()
+        self._wake.clear()
 
     def __enter__(self) -> Self:
         self.open()
@@ -236,11 +239,47 @@ class DeliveryWorker:
         self._thread = threading.Thread(
             target=self.run, args=(self._stop,), name=f"delivery-{self.worker_id}", daemon=True
         )
+        self._listener = threading.Thread(
+            target=self._listen, name=f"delivery-listen-{self.worker_id}", daemon=True
+        )
         self._thread.start()
+        self._listener.start()
+
+    def _listen(self) -> None:
+        """Wake the loop as soon as outbox entries are committed (0009's NOTIFY trigger)."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(
+                    self._database_url,
+                    autocommit=True,
+                    connect_timeout=max(1, round(self._timeout)),
+                    application_name="citypulse-delivery-listen",
+                ) as conn:
+                    conn.execute("LISTEN citypulse_outbox")
+                    failures = 0
+                    self._wake.set()  # whatever was committed while nobody listened
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self._wake.set()
+            except psycopg.Error as exc:
+                failures += 1
+                delay = self._backoff.delay(failures, None, self._rng)
+                log.info(
+                    "delivery %s: LISTEN lost (%s); polling, retry in %.1fs",
+                    self.worker_id,
+                    exc,
+                    delay,
+                )
+                self._stop.wait(delay)
 
     def close(self) -> None:
         """Stop claiming, let in-flight deliveries finish, close the client and the pool."""
         self._stop.set()
+        self._wake.set()
+        if self._listener is not None:
+            self._listener.join(5.0)
+            self._listener = None
         if self._thread is not None:
             self._thread.join(self._shutdown_timeout)
             if self._thread.is_alive():
@@ -273,8 +312,9 @@ class DeliveryWorker:
         """Deliver until ``stop`` is set, then wait for in-flight deliveries.
 
         Pipelined: whenever one of the ``concurrency`` slots frees up, more entries are
-        claimed, so one slow remote call does not hold the others back.  Database outages
-        are waited out with backoff."""
+        claimed, so one slow remote call does not hold the others back.  When idle it
+        waits ``poll_interval``, or less when :meth:`start`'s listener hears an entry
+        committed (NOTIFY citypulse_outbox).  Database outages are waited out with backoff."""
         slots = threading.BoundedSemaphore(self._concurrency)
         next_sync = next_expire = self._monotonic()
         failures = 0
@@ -327,8 +367,8 @@ class DeliveryWorker:
                 except Exception:
                     self._count("errors")
                     log.exception("delivery %s: status sync failed", self.worker_id)
-            if not entries:
-                stop.wait(self._poll_interval)
+            if not entries and self._wake.wait(self._poll_interval):
+                self._wake.clear()
         for _ in range(self._concurrency):  # in-flight deliveries finish and are recorded
             slots.acquire()
 

@@ -30,3 +30,14 @@ WHERE o.failed_at IS NOT NULL;
 COMMENT ON VIEW outbox_failed IS 'deliveries given up on (permanent error or deadline), with why';
 
 GRANT SELECT ON outbox_failed TO citypulse_reader, citypulse_api;
+
+-- Delivery workers LISTEN on this channel and claim as soon as an entry is committed,
+-- instead of waiting for their next poll (which remains as a safety net).
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('citypulse_outbox', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
