@@ -177,7 +177,6 @@ class DeliveryWorker:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()  # set by NOTIFY citypulse_outbox (and by close)
-        self._listener: threading.Thread | None = None
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(_COUNTER_NAMES, 0)
 
@@ -239,16 +238,12 @@ class DeliveryWorker:
         self._thread = threading.Thread(
             target=self.run, args=(self._stop,), name=f"delivery-{self.worker_id}", daemon=True
         )
-        self._listener = threading.Thread(
-            target=self._listen, name=f"delivery-listen-{self.worker_id}", daemon=True
-        )
         self._thread.start()
-        self._listener.start()
 
-    def _listen(self) -> None:
-        """Wake the loop as soon as outbox entries are committed (0009's NOTIFY trigger)."""
+    def _listen(self, done: threading.Event) -> None:
+        """Wake the loop as soon as outbox entries are committed (the NOTIFY trigger)."""
         failures = 0
-        while not self._stop.is_set():
+        while not done.is_set():
             try:
                 with psycopg.connect(
                     self._database_url,
@@ -259,7 +254,7 @@ class DeliveryWorker:
                     conn.execute("LISTEN citypulse_outbox")
                     failures = 0
                     self._wake.set()  # whatever was committed while nobody listened
-                    while not self._stop.is_set():
+                    while not done.is_set():
                         for _ in conn.notifies(timeout=1.0):
                             self._wake.set()
             except psycopg.Error as exc:
@@ -271,15 +266,12 @@ class DeliveryWorker:
                     exc,
                     delay,
                 )
-                self._stop.wait(delay)
+                done.wait(delay)
 
     def close(self) -> None:
         """Stop claiming, let in-flight deliveries finish, close the client and the pool."""
         self._stop.set()
         self._wake.set()
-        if self._listener is not None:
-            self._listener.join(5.0)
-            self._listener = None
         if self._thread is not None:
             self._thread.join(self._shutdown_timeout)
             if self._thread.is_alive():
@@ -313,8 +305,20 @@ class DeliveryWorker:
 
         Pipelined: whenever one of the ``concurrency`` slots frees up, more entries are
         claimed, so one slow remote call does not hold the others back.  When idle it
-        waits ``poll_interval``, or less when :meth:`start`'s listener hears an entry
+        waits ``poll_interval``, or less when its listener thread hears an entry
         committed (NOTIFY citypulse_outbox).  Database outages are waited out with backoff."""
+        done = threading.Event()
+        listener = threading.Thread(
+            target=self._listen, args=(done,), name=f"delivery-listen-{self.worker_id}"
+        )
+        listener.start()
+        try:
+            self._loop(stop)
+        finally:
+            done.set()
+            listener.join(5.0)
+
+    def _loop(self, stop: threading.Event) -> None:
         slots = threading.BoundedSemaphore(self._concurrency)
         next_sync = next_expire = self._monotonic()
         failures = 0
@@ -325,7 +329,7 @@ class DeliveryWorker:
             finally:
                 slots.release()
 
-        while not stop.is_set():
+        while not (stop.is_set() or self._stop.is_set()):
             if not slots.acquire(timeout=self._poll_interval):
                 continue
             free = 1

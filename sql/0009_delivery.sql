@@ -15,7 +15,7 @@ COMMENT ON COLUMN outbox.remote_checked_at IS 'when remote_status was last fetch
 
 -- Ordering: an entry waits while an earlier one of its appeal and connector is pending,
 -- fails when an earlier one failed, and inherits the remote id of the delivered 'created'.
-CREATE INDEX outbox_appeal ON outbox (appeal_id, connector, id);
+CREATE INDEX outbox_appeal_connector ON outbox (appeal_id, connector, id);
 -- Status sync walks delivered entries that carry a remote id.
 CREATE INDEX outbox_remote ON outbox (connector, remote_checked_at NULLS FIRST)
     WHERE delivered_at IS NOT NULL AND remote_id IS NOT NULL;
@@ -30,14 +30,3 @@ WHERE o.failed_at IS NOT NULL;
 COMMENT ON VIEW outbox_failed IS 'deliveries given up on (permanent error or deadline), with why';
 
 GRANT SELECT ON outbox_failed TO citypulse_reader, citypulse_api;
-
--- Delivery workers LISTEN on this channel and claim as soon as an entry is committed,
--- instead of waiting for their next poll (which remains as a safety net).
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('citypulse_outbox', '');
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
