@@ -52,7 +52,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
             signal.signal(signal.SIGTERM, _stop)
             signal.signal(signal.SIGINT, _stop)
-            worker.run(stop)
+            worker.start()
+            while not stop.wait(1.0):
+                pass
     counters = worker.counters
     print(" ".join(f"{k}={v}" for k, v in asdict(counters).items()))
     return 1 if counters.failed_permanent or counters.failed_deadline else 0

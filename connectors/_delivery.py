@@ -188,6 +188,7 @@ class DeliveryWorker:
         self._executor: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by NOTIFY citypulse_outbox (and by close)
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(_COUNTER_NAMES, 0)
 
@@ -197,7 +198,7 @@ class DeliveryWorker:
         kwargs: dict[str, Any] = {
             "database_url": settings.database_url,
             "connectors": build_connectors(settings),
-            "worker_id": f"delivery-{settings.worker_id}",
+            "worker_id": settings.worker_id,
             "timeout": float(settings.delivery_timeout_s),
             "sync_interval": float(settings.status_sync_interval_s),
         }
@@ -227,6 +228,7 @@ class DeliveryWorker:
             max_workers=self._concurrency, thread_name_prefix=f"deliver-{self.worker_id}"
         )
         self._stop.clear()
+        self._wake.clear()
 
     def __enter__(self) -> Self:
         self.open()
@@ -250,9 +252,38 @@ class DeliveryWorker:
         )
         self._thread.start()
 
+    def _listen(self, done: threading.Event) -> None:
+        """Wake the loop as soon as outbox entries are committed (the NOTIFY trigger)."""
+        failures = 0
+        while not done.is_set():
+            try:
+                with psycopg.connect(
+                    self._database_url,
+                    autocommit=True,
+                    connect_timeout=max(1, round(self._timeout)),
+                    application_name="citypulse-delivery-listen",
+                ) as conn:
+                    conn.execute("LISTEN citypulse_outbox")
+                    failures = 0
+                    self._wake.set()  # whatever was committed while nobody listened
+                    while not done.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self._wake.set()
+            except psycopg.Error as exc:
+                failures += 1
+                delay = self._backoff.delay(failures, None, self._rng)
+                log.info(
+                    "delivery %s: LISTEN lost (%s); polling, retry in %.1fs",
+                    self.worker_id,
+                    exc,
+                    delay,
+                )
+                done.wait(delay)
+
     def close(self) -> None:
         """Stop claiming, let in-flight deliveries finish, close the client and the pool."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(self._shutdown_timeout)
             if self._thread.is_alive():
@@ -285,8 +316,21 @@ class DeliveryWorker:
         """Deliver until ``stop`` is set, then wait for in-flight deliveries.
 
         Pipelined: whenever one of the ``concurrency`` slots frees up, more entries are
-        claimed, so one slow remote call does not hold the others back.  Database outages
-        are waited out with backoff."""
+        claimed, so one slow remote call does not hold the others back.  When idle it
+        waits ``poll_interval``, or less when its listener thread hears an entry
+        committed (NOTIFY citypulse_outbox).  Database outages are waited out with backoff."""
+        done = threading.Event()
+        listener = threading.Thread(
+            target=self._listen, args=(done,), name=f"delivery-listen-{self.worker_id}"
+        )
+        listener.start()
+        try:
+            self._loop(stop)
+        finally:
+            done.set()
+            listener.join(5.0)
+
+    def _loop(self, stop: threading.Event) -> None:
         slots = threading.BoundedSemaphore(self._concurrency)
         next_sync = next_expire = self._monotonic()
         failures = 0
@@ -297,7 +341,7 @@ class DeliveryWorker:
             finally:
                 slots.release()
 
-        while not stop.is_set():
+        while not (stop.is_set() or self._stop.is_set()):
             if not slots.acquire(timeout=self._poll_interval):
                 continue
             free = 1
@@ -339,8 +383,8 @@ class DeliveryWorker:
                 except Exception:
                     self._count("errors")
                     log.exception("delivery %s: status sync failed", self.worker_id)
-            if not entries:
-                stop.wait(self._poll_interval)
+            if not entries and self._wake.wait(self._poll_interval):
+                self._wake.clear()
         for _ in range(self._concurrency):  # in-flight deliveries finish and are recorded
             slots.acquire()
 

@@ -140,5 +140,5 @@ class WebhookConnector:
                 SIGNATURE_HEADER: sign_webhook(self.secret, timestamp, body),
             },
         )
-        response = send(client, request)
+        response = send(client, request, now=self.clock)
         return DeliveryResult(status=response.status_code)

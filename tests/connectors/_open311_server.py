@@ -30,6 +30,7 @@ class Open311Server(LocalServer):
         self.gets: list[str] = []
         self.post_faults: list[str] = []
         self.stall = 2.0
+        self.tokens = False  # answer POST with a token; the id is known only later
         server = self
 
         class Handler(QuietHandler):
@@ -80,7 +81,10 @@ class Open311Server(LocalServer):
                     }
                 if fault == "stall":
                     time.sleep(server.stall)
-                self._json(201, [{"service_request_id": rid, "service_notice": ""}])
+                if server.tokens:
+                    self._json(201, [{"token": f"T-{rid}"}])
+                else:
+                    self._json(201, [{"service_request_id": rid, "service_notice": ""}])
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
@@ -102,6 +106,11 @@ class Open311Server(LocalServer):
                             if datetime.fromisoformat(r["requested_datetime"]) >= start
                         ]
                     self._json(200, items)
+                    return
+                if parts.path.startswith(PREFIX + "tokens/"):
+                    token = parts.path.removeprefix(PREFIX + "tokens/").removesuffix(".json")
+                    rid = token.removeprefix("T-")
+                    self._json(200, [{"token": token, "service_request_id": rid}])
                     return
                 name = parts.path.removeprefix(PREFIX + "requests/").removesuffix(".json")
                 found = [r for r in items if r["service_request_id"] == name]

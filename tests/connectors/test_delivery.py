@@ -276,6 +276,7 @@ def test_cli_deliver_once(
     assert len(rx.processed) == 3
 
 
+@pytest.mark.slow
 def test_a_slow_delivery_does_not_hold_back_the_others(
     db_url: str, conn: psycopg.Connection[Any]
 ) -> None:
@@ -323,3 +324,21 @@ def test_database_restart_is_waited_out(
     assert state[after]["delivered_at"] is not None
     assert len(rx.processed) == 2
     assert errors >= 1
+
+
+def test_a_committed_entry_wakes_an_idle_worker(db_url: str, conn: psycopg.Connection[Any]) -> None:
+    with WebhookReceiver(SECRET) as rx, worker(db_url, rx.url, poll_interval=60.0) as w:
+        w.start()
+        wait_for(lambda: w.counters.claimed == 0 and _listening(conn), 10, "the listener")
+        time.sleep(0.2)  # the loop is idle now, waiting up to 60 s
+        entry = enqueue(conn, insert_appeal(conn), connector="webhook")
+        wait_for(lambda: len(rx.processed) == 1, 5, "delivery woken by NOTIFY")
+    assert outbox_state(conn)[entry]["delivered_at"] is not None
+
+
+def _listening(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name = 'citypulse-delivery-listen' AND datname = current_database()"
+    ).fetchone()
+    return row is not None and row[0] == 1

@@ -176,3 +176,16 @@ def test_updated_event_and_status_sync(
         "SELECT remote_status, remote_status_notes FROM outbox WHERE id = %s", (created,)
     ).fetchone()
     assert remote_row == ("closed", "Светофор отремонтирован")
+
+
+def test_token_is_resolved_to_an_id_by_the_status_sync(
+    db_url: str, conn: psycopg.Connection[Any], remote: Open311Server
+) -> None:
+    remote.tokens = True
+    entry = enqueue(conn, insert_appeal(conn), connector="open311")
+    with worker(db_url, remote) as w:
+        drain(w, conn)
+        assert outbox_state(conn)[entry]["remote_id"] == "token:T-R-1"
+        assert w.sync_status_once(interval=0) == 1
+    assert outbox_state(conn)[entry]["remote_id"] == "R-1"
+    assert any("/tokens/T-R-1.json" in g for g in remote.gets)
