@@ -194,6 +194,7 @@ def overview() -> db.Dashboard:
             .longitude("lon")
         )
         .tooltip(True)
+        .filter_data({"id": "byRefId", "options": "A"})
         .config(
             {
                 "showLegend": True,
