@@ -136,6 +136,24 @@ def _incidents_table(kinds: tuple[str, ...], title: str, description: str) -> tb
 # --- city overview --------------------------------------------------------------------
 
 
+def _markers(name: str, ref_id: str, style: dict[str, object]) -> cb.MapLayerOptions:
+    """A Geomap markers layer drawing query ``ref_id``'s rows at their lat/lon."""
+    return (
+        cb.MapLayerOptions()
+        .type("markers")
+        .name(name)
+        .location(
+            cb.FrameGeometrySource()
+            .mode(cm.FrameGeometrySourceMode.COORDS)
+            .latitude("lat")
+            .longitude("lon")
+        )
+        .tooltip(True)
+        .filter_data({"id": "byRefId", "options": ref_id})
+        .config({"showLegend": True, "style": style})
+    )
+
+
 def overview() -> db.Dashboard:
     d = new_dashboard(
         "overview",
@@ -183,53 +201,25 @@ def overview() -> db.Dashboard:
             "silent": dm.ValueMappingResult(text="silent / offline", color="red", index=2),
         }
     )
-    layer_status = (
-        cb.MapLayerOptions()
-        .type("markers")
-        .name("Devices by status")
-        .location(
-            cb.FrameGeometrySource()
-            .mode(cm.FrameGeometrySourceMode.COORDS)
-            .latitude("lat")
-            .longitude("lon")
-        )
-        .tooltip(True)
-        .filter_data({"id": "byRefId", "options": "A"})
-        .config(
-            {
-                "showLegend": True,
-                "style": {
-                    "color": {"field": "status", "fixed": "green"},
-                    "size": {"fixed": 6},
-                    "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
-                    "opacity": 0.8,
-                },
-            }
-        )
+    layer_status = _markers(
+        "Devices by status",
+        "A",
+        {
+            "color": {"field": "status", "fixed": "green"},
+            "size": {"fixed": 6},
+            "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
+            "opacity": 0.8,
+        },
     )
-    layer_incidents = (
-        cb.MapLayerOptions()
-        .type("markers")
-        .name("Open incidents")
-        .location(
-            cb.FrameGeometrySource()
-            .mode(cm.FrameGeometrySourceMode.COORDS)
-            .latitude("lat")
-            .longitude("lon")
-        )
-        .tooltip(True)
-        .filter_data({"id": "byRefId", "options": "B"})
-        .config(
-            {
-                "showLegend": True,
-                "style": {
-                    "color": {"field": "max_severity", "fixed": "red"},
-                    "size": {"field": "open_incidents", "fixed": 8, "min": 8, "max": 24},
-                    "symbol": {"fixed": "img/icons/marker/triangle.svg", "mode": "fixed"},
-                    "opacity": 0.9,
-                },
-            }
-        )
+    layer_incidents = _markers(
+        "Open incidents",
+        "B",
+        {
+            "color": {"field": "max_severity", "fixed": "red"},
+            "size": {"field": "open_incidents", "fixed": 8, "min": 8, "max": 24},
+            "symbol": {"fixed": "img/icons/marker/triangle.svg", "mode": "fixed"},
+            "opacity": 0.9,
+        },
     )
     devices_sql = f"""
         SELECT d.id AS device_id, d.name, d.kind, d.district, d.lat, d.lon,
