@@ -47,8 +47,36 @@ DEVICE_RAW_MAX = timedelta(hours=1)
 DEVICE_MINUTE_MAX = timedelta(hours=6)
 
 
-def _per_device(kind: str, raw: str | None, rollup: str, *, extra: str = "") -> str:
-    """Per-device series (``metric`` = device id) from the tier fitting the range."""
+#: Panels with a series per device draw at most this many (the top ones by a rank).
+TOP_DEVICES = 20
+
+
+def _top(kind: str, rank: str) -> str:
+    """SQL: ``AND device_id IN`` the :data:`TOP_DEVICES` chosen devices highest by ``rank``.
+
+    Ranked over the range from the 1-hour rollup: with "All" of 400 cameras a panel would
+    draw 400 lines and read a month of each.
+    """
+    return f"""AND device_id IN (
+    SELECT device_id FROM {kind}_1h
+    WHERE device_id IN ($device)
+      AND bucket >= date_trunc('hour', $__timeFrom()::timestamptz)
+      AND bucket <= $__timeTo()::timestamptz
+    GROUP BY device_id
+    ORDER BY {rank} DESC NULLS LAST, device_id
+    LIMIT {TOP_DEVICES})
+"""
+
+
+def _per_device(
+    kind: str, raw: str | None, rollup: str, *, extra: str = "", rank: str | None = None
+) -> str:
+    """Per-device series (``metric`` = device id) from the tier fitting the range.
+
+    With ``rank`` (an aggregate over the 1-hour rollup) only the top devices are drawn.
+    """
+    if rank is not None:
+        extra = f"{extra}{_top(kind, rank)}"
 
     def branch(source: str, col: str, select: str) -> str:
         return (
@@ -108,6 +136,24 @@ def _incidents_table(kinds: tuple[str, ...], title: str, description: str) -> tb
 # --- city overview --------------------------------------------------------------------
 
 
+def _markers(name: str, ref_id: str, style: dict[str, object]) -> cb.MapLayerOptions:
+    """A Geomap markers layer drawing query ``ref_id``'s rows at their lat/lon."""
+    return (
+        cb.MapLayerOptions()
+        .type("markers")
+        .name(name)
+        .location(
+            cb.FrameGeometrySource()
+            .mode(cm.FrameGeometrySourceMode.COORDS)
+            .latitude("lat")
+            .longitude("lon")
+        )
+        .tooltip(True)
+        .filter_data({"id": "byRefId", "options": ref_id})
+        .config({"showLegend": True, "style": style})
+    )
+
+
 def overview() -> db.Dashboard:
     d = new_dashboard(
         "overview",
@@ -155,52 +201,25 @@ def overview() -> db.Dashboard:
             "silent": dm.ValueMappingResult(text="silent / offline", color="red", index=2),
         }
     )
-    layer_status = (
-        cb.MapLayerOptions()
-        .type("markers")
-        .name("Devices by status")
-        .location(
-            cb.FrameGeometrySource()
-            .mode(cm.FrameGeometrySourceMode.COORDS)
-            .latitude("lat")
-            .longitude("lon")
-        )
-        .tooltip(True)
-        .config(
-            {
-                "showLegend": True,
-                "style": {
-                    "color": {"field": "status", "fixed": "green"},
-                    "size": {"fixed": 6},
-                    "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
-                    "opacity": 0.8,
-                },
-            }
-        )
+    layer_status = _markers(
+        "Devices by status",
+        "A",
+        {
+            "color": {"field": "status", "fixed": "green"},
+            "size": {"fixed": 6},
+            "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
+            "opacity": 0.8,
+        },
     )
-    layer_incidents = (
-        cb.MapLayerOptions()
-        .type("markers")
-        .name("Open incidents")
-        .location(
-            cb.FrameGeometrySource()
-            .mode(cm.FrameGeometrySourceMode.COORDS)
-            .latitude("lat")
-            .longitude("lon")
-        )
-        .tooltip(True)
-        .filter_data({"id": "byRefId", "options": "B"})
-        .config(
-            {
-                "showLegend": True,
-                "style": {
-                    "color": {"field": "max_severity", "fixed": "red"},
-                    "size": {"field": "open_incidents", "fixed": 8, "min": 8, "max": 24},
-                    "symbol": {"fixed": "img/icons/marker/triangle.svg", "mode": "fixed"},
-                    "opacity": 0.9,
-                },
-            }
-        )
+    layer_incidents = _markers(
+        "Open incidents",
+        "B",
+        {
+            "color": {"field": "max_severity", "fixed": "red"},
+            "size": {"field": "open_incidents", "fixed": 8, "min": 8, "max": 24},
+            "symbol": {"fixed": "img/icons/marker/triangle.svg", "mode": "fixed"},
+            "opacity": 0.9,
+        },
     )
     devices_sql = f"""
         SELECT d.id AS device_id, d.name, d.kind, d.district, d.lat, d.lon,
@@ -360,11 +379,13 @@ def intersections() -> db.Dashboard:
                         'count(*) FILTER (WHERE lamp_fault) AS "lamp fault readings", '
                         'count(*) FILTER (WHERE door_open) AS "door open readings"',
                         fault_rollup,
+                        rank="sum(lamp_fault_readings + door_open_readings)",
                     )
                 )
             ],
             unit="short",
-            description="Readings reporting a failed lamp or an open cabinet door, per controller.",
+            description="Readings reporting a failed lamp or an open cabinet door, per "
+            f"controller (the {TOP_DEVICES} with most of them).",
             min_interval="1m",
             bars=True,
         )
@@ -378,11 +399,13 @@ def intersections() -> db.Dashboard:
                         "traffic_light",
                         "max(phase_elapsed) AS seconds",
                         "max(max_phase_elapsed) AS seconds",
+                        rank="max(max_phase_elapsed)",
                     )
                 )
             ],
             unit="s",
-            description=f"The longest time any phase had lasted in each bucket. The red line is "
+            description=f"The longest time any phase had lasted in each bucket, for the "
+            f"{TOP_DEVICES} controllers with the longest phases. The red line is "
             f"{STUCK_AFTER_S} s: longer phases are stuck-phase candidates.",
             min_interval="1m",
         )
@@ -510,20 +533,28 @@ def traffic() -> db.Dashboard:
             ],
         )
     )
+    busiest = f"(the {TOP_DEVICES} busiest of the selection)"
     per_camera = (
         ("Intensity per camera", "intensity", "sum(intensity) * 3600.0 / " + _rate(60),
          "sum(intensity_sum) * 3600.0 / greatest($__interval_ms / 1000.0, {grain})", "short",
-         "Vehicles per hour, all lanes of each camera."),
+         f"Vehicles per hour, all lanes of each camera {busiest}.", "sum(intensity_sum)"),
         ("Average speed per camera", "speed", "avg(average_vehicle_speed)",
-         _weighted("speed_avg"), "velocitykmh", "Mean vehicle speed over the camera's lanes."),
+         _weighted("speed_avg"), "velocitykmh",
+         f"Mean vehicle speed over the camera's lanes, the {TOP_DEVICES} slowest cameras.",
+         "-avg(speed_avg)"),
         ("Occupancy per camera", "occupancy", "avg(occupancy)", _weighted("occupancy_avg"),
-         "percentunit", "Share of time the detection zones were occupied."),
+         "percentunit", f"Share of time the detection zones were occupied, the {TOP_DEVICES} "
+         "most occupied cameras.", "max(occupancy_max)"),
     )  # fmt: skip
-    for title, name, raw, rollup, unit, description in per_camera:
+    for title, name, raw, rollup, unit, description, rank in per_camera:
         d = d.with_panel(
             ts(
                 title,
-                [series(_per_device("camera", f"{raw} AS {name}", f"{rollup} AS {name}"))],
+                [
+                    series(
+                        _per_device("camera", f"{raw} AS {name}", f"{rollup} AS {name}", rank=rank)
+                    )
+                ],
                 unit=unit,
                 description=description,
                 w=8,
