@@ -560,5 +560,6 @@ def seed_bulk(
             (end - timedelta(hours=2), sorted(silent_ids)),
         )
         conn.commit()
-        conn.execute("ANALYZE")
+        conn.autocommit = True
+        conn.execute("VACUUM (ANALYZE)")  # as autovacuum would have by now
     return SeedReport(len(devices), readings, incidents, appeals, time.perf_counter() - t0)
