@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
@@ -93,6 +94,20 @@ def serve(
     join_timeout: float = 15.0,
 ) -> None:
     """Serve ``app`` until SIGINT/SIGTERM, with ``services`` running beside it."""
+    stop, threads = _start(services)
+    # uvicorn stops gracefully on SIGTERM and then re-raises it to the previous handler;
+    # a quiet one lets shutdown finish (join the services, close the pool) and exit 0.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None) if main else None
+    try:
+        uvicorn_server(app, host=host, port=port).run()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        _stop(stop, threads, join_timeout)
+
+
+def _start(services: Sequence[BackgroundService]) -> tuple[threading.Event, list[threading.Thread]]:
     stop = threading.Event()
     threads = [
         threading.Thread(target=_supervised, args=(s, stop), name=s.name, daemon=True)
@@ -100,14 +115,15 @@ def serve(
     ]
     for t in threads:
         t.start()
-    try:
-        uvicorn_server(app, host=host, port=port).run()
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(join_timeout)
-            if t.is_alive():
-                log.warning("background service %s did not stop within %s s", t.name, join_timeout)
+    return stop, threads
+
+
+def _stop(stop: threading.Event, threads: list[threading.Thread], timeout: float) -> None:
+    stop.set()
+    for t in threads:
+        t.join(timeout)
+        if t.is_alive():
+            log.warning("background service %s did not stop within %s s", t.name, timeout)
 
 
 def _supervised(service: BackgroundService, stop: threading.Event) -> None:
@@ -118,8 +134,15 @@ def _supervised(service: BackgroundService, stop: threading.Event) -> None:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Starlette, *, host: str = "127.0.0.1", port: int) -> Iterator[str]:
-    """Serve ``app`` in a thread (tests, embedding); yield its base URL; stop on exit."""
+def serve_in_thread(
+    app: Starlette,
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    services: Sequence[BackgroundService] = (),
+) -> Iterator[str]:
+    """Serve ``app`` (and ``services``) in threads (tests, embedding); yield its base URL;
+    stop everything on exit."""
     server = uvicorn_server(app, host=host, port=port)
     thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
     thread.start()
@@ -132,8 +155,10 @@ def serve_in_thread(app: Starlette, *, host: str = "127.0.0.1", port: int) -> It
         server.should_exit = True
         thread.join(5)
         raise RuntimeError(f"the API did not start on {host}:{port}")
+    stop, threads = _start(services)
     try:
         yield f"http://{host}:{port}"
     finally:
+        _stop(stop, threads, 15.0)
         server.should_exit = True
         thread.join(15)
