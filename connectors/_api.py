@@ -43,7 +43,7 @@ from citypulse._records import AppealStatus
 from connectors._appeal_errors import AppealNotFound, TransitionRefused
 from connectors._appeals import load_appeal, transition
 from connectors._auth import KeyStore, Principal, Role
-from connectors._georeport import service_definition, service_request, to_xml
+from connectors._georeport import service_definition, service_request, to_xml, to_xml_object
 from connectors._openapi import openapi_document
 from connectors._requests import Report, RequestQuery, list_requests, submit_report
 from connectors._routing import Routing
@@ -413,9 +413,7 @@ class Api:
         definition = {"service_code": service.service_code, "attributes": []}
         if _fmt(request) == "xml":
             return Response(
-                to_xml("service_definition", "service", [definition])
-                .replace(b"<service>", b"", 1)
-                .replace(b"</service>", b"", 1),
+                to_xml_object("service_definition", definition),
                 media_type="text/xml; charset=utf-8",
             )
         return _json(definition)

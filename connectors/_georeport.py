@@ -112,5 +112,16 @@ def to_xml(root: str, item: str, rows: Sequence[Mapping[str, object]]) -> bytes:
     top = ET.Element(root)
     for row in rows:
         _fill(ET.SubElement(top, item), row)
+    return _document(top)
+
+
+def to_xml_object(root: str, fields: Mapping[str, object]) -> bytes:
+    """``<root><field>…</field>…</root>`` (a single object, e.g. a service definition)."""
+    top = ET.Element(root)
+    _fill(top, fields)
+    return _document(top)
+
+
+def _document(top: ET.Element) -> bytes:
     document: bytes = ET.tostring(top, encoding="utf-8", xml_declaration=True)
     return document

@@ -199,6 +199,13 @@ def test_filters_and_paging(live_api: LiveApi) -> None:
         assert pages[0][0] == citizen[-1]
         xml = ET.fromstring(c.get(f"{V2}/requests.xml", params={"page_size": 2}).content)
         assert len(xml.findall("request")) == 2
+        # A sensor appeal in XML carries its evidence as nested elements.
+        xml = ET.fromstring(c.get(f"{V2}/requests/{sensor_ids[1]}.xml").content)
+        assert xml.findtext("request/source") == "sensor"
+        assert xml.findtext("request/evidence/device_id") == "eco-oktyabrsky-1"
+        link = xml.findtext("request/evidence/grafana_url") or ""
+        assert "/d/citypulse-air?var-device=eco-oktyabrsky-1&from=" in link
+        assert xml.findtext("request/confirmed_by_sensors") == "false"
 
 
 @pytest.mark.parametrize(
