@@ -6,7 +6,7 @@ the incident's transaction), correlation with citizen reports, and the Open311 G
 v2 API served by ``citypulse serve``.
 """
 
-from connectors._api import ApiError, create_app
+from connectors._api import Api, ApiError
 from connectors._appeal_errors import AppealNotFound, AppealsError, RoutingError, TransitionRefused
 from connectors._appeals import AppealDraft, insert_appeal, load_appeal, transition
 from connectors._auth import KeyStore, Principal, add_key, hash_key, revoke_key
@@ -28,6 +28,7 @@ from connectors._writer import DASHBOARDS, AppealWriter, grafana_link
 
 __all__ = [
     "DASHBOARDS",
+    "Api",
     "ApiError",
     "AppealDraft",
     "AppealNotFound",
@@ -50,7 +51,6 @@ __all__ = [
     "TransitionRefused",
     "add_key",
     "correlate",
-    "create_app",
     "format_duration",
     "format_number",
     "grafana_link",

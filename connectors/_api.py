@@ -25,6 +25,7 @@ import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -341,26 +342,21 @@ def parse_report(fields: Mapping[str, str], routing: Routing, idem: str | None) 
 # --- the application ----------------------------------------------------------------------
 
 
+@dataclass(kw_only=True)
 class Api:
-    """Request handlers over one connection pool; build the app with :func:`create_app`."""
+    """The API over one connection pool (which the caller opens and closes); :meth:`app`
+    builds the ASGI application."""
 
-    def __init__(
-        self,
-        *,
-        pool: psycopg_pool.ConnectionPool[Any],
-        routing: Routing,
-        keys: KeyStore,
-        connectors: Sequence[str] = (),
-        max_body: int = MAX_BODY,
-        db_timeout: float = 5.0,
-    ) -> None:
-        self.pool = pool
-        self.routing = routing
-        self.keys = keys
-        self.connectors = tuple(connectors)
-        self.max_body = max_body
-        self.db_timeout = db_timeout
-        self._services = [service_definition(s) for s in routing.services]
+    pool: psycopg_pool.ConnectionPool[Any]
+    routing: Routing
+    keys: KeyStore
+    connectors: Sequence[str] = ()
+    max_body: int = MAX_BODY
+    db_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        self.connectors = tuple(self.connectors)
+        self._services = [service_definition(s) for s in self.routing.services]
 
     def _db(self, fn: Callable[[psycopg.Connection[Any]], Any]) -> Awaitable[Any]:
         def run() -> Any:
@@ -524,25 +520,12 @@ class Api:
         log.info("appeal %s -> %s by %s", appeal_id, target.value, principal.name)
         return _json(result)
 
+    def app(self) -> Starlette:
+        """The ASGI application: routes, and Open311 errors for every refusal."""
+        return _application(self)
 
-def create_app(
-    *,
-    pool: psycopg_pool.ConnectionPool[Any],
-    routing: Routing,
-    keys: KeyStore,
-    connectors: Sequence[str] = (),
-    max_body: int = MAX_BODY,
-    db_timeout: float = 5.0,
-) -> Starlette:
-    """The ASGI application (the caller opens and closes ``pool``)."""
-    api = Api(
-        pool=pool,
-        routing=routing,
-        keys=keys,
-        connectors=connectors,
-        max_body=max_body,
-        db_timeout=db_timeout,
-    )
+
+def _application(api: Api) -> Starlette:
     v2 = "/open311/v2"
     routes = [
         Route("/health", api.health, methods=["GET"]),

@@ -247,6 +247,26 @@ def enqueue(
         cur.executemany(_OUTBOX, [(appeal.id, name, event, key, body) for name in connectors])
 
 
+def create_appeal(
+    conn: psycopg.Connection[Any],
+    draft: AppealDraft,
+    *,
+    note: str,
+    actor: str,
+    connectors: Sequence[str],
+    routing: Routing,
+) -> tuple[Appeal, bool]:
+    """Insert ``draft`` with its first history entry and ``created`` outbox rows; return
+    the appeal and whether it is new (a repeated external id returns the first one)."""
+    appeal_id, created = insert_appeal(conn, draft)
+    if created:
+        seq = add_event(conn, appeal_id, AppealStatus.NEW.value, note, actor)
+        appeal = load_appeal(conn, appeal_id)
+        enqueue(conn, appeal, event="created", seq=seq, connectors=connectors, routing=routing)
+        return appeal, True
+    return load_appeal(conn, appeal_id), False
+
+
 def transition(
     conn: psycopg.Connection[Any],
     appeal_id: int,

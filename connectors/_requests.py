@@ -14,16 +14,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from citypulse._records import Appeal, AppealSource, AppealStatus
-from connectors._appeals import (
-    COLUMNS,
-    AppealDraft,
-    add_event,
-    appeal_from_row,
-    enqueue,
-    insert_appeal,
-    load_appeal,
-)
+from citypulse._records import Appeal, AppealSource
+from connectors._appeals import COLUMNS, AppealDraft, appeal_from_row, create_appeal, load_appeal
 from connectors._correlate import correlate
 from connectors._routing import Routing
 
@@ -151,7 +143,12 @@ def submit_report(
     title = f"{service.service_name}: {summary}" if summary else service.service_name
     if report.address and not summary:
         title += f", {report.address}"
-    appeal_id, created = insert_appeal(
+    note = (
+        f"Обращение гражданина, канал {channel}"
+        if routing.locale == "ru"
+        else f"Citizen report via {channel}"
+    )
+    appeal, created = create_appeal(
         conn,
         AppealDraft(
             source=AppealSource.CITIZEN,
@@ -172,16 +169,12 @@ def submit_report(
             media_url=report.media_url,
             contact=report.contact,
         ),
+        note=note,
+        actor=actor,
+        connectors=connectors,
+        routing=routing,
     )
-    if not created:
-        return load_appeal(conn, appeal_id), False
-    note = (
-        f"Обращение гражданина, канал {channel}"
-        if routing.locale == "ru"
-        else f"Citizen report via {channel}"
-    )
-    seq = add_event(conn, appeal_id, AppealStatus.NEW.value, note, actor)
-    appeal = load_appeal(conn, appeal_id)
-    enqueue(conn, appeal, event="created", seq=seq, connectors=connectors, routing=routing)
-    correlate(conn, appeal_id, routing.correlation, actor="citypulse")
-    return load_appeal(conn, appeal_id), True
+    if created:
+        correlate(conn, appeal.id, routing.correlation, actor="citypulse")
+        appeal = load_appeal(conn, appeal.id)
+    return appeal, created

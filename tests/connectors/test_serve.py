@@ -15,7 +15,7 @@ import pytest
 
 from citypulse import ConfigError, Settings
 from citypulse.db import connect
-from connectors import KeyStore, add_key, create_app, load_routing, open_pool, serve_in_thread
+from connectors import Api, KeyStore, add_key, load_routing, open_pool, serve_in_thread
 from tests._procs import free_port
 from tests.fix_api import LiveApi
 
@@ -140,7 +140,7 @@ def test_background_services_run_beside_the_api_and_stop_with_it(live_api: LiveA
     ticker = _Ticker()
     pool = open_pool(live_api.db_url, max_size=1)
     try:
-        app = create_app(pool=pool, routing=load_routing(), keys=KeyStore())
+        app = Api(pool=pool, routing=load_routing(), keys=KeyStore()).app()
         with serve_in_thread(app, port=free_port(), services=[ticker, _Crasher()]) as url:
             assert httpx.get(f"{url}/health", timeout=5).status_code == 200
             deadline = time.monotonic() + 5
