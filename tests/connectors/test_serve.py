@@ -151,3 +151,37 @@ def test_background_services_run_beside_the_api_and_stop_with_it(live_api: LiveA
         assert ticker.stopped.is_set()
     finally:
         pool.close()
+
+
+def test_api_works_as_a_login_with_only_the_citypulse_api_role(db_url: str) -> None:
+    login = "cp_api_test_login"
+    with connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cp_api_test_login')"
+            " THEN CREATE ROLE cp_api_test_login LOGIN; END IF; END $$"
+        )
+        conn.execute("GRANT citypulse_api TO cp_api_test_login")
+        reporter = add_key(conn, name="edge", role="reporter")
+        operator = add_key(conn, name="op", role="operator")
+    api_url = db_url.replace("postgresql://postgres@", f"postgresql://{login}@", 1)
+    pool = open_pool(api_url, max_size=2)
+    try:
+        app = Api(pool=pool, routing=load_routing(), keys=KeyStore(), connectors=("webhook",)).app()
+        with serve_in_thread(app, port=free_port()) as url, httpx.Client(base_url=url) as c:
+            r = c.post(
+                "/open311/v2/requests.json",
+                data={
+                    "api_key": reporter,
+                    "service_code": "waste",
+                    "lat": "54.51",
+                    "long": "36.25",
+                },
+            )
+            assert r.status_code == 201, r.text
+            rid = r.json()[0]["service_request_id"]
+            assert len(c.get("/open311/v2/requests.xml").content) > 100
+            r = c.post(f"/api/v1/appeals/{rid}/reject", headers={"X-Api-Key": operator})
+            assert r.status_code == 200, r.text
+            assert c.get("/health").status_code == 200
+    finally:
+        pool.close()
