@@ -16,10 +16,10 @@ names the actor), so the detectors' view matches the governance center's.
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -131,9 +131,25 @@ class AppealDraft:
     contact: Mapping[str, str] = field(default_factory=dict)
 
 
+def _plain(value: object) -> object:
+    """JSON-safe: non-finite floats become null (jsonb refuses NaN), unknown types text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def _jsonable(value: Mapping[str, object]) -> Jsonb:
-    # Evidence may carry datetimes or other non-JSON values from a detector: keep them as text.
-    return Jsonb(json.loads(json.dumps(dict(value), default=str)))
+    # Evidence comes from detectors: a NaN or a datetime must not fail the incident's
+    # transaction, so everything is made plain JSON first.
+    return Jsonb(_plain(value))
 
 
 def insert_appeal(conn: psycopg.Connection[Any], draft: AppealDraft) -> tuple[int, bool]:

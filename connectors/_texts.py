@@ -111,7 +111,7 @@ def format_number(x: float, locale: str = "ru") -> str:
 def format_duration(seconds: float, locale: str = "ru") -> str:
     """``420`` -> ``7 мин``; ``7800`` -> ``2 ч 10 мин``; ``45`` -> ``45 с``."""
     ru = locale == "ru"
-    s = max(0, round(seconds))
+    s = max(0, round(seconds)) if math.isfinite(seconds) else 0
     if s < 60:
         return f"{s}{_NBSP}{'с' if ru else 's'}"
     minutes = round(s / 60)
@@ -221,7 +221,12 @@ class _Facts:
 
     def duration_s(self) -> float:
         i = self.incident
-        if i.unit == "s" and i.value is not None and i.type in _DURATION_VALUED:
+        if (
+            i.unit == "s"
+            and i.value is not None
+            and math.isfinite(i.value)
+            and i.type in _DURATION_VALUED
+        ):
             return i.value
         explicit = self.ev_float("duration_s")
         if explicit is not None:
@@ -255,7 +260,7 @@ class _Facts:
         return x
 
     def qty(self, x: float | None) -> str:
-        if x is None:
+        if x is None or not math.isfinite(x):
             return ""
         unit = self.unit()
         if self.incident.unit.strip() in ("ratio", "share", "fraction"):
@@ -272,7 +277,9 @@ class _Facts:
 
     def ratio(self) -> str:
         v, lim = self.incident.value, self.incident.limit_value
-        if v is None or lim is None or lim <= 0 or v <= lim:
+        if v is None or lim is None or not math.isfinite(v / lim if lim else math.nan):
+            return ""
+        if lim <= 0 or v <= lim:
             return ""
         return self.t(f"в {self.num(v / lim)} раза", f"{self.num(v / lim)} times")
 

@@ -266,10 +266,18 @@ def test_texts_are_specific(
     assert "Started: 25.11.2026 08:14" in en.description
 
 
-def test_missing_facts_shorten_the_text_but_keep_place_and_time() -> None:
+@pytest.mark.parametrize("unit", ["", "s", "mg/m³"])
+def test_missing_facts_shorten_the_text_but_keep_place_and_time(unit: str) -> None:
     texts = Texts()
     for incident_type in IncidentType:
-        incident = make_incident(incident_type, "tl-kirova-teatralnaya", evidence={"junk": [1]})
+        incident = make_incident(
+            incident_type,
+            "tl-kirova-teatralnaya",
+            evidence={"junk": [1], "duration_s": float("nan"), "metric": 5},
+            value=float("nan"),
+            limit_value=float("inf"),
+            unit=unit,
+        )
         title = texts.render(incident, city_devices()["tl-kirova-teatralnaya"]).title
         assert "08:14" in title
         assert "None" not in title
