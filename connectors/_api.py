@@ -144,7 +144,7 @@ def error_response(request: Request, status: int, description: str, **headers: s
 
 
 def _text(name: str, value: str) -> str:
-    limit = _FIELD_LIMITS.get(name, 200)
+    limit = _FIELD_LIMITS.get(name, 1000 if name.startswith("attribute[") else 200)
     if len(value) > limit:
         raise ApiError(400, f"{name}: at most {limit} characters")
     if _CONTROL.search(value):
@@ -242,6 +242,7 @@ def parse_query(params: Mapping[str, str], routing: Routing) -> RequestQuery:
         sector=sector,
         agency=params.get("agency") or None,
         district=params.get("district") or None,
+        external_id=params.get("external_id") or None,
         overdue=overdue,
         page=_int("page", params["page"], 1, MAX_PAGE) if params.get("page") else 1,
         page_size=_int("page_size", params["page_size"], 1, MAX_PAGE_SIZE)
@@ -325,8 +326,21 @@ def parse_report(fields: Mapping[str, str], routing: Routing, idem: str | None) 
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             raise ApiError(400, "media_url: expected an http(s) URL")
+    attributes = {
+        k[len("attribute[") : -1]: v
+        for k, v in fields.items()
+        if k.startswith("attribute[") and k.endswith("]") and len(k) > len("attribute[]")
+    }
+    # Another citypulse (or any client) may say who it is in attribute[external_id].
+    idem = idem if idem is not None else attributes.get("external_id")
     if idem is not None and (len(idem) > 200 or _CONTROL.search(idem) or not idem.strip()):
         raise ApiError(400, "Idempotency-Key: 1 to 200 printable characters")
+    priority = None
+    if attributes.get("priority"):
+        priority = _int("attribute[priority]", attributes["priority"], 1, 4)
+    title = attributes.get("title") or None
+    if title is not None and len(title) > 500:
+        raise ApiError(400, "attribute[title]: at most 500 characters")
     return Report(
         service_code=code,
         description=fields.get("description", ""),
@@ -336,6 +350,9 @@ def parse_report(fields: Mapping[str, str], routing: Routing, idem: str | None) 
         media_url=media,
         contact={k: fields[k] for k in _CONTACT_FIELDS if fields.get(k)},
         idempotency_key=idem,
+        title=title,
+        priority=priority,
+        attributes=attributes,
     )
 
 

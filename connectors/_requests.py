@@ -45,6 +45,7 @@ class RequestQuery:
     sector: str | None = None
     agency: str | None = None
     district: str | None = None
+    external_id: str | None = None
     overdue: bool | None = None
     page: int = 1
     page_size: int = 100
@@ -62,6 +63,9 @@ class Report:
     media_url: str | None = None
     contact: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
+    title: str | None = None  # attribute[title], e.g. from another citypulse
+    priority: int | None = None  # attribute[priority]
+    attributes: Mapping[str, str] = field(default_factory=dict)  # every attribute[...]
 
 
 def _where(q: RequestQuery) -> tuple[sql.Composable, list[object]]:
@@ -93,6 +97,8 @@ def _where(q: RequestQuery) -> tuple[sql.Composable, list[object]]:
             add("agency = %s", q.agency)
         if q.district is not None:
             add("district = %s", q.district)
+        if q.external_id is not None:
+            add("external_id = %s", q.external_id)
         if q.overdue is not None:
             add(
                 "(expected_at IS NOT NULL AND expected_at < now() AND status <> ALL(%s)) = %s",
@@ -143,6 +149,7 @@ def submit_report(
     title = f"{service.service_name}: {summary}" if summary else service.service_name
     if report.address and not summary:
         title += f", {report.address}"
+    title = report.title or title
     note = (
         f"Обращение гражданина, канал {channel}"
         if routing.locale == "ru"
@@ -157,7 +164,7 @@ def submit_report(
             title=title,
             description=report.description,
             agency=route.agency if route else "",
-            priority=2,
+            priority=report.priority or 2,
             deadline=route.deadline if route else None,
             lat=report.lat,
             lon=report.lon,
@@ -168,6 +175,7 @@ def submit_report(
             external_id=report.idempotency_key,
             media_url=report.media_url,
             contact=report.contact,
+            evidence={"attributes": dict(report.attributes)} if report.attributes else {},
         ),
         note=note,
         actor=actor,
