@@ -10,6 +10,7 @@ CITYPULSE_API_KEYS (bootstrap keys, role:key), CITYPULSE_GRAFANA_URL.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -36,10 +37,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def background_services(
     settings: Settings, pool: psycopg_pool.ConnectionPool[Any]
 ) -> Sequence[Any]:
-    """What runs beside the API.  The outbox delivery worker plugs in here, e.g.
-    ``[connectors.DeliveryWorker(pool=pool, settings=settings)]``: anything with a ``name``
-    and ``run(stop: threading.Event)`` (see ``connectors._server.BackgroundService``)."""
-    return []
+    """What runs beside the API: the outbox delivery worker when connectors are configured.
+
+    THE HOOK: anything with ``run(stop: threading.Event)`` (entered first if it is a
+    context manager; see ``connectors._server``).  The worker is looked up by name so
+    this module works with or without the delivery side in the build.
+    """
+    if not settings.connectors:
+        return []
+    try:
+        delivery = importlib.import_module("connectors._delivery")
+    except ModuleNotFoundError:
+        log.warning(
+            "connectors %s configured but no delivery worker in this build", settings.connectors
+        )
+        return []
+    worker: Any = delivery.DeliveryWorker.from_settings(settings)
+    return [worker]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

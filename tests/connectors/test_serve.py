@@ -115,15 +115,28 @@ def test_connector_names_from_the_environment() -> None:
 
 
 class _Ticker:
-    """A background service that counts its rounds until told to stop."""
+    """A background service that counts its rounds until told to stop; like the delivery
+    worker it is a context manager named by ``worker_id``."""
 
-    name = "ticker"
+    worker_id = "ticker"
 
     def __init__(self) -> None:
         self.rounds = 0
         self.stopped = threading.Event()
+        self.entered = self.exited = False
+        self.thread_name = ""
+
+    def __enter__(self) -> _Ticker:
+        self.entered = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.stopped.is_set()  # exited only after run() returned
+        self.exited = True
 
     def run(self, stop: threading.Event) -> None:
+        assert self.entered
+        self.thread_name = threading.current_thread().name
         while not stop.wait(0.01):
             self.rounds += 1
         self.stopped.set()
@@ -149,6 +162,8 @@ def test_background_services_run_beside_the_api_and_stop_with_it(live_api: LiveA
             assert ticker.rounds >= 3
             assert not ticker.stopped.is_set()
         assert ticker.stopped.is_set()
+        assert ticker.exited
+        assert ticker.thread_name == "ticker"
     finally:
         pool.close()
 
