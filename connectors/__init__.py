@@ -8,7 +8,7 @@ v2 API served by ``citypulse serve``.
 
 from connectors._api import Api, ApiError
 from connectors._appeal_errors import AppealNotFound, AppealsError, RoutingError, TransitionRefused
-from connectors._appeals import AppealDraft, insert_appeal, load_appeal, transition
+from connectors._appeals import AppealDraft, create_appeal, load_appeal, transition
 from connectors._auth import KeyStore, Principal, add_key, hash_key, revoke_key
 from connectors._correlate import Correlated, Link, correlate, haversine_m
 from connectors._georeport import open311_status, service_request
@@ -51,12 +51,12 @@ __all__ = [
     "TransitionRefused",
     "add_key",
     "correlate",
+    "create_appeal",
     "format_duration",
     "format_number",
     "grafana_link",
     "hash_key",
     "haversine_m",
-    "insert_appeal",
     "list_requests",
     "load_appeal",
     "load_routing",

@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from citypulse._records import AppealSource
+from citypulse._records import Appeal, AppealSource
 from connectors._appeals import add_event
 from connectors._routing import Correlation
 
@@ -101,10 +101,19 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def correlate(
-    conn: psycopg.Connection[Any], appeal_id: int, policy: Correlation, *, actor: str = "citypulse"
+    conn: psycopg.Connection[Any],
+    appeal_id: int,
+    policy: Correlation,
+    *,
+    actor: str = "citypulse",
+    appeal: Appeal | None = None,
 ) -> Correlated:
-    """Link ``appeal_id`` with the appeals about the same problem (caller's transaction)."""
-    me = conn.execute(_ME, (appeal_id,)).fetchone()
+    """Link ``appeal_id`` with the appeals about the same problem (caller's transaction);
+    ``appeal``, when the caller has it, saves reading it again."""
+    if appeal is not None and appeal.id == appeal_id:
+        me: Any = (appeal.source.value, appeal.lat, appeal.lon, appeal.group_id or appeal.id)
+    else:
+        me = conn.execute(_ME, (appeal_id,)).fetchone()
     if me is None or me[1] is None or me[2] is None:
         return Correlated((), me[3] if me else appeal_id)
     source, lat = AppealSource(me[0]), float(me[1])

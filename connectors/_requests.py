@@ -183,6 +183,6 @@ def submit_report(
         routing=routing,
     )
     if created:
-        correlate(conn, appeal.id, routing.correlation, actor="citypulse")
+        correlate(conn, appeal.id, routing.correlation, actor="citypulse", appeal=appeal)
         appeal = load_appeal(conn, appeal.id)
     return appeal, created

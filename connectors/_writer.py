@@ -158,7 +158,7 @@ class AppealWriter:
             connectors=self.connectors,
             routing=self.routing,
         )
-        correlate(conn, appeal.id, self.routing.correlation, actor=self.actor)
+        correlate(conn, appeal.id, self.routing.correlation, actor=self.actor, appeal=appeal)
         return appeal.id
 
     def escalate(self, conn: psycopg.Connection[Any], incident: Incident, device: Device) -> None:
