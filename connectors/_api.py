@@ -46,7 +46,13 @@ from connectors._appeals import load_appeal, transition
 from connectors._auth import KeyStore, Principal, Role
 from connectors._georeport import service_definition, service_request, to_xml, to_xml_object
 from connectors._openapi import openapi_document
-from connectors._requests import Report, RequestQuery, list_requests, submit_report
+from connectors._requests import (
+    Report,
+    RequestQuery,
+    count_cap,
+    list_requests,
+    submit_report,
+)
 from connectors._routing import Routing
 
 log = logging.getLogger(__name__)
@@ -441,7 +447,10 @@ class Api:
             "service_requests",
             "request",
             [self._payload(a) for a in appeals],
-            headers={"X-Total-Count": str(total)},
+            headers={
+                "X-Total-Count": str(total),
+                "X-Total-Count-Capped": "true" if total >= count_cap(query) else "false",
+            },
         )
 
     # GET requests/{id}

@@ -267,7 +267,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {
-                            "description": "a page, newest first; X-Total-Count: how many match",
+                            "description": "a page, newest first; X-Total-Count: matches (capped)",
                             "content": _list_of("ServiceRequest"),
                         },
                         **_errors(400, 404),

@@ -52,5 +52,7 @@ COMMENT ON VIEW agency_performance IS 'per agency: counts, overdue, median and p
 CREATE INDEX appeals_sector_place ON appeals (sector, lat, lon)
     WHERE status NOT IN ('closed', 'rejected') AND lat IS NOT NULL;
 CREATE INDEX outbox_appeal ON outbox (appeal_id);
+-- GET requests pages newest first with the id as tie-break.
+CREATE INDEX appeals_queue ON appeals (requested_at DESC, id DESC);
 
 GRANT SELECT ON appeal_sla, agency_performance TO citypulse_reader, citypulse_api;
