@@ -60,6 +60,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("bench", "soak"), "citypulse._soak", "the whole pipeline under sustained load"),
     Command(("eval", "nab"), "detectors._eval_nab", "score detectors on NAB-format data"),
     Command(("eval", "scenario"), "detectors._eval_scenario", "score incidents on a simulation"),
+    Command(
+        ("bench", "api"), "connectors._bench_api", "measure the Open311 API and appeal writing"
+    ),
     Command(("keys", "add"), "connectors._cli_keys", "create an API key (printed once)"),
     Command(("keys", "revoke"), "connectors._cli_keys_revoke", "revoke an API key"),
     Command(("deliver",), "connectors._cli_deliver", "deliver appeals from the outbox"),

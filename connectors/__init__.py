@@ -11,9 +11,9 @@ configured :class:`Connector` s (``CITYPULSE_CONNECTORS``): :class:`WebhookConne
 :class:`Open311Connector` (GeoReport v2 ``POST requests``, status synced back).
 """
 
-from connectors._api import ApiError, create_app
+from connectors._api import Api, ApiError
 from connectors._appeal_errors import AppealNotFound, AppealsError, RoutingError, TransitionRefused
-from connectors._appeals import AppealDraft, insert_appeal, load_appeal, transition
+from connectors._appeals import AppealDraft, create_appeal, load_appeal, transition
 from connectors._auth import KeyStore, Principal, add_key, hash_key, revoke_key
 from connectors._connector import (
     Connector,
@@ -55,6 +55,7 @@ from connectors._writer import DASHBOARDS, AppealWriter, grafana_link
 __all__ = [
     "CONNECTOR_FACTORIES",
     "DASHBOARDS",
+    "Api",
     "ApiError",
     "AppealDraft",
     "AppealNotFound",
@@ -96,13 +97,12 @@ __all__ = [
     "appeal_writer",
     "build_connectors",
     "correlate",
-    "create_app",
+    "create_appeal",
     "format_duration",
     "format_number",
     "grafana_link",
     "hash_key",
     "haversine_m",
-    "insert_appeal",
     "list_requests",
     "load_appeal",
     "load_routing",

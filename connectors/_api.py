@@ -25,6 +25,7 @@ import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -43,9 +44,15 @@ from citypulse._records import AppealStatus
 from connectors._appeal_errors import AppealNotFound, TransitionRefused
 from connectors._appeals import load_appeal, transition
 from connectors._auth import KeyStore, Principal, Role
-from connectors._georeport import service_definition, service_request, to_xml
+from connectors._georeport import service_definition, service_request, to_xml, to_xml_object
 from connectors._openapi import openapi_document
-from connectors._requests import Report, RequestQuery, list_requests, submit_report
+from connectors._requests import (
+    Report,
+    RequestQuery,
+    count_cap,
+    list_requests,
+    submit_report,
+)
 from connectors._routing import Routing
 
 log = logging.getLogger(__name__)
@@ -143,7 +150,7 @@ def error_response(request: Request, status: int, description: str, **headers: s
 
 
 def _text(name: str, value: str) -> str:
-    limit = _FIELD_LIMITS.get(name, 200)
+    limit = _FIELD_LIMITS.get(name, 1000 if name.startswith("attribute[") else 200)
     if len(value) > limit:
         raise ApiError(400, f"{name}: at most {limit} characters")
     if _CONTROL.search(value):
@@ -241,6 +248,7 @@ def parse_query(params: Mapping[str, str], routing: Routing) -> RequestQuery:
         sector=sector,
         agency=params.get("agency") or None,
         district=params.get("district") or None,
+        external_id=params.get("external_id") or None,
         overdue=overdue,
         page=_int("page", params["page"], 1, MAX_PAGE) if params.get("page") else 1,
         page_size=_int("page_size", params["page_size"], 1, MAX_PAGE_SIZE)
@@ -324,8 +332,21 @@ def parse_report(fields: Mapping[str, str], routing: Routing, idem: str | None) 
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             raise ApiError(400, "media_url: expected an http(s) URL")
+    attributes = {
+        k[len("attribute[") : -1]: v
+        for k, v in fields.items()
+        if k.startswith("attribute[") and k.endswith("]") and len(k) > len("attribute[]")
+    }
+    # Another citypulse (or any client) may say who it is in attribute[external_id].
+    idem = idem if idem is not None else attributes.get("external_id")
     if idem is not None and (len(idem) > 200 or _CONTROL.search(idem) or not idem.strip()):
         raise ApiError(400, "Idempotency-Key: 1 to 200 printable characters")
+    priority = None
+    if attributes.get("priority"):
+        priority = _int("attribute[priority]", attributes["priority"], 1, 4)
+    title = attributes.get("title") or None
+    if title is not None and len(title) > 500:
+        raise ApiError(400, "attribute[title]: at most 500 characters")
     return Report(
         service_code=code,
         description=fields.get("description", ""),
@@ -335,32 +356,30 @@ def parse_report(fields: Mapping[str, str], routing: Routing, idem: str | None) 
         media_url=media,
         contact={k: fields[k] for k in _CONTACT_FIELDS if fields.get(k)},
         idempotency_key=idem,
+        title=title,
+        priority=priority,
+        attributes=attributes,
     )
 
 
 # --- the application ----------------------------------------------------------------------
 
 
+@dataclass(kw_only=True)
 class Api:
-    """Request handlers over one connection pool; build the app with :func:`create_app`."""
+    """The API over one connection pool (which the caller opens and closes); :meth:`app`
+    builds the ASGI application."""
 
-    def __init__(
-        self,
-        *,
-        pool: psycopg_pool.ConnectionPool[Any],
-        routing: Routing,
-        keys: KeyStore,
-        connectors: Sequence[str] = (),
-        max_body: int = MAX_BODY,
-        db_timeout: float = 5.0,
-    ) -> None:
-        self.pool = pool
-        self.routing = routing
-        self.keys = keys
-        self.connectors = tuple(connectors)
-        self.max_body = max_body
-        self.db_timeout = db_timeout
-        self._services = [service_definition(s) for s in routing.services]
+    pool: psycopg_pool.ConnectionPool[Any]
+    routing: Routing
+    keys: KeyStore
+    connectors: Sequence[str] = ()
+    max_body: int = MAX_BODY
+    db_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        self.connectors = tuple(self.connectors)
+        self._services = [service_definition(s) for s in self.routing.services]
 
     def _db(self, fn: Callable[[psycopg.Connection[Any]], Any]) -> Awaitable[Any]:
         def run() -> Any:
@@ -413,9 +432,7 @@ class Api:
         definition = {"service_code": service.service_code, "attributes": []}
         if _fmt(request) == "xml":
             return Response(
-                to_xml("service_definition", "service", [definition])
-                .replace(b"<service>", b"", 1)
-                .replace(b"</service>", b"", 1),
+                to_xml_object("service_definition", definition),
                 media_type="text/xml; charset=utf-8",
             )
         return _json(definition)
@@ -430,7 +447,10 @@ class Api:
             "service_requests",
             "request",
             [self._payload(a) for a in appeals],
-            headers={"X-Total-Count": str(total)},
+            headers={
+                "X-Total-Count": str(total),
+                "X-Total-Count-Capped": "true" if total >= count_cap(query) else "false",
+            },
         )
 
     # GET requests/{id}
@@ -526,25 +546,12 @@ class Api:
         log.info("appeal %s -> %s by %s", appeal_id, target.value, principal.name)
         return _json(result)
 
+    def app(self) -> Starlette:
+        """The ASGI application: routes, and Open311 errors for every refusal."""
+        return _application(self)
 
-def create_app(
-    *,
-    pool: psycopg_pool.ConnectionPool[Any],
-    routing: Routing,
-    keys: KeyStore,
-    connectors: Sequence[str] = (),
-    max_body: int = MAX_BODY,
-    db_timeout: float = 5.0,
-) -> Starlette:
-    """The ASGI application (the caller opens and closes ``pool``)."""
-    api = Api(
-        pool=pool,
-        routing=routing,
-        keys=keys,
-        connectors=connectors,
-        max_body=max_body,
-        db_timeout=db_timeout,
-    )
+
+def _application(api: Api) -> Starlette:
     v2 = "/open311/v2"
     routes = [
         Route("/health", api.health, methods=["GET"]),

@@ -16,10 +16,10 @@ names the actor), so the detectors' view matches the governance center's.
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -67,17 +67,25 @@ COLUMNS = (
     "confirmed_by_sensors, media_url"
 )
 _SELECT_ONE = f"SELECT {COLUMNS} FROM appeals WHERE id = %s"  # noqa: S608 - constants only
-_INSERT = """
-INSERT INTO appeals (source, channel, external_id, sector, service_code, title, description,
-                     lat, lon, address, district, priority, agency, locale, expected_at,
-                     evidence, incident_id, media_url, contact)
-VALUES (%(source)s, %(channel)s, %(external_id)s, %(sector)s, %(service_code)s, %(title)s,
-        %(description)s, %(lat)s, %(lon)s, %(address)s, %(district)s, %(priority)s,
-        %(agency)s, %(locale)s, now() + %(deadline)s, %(evidence)s, %(incident_id)s,
-        %(media_url)s, %(contact)s)
-ON CONFLICT (channel, external_id) DO NOTHING
-RETURNING id
-"""
+# One round trip: the appeal and its first history entry; nothing on a repeated external id.
+_CREATE = f"""
+WITH a AS (
+    INSERT INTO appeals (source, channel, external_id, sector, service_code, title,
+                         description, lat, lon, address, district, priority, agency, locale,
+                         expected_at, evidence, incident_id, media_url, contact)
+    VALUES (%(source)s, %(channel)s, %(external_id)s, %(sector)s, %(service_code)s,
+            %(title)s, %(description)s, %(lat)s, %(lon)s, %(address)s, %(district)s,
+            %(priority)s, %(agency)s, %(locale)s, now() + %(deadline)s, %(evidence)s,
+            %(incident_id)s, %(media_url)s, %(contact)s)
+    ON CONFLICT (channel, external_id) DO NOTHING
+    RETURNING {COLUMNS}
+), e AS (
+    INSERT INTO appeal_events (appeal_id, status, note, actor)
+    SELECT id, 'new', %(note)s, %(actor)s FROM a
+    RETURNING id
+)
+SELECT a.*, e.id FROM a, e
+"""  # noqa: S608 - constants only
 _BY_EXTERNAL = "SELECT id FROM appeals WHERE channel = %s AND external_id = %s"
 _EVENT = """
 INSERT INTO appeal_events (appeal_id, status, note, actor) VALUES (%s, %s, %s, %s)
@@ -85,7 +93,7 @@ RETURNING id
 """
 _OUTBOX = """
 INSERT INTO outbox (appeal_id, connector, event, idempotency_key, payload)
-VALUES (%s, %s, %s, %s, %s)
+SELECT %s, connector, %s, %s, %s FROM unnest(%s::text[]) AS c (connector)
 ON CONFLICT (connector, idempotency_key) DO NOTHING
 """
 _TRANSITION = """
@@ -131,44 +139,25 @@ class AppealDraft:
     contact: Mapping[str, str] = field(default_factory=dict)
 
 
+def _plain(value: object) -> object:
+    """JSON-safe: non-finite floats become null (jsonb refuses NaN), unknown types text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def _jsonable(value: Mapping[str, object]) -> Jsonb:
-    # Evidence may carry datetimes or other non-JSON values from a detector: keep them as text.
-    return Jsonb(json.loads(json.dumps(dict(value), default=str)))
-
-
-def insert_appeal(conn: psycopg.Connection[Any], draft: AppealDraft) -> tuple[int, bool]:
-    """Insert ``draft``; return (id, created).  A repeated (channel, external_id) is not
-    inserted twice: the existing id comes back with ``created`` false."""
-    row = conn.execute(
-        _INSERT,
-        {
-            "source": draft.source.value,
-            "channel": draft.channel,
-            "external_id": draft.external_id,
-            "sector": draft.sector,
-            "service_code": draft.service_code,
-            "title": draft.title,
-            "description": draft.description,
-            "lat": draft.lat,
-            "lon": draft.lon,
-            "address": draft.address,
-            "district": draft.district,
-            "priority": draft.priority,
-            "agency": draft.agency,
-            "locale": draft.locale,
-            "deadline": draft.deadline,
-            "evidence": _jsonable(draft.evidence),
-            "incident_id": draft.incident_id,
-            "media_url": draft.media_url,
-            "contact": Jsonb(dict(draft.contact)),
-        },
-    ).fetchone()
-    if row is not None:
-        return int(row[0]), True
-    existing = conn.execute(_BY_EXTERNAL, (draft.channel, draft.external_id)).fetchone()
-    if existing is None:  # pragma: no cover - the conflicting row is visible to us
-        raise AppealNotFound(0)
-    return int(existing[0]), False
+    # Evidence comes from detectors: a NaN or a datetime must not fail the incident's
+    # transaction, so everything is made plain JSON first.
+    return Jsonb(_plain(value))
 
 
 def appeal_from_row(row: Sequence[Any]) -> Appeal:
@@ -237,14 +226,62 @@ def enqueue(
     """One outbox row per configured connector for this appeal event."""
     if event not in OUTBOX_EVENTS:
         raise ValueError(f"unknown outbox event {event!r}")
+    if not connectors:
+        return
     service = routing.service(appeal.service_code)
     payload = service_request(
         appeal, service_name=service.service_name if service else "", status_notes=note
     )
     key = idempotency_key(appeal.id, event, seq)
-    body = _jsonable(payload)
-    with conn.cursor() as cur:
-        cur.executemany(_OUTBOX, [(appeal.id, name, event, key, body) for name in connectors])
+    conn.execute(_OUTBOX, (appeal.id, event, key, _jsonable(payload), list(connectors)))
+
+
+def create_appeal(
+    conn: psycopg.Connection[Any],
+    draft: AppealDraft,
+    *,
+    note: str,
+    actor: str,
+    connectors: Sequence[str],
+    routing: Routing,
+) -> tuple[Appeal, bool]:
+    """Insert ``draft`` with its first history entry and ``created`` outbox rows; return
+    the appeal and whether it is new.  A repeated (channel, external_id) is not inserted
+    twice: the first appeal comes back with ``created`` false."""
+    row = conn.execute(
+        _CREATE,
+        {
+            "source": draft.source.value,
+            "channel": draft.channel,
+            "external_id": draft.external_id,
+            "sector": draft.sector,
+            "service_code": draft.service_code,
+            "title": draft.title,
+            "description": draft.description,
+            "lat": draft.lat,
+            "lon": draft.lon,
+            "address": draft.address,
+            "district": draft.district,
+            "priority": draft.priority,
+            "agency": draft.agency,
+            "locale": draft.locale,
+            "deadline": draft.deadline,
+            "evidence": _jsonable(draft.evidence),
+            "incident_id": draft.incident_id,
+            "media_url": draft.media_url,
+            "contact": Jsonb(dict(draft.contact)),
+            "note": note,
+            "actor": actor,
+        },
+    ).fetchone()
+    if row is None:
+        existing = conn.execute(_BY_EXTERNAL, (draft.channel, draft.external_id)).fetchone()
+        if existing is None:  # pragma: no cover - the conflicting row is visible to us
+            raise AppealNotFound(0)
+        return load_appeal(conn, int(existing[0])), False
+    appeal, seq = appeal_from_row(row), int(row[-1])
+    enqueue(conn, appeal, event="created", seq=seq, connectors=connectors, routing=routing)
+    return appeal, True
 
 
 def transition(

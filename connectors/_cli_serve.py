@@ -63,7 +63,7 @@ def background_services(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from connectors._api import create_app
+    from connectors._api import Api
     from connectors._auth import KeyStore
     from connectors._routing import load_routing
     from connectors._server import open_pool, serve
@@ -72,13 +72,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     keys = KeyStore(bootstrap=settings.api_keys)
     pool = open_pool(settings.database_url, max_size=args.pool_size)
     try:
-        app = create_app(
+        app = Api(
             pool=pool,
             routing=routing,
             keys=keys,
             connectors=settings.connectors,
             max_body=args.max_body,
-        )
+        ).app()
         services = [] if args.no_background else list(background_services(settings, pool))
         log.info(
             "serving on %s:%s (%d services, connectors: %s)",

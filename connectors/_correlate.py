@@ -23,41 +23,36 @@ from typing import Any
 
 import psycopg
 
-from citypulse._records import AppealSource
-from connectors._appeals import add_event
+from citypulse._records import Appeal, AppealSource
+from connectors._appeals import COLUMNS, add_event, appeal_from_row
 from connectors._routing import Correlation
 
 _M_PER_DEG_LAT = 111_320.0
 _EARTH_RADIUS_M = 6_371_008.8
 
+# The appeal's own facts are parameters, so the planner can use the (sector, lat, lon)
+# index for the bounding box and compute distances for the few rows inside it only.
 _CANDIDATES = """
-WITH me AS (
-    SELECT id, source, sector, lat, lon, requested_at,
-           CASE WHEN source = 'sensor' THEN coalesce(resolved_at, closed_at, 'infinity')
-                ELSE requested_at END AS until
-    FROM appeals WHERE id = %(id)s
-)
 SELECT a.id, a.source, coalesce(a.group_id, a.id), d.m
 FROM appeals a
-CROSS JOIN me
 CROSS JOIN LATERAL (SELECT 2 * %(radius)s * asin(least(1.0, sqrt(
-        power(sin(radians(a.lat - me.lat) / 2), 2)
-        + cos(radians(me.lat)) * cos(radians(a.lat))
-          * power(sin(radians(a.lon - me.lon) / 2), 2))))) AS d (m)
-WHERE a.id <> me.id
-  AND a.sector = me.sector
+        power(sin(radians(a.lat - %(lat)s) / 2), 2)
+        + cos(radians(%(lat)s)) * cos(radians(a.lat))
+          * power(sin(radians(a.lon - %(lon)s) / 2), 2))))) AS d (m)
+WHERE a.sector = %(sector)s
   AND a.status NOT IN ('closed', 'rejected')
-  AND a.lat IS NOT NULL AND a.lon IS NOT NULL
-  AND (a.source = 'citizen' OR me.source = 'citizen')
-  AND a.lat BETWEEN me.lat - %(dlat)s AND me.lat + %(dlat)s
-  AND a.lon BETWEEN me.lon - %(dlon)s AND me.lon + %(dlon)s
-  AND a.requested_at - %(window)s <= me.until
-  AND me.requested_at - %(window)s <= CASE WHEN a.source = 'sensor'
+  AND a.lat IS NOT NULL
+  AND a.lat BETWEEN %(lat)s - %(dlat)s AND %(lat)s + %(dlat)s
+  AND a.lon BETWEEN %(lon)s - %(dlon)s AND %(lon)s + %(dlon)s
+  AND a.id <> %(id)s
+  AND (a.source = 'citizen' OR %(source)s = 'citizen')
+  AND a.requested_at - %(window)s <= coalesce(%(until)s, 'infinity'::timestamptz)
+  AND %(requested_at)s - %(window)s <= CASE WHEN a.source = 'sensor'
         THEN coalesce(a.resolved_at, a.closed_at, 'infinity') ELSE a.requested_at END
   AND d.m <= %(distance)s
 ORDER BY d.m, a.id
 """
-_ME = "SELECT source, lat, lon, coalesce(group_id, id) FROM appeals WHERE id = %s"
+_ME = f"SELECT {COLUMNS} FROM appeals WHERE id = %s"  # noqa: S608 - constants only
 _LINK = """
 INSERT INTO appeal_links (appeal_id, linked_id, reason, distance_m) VALUES (%s, %s, %s, %s)
 ON CONFLICT (appeal_id, linked_id) DO NOTHING
@@ -101,19 +96,42 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def correlate(
-    conn: psycopg.Connection[Any], appeal_id: int, policy: Correlation, *, actor: str = "citypulse"
+    conn: psycopg.Connection[Any],
+    appeal_id: int,
+    policy: Correlation,
+    *,
+    actor: str = "citypulse",
+    appeal: Appeal | None = None,
 ) -> Correlated:
-    """Link ``appeal_id`` with the appeals about the same problem (caller's transaction)."""
-    me = conn.execute(_ME, (appeal_id,)).fetchone()
-    if me is None or me[1] is None or me[2] is None:
-        return Correlated((), me[3] if me else appeal_id)
-    source, lat = AppealSource(me[0]), float(me[1])
+    """Link ``appeal_id`` with the appeals about the same problem (caller's transaction);
+    ``appeal``, when the caller has it, saves reading it again."""
+    if appeal is None or appeal.id != appeal_id:
+        row = conn.execute(_ME, (appeal_id,)).fetchone()
+        if row is None:
+            return Correlated((), appeal_id)
+        appeal = appeal_from_row(row)
+    root_of_me = appeal.group_id or appeal.id
+    if appeal.lat is None or appeal.lon is None:
+        return Correlated((), root_of_me)
+    source = appeal.source
     dlat = policy.distance_m / _M_PER_DEG_LAT
-    dlon = dlat / max(0.01, math.cos(math.radians(lat)))
+    dlon = dlat / max(0.01, math.cos(math.radians(appeal.lat)))
+    # A sensor appeal lasts until resolved or closed; a citizen's report is a moment.
+    until = (
+        appeal.resolved_at or appeal.closed_at
+        if source is AppealSource.SENSOR
+        else appeal.requested_at
+    )
     rows = conn.execute(
         _CANDIDATES,
         {
             "id": appeal_id,
+            "source": source.value,
+            "sector": appeal.sector,
+            "lat": appeal.lat,
+            "lon": appeal.lon,
+            "requested_at": appeal.requested_at,
+            "until": until,
             "radius": _EARTH_RADIUS_M,
             "dlat": dlat,
             "dlon": dlon,
@@ -122,7 +140,7 @@ def correlate(
         },
     ).fetchall()
     links: list[Link] = []
-    roots = {int(me[3])}
+    roots = {root_of_me}
     for other_id, other_source, other_root, metres in rows:
         roots.add(int(other_root))
         if AppealSource(other_source) is source:  # two citizens: the newer duplicates the older

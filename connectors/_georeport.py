@@ -3,8 +3,9 @@
 The same service-request dictionary is the API's answer and the outbox payload, so a
 receiver sees one shape.  It has the specification's fields plus citypulse extras
 (``title``, ``sector``, ``agency``, ``priority``, ``district``, ``source``,
-``citypulse_status``, ``incident_id``, ``group_id``, ``confirmed_by_sensors``,
-``evidence``).  Citizens' contact details are never part of it.
+``external_id`` (the sender's idempotency key), ``citypulse_status``, ``incident_id``,
+``group_id``, ``confirmed_by_sensors``, ``evidence``).  Citizens' contact details are
+never part of it.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def service_request(
         "priority": appeal.priority,
         "district": appeal.district,
         "source": appeal.source.value,
+        "external_id": appeal.external_id,
         "citypulse_status": appeal.status.value,
         "incident_id": appeal.incident_id,
         "group_id": appeal.group_id,
@@ -112,5 +114,16 @@ def to_xml(root: str, item: str, rows: Sequence[Mapping[str, object]]) -> bytes:
     top = ET.Element(root)
     for row in rows:
         _fill(ET.SubElement(top, item), row)
+    return _document(top)
+
+
+def to_xml_object(root: str, fields: Mapping[str, object]) -> bytes:
+    """``<root><field>…</field>…</root>`` (a single object, e.g. a service definition)."""
+    top = ET.Element(root)
+    _fill(top, fields)
+    return _document(top)
+
+
+def _document(top: ET.Element) -> bytes:
     document: bytes = ET.tostring(top, encoding="utf-8", xml_declaration=True)
     return document

@@ -71,6 +71,7 @@ _SERVICE_REQUEST = {
         "priority": {"type": "integer", "minimum": 1, "maximum": 4},
         "district": {"type": "string"},
         "source": {"type": "string", "enum": ["sensor", "citizen"]},
+        "external_id": _TEXT,
         "citypulse_status": {
             "type": "string",
             "enum": ["new", "accepted", "in_progress", "resolved", "closed", "rejected"],
@@ -260,12 +261,13 @@ def openapi_document() -> dict[str, Any]:
                         _query("sector", "sector block", {"type": "string"}),
                         _query("agency", "responsible agency", {"type": "string"}),
                         _query("district", "district name", {"type": "string"}),
+                        _query("external_id", "the sender's idempotency key", {"type": "string"}),
                         _query("overdue", "past the deadline and not done", {"type": "boolean"}),
                         _query("jurisdiction_id", "ignored (one jurisdiction)", {"type": "string"}),
                     ],
                     "responses": {
                         "200": {
-                            "description": "a page, newest first; X-Total-Count: how many match",
+                            "description": "a page, newest first; X-Total-Count: matches (capped)",
                             "content": _list_of("ServiceRequest"),
                         },
                         **_errors(400, 404),

@@ -14,16 +14,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from citypulse._records import Appeal, AppealSource, AppealStatus
-from connectors._appeals import (
-    COLUMNS,
-    AppealDraft,
-    add_event,
-    appeal_from_row,
-    enqueue,
-    insert_appeal,
-    load_appeal,
-)
+from citypulse._records import Appeal, AppealSource
+from connectors._appeals import COLUMNS, AppealDraft, appeal_from_row, create_appeal, load_appeal
 from connectors._correlate import correlate
 from connectors._routing import Routing
 
@@ -53,6 +45,7 @@ class RequestQuery:
     sector: str | None = None
     agency: str | None = None
     district: str | None = None
+    external_id: str | None = None
     overdue: bool | None = None
     page: int = 1
     page_size: int = 100
@@ -70,6 +63,9 @@ class Report:
     media_url: str | None = None
     contact: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
+    title: str | None = None  # attribute[title], e.g. from another citypulse
+    priority: int | None = None  # attribute[priority]
+    attributes: Mapping[str, str] = field(default_factory=dict)  # every attribute[...]
 
 
 def _where(q: RequestQuery) -> tuple[sql.Composable, list[object]]:
@@ -101,6 +97,8 @@ def _where(q: RequestQuery) -> tuple[sql.Composable, list[object]]:
             add("agency = %s", q.agency)
         if q.district is not None:
             add("district = %s", q.district)
+        if q.external_id is not None:
+            add("external_id = %s", q.external_id)
         if q.overdue is not None:
             add(
                 "(expected_at IS NOT NULL AND expected_at < now() AND status <> ALL(%s)) = %s",
@@ -112,11 +110,23 @@ def _where(q: RequestQuery) -> tuple[sql.Composable, list[object]]:
     return sql.SQL(" AND ").join(parts), params
 
 
+COUNT_AT_LEAST = 1000
+
+
+def count_cap(q: RequestQuery) -> int:
+    """Counting stops here: enough for the pages around this one, cheap on a huge queue."""
+    return max(COUNT_AT_LEAST, (q.page + 10) * q.page_size)
+
+
 def list_requests(conn: psycopg.Connection[Any], q: RequestQuery) -> tuple[list[Appeal], int]:
-    """One page of matching appeals, newest first, and how many match in all."""
+    """One page of matching appeals, newest first, and how many match, counted up to
+    :func:`count_cap` (a count equal to the cap means "at least")."""
     where, params = _where(q)
     total_row = conn.execute(
-        sql.SQL("SELECT count(*) FROM appeals WHERE {}").format(where), params
+        sql.SQL("SELECT count(*) FROM (SELECT 1 FROM appeals WHERE {} LIMIT %s) AS m").format(
+            where
+        ),
+        [*params, count_cap(q)],
     ).fetchone()
     total = int(total_row[0]) if total_row else 0
     rows = conn.execute(
@@ -151,7 +161,13 @@ def submit_report(
     title = f"{service.service_name}: {summary}" if summary else service.service_name
     if report.address and not summary:
         title += f", {report.address}"
-    appeal_id, created = insert_appeal(
+    title = report.title or title
+    note = (
+        f"Обращение гражданина, канал {channel}"
+        if routing.locale == "ru"
+        else f"Citizen report via {channel}"
+    )
+    appeal, created = create_appeal(
         conn,
         AppealDraft(
             source=AppealSource.CITIZEN,
@@ -160,7 +176,7 @@ def submit_report(
             title=title,
             description=report.description,
             agency=route.agency if route else "",
-            priority=2,
+            priority=report.priority or 2,
             deadline=route.deadline if route else None,
             lat=report.lat,
             lon=report.lon,
@@ -171,17 +187,14 @@ def submit_report(
             external_id=report.idempotency_key,
             media_url=report.media_url,
             contact=report.contact,
+            evidence={"attributes": dict(report.attributes)} if report.attributes else {},
         ),
+        note=note,
+        actor=actor,
+        connectors=connectors,
+        routing=routing,
     )
-    if not created:
-        return load_appeal(conn, appeal_id), False
-    note = (
-        f"Обращение гражданина, канал {channel}"
-        if routing.locale == "ru"
-        else f"Citizen report via {channel}"
-    )
-    seq = add_event(conn, appeal_id, AppealStatus.NEW.value, note, actor)
-    appeal = load_appeal(conn, appeal_id)
-    enqueue(conn, appeal, event="created", seq=seq, connectors=connectors, routing=routing)
-    correlate(conn, appeal_id, routing.correlation, actor="citypulse")
-    return load_appeal(conn, appeal_id), True
+    if created:
+        correlate(conn, appeal.id, routing.correlation, actor="citypulse", appeal=appeal)
+        appeal = load_appeal(conn, appeal.id)
+    return appeal, created

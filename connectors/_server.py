@@ -2,14 +2,17 @@
 
 ``serve`` runs uvicorn in the calling thread and each background service (the outbox
 delivery worker, say) in its own thread; when the server stops, the services are told
-to stop and joined.  A background service is anything with a ``name`` and a
-``run(stop: threading.Event)`` that returns soon after ``stop`` is set.
+to stop and joined.  A background service is anything with a
+``run(stop: threading.Event)`` that returns soon after ``stop`` is set; one that is a
+context manager (opens a pool, say) is entered before it runs and exited after it
+stopped; its thread is named after its ``name`` or ``worker_id``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
@@ -27,9 +30,15 @@ log = logging.getLogger(__name__)
 class BackgroundService(Protocol):
     """Runs in its own thread beside the API until ``stop`` is set."""
 
-    name: str
-
     def run(self, stop: threading.Event) -> None: ...
+
+
+def _name(service: BackgroundService) -> str:
+    for attr in ("name", "worker_id"):
+        value = getattr(service, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(service).__name__
 
 
 def open_pool(
@@ -93,33 +102,76 @@ def serve(
     join_timeout: float = 15.0,
 ) -> None:
     """Serve ``app`` until SIGINT/SIGTERM, with ``services`` running beside it."""
+    with contextlib.ExitStack() as stack:
+        _serve(app, host=host, port=port, services=_enter(stack, services), timeout=join_timeout)
+
+
+def _enter(
+    stack: contextlib.ExitStack, services: Sequence[BackgroundService]
+) -> Sequence[BackgroundService]:
+    for service in services:
+        if isinstance(service, contextlib.AbstractContextManager):
+            stack.enter_context(service)
+    return services
+
+
+def _serve(
+    app: Starlette,
+    *,
+    host: str,
+    port: int,
+    services: Sequence[BackgroundService],
+    timeout: float,
+) -> None:
+    stop, threads = _start(services)
+    # uvicorn stops gracefully on SIGTERM and then re-raises it to the previous handler;
+    # a quiet one lets shutdown finish (join the services, close the pool) and exit 0.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None) if main else None
+    try:
+        uvicorn_server(app, host=host, port=port).run()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        _stop(stop, threads, timeout)
+
+
+def _start(services: Sequence[BackgroundService]) -> tuple[threading.Event, list[threading.Thread]]:
     stop = threading.Event()
     threads = [
-        threading.Thread(target=_supervised, args=(s, stop), name=s.name, daemon=True)
+        threading.Thread(target=_supervised, args=(s, stop), name=_name(s), daemon=True)
         for s in services
     ]
     for t in threads:
         t.start()
-    try:
-        uvicorn_server(app, host=host, port=port).run()
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(join_timeout)
-            if t.is_alive():
-                log.warning("background service %s did not stop within %s s", t.name, join_timeout)
+    return stop, threads
+
+
+def _stop(stop: threading.Event, threads: list[threading.Thread], timeout: float) -> None:
+    stop.set()
+    for t in threads:
+        t.join(timeout)
+        if t.is_alive():
+            log.warning("background service %s did not stop within %s s", t.name, timeout)
 
 
 def _supervised(service: BackgroundService, stop: threading.Event) -> None:
     try:
         service.run(stop)
     except Exception:
-        log.exception("background service %s crashed", service.name)
+        log.exception("background service %s crashed", _name(service))
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Starlette, *, host: str = "127.0.0.1", port: int) -> Iterator[str]:
-    """Serve ``app`` in a thread (tests, embedding); yield its base URL; stop on exit."""
+def serve_in_thread(
+    app: Starlette,
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    services: Sequence[BackgroundService] = (),
+) -> Iterator[str]:
+    """Serve ``app`` (and ``services``) in threads (tests, embedding); yield its base URL;
+    stop everything on exit."""
     server = uvicorn_server(app, host=host, port=port)
     thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
     thread.start()
@@ -132,8 +184,11 @@ def serve_in_thread(app: Starlette, *, host: str = "127.0.0.1", port: int) -> It
         server.should_exit = True
         thread.join(5)
         raise RuntimeError(f"the API did not start on {host}:{port}")
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
+    with contextlib.ExitStack() as stack:
+        stop, threads = _start(_enter(stack, services))
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            _stop(stop, threads, 15.0)
+            server.should_exit = True
+            thread.join(15)

@@ -7,10 +7,12 @@ device, never on the wall clock, so the same incident always reads the same.
 What a text uses from an incident: ``value``, ``limit_value``, ``unit``, ``started_at``,
 ``last_alarm_at``, ``score``/``threshold``, ``detector`` and, from ``evidence`` when present,
 ``metric`` (a reading field: pm10, average_vehicle_speed, ...), ``phase``, ``duration_s``,
-``limit_kind`` (``max_single`` or ``daily`` for СанПиН limits; also read from ``limit``,
-``rule`` or ``averaging``), ``expected_interval_s``, ``occupied``, ``total``, ``baseline``,
-``neighbours_value``, ``lamp``.  Any of them may be missing: the sentence is then shorter,
-never wrong.
+``averaging`` (``max_single`` or ``daily`` for СанПиН limits; also ``limit_kind``),
+``reason`` and ``expected_interval_s`` (silence), ``expected_per_interval`` (a blocked
+camera), ``occupancy`` (congestion), ``occupied``/``total`` (parking), ``offset`` and
+``reference`` (drift), ``expected`` (anomaly), ``reason``/``detail`` (invalid data),
+``lamp``: the keys ``detectors._incidents`` documents.  Any of them may be missing: the
+sentence is then shorter, never wrong.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ _UNITS = {
     "hpa": ("гПа", "hPa"),
     "vehicles": ("авт.", "vehicles"),
     "%": ("%", "%"),
+    "spots": ("мест", "spaces"),
 }
 _MICROGRAMS = frozenset({"µg/m³", "ug/m3", "μg/m³"})
 _POLLUTANTS = frozenset({"pm25", "pm10", "no2", "so2", "co", "o3"})
@@ -108,7 +111,7 @@ def format_number(x: float, locale: str = "ru") -> str:
 def format_duration(seconds: float, locale: str = "ru") -> str:
     """``420`` -> ``7 мин``; ``7800`` -> ``2 ч 10 мин``; ``45`` -> ``45 с``."""
     ru = locale == "ru"
-    s = max(0, round(seconds))
+    s = max(0, round(seconds)) if math.isfinite(seconds) else 0
     if s < 60:
         return f"{s}{_NBSP}{'с' if ru else 's'}"
     minutes = round(s / 60)
@@ -218,7 +221,12 @@ class _Facts:
 
     def duration_s(self) -> float:
         i = self.incident
-        if i.unit == "s" and i.value is not None and i.type in _DURATION_VALUED:
+        if (
+            i.unit == "s"
+            and i.value is not None
+            and math.isfinite(i.value)
+            and i.type in _DURATION_VALUED
+        ):
             return i.value
         explicit = self.ev_float("duration_s")
         if explicit is not None:
@@ -252,7 +260,7 @@ class _Facts:
         return x
 
     def qty(self, x: float | None) -> str:
-        if x is None:
+        if x is None or not math.isfinite(x):
             return ""
         unit = self.unit()
         if self.incident.unit.strip() in ("ratio", "share", "fraction"):
@@ -269,7 +277,9 @@ class _Facts:
 
     def ratio(self) -> str:
         v, lim = self.incident.value, self.incident.limit_value
-        if v is None or lim is None or lim <= 0 or v <= lim:
+        if v is None or lim is None or not math.isfinite(v / lim if lim else math.nan):
+            return ""
+        if lim <= 0 or v <= lim:
             return ""
         return self.t(f"в {self.num(v / lim)} раза", f"{self.num(v / lim)} times")
 
@@ -334,9 +344,14 @@ def _lamp_fault(f: _Facts) -> str:
 
 def _device_silent(f: _Facts) -> str:
     expected = f.ev_float("expected_interval_s") or f.device.report_interval_s
+    what = f.t("нет данных", "no data")
+    if f.ev_text("reason") == "last_will":
+        what = f.t("связь потеряна, нет данных", "connection lost, no data")
+    elif f.ev_text("reason") == "status":
+        what = f.t("устройство сообщило об отключении, нет данных", "device went offline, no data")
     return _join(
         f.place(),
-        f.t("нет данных", "no data")
+        what
         + f" {f.lasting()} ({f.since()})"
         + f.t(
             f" при интервале передачи {format_duration(expected, 'ru')}",
@@ -356,12 +371,17 @@ def _frozen_values(f: _Facts) -> str:
 
 
 def _camera_obstructed(f: _Facts) -> str:
-    neighbours = f.ev_float("neighbours_value", "baseline")
     counts = f.value()
+    expected = f.ev_float("expected_per_interval", "expected", "baseline")
+    neighbours = f.ev_float("neighbours_value")
     if counts and neighbours is not None:
         counts = f.t(
             f"{counts} при {f.qty(neighbours)} у соседних камер",
             f"{counts} while neighbours see {f.qty(neighbours)}",
+        )
+    elif counts and expected is not None:
+        counts = f.t(
+            f"{counts} при обычных {f.qty(expected)}", f"{counts} against a usual {f.qty(expected)}"
         )
     return _join(
         f.place(),
@@ -376,17 +396,29 @@ def _camera_obstructed(f: _Facts) -> str:
 
 def _congestion(f: _Facts) -> str:
     metric = f.metric() or f.t("средняя скорость", "average speed")
-    compared = f.compared("при норме", "against a usual")
-    return _join(
-        f.place(),
-        f.t("затор", "congestion"),
-        f"{metric} {compared}" if compared else "",
-        f"{f.lasting()} ({f.since()})",
-    )
+    value, limit = f.value(), f.limit()
+    speed = ""
+    if value:
+        speed = f"{metric} {value}" + (
+            f.t(f" при пороге затора {limit}", f", congested below {limit}") if limit else ""
+        )
+    occupancy = f.ev_float("occupancy")
+    load = ""
+    if occupancy is not None and 0 <= occupancy <= 1:
+        load = f.t("загрузка полосы ", "lane occupancy ") + f"{f.num(occupancy * 100)}{_NBSP}%"
+    return _join(f.place(), f.t("затор", "congestion"), speed, load, f"{f.lasting()} ({f.since()})")
 
 
 def _parking_numbers(f: _Facts) -> str:
-    occupied, total = f.ev_float("occupied"), f.ev_float("total")
+    occupied = f.ev_float("occupied")
+    if occupied is None and f.incident.unit in ("spots", ""):
+        occupied = f.incident.value
+    total = f.ev_float("total")
+    if total is None:
+        attr = f.device.attributes.get("total_spot_number")
+        total = (
+            float(attr) if isinstance(attr, int | float) and not isinstance(attr, bool) else None
+        )
     if occupied is None or total is None or total <= 0:
         return ""
     return f.t(
@@ -436,22 +468,37 @@ def _air_quality(f: _Facts) -> str:
 
 def _sensor_drift(f: _Facts) -> str:
     metric = f.metric()
+    offset = f.ev_float("offset")
+    reference = f.ev_text("reference")
+    ref = _pick(_METRICS.get(reference, (reference, reference)), f.locale) if reference else ""
+    shift = ""
+    if offset is not None:
+        shift = f.t("смещение ", "offset ") + (f.qty(offset) or f.num(offset))
+        if ref:
+            shift += f.t(f" относительно «{ref}»", f" against {ref}")
     return _join(
         f.place(),
         f.t("дрейф показаний", "readings drift")
         + (f.t(f" «{metric}»", f" of {metric}") if metric else ""),
-        f.compared("при сезонной норме", "against a seasonal norm of"),
+        shift or f.compared("при сезонной норме", "against a seasonal norm of"),
         f.since(),
     )
 
 
 def _anomaly(f: _Facts) -> str:
     metric = f.metric()
+    compared = f.compared("при обычных", "against a usual")
+    expected = f.ev_float("expected")
+    if f.value() and not f.limit() and expected is not None:
+        compared = f.t(
+            f"{f.value()} при обычных {f.qty(expected)}",
+            f"{f.value()} against a usual {f.qty(expected)}",
+        )
     return _join(
         f.place(),
         f.t("нетипичные показания", "unusual readings")
         + (f.t(f" «{metric}»", f" of {metric}") if metric else ""),
-        f.compared("при обычных", "against a usual"),
+        compared,
         f.t(
             f"оценка {f.num(f.incident.score)} при пороге {f.num(f.incident.threshold)}",
             f"score {f.num(f.incident.score)} over threshold {f.num(f.incident.threshold)}",
@@ -460,13 +507,26 @@ def _anomaly(f: _Facts) -> str:
     )
 
 
+_INVALID_REASONS = {
+    "out_of_range": ("значение вне допустимого диапазона", "value out of range"),
+    "invalid_json": ("нечитаемое сообщение", "unreadable message"),
+    "inconsistent": ("противоречивые показания", "inconsistent readings"),
+    "schema": ("сообщение не соответствует схеме", "message does not match the schema"),
+}
+
+
 def _invalid_data(f: _Facts) -> str:
     metric = f.metric()
     value = f.value()
     shown = f.t(f"«{metric}»", metric) + f" = {value}" if metric and value else metric or value
+    reason = f.ev_text("reason")
+    why = _pick(_INVALID_REASONS[reason], f.locale) if reason in _INVALID_REASONS else reason
+    detail = f.ev_text("detail")[:120]
     return _join(
         f.place(),
         f.t("некорректные данные", "invalid data") + (f" {shown}" if shown else ""),
+        why,
+        detail,
         f.t(f"допустимо не более {f.limit()}", f"at most {f.limit()} is possible")
         if f.limit()
         else "",

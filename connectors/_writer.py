@@ -33,8 +33,8 @@ from citypulse._records import AppealSource, AppealStatus, Device, DeviceKind, I
 from connectors._appeals import (
     AppealDraft,
     add_event,
+    create_appeal,
     enqueue,
-    insert_appeal,
     load_appeal,
     transition,
 )
@@ -129,7 +129,12 @@ class AppealWriter:
                 self.grafana_url, device, incident.started_at, incident.last_alarm_at
             ),
         }
-        appeal_id, _ = insert_appeal(
+        note = (
+            f"Создано по инциденту №{incident.id} ({incident.detector})"
+            if self.locale == "ru"
+            else f"Created from incident {incident.id} ({incident.detector})"
+        )
+        appeal, _ = create_appeal(
             conn,
             AppealDraft(
                 source=AppealSource.SENSOR,
@@ -148,24 +153,13 @@ class AppealWriter:
                 evidence=evidence,
                 incident_id=incident.id,
             ),
-        )
-        note = (
-            f"Создано по инциденту №{incident.id} ({incident.detector})"
-            if self.locale == "ru"
-            else f"Created from incident {incident.id} ({incident.detector})"
-        )
-        seq = add_event(conn, appeal_id, AppealStatus.NEW.value, note, self.actor)
-        appeal = load_appeal(conn, appeal_id)
-        enqueue(
-            conn,
-            appeal,
-            event="created",
-            seq=seq,
+            note=note,
+            actor=self.actor,
             connectors=self.connectors,
             routing=self.routing,
         )
-        correlate(conn, appeal_id, self.routing.correlation, actor=self.actor)
-        return appeal_id
+        correlate(conn, appeal.id, self.routing.correlation, actor=self.actor, appeal=appeal)
+        return appeal.id
 
     def escalate(self, conn: psycopg.Connection[Any], incident: Incident, device: Device) -> None:
         appeal_id = self._existing(conn, incident)

@@ -48,9 +48,11 @@ FROM appeal_sla
 GROUP BY agency;
 COMMENT ON VIEW agency_performance IS 'per agency: counts, overdue, median and p90 seconds to accept and to resolve';
 
--- Correlation looks for nearby appeals of a sector in a time window.
-CREATE INDEX appeals_sector_open ON appeals (sector, requested_at)
+-- Correlation looks for open appeals of a sector inside a bounding box.
+CREATE INDEX appeals_sector_place ON appeals (sector, lat, lon)
     WHERE status NOT IN ('closed', 'rejected') AND lat IS NOT NULL;
 CREATE INDEX outbox_appeal ON outbox (appeal_id);
+-- GET requests pages newest first with the id as tie-break.
+CREATE INDEX appeals_queue ON appeals (requested_at DESC, id DESC);
 
 GRANT SELECT ON appeal_sla, agency_performance TO citypulse_reader, citypulse_api;

@@ -12,7 +12,7 @@ import pytest
 from citypulse import Secret
 from citypulse.db import connect, upsert_devices
 from citypulse.simulator import preset_city
-from connectors._api import create_app
+from connectors._api import Api
 from connectors._auth import KeyStore, add_key
 from connectors._routing import load_routing
 from connectors._server import open_pool, serve_in_thread
@@ -49,13 +49,13 @@ def live_api(db_url: str) -> Iterator[LiveApi]:
         conn.commit()
     pool = open_pool(db_url, max_size=4, application_name="citypulse-api-test")
     try:
-        app = create_app(
+        app = Api(
             pool=pool,
             routing=load_routing(),
             keys=KeyStore(bootstrap=(Secret(f"operator:{BOOTSTRAP_OPERATOR_KEY}"),)),
             connectors=API_CONNECTORS,
             max_body=API_MAX_BODY,
-        )
+        ).app()
         with serve_in_thread(app, port=free_port()) as url:
             yield LiveApi(url, db_url, reporter, operator, agency_op, admin)
     finally:

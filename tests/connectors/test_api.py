@@ -146,6 +146,7 @@ def test_filters_and_paging(live_api: LiveApi) -> None:
         citizen = [_report(live_api, c, description=f"обращение {i}") for i in range(3)]
         everything = c.get(f"{V2}/requests.json")
         assert everything.headers["x-total-count"] == "6"
+        assert everything.headers["x-total-count-capped"] == "false"
         assert len(everything.json()) == 6
 
         def ids(**params: str) -> set[str]:
@@ -199,6 +200,13 @@ def test_filters_and_paging(live_api: LiveApi) -> None:
         assert pages[0][0] == citizen[-1]
         xml = ET.fromstring(c.get(f"{V2}/requests.xml", params={"page_size": 2}).content)
         assert len(xml.findall("request")) == 2
+        # A sensor appeal in XML carries its evidence as nested elements.
+        xml = ET.fromstring(c.get(f"{V2}/requests/{sensor_ids[1]}.xml").content)
+        assert xml.findtext("request/source") == "sensor"
+        assert xml.findtext("request/evidence/device_id") == "eco-oktyabrsky-1"
+        link = xml.findtext("request/evidence/grafana_url") or ""
+        assert "/d/citypulse-air?var-device=eco-oktyabrsky-1&from=" in link
+        assert xml.findtext("request/confirmed_by_sensors") == "false"
 
 
 @pytest.mark.parametrize(
@@ -408,3 +416,41 @@ def test_health_and_openapi(live_api: LiveApi) -> None:
         assert doc["openapi"].startswith("3.")
         assert f"{V2}/requests.{{fmt}}" in doc["paths"]
         assert "post" in doc["paths"][f"{V2}/requests.{{fmt}}"]
+
+
+def test_another_citypulse_forwarding_an_appeal(live_api: LiveApi) -> None:
+    """The shape an edge instance's Open311 client posts: form fields, attribute[...] with
+    its context, the outbox idempotency key as header and as attribute[external_id]."""
+    key = "appeal-42-created-97"
+    form = {
+        "api_key": live_api.reporter_key,
+        "service_code": "traffic-signal",
+        "lat": repr(54.5065),
+        "long": repr(36.248),
+        "description": "Светофорный объект …: фаза „красный“ не переключается 7 мин\n\n[citypulse:appeal-42-created-97]",
+        "attribute[external_id]": key,
+        "attribute[citypulse_appeal_id]": "42",
+        "attribute[title]": "Светофорный объект на перекрёстке ул. Кирова — ул. Театральная: "
+        + "ж" * 300,
+        "attribute[priority]": "4",
+        "attribute[source]": "sensor",
+        "attribute[sector]": "Дороги",
+    }
+    with live_api.client() as c:
+        first = c.post(f"{V2}/requests.json", data=form, headers={"Idempotency-Key": key})
+        assert first.status_code == 201, first.text
+        again = c.post(f"{V2}/requests.json", data=form)  # no header: the attribute suffices
+        assert again.status_code == 200
+        rid = first.json()[0]["service_request_id"]
+        assert again.json()[0]["service_request_id"] == rid
+        found = c.get(f"{V2}/requests.json", params={"external_id": key}).json()
+        assert [r["service_request_id"] for r in found] == [rid]
+        item = found[0]
+        assert item["external_id"] == key
+        assert item["priority"] == 4
+        assert item["title"].startswith("Светофорный объект на перекрёстке ул. Кирова")
+        assert item["evidence"]["attributes"]["source"] == "sensor"
+        assert "[citypulse:appeal-42-created-97]" in item["description"]
+        assert c.get(f"{V2}/requests.json", params={"external_id": "other"}).json() == []
+        bad = {**form, "attribute[priority]": "9", "attribute[external_id]": "x"}
+        assert "priority" in _error(c.post(f"{V2}/requests.json", data=bad), 400)

@@ -13,8 +13,8 @@ from connectors import (
     AppealDraft,
     AppealWriter,
     correlate,
+    create_appeal,
     haversine_m,
-    insert_appeal,
     load_appeal,
     load_routing,
 )
@@ -36,7 +36,7 @@ def _citizen(
     routing = load_routing()
     service = routing.service(service_code)
     assert service is not None
-    appeal_id, _ = insert_appeal(
+    appeal, _ = create_appeal(
         conn,
         AppealDraft(
             source=AppealSource.CITIZEN,
@@ -50,7 +50,12 @@ def _citizen(
             lat=LAT + metres_north / M_PER_DEG,
             lon=LON,
         ),
+        note="",
+        actor="test",
+        connectors=(),
+        routing=routing,
     )
+    appeal_id = appeal.id
     conn.execute(
         "UPDATE appeals SET requested_at = now() - make_interval(secs => %s) WHERE id = %s",
         (hours_ago * 3600, appeal_id),
@@ -100,7 +105,7 @@ def test_citizen_report_before_the_sensor_appeal_is_confirmed(db_url: str) -> No
         assert load_appeal(conn, sensor).group_id == near  # the first appeal leads the group
         assert load_appeal(conn, near).group_id is None
         note = conn.execute(
-            "SELECT note FROM appeal_events WHERE appeal_id = %s", (near,)
+            "SELECT note FROM appeal_events WHERE appeal_id = %s ORDER BY id DESC LIMIT 1", (near,)
         ).fetchone()
         assert note is not None
         assert note[0].startswith(f"Подтверждено датчиками: обращение №{sensor}, 120 м")

@@ -32,7 +32,11 @@ CASES: list[tuple[IncidentType, str, dict[str, object], list[str], list[str]]] =
     (
         IncidentType.SIGNAL_FLASHING,
         "tl-lenina-pushkina",
-        {"minutes": 25, "evidence": {"phase": "flashing_yellow"}},
+        {
+            "value": 1500.0,
+            "unit": "s",
+            "evidence": {"phase": "flashing_yellow", "controller_mode": "fallback"},
+        },
         ["перекрёстке ул. Ленина — ул. Пушкина", "жёлтый мигающий", "25 мин", "с 08:14"],
         ["ул. Ленина — ул. Пушкина", "flashing yellow for 25 min", "since 08:14"],
     ),
@@ -46,7 +50,7 @@ CASES: list[tuple[IncidentType, str, dict[str, object], list[str], list[str]]] =
     (
         IncidentType.LAMP_FAULT,
         "tl-gagarina-suvorova",
-        {"evidence": {"lamp": "красный, направление 2"}},
+        {"evidence": {"lamp": "красный, направление 2", "reports": 3}},
         ["ул. Гагарина — ул. Суворова", "неисправность лампы (красный, направление 2)", "с 08:14"],
         ["lamp failure", "since 08:14"],
     ),
@@ -57,20 +61,24 @@ CASES: list[tuple[IncidentType, str, dict[str, object], list[str], list[str]]] =
             "value": 1500.0,
             "limit_value": 180.0,
             "unit": "s",
-            "evidence": {"expected_interval_s": 60},
+            "evidence": {"expected_interval_s": 60, "reason": "last_will"},
         },
         [
             "Камера ул. Пушкина, подход с севера к перекрёстку ул. Кирова — ул. Пушкина",
-            "нет данных 25 мин",
+            "связь потеряна, нет данных 25 мин",
             "с 08:14",
             "интервале передачи 1 мин",
         ],
-        ["Camera on ул. Пушкина, approach from the north", "no data for 25 min", "since 08:14"],
+        [
+            "Camera on ул. Пушкина, approach from the north",
+            "connection lost, no data for 25 min",
+            "since 08:14",
+        ],
     ),
     (
         IncidentType.FROZEN_VALUES,
         "eco-leninsky-1",
-        {"value": 2700.0, "unit": "s", "evidence": {"metric": "pm10"}},
+        {"value": 2700.0, "unit": "s", "evidence": {"metric": "pm10", "repeats": 45}},
         [
             "Пост наблюдения «Театральная» (ул. Театральная, 13)",
             "показания «PM10» не меняются 45 мин",
@@ -82,35 +90,50 @@ CASES: list[tuple[IncidentType, str, dict[str, object], list[str], list[str]]] =
         IncidentType.CAMERA_OBSTRUCTED,
         "cam-kirova-teatralnaya-e",
         {
-            "value": 2.0,
+            "value": 0.0,
             "unit": "vehicles",
-            "evidence": {"metric": "intensity", "neighbours_value": 41.0},
+            "evidence": {"metric": "intensity", "expected_per_interval": 41.0, "lane_id": 0},
         },
         [
             "Камера ул. Кирова, подход с востока",
             "не видит транспорт",
-            f"2{NB}авт. при 41{NB}авт. у соседних камер",
+            f"0{NB}авт. при обычных 41{NB}авт.",
             "с 08:14",
         ],
-        ["camera sees no traffic", f"2{NB}vehicles while neighbours see 41{NB}vehicles"],
+        ["camera sees no traffic", f"0{NB}vehicles against a usual 41{NB}vehicles"],
     ),
     (
         IncidentType.CONGESTION,
         "cam-lenina-moskovskaya-w",
         {
             "value": 7.5,
-            "limit_value": 35.0,
+            "limit_value": 15.0,
             "unit": "km/h",
             "minutes": 40,
-            "evidence": {"metric": "average_vehicle_speed"},
+            "evidence": {"metric": "average_vehicle_speed", "occupancy": 0.86, "lane_id": 1},
         },
-        ["затор", f"средняя скорость 7,5{NB}км/ч при норме 35{NB}км/ч", "40 мин (с 08:14)"],
-        ["congestion", f"average speed 7.5{NB}km/h against a usual 35{NB}km/h", "for 40 min"],
+        [
+            "затор",
+            f"средняя скорость 7,5{NB}км/ч при пороге затора 15{NB}км/ч",
+            "загрузка полосы 86 %",
+            "40 мин (с 08:14)",
+        ],
+        [
+            "congestion",
+            f"average speed 7.5{NB}km/h, congested below 15{NB}km/h",
+            "lane occupancy 86 %",
+            "for 40 min",
+        ],
     ),
     (
         IncidentType.PARKING_STUCK,
         "pk-leninsky-1",
-        {"value": 6 * 3600.0, "unit": "s", "evidence": {"occupied": 120, "total": 320}},
+        {
+            "value": 120.0,
+            "unit": "spots",
+            "minutes": 360,
+            "evidence": {"metric": "occupied_spot_number"},
+        },
         [
             "Парковка ТЦ «Европейский» (ул. Кирова, 1)",
             "датчик занятости не меняется 6 ч",
@@ -121,7 +144,13 @@ CASES: list[tuple[IncidentType, str, dict[str, object], list[str], list[str]]] =
     (
         IncidentType.PARKING_FULL,
         "pk-oktyabrsky-1",
-        {"minutes": 130, "evidence": {"occupied": 150, "total": 150}},
+        {
+            "value": 150.0,
+            "limit_value": 150.0,
+            "unit": "spots",
+            "minutes": 130,
+            "evidence": {"total": 150},
+        },
         [
             "Парковка у площади Победы (ул. Московская, 20)",
             "заполнена 2 ч 10 мин",
@@ -133,10 +162,14 @@ CASES: list[tuple[IncidentType, str, dict[str, object], list[str], list[str]]] =
         IncidentType.AIR_QUALITY_EXCEEDANCE,
         "eco-oktyabrsky-1",
         {
-            "value": 420.0,
-            "limit_value": 300.0,
-            "unit": "µg/m³",
-            "evidence": {"metric": "pm10", "limit_kind": "max_single"},
+            "value": 0.42,
+            "limit_value": 0.3,
+            "unit": "mg/m³",
+            "evidence": {
+                "metric": "pm10",
+                "averaging": "max_single",
+                "standard": "СанПиН 1.2.3685-21",
+            },
         },
         [
             "Превышение ПДК: PM10 0,42 мг/м³ при максимальной разовой ПДК 0,3 мг/м³ (в 1,4 раза)",
@@ -151,39 +184,53 @@ CASES: list[tuple[IncidentType, str, dict[str, object], list[str], list[str]]] =
     (
         IncidentType.SENSOR_DRIFT,
         "eco-moskovsky-1",
-        {"value": 62.0, "limit_value": 40.0, "unit": "µg/m³", "evidence": {"metric": "no2"}},
+        {
+            "value": 62.0,
+            "unit": "µg/m³",
+            "evidence": {"metric": "pm25", "reference": "pm10", "offset": 12.5},
+        },
         [
             "Пост наблюдения «Гагарина»",
-            "дрейф показаний «NO₂»",
-            "0,062 мг/м³ при сезонной норме 0,04 мг/м³",
+            "дрейф показаний «PM2.5»",
+            "смещение 0,013 мг/м³ относительно «PM10»",
         ],
-        ["readings drift of NO₂", "0.062 mg/m³ against a seasonal norm of 0.04 mg/m³"],
+        ["readings drift of PM2.5", "offset 0.013 mg/m³ against PM10"],
     ),
     (
         IncidentType.ANOMALY,
         "cam-marksa-pushkina-e",
         {
             "value": 250.0,
-            "limit_value": 80.0,
             "unit": "vehicles",
-            "evidence": {"metric": "intensity"},
+            "evidence": {"metric": "intensity", "expected": 80.0, "z": 6.1},
         },
         [
             "нетипичные показания «интенсивность движения»",
             f"250{NB}авт. при обычных 80{NB}авт.",
             "оценка 0,97 при пороге 0,9",
         ],
-        ["unusual readings of traffic volume", "score 0.97 over threshold 0.9"],
+        [
+            "unusual readings of traffic volume",
+            "250 vehicles against a usual 80 vehicles",
+            "score 0.97 over threshold 0.9",
+        ],
     ),
     (
         IncidentType.INVALID_DATA,
         "eco-leninsky-1",
-        {"value": 21000.0, "limit_value": 5000.0, "unit": "mg/m³", "evidence": {"metric": "co"}},
+        {
+            "value": 21000.0,
+            "limit_value": 5000.0,
+            "unit": "mg/m³",
+            "evidence": {"metric": "co", "reason": "out_of_range", "detail": "co 21000 > 5000"},
+        },
         [
             "некорректные данные «CO» = 21" + NB + "000" + NB + "мг/м³",
+            "значение вне допустимого диапазона",
+            "co 21000 > 5000",
             f"допустимо не более 5{NB}000{NB}мг/м³",
         ],
-        ["invalid data CO = 21,000" + NB + "mg/m³", "at most 5,000"],
+        ["invalid data CO = 21,000" + NB + "mg/m³", "value out of range", "at most 5,000"],
     ),
 ]
 
@@ -219,10 +266,18 @@ def test_texts_are_specific(
     assert "Started: 25.11.2026 08:14" in en.description
 
 
-def test_missing_facts_shorten_the_text_but_keep_place_and_time() -> None:
+@pytest.mark.parametrize("unit", ["", "s", "mg/m³"])
+def test_missing_facts_shorten_the_text_but_keep_place_and_time(unit: str) -> None:
     texts = Texts()
     for incident_type in IncidentType:
-        incident = make_incident(incident_type, "tl-kirova-teatralnaya", evidence={"junk": [1]})
+        incident = make_incident(
+            incident_type,
+            "tl-kirova-teatralnaya",
+            evidence={"junk": [1], "duration_s": float("nan"), "metric": 5},
+            value=float("nan"),
+            limit_value=float("inf"),
+            unit=unit,
+        )
         title = texts.render(incident, city_devices()["tl-kirova-teatralnaya"]).title
         assert "08:14" in title
         assert "None" not in title

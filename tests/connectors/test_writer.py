@@ -98,6 +98,26 @@ def test_commit_leaves_one_appeal_with_history_and_one_outbox_row_per_connector(
         assert appeal.expected_at - appeal.requested_at == timedelta(hours=4)
 
 
+def test_odd_evidence_does_not_fail_the_transaction(db_url: str) -> None:
+    with connect(db_url) as conn:
+        devices = register_city(conn)
+        odd = {"average": float("nan"), "peak": float("inf"), "at": T0, "pair": (1, 2), "n": {3}}
+        incident = insert_incident(
+            conn, make_incident(IncidentType.ANOMALY, "eco-leninsky-1", evidence={"metric": "pm10"})
+        )
+        incident = replace(incident, evidence=odd, value=float("nan"))
+        appeal_id = _writer().open(conn, incident, devices["eco-leninsky-1"])
+        conn.commit()
+        facts = load_appeal(conn, appeal_id).evidence["facts"]
+        assert facts == {
+            "average": None,
+            "peak": None,
+            "at": T0.isoformat(),
+            "pair": [1, 2],
+            "n": [3],
+        }
+
+
 def test_escalation_raises_priority_and_resolution_notes_and_resolves(db_url: str) -> None:
     writer = _writer()
     with connect(db_url) as conn:
