@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import logging
 import random
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -78,6 +80,31 @@ class IngestConfig:
         return (f"{prefix}{base}/telemetry", f"{prefix}{base}/status")
 
 
+_PUBACK: Final = struct.Struct("!BBH")
+
+
+def _ack(client: mqtt.Client, batch: list[Item]) -> None:
+    """Acknowledge a committed batch in one write instead of one packet and wake-up each.
+
+    Uses paho 2.2's internal packet queue (what ``Client.ack`` calls per message) with the
+    PUBACKs joined; MQTT allows any number of packets in one TCP write.  Falls back to
+    ``ack`` per message should a paho version lack it.
+    """
+    queue = getattr(client, "_packet_queue", None)
+    if queue is None:  # pragma: no cover - paho is pinned to a version that has it
+        for item in batch:
+            if item.qos:
+                client.ack(item.mid, item.qos)
+        return
+    pack = _PUBACK.pack
+    packets = b"".join([pack(PUBACK, 2, item.mid) for item in batch if item.qos == 1])
+    if packets:
+        queue(PUBACK, packets, 0, 0)
+    for item in batch:
+        if item.qos == 2:  # pragma: no cover - subscriptions ask for QoS 1 at most
+            client.ack(item.mid, 2)
+
+
 class IngestWorker:
     """One ingest worker; ``with IngestWorker(config) as w: w.wait(stop_event)``."""
 
@@ -91,6 +118,8 @@ class IngestWorker:
             unknown_devices=config.unknown_devices,
         )
         self._pending: list[Item] = []
+        self._tick = 0.0
+        self._received_at = datetime.fromtimestamp(0, UTC)
         self._first_at = 0.0
         self._cond = threading.Condition()
         self._accepting = False
@@ -201,7 +230,11 @@ class IngestWorker:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if not self._accepting:
             return  # not acknowledged: the broker redelivers after we reconnect
-        received_at = datetime.now(UTC)
+        now = time.time()
+        if now - self._tick >= 0.001:  # one clock reading per millisecond is precise enough
+            self._tick = now
+            self._received_at = datetime.fromtimestamp(now, UTC)
+        received_at = self._received_at
         topic = msg.topic
         payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
         item = Item(
@@ -260,9 +293,7 @@ class IngestWorker:
                     continue
                 if not self._store_with_retry(batch):
                     return  # shutting down with the database still away: not acked
-                for item in batch:
-                    if item.qos:
-                        self._client.ack(item.mid, item.qos)
+                _ack(self._client, batch)
         except BaseException as exc:
             self.fatal = exc
             log.exception("ingest flusher stopped")
