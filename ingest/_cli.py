@@ -45,6 +45,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="flush a smaller batch after this many seconds (default 0.1)",
     )
     parser.add_argument(
+        "--flushers",
+        type=int,
+        default=2,
+        help="batches stored at once, each on its own connection (default 2)",
+    )
+    parser.add_argument(
         "--receive-maximum",
         type=int,
         default=20000,
@@ -74,6 +80,7 @@ def build_config(args: argparse.Namespace, settings: Settings) -> IngestConfig:
         retention=timedelta(days=settings.retention_days),
         batch_size=args.batch_size,
         batch_age=args.batch_age,
+        flushers=args.flushers,
         receive_maximum=args.receive_maximum,
         max_pending=max(2 * args.receive_maximum, args.batch_size),
     )

@@ -1,8 +1,9 @@
 """Stores decoded messages: one transaction per batch, idempotent, then the caller acks.
 
-Readings go by binary COPY into a per-connection temporary staging table, then
-``INSERT … SELECT … ON CONFLICT DO NOTHING`` into the readings table, so a redelivered
-message never duplicates a row.  Dead letters, status transitions, device registration
+Readings go by binary COPY straight into the readings table under a savepoint; when that
+meets a duplicate (a redelivered message), they go by COPY into a per-connection
+temporary staging table and ``INSERT … SELECT … ON CONFLICT DO NOTHING`` instead, so a
+redelivery never duplicates a row.  Dead letters, status transitions, device registration
 and last-seen times are written in the same transaction.
 """
 
@@ -50,6 +51,7 @@ class _Layout:
     columns: tuple[str, ...]
     types: tuple[str, ...]
     copy_sql: sql.Composed
+    direct_sql: sql.Composed
     insert_sql: sql.Composed
     stage_sql: sql.Composed
 
@@ -65,6 +67,9 @@ def _layout(kind: DeviceKind, reading_type: type[Reading]) -> _Layout:
         types=tuple(_PG_TYPES.get(c, "float4") for c in columns),
         copy_sql=sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.Identifier(stage), cols
+        ),
+        direct_sql=sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(table), cols
         ),
         insert_sql=sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
             sql.Identifier(table), cols, cols, sql.Identifier(stage)
@@ -111,6 +116,7 @@ WHERE d.id = u.id AND (d.status_changed_at IS NULL OR d.status_changed_at <= u.t
 """
 _ENSURE_PARTITIONS = "SELECT citypulse_ensure_partitions(%s, %s)"
 LAST_SEEN_STEP: Final = timedelta(seconds=10)
+_STAGED_AFTER_DUPLICATE: Final = 20
 
 
 class Item(NamedTuple):
@@ -175,7 +181,8 @@ class PostgresSink:
         self._layouts = _layouts()
         self._kinds: dict[str, str] = {}  # device id -> kind, as registered
         self._last_seen: dict[str, datetime] = {}
-        self._days: set[int] = set()  # UTC days known to have partitions
+        self._days: set[int] = set()  # UTC days (ordinals) known to have partitions
+        self._stage_next = 0  # batches still to go through the staging table
 
     def __enter__(self) -> PostgresSink:
         self._connection()
@@ -276,15 +283,7 @@ class PostgresSink:
             rows = by_kind.get(kind)
             if not rows:
                 continue
-            layout = self._layouts[kind]
-            with conn.cursor() as cur:
-                with cur.copy(layout.copy_sql) as copy:
-                    copy.set_types(layout.types)
-                    write = copy.write_row
-                    for row in rows:
-                        write(row)
-                cur.execute(layout.insert_sql)
-                stored = max(cur.rowcount, 0)
+            stored = self._copy_rows(conn, self._layouts[kind], rows)
             result.stored += stored
             result.duplicates += len(rows) - stored
         for reason, count in _count(dead):
@@ -335,6 +334,36 @@ class PostgresSink:
             conn.execute(_LAST_SEEN, ([dev for dev, _ in advanced], [t for _, t in advanced]))
         seen.update(advanced)
         return result
+
+    def _copy_rows(
+        self, conn: psycopg.Connection[Any], layout: _Layout, rows: list[tuple[Any, ...]]
+    ) -> int:
+        """COPY ``rows`` into the readings table; returns how many were new.
+
+        Optimistic: straight into the table under a savepoint, which is a quarter cheaper
+        for PostgreSQL than staging; a duplicate (a redelivery) fails that COPY, and then
+        this batch and the next few go through the staging table and ON CONFLICT DO NOTHING.
+        """
+        if self._stage_next <= 0:
+            try:
+                with conn.transaction(), conn.cursor() as cur, cur.copy(layout.direct_sql) as copy:
+                    copy.set_types(layout.types)
+                    write = copy.write_row
+                    for row in rows:
+                        write(row)
+            except psycopg.errors.UniqueViolation:
+                self._stage_next = _STAGED_AFTER_DUPLICATE  # redeliveries come in runs
+            else:
+                return len(rows)
+        self._stage_next -= 1
+        with conn.cursor() as cur:
+            with cur.copy(layout.copy_sql) as copy:
+                copy.set_types(layout.types)
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+            cur.execute(layout.insert_sql)
+            return max(cur.rowcount, 0)
 
     def _check_devices(
         self, conn: psycopg.Connection[Any], batch: Sequence[Item], dead: list[tuple[Any, ...]]

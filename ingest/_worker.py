@@ -3,8 +3,9 @@
 Threads (paho is thread-based, and psycopg's synchronous COPY is its fastest path):
 
 - paho's network thread decodes each message and appends it to the pending list;
-- the flusher takes a batch at ``batch_size`` messages or ``batch_age`` seconds, stores
-  it in one transaction, then acknowledges every message of the batch to the broker;
+- ``flushers`` threads (each with its own connection, so PostgreSQL works on two batches
+  at once) take a batch at ``batch_size`` messages or ``batch_age`` seconds, store it in
+  one transaction, then acknowledge every message of the batch to the broker;
 - the housekeeper writes counters to ``ingest_stats`` and runs the schema upkeep.
 
 Backpressure: the broker sends at most ``receive_maximum`` unacknowledged messages (MQTT
@@ -56,6 +57,7 @@ class IngestConfig:
     retention: timedelta = timedelta(days=365)
     batch_size: int = 5_000
     batch_age: float = 0.1
+    flushers: int = 2
     receive_maximum: int = 20_000
     max_pending: int = 40_000
     session_expiry: int = 7 * 86_400
@@ -72,6 +74,8 @@ class IngestConfig:
             raise ValueError("receive_maximum must be 1..65535")
         if self.batch_age <= 0:
             raise ValueError("batch_age must be positive")
+        if not 1 <= self.flushers <= 16:
+            raise ValueError("flushers must be 1..16")
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -112,11 +116,15 @@ class IngestWorker:
         self.config = config
         self.counters = Counters()
         self._decoder = Decoder(root=config.topic_root, retention=config.retention)
-        self._sink = PostgresSink(
-            database_url=config.database_url,
-            worker_id=config.worker_id,
-            unknown_devices=config.unknown_devices,
-        )
+        self._sinks = [
+            PostgresSink(
+                database_url=config.database_url,
+                worker_id=config.worker_id,
+                unknown_devices=config.unknown_devices,
+            )
+            for _ in range(config.flushers)
+        ]
+        self._flushing = 0
         self._pending: list[Item] = []
         self._tick = 0.0
         self._received_at = datetime.fromtimestamp(0, UTC)
@@ -283,7 +291,7 @@ class IngestWorker:
             self._cond.notify_all()
             return batch
 
-    def _flush_loop(self) -> None:
+    def _flush_loop(self, sink: PostgresSink) -> None:
         try:
             while True:
                 batch = self._take_batch()
@@ -291,7 +299,7 @@ class IngestWorker:
                     if self._stopping.is_set():
                         return
                     continue
-                if not self._store_with_retry(batch):
+                if not self._store_with_retry(sink, batch):
                     return  # shutting down with the database still away: not acked
                 _ack(self._client, batch)
         except BaseException as exc:
@@ -299,15 +307,18 @@ class IngestWorker:
             log.exception("ingest flusher stopped")
             self._stopping.set()
         finally:
-            self._flusher_done.set()
+            with self._cond:
+                self._flushing -= 1
+                if self._flushing == 0 or self.fatal is not None:
+                    self._flusher_done.set()
 
-    def _store_with_retry(self, batch: list[Item]) -> bool:
+    def _store_with_retry(self, sink: PostgresSink, batch: list[Item]) -> bool:
         attempt = 0
         deadline: float | None = None
         while True:
             started = time.monotonic()
             try:
-                result = self._sink.store(batch)
+                result = sink.store(batch)
             except TransientStoreError as exc:
                 attempt += 1
                 self.counters.store_retries += 1
@@ -338,7 +349,8 @@ class IngestWorker:
 
     # --- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> IngestWorker:
-        self._sink.__enter__()
+        for sink in self._sinks:
+            sink.__enter__()
         from ingest._stats import Housekeeper
 
         self._housekeeper = Housekeeper(
@@ -351,11 +363,16 @@ class IngestWorker:
             stopping=self._stopping,
         )
         self._accepting = True
-        flusher = threading.Thread(target=self._flush_loop, name="ingest-flusher", daemon=True)
-        housekeeper = threading.Thread(
-            target=self._housekeeper.run, name="ingest-housekeeper", daemon=True
+        self._flushing = len(self._sinks)
+        self._threads = [
+            threading.Thread(
+                target=self._flush_loop, args=(sink,), name=f"ingest-flusher-{i}", daemon=True
+            )
+            for i, sink in enumerate(self._sinks)
+        ]
+        self._threads.append(
+            threading.Thread(target=self._housekeeper.run, name="ingest-housekeeper", daemon=True)
         )
-        self._threads = [flusher, housekeeper]
         for t in self._threads:
             t.start()
         self._connect()
@@ -392,5 +409,6 @@ class IngestWorker:
             t.join(timeout=5)
         self._housekeeper.flush()
         self._housekeeper.close()
-        self._sink.close()
+        for sink in self._sinks:
+            sink.close()
         log.info("ingest stopped: %s", self.counters.totals())
