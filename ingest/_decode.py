@@ -322,8 +322,11 @@ class Decoder:
             try:
                 document = orjson.loads(payload)
             except orjson.JSONDecodeError as exc:
-                reason = "invalid_utf8" if "utf-8" in str(exc).lower() else "invalid_json"
-                raise _Bad(reason, f"not valid JSON: {str(exc)[:160]}") from None
+                text = str(exc)
+                if "depth limit" in text:
+                    raise _Bad("too_deep", f"JSON nested too deeply: {text[:160]}") from None
+                reason = "invalid_utf8" if "utf-8" in text.lower() else "invalid_json"
+                raise _Bad(reason, f"not valid JSON: {text[:160]}") from None
             if info.channel == "status":
                 return Decoded(info, (), (), self._status(info, document, received_at))
         except _Bad as bad:

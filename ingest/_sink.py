@@ -219,6 +219,13 @@ class PostgresSink:
             self._ensure_partitions(conn, batch)
             with conn.transaction():
                 result = self._store(conn, batch)
+        except psycopg.errors.QueryCanceled as exc:
+            self._drop_broken(conn)
+            raise TransientStoreError(
+                f"a statement of the batch exceeded statement_timeout ({self._timeout} ms)"
+                f" and was cancelled (a lock held elsewhere, or an overloaded server): {exc}",
+                timed_out=True,
+            ) from exc
         except _TRANSIENT as exc:
             self._drop_broken(conn)
             raise TransientStoreError(f"{type(exc).__name__}: {exc}") from exc

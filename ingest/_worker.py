@@ -35,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from citypulse import MqttUrl
 from ingest._decode import Decoder
 from ingest._errors import PermanentStoreError, TransientStoreError
+from ingest._limit import RateLimiter
 from ingest._sink import Item, PostgresSink
 from ingest._stats import Counters
 
@@ -65,6 +66,9 @@ class IngestConfig:
     stats_interval: float = 5.0
     maintain_interval: float = 10.0
     retry_cap: float = 10.0
+    rate_limit: float | None = 50.0  # readings/s per device; None: no limit
+    rate_burst: float = 5_000.0  # readings a device may send at once (a buffered backlog)
+    statement_timeout: float = 30.0  # s, for each statement of a batch
     shutdown_timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -116,11 +120,17 @@ class IngestWorker:
         self.config = config
         self.counters = Counters()
         self._decoder = Decoder(root=config.topic_root, retention=config.retention)
+        self._limiter = (
+            RateLimiter(rate=config.rate_limit, burst=config.rate_burst)
+            if config.rate_limit is not None
+            else None
+        )
         self._sinks = [
             PostgresSink(
                 database_url=config.database_url,
                 worker_id=config.worker_id,
                 unknown_devices=config.unknown_devices,
+                statement_timeout_ms=round(config.statement_timeout * 1000),
             )
             for _ in range(config.flushers)
         ]
@@ -245,14 +255,10 @@ class IngestWorker:
         received_at = self._received_at
         topic = msg.topic
         payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
-        item = Item(
-            msg.mid,
-            msg.qos,
-            topic,
-            payload,
-            received_at,
-            self._decoder.decode(topic, payload, received_at),
-        )
+        decoded = self._decoder.decode(topic, payload, received_at)
+        if self._limiter is not None:
+            decoded = self._limiter.check(decoded, time.monotonic())
+        item = Item(msg.mid, msg.qos, topic, payload, received_at, decoded)
         with self._cond:
             pending = self._pending
             if not pending:
@@ -323,8 +329,9 @@ class IngestWorker:
                 attempt += 1
                 self.counters.store_retries += 1
                 delay = random.uniform(0, min(self.config.retry_cap, 0.1 * 2 ** min(attempt, 10)))
-                log.warning(
-                    "storing %d messages failed (attempt %d, retry in %.2fs): %s",
+                log.log(
+                    logging.ERROR if exc.timed_out else logging.WARNING,
+                    "storing %d messages failed, not acknowledged (attempt %d, retry in %.2fs): %s",
                     len(batch),
                     attempt,
                     delay,
