@@ -7,6 +7,7 @@ duplicate rows.  Bad input is kept in ``dead_letters`` with the reason, never fa
 
 from ingest._decode import MAX_PAYLOAD_BYTES, Decoded, Decoder, Rejection, TopicInfo
 from ingest._errors import IngestError, PermanentStoreError, TransientStoreError
+from ingest._limit import RateLimiter
 from ingest._sink import Item, PostgresSink, StoreResult
 from ingest._worker import IngestConfig, IngestWorker
 
@@ -20,6 +21,7 @@ __all__ = [
     "Item",
     "PermanentStoreError",
     "PostgresSink",
+    "RateLimiter",
     "Rejection",
     "StoreResult",
     "TopicInfo",

@@ -45,10 +45,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="flush a smaller batch after this many seconds (default 0.1)",
     )
     parser.add_argument(
+        "--flushers",
+        type=int,
+        default=2,
+        help="batches stored at once, each on its own connection (default 2)",
+    )
+    parser.add_argument(
         "--receive-maximum",
         type=int,
         default=20000,
         help="unacknowledged messages the broker may send (MQTT 5)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=50.0,
+        help="readings/s a device may send; the excess is dead-lettered as rate_limited "
+        "(default 50; 0 turns the limit off)",
+    )
+    parser.add_argument(
+        "--rate-burst",
+        type=float,
+        default=5000.0,
+        help="readings a device may send at once, e.g. a backlog after an outage (default 5000)",
+    )
+    parser.add_argument(
+        "--statement-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a statement of a batch may take before it is cancelled and retried",
     )
     parser.add_argument(
         "--unknown-devices",
@@ -74,6 +99,10 @@ def build_config(args: argparse.Namespace, settings: Settings) -> IngestConfig:
         retention=timedelta(days=settings.retention_days),
         batch_size=args.batch_size,
         batch_age=args.batch_age,
+        flushers=args.flushers,
+        rate_limit=args.rate_limit or None,
+        rate_burst=args.rate_burst,
+        statement_timeout=args.statement_timeout,
         receive_maximum=args.receive_maximum,
         max_pending=max(2 * args.receive_maximum, args.batch_size),
     )

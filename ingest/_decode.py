@@ -11,22 +11,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
-from citypulse import (
-    CameraReading,
-    DeviceKind,
-    DeviceStatus,
-    EcologyReading,
-    ParkingReading,
-    Phase,
-    Reading,
-    TrafficLightReading,
-)
+from citypulse import READING_TYPES, DeviceKind, DeviceStatus, Phase, Reading
 
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 MAX_FUTURE: Final = timedelta(minutes=5)
@@ -51,14 +42,29 @@ class TopicInfo:
     channel: str  # "telemetry" or "status"
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """The outcome for one message: what can be stored and what cannot."""
+class Decoded(NamedTuple):
+    """The outcome for one message: what can be stored and what cannot.
+
+    ``rows`` are the readings as tuples in the field order of the kind's reading record
+    (which is the column order COPY writes), so the hot path never builds records;
+    ``readings`` builds them on demand.  ``oldest``/``newest`` bound the rows' times.
+    An immutable named tuple rather than a frozen dataclass: one is made per message, and
+    a frozen dataclass costs several times more to construct.
+    """
 
     topic: TopicInfo | None
-    readings: tuple[Reading, ...]
+    rows: tuple[tuple[Any, ...], ...]
     rejections: tuple[Rejection, ...]
     status: DeviceStatus | None = None
+    oldest: datetime | None = None
+    newest: datetime | None = None
+
+    @property
+    def readings(self) -> tuple[Reading, ...]:
+        if not self.rows or self.topic is None:
+            return ()
+        build = READING_TYPES[self.topic.kind]
+        return tuple(build(*row) for row in self.rows)
 
 
 class _Bad(Exception):
@@ -71,7 +77,8 @@ class _Bad(Exception):
 # --- field specifications -----------------------------------------------------------
 # name -> (parser, low, high); bounds are physical limits, not "normal" ranges.
 
-Spec = tuple[Callable[[str, object, float, float], object], float, float]
+_Parser = Callable[[str, object, float, float], object]
+Spec = tuple[_Parser, float, float]
 
 
 def _number(name: str, value: object, low: float, high: float) -> float:
@@ -164,15 +171,50 @@ REQUIRED: Final[Mapping[DeviceKind, frozenset[str]]] = {
     DeviceKind.ECOLOGY: frozenset(),
 }
 _MEASURES: Final = {k: frozenset(v) - {"lane_id"} for k, v in FIELDS.items()}
-_BUILD: Final[Mapping[DeviceKind, type[Reading]]] = {
-    DeviceKind.TRAFFIC_LIGHT: TrafficLightReading,
-    DeviceKind.CAMERA: CameraReading,
-    DeviceKind.PARKING: ParkingReading,
-    DeviceKind.ECOLOGY: EcologyReading,
-}
 _KINDS: Final = {k.value: k for k in DeviceKind}
-_PARKING: Final = DeviceKind.PARKING
 _MAX_FUTURE_S: Final = MAX_FUTURE.total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """One kind's row: defaults in field order, and per payload field where it goes.
+
+    ``specs[name] = (index, parser, low, high, fast, measure)``: ``fast`` is ``float`` or
+    ``int`` when a value of exactly that type within ``[low, high]`` can be taken as it
+    is; anything else goes through ``parser``, which converts or raises the precise error.
+    """
+
+    template: tuple[Any, ...]
+    specs: Mapping[str, tuple[int, _Parser, float, float, type | None, bool]]
+    required: tuple[tuple[int, str], ...]
+    occupied: int = -1  # parking: occupied_spot_number <= total_spot_number
+    total: int = -1
+
+
+def _row_layout(kind: DeviceKind) -> _Layout:
+    names = [f.name for f in fields(READING_TYPES[kind])]
+    assert names[:2] == ["device_id", "time"]
+    assert names[-1] == "time_from_receiver"
+    template = tuple(
+        None if f.default is MISSING else f.default for f in fields(READING_TYPES[kind])
+    )
+    fast: dict[_Parser, type] = {_number: float, _integer: int}
+    specs = {
+        name: (names.index(name), parse, low, high, fast.get(parse), name in _MEASURES[kind])
+        for name, (parse, low, high) in FIELDS[kind].items()
+    }
+    index = {n: i for i, n in enumerate(names)}
+    return _Layout(
+        template=template,
+        specs=specs,
+        required=tuple(sorted((index[n], n) for n in REQUIRED[kind])),
+        occupied=index.get("occupied_spot_number", -1),
+        total=index.get("total_spot_number", -1),
+    )
+
+
+_LAYOUTS: Final = {k: _row_layout(k) for k in DeviceKind}
+_UTC: Final = UTC
 
 
 def _json_type(value: object) -> str:
@@ -236,7 +278,7 @@ class Decoder:
     Topic parses are cached (devices publish to the same topic over and over).
     """
 
-    __slots__ = ("_topics", "max_payload", "retention", "root")
+    __slots__ = ("_clock", "_retention_s", "_topics", "max_payload", "retention", "root")
     _TOPIC_CACHE_SIZE: Final = 200_000
 
     def __init__(
@@ -252,6 +294,9 @@ class Decoder:
         self.retention = retention
         self.max_payload = max_payload
         self._topics: dict[str, TopicInfo | Rejection] = {}
+        self._retention_s = retention.total_seconds()
+        epoch = datetime.fromtimestamp(0, UTC)
+        self._clock = (epoch, 0.0)
 
     def _topic(self, topic: str) -> TopicInfo | Rejection:
         cached = self._topics.get(topic)
@@ -277,8 +322,11 @@ class Decoder:
             try:
                 document = orjson.loads(payload)
             except orjson.JSONDecodeError as exc:
-                reason = "invalid_utf8" if "utf-8" in str(exc).lower() else "invalid_json"
-                raise _Bad(reason, f"not valid JSON: {str(exc)[:160]}") from None
+                text = str(exc)
+                if "depth limit" in text:
+                    raise _Bad("too_deep", f"JSON nested too deeply: {text[:160]}") from None
+                reason = "invalid_utf8" if "utf-8" in text.lower() else "invalid_json"
+                raise _Bad(reason, f"not valid JSON: {text[:160]}") from None
             if info.channel == "status":
                 return Decoded(info, (), (), self._status(info, document, received_at))
         except _Bad as bad:
@@ -291,57 +339,85 @@ class Decoder:
         else:
             items = [document]
             indexed = False
-        readings: list[Reading] = []
+        rows: list[tuple[Any, ...]] = []
         rejections: list[Rejection] = []
-        build = _BUILD[info.kind]
+        layout = _LAYOUTS[info.kind]
+        if received_at is not self._clock[0]:  # callers reuse one clock reading per tick
+            self._clock = (received_at, received_at.timestamp())
+        window = (self._clock[1], self._retention_s)
         for i, item in enumerate(items):
             try:
-                readings.append(self._reading(info, build, item, received_at))
+                rows.append(self._row(info, layout, item, received_at, window))
             except _Bad as bad:
                 index = i if indexed else None
                 where = f"reading {i}: " if indexed else ""
                 rejections.append(Rejection(bad.reason, where + bad.detail, index))
-        return Decoded(info, tuple(readings), tuple(rejections))
+        if not rows:
+            return Decoded(info, (), tuple(rejections))
+        if len(rows) == 1:
+            t = rows[0][1]
+            return Decoded(info, tuple(rows), tuple(rejections), None, t, t)
+        times = [r[1] for r in rows]
+        return Decoded(info, tuple(rows), tuple(rejections), None, min(times), max(times))
 
-    def _reading(
-        self, info: TopicInfo, build: type[Reading], item: object, received_at: datetime
-    ) -> Reading:
+    def _row(
+        self,
+        info: TopicInfo,
+        layout: _Layout,
+        item: object,
+        received_at: datetime,
+        window: tuple[float, float],
+    ) -> tuple[Any, ...]:
+        """One reading as a row in field order; raises ``_Bad`` with the first problem."""
         if type(item) is not dict:
             raise _Bad("not_an_object", f"a reading must be a JSON object, got {_json_type(item)}")
-        kind = info.kind
-        fields = FIELDS[kind]
-        values: dict[str, Any] = {}
+        specs = layout.specs
+        row = list(layout.template)
+        measured = False
         epoch: float | None = None
         for key, value in item.items():
-            if key == "time":
-                epoch = _parse_time(value)
-            elif key == "device_id":
-                if value != info.device_id:
-                    raise _Bad("device_mismatch", "device_id in the payload differs from the topic")
-            elif value is not None:
-                spec = fields.get(key)
-                if spec is None:
-                    raise _Bad("unknown_field", f"unknown field {key[:40]!r} for {kind.value}")
-                values[key] = spec[0](key, value, spec[1], spec[2])
-        required = REQUIRED[kind]
-        if required and not required <= values.keys():
-            raise _Bad("missing_field", f"missing {', '.join(sorted(required - values.keys()))}")
-        if values.keys().isdisjoint(_MEASURES[kind]):
+            spec = specs.get(key)
+            if spec is None:
+                if key == "time":
+                    epoch = _parse_time(value)
+                elif key == "device_id":
+                    if value != info.device_id:
+                        raise _Bad(
+                            "device_mismatch", "device_id in the payload differs from the topic"
+                        )
+                elif value is not None:
+                    raise _Bad("unknown_field", f"unknown field {key[:40]!r} for {info.kind.value}")
+                continue
+            if value is None:
+                continue
+            index, parse, low, high, fast, measure = spec
+            if fast is type(value) and low <= value <= high:  # type: ignore[operator]
+                row[index] = value
+            else:
+                row[index] = parse(key, value, low, high)
+            if measure:
+                measured = True
+        for index, name in layout.required:
+            if row[index] is None:
+                raise _Bad("missing_field", f"missing {name}")
+        if not measured:
             raise _Bad("missing_field", "no measurement in the reading")
-        if kind is _PARKING:
-            total = values.get("total_spot_number")
-            if total is not None and values.get("occupied_spot_number", 0) > total:
+        if layout.total >= 0:
+            total = row[layout.total]
+            if total is not None and (row[layout.occupied] or 0) > total:
                 raise _Bad("inconsistent", "occupied_spot_number exceeds total_spot_number")
+        row[0] = info.device_id
         if epoch is None:
-            return build(
-                device_id=info.device_id, time=received_at, time_from_receiver=True, **values
-            )
-        received = received_at.timestamp()
+            row[1] = received_at
+            row[-1] = True
+            return tuple(row)
+        received, retention = window
         if epoch > received + _MAX_FUTURE_S:
             raise _Bad("time_in_future", f"time {_iso(epoch)} is more than 5 min ahead")
-        if epoch < received - self.retention.total_seconds():
+        if epoch < received - retention:
             raise _Bad("time_too_old", f"time {_iso(epoch)} is older than the retention")
-        return build(device_id=info.device_id, time=datetime.fromtimestamp(epoch, UTC), **values)
+        row[1] = datetime.fromtimestamp(epoch, _UTC)
+        return tuple(row)
 
     def _status(self, info: TopicInfo, document: object, received_at: datetime) -> DeviceStatus:
         if type(document) is not dict:

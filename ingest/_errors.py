@@ -17,7 +17,15 @@ class IngestError(CitypulseError):
 
 
 class TransientStoreError(IngestError):
-    """Storing a batch failed in a way that may succeed later (connection lost, timeout)."""
+    """Storing a batch failed in a way that may succeed later (connection lost, timeout).
+
+    ``timed_out`` tells a statement timeout (the batch waited on a lock or an overloaded
+    server) from a lost connection.
+    """
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 class PermanentStoreError(IngestError):

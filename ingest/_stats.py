@@ -62,9 +62,9 @@ class Counters:
     ) -> None:
         commit_epoch = committed.timestamp()
         lags = [
-            (commit_epoch - max(r.time for r in i.decoded.readings).timestamp()) * 1000
+            (commit_epoch - i.decoded.newest.timestamp()) * 1000
             for i in batch[:: max(1, len(batch) // 200)]  # a sample keeps this cheap
-            if i.decoded.readings and not i.decoded.readings[0].time_from_receiver
+            if i.decoded.newest is not None and not i.decoded.rows[0][-1]  # time_from_receiver
         ]
         rejected = sum(result.rejected.values())
         with self._lock:

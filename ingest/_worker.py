@@ -3,8 +3,9 @@
 Threads (paho is thread-based, and psycopg's synchronous COPY is its fastest path):
 
 - paho's network thread decodes each message and appends it to the pending list;
-- the flusher takes a batch at ``batch_size`` messages or ``batch_age`` seconds, stores
-  it in one transaction, then acknowledges every message of the batch to the broker;
+- ``flushers`` threads (each with its own connection, so PostgreSQL works on two batches
+  at once) take a batch at ``batch_size`` messages or ``batch_age`` seconds, store it in
+  one transaction, then acknowledge every message of the batch to the broker;
 - the housekeeper writes counters to ``ingest_stats`` and runs the schema upkeep.
 
 Backpressure: the broker sends at most ``receive_maximum`` unacknowledged messages (MQTT
@@ -17,13 +18,15 @@ from __future__ import annotations
 
 import logging
 import random
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -32,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from citypulse import MqttUrl
 from ingest._decode import Decoder
 from ingest._errors import PermanentStoreError, TransientStoreError
+from ingest._limit import RateLimiter
 from ingest._sink import Item, PostgresSink
 from ingest._stats import Counters
 
@@ -54,6 +58,7 @@ class IngestConfig:
     retention: timedelta = timedelta(days=365)
     batch_size: int = 5_000
     batch_age: float = 0.1
+    flushers: int = 2
     receive_maximum: int = 20_000
     max_pending: int = 40_000
     session_expiry: int = 7 * 86_400
@@ -61,6 +66,9 @@ class IngestConfig:
     stats_interval: float = 5.0
     maintain_interval: float = 10.0
     retry_cap: float = 10.0
+    rate_limit: float | None = 50.0  # readings/s per device; None: no limit
+    rate_burst: float = 5_000.0  # readings a device may send at once (a buffered backlog)
+    statement_timeout: float = 30.0  # s, for each statement of a batch
     shutdown_timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -70,12 +78,39 @@ class IngestConfig:
             raise ValueError("receive_maximum must be 1..65535")
         if self.batch_age <= 0:
             raise ValueError("batch_age must be positive")
+        if not 1 <= self.flushers <= 16:
+            raise ValueError("flushers must be 1..16")
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
         base = f"{self.topic_root}/+/+/+"
         prefix = f"$share/{self.share_group}/" if self.share_group else ""
         return (f"{prefix}{base}/telemetry", f"{prefix}{base}/status")
+
+
+_PUBACK: Final = struct.Struct("!BBH")
+
+
+def _ack(client: mqtt.Client, batch: list[Item]) -> None:
+    """Acknowledge a committed batch in one write instead of one packet and wake-up each.
+
+    Uses paho 2.2's internal packet queue (what ``Client.ack`` calls per message) with the
+    PUBACKs joined; MQTT allows any number of packets in one TCP write.  Falls back to
+    ``ack`` per message should a paho version lack it.
+    """
+    queue = getattr(client, "_packet_queue", None)
+    if queue is None:  # pragma: no cover - paho is pinned to a version that has it
+        for item in batch:
+            if item.qos:
+                client.ack(item.mid, item.qos)
+        return
+    pack = _PUBACK.pack
+    packets = b"".join([pack(PUBACK, 2, item.mid) for item in batch if item.qos == 1])
+    if packets:
+        queue(PUBACK, packets, 0, 0)
+    for item in batch:
+        if item.qos == 2:  # pragma: no cover - subscriptions ask for QoS 1 at most
+            client.ack(item.mid, 2)
 
 
 class IngestWorker:
@@ -85,12 +120,24 @@ class IngestWorker:
         self.config = config
         self.counters = Counters()
         self._decoder = Decoder(root=config.topic_root, retention=config.retention)
-        self._sink = PostgresSink(
-            database_url=config.database_url,
-            worker_id=config.worker_id,
-            unknown_devices=config.unknown_devices,
+        self._limiter = (
+            RateLimiter(rate=config.rate_limit, burst=config.rate_burst)
+            if config.rate_limit is not None
+            else None
         )
+        self._sinks = [
+            PostgresSink(
+                database_url=config.database_url,
+                worker_id=config.worker_id,
+                unknown_devices=config.unknown_devices,
+                statement_timeout_ms=round(config.statement_timeout * 1000),
+            )
+            for _ in range(config.flushers)
+        ]
+        self._flushing = 0
         self._pending: list[Item] = []
+        self._tick = 0.0
+        self._received_at = datetime.fromtimestamp(0, UTC)
         self._first_at = 0.0
         self._cond = threading.Condition()
         self._accepting = False
@@ -201,17 +248,17 @@ class IngestWorker:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if not self._accepting:
             return  # not acknowledged: the broker redelivers after we reconnect
-        received_at = datetime.now(UTC)
+        now = time.time()
+        if now - self._tick >= 0.001:  # one clock reading per millisecond is precise enough
+            self._tick = now
+            self._received_at = datetime.fromtimestamp(now, UTC)
+        received_at = self._received_at
         topic = msg.topic
         payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
-        item = Item(
-            msg.mid,
-            msg.qos,
-            topic,
-            payload,
-            received_at,
-            self._decoder.decode(topic, payload, received_at),
-        )
+        decoded = self._decoder.decode(topic, payload, received_at)
+        if self._limiter is not None:
+            decoded = self._limiter.check(decoded, time.monotonic())
+        item = Item(msg.mid, msg.qos, topic, payload, received_at, decoded)
         with self._cond:
             pending = self._pending
             if not pending:
@@ -250,7 +297,7 @@ class IngestWorker:
             self._cond.notify_all()
             return batch
 
-    def _flush_loop(self) -> None:
+    def _flush_loop(self, sink: PostgresSink) -> None:
         try:
             while True:
                 batch = self._take_batch()
@@ -258,31 +305,33 @@ class IngestWorker:
                     if self._stopping.is_set():
                         return
                     continue
-                if not self._store_with_retry(batch):
+                if not self._store_with_retry(sink, batch):
                     return  # shutting down with the database still away: not acked
-                for item in batch:
-                    if item.qos:
-                        self._client.ack(item.mid, item.qos)
+                _ack(self._client, batch)
         except BaseException as exc:
             self.fatal = exc
             log.exception("ingest flusher stopped")
             self._stopping.set()
         finally:
-            self._flusher_done.set()
+            with self._cond:
+                self._flushing -= 1
+                if self._flushing == 0 or self.fatal is not None:
+                    self._flusher_done.set()
 
-    def _store_with_retry(self, batch: list[Item]) -> bool:
+    def _store_with_retry(self, sink: PostgresSink, batch: list[Item]) -> bool:
         attempt = 0
         deadline: float | None = None
         while True:
             started = time.monotonic()
             try:
-                result = self._sink.store(batch)
+                result = sink.store(batch)
             except TransientStoreError as exc:
                 attempt += 1
                 self.counters.store_retries += 1
                 delay = random.uniform(0, min(self.config.retry_cap, 0.1 * 2 ** min(attempt, 10)))
-                log.warning(
-                    "storing %d messages failed (attempt %d, retry in %.2fs): %s",
+                log.log(
+                    logging.ERROR if exc.timed_out else logging.WARNING,
+                    "storing %d messages failed, not acknowledged (attempt %d, retry in %.2fs): %s",
                     len(batch),
                     attempt,
                     delay,
@@ -307,7 +356,8 @@ class IngestWorker:
 
     # --- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> IngestWorker:
-        self._sink.__enter__()
+        for sink in self._sinks:
+            sink.__enter__()
         from ingest._stats import Housekeeper
 
         self._housekeeper = Housekeeper(
@@ -320,11 +370,16 @@ class IngestWorker:
             stopping=self._stopping,
         )
         self._accepting = True
-        flusher = threading.Thread(target=self._flush_loop, name="ingest-flusher", daemon=True)
-        housekeeper = threading.Thread(
-            target=self._housekeeper.run, name="ingest-housekeeper", daemon=True
+        self._flushing = len(self._sinks)
+        self._threads = [
+            threading.Thread(
+                target=self._flush_loop, args=(sink,), name=f"ingest-flusher-{i}", daemon=True
+            )
+            for i, sink in enumerate(self._sinks)
+        ]
+        self._threads.append(
+            threading.Thread(target=self._housekeeper.run, name="ingest-housekeeper", daemon=True)
         )
-        self._threads = [flusher, housekeeper]
         for t in self._threads:
             t.start()
         self._connect()
@@ -361,5 +416,6 @@ class IngestWorker:
             t.join(timeout=5)
         self._housekeeper.flush()
         self._housekeeper.close()
-        self._sink.close()
+        for sink in self._sinks:
+            sink.close()
         log.info("ingest stopped: %s", self.counters.totals())

@@ -19,10 +19,19 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None
         time.sleep(0.05)
 
 
-def publish_all(url: MqttUrl, messages: Sequence[tuple[str, bytes]], timeout: float = 60) -> None:
+def publish_all(url: MqttUrl, messages: Sequence[tuple[str, bytes]], timeout: float = 60) -> int:
+    """Publish with QoS 1; returns how many the broker acknowledged (all, or it raises)."""
     pub = Publisher(url)
     try:
         pub.publish(messages)
         pub.wait_acked(len(messages), timeout)
+        return pub.acked
     finally:
         pub.close()
+
+
+def print_counts(what: str, published: int, acknowledged: int, stored: int) -> None:
+    """The counts a fault test proves, printed so that a run's output shows them."""
+    print(
+        f"{what}: {published} published, {acknowledged} acknowledged by the broker, {stored} stored"
+    )

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citypulse import CameraReading, DeviceKind, EcologyReading, Phase, TrafficLightReading
-from ingest import Decoder
+from ingest import MAX_PAYLOAD_BYTES, Decoder
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -114,7 +114,9 @@ def test_one_bad_reading_in_a_batch_keeps_the_good_ones(decoder: Decoder) -> Non
         ("city/leninsky/camera/bad id/telemetry", b"{}", "bad_topic"),
         ("elsewhere/leninsky/camera/c/telemetry", b"{}", "bad_topic"),
         ("city/camera/c/telemetry", b"{}", "bad_topic"),
-        (ECO, b"[" * 5000 + b"]" * 5000, "invalid_json"),
+        (ECO, b"[" * 5000 + b"]" * 5000, "too_deep"),
+        (ECO, b'{"pm25": ' * 2000 + b"1" + b"}" * 2000, "too_deep"),
+        (ECO, b"[" * 5000, "too_deep"),
     ],
 )
 def test_bad_input_is_rejected_with_a_precise_reason(
@@ -129,6 +131,55 @@ def test_bad_input_is_rejected_with_a_precise_reason(
 def test_oversized_payload_is_rejected_before_parsing(decoder: Decoder) -> None:
     payload = b'{"pm25": 1, "x": "' + b"a" * (256 * 1024) + b'"}'
     assert reasons(decoder, ECO, payload) == ["payload_too_large"]
+
+
+def test_payload_size_limit_is_exact(decoder: Decoder) -> None:
+    head, tail = b'{"pm25": 1, "time": "', b'"}'
+    filler = MAX_PAYLOAD_BYTES - len(head) - len(tail)
+    at_limit = head + b" " * filler + tail  # whitespace inside the string: a bad time
+    assert len(at_limit) == MAX_PAYLOAD_BYTES
+    assert reasons(decoder, ECO, at_limit) == ["bad_time"]  # parsed, not refused for size
+    over = head + b" " * (filler + 1) + tail
+    out = decoder.decode(ECO, over, NOW)
+    assert [r.reason for r in out.rejections] == ["payload_too_large"]
+    assert f"{MAX_PAYLOAD_BYTES + 1} bytes" in out.rejections[0].detail
+
+
+def test_a_smaller_configured_limit_applies() -> None:
+    small = Decoder(max_payload=64)
+    assert reasons(small, ECO, b'{"pm25": 1}') == []
+    assert reasons(small, ECO, b'{"pm25": 1, "pad": "' + b"x" * 64 + b'"}') == ["payload_too_large"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    depth=st.integers(1, 3000),
+    opener=st.sampled_from([b"[", b'{"pm25": ', b'{"x": ', b'[{"time": ']),
+    leaf=st.sampled_from([b"1", b'"a"', b"null", b"{}", b"[]", b"1e999", b""]),
+    closed=st.booleans(),
+)
+def test_nested_json_of_any_depth_gives_a_precise_rejection(
+    depth: int, opener: bytes, leaf: bytes, closed: bool
+) -> None:
+    closer = {b"[": b"]", b'{"pm25": ': b"}", b'{"x": ': b"}", b'[{"time": ': b"}]"}[opener]
+    payload = opener * depth + leaf + (closer * depth if closed else b"")
+    for topic in (CAM, ECO, TL, PARK, "city/x/ecology/e/status"):
+        out = Decoder().decode(topic, payload, NOW)
+        assert out.readings or out.rejections or out.status is not None
+        assert all(r.reason and r.detail for r in out.rejections)
+        if len(payload) <= MAX_PAYLOAD_BYTES and depth > 1024 and closed and leaf:
+            assert [r.reason for r in out.rejections] == ["too_deep"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    size=st.integers(MAX_PAYLOAD_BYTES + 1, MAX_PAYLOAD_BYTES + 4096), fill=st.binary(max_size=8)
+)
+def test_any_oversized_payload_is_refused_by_size(size: int, fill: bytes) -> None:
+    payload = (fill or b"x") * (size // max(1, len(fill or b"x")) + 1)
+    payload = payload[:size]
+    out = Decoder().decode(ECO, payload, NOW)
+    assert [r.reason for r in out.rejections] == ["payload_too_large"]
 
 
 def test_status_messages(decoder: Decoder) -> None:

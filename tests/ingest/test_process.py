@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests._mqtt import Publisher, wait_for
+from tests._mqtt import Publisher, print_counts, wait_for
 from tests.fix_mqtt import Broker
 from tests.ingest.test_worker import BASE, camera_message, count, stored_camera
 
@@ -107,7 +107,14 @@ def test_sigkill_mid_stream_then_restart_stores_everything_once(
         proc.wait(30)
     assert 1000 < killed_at < 6000, "the kill did not happen mid-stream"
     expected = Counter((f"cam-{i % 7}", BASE + timedelta(seconds=i), i % 97) for i in range(6000))
-    assert stored_camera(db_url) == expected
+    stored = stored_camera(db_url)
+    print_counts(
+        f"ingest SIGKILLed at {killed_at} rows and restarted",
+        len(messages),
+        pub.acked,
+        sum(stored.values()),
+    )
+    assert stored == expected
 
 
 def test_sigterm_flushes_acks_and_exits_cleanly(

@@ -15,7 +15,7 @@ import pytest
 from citypulse import Device, DeviceKind
 from citypulse.db import connect, scalar, upsert_devices
 from ingest import IngestConfig, IngestWorker
-from tests._mqtt import Publisher, publish_all, wait_for
+from tests._mqtt import Publisher, print_counts, publish_all, wait_for
 from tests.fix_mqtt import Broker
 
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
@@ -249,7 +249,9 @@ def test_database_restart_mid_stream_loses_nothing(
         wait_for(lambda: count(db_url, "camera_readings") == 4000, 90, "4000 rows after restart")
         assert worker.counters.store_retries > 0
     expected = Counter((f"cam-{i % 5}", BASE + timedelta(seconds=i), i % 97) for i in range(4000))
-    assert stored_camera(db_url) == expected
+    stored = stored_camera(db_url)
+    print_counts("PostgreSQL restarted mid-stream", 4000, pub.acked, sum(stored.values()))
+    assert stored == expected
 
 
 @pytest.mark.faults
@@ -259,14 +261,16 @@ def test_broker_restart_mid_stream_loses_nothing(
     broker = private_broker
     messages = [camera_message(topic_root, f"cam-{i % 5}", i) for i in range(3000)]
     with running(config(db_url, broker, topic_root, client_id="restart-worker")) as worker:
-        publish_all(broker.mqtt, messages[:1000])
+        acked = publish_all(broker.mqtt, messages[:1000])
         wait_for(lambda: worker.counters.totals()["stored"] >= 1000, 30, "first 1000")
         broker.restart()
         assert worker.wait_connected(30), "worker did not resubscribe"
-        publish_all(broker.mqtt, messages[1000:])
+        acked += publish_all(broker.mqtt, messages[1000:])
         wait_for(lambda: count(db_url, "camera_readings") == 3000, 60, "3000 rows")
     expected = Counter((f"cam-{i % 5}", BASE + timedelta(seconds=i), i % 97) for i in range(3000))
-    assert stored_camera(db_url) == expected
+    stored = stored_camera(db_url)
+    print_counts("Mosquitto restarted mid-stream", 3000, acked, sum(stored.values()))
+    assert stored == expected
 
 
 def test_worker_messages_published_while_it_is_away_are_kept(
