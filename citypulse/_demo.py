@@ -346,7 +346,7 @@ def _finish(
 def _serve(url: str, port: int, key_file: Path) -> None:
     from citypulse import Secret
     from citypulse._embedded import free_port
-    from connectors._api import create_app
+    from connectors._api import Api
     from connectors._auth import KeyStore
     from connectors._routing import load_routing
     from connectors._server import open_pool, serve_in_thread
@@ -361,12 +361,12 @@ def _serve(url: str, port: int, key_file: Path) -> None:
     key = key_file.read_text().strip()
     pool = open_pool(url, max_size=4, application_name="citypulse-demo-api")
     try:
-        app = create_app(
+        app = Api(
             pool=pool,
             routing=load_routing(),
             keys=KeyStore(bootstrap=(Secret(f"operator:{key}"),)),
             connectors=(),
-        )
+        ).app()
         with serve_in_thread(app, port=port) as base:
             print(f"  api:        {base}/open311/v2/requests.json (Open311 GeoReport v2)")
             print(f"              {base}/open311/v2/services.json, {base}/openapi.json")

@@ -18,7 +18,7 @@ from citypulse import IncidentChange, IncidentType, Secret
 from citypulse.db import connect, upsert_devices
 from citypulse.simulator import preset_city
 from connectors import AppealWriter, Backoff, DeliveryWorker, Open311Connector, load_routing
-from connectors._api import create_app
+from connectors._api import Api
 from connectors._auth import KeyStore, add_key
 from connectors._server import open_pool, serve_in_thread
 from tests._procs import free_port
@@ -44,7 +44,7 @@ class Central:
     def running(self) -> Iterator[str]:
         pool = open_pool(self.db_url, max_size=4, application_name="central-test")
         try:
-            app = create_app(pool=pool, routing=load_routing(), keys=KeyStore(), connectors=())
+            app = Api(pool=pool, routing=load_routing(), keys=KeyStore(), connectors=()).app()
             with serve_in_thread(app, port=self.port) as url:
                 yield url
         finally:
