@@ -1,6 +1,6 @@
 """``citypulse bench soak``: the whole pipeline under sustained load, watched for loss and leaks.
 
-Starts a private PostgreSQL and Mosquitto (or uses the configured ones), the real
+Starts a private PostgreSQL and Mosquitto, the real
 ``citypulse ingest`` processes (two, on the shared subscription), ``citypulse detect`` and
 ``citypulse serve`` (delivering appeals to a signed-webhook receiver run here), then
 publishes the preset city at ``--speed`` times its normal rate (simulated time runs that
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -61,6 +62,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ingest-workers", type=int, default=2, help="ingest processes")
     parser.add_argument("--seed", type=int, default=11, help="simulation seed")
+    parser.add_argument(
+        "--faults",
+        type=float,
+        default=150.0,
+        help="random faults per simulated day, so detection and delivery have work (150)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the data folder and process logs afterwards"
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -130,16 +140,16 @@ def _command() -> list[str]:
     return [sys.executable, "-c", "import sys; from citypulse.cli import main; sys.exit(main())"]
 
 
-def _available(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from citypulse._embedded import EmbeddedMosquitto, EmbeddedPostgres
+    from citypulse._embedded import EmbeddedMosquitto, EmbeddedPostgres, free_port
     from citypulse.db import connect, migrate, upsert_devices
-    from citypulse.simulator import Simulation, generated_city, preset_city, publish
+    from citypulse.simulator import (
+        Simulation,
+        generated_city,
+        preset_city,
+        publish,
+        random_faults,
+    )
 
     minutes = args.minutes if args.minutes is not None else (1.0 if args.quick else 10.0)
     wall_s = minutes * 60.0
@@ -150,7 +160,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
     start = end - timedelta(seconds=wall_s * args.speed)
-    sim = Simulation(city, start=start, end=end, seed=args.seed)
+    faults = random_faults(city, start=start, end=end, rates=args.faults, seed=args.seed)
+    sim = Simulation(city, start=start, end=end, seed=args.seed, faults=faults)
     work = Path(tempfile.mkdtemp(prefix="citypulse-soak-", dir="/var/tmp"))
     os.chmod(work, 0o755)  # noqa: S103 - the unprivileged PostgreSQL must reach it
     pg = EmbeddedPostgres(work / "pg")
@@ -175,9 +186,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         def spawn(name: str, argv: list[str]) -> None:
             log = (logs / f"{name}.log").open("wb")
+            level = "INFO" if name.startswith("ingest") else "WARNING"  # INFO says subscribed
             popen = subprocess.Popen(  # noqa: S603 - our own console script
                 [*base, *argv],
-                env={**env, "CITYPULSE_WORKER_ID": name},
+                env={**env, "CITYPULSE_WORKER_ID": name, "CITYPULSE_LOG_LEVEL": level},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -186,12 +198,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         for i in range(args.ingest_workers):
             spawn(f"ingest-{i + 1}", ["ingest", "--client-id", f"soak-ingest-{i + 1}"])
-        if _available("detectors._cli"):
-            spawn("detect", ["detect"])
-        time.sleep(3.0)
+        receiver = _Receiver(secret=secrets.token_hex(16)).start()
+        spawn("detect", ["detect", "--clock", "data", "--lookback", "86400"])
+        env.update(
+            CITYPULSE_CONNECTORS="webhook",
+            CITYPULSE_WEBHOOK_URL=receiver.url,
+            CITYPULSE_WEBHOOK_SECRET=receiver.secret,
+        )
+        spawn("serve", ["serve", "--port", str(free_port())])
+        # Publish only once every ingest session is subscribed: before that the broker
+        # has nobody to queue the city's messages for.
+        deadline = time.monotonic() + 90.0
+        waiting = [p.name for p in procs if p.name.startswith("ingest")]
+        while waiting and time.monotonic() < deadline:
+            waiting = [n for n in waiting if "subscribed:" not in (logs / f"{n}.log").read_text()]
+            time.sleep(0.2)
         for p in procs:
-            if p.popen.poll() is not None:
-                _say(f"{p.name} exited with {p.popen.returncode}; see {logs / p.name}.log")
+            if p.popen.poll() is not None or p.name in waiting:
+                _say(f"{p.name} did not start ({p.popen.poll()}); see {logs / p.name}.log")
                 return 1
         expected = _Expected(speed=args.speed)
         url = MqttUrl.parse(broker.url)
@@ -222,7 +246,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         _say(
             f"soak: {len(sim.devices)} devices at {args.speed:g}x their rate for "
-            f"{minutes:g} min ({len(procs)} processes) ..."
+            f"{minutes:g} min, {len(faults)} faults ({len(procs)} processes) ..."
         )
         report = publish(
             expected.wrap(sim.messages()),
@@ -240,6 +264,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if not p.rss_start:
                 p.rss_start = p.rss_end
         result = _measure(pg.url, expected)
+        result.update(_deliveries(pg.url, receiver))
+        receiver.stop()
         result.update(
             messages=report.messages,
             wall_s=round(report.wall_s, 1),
@@ -250,7 +276,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             crashed=[p.name for p in procs if p.popen.poll() is not None],
         )
         _print(result, json_out=args.json)
-        ok = result["lost"] == 0 and result["duplicates"] == 0 and not result["crashed"]
+        ok = (
+            result["lost"] == 0
+            and result["duplicates"] == 0
+            and not result["crashed"]
+            and result["appeals_delivered_twice"] == 0
+            and result["bad_signatures"] == 0
+        )
         return 0 if ok else 1
     finally:
         for p in procs:
@@ -263,7 +295,92 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 p.popen.kill()
         broker.stop()
         pg.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            _say(f"data and logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+class _Receiver:
+    """A webhook receiver on 127.0.0.1 that verifies signatures and counts each appeal."""
+
+    def __init__(self, *, secret: str) -> None:
+        self.secret = secret
+        self.keys: dict[str, int] = {}
+        self.bad = 0
+        self.lock = threading.Lock()
+        self.server: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def start(self) -> _Receiver:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from connectors import WebhookSignatureError, verify_webhook
+
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    verify_webhook(outer.secret, dict(self.headers.items()), body)
+                except WebhookSignatureError:
+                    with outer.lock:
+                        outer.bad += 1
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                key = self.headers.get("Idempotency-Key", "")
+                with outer.lock:
+                    outer.keys[key] = outer.keys.get(key, 0) + 1
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, name="soak-hook", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _deliveries(url: str, receiver: _Receiver, timeout: float = 30.0) -> dict[str, Any]:
+    """Wait for the outbox to drain; count what the receiver got, per idempotency key."""
+    from citypulse.db import connect
+
+    deadline = time.monotonic() + timeout
+    row: tuple[Any, ...] = (0, 0, 0)
+    with connect(url, autocommit=True) as c:
+        while time.monotonic() < deadline:
+            found = c.execute(
+                "SELECT count(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL),"
+                " count(*) FILTER (WHERE failed_at IS NOT NULL), count(*) FROM outbox"
+            ).fetchone()
+            row = found if found is not None else row
+            if row[0] == 0:
+                break
+            time.sleep(0.5)
+        incidents = c.execute("SELECT count(*) FROM incidents").fetchone()
+        appeals = c.execute("SELECT count(*) FROM appeals").fetchone()
+    with receiver.lock:
+        received = dict(receiver.keys)
+    return {
+        "incidents": int(incidents[0]) if incidents else 0,
+        "appeals": int(appeals[0]) if appeals else 0,
+        "outbox": int(row[2]),
+        "outbox_pending": int(row[0]),
+        "outbox_failed": int(row[1]),
+        "appeals_received": len(received),
+        "appeals_delivered_twice": sum(1 for n in received.values() if n > 1),
+        "bad_signatures": receiver.bad,
+    }
 
 
 def _count(conn: Any) -> int:
@@ -318,6 +435,7 @@ def _measure(url: str, expected: _Expected) -> dict[str, Any]:
         "readings_expected": len(expected.keys),
         "readings_stored": len(stored),
         "lost": len(expected.keys.keys() - stored),
+        "lost_sample": sorted(expected.keys.keys() - stored)[:5],
         "unexpected": len(stored - expected.keys.keys()),
         "duplicates": rows - len(stored),
         "latency_ms_p50": pct(0.5) if latencies else None,
@@ -353,5 +471,13 @@ def _print(result: dict[str, Any], *, json_out: bool) -> None:
             f"    {name:18s} {m['start'] / 1024:12.1f} {m['end'] / 1024:8.1f} "
             f"{m['max'] / 1024:8.1f} {growth:+7.1f} %"
         )
+    print(
+        f"  detection and delivery: {result['incidents']} incidents, {result['appeals']} appeals,"
+        f" {result['outbox']} webhook deliveries queued, {result['appeals_received']} received"
+        f" (twice: {result['appeals_delivered_twice']}, pending {result['outbox_pending']},"
+        f" failed {result['outbox_failed']}, bad signatures {result['bad_signatures']})"
+    )
+    if result["lost"]:
+        print(f"  LOST, e.g. (kind, device, lane, epoch ms): {result['lost_sample']}")
     if result["crashed"]:
         print(f"  CRASHED: {', '.join(result['crashed'])}")
