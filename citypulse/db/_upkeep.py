@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from citypulse.db._connect import scalar
+
+log = logging.getLogger(__name__)
 
 ROLLUP_VIEWS = tuple(
     f"{kind}_{width}"
@@ -21,6 +26,9 @@ def schema_mode(conn: psycopg.Connection[Any]) -> str:
     return str(scalar(conn, "SELECT citypulse_schema_mode()"))
 
 
+_REFRESH_ATTEMPTS = 12
+
+
 def refresh_rollups(conn: psycopg.Connection[Any]) -> None:
     """Bring every rollup up to date now (tests, backfills, reports).
 
@@ -29,11 +37,20 @@ def refresh_rollups(conn: psycopg.Connection[Any]) -> None:
     """
     if schema_mode(conn) == "timescale":
         for view in ROLLUP_VIEWS:
-            conn.execute(
-                sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(
-                    sql.Literal(view)
-                )
+            call = sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(
+                sql.Literal(view)
             )
+            # TimescaleDB >= 2.2x refuses at once, instead of waiting, when a refresh
+            # policy's background job is refreshing an overlapping window: wait it out.
+            for attempt in range(_REFRESH_ATTEMPTS):
+                try:
+                    conn.execute(call)
+                    break
+                except psycopg.errors.LockNotAvailable:
+                    if attempt == _REFRESH_ATTEMPTS - 1:
+                        raise
+                    log.info("%s: a policy job is refreshing it; retrying", view)
+                    time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
     else:
         while scalar(conn, "SELECT citypulse_refresh_rollups()"):
             pass
