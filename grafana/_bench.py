@@ -159,7 +159,7 @@ def _time_all(
 ) -> tuple[list[Timing], list[Timing]]:
     import psycopg
 
-    from citypulse.db import connect
+    from citypulse.db import connect, schema_mode
     from grafana._build import build_dashboards
     from grafana._macros import QueryContext, Variable, expand, parse_interval
     from grafana._query import SPAN
@@ -169,6 +169,9 @@ def _time_all(
     with connect(url, autocommit=True) as conn:
         conn.execute("SET statement_timeout = '60s'")
         conn.execute("SELECT set_config('jit', %s, false)", (jit,))
+        # As the data source's TimescaleDB switch would be set for this database.
+        timescaledb = schema_mode(conn) == "timescale"
+        _say(f"schema mode: {'timescale' if timescaledb else 'plain'}")
 
         def variables(model: dict[str, Any], start: datetime) -> dict[str, Variable]:
             out: dict[str, Variable] = {}
@@ -216,6 +219,7 @@ def _time_all(
                     ctx = QueryContext(
                         start, end, vars_, max_data_points=width,
                         min_interval=parse_interval(min_interval) if min_interval else None,
+                        timescaledb=timescaledb,
                     )  # fmt: skip
                     sqls = [expand(t["rawSql"], ctx) for t in targets]
                     ms, rows = run(sqls)

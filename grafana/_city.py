@@ -11,7 +11,7 @@ from grafana_foundation_sdk.builders import table as tbl
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from detectors._rules import SANPIN_1_2_3685_21
+from detectors import SANPIN_1_2_3685_21
 from grafana._panels import (
     ALL_KINDS,
     CITY_TZ,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from citypulse.db import connect, migrate
 from citypulse.simulator import generated_city
 from grafana._seed import SeedReport, seed_simulation
 from tests.fix_db import PgServer
@@ -30,16 +31,34 @@ class SimulatedWeek:
     report: SeedReport
 
 
-@pytest.fixture(scope="session")
-def simulated_week(pg_server: PgServer, plain_template: str) -> Iterator[SimulatedWeek]:
+def _simulate_week(url: str) -> SimulatedWeek:
     """Two intersections in two districts, seven simulated days ending about now."""
-    name = pg_server.create_database(template=plain_template)
-    url = pg_server.url(name)
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     start = end - timedelta(days=7)
     city = generated_city(2, seed=3, block=1)
     report = seed_simulation(url, city, start=start, end=end, seed=5, faults_per_day=8.0)
-    yield SimulatedWeek(url, start, end, report)
+    return SimulatedWeek(url, start, end, report)
+
+
+@pytest.fixture(scope="session")
+def simulated_week(pg_server: PgServer, plain_template: str) -> Iterator[SimulatedWeek]:
+    """The simulated week in a plain-mode database."""
+    name = pg_server.create_database(template=plain_template)
+    url = pg_server.url(name)
+    yield _simulate_week(url)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def simulated_week_timescale(pg_server: PgServer) -> Iterator[SimulatedWeek]:
+    """The same week in a database migrated in TimescaleDB mode (tests marked timescale)."""
+    if not pg_server.timescale:
+        pytest.skip("TimescaleDB is not installed on the test server (marked test)")
+    name = pg_server.create_database()
+    url = pg_server.url(name)
+    with connect(url, autocommit=True) as conn:
+        migrate(conn, mode="timescale")
+    yield _simulate_week(url)
     pg_server.drop_database(name)
 
 

@@ -105,7 +105,7 @@ def _is_number(value: object) -> bool:
 
 
 def _run(
-    week: SimulatedWeek, q: PanelQuery, span: timedelta
+    week: SimulatedWeek, q: PanelQuery, span: timedelta, *, timescaledb: bool = False
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     end = week.end
     with connect(week.url) as conn:
@@ -117,6 +117,7 @@ def _run(
             variables,
             max_data_points=q.max_data_points,
             min_interval=q.min_interval,
+            timescaledb=timescaledb,
         )
         cur = conn.execute(expand(q.sql, ctx).encode())
         names = [c.name for c in cur.description or ()]
@@ -162,6 +163,21 @@ def test_panel_query_runs_and_fits_its_panel(
     _check_shape(query, names, rows)
     if span == "7d":
         assert rows, f"{query.name}: no rows over the simulated week"
+
+
+@pytest.mark.timescale
+def test_panel_queries_run_on_timescaledb(simulated_week_timescale: SimulatedWeek) -> None:
+    """The data source's TimescaleDB switch on: time_bucket() over continuous aggregates."""
+    failures = []
+    for q in QUERIES:
+        for label, span in RANGES.items():
+            try:
+                names, rows = _run(simulated_week_timescale, q, span, timescaledb=True)
+                _check_shape(q, names, rows)
+                assert rows or label != "7d", f"{q.name}: no rows over the simulated week"
+            except (AssertionError, psycopg.Error) as exc:
+                failures.append(f"{q.name} {label}: {str(exc).splitlines()[0]}")
+    assert not failures, "\n".join(failures)
 
 
 def test_every_dashboard_has_queries() -> None:
