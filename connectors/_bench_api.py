@@ -6,10 +6,10 @@ measures for a fixed time each:
   (a) ceiling: ``GET services.json`` (the framework and network, no database);
   (b) ``GET requests.json`` with filters (status, sector, page_size=50): req/s, p50/p99;
   (c) ``POST requests.json`` (a citizen's report, correlated on arrival): req/s, p50/p99;
-then, in process, (d) incidents written per second with AppealWriter as the listener
-(appeal, history, an outbox row per connector, correlation) against (e) the same incidents
-written with no listener, so the price of an appeal in the detect worker's transaction
-shows as a ratio.  Client and server share the machine, so absolute figures are low
+and before those, in process, (d) incidents written per second with AppealWriter as the
+listener (appeal, history, an outbox row per connector, correlation) against (e) the same
+incidents written with no listener, so the price of an appeal in the detect worker's
+transaction shows as a ratio.  Client and server share the machine, so absolute figures are low
 where other work runs: compare the lines of one run, not runs on different machines.
 """
 
@@ -178,6 +178,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 conn.execute(_SEED_SQL, (seeded,))
                 conn.execute("ANALYZE appeals")
                 key = add_key(conn, name="bench", role="reporter")
+            # Before the HTTP part: its burst of fresh reports would all correlate with
+            # every new sensor appeal, which measures a flood, not the usual queue.
+            _say(f"(d)/(e) {incidents} incidents, with and without AppealWriter ...")
+            without = _incidents(pg.url, incidents, None)
+            writer = AppealWriter(routing=routing, connectors=("webhook", "open311"))
+            with_appeals = _incidents(pg.url, incidents, writer)
             _say(f"seeded {seeded:,} appeals; serving the API ...")
             pool = open_pool(pg.url, max_size=args.clients + 2)
             try:
@@ -231,10 +237,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     )
             finally:
                 pool.close()
-            _say(f"(d)/(e) {incidents} incidents, with and without AppealWriter ...")
-            without = _incidents(pg.url, incidents, None)
-            writer = AppealWriter(routing=routing, connectors=("webhook", "open311"))
-            with_appeals = _incidents(pg.url, incidents, writer)
         finally:
             pg.stop()
     result = {

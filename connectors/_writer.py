@@ -30,6 +30,7 @@ import psycopg
 
 from citypulse._hooks import IncidentChange
 from citypulse._records import AppealSource, AppealStatus, Device, DeviceKind, Incident
+from citypulse._settings import Settings
 from connectors._appeals import (
     AppealDraft,
     add_event,
@@ -39,7 +40,7 @@ from connectors._appeals import (
     transition,
 )
 from connectors._correlate import correlate
-from connectors._routing import Routing
+from connectors._routing import Routing, load_routing
 from connectors._texts import Texts
 
 #: Grafana dashboard uid showing each device kind (fixed uids shared with ``grafana/``).
@@ -84,6 +85,16 @@ class AppealWriter:
         self.locale = locale or routing.locale
         self.actor = actor
         self.texts = Texts(timezone=routing.timezone, districts=routing.districts)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AppealWriter:
+        """The writer ``citypulse detect`` passes to the worker as its listener: routing
+        from ``CITYPULSE_ROUTING_FILE``, outbox rows for ``CITYPULSE_CONNECTORS``."""
+        return cls(
+            routing=load_routing(settings.routing_file),
+            connectors=settings.connectors,
+            grafana_url=settings.grafana_url,
+        )
 
     def incident_changed(
         self,

@@ -23,6 +23,13 @@ OPERATOR_KEY = "op-secret-7f3a9c1e5b"
 DB_PASSWORD_MARK = "cp_"  # every generated key starts so; none may reach the log
 
 
+def _report(c: httpx.Client, key: str) -> str:
+    form = {"api_key": key, "service_code": "waste", "lat": "54.51", "long": "36.25"}
+    r = c.post("/open311/v2/requests.json", data=form)
+    assert r.status_code == 201, r.text
+    return str(r.json()[0]["service_request_id"])
+
+
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -71,17 +78,7 @@ def test_serve_process_answers_and_logs_no_key(db_url: str, tmp_path: Path) -> N
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url, proc)
             with httpx.Client(base_url=url, timeout=10.0) as c:
-                r = c.post(
-                    "/open311/v2/requests.json",
-                    data={
-                        "api_key": reporter,
-                        "service_code": "waste",
-                        "lat": "54.51",
-                        "long": "36.25",
-                    },
-                )
-                assert r.status_code == 201, r.text
-                rid = r.json()[0]["service_request_id"]
+                rid = _report(c, reporter)
                 # Keys in every place a client might put them, valid or not.
                 c.get("/open311/v2/requests.json", params={"api_key": reporter})
                 c.post("/open311/v2/requests.json", data={"api_key": reporter + "x"})
@@ -183,17 +180,7 @@ def test_api_works_as_a_login_with_only_the_citypulse_api_role(db_url: str) -> N
     try:
         app = Api(pool=pool, routing=load_routing(), keys=KeyStore(), connectors=("webhook",)).app()
         with serve_in_thread(app, port=free_port()) as url, httpx.Client(base_url=url) as c:
-            r = c.post(
-                "/open311/v2/requests.json",
-                data={
-                    "api_key": reporter,
-                    "service_code": "waste",
-                    "lat": "54.51",
-                    "long": "36.25",
-                },
-            )
-            assert r.status_code == 201, r.text
-            rid = r.json()[0]["service_request_id"]
+            rid = _report(c, reporter)
             assert len(c.get("/open311/v2/requests.xml").content) > 100
             r = c.post(f"/api/v1/appeals/{rid}/reject", headers={"X-Api-Key": operator})
             assert r.status_code == 200, r.text

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from citypulse import AppealStatus, IncidentChange, IncidentStatus, IncidentType
+from citypulse import AppealStatus, IncidentChange, IncidentStatus, IncidentType, Settings
 from citypulse.db import connect
 from connectors import AppealWriter, TransitionRefused, load_appeal, load_routing, transition
 from tests.connectors._db import count, insert_incident, register_city
@@ -32,6 +32,16 @@ def _stuck(device_id: str = "tl-kirova-teatralnaya") -> object:
         severity=2,
         evidence={"phase": "red"},
     )
+
+
+def test_writer_from_settings() -> None:
+    settings = Settings.from_env(
+        {"CITYPULSE_CONNECTORS": "webhook", "CITYPULSE_GRAFANA_URL": "https://g.example/"}
+    )
+    writer = AppealWriter.from_settings(settings)
+    assert writer.connectors == ("webhook",)
+    assert writer.grafana_url == "https://g.example"
+    assert writer.routing.region == "Калужская область"
 
 
 def test_rollback_leaves_nothing(db_url: str) -> None:
