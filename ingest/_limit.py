@@ -4,7 +4,9 @@ A device that floods (a broken firmware loop, a hostile client with a device's
 credentials) must not crowd out the rest of the city: what exceeds its bucket becomes a
 ``rate_limited`` dead letter, acknowledged like any other, and other devices' buckets are
 untouched.  A message costs one token per reading (at least one), so a gateway batch is
-admitted or limited as a whole.
+admitted or limited as a whole.  Each worker keeps its own buckets: with N workers on a
+shared subscription a device's messages are spread over them, so its effective limit is
+up to N times the configured one.
 """
 
 from __future__ import annotations
