@@ -71,6 +71,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the data folder and process logs afterwards"
     )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=("DEBUG", "INFO", "WARNING"),
+        help="the processes' log level (their logs are searched for secrets; DEBUG shows most)",
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -174,11 +180,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         with connect(pg.url, autocommit=True) as conn:
             migrate(conn, mode="plain")
             upsert_devices(conn, sim.devices)
+        # Credentials every process is configured with; none may ever reach a log.  The
+        # private servers accept any (trust auth, anonymous broker), so these are checked
+        # for leaks, not for access control (tests/deploy covers that).
+        secrets_used = {
+            "database password": secrets.token_hex(12),
+            "MQTT password": secrets.token_hex(12),
+            "API key": secrets.token_hex(12),
+            "webhook secret": secrets.token_hex(12),
+        }
+        db_url = pg.url.replace("postgres@", f"postgres:{secrets_used['database password']}@")
+        mqtt_url = broker.url.replace(
+            "mqtt://", f"mqtt://citypulse:{secrets_used['MQTT password']}@"
+        )
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CITYPULSE_")},
-            "CITYPULSE_DATABASE_URL": pg.url,
-            "CITYPULSE_MQTT_URL": broker.url,
-            "CITYPULSE_LOG_LEVEL": "WARNING",
+            "CITYPULSE_DATABASE_URL": db_url,
+            "CITYPULSE_MQTT_URL": mqtt_url,
+            "CITYPULSE_API_KEYS": f"operator:{secrets_used['API key']}",
         }
         base = _command()
         logs = work / "logs"
@@ -186,7 +205,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         def spawn(name: str, argv: list[str]) -> None:
             log = (logs / f"{name}.log").open("wb")
-            level = "INFO" if name.startswith("ingest") else "WARNING"  # INFO says subscribed
+            level = args.log_level
+            if name.startswith("ingest") and level not in ("DEBUG", "INFO"):
+                level = "INFO"  # it says "subscribed" at INFO
             popen = subprocess.Popen(  # noqa: S603 - our own console script
                 [*base, *argv],
                 env={**env, "CITYPULSE_WORKER_ID": name, "CITYPULSE_LOG_LEVEL": level},
@@ -198,7 +219,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         for i in range(args.ingest_workers):
             spawn(f"ingest-{i + 1}", ["ingest", "--client-id", f"soak-ingest-{i + 1}"])
-        receiver = _Receiver(secret=secrets.token_hex(16)).start()
+        receiver = _Receiver(secret=secrets_used["webhook secret"]).start()
         spawn("detect", ["detect", "--clock", "data", "--lookback", "86400"])
         env.update(
             CITYPULSE_CONNECTORS="webhook",
@@ -218,7 +239,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 _say(f"{p.name} did not start ({p.popen.poll()}); see {logs / p.name}.log")
                 return 1
         expected = _Expected(speed=args.speed)
-        url = MqttUrl.parse(broker.url)
+        url = MqttUrl.parse(mqtt_url)
         published: list[int] = [0]
         stop_sampling = threading.Event()
         wall0 = time.monotonic()
@@ -275,6 +296,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             },
             crashed=[p.name for p in procs if p.popen.poll() is not None],
         )
+        _stop(procs)
+        result["secrets_in_logs"] = _leaks(logs, secrets_used)
         _print(result, json_out=args.json)
         ok = (
             result["lost"] == 0
@@ -282,23 +305,36 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             and not result["crashed"]
             and result["appeals_delivered_twice"] == 0
             and result["bad_signatures"] == 0
+            and not result["secrets_in_logs"]
         )
         return 0 if ok else 1
     finally:
-        for p in procs:
-            if p.popen.poll() is None:
-                p.popen.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                p.popen.kill()
+        _stop(procs)
         broker.stop()
         pg.stop()
         if args.keep:
             _say(f"data and logs kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _stop(procs: list[_Proc]) -> None:
+    """SIGTERM every process (each drains and exits cleanly); SIGKILL after 30 s."""
+    for p in procs:
+        if p.popen.poll() is None:
+            p.popen.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.popen.wait(30)
+        except subprocess.TimeoutExpired:
+            p.popen.kill()
+            p.popen.wait(5)
+
+
+def _leaks(logs: Path, secrets_used: dict[str, str]) -> list[str]:
+    """Which configured secrets appear in any process's log."""
+    text = b"".join(f.read_bytes() for f in sorted(logs.glob("*.log")))
+    return sorted(name for name, value in secrets_used.items() if value.encode() in text)
 
 
 class _Receiver:
@@ -477,6 +513,8 @@ def _print(result: dict[str, Any], *, json_out: bool) -> None:
         f" (twice: {result['appeals_delivered_twice']}, pending {result['outbox_pending']},"
         f" failed {result['outbox_failed']}, bad signatures {result['bad_signatures']})"
     )
+    leaks = ", ".join(result["secrets_in_logs"]) or "none"
+    print(f"  secrets found in the processes' logs: {leaks}")
     if result["lost"]:
         print(f"  LOST, e.g. (kind, device, lane, epoch ms): {result['lost_sample']}")
     if result["crashed"]:
