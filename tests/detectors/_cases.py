@@ -140,7 +140,7 @@ def _reports(seed: int, n: int) -> Stream:
     out: Stream = []
     frozen: tuple[float, ...] | None = None
     for i in range(n):
-        x = (
+        x: tuple[float, ...] = (
             float(rng.randint(5, 20)),
             round(rng.gauss(50, 5), 1),
             round(rng.uniform(0.1, 0.2), 3),
