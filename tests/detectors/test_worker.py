@@ -378,3 +378,22 @@ def test_an_unreadable_checkpoint_restarts_the_detectors_at_its_watermark(
         w.close()
     rows = _incidents(db_url)
     assert [(r[0], r[2]) for r in rows] == [("tl-00", t0 + timedelta(minutes=2))]
+
+
+def test_the_worker_runs_in_each_schema_mode(
+    any_mode_db_url: str, t0: datetime, start_worker: Any
+) -> None:
+    devices = _lights(3)
+    _register(any_mode_db_url, devices)
+    start_worker(_config(any_mode_db_url, "w", partitions=2, lookback_s=6 * 3600))
+    for step in range(3):
+        _insert_step(any_mode_db_url, devices, t0, step)
+    assert _wait(lambda: len(_incidents(any_mode_db_url)) == 3)
+    report = replay(
+        database_url=any_mode_db_url,
+        start=t0,
+        end=t0 + timedelta(minutes=3),
+        listener=NullListener(),
+    )
+    assert report.adopted == 3
+    assert report.opened == 0
