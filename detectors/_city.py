@@ -145,7 +145,7 @@ class Collapse(Detector[float]):
         return self._level
 
     def update(self, t: float, x: float) -> float:
-        if x != x or x < 0:
+        if x != x or x < 0 or x == math.inf:
             return 0.0
         score = 0.0
         if x == 0.0:

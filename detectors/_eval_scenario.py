@@ -4,10 +4,11 @@ Simulates the preset city (Kaluga's centre, 89 devices) for a warm-up without fa
 (default one day: detectors learn each device's normal behaviour, as they would have
 in service) followed by the scored period (default a week, --quick a day) with random
 faults of every type, stores everything through ingest's own decoder and sink (direct
-database writes: malformed payloads become dead letters exactly as in service; MQTT
-transport is skipped for speed), runs the detector set over the stored history by
-reading time (``citypulse detect --from/--to``: the same monitors, trackers and
-incident store as the live worker) and compares the incidents with the ground truth.
+database writes: malformed payloads become dead letters exactly as in service), or with
+--mqtt through a private Mosquitto and an ingest worker (slower), runs the detector set
+over the stored history by reading time (``citypulse detect --from/--to``: the same
+monitors, trackers and incident store as the live worker) and compares the incidents
+with the ground truth.
 
 A fault is found on a device when an incident of an accepted type (see ``ACCEPT``)
 starts on it between the fault's onset there (minus a minute) and its end (plus ten
@@ -92,6 +93,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--use-database", action="store_true", help="use CITYPULSE_DATABASE_URL")
     parser.add_argument("--truth", type=Path, help="also write the ground truth JSONL here")
     parser.add_argument("--multivariate", choices=("none", "hst", "iforest"), default="none")
+    parser.add_argument(
+        "--mqtt",
+        action="store_true",
+        help="publish through a private Mosquitto and ingest (slower) instead of direct writes",
+    )
 
 
 # --- scoring (pure) ----------------------------------------------------------------------
@@ -276,6 +282,73 @@ def store_simulation(database_url: str, messages: Iterable[Any], *, batch: int =
     return run
 
 
+_ALIGN = """
+UPDATE {table} AS x SET {column} = coalesce((
+    SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY r.time)
+    FROM camera_readings AS r
+    WHERE r.received_at = (SELECT min(b.received_at) FROM camera_readings AS b
+                           WHERE b.received_at >= x.received_at)
+), x.{column})
+WHERE {where}
+"""  # constant identifiers only
+
+
+def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float = 600.0) -> Run:
+    """Publish the simulation through a private Mosquitto into an in-process ingest worker.
+
+    Dead letters and last wills carry no reading time of their own; they are stamped with
+    the wall clock on arrival.  Afterwards each is moved to the simulated time of the
+    newest reading that had arrived by then (the simulator publishes in simulated-time
+    order), so that detection sees them where they happened; ``speed`` (simulated seconds
+    per wall second) bounds how far off that can be: an ingest batch of 0.1 s spans a
+    simulated minute at the default.
+    """
+    from citypulse import MqttUrl
+    from citypulse._embedded import EmbeddedMosquitto
+    from citypulse.db import connect
+    from citypulse.simulator._publish import publish
+    from ingest._worker import IngestConfig, IngestWorker
+
+    run = Run()
+    began = time.monotonic()
+    broker = EmbeddedMosquitto(directory / "mosquitto").start()
+    try:
+        mqtt = MqttUrl.parse(broker.url)
+        config = IngestConfig(
+            database_url=database_url, mqtt=mqtt, client_id="eval-ingest", worker_id="eval"
+        )
+        with IngestWorker(config) as worker:
+            if not worker.wait_connected(30):
+                raise RuntimeError("ingest could not subscribe to the embedded broker")
+            report = publish(
+                sim.messages(), mqtt_url=mqtt, devices=sim.devices, mode="gateway", speed=speed
+            )
+            deadline = time.monotonic() + 300
+            while (
+                worker.counters.totals()["received"] < report.messages - report.wills
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.2)
+            time.sleep(1.0)
+            totals = worker.counters.totals()
+        run.messages = report.messages
+        run.readings = int(totals["stored"])
+        run.dead_letters = int(totals["rejected"])
+    finally:
+        broker.stop()
+    # Readings of one ingest batch share its transaction's received_at; a status row
+    # does too, a dead letter carries the message's own arrival, just before its batch.
+    # Each moves to the median simulated time of the batch that stored it.
+    with connect(database_url) as conn:
+        conn.execute(_ALIGN.format(table="dead_letters", column="received_at", where="TRUE"))
+        conn.execute(
+            _ALIGN.format(table="device_status", column="time", where="reason = 'last_will'")
+        )
+        conn.commit()
+    run.store_s = time.monotonic() - began
+    return run
+
+
 def load_incidents(database_url: str) -> list[Found]:
     from citypulse.db import connect
 
@@ -298,11 +371,13 @@ def run_scenario(
     truth_path: Path | None = None,
     multivariate: str = "none",
     spec: Mapping[str, Any] | None = None,
+    mqtt_dir: Path | None = None,
 ) -> tuple[Score, Run, list[Truth]]:
     """Simulate, store, detect and score on a migrated, empty database.
 
     ``spec`` (a parsed scenario document, see ``citypulse simulate``) replaces the
-    random faults."""
+    random faults.  With ``mqtt_dir``, the messages go through a private Mosquitto and
+    ingest (see :func:`store_via_mqtt`) instead of ingest's decoder and sink directly."""
     from citypulse.db import connect, upsert_devices
     from citypulse.simulator import (
         Simulation,
@@ -332,7 +407,10 @@ def run_scenario(
         upsert_devices(conn, sim.devices)
         conn.commit()
     _say(f"storing {warmup_days:g} + {days:g} simulated days, {len(faults)} faults ...")
-    run = store_simulation(database_url, sim.messages())
+    if mqtt_dir is None:
+        run = store_simulation(database_url, sim.messages())
+    else:
+        run = store_via_mqtt(database_url, sim, mqtt_dir)
     run.faults = len(faults)
     _say(f"  {run.messages:,} messages stored in {run.store_s:.0f} s; detecting ...")
     began = time.monotonic()
@@ -406,12 +484,13 @@ def report_dict(result: Score, run: Run) -> dict[str, Any]:
     }
 
 
-def print_report(result: Score, run: Run, *, days: float) -> None:
+def print_report(result: Score, run: Run, *, days: float, mqtt: bool = False) -> None:
     print(
         f"scenario: {days:g} simulated days, {run.faults} random faults, {run.messages:,} messages"
     )
+    how = "through Mosquitto and ingest" if mqtt else "directly through ingest's decoder+sink"
     print(
-        f"  stored directly through ingest's decoder+sink in {run.store_s:.0f} s: "
+        f"  stored {how} in {run.store_s:.0f} s: "
         f"{run.readings:,} readings, {run.dead_letters:,} dead letters"
     )
     print(f"  detection (replay by reading time) took {run.detect_s:.0f} s")
@@ -466,6 +545,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "multivariate": args.multivariate,
     }
     if args.use_database:
+        if args.mqtt:
+            kwargs["mqtt_dir"] = Path(tempfile.mkdtemp(prefix="citypulse-eval-"))
         result, sim_run, _ = run_scenario(settings.database_url, **kwargs)
     else:
         from citypulse._embedded import EmbeddedPostgres
@@ -478,11 +559,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 with connect(pg.url, autocommit=True) as conn:
                     migrate(conn, mode="plain")
+                if args.mqtt:
+                    kwargs["mqtt_dir"] = Path(tmp)
                 result, sim_run, _ = run_scenario(pg.url, **kwargs)
             finally:
                 pg.stop()
     if args.json:
         print(json.dumps(report_dict(result, sim_run), indent=2, default=str))
     else:
-        print_report(result, sim_run, days=days)
+        print_report(result, sim_run, days=days, mqtt=args.mqtt)
     return 0

@@ -441,12 +441,12 @@ class IncidentStore:
         self.devices = devices
         self.counts = StoreCounts()
 
-    def _device(self, device_id: str, kind_hint: Device | None = None) -> Device:
+    def _device(self, device_id: str) -> Device:
         d = self.devices.get(device_id)
-        if d is None:
+        if d is None:  # deleted from the registry meanwhile: the listener still gets an id
             from citypulse import DeviceKind
 
-            d = Device(id=device_id, kind=DeviceKind.CAMERA)
+            d = Device(id=device_id, kind=DeviceKind.CAMERA, name=device_id)
         return d
 
     def apply(self, conn: psycopg.Connection[Any], actions: Sequence[Action]) -> None:

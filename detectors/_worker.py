@@ -374,10 +374,19 @@ class DetectWorker:
             row = conn.execute(_LOAD_CHECKPOINT, (self.config.partitions, partition)).fetchone()
             now_row = conn.execute("SELECT extract(epoch FROM now())::float8").fetchone()
         if row is not None:
-            # Our own table, written only by detect workers: trusted like the code.
-            state = pickle.loads(row[0])  # noqa: S301
-            assert isinstance(state, PartitionState)
-            return state
+            try:
+                # Our own table, written only by detect workers: trusted like the code.
+                state = pickle.loads(row[0])  # noqa: S301
+            except Exception:  # a checkpoint from an incompatible version of the code
+                log.exception(
+                    "partition %d: checkpoint unreadable; detectors start afresh at its watermark",
+                    partition,
+                )
+            else:
+                if isinstance(state, PartitionState):
+                    return state
+            if row[1] is not None:
+                return PartitionState(partition, float(row[1]))
         assert now_row is not None
         return PartitionState(partition, float(now_row[0]) - self.config.lookback_s)
 
@@ -439,6 +448,10 @@ class DetectWorker:
                         now = newest_seen
                     elif newest_seen is not None:
                         now = min(db_now, float(newest_seen) + cfg.grace_s)
+                seen = {r[0] for v in rows.values() for r in v}
+                if not seen <= self._devices.keys():
+                    self._devices.clear()  # registered since the last refresh
+                    self._devices.update(load_devices(conn))
                 by_part = self._route(rows, cfg.partitions)
                 actions = []
                 touched = []

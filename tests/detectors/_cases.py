@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import detectors as d
+import detectors._city as city
 
 Stream = list[tuple[float, Any]]
 T0 = 1_700_000_000.0  # a Tuesday; whole-hour aligned streams start here
@@ -119,6 +120,53 @@ def _arrivals(seed: int, n: int) -> Stream:
     return out
 
 
+def _counts(seed: int, n: int) -> Stream:
+    """Vehicle counts per minute around 12, a spike, then a camera blinded (zeros)."""
+    rng = random.Random(seed)
+    out: Stream = []
+    for i in range(n):
+        x = float(max(0, round(rng.gauss(12, 3.5))))
+        if i == n // 3:
+            x = 110.0
+        if n * 2 // 3 < i < n * 2 // 3 + 10:
+            x = 0.0
+        out.append((T0 + 60.0 * i, x))
+    return out
+
+
+def _reports(seed: int, n: int) -> Stream:
+    """(count, speed, occupancy, heavy share) reports, frozen for a while."""
+    rng = random.Random(seed)
+    out: Stream = []
+    frozen: tuple[float, ...] | None = None
+    for i in range(n):
+        x: tuple[float, ...] = (
+            float(rng.randint(5, 20)),
+            round(rng.gauss(50, 5), 1),
+            round(rng.uniform(0.1, 0.2), 3),
+            0.1,
+        )
+        if n // 2 < i < n // 2 + 20:
+            frozen = frozen or x
+            x = frozen
+        out.append((T0 + 60.0 * i, x))
+    return out
+
+
+def _pm_pair(seed: int, n: int) -> Stream:
+    """(PM2.5, PM10) every 20 minutes; PM2.5 drifts upwards in the last third."""
+    rng = random.Random(seed)
+    out: Stream = []
+    for i in range(n):
+        t = T0 + 1200.0 * i
+        pm25 = 12 + 8 * math.sin(2 * math.pi * (t % 86400) / 86400) + rng.gauss(0, 0.8)
+        pm10 = pm25 * 1.7 + 3 + rng.gauss(0, 1.2)
+        if i > n * 2 // 3:
+            pm25 += 0.5 * (i - n * 2 // 3)
+        out.append((t, (pm25, pm10)))
+    return out
+
+
 def _seasonal(seed: int) -> d.Detector[float]:
     return d.SeasonalBaseline(period_s=86400.0, bin_s=3600.0, min_count=4)
 
@@ -170,4 +218,14 @@ CASES: tuple[Case, ...] = (
     ),
     Case("parking_stuck", lambda s: d.ParkingStuck(min_duration_s=3600.0), _parking_counts, True),
     Case("full_for_long", lambda s: d.FullForLong(lasts_at_least_s=3600.0), _parking),
+    Case("count_spike", lambda s: city.CountSpike(), _counts, numeric=True),
+    Case("collapse", lambda s: city.Collapse(), _counts, numeric=True),
+    Case("log_spike", lambda s: city.LogSpike(), _air, numeric=True),
+    Case("repeats", lambda s: city.Repeats(n=3), _reports),
+    Case(
+        "jam",
+        lambda s: city.Jam(),
+        lambda s, n: [(t, (x[1], x[2])) for t, x in _camera(s, n)],
+    ),
+    Case("pair_drift", lambda s: city.PairDrift(), _pm_pair),
 )

@@ -337,3 +337,63 @@ def test_the_detect_role_is_enough_to_run_a_worker(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
                 (login,),
             )
+
+
+def test_a_device_registered_after_the_start_is_watched_from_its_first_reading(
+    db_url: str, t0: datetime, start_worker: Any
+) -> None:
+    w = start_worker(_config(db_url, "w", partitions=2, lookback_s=6 * 3600))
+    assert _wait(lambda: len(w.worker.held) == 2)
+    time.sleep(0.5)  # at least one poll with the device unknown
+    late = _lights(1)
+    _register(db_url, late)
+    for step in range(2):
+        _insert_step(db_url, late, t0, step)
+    assert _wait(lambda: [(r[0], r[1]) for r in _incidents(db_url)] == [("tl-00", "lamp_fault")])
+
+
+def test_an_unreadable_checkpoint_restarts_the_detectors_at_its_watermark(
+    db_url: str, t0: datetime
+) -> None:
+    devices = _lights(1)
+    _register(db_url, devices)
+    _insert_step(db_url, devices, t0, 0)  # arrived before the watermark: never seen
+    with connect(db_url) as conn:
+        conn.execute("UPDATE traffic_light_readings SET received_at = now() - interval '1 min'")
+        for p in range(2):
+            conn.execute(
+                "INSERT INTO detector_checkpoints (partitions, partition, state, watermark) "
+                "VALUES (2, %s, 'not a pickle', now())",
+                (p,),
+            )
+        conn.commit()
+    for step in (1, 2):
+        _insert_step(db_url, devices, t0, step)
+    w = DetectWorker(_config(db_url, "w", partitions=2), listener=NullListener())
+    try:
+        w.rebalance()
+        assert w.held == [0, 1]
+        w.poll()
+    finally:
+        w.close()
+    rows = _incidents(db_url)
+    assert [(r[0], r[2]) for r in rows] == [("tl-00", t0 + timedelta(minutes=2))]
+
+
+def test_the_worker_runs_in_each_schema_mode(
+    any_mode_db_url: str, t0: datetime, start_worker: Any
+) -> None:
+    devices = _lights(3)
+    _register(any_mode_db_url, devices)
+    start_worker(_config(any_mode_db_url, "w", partitions=2, lookback_s=6 * 3600))
+    for step in range(3):
+        _insert_step(any_mode_db_url, devices, t0, step)
+    assert _wait(lambda: len(_incidents(any_mode_db_url)) == 3)
+    report = replay(
+        database_url=any_mode_db_url,
+        start=t0,
+        end=t0 + timedelta(minutes=3),
+        listener=NullListener(),
+    )
+    assert report.adopted == 3
+    assert report.opened == 0
