@@ -1,21 +1,13 @@
-"""Errors of the appeals side of ``connectors`` (routing, appeals, the API).
-
-::
-
-    CitypulseError
-    ├── ConfigError
-    │   └── RoutingError        the routing file is invalid; ``where`` names the place
-    └── AppealsError
-        ├── AppealNotFound      no appeal with ``appeal_id``
-        └── TransitionRefused   ``appeal_id`` cannot go from ``current`` to ``target``
-"""
+"""Errors of the appeals side of ``connectors`` (routing, appeals, the API); the whole
+tree, under one :class:`ConnectorError` root, is drawn in ``connectors._errors``."""
 
 from __future__ import annotations
 
-from citypulse._errors import CitypulseError, ConfigError
+from citypulse._errors import ConfigError
+from connectors._errors import ConnectorError
 
 
-class RoutingError(ConfigError):
+class RoutingError(ConfigError, ConnectorError):
     """The routing configuration is invalid at ``where`` (a path like ``routes.congestion``)."""
 
     def __init__(self, source: str, where: str, message: str) -> None:
@@ -23,7 +15,7 @@ class RoutingError(ConfigError):
         self.where = where
 
 
-class AppealsError(CitypulseError):
+class AppealsError(ConnectorError):
     """Root of the appeals side's own errors."""
 
 
