@@ -147,6 +147,7 @@ def _command() -> list[str]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from citypulse._demo import _showcase
     from citypulse._embedded import EmbeddedMosquitto, EmbeddedPostgres, free_port
     from citypulse.db import connect, migrate, upsert_devices
     from citypulse.simulator import (
@@ -166,7 +167,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
     start = end - timedelta(seconds=wall_s * args.speed)
-    faults = random_faults(city, start=start, end=end, rates=args.faults, seed=args.seed)
+    # The demo's showcase (a stuck signal, smog, a dead camera) always, so that detection
+    # and delivery have work however few random faults the rate draws.
+    faults = _showcase(city, start, end) if not args.intersections else []
+    taken = {d for f in faults for d in f.devices}
+    faults += [
+        f
+        for f in random_faults(city, start=start, end=end, rates=args.faults, seed=args.seed)
+        if not taken.intersection(f.devices)
+    ]
     sim = Simulation(city, start=start, end=end, seed=args.seed, faults=faults)
     work = Path(tempfile.mkdtemp(prefix="citypulse-soak-", dir="/var/tmp"))
     os.chmod(work, 0o755)  # noqa: S103 - the unprivileged PostgreSQL must reach it
@@ -220,12 +229,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for i in range(args.ingest_workers):
             spawn(f"ingest-{i + 1}", ["ingest", "--client-id", f"soak-ingest-{i + 1}"])
         receiver = _Receiver(secret=secrets_used["webhook secret"]).start()
-        spawn("detect", ["detect", "--clock", "data", "--lookback", "86400"])
-        env.update(
+        env.update(  # detect writes an outbox row per connector; serve delivers it
             CITYPULSE_CONNECTORS="webhook",
             CITYPULSE_WEBHOOK_URL=receiver.url,
             CITYPULSE_WEBHOOK_SECRET=receiver.secret,
         )
+        spawn("detect", ["detect", "--clock", "data", "--lookback", "86400"])
         spawn("serve", ["serve", "--port", str(free_port())])
         # Publish only once every ingest session is subscribed: before that the broker
         # has nobody to queue the city's messages for.
