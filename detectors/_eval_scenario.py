@@ -283,12 +283,8 @@ def store_simulation(database_url: str, messages: Iterable[Any], *, batch: int =
 
 
 _ALIGN = """
-UPDATE {table} AS x SET {column} = coalesce((
-    SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY r.time)
-    FROM camera_readings AS r
-    WHERE r.received_at = (SELECT min(b.received_at) FROM camera_readings AS b
-                           WHERE b.received_at >= x.received_at)
-), x.{column})
+UPDATE {table} SET {column} = to_timestamp(%(sim0)s + %(speed)s *
+    (extract(epoch FROM received_at) - %(wall0)s - %(latency)s))
 WHERE {where}
 """  # constant identifiers only
 
@@ -297,11 +293,10 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
     """Publish the simulation through a private Mosquitto into an in-process ingest worker.
 
     Dead letters and last wills carry no reading time of their own; they are stamped with
-    the wall clock on arrival.  Afterwards each is moved to the simulated time of the
-    newest reading that had arrived by then (the simulator publishes in simulated-time
-    order), so that detection sees them where they happened; ``speed`` (simulated seconds
-    per wall second) bounds how far off that can be: an ingest batch of 0.1 s spans a
-    simulated minute at the default.
+    the wall clock on arrival.  The publisher runs simulated time ``speed`` times faster
+    than the wall clock from its first message, so afterwards each is moved to the
+    simulated time its arrival corresponds to (off by the transit time × ``speed``,
+    seconds at the default), and detection sees it where it happened.
     """
     from citypulse import MqttUrl
     from citypulse._embedded import EmbeddedMosquitto
@@ -320,6 +315,7 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
         with IngestWorker(config) as worker:
             if not worker.wait_connected(30):
                 raise RuntimeError("ingest could not subscribe to the embedded broker")
+            wall0 = time.time()
             report = publish(
                 sim.messages(), mqtt_url=mqtt, devices=sim.devices, mode="gateway", speed=speed
             )
@@ -336,13 +332,18 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
         run.dead_letters = int(totals["rejected"])
     finally:
         broker.stop()
-    # Readings of one ingest batch share its transaction's received_at; a status row
-    # does too, a dead letter carries the message's own arrival, just before its batch.
-    # Each moves to the median simulated time of the batch that stored it.
+    # The publisher paces simulated time at ``speed`` from its first message, so an
+    # arrival at wall time w happened at simulated time sim0 + speed * (w - wall0).
+    times = {"sim0": sim.start.timestamp(), "speed": speed, "wall0": wall0}
     with connect(database_url) as conn:
-        conn.execute(_ALIGN.format(table="dead_letters", column="received_at", where="TRUE"))
         conn.execute(
-            _ALIGN.format(table="device_status", column="time", where="reason = 'last_will'")
+            _ALIGN.format(table="dead_letters", column="received_at", where="TRUE"),
+            {**times, "latency": 0.0},
+        )
+        # A status row's received_at is its ingest batch's start, up to a batch age later.
+        conn.execute(
+            _ALIGN.format(table="device_status", column="time", where="reason = 'last_will'"),
+            {**times, "latency": 0.05},
         )
         conn.commit()
     run.store_s = time.monotonic() - began

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,39 @@ def test_a_small_known_scenario_end_to_end(db_url: str) -> None:
     assert result.precision >= 0.75
     assert result.by_type["power_loss"].delays == [0.0]
     assert 0.0 < result.by_type["flashing_yellow"].delays[0] <= 120.0
+
+
+@pytest.mark.slow
+def test_the_same_scenario_through_mosquitto_and_ingest(db_url: str, tmp_path: Path) -> None:
+    start = datetime.fromisoformat("2026-03-02T12:00:00+03:00")
+    spec = {
+        "faults": [
+            {
+                "type": "power_loss",
+                "device": "cam-kirova-pushkina-n",
+                "at": "30m",
+                "duration": "40m",
+            },
+            {
+                "type": "malformed_payload",
+                "device": "tl-kirova-pushkina",
+                "at": "20m",
+                "duration": "30m",
+            },
+        ]
+    }
+    result, run, _ = run_scenario(
+        db_url,
+        start=start,
+        days=0.1,
+        warmup_days=0.02,
+        rate=0.0,
+        seed=3,
+        spec=spec,
+        mqtt_dir=tmp_path,
+    )
+    assert run.dead_letters > 0
+    assert result.recall == 1.0
+    assert result.by_type["power_loss"].delays[0] <= 60.0
+    # The dead letters were placed where they happened: found within two minutes.
+    assert result.by_type["malformed_payload"].delays[0] <= 120.0

@@ -397,3 +397,19 @@ def test_the_worker_runs_in_each_schema_mode(
     )
     assert report.adopted == 3
     assert report.opened == 0
+
+
+def test_a_pinned_worker_takes_only_its_partition_and_waits_for_it(db_url: str) -> None:
+    first = DetectWorker(_config(db_url, "p1", partitions=3, only=1), listener=NullListener())
+    second = DetectWorker(_config(db_url, "p1-twin", partitions=3, only=1), listener=NullListener())
+    try:
+        first.rebalance()
+        second.rebalance()
+        assert first.held == [1]
+        assert second.held == []  # held elsewhere: it waits rather than share
+        first.close()
+        second.rebalance()
+        assert second.held == [1]
+    finally:
+        first.close()
+        second.close()
