@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from psycopg import sql
 
 from citypulse._settings import MqttUrl, Settings
 
@@ -431,7 +432,9 @@ def _deliveries(url: str, receiver: _Receiver, timeout: float = 30.0) -> dict[st
 def _count(conn: Any) -> int:
     total = 0
     for table, _ in _TABLES.values():
-        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        row = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+        ).fetchone()
         total += int(row[0]) if row else 0
     return total
 
@@ -458,11 +461,12 @@ def _measure(url: str, expected: _Expected) -> dict[str, Any]:
     per_second: dict[int, int] = {}
     with connect(url, autocommit=True) as c:
         for kind, (table, has_lane) in _TABLES.items():
-            lane = "lane_id" if has_lane else "0"
-            for device, ln, ms, recv in c.execute(
-                f"SELECT device_id, {lane}, (extract(epoch FROM time) * 1000)::bigint, "  # noqa: S608
-                f"extract(epoch FROM received_at) FROM {table} WHERE NOT time_from_receiver"
-            ):
+            lane = sql.Identifier("lane_id") if has_lane else sql.Literal(0)
+            query = sql.SQL(
+                "SELECT device_id, {}, (extract(epoch FROM time) * 1000)::bigint, "
+                "extract(epoch FROM received_at) FROM {} WHERE NOT time_from_receiver"
+            ).format(lane, sql.Identifier(table))
+            for device, ln, ms, recv in c.execute(query):
                 rows += 1
                 key = (kind, device, int(ln), int(ms))
                 stored.add(key)
