@@ -142,6 +142,14 @@ def test_ingest_workers_share_the_stream_with_distinct_sessions() -> None:
     assert "@mosquitto:1883" in envs[0]["CITYPULSE_MQTT_URL"]
 
 
+def test_detect_queues_for_the_connectors_serve_delivers() -> None:
+    # detect's AppealWriter writes one outbox row per configured connector; serve's
+    # delivery worker sends them.  Without the setting in detect nothing is ever queued.
+    detect, serve = (SERVICES[n]["environment"] for n in ("detect", "serve"))
+    assert detect.get("CITYPULSE_CONNECTORS") == serve.get("CITYPULSE_CONNECTORS")
+    assert "CITYPULSE_CONNECTORS" in detect
+
+
 def test_services_use_least_privilege_logins() -> None:
     def login(name: str) -> str:
         url: str = SERVICES[name]["environment"]["CITYPULSE_DATABASE_URL"]
