@@ -183,17 +183,11 @@ def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
 def _summary(
     conn: object, messages: int, wall_s: float, faults: int, db_url: str, mqtt_url: str, data: Path
 ) -> None:
-
-    from psycopg import sql
+    from citypulse.db import count_readings
 
     c: Any = conn
     kinds = c.execute("SELECT kind, count(*) FROM devices GROUP BY 1 ORDER BY 1").fetchall()
-    counts = {
-        t: c.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"{t}_readings"))
-        ).fetchone()[0]
-        for t in ("traffic_light", "camera", "parking", "ecology")
-    }
+    counts = {k.value: n for k, n in count_readings(c).items()}
     dead = c.execute(
         "SELECT reason, count(*) FROM dead_letters GROUP BY 1 ORDER BY 2 DESC"
     ).fetchall()

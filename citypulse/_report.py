@@ -28,6 +28,7 @@ from citypulse._svg import (
     legend,
     line_chart,
 )
+from citypulse.db import READING_TABLES
 from detectors._rules import SANPIN_1_2_3685_21
 
 #: Pollutants shown, with their display names; limits come from the detectors' table.
@@ -41,8 +42,6 @@ KIND_STYLE = {  # shape, colour, name
 PLURAL = {"traffic_light": "traffic lights", "camera": "cameras", "parking": "parking lots",
           "ecology": "ecology stations"}  # fmt: skip
 SEVERITY = {1: "low", 2: "medium", 3: "high", 4: "critical"}
-READING_TABLES = ("traffic_light_readings", "camera_readings", "parking_readings",
-                  "ecology_readings")  # fmt: skip
 
 _DEVICES = "SELECT id, kind, name, district, address, lat, lon FROM devices ORDER BY id"
 _TRAFFIC = """
@@ -97,7 +96,7 @@ def write_report(
     params = {"start": start, "end": end}
     devices = {row[0]: row for row in conn.execute(_DEVICES)}
     readings = 0
-    for table in READING_TABLES:
+    for table in READING_TABLES.values():
         row = conn.execute(sql.SQL(_COUNT).format(sql.Identifier(table)), params).fetchone()
         readings += int(row[0]) if row else 0
     incidents = conn.execute(_INCIDENTS, params).fetchall()

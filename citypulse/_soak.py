@@ -36,13 +36,6 @@ from psycopg import sql
 
 from citypulse._settings import MqttUrl, Settings
 
-_TABLES = {
-    "traffic_light": ("traffic_light_readings", False),
-    "camera": ("camera_readings", True),
-    "parking": ("parking_readings", False),
-    "ecology": ("ecology_readings", False),
-}
-
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -430,13 +423,9 @@ def _deliveries(url: str, receiver: _Receiver, timeout: float = 30.0) -> dict[st
 
 
 def _count(conn: Any) -> int:
-    total = 0
-    for table, _ in _TABLES.values():
-        row = conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
-        ).fetchone()
-        total += int(row[0]) if row else 0
-    return total
+    from citypulse.db import count_readings
+
+    return sum(count_readings(conn).values())
 
 
 def _wait_stored(url: str, n: int, *, timeout: float) -> bool:
@@ -453,14 +442,16 @@ def _wait_stored(url: str, n: int, *, timeout: float) -> bool:
 
 
 def _measure(url: str, expected: _Expected) -> dict[str, Any]:
-    from citypulse.db import connect
+    from citypulse import DeviceKind
+    from citypulse.db import READING_TABLES, connect
 
     stored: set[tuple[str, str, int, int]] = set()
     rows = 0
     latencies: list[float] = []
     per_second: dict[int, int] = {}
     with connect(url, autocommit=True) as c:
-        for kind, (table, has_lane) in _TABLES.items():
+        for kind, table in READING_TABLES.items():
+            has_lane = kind is DeviceKind.CAMERA
             lane = sql.Identifier("lane_id") if has_lane else sql.Literal(0)
             query = sql.SQL(
                 "SELECT device_id, {}, (extract(epoch FROM time) * 1000)::bigint, "
@@ -468,7 +459,7 @@ def _measure(url: str, expected: _Expected) -> dict[str, Any]:
             ).format(lane, sql.Identifier(table))
             for device, ln, ms, recv in c.execute(query):
                 rows += 1
-                key = (kind, device, int(ln), int(ms))
+                key = (kind.value, device, int(ln), int(ms))
                 stored.add(key)
                 sent = expected.keys.get(key)
                 if sent is not None:

@@ -11,14 +11,17 @@ from citypulse.db._migrate import (
     plan_migrations,
     schema_status,
 )
+from citypulse.db._readings import READING_TABLES, count_readings
 from citypulse.db._upkeep import ROLLUP_VIEWS, maintain, refresh_rollups, schema_mode
 
 __all__ = [
+    "READING_TABLES",
     "ROLLUP_VIEWS",
     "Migration",
     "MigrationReport",
     "SchemaStatus",
     "connect",
+    "count_readings",
     "load_devices",
     "load_migrations",
     "maintain",

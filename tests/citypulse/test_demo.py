@@ -13,6 +13,7 @@ import pytest
 
 from citypulse._embedded import EmbeddedPostgres
 from citypulse.cli import main
+from citypulse.db import count_readings
 
 pytestmark = pytest.mark.slow
 
@@ -40,10 +41,7 @@ def test_demo_summary_matches_the_database(
                 assert row is not None
                 return int(row[0])
 
-            readings = sum(
-                one(f"SELECT count(*) FROM {t}_readings")
-                for t in ("traffic_light", "camera", "parking", "ecology")
-            )
+            readings = sum(count_readings(conn).values())
             assert summary["readings"] == readings > 10_000
             assert summary["devices"] == one("SELECT count(*) FROM devices") == 89
             assert summary["incidents_opened"] == one("SELECT count(*) FROM incidents") >= 3

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from citypulse import MqttUrl
 from citypulse._embedded import EmbeddedAmqtt, EmbeddedPostgres, wheel_bindir
-from citypulse.db import connect, migrate, scalar, upsert_devices
+from citypulse.db import connect, count_readings, migrate, scalar, upsert_devices
 from citypulse.simulator import Simulation, generated_city, publish
 from ingest._worker import IngestConfig, IngestWorker
 
@@ -77,10 +77,7 @@ def test_amqtt_carries_the_demo_feed_into_ingest(folder: Path) -> None:
                 done.wait(0.1)
             assert done.is_set(), worker.counters.totals()
         with connect(pg.url) as conn:
-            stored = sum(
-                scalar(conn, f"SELECT count(*) FROM {k}_readings")
-                for k in ("traffic_light", "camera", "parking", "ecology")
-            )
+            stored = sum(count_readings(conn).values())
         assert stored > 0
         assert stored == worker.counters.totals()["stored"]
     finally:
