@@ -37,7 +37,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="MQTT protocol; auto tries 5 then falls back to 3.1.1",
     )
-    parser.add_argument("--batch-size", type=int, default=5000, help="messages per transaction")
+    parser.add_argument(
+        "--batch-size", type=int, default=5000, help="most messages per transaction (default 5000)"
+    )
+    parser.add_argument(
+        "--batch-rows",
+        type=int,
+        default=10_000,
+        help="a transaction closes at this many readings too, so that batch payloads keep "
+        "both flushers busy (default 10000)",
+    )
     parser.add_argument(
         "--batch-age",
         type=float,
@@ -98,6 +107,8 @@ def build_config(args: argparse.Namespace, settings: Settings) -> IngestConfig:
         unknown_devices=args.unknown_devices or settings.unknown_devices,
         retention=timedelta(days=settings.retention_days),
         batch_size=args.batch_size,
+        batch_rows=args.batch_rows,
+        max_pending_rows=max(20 * args.batch_rows, 200_000),
         batch_age=args.batch_age,
         flushers=args.flushers,
         rate_limit=args.rate_limit or None,

@@ -2,14 +2,17 @@
 
 Threads (paho is thread-based, and psycopg's synchronous COPY is its fastest path):
 
-- paho's network thread decodes each message and appends it to the pending list;
+- paho's network thread (:class:`~ingest._mqtt.FastClient`, paho with a buffered reader)
+  decodes each message and appends it to the pending list;
 - ``flushers`` threads (each with its own connection, so PostgreSQL works on two batches
-  at once) take a batch at ``batch_size`` messages or ``batch_age`` seconds, store it in
-  one transaction, then acknowledge every message of the batch to the broker;
+  at once) take a batch at ``batch_size`` messages, ``batch_rows`` readings or
+  ``batch_age`` seconds, whichever comes first, store it in one transaction, then
+  acknowledge every message of the batch to the broker;
 - the housekeeper writes counters to ``ingest_stats`` and runs the schema upkeep.
 
 Backpressure: the broker sends at most ``receive_maximum`` unacknowledged messages (MQTT
-5), and the network thread blocks when ``max_pending`` messages wait, so memory stays
+5), and the network thread blocks when ``max_pending`` messages (or ``max_pending_rows``
+readings) wait, so memory stays
 bounded when the database is down; nothing unacknowledged is lost, because the session
 is persistent (clean_start false, session expiry) and the broker redelivers.
 """
@@ -27,7 +30,6 @@ from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -36,6 +38,7 @@ from citypulse import MqttUrl
 from ingest._decode import Decoder
 from ingest._errors import PermanentStoreError, TransientStoreError
 from ingest._limit import RateLimiter
+from ingest._mqtt import FastClient
 from ingest._sink import Item, PostgresSink
 from ingest._stats import Counters
 
@@ -56,11 +59,13 @@ class IngestConfig:
     protocol: Literal["auto", "5", "3.1.1"] = "auto"
     unknown_devices: Literal["register", "reject"] = "register"
     retention: timedelta = timedelta(days=365)
-    batch_size: int = 5_000
+    batch_size: int = 5_000  # messages
+    batch_rows: int = 10_000  # readings: a batch of 50-reading messages closes sooner
     batch_age: float = 0.1
     flushers: int = 2
     receive_maximum: int = 20_000
-    max_pending: int = 40_000
+    max_pending: int = 40_000  # messages
+    max_pending_rows: int = 200_000  # readings
     session_expiry: int = 7 * 86_400
     keepalive: int = 30
     stats_interval: float = 5.0
@@ -74,6 +79,8 @@ class IngestConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= self.max_pending:
             raise ValueError("batch_size must be between 1 and max_pending")
+        if not 1 <= self.batch_rows <= self.max_pending_rows:
+            raise ValueError("batch_rows must be between 1 and max_pending_rows")
         if not 1 <= self.receive_maximum <= 65_535:
             raise ValueError("receive_maximum must be 1..65535")
         if self.batch_age <= 0:
@@ -136,6 +143,7 @@ class IngestWorker:
         ]
         self._flushing = 0
         self._pending: list[Item] = []
+        self._pending_rows = 0  # readings in _pending (a message without any counts one)
         self._tick = 0.0
         self._received_at = datetime.fromtimestamp(0, UTC)
         self._first_at = 0.0
@@ -152,12 +160,11 @@ class IngestWorker:
     # --- MQTT ---------------------------------------------------------------------------
     def _new_client(self) -> mqtt.Client:
         cfg = self.config
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
+        client = FastClient(
             client_id=cfg.client_id,
             protocol=self._protocol,
             clean_session=None if self._protocol == mqtt.MQTTv5 else False,
-            manual_ack=True,
+            on_publish=self._on_publish,
         )
         if cfg.mqtt.username:
             client.username_pw_set(cfg.mqtt.username, cfg.mqtt.password.value or None)
@@ -166,7 +173,6 @@ class IngestWorker:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         return client
 
@@ -245,7 +251,7 @@ class IngestWorker:
         if not self._stopping.is_set():
             log.warning("disconnected from the broker (%s); paho reconnects", reason)
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         if not self._accepting:
             return  # not acknowledged: the broker redelivers after we reconnect
         now = time.time()
@@ -253,24 +259,26 @@ class IngestWorker:
             self._tick = now
             self._received_at = datetime.fromtimestamp(now, UTC)
         received_at = self._received_at
-        topic = msg.topic
-        payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
         decoded = self._decoder.decode(topic, payload, received_at)
         if self._limiter is not None:
             decoded = self._limiter.check(decoded, time.monotonic())
-        item = Item(msg.mid, msg.qos, topic, payload, received_at, decoded)
+        item = Item(mid, qos, topic, payload, received_at, decoded)
+        cfg = self.config
         with self._cond:
             pending = self._pending
             if not pending:
                 self._first_at = time.monotonic()
             pending.append(item)
+            rows = self._pending_rows = self._pending_rows + (len(decoded.rows) or 1)
             size = len(pending)
-            if size >= self.config.batch_size:
+            if size >= cfg.batch_size or rows >= cfg.batch_rows:
                 self._cond.notify_all()
-            while size >= self.config.max_pending and not self._stopping.is_set():
+            while (
+                size >= cfg.max_pending or rows >= cfg.max_pending_rows
+            ) and not self._stopping.is_set():
                 self.counters.backpressure_waits += 1
                 self._cond.wait(0.5)
-                size = len(self._pending)
+                size, rows = len(self._pending), self._pending_rows
 
     # --- flushing -------------------------------------------------------------------------
     def _take_batch(self) -> list[Item]:
@@ -278,7 +286,7 @@ class IngestWorker:
         with self._cond:
             while True:
                 size = len(self._pending)
-                if size >= cfg.batch_size:
+                if size >= cfg.batch_size or self._pending_rows >= cfg.batch_rows:
                     break
                 if size and time.monotonic() - self._first_at >= cfg.batch_age:
                     break
@@ -290,8 +298,15 @@ class IngestWorker:
                     else max(0.001, cfg.batch_age - (time.monotonic() - self._first_at))
                 )
                 self._cond.wait(timeout)
-            batch = self._pending[: cfg.batch_size]
-            del self._pending[: cfg.batch_size]
+            cut = rows = 0
+            for item in self._pending[: cfg.batch_size]:
+                rows += len(item.decoded.rows) or 1
+                cut += 1
+                if rows >= cfg.batch_rows:
+                    break
+            batch = self._pending[:cut]
+            del self._pending[:cut]
+            self._pending_rows -= rows
             if self._pending:
                 self._first_at = time.monotonic()
             self._cond.notify_all()
