@@ -4,6 +4,10 @@ paho's 16-bit message ids wrap past 65,535 unacknowledged messages, after which 
 publisher loses messages and hangs; this one never has more than ``max_inflight``
 unacknowledged.  It counts the broker's PUBACKs: what the broker acknowledged is what must
 end up stored.
+
+Keep the window small: paho walks its whole list of outgoing messages on every PUBACK, so
+the cost of an acknowledgement grows with what is in flight.  Measured here on 20,000
+messages: 2,000 in flight publish ~2,200 msg/s, 200 in flight ~6,500-7,100 msg/s.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from citypulse._settings import MqttUrl
 class BoundedPublisher:
     """``with BoundedPublisher(url) as pub: pub.publish(messages); pub.wait_acked(n)``."""
 
-    def __init__(self, url: MqttUrl, *, client_id: str = "", max_inflight: int = 1000) -> None:
+    def __init__(self, url: MqttUrl, *, client_id: str = "", max_inflight: int = 200) -> None:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )

@@ -3,12 +3,17 @@
 Starts a private PostgreSQL and Mosquitto (raised max_queued_messages), then for the same
 backlog of single-reading QoS 1 messages prints:
   (a) the ceiling: a bare paho subscriber that only counts;
+  (a') the same through ingest's own reader (:class:`ingest._mqtt.FastClient`), which is
+       faster than stock paho, so (b) can pass (a): this is the ceiling of our stack;
   (b) citypulse ingest: rows committed per second;
   (c) the naive baseline: one INSERT per message (autocommit);
 then (d) publish-to-commit latency p50/p99 at a fixed offered rate (the publisher runs in
 a process of its own, so it can offer the rate), and (e) the drain rate with 50-reading
-batch payloads.  (a) and (b) alternate for a few rounds and the best of each counts: on
-a shared machine other load lowers single runs, and alternating exposes both to it.
+batch payloads, and (e') what PostgreSQL alone takes of those rows when two connections
+COPY them already decoded (the share of (e) that the database, not ingest, sets on a
+machine where both share the same cores).  (a) and (b) alternate for a few rounds and
+the best of each counts: on a shared machine other load lowers single runs, and
+alternating exposes both to it.
 Targets: (b) >= 0.6 x (a) and >= 10 x (c); (d) p99 <= 250 ms at 5,000 msg/s; (e) >=
 150,000 readings/s.
 """
@@ -105,7 +110,7 @@ def _publish_backlog(url: MqttUrl, messages: Iterator[tuple[str, bytes]], n: int
     from citypulse._publish import BoundedPublisher
 
     started = time.monotonic()
-    with BoundedPublisher(url, max_inflight=2000) as pub:
+    with BoundedPublisher(url, max_inflight=200) as pub:
         pub.publish(messages)
         pub.wait_acked(n, timeout=600)
     return time.monotonic() - started
@@ -156,6 +161,88 @@ def _ceiling(url: MqttUrl, n: int, root: str) -> float:
     client.disconnect()
     client.loop_stop()
     return received[0] / took
+
+
+def _fast_ceiling(url: MqttUrl, n: int, root: str) -> float:
+    """(a'): the same, through ingest's own reader (FastClient), still only counting."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from ingest._mqtt import FastClient
+
+    topic = f"{root}/+/+/+/telemetry"
+    _session(url, f"bench-fast-{root}", topic, subscribe=True).disconnect()
+    _publish_backlog(url, _single(root, n, datetime.now(UTC) - timedelta(hours=1)), n)
+    done = threading.Event()
+    received = [0]
+    acks: list[int] = []
+
+    def on_publish(topic: str, payload: bytes, mid: int, qos: int) -> None:
+        received[0] += 1
+        acks.append(mid)
+        if len(acks) >= 1000 or received[0] >= n:  # acknowledged in runs, as ingest does
+            client.ack_many(acks)
+            acks.clear()
+        if received[0] >= n:
+            done.set()
+
+    client = FastClient(client_id=f"bench-fast-{root}", protocol=mqtt.MQTTv5, on_publish=on_publish)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 20000
+    started = time.monotonic()
+    client.connect(url.host, url.port, clean_start=False, properties=props)
+    client.loop_start()
+    done.wait(600)
+    took = time.monotonic() - started
+    client.disconnect()
+    client.loop_stop()
+    return received[0] / took
+
+
+def _copy_ceiling(db_url: str, n_messages: int, flushers: int) -> float:
+    """(e'): what PostgreSQL takes here: ``flushers`` connections COPYing the rows of the
+    same 50-reading payloads, decoded beforehand, in transactions of 10,000 rows."""
+    import psycopg
+
+    from citypulse import DeviceKind
+    from ingest._decode import Decoder
+    from ingest._sink import _layouts
+
+    now = datetime.now(UTC)
+    decoder = Decoder(root="benchF")
+    layout = _layouts()[DeviceKind.CAMERA]
+    rows = [
+        row
+        for topic, payload in _batches("benchF", n_messages, now - timedelta(hours=3))
+        for row in decoder.decode(topic, payload, now).rows
+    ]
+    chunks = [rows[i : i + 10_000] for i in range(0, len(rows), 10_000)]
+    with psycopg.connect(db_url) as conn:
+        conn.execute("SELECT citypulse_ensure_partitions(%s, %s)", (now - timedelta(days=1), now))
+        conn.commit()
+    conns = [psycopg.connect(db_url) for _ in range(flushers)]
+
+    def work(k: int) -> None:
+        conn = conns[k]
+        for chunk in chunks[k::flushers]:
+            with conn.cursor() as cur, cur.copy(layout.direct_sql) as copy:
+                copy.set_types(layout.types)
+                for row in chunk:
+                    copy.write_row(row)
+            conn.commit()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(flushers)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = time.monotonic() - started
+    for conn in conns:
+        conn.close()
+    return len(rows) / took
 
 
 def _ingest_config(db_url: str, url: MqttUrl, root: str, **kw: Any) -> Any:
@@ -260,7 +347,7 @@ def _publish_at_rate(url: str, root: str, rate: float, n: int, out: Any) -> None
         )
         for i in range(n)
     )
-    with BoundedPublisher(MqttUrl.parse(url), max_inflight=2000) as pub:
+    with BoundedPublisher(MqttUrl.parse(url), max_inflight=200) as pub:
         started = time.monotonic()
         pub.publish(messages, rate=rate, stamp=stamp)
         offered = n / (time.monotonic() - started)
@@ -318,7 +405,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     n = args.messages or (20_000 if quick else 200_000)
     seconds = args.seconds or (4.0 if quick else 10.0)
     rounds = max(1, args.rounds or (2 if quick else 3))
-    batch_messages = max(n // 20, 200)
+    batch_messages = max(n // 20, 4000)  # 200,000 readings at least: fixed costs stay small
     with tempfile.TemporaryDirectory(prefix="citypulse-bench-") as tmp:
         Path(tmp).chmod(0o755)
         _say("starting a private PostgreSQL and Mosquitto ...")
@@ -347,6 +434,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 ingests.append(rate)
                 _say(f"    {rate:,.0f} rows/s")
             ceiling, ingest_rate = max(ceilings), max(ingests)
+            _say("(a') the same backlog through ingest's reader (FastClient), only counting ...")
+            fast = _fast_ceiling(url, n, "benchA2")
+            _say(f"    {fast:,.0f} msg/s")
             _say("(c) naive baseline: one INSERT per message ...")
             naive = _naive(pg.url, url, min(n, 50_000), 8.0 if quick else 15.0)
             _say(f"    {naive:,.0f} rows/s")
@@ -366,6 +456,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 batch_messages * 50,
             )
             _say(f"    {batch_rate:,.0f} readings/s")
+            _say(
+                "(e') PostgreSQL alone: the same rows, decoded beforehand, COPYed by 2 connections"
+            )
+            copy_rate = _copy_ceiling(pg.url, batch_messages, 2)
+            _say(f"    {copy_rate:,.0f} rows/s")
         finally:
             broker.stop()
             pg.stop()
@@ -378,11 +473,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "ingest_rows_per_s": round(ingest_rate),
         "naive_rows_per_s": round(naive),
         "ingest_vs_ceiling": round(ingest_rate / ceiling, 3),
+        "fastclient_ceiling_msg_per_s": round(fast),
+        "ingest_vs_fastclient_ceiling": round(ingest_rate / fast, 3),
         "ingest_vs_naive": round(ingest_rate / naive, 1),
         "latency_offered_msg_per_s": round(latency["offered_per_s"]),
         "latency_p50_ms": round(latency["p50_ms"], 1),
         "latency_p99_ms": round(latency["p99_ms"], 1),
         "batch_readings_per_s": round(batch_rate),
+        "copy_ceiling_rows_per_s": round(copy_rate),
+        "batch_vs_copy_ceiling": round(batch_rate / copy_rate, 3),
         "targets_met": {
             "vs_ceiling>=0.6": ingest_rate / ceiling >= 0.6,
             "vs_naive>=10": ingest_rate / naive >= 10,
@@ -402,12 +501,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             f"  (b) citypulse ingest, rows committed  {ingest_rate:>10,.0f} rows/s"
             f"  = {ratio:.2f} x ceiling (target >= 0.6)"
             f"  (rounds: {', '.join(f'{i:,.0f}' for i in ingests)})",
+            f"  (a') ingest's reader, only counting  {fast:>10,.0f} msg/s"
+            f"  ingest = {ingest_rate / fast:.2f} x this",
             f"  (c) naive, one INSERT per message     {naive:>10,.0f} rows/s"
             f"  ingest = {speedup:.1f} x naive (target >= 10)",
             f"  (d) publish->commit at {latency['offered_per_s']:,.0f} msg/s:"
             f" p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms (target <= 250)",
             f"  (e) 50-reading batch payloads         {batch_rate:>10,.0f} readings/s"
             " (target >= 150,000)",
+            f"  (e') PostgreSQL alone, 2 x COPY      {copy_rate:>10,.0f} rows/s"
+            f"  ingest = {batch_rate / copy_rate:.2f} x this",
         ]
         print("\n".join(lines))
     return 0

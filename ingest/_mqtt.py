@@ -28,17 +28,19 @@ packet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.client import PUBLISH, time_func
+from paho.mqtt.client import PUBACK, PUBLISH, time_func
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.exception import MalformedPacket
 
 log = logging.getLogger(__name__)
 
 CHUNK: Final = 256 * 1024  # bytes taken from the socket per read
+_PUBACK: Final = struct.Struct("!BBH")
 OnPublish = Callable[[str, bytes, int, int], None]  # topic, payload, mid, qos
 
 
@@ -58,6 +60,16 @@ class FastClient(mqtt.Client):
         self._deliver = on_publish
         self._buffer = bytearray()
         self.on_message = self._slow_message
+
+    def ack_many(self, mids: Sequence[int]) -> None:
+        """Acknowledge QoS 1 messages in one write instead of a packet and a wake-up each.
+
+        What ``ack`` does per message, through paho's packet queue with the PUBACKs
+        joined: MQTT allows any number of packets in one TCP write.
+        """
+        if mids:
+            pack = _PUBACK.pack
+            self._packet_queue(PUBACK, b"".join([pack(PUBACK, 2, mid) for mid in mids]), 0, 0)
 
     def _slow_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import logging
 import random
-import struct
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.client import PUBACK
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -95,26 +93,9 @@ class IngestConfig:
         return (f"{prefix}{base}/telemetry", f"{prefix}{base}/status")
 
 
-_PUBACK: Final = struct.Struct("!BBH")
-
-
-def _ack(client: mqtt.Client, batch: list[Item]) -> None:
-    """Acknowledge a committed batch in one write instead of one packet and wake-up each.
-
-    Uses paho 2.2's internal packet queue (what ``Client.ack`` calls per message) with the
-    PUBACKs joined; MQTT allows any number of packets in one TCP write.  Falls back to
-    ``ack`` per message should a paho version lack it.
-    """
-    queue = getattr(client, "_packet_queue", None)
-    if queue is None:  # pragma: no cover - paho is pinned to a version that has it
-        for item in batch:
-            if item.qos:
-                client.ack(item.mid, item.qos)
-        return
-    pack = _PUBACK.pack
-    packets = b"".join([pack(PUBACK, 2, item.mid) for item in batch if item.qos == 1])
-    if packets:
-        queue(PUBACK, packets, 0, 0)
+def _ack(client: FastClient, batch: list[Item]) -> None:
+    """Acknowledge a committed batch: its QoS 1 PUBACKs in one write."""
+    client.ack_many([item.mid for item in batch if item.qos == 1])
     for item in batch:
         if item.qos == 2:  # pragma: no cover - subscriptions ask for QoS 1 at most
             client.ack(item.mid, 2)
@@ -158,7 +139,7 @@ class IngestWorker:
         self.fatal: BaseException | None = None
 
     # --- MQTT ---------------------------------------------------------------------------
-    def _new_client(self) -> mqtt.Client:
+    def _new_client(self) -> FastClient:
         cfg = self.config
         client = FastClient(
             client_id=cfg.client_id,
