@@ -27,17 +27,17 @@ packet.
 
 from __future__ import annotations
 
-import logging
 import struct
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK, PUBLISH, time_func
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.exception import MalformedPacket
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from paho.mqtt.client import _InPacket
 
 CHUNK: Final = 256 * 1024  # bytes taken from the socket per read
 _PUBACK: Final = struct.Struct("!BBH")
@@ -58,7 +58,7 @@ class FastClient(mqtt.Client):
             **kw,
         )
         self._deliver = on_publish
-        self._buffer = bytearray()
+        self._buffer = b""  # the start of a packet whose rest has not arrived yet
         self.on_message = self._slow_message
 
     def ack_many(self, mids: Sequence[int]) -> None:
@@ -80,7 +80,7 @@ class FastClient(mqtt.Client):
         self._deliver(topic, payload, msg.mid, msg.qos)
 
     def _sock_close(self) -> None:
-        self._buffer = bytearray()  # what was left belongs to the old connection
+        self._buffer = b""  # what was left belongs to the old connection
         super()._sock_close()
 
     def _packet_read(self) -> MQTTErrorCode:
@@ -96,8 +96,8 @@ class FastClient(mqtt.Client):
         with self._msgtime_mutex:
             self._last_bytes_received = time_func()
         if self._buffer:
-            data = bytes(self._buffer) + data
-            self._buffer = bytearray()
+            data = self._buffer + data
+            self._buffer = b""
         return self._handle_packets(data)
 
     def _handle_packets(self, data: bytes) -> MQTTErrorCode:
@@ -150,35 +150,30 @@ class FastClient(mqtt.Client):
                 return rc  # paho drops the connection, and the buffer with it
             if self._sock is not sock:
                 return rc  # a callback disconnected: the rest is the old connection's
-        if pos < end:
-            self._buffer = bytearray(data[pos:])
+        self._buffer = data[pos:]
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _paho_handle(self, command: int, length: int, packet: bytearray) -> MQTTErrorCode:
         """One packet through paho's own handlers, as its reader would have passed it."""
-        self._in_packet = {
-            "command": command,
-            "have_remaining": 1,
-            "remaining_count": [],
-            "remaining_mult": 1,
-            "remaining_length": length,
-            "packet": packet,
-            "to_process": 0,
-            "pos": 0,
-        }
+        self._in_packet = _in_packet(command, length, packet)
         try:
             rc = self._packet_handle()
         except MalformedPacket as exc:
             self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
             rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
-        self._in_packet = {
-            "command": 0,
-            "have_remaining": 0,
-            "remaining_count": [],
-            "remaining_mult": 1,
-            "remaining_length": 0,
-            "packet": bytearray(b""),
-            "to_process": 0,
-            "pos": 0,
-        }
+        self._in_packet = _in_packet(0, 0, bytearray())  # paho's state between packets
         return rc
+
+
+def _in_packet(command: int, length: int, packet: bytearray) -> _InPacket:
+    """paho's ``_in_packet`` state: a whole packet read (or none, for command 0)."""
+    return {
+        "command": command,
+        "have_remaining": 1 if command else 0,
+        "remaining_count": [],
+        "remaining_mult": 1,
+        "remaining_length": length,
+        "packet": packet,
+        "to_process": 0,
+        "pos": 0,
+    }
