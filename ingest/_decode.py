@@ -60,6 +60,12 @@ class Decoded(NamedTuple):
     newest: datetime | None = None
 
     @property
+    def weight(self) -> int:
+        """Readings this message carries, at least one: what batches, backpressure and the
+        rate limit count."""
+        return len(self.rows) or 1
+
+    @property
     def readings(self) -> tuple[Reading, ...]:
         if not self.rows or self.topic is None:
             return ()

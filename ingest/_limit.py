@@ -52,7 +52,7 @@ class RateLimiter:
         topic = decoded.topic
         if topic is None:
             return decoded
-        cost = max(1, len(decoded.rows))
+        cost = decoded.weight
         if self.admit(topic.device_id, cost, now):
             return decoded
         detail = (

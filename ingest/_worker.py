@@ -12,9 +12,9 @@ Threads (paho is thread-based, and psycopg's synchronous COPY is its fastest pat
 
 Backpressure: the broker sends at most ``receive_maximum`` unacknowledged messages (MQTT
 5), and the network thread blocks when ``max_pending`` messages (or ``max_pending_rows``
-readings) wait, so memory stays
-bounded when the database is down; nothing unacknowledged is lost, because the session
-is persistent (clean_start false, session expiry) and the broker redelivers.
+readings) wait, so memory stays bounded when the database is down; nothing
+unacknowledged is lost, because the session is persistent (clean_start false, session
+expiry) and the broker redelivers.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class IngestWorker:
         ]
         self._flushing = 0
         self._pending: list[Item] = []
-        self._pending_rows = 0  # readings in _pending (a message without any counts one)
+        self._pending_rows = 0  # the weight (readings, at least one) of what is in _pending
         self._tick = 0.0
         self._received_at = datetime.fromtimestamp(0, UTC)
         self._first_at = 0.0
@@ -250,7 +250,7 @@ class IngestWorker:
             if not pending:
                 self._first_at = time.monotonic()
             pending.append(item)
-            rows = self._pending_rows = self._pending_rows + (len(decoded.rows) or 1)
+            rows = self._pending_rows = self._pending_rows + decoded.weight
             size = len(pending)
             if size >= cfg.batch_size or rows >= cfg.batch_rows:
                 self._cond.notify_all()
@@ -281,7 +281,7 @@ class IngestWorker:
                 self._cond.wait(timeout)
             cut = rows = 0
             for item in self._pending[: cfg.batch_size]:
-                rows += len(item.decoded.rows) or 1
+                rows += item.decoded.weight
                 cut += 1
                 if rows >= cfg.batch_rows:
                     break
