@@ -208,7 +208,7 @@ def _copy_ceiling(db_url: str, n_messages: int, flushers: int) -> float:
 
     from citypulse import DeviceKind
     from ingest._decode import Decoder
-    from ingest._sink import _layouts
+    from ingest._sink import _ENSURE_PARTITIONS, _layouts, copy_rows
 
     now = datetime.now(UTC)
     decoder = Decoder(root="benchF")
@@ -220,17 +220,15 @@ def _copy_ceiling(db_url: str, n_messages: int, flushers: int) -> float:
     ]
     chunks = [rows[i : i + 10_000] for i in range(0, len(rows), 10_000)]
     with psycopg.connect(db_url) as conn:
-        conn.execute("SELECT citypulse_ensure_partitions(%s, %s)", (now - timedelta(days=1), now))
+        conn.execute(_ENSURE_PARTITIONS, (now - timedelta(days=1), now))
         conn.commit()
     conns = [psycopg.connect(db_url) for _ in range(flushers)]
 
     def work(k: int) -> None:
         conn = conns[k]
         for chunk in chunks[k::flushers]:
-            with conn.cursor() as cur, cur.copy(layout.direct_sql) as copy:
-                copy.set_types(layout.types)
-                for row in chunk:
-                    copy.write_row(row)
+            with conn.cursor() as cur:
+                copy_rows(cur, layout.direct_sql, layout.types, chunk)
             conn.commit()
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(flushers)]
@@ -435,7 +433,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 _say(f"    {rate:,.0f} rows/s")
             ceiling, ingest_rate = max(ceilings), max(ingests)
             _say("(a') the same backlog through ingest's reader (FastClient), only counting ...")
-            fast = _fast_ceiling(url, n, "benchA2")
+            fast = _ceiling(url, n, "benchA2", fast=True)
             _say(f"    {fast:,.0f} msg/s")
             _say("(c) naive baseline: one INSERT per message ...")
             naive = _naive(pg.url, url, min(n, 50_000), 8.0 if quick else 15.0)

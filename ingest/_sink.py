@@ -18,6 +18,7 @@ from typing import Any, Final, NamedTuple
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Query
 
 from citypulse import DeviceKind, DeviceStatus, Reading
 from citypulse.db import connect
@@ -78,6 +79,20 @@ def _layout(kind: DeviceKind, reading_type: type[Reading]) -> _Layout:
             "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         ).format(sql.Identifier(stage), sql.Identifier(table)),
     )
+
+
+def copy_rows(
+    cur: psycopg.Cursor[Any],
+    statement: Query,
+    types: Sequence[str],
+    rows: Iterable[tuple[Any, ...]],
+) -> None:
+    """Binary COPY of ``rows`` (tuples in column order, typed ``types``) by ``statement``."""
+    with cur.copy(statement) as copy:
+        copy.set_types(types)
+        write = copy.write_row
+        for row in rows:
+            write(row)
 
 
 def _layouts() -> dict[DeviceKind, _Layout]:
@@ -296,10 +311,8 @@ class PostgresSink:
         for reason, count in _count(dead):
             result.rejected[reason] = result.rejected.get(reason, 0) + count
         if dead:
-            with conn.cursor() as cur, cur.copy(_DEAD_LETTER_COPY) as copy:
-                copy.set_types(_DEAD_LETTER_TYPES)
-                for d in dead:
-                    copy.write_row(d)
+            with conn.cursor() as cur:
+                copy_rows(cur, _DEAD_LETTER_COPY, _DEAD_LETTER_TYPES, dead)
         status_devices = {s.device_id for s in statuses}
         if statuses:
             conn.execute(
@@ -353,22 +366,15 @@ class PostgresSink:
         """
         if self._stage_next <= 0:
             try:
-                with conn.transaction(), conn.cursor() as cur, cur.copy(layout.direct_sql) as copy:
-                    copy.set_types(layout.types)
-                    write = copy.write_row
-                    for row in rows:
-                        write(row)
+                with conn.transaction(), conn.cursor() as cur:
+                    copy_rows(cur, layout.direct_sql, layout.types, rows)
             except psycopg.errors.UniqueViolation:
                 self._stage_next = _STAGED_AFTER_DUPLICATE  # redeliveries come in runs
             else:
                 return len(rows)
         self._stage_next -= 1
         with conn.cursor() as cur:
-            with cur.copy(layout.copy_sql) as copy:
-                copy.set_types(layout.types)
-                write = copy.write_row
-                for row in rows:
-                    write(row)
+            copy_rows(cur, layout.copy_sql, layout.types, rows)
             cur.execute(layout.insert_sql)
             return max(cur.rowcount, 0)
 
