@@ -116,84 +116,73 @@ def _publish_backlog(url: MqttUrl, messages: Iterator[tuple[str, bytes]], n: int
     return time.monotonic() - started
 
 
+def _connect(client: Any, url: MqttUrl) -> None:
+    """CONNECT with a persistent session and a Receive Maximum of 20,000, then loop."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 20000
+    client.connect(url.host, url.port, clean_start=False, properties=props)
+    client.loop_start()
+
+
 def _session(
     url: MqttUrl, client_id: str, topic: str, on_message: Any = None, *, subscribe: bool = False
 ) -> Any:
     """A persistent-session MQTT 5 client; with ``subscribe``, returns once SUBACK is in."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     client.on_message = on_message
-    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = 3600
-    props.ReceiveMaximum = 20000
     subscribed = threading.Event()
     if subscribe:
         client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
         client.on_subscribe = lambda c, u, m, r, p: subscribed.set()
-    client.connect(url.host, url.port, clean_start=False, properties=props)
-    client.loop_start()
+    _connect(client, url)
     if subscribe and not subscribed.wait(30):
         raise TimeoutError(f"{client_id} did not subscribe")
     return client
 
 
-def _ceiling(url: MqttUrl, n: int, root: str) -> float:
-    """(a): drain a backlog with a paho subscriber that only counts."""
-    topic = f"{root}/+/+/+/telemetry"
-    _session(url, f"bench-ceiling-{root}", topic, subscribe=True).disconnect()
-    _publish_backlog(url, _single(root, n, datetime.now(UTC) - timedelta(hours=1)), n)
-    done = threading.Event()
-    received = [0]
-
-    def on_message(c: Any, u: Any, m: Any) -> None:
-        received[0] += 1
-        if received[0] >= n:
-            done.set()
-
-    started = time.monotonic()
-    client = _session(url, f"bench-ceiling-{root}", topic, on_message)
-    done.wait(600)
-    took = time.monotonic() - started
-    client.disconnect()
-    client.loop_stop()
-    return received[0] / took
-
-
-def _fast_ceiling(url: MqttUrl, n: int, root: str) -> float:
-    """(a'): the same, through ingest's own reader (FastClient), still only counting."""
+def _ceiling(url: MqttUrl, n: int, root: str, *, fast: bool = False) -> float:
+    """(a): drain a backlog with a stock paho subscriber that only counts; (a') with
+    ``fast``, through ingest's own reader (FastClient), acknowledging in runs of 1,000 as
+    ingest acknowledges its batches."""
     import paho.mqtt.client as mqtt
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
 
     from ingest._mqtt import FastClient
 
     topic = f"{root}/+/+/+/telemetry"
-    _session(url, f"bench-fast-{root}", topic, subscribe=True).disconnect()
+    client_id = f"bench-{'fast' if fast else 'ceiling'}-{root}"
+    _session(url, client_id, topic, subscribe=True).disconnect()
     _publish_backlog(url, _single(root, n, datetime.now(UTC) - timedelta(hours=1)), n)
     done = threading.Event()
     received = [0]
     acks: list[int] = []
 
-    def on_publish(topic: str, payload: bytes, mid: int, qos: int) -> None:
+    def count() -> None:
         received[0] += 1
-        acks.append(mid)
-        if len(acks) >= 1000 or received[0] >= n:  # acknowledged in runs, as ingest does
-            client.ack_many(acks)
-            acks.clear()
         if received[0] >= n:
             done.set()
 
-    client = FastClient(client_id=f"bench-fast-{root}", protocol=mqtt.MQTTv5, on_publish=on_publish)
-    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = 3600
-    props.ReceiveMaximum = 20000
-    started = time.monotonic()
-    client.connect(url.host, url.port, clean_start=False, properties=props)
-    client.loop_start()
+    def on_publish(topic: str, payload: bytes, mid: int, qos: int) -> None:
+        acks.append(mid)
+        count()
+        if len(acks) >= 1000 or done.is_set():
+            client.ack_many(acks)
+            acks.clear()
+
+    client: Any
+    if fast:
+        client = FastClient(client_id=client_id, protocol=mqtt.MQTTv5, on_publish=on_publish)
+        started = time.monotonic()
+        _connect(client, url)
+    else:
+        started = time.monotonic()
+        client = _session(url, client_id, topic, lambda c, u, m: count())
     done.wait(600)
     took = time.monotonic() - started
     client.disconnect()
