@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.abc import Query
 
 from citypulse import DeviceKind, DeviceStatus, Reading
-from citypulse.db import connect
+from citypulse.db import READING_TABLES, connect
 from ingest._decode import Decoded, Rejection
 from ingest._errors import PermanentStoreError, TransientStoreError
 
@@ -42,7 +42,6 @@ _PG_TYPES: Final = {
     "congested": "bool",
     "time_from_receiver": "bool",
 }  # everything else is real (float4)
-_TABLES: Final = {k: f"{k.value}_readings" for k in DeviceKind}
 _KIND_ORDER: Final = tuple(DeviceKind)  # fixed order: concurrent writers lock alike
 
 
@@ -59,7 +58,7 @@ class _Layout:
 
 def _layout(kind: DeviceKind, reading_type: type[Reading]) -> _Layout:
     columns = tuple(f.name for f in fields(reading_type))
-    table = _TABLES[kind]
+    table = READING_TABLES[kind]
     stage = f"stage_{kind.value}"
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     return _Layout(
