@@ -198,18 +198,17 @@ class _Layout:
 
 
 def _row_layout(kind: DeviceKind) -> _Layout:
-    names = [f.name for f in fields(READING_TYPES[kind])]
+    record_fields = fields(READING_TYPES[kind])
+    names = [f.name for f in record_fields]
     assert names[:2] == ["device_id", "time"]
     assert names[-1] == "time_from_receiver"
-    template = tuple(
-        None if f.default is MISSING else f.default for f in fields(READING_TYPES[kind])
-    )
+    template = tuple(None if f.default is MISSING else f.default for f in record_fields)
+    index = {n: i for i, n in enumerate(names)}
     fast: dict[_Parser, type] = {_number: float, _integer: int}
     specs = {
-        name: (names.index(name), parse, low, high, fast.get(parse), name in _MEASURES[kind])
+        name: (index[name], parse, low, high, fast.get(parse), name in _MEASURES[kind])
         for name, (parse, low, high) in FIELDS[kind].items()
     }
-    index = {n: i for i, n in enumerate(names)}
     return _Layout(
         template=template,
         specs=specs,
