@@ -13,7 +13,9 @@ from citypulse._errors import (
 )
 from citypulse._hooks import IncidentChange, IncidentListener
 from citypulse._records import (
+    DEVICE_ID_RE,
     READING_TYPES,
+    SLUG_RE,
     Appeal,
     AppealSource,
     AppealStatus,
@@ -33,7 +35,9 @@ from citypulse._records import (
 from citypulse._settings import MqttUrl, Secret, Settings, mask_url
 
 __all__ = [
+    "DEVICE_ID_RE",
     "READING_TYPES",
+    "SLUG_RE",
     "Appeal",
     "AppealSource",
     "AppealStatus",

@@ -14,7 +14,6 @@ Service logins (ingest, simulator) are made with `citypulse devices login`.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -25,11 +24,10 @@ from citypulse._mosquitto import (
     read_entries,
     set_password,
 )
-from citypulse._records import Device, DeviceKind
+from citypulse._records import SLUG_RE, Device, DeviceKind
 from citypulse._settings import Settings
 
 DEFAULT_PASSWORD_FILE = "deploy/mosquitto/passwd"  # noqa: S105 (a path)
-_SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _DEVICE_PATTERNS = ("pattern write city/+/+/%u/telemetry", "pattern write city/+/+/%u/status")
 RELOAD_HINT = "reload the broker to apply: docker compose kill -s SIGHUP mosquitto"
 
@@ -126,7 +124,7 @@ def check_acl(acl: str, device_id: str) -> None:
 
 def _device(args: argparse.Namespace) -> Device:
     check_username(args.device_id)
-    if not _SLUG_RE.match(args.district):
+    if not SLUG_RE.match(args.district):
         raise ConfigError("--district", f"{args.district!r} must be an ASCII slug")
     if (args.lat is None) != (args.lon is None):
         raise ConfigError("--lat/--lon", "give both or neither")

@@ -12,19 +12,19 @@ import base64
 import hashlib
 import hmac
 import os
-import re
 import secrets
 import tempfile
 from pathlib import Path
 
 from citypulse._errors import ConfigError
+from citypulse._records import DEVICE_ID_RE
 
 #: ``mosquitto_passwd``'s default for the ``$7$`` (PBKDF2-SHA512) format.
 ITERATIONS = 101
 _SALT_BYTES = 12
 _HASH_BYTES = 64
 #: A device id is its MQTT username; the ACL's %u patterns need one whole topic level.
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+USERNAME_RE = DEVICE_ID_RE  # a login's name is a topic level through the ACL's %u
 
 
 def hash_password(password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:

@@ -9,10 +9,16 @@ AirQualityObserved, NoiseLevelObserved).
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Final
+
+#: A device id: also its MQTT username and a level of its topics (the wire contract).
+DEVICE_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+#: A district slug or a topic root: a level of the topics too.
+SLUG_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 class DeviceKind(enum.StrEnum):

@@ -9,7 +9,6 @@ in a batch rejects that reading only.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -17,12 +16,18 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from citypulse import READING_TYPES, DeviceKind, DeviceStatus, Phase, Reading
+from citypulse import (
+    DEVICE_ID_RE,
+    READING_TYPES,
+    SLUG_RE,
+    DeviceKind,
+    DeviceStatus,
+    Phase,
+    Reading,
+)
 
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 MAX_FUTURE: Final = timedelta(minutes=5)
-_DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,9 +273,9 @@ def parse_topic(topic: str, root: str) -> TopicInfo:
     kind = _KINDS.get(kind_name)
     if kind is None:
         raise _Bad("unknown_kind", f"unknown device kind {kind_name[:40]!r}")
-    if not _SLUG.match(district):
+    if not SLUG_RE.match(district):
         raise _Bad("bad_topic", f"district {district[:40]!r} is not a slug")
-    if not _DEVICE_ID.match(device_id):
+    if not DEVICE_ID_RE.match(device_id):
         raise _Bad("bad_topic", f"device id {device_id[:70]!r} is not valid")
     if channel not in ("telemetry", "status"):
         raise _Bad("bad_topic", f"unknown channel {channel[:40]!r}")
@@ -293,7 +298,7 @@ class Decoder:
         retention: timedelta = timedelta(days=365),
         max_payload: int = MAX_PAYLOAD_BYTES,
     ) -> None:
-        if not _SLUG.match(root):
+        if not SLUG_RE.match(root):
             raise ValueError(f"topic root {root!r} must be a slug")
         self.root = root
         self.retention = retention

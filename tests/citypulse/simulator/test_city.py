@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
+from citypulse import DEVICE_ID_RE as DEVICE_ID
 from citypulse import DeviceKind
 from citypulse.simulator import generated_city, preset_city
-
-DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
 def test_preset_is_kaluga_centre_like() -> None:
