@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -21,7 +22,17 @@ from detectors._nab_score import (
 )
 
 STANDARD = PROFILES[0]
-NAB_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "nab"
+# NAB's developer set, byte-identical (SHA256SUMS) to the project's shared copy, in the
+# repository so that a fresh clone anywhere runs these tests; MIT, see LICENSE-DATA.md.
+NAB_DATA = Path(__file__).resolve().parents[1] / "data" / "nab"
+
+
+def test_the_corpus_is_nab_unchanged() -> None:
+    sums = (NAB_DATA / "SHA256SUMS").read_text().splitlines()
+    assert len(sums) == 35
+    for line in sums:
+        digest, name = line.split(maxsplit=1)
+        assert hashlib.sha256((NAB_DATA / name).read_bytes()).hexdigest() == digest, name
 
 
 def test_probation_is_fifteen_percent_capped_at_750() -> None:
