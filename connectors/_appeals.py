@@ -213,6 +213,15 @@ def idempotency_key(appeal_id: int, event: str, seq: int) -> str:
     return f"appeal-{appeal_id}-{event}-{seq}"
 
 
+def appeal_payload(appeal: Appeal, routing: Routing, note: str = "") -> dict[str, Any]:
+    """The appeal as a service request named after its service: the API's answer and the
+    outbox payload alike."""
+    service = routing.service(appeal.service_code)
+    return service_request(
+        appeal, service_name=service.service_name if service else "", status_notes=note
+    )
+
+
 def enqueue(
     conn: psycopg.Connection[Any],
     appeal: Appeal,
@@ -228,10 +237,7 @@ def enqueue(
         raise ValueError(f"unknown outbox event {event!r}")
     if not connectors:
         return
-    service = routing.service(appeal.service_code)
-    payload = service_request(
-        appeal, service_name=service.service_name if service else "", status_notes=note
-    )
+    payload = appeal_payload(appeal, routing, note)
     key = idempotency_key(appeal.id, event, seq)
     conn.execute(_OUTBOX, (appeal.id, event, key, _jsonable(payload), list(connectors)))
 
