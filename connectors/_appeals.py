@@ -106,11 +106,12 @@ UPDATE appeals SET status = %(status)s, updated_at = now(),
     closed_at = CASE WHEN %(status)s IN ('closed', 'rejected') THEN now() ELSE closed_at END
 WHERE id = %(id)s
 """
-_CLOSE_INCIDENT = """
+# The incident behind an appeal that closed (by an operator, or by the remote system).
+CLOSE_INCIDENT = """
 UPDATE incidents SET status = 'closed', closed_by = %(actor)s, updated_at = now(),
     resolved_at = coalesce(resolved_at, now()),
     note = CASE WHEN note = '' THEN %(note)s ELSE note || E'\\n' || %(note)s END
-WHERE id = %(id)s AND status <> 'closed'
+WHERE id = (SELECT incident_id FROM appeals WHERE id = %(appeal)s) AND status <> 'closed'
 """
 
 
@@ -310,10 +311,10 @@ def transition(
     if target in FINAL and current.incident_id is not None:
         verb = "closed" if target is AppealStatus.CLOSED else "rejected"
         conn.execute(
-            _CLOSE_INCIDENT,
+            CLOSE_INCIDENT,
             {
                 "actor": actor,
-                "id": current.incident_id,
+                "appeal": appeal_id,
                 "note": f"appeal {appeal_id} {verb} by {actor}" + (f": {note}" if note else ""),
             },
         )
