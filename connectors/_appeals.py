@@ -96,7 +96,7 @@ INSERT INTO outbox (appeal_id, connector, event, idempotency_key, payload)
 SELECT %s, connector, %s, %s, %s FROM unnest(%s::text[]) AS c (connector)
 ON CONFLICT (connector, idempotency_key) DO NOTHING
 """
-_TRANSITION = """
+_TRANSITION = f"""
 UPDATE appeals SET status = %(status)s, updated_at = now(),
     accepted_at = CASE WHEN %(status)s IN ('accepted', 'in_progress', 'resolved', 'closed')
                        THEN coalesce(accepted_at, now()) ELSE accepted_at END,
@@ -105,7 +105,8 @@ UPDATE appeals SET status = %(status)s, updated_at = now(),
                        WHEN %(status)s = 'in_progress' THEN NULL ELSE resolved_at END,
     closed_at = CASE WHEN %(status)s IN ('closed', 'rejected') THEN now() ELSE closed_at END
 WHERE id = %(id)s
-"""
+RETURNING {COLUMNS}
+"""  # noqa: S608 - constants only
 # The incident behind an appeal that closed (by an operator, or by the remote system).
 CLOSE_INCIDENT = """
 UPDATE incidents SET status = 'closed', closed_by = %(actor)s, updated_at = now(),
@@ -306,7 +307,10 @@ def transition(
     current = load_appeal(conn, appeal_id, lock=True)
     if target not in _ALLOWED[current.status]:
         raise TransitionRefused(appeal_id, current.status.value, target.value)
-    conn.execute(_TRANSITION, {"status": target.value, "id": appeal_id})
+    row = conn.execute(_TRANSITION, {"status": target.value, "id": appeal_id}).fetchone()
+    if row is None:  # pragma: no cover - the row is locked above
+        raise AppealNotFound(appeal_id)
+    updated = appeal_from_row(row)
     seq = add_event(conn, appeal_id, target.value, note, actor)
     if target in FINAL and current.incident_id is not None:
         verb = "closed" if target is AppealStatus.CLOSED else "rejected"
@@ -318,7 +322,6 @@ def transition(
                 "note": f"appeal {appeal_id} {verb} by {actor}" + (f": {note}" if note else ""),
             },
         )
-    updated = load_appeal(conn, appeal_id)
     enqueue(
         conn, updated, event="updated", seq=seq, connectors=connectors, routing=routing, note=note
     )
