@@ -32,7 +32,6 @@ from connectors._routing import Routing
 
 OUTBOX_EVENTS = ("created", "updated")
 FINAL = frozenset({AppealStatus.CLOSED, AppealStatus.REJECTED})
-DONE = frozenset({AppealStatus.RESOLVED, AppealStatus.CLOSED, AppealStatus.REJECTED})
 
 _ALLOWED: Mapping[AppealStatus, frozenset[AppealStatus]] = {
     AppealStatus.NEW: frozenset(
