@@ -42,9 +42,9 @@ from starlette.routing import Route
 
 from citypulse._records import AppealStatus
 from connectors._appeal_errors import AppealNotFound, TransitionRefused
-from connectors._appeals import load_appeal, transition
+from connectors._appeals import appeal_payload, load_appeal, transition
 from connectors._auth import KeyStore, Principal, Role
-from connectors._georeport import service_definition, service_request, to_xml, to_xml_object
+from connectors._georeport import service_definition, to_xml, to_xml_object
 from connectors._openapi import openapi_document
 from connectors._requests import (
     Report,
@@ -403,12 +403,6 @@ class Api:
             raise ApiError(403, f"this key's role is {principal.role}; {role} is required")
         return principal
 
-    def _payload(self, appeal: Any, note: str = "") -> dict[str, Any]:
-        service = self.routing.service(appeal.service_code)
-        return service_request(
-            appeal, service_name=service.service_name if service else "", status_notes=note
-        )
-
     # GET /health
     async def health(self, request: Request) -> Response:
         await self._db(lambda conn: conn.execute("SELECT 1").fetchone())
@@ -446,7 +440,7 @@ class Api:
             request,
             "service_requests",
             "request",
-            [self._payload(a) for a in appeals],
+            [appeal_payload(a, self.routing) for a in appeals],
             headers={
                 "X-Total-Count": str(total),
                 "X-Total-Count-Capped": "true" if total >= count_cap(query) else "false",
@@ -461,7 +455,9 @@ class Api:
             appeal = await self._db(lambda conn: load_appeal(conn, appeal_id))
         except AppealNotFound:
             raise ApiError(404, f"no service request {appeal_id}") from None
-        return _render(request, "service_requests", "request", [self._payload(appeal)])
+        return _render(
+            request, "service_requests", "request", [appeal_payload(appeal, self.routing)]
+        )
 
     # POST requests
     async def create(self, request: Request) -> Response:
@@ -504,7 +500,7 @@ class Api:
                 {"appeal_id": a, "linked_id": b, "reason": r, "distance_m": d}
                 for a, b, r, d in conn.execute(_LINKS, (appeal_id, appeal_id))
             ]
-            return {**self._payload(appeal), "events": events, "links": links}
+            return {**appeal_payload(appeal, self.routing), "events": events, "links": links}
 
         try:
             return _json(await self._db(read))
@@ -535,7 +531,7 @@ class Api:
                 connectors=self.connectors,
                 routing=self.routing,
             )
-            return self._payload(updated, note)
+            return appeal_payload(updated, self.routing, note)
 
         try:
             result = await self._db(act)

@@ -32,7 +32,6 @@ from connectors._routing import Routing
 
 OUTBOX_EVENTS = ("created", "updated")
 FINAL = frozenset({AppealStatus.CLOSED, AppealStatus.REJECTED})
-DONE = frozenset({AppealStatus.RESOLVED, AppealStatus.CLOSED, AppealStatus.REJECTED})
 
 _ALLOWED: Mapping[AppealStatus, frozenset[AppealStatus]] = {
     AppealStatus.NEW: frozenset(
@@ -96,7 +95,7 @@ INSERT INTO outbox (appeal_id, connector, event, idempotency_key, payload)
 SELECT %s, connector, %s, %s, %s FROM unnest(%s::text[]) AS c (connector)
 ON CONFLICT (connector, idempotency_key) DO NOTHING
 """
-_TRANSITION = """
+_TRANSITION = f"""
 UPDATE appeals SET status = %(status)s, updated_at = now(),
     accepted_at = CASE WHEN %(status)s IN ('accepted', 'in_progress', 'resolved', 'closed')
                        THEN coalesce(accepted_at, now()) ELSE accepted_at END,
@@ -105,12 +104,14 @@ UPDATE appeals SET status = %(status)s, updated_at = now(),
                        WHEN %(status)s = 'in_progress' THEN NULL ELSE resolved_at END,
     closed_at = CASE WHEN %(status)s IN ('closed', 'rejected') THEN now() ELSE closed_at END
 WHERE id = %(id)s
-"""
-_CLOSE_INCIDENT = """
+RETURNING {COLUMNS}
+"""  # noqa: S608 - constants only
+# The incident behind an appeal that closed (by an operator, or by the remote system).
+CLOSE_INCIDENT = """
 UPDATE incidents SET status = 'closed', closed_by = %(actor)s, updated_at = now(),
     resolved_at = coalesce(resolved_at, now()),
     note = CASE WHEN note = '' THEN %(note)s ELSE note || E'\\n' || %(note)s END
-WHERE id = %(id)s AND status <> 'closed'
+WHERE id = (SELECT incident_id FROM appeals WHERE id = %(appeal)s) AND status <> 'closed'
 """
 
 
@@ -213,6 +214,15 @@ def idempotency_key(appeal_id: int, event: str, seq: int) -> str:
     return f"appeal-{appeal_id}-{event}-{seq}"
 
 
+def appeal_payload(appeal: Appeal, routing: Routing, note: str = "") -> dict[str, Any]:
+    """The appeal as a service request named after its service: the API's answer and the
+    outbox payload alike."""
+    service = routing.service(appeal.service_code)
+    return service_request(
+        appeal, service_name=service.service_name if service else "", status_notes=note
+    )
+
+
 def enqueue(
     conn: psycopg.Connection[Any],
     appeal: Appeal,
@@ -228,10 +238,7 @@ def enqueue(
         raise ValueError(f"unknown outbox event {event!r}")
     if not connectors:
         return
-    service = routing.service(appeal.service_code)
-    payload = service_request(
-        appeal, service_name=service.service_name if service else "", status_notes=note
-    )
+    payload = appeal_payload(appeal, routing, note)
     key = idempotency_key(appeal.id, event, seq)
     conn.execute(_OUTBOX, (appeal.id, event, key, _jsonable(payload), list(connectors)))
 
@@ -299,19 +306,21 @@ def transition(
     current = load_appeal(conn, appeal_id, lock=True)
     if target not in _ALLOWED[current.status]:
         raise TransitionRefused(appeal_id, current.status.value, target.value)
-    conn.execute(_TRANSITION, {"status": target.value, "id": appeal_id})
+    row = conn.execute(_TRANSITION, {"status": target.value, "id": appeal_id}).fetchone()
+    if row is None:  # pragma: no cover - the row is locked above
+        raise AppealNotFound(appeal_id)
+    updated = appeal_from_row(row)
     seq = add_event(conn, appeal_id, target.value, note, actor)
     if target in FINAL and current.incident_id is not None:
         verb = "closed" if target is AppealStatus.CLOSED else "rejected"
         conn.execute(
-            _CLOSE_INCIDENT,
+            CLOSE_INCIDENT,
             {
                 "actor": actor,
-                "id": current.incident_id,
+                "appeal": appeal_id,
                 "note": f"appeal {appeal_id} {verb} by {actor}" + (f": {note}" if note else ""),
             },
         )
-    updated = load_appeal(conn, appeal_id)
     enqueue(
         conn, updated, event="updated", seq=seq, connectors=connectors, routing=routing, note=note
     )

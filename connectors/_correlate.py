@@ -24,7 +24,8 @@ from typing import Any
 import psycopg
 
 from citypulse._records import Appeal, AppealSource
-from connectors._appeals import COLUMNS, add_event, appeal_from_row
+from connectors._appeal_errors import AppealNotFound
+from connectors._appeals import add_event, load_appeal
 from connectors._routing import Correlation
 
 _M_PER_DEG_LAT = 111_320.0
@@ -52,7 +53,6 @@ WHERE a.sector = %(sector)s
   AND d.m <= %(distance)s
 ORDER BY d.m, a.id
 """
-_ME = f"SELECT {COLUMNS} FROM appeals WHERE id = %s"  # noqa: S608 - constants only
 _LINK = """
 INSERT INTO appeal_links (appeal_id, linked_id, reason, distance_m) VALUES (%s, %s, %s, %s)
 ON CONFLICT (appeal_id, linked_id) DO NOTHING
@@ -106,10 +106,10 @@ def correlate(
     """Link ``appeal_id`` with the appeals about the same problem (caller's transaction);
     ``appeal``, when the caller has it, saves reading it again."""
     if appeal is None or appeal.id != appeal_id:
-        row = conn.execute(_ME, (appeal_id,)).fetchone()
-        if row is None:
+        try:
+            appeal = load_appeal(conn, appeal_id)
+        except AppealNotFound:
             return Correlated((), appeal_id)
-        appeal = appeal_from_row(row)
     root_of_me = appeal.group_id or appeal.id
     if appeal.lat is None or appeal.lon is None:
         return Correlated((), root_of_me)

@@ -41,6 +41,7 @@ import psycopg_pool
 
 from citypulse import Settings
 from connectors import _outbox
+from connectors._appeals import CLOSE_INCIDENT
 from connectors._connector import (
     Connector,
     DeliveryResult,
@@ -98,13 +99,6 @@ _APPEAL_CLOSED = """
 UPDATE appeals SET status = 'closed', closed_at = coalesce(closed_at, now()), updated_at = now()
 WHERE id = %(appeal)s AND status NOT IN ('closed', 'rejected')
 """
-# The remote closed it: close the sensor incident behind it, as an operator's close does.
-_INCIDENT_CLOSED = """
-UPDATE incidents SET status = 'closed', closed_by = %(actor)s, updated_at = now(),
-    resolved_at = coalesce(resolved_at, now()),
-    note = CASE WHEN note = '' THEN %(note)s ELSE note || E'\\n' || %(note)s END
-WHERE id = (SELECT incident_id FROM appeals WHERE id = %(appeal)s) AND status <> 'closed'
-"""
 _APPEAL_EVENT = """
 INSERT INTO appeal_events (appeal_id, status, note, actor)
 SELECT id, status, %(note)s, %(actor)s FROM appeals WHERE id = %(appeal)s
@@ -129,8 +123,8 @@ def record_remote_status(
         note += f": {current.notes}"
     if current.status == "closed":
         conn.execute(_APPEAL_CLOSED, {"appeal": appeal_id})
-        conn.execute(
-            _INCIDENT_CLOSED,
+        conn.execute(  # the sensor incident behind it closes, as an operator's close does
+            CLOSE_INCIDENT,
             {"appeal": appeal_id, "actor": f"connector:{connector}", "note": note},
         )
     conn.execute(

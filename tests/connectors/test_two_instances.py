@@ -8,10 +8,8 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from citypulse import IncidentChange, IncidentType, Secret
@@ -24,6 +22,7 @@ from connectors._server import open_pool, serve_in_thread
 from tests._procs import free_port
 from tests.connectors._db import count, insert_incident, register_city
 from tests.connectors._devices import make_incident
+from tests.connectors._rows import pending
 from tests.fix_db import PgServer
 
 pytestmark = pytest.mark.slow
@@ -99,14 +98,6 @@ def _worker(db_url: str, central: Central) -> DeliveryWorker:
     )
 
 
-def _pending(conn: psycopg.Connection[Any]) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL"
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 def test_edge_delivers_to_central_exactly_once_and_syncs_status_back(
     db_url: str, central: Central
 ) -> None:
@@ -116,7 +107,7 @@ def test_edge_delivers_to_central_exactly_once_and_syncs_status_back(
         # Central is down: attempts fail as transient and are rescheduled, none lost.
         for _ in range(3):
             worker.run_once()
-        assert _pending(edge) == 3
+        assert pending(edge) == 3
         attempts = edge.execute("SELECT min(attempts), max(last_error) FROM outbox").fetchone()
         assert attempts is not None
         assert attempts[0] >= 1
@@ -125,10 +116,10 @@ def test_edge_delivers_to_central_exactly_once_and_syncs_status_back(
         with central.running() as url:
             for _ in range(100):
                 worker.run_once()
-                if _pending(edge) == 0:
+                if pending(edge) == 0:
                     break
                 edge.execute("SELECT pg_sleep(0.1)")
-            assert _pending(edge) == 0
+            assert pending(edge) == 0
             assert edge.execute(
                 "SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL"
             ).fetchone() == (0,)
@@ -139,7 +130,7 @@ def test_edge_delivers_to_central_exactly_once_and_syncs_status_back(
             )
             for _ in range(50):
                 worker.run_once()
-                if _pending(edge) == 0:
+                if pending(edge) == 0:
                     break
                 edge.execute("SELECT pg_sleep(0.1)")
 
