@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Protocol, cast
@@ -77,6 +78,17 @@ _GROUP_HELP = {
     "eval": "detector evaluation",
     "keys": "API keys for the governance center's API",
 }
+
+
+def stop_on_signals(stop: Callable[[], object], who: str) -> None:
+    """Call ``stop`` on SIGTERM or SIGINT, for a long-running command (a clean shutdown)."""
+
+    def handler(signum: int, frame: object) -> None:
+        log.info("%s: signal %d, stopping", who, signum)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def _load(command: Command) -> ModuleType | None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 from dataclasses import asdict
 
 from citypulse import ConfigError, Settings
+from citypulse.cli import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             worker.sync_status_once()
         else:
             stop = threading.Event()
-
-            def _stop(signum: int, frame: object) -> None:
-                log.info("signal %d: stopping", signum)
-                stop.set()
-
-            signal.signal(signal.SIGTERM, _stop)
-            signal.signal(signal.SIGINT, _stop)
+            stop_on_signals(stop.set, f"delivery {worker.worker_id}")
             worker.start()
             while not stop.wait(1.0):
                 pass

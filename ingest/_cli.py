@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from citypulse import Settings
+from citypulse.cli import stop_on_signals
 
 if TYPE_CHECKING:
     from ingest._worker import IngestConfig
@@ -124,13 +124,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     config = build_config(args, settings)
     stop = threading.Event()
-
-    def _stop(signum: int, frame: object) -> None:
-        log.info("signal %d: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop_on_signals(stop.set, f"ingest {config.worker_id}")
     log.info(
         "ingest %s: broker %s, subscriptions %s",
         config.worker_id,
