@@ -85,6 +85,11 @@ def table(raw_sql: str, ref_id: str = "A") -> Sql:
     return Sql(raw_sql, ref_id=ref_id, fmt="table")
 
 
+def bucket_seconds(grain_s: int) -> str:
+    """SQL: seconds in a ``$__interval`` bucket over data of ``grain_s`` resolution."""
+    return f"greatest($__interval_ms / 1000.0, {grain_s})"
+
+
 def _interval(d: timedelta) -> str:
     seconds = int(d.total_seconds())
     if seconds % 3600 == 0:
