@@ -422,12 +422,11 @@ def _wait_stored(url: str, n: int, *, timeout: float) -> bool:
     from citypulse.db import connect
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connect(url, autocommit=True) as c:
-            stored = _count(c)
-        if stored >= n:
-            return True
-        time.sleep(0.5)
+    with connect(url, autocommit=True) as c:
+        while time.monotonic() < deadline:
+            if _count(c) >= n:
+                return True
+            time.sleep(0.5)
     return False
 
 
