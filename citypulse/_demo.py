@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         start_broker,
     )
     from citypulse.db import connect, migrate, refresh_rollups, upsert_devices
-    from citypulse.simulator import Simulation, preset_city, random_faults, write_ground_truth
+    from citypulse.simulator import Simulation, preset_city, write_ground_truth
     from citypulse.simulator._publish import publish
     from ingest._worker import IngestConfig, IngestWorker
 
@@ -89,13 +89,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         city = preset_city()
         end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
         start = end - timedelta(hours=args.hours)
-        showcase = _showcase(city, start, end)
-        taken = {d for f in showcase for d in f.devices}
-        faults = showcase + [
-            f
-            for f in random_faults(city, start=start, end=end, rates=args.faults, seed=args.seed)
-            if not taken.intersection(f.devices)
-        ]
+        faults = _faults(city, start, end, rate=args.faults, seed=args.seed)
         sim = Simulation(city, start=start, end=end, seed=args.seed, faults=faults)
         write_ground_truth(data / "ground-truth.jsonl", faults)
         with connect(pg.url) as conn:
@@ -156,6 +150,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if broker is not None:
             broker.stop()
         pg.stop()
+
+
+def _faults(
+    city: Any, start: datetime, end: datetime, *, rate: float, seed: int, showcase: bool = True
+) -> list[Any]:
+    """The showcase faults (with ``showcase``), then random ones on the other devices."""
+    from citypulse.simulator import random_faults
+
+    faults = _showcase(city, start, end) if showcase else []
+    taken = {d for f in faults for d in f.devices}
+    return faults + [
+        f
+        for f in random_faults(city, start=start, end=end, rates=rate, seed=seed)
+        if not taken.intersection(f.devices)
+    ]
 
 
 def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:

@@ -260,18 +260,33 @@ def mosquitto_binary() -> str | None:
 
 
 @dataclass
-class EmbeddedMosquitto:
-    """A Mosquitto broker with its persistence in ``directory``."""
+class _Broker:
+    """A broker process on a loopback port with its files in ``directory``."""
 
     directory: Path
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
-    #: MQTT 5 shared subscriptions and persistent sessions work on this broker
-    full_mqtt: bool = True
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@dataclass
+class EmbeddedMosquitto(_Broker):
+    """A Mosquitto broker with its persistence in ``directory``."""
+
+    #: MQTT 5 shared subscriptions and persistent sessions work on this broker
+    full_mqtt: bool = True
 
     def start(self) -> EmbeddedMosquitto:
         binary = mosquitto_binary()
@@ -288,15 +303,6 @@ class EmbeddedMosquitto:
         wait_for_port(self.port)
         return self
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
 
 AMQTT_CONF = """\
 listeners:
@@ -310,21 +316,14 @@ plugins:
 
 
 @dataclass
-class EmbeddedAmqtt:
+class EmbeddedAmqtt(_Broker):
     """amqtt, a pure-Python MQTT 3.1.1 broker: a demo feed where Mosquitto is missing.
 
     No shared subscriptions and no redelivery after a restart, so one ingest worker only,
     and what is in flight when it stops may be lost.
     """
 
-    directory: Path
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
     full_mqtt: bool = False
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> EmbeddedAmqtt:
         if importlib.util.find_spec("amqtt") is None:
@@ -350,9 +349,6 @@ class EmbeddedAmqtt:
         log.close()
         wait_for_port(self.port)
         return self
-
-    def stop(self) -> None:
-        EmbeddedMosquitto.stop(self)  # type: ignore[arg-type]
 
 
 def start_broker(directory: Path) -> EmbeddedMosquitto | EmbeddedAmqtt:

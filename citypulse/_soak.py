@@ -141,16 +141,10 @@ def _command() -> list[str]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from citypulse._demo import _showcase
+    from citypulse._demo import _faults
     from citypulse._embedded import EmbeddedMosquitto, EmbeddedPostgres, free_port
     from citypulse.db import connect, migrate, upsert_devices
-    from citypulse.simulator import (
-        Simulation,
-        generated_city,
-        preset_city,
-        publish,
-        random_faults,
-    )
+    from citypulse.simulator import Simulation, generated_city, preset_city, publish
 
     minutes = args.minutes if args.minutes is not None else (1.0 if args.quick else 10.0)
     wall_s = minutes * 60.0
@@ -163,13 +157,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     start = end - timedelta(seconds=wall_s * args.speed)
     # The demo's showcase (a stuck signal, smog, a dead camera) always, so that detection
     # and delivery have work however few random faults the rate draws.
-    faults = _showcase(city, start, end) if not args.intersections else []
-    taken = {d for f in faults for d in f.devices}
-    faults += [
-        f
-        for f in random_faults(city, start=start, end=end, rates=args.faults, seed=args.seed)
-        if not taken.intersection(f.devices)
-    ]
+    faults = _faults(
+        city, start, end, rate=args.faults, seed=args.seed, showcase=not args.intersections
+    )
     sim = Simulation(city, start=start, end=end, seed=args.seed, faults=faults)
     work = Path(tempfile.mkdtemp(prefix="citypulse-soak-", dir="/var/tmp"))
     os.chmod(work, 0o755)  # noqa: S103 - the unprivileged PostgreSQL must reach it
@@ -432,12 +422,11 @@ def _wait_stored(url: str, n: int, *, timeout: float) -> bool:
     from citypulse.db import connect
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connect(url, autocommit=True) as c:
-            stored = _count(c)
-        if stored >= n:
-            return True
-        time.sleep(0.5)
+    with connect(url, autocommit=True) as c:
+        while time.monotonic() < deadline:
+            if _count(c) >= n:
+                return True
+            time.sleep(0.5)
     return False
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from html import escape
 
@@ -59,7 +59,6 @@ class Chart:
     height: int = 240
     pad: tuple[int, int, int, int] = (14, 16, 28, 56)  # top, right, bottom, left
     max_gap: timedelta = timedelta(minutes=45)
-    extra: list[str] = field(default_factory=list)
 
     @property
     def plot_w(self) -> float:

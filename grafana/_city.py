@@ -15,12 +15,14 @@ from detectors import SANPIN_1_2_3685_21
 from grafana._panels import (
     ALL_KINDS,
     CITY_TZ,
+    NOT_DONE,
     annotation,
     big_number,
     dashboard_of_kind,
     device_link,
     grid,
     heat,
+    kinds_sql,
     new_dashboard,
     open_incidents,
     silent_sql,
@@ -28,14 +30,7 @@ from grafana._panels import (
     timeline,
     ts,
 )
-from grafana._query import DATASOURCE, GATE, series, table, tiered
-
-_NOT_DONE = "('resolved', 'closed', 'rejected')"
-
-
-def _rate(grain_s: int) -> str:
-    """SQL: seconds in a ``$__interval`` bucket over data of ``grain_s`` resolution."""
-    return f"greatest($__interval_ms / 1000.0, {grain_s})"
+from grafana._query import DATASOURCE, GATE, bucket_seconds, series, table, tiered
 
 
 def _weighted(column: str) -> str:
@@ -95,7 +90,6 @@ def _per_device(
 
 
 def _incident_annotation(kinds: tuple[str, ...]) -> db.AnnotationQuery:
-    kinds_sql = ", ".join(f"'{k}'" for k in kinds)
     return annotation(
         "Incidents",
         f"""
@@ -106,14 +100,13 @@ def _incident_annotation(kinds: tuple[str, ...]) -> db.AnnotationQuery:
         FROM incidents i JOIN devices d ON d.id = i.device_id
         WHERE i.started_at <= $__timeTo()::timestamptz
           AND coalesce(i.resolved_at, now()) >= $__timeFrom()::timestamptz
-          AND d.kind IN ({kinds_sql}) AND i.device_id IN ($device)
+          AND d.kind IN ({kinds_sql(kinds)}) AND i.device_id IN ($device)
         ORDER BY 1
         """,
     )
 
 
 def _incidents_table(kinds: tuple[str, ...], title: str, description: str) -> tbl.Panel:
-    kinds_sql = ", ".join(f"'{k}'" for k in kinds)
     return grid(
         title,
         f"""
@@ -124,7 +117,7 @@ def _incidents_table(kinds: tuple[str, ...], title: str, description: str) -> tb
         FROM incidents i JOIN devices d ON d.id = i.device_id
         WHERE i.started_at <= $__timeTo()::timestamptz
           AND coalesce(i.resolved_at, now()) >= $__timeFrom()::timestamptz
-          AND d.kind IN ({kinds_sql}) AND i.device_id IN ($device)
+          AND d.kind IN ({kinds_sql(kinds)}) AND i.device_id IN ($device)
         ORDER BY i.status = 'open' DESC, i.started_at DESC
         LIMIT 500
         """,
@@ -188,7 +181,7 @@ def overview() -> db.Dashboard:
         big_number(
             "Overdue appeals",
             "SELECT count(*) AS overdue FROM appeals a "
-            f"WHERE a.expected_at < now() AND a.status NOT IN {_NOT_DONE} "
+            f"WHERE a.expected_at < now() AND a.status NOT IN {NOT_DONE} "
             "AND (a.district IN ($district) OR a.district = '')",
             description="Appeals (sensor and citizen) past their deadline and not done.",
             steps=((None, "green"), (1, "red")),
@@ -475,7 +468,7 @@ def _total_intensity_sql() -> str:
     def branch(source: str, col: str, select: str, grain: int) -> str:
         return f"""
             SELECT $__timeGroupAlias({col}, $__interval),
-                   {select} * 3600.0 / {_rate(grain)} AS "vehicles per hour"
+                   {select} * 3600.0 / {bucket_seconds(grain)} AS "vehicles per hour"
             FROM {source}
             WHERE $__timeFilter({col}) AND device_id IN ($device) {GATE}
             GROUP BY 1
@@ -539,7 +532,7 @@ def traffic() -> db.Dashboard:
     )
     busiest = f"(the {TOP_DEVICES} busiest of the selection)"
     per_camera = (
-        ("Intensity per camera", "intensity", "sum(intensity) * 3600.0 / " + _rate(60),
+        ("Intensity per camera", "intensity", "sum(intensity) * 3600.0 / " + bucket_seconds(60),
          "sum(intensity_sum) * 3600.0 / greatest($__interval_ms / 1000.0, {grain})", "short",
          f"Vehicles per hour, all lanes of each camera {busiest}.", "sum(intensity_sum)"),
         ("Average speed per camera", "speed", "avg(average_vehicle_speed)",

@@ -7,6 +7,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from grafana._panels import (
     ALL_KINDS,
+    NOT_DONE,
     SILENT_AFTER_INTERVALS,
     big_number,
     dashboard_of_kind,
@@ -17,9 +18,8 @@ from grafana._panels import (
     silent_sql,
     ts,
 )
-from grafana._query import GATE, series, tiered
+from grafana._query import GATE, bucket_seconds, series, tiered
 
-_NOT_DONE = "('resolved', 'closed', 'rejected')"
 #: Sensor appeals follow their incident's device; citizens' appeals have none.
 _APPEAL_SCOPE = """
     (a.district IN ($district) OR a.district = '')
@@ -46,7 +46,7 @@ def appeals() -> db.Dashboard:
             big_number(
                 title,
                 f"SELECT count(*) AS open FROM appeals a WHERE a.source = '{source}' "
-                f"AND a.status NOT IN {_NOT_DONE} AND {_APPEAL_SCOPE}",
+                f"AND a.status NOT IN {NOT_DONE} AND {_APPEAL_SCOPE}",
                 description=f"Appeals from {source}s not resolved, closed or rejected yet.",
                 steps=((None, "blue"),),
             )
@@ -55,7 +55,7 @@ def appeals() -> db.Dashboard:
         big_number(
             "Overdue",
             f"SELECT count(*) AS overdue FROM appeals a WHERE a.expected_at < now() "
-            f"AND a.status NOT IN {_NOT_DONE} AND {_APPEAL_SCOPE}",
+            f"AND a.status NOT IN {NOT_DONE} AND {_APPEAL_SCOPE}",
             description="Open appeals past their deadline (expected_at).",
             steps=((None, "green"), (1, "red")),
         )
@@ -116,7 +116,7 @@ def appeals() -> db.Dashboard:
                    extract(epoch from now() - a.requested_at) AS age,
                    i.device_id, i.type AS incident_type
             FROM appeals a LEFT JOIN incidents i ON i.id = a.incident_id
-            WHERE a.status NOT IN {_NOT_DONE} AND {_APPEAL_SCOPE}
+            WHERE a.status NOT IN {NOT_DONE} AND {_APPEAL_SCOPE}
             ORDER BY (a.expected_at < now()) DESC, a.priority DESC, a.requested_at
             LIMIT 500
             """,
@@ -131,8 +131,8 @@ def appeals() -> db.Dashboard:
             SELECT a.sector, a.agency,
                    count(*) FILTER (WHERE a.source = 'sensor') AS sensor,
                    count(*) FILTER (WHERE a.source = 'citizen') AS citizen,
-                   count(*) FILTER (WHERE a.status NOT IN {_NOT_DONE}) AS open,
-                   count(*) FILTER (WHERE a.status NOT IN {_NOT_DONE}
+                   count(*) FILTER (WHERE a.status NOT IN {NOT_DONE}) AS open,
+                   count(*) FILTER (WHERE a.status NOT IN {NOT_DONE}
                                     AND a.expected_at < now()) AS overdue,
                    count(*) FILTER (WHERE a.confirmed_by_sensors) AS confirmed_by_sensors
             FROM appeals a
@@ -217,7 +217,7 @@ def _ingest_tiers(select: str, *, per_worker: bool = False) -> str:
     group = "1, 2" if per_worker else "1"
 
     def branch(source: str, col: str, grain: int) -> str:
-        seconds = f"greatest($__interval_ms / 1000.0, {grain})"
+        seconds = bucket_seconds(grain)
         return (
             f"SELECT $__timeGroupAlias({col}, $__interval), {metric}"
             f"{select.replace('{seconds}', seconds)}\n"

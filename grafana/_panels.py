@@ -43,6 +43,8 @@ TAG = "citypulse"
 #: The city's local time zone: hour-of-week baselines and days are local.
 CITY_TZ = "Europe/Moscow"
 ALL_KINDS = ("traffic_light", "camera", "parking", "ecology")
+#: SQL: the appeal statuses that end an appeal (``status NOT IN`` it: still open).
+NOT_DONE = "('resolved', 'closed', 'rejected')"
 
 Query = cogbuilder.Builder[cogvariants.Dataquery]
 
@@ -53,7 +55,8 @@ def dashboard_of_kind(column: str) -> str:
     return f"CASE {column} {whens} ELSE '{UIDS['overview']}' END"
 
 
-def _kinds_sql(kinds: Sequence[str]) -> str:
+def kinds_sql(kinds: Sequence[str]) -> str:
+    """SQL: ``kinds`` as a list of literals, for ``kind IN (...)``."""
     return ", ".join(f"'{k}'" for k in kinds)
 
 
@@ -78,7 +81,7 @@ def variables(kinds: Sequence[str]) -> list[db.QueryVariable]:
         .datasource(DATASOURCE)
         .query(
             "SELECT id AS __value, CASE WHEN name = '' THEN id ELSE name || ' (' || id || ')' END "
-            f"AS __text FROM devices WHERE kind IN ({_kinds_sql(kinds)}) "
+            f"AS __text FROM devices WHERE kind IN ({kinds_sql(kinds)}) "
             "AND district IN ($district) ORDER BY id"
         )
         .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)

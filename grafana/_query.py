@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal, Self
+from typing import Literal
 
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
@@ -69,11 +69,6 @@ class Sql(cogbuilder.Builder[cogvariants.Dataquery]):
     def build(self) -> PostgresTarget:
         return self._target
 
-    def ref_id(self, ref_id: str) -> Self:
-        t = self._target
-        self._target = PostgresTarget(raw_sql=t.raw_sql, ref_id=ref_id, format=t.format)
-        return self
-
 
 def series(raw_sql: str, ref_id: str = "A") -> Sql:
     """A ``time_series`` query (a ``time`` column, optional ``metric`` text, numbers)."""
@@ -83,6 +78,11 @@ def series(raw_sql: str, ref_id: str = "A") -> Sql:
 def table(raw_sql: str, ref_id: str = "A") -> Sql:
     """A ``table`` query."""
     return Sql(raw_sql, ref_id=ref_id, fmt="table")
+
+
+def bucket_seconds(grain_s: int) -> str:
+    """SQL: seconds in a ``$__interval`` bucket over data of ``grain_s`` resolution."""
+    return f"greatest($__interval_ms / 1000.0, {grain_s})"
 
 
 def _interval(d: timedelta) -> str:

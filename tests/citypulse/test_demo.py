@@ -13,7 +13,7 @@ import pytest
 
 from citypulse._embedded import EmbeddedPostgres
 from citypulse.cli import main
-from citypulse.db import count_readings
+from citypulse.db import count_readings, scalar
 
 pytestmark = pytest.mark.slow
 
@@ -35,17 +35,15 @@ def test_demo_summary_matches_the_database(
     pg = EmbeddedPostgres(folder / "postgres").start()  # the data stayed in the folder
     try:
         with psycopg.connect(pg.url) as conn:
-
-            def one(query: str) -> int:
-                row = conn.execute(query).fetchone()
-                assert row is not None
-                return int(row[0])
-
             readings = sum(count_readings(conn).values())
             assert summary["readings"] == readings > 10_000
-            assert summary["devices"] == one("SELECT count(*) FROM devices") == 89
-            assert summary["incidents_opened"] == one("SELECT count(*) FROM incidents") >= 3
-            assert summary["appeals"] == one("SELECT count(*) FROM appeals WHERE source = 'sensor'")
+            assert summary["devices"] == scalar(conn, "SELECT count(*) FROM devices") == 89
+            assert (
+                summary["incidents_opened"] == scalar(conn, "SELECT count(*) FROM incidents") >= 3
+            )
+            assert summary["appeals"] == scalar(
+                conn, "SELECT count(*) FROM appeals WHERE source = 'sensor'"
+            )
             assert summary["appeals"] == summary["incidents_opened"]
             # The three showcase faults were found and became appeals with Russian texts.
             types = {r[0] for r in conn.execute("SELECT type FROM incidents")}

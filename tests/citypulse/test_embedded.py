@@ -18,6 +18,7 @@ from citypulse._embedded import EmbeddedAmqtt, EmbeddedPostgres, wheel_bindir
 from citypulse.db import connect, count_readings, migrate, scalar, upsert_devices
 from citypulse.simulator import Simulation, generated_city, publish
 from ingest._worker import IngestConfig, IngestWorker
+from tests._mqtt import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -69,13 +70,12 @@ def test_amqtt_carries_the_demo_feed_into_ingest(folder: Path) -> None:
         with IngestWorker(config) as worker:
             assert worker.wait_connected(20)
             report = publish(sim.messages(), mqtt_url=url, devices=sim.devices, protocol="3.1.1")
-            done = threading.Event()
-            for _ in range(200):
-                if worker.counters.totals()["received"] >= report.messages - report.wills:
-                    done.set()
-                    break
-                done.wait(0.1)
-            assert done.is_set(), worker.counters.totals()
+            expected = report.messages - report.wills
+            wait_for(
+                lambda: worker.counters.totals()["received"] >= expected,
+                20,
+                f"ingest to receive the {expected} published messages",
+            )
         with connect(pg.url) as conn:
             stored = sum(count_readings(conn).values())
         assert stored > 0
