@@ -274,14 +274,6 @@ class LogSpike(CountSpike):
         )
         self.min_spread = min_spread
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "z_min": self.z_min,
-            "span": self.span,
-            "min_spread": self.min_spread,
-            "warm_up": self.warm_up,
-        }
-
     def z(self, x: float) -> float:
         return (x - self._mean) / max(math.sqrt(self._var), self.min_spread)
 
