@@ -373,7 +373,7 @@ class PairDrift(Detector[tuple[float, float]]):
                 self._n, self._run, self._pos, self._neg, self._r2 = 0, 0, 0.0, 0.0, 0.0
                 return score
             if learn:
-                self._r2 += (2.0 / (self.span + 1.0)) * (r * r - self._r2)
+                self._r2 += self._a * (r * r - self._r2)
         if learn:
             a = self._a if n >= self.span else 1.0 / (n + 1)
             dx, dy = ref - self._mx, y - self._my
