@@ -197,10 +197,8 @@ class Engine:
                     continue
                 state.dead_seen[dead_id] = t
                 mon.dead_letter(t, str(row[3]), str(row[4] or ""), findings)
-            if findings:
-                for f in findings:
-                    trackers.observe(device_id, f)
-                findings.clear()
+            trackers.observe_all(device_id, findings)
+            findings.clear()
         if now is not None and now > state.last_tick:
             self.tick(state, now)
 
@@ -208,10 +206,8 @@ class Engine:
         findings: list[Finding] = []
         for device_id, mon in state.monitors.items():
             mon.tick(now, findings)
-            if findings:
-                for f in findings:
-                    state.trackers.observe(device_id, f)
-                findings.clear()
+            state.trackers.observe_all(device_id, findings)
+            findings.clear()
         state.trackers.tick(now)
         state.last_tick = now
 
