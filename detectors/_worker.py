@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import psycopg
@@ -639,7 +639,3 @@ def replay(
             if progress is not None:
                 progress((t0 - start.timestamp()) / (t_end - start.timestamp()), report)
     return report
-
-
-def epoch(dt: datetime) -> float:
-    return dt.astimezone(UTC).timestamp()
