@@ -44,7 +44,7 @@ from detectors._base import Detector, check, clip01, squash
 from detectors._health import LampFault, SignalDark, Silence, StuckPhase
 from detectors._incidents import Finding, iso, normal
 from detectors._rules import SANPIN_1_2_3685_21, LimitRule, air_quality_rule
-from detectors._traffic import FullForLong
+from detectors._traffic import FullForLong, ParkingStuck
 from detectors._validity import CameraConsistency, ParkingConsistency
 
 _T = IncidentType
@@ -274,14 +274,6 @@ class LogSpike(CountSpike):
         )
         self.min_spread = min_spread
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "z_min": self.z_min,
-            "span": self.span,
-            "min_spread": self.min_spread,
-            "warm_up": self.warm_up,
-        }
-
     def z(self, x: float) -> float:
         return (x - self._mean) / max(math.sqrt(self._var), self.min_spread)
 
@@ -381,7 +373,7 @@ class PairDrift(Detector[tuple[float, float]]):
                 self._n, self._run, self._pos, self._neg, self._r2 = 0, 0, 0.0, 0.0, 0.0
                 return score
             if learn:
-                self._r2 += (2.0 / (self.span + 1.0)) * (r * r - self._r2)
+                self._r2 += self._a * (r * r - self._r2)
         if learn:
             a = self._a if n >= self.span else 1.0 / (n + 1)
             dx, dy = ref - self._mx, y - self._my
@@ -712,34 +704,6 @@ class CameraMonitor(Monitor):
             out.append(normal(_T.ANOMALY, t))
 
 
-class _Bounded(Detector[tuple[float, float]]):
-    """``(occupied, usable)``: the count has not changed for ``min_duration_s`` (and
-    ``min_count`` reports) while strictly between empty and full."""
-
-    __slots__ = ("_count", "_since", "_value", "min_count", "min_duration_s")
-
-    def __init__(self, *, min_duration_s: float = 3600.0, min_count: int = 10) -> None:
-        self.min_duration_s = min_duration_s
-        self.min_count = min_count
-        self._value = NAN
-        self._since = 0.0
-        self._count = 0
-
-    def update(self, t: float, x: tuple[float, float]) -> float:
-        occupied, usable = x
-        if occupied != occupied or not 0.0 < occupied < usable:
-            self._count = 0
-            self._value = NAN
-            return 0.0
-        if self._count and occupied == self._value:
-            self._count += 1
-        else:
-            self._value, self._since, self._count = occupied, t, 1
-        if self._count >= self.min_count and t - self._since >= self.min_duration_s:
-            return 1.0
-        return 0.0
-
-
 class ParkingMonitor(Monitor):
     """Row: (device_id, t, total, occupied, out_of_service)."""
 
@@ -748,7 +712,8 @@ class ParkingMonitor(Monitor):
     def __init__(self, device: Device, config: CityConfig) -> None:
         super().__init__(device, config)
         self.consistency = ParkingConsistency()
-        self.stuck = _Bounded(
+        # Fed only while strictly between empty and full: a count held at a bound is real.
+        self.stuck = ParkingStuck(
             min_duration_s=config.parking_stuck_s,
             min_count=max(3, int(config.parking_stuck_s / self.interval * 0.8)),
         )
@@ -774,7 +739,12 @@ class ParkingMonitor(Monitor):
                     extra={"reason": "inconsistent", "detail": f"{occ:g} of {tot:g} occupied"},
                 )
             )
-        if self.stuck.update(t, (occ, usable)) > 0.0:
+        stuck = 0.0
+        if 0.0 < occ < usable:
+            stuck = self.stuck.update(t, occ)
+        else:
+            self.stuck.reset()
+        if stuck > 0.0:
             out.append(
                 Finding(
                     _T.PARKING_STUCK,
@@ -783,8 +753,8 @@ class ParkingMonitor(Monitor):
                     metric="occupied_spot_number",
                     value=occ,
                     unit="spots",
-                    since=self.stuck._since,
-                    extra={"unchanged_s": round(t - self.stuck._since, 1)},
+                    since=self.stuck.since,
+                    extra={"unchanged_s": round(t - self.stuck.since, 1)},
                 )
             )
         else:

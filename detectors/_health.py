@@ -74,6 +74,15 @@ class Flatline(Detector[float]):
             return 1.0
         return 0.0
 
+    @property
+    def since(self) -> float:
+        """When the current run of unchanged readings began."""
+        return self._start
+
+    def reset(self) -> None:
+        """End the current run: the next reading starts a new one."""
+        self._count = 0
+
 
 class StuckPhase(Detector[str]):
     """Scores 1 when a regulating phase (red, green, ...) lasts beyond ``max_phase_s``."""

@@ -71,6 +71,7 @@ from citypulse import (
     IncidentStatus,
     IncidentType,
 )
+from detectors._base import clip01
 
 log = logging.getLogger(__name__)
 
@@ -422,10 +423,6 @@ class StoreCounts:
     resolved: int = 0
 
 
-def _score(x: float) -> float:
-    return min(1.0, max(0.0, float(x)))
-
-
 class IncidentStore:
     """Applies tracker actions to ``incidents`` in the caller's transaction.
 
@@ -483,8 +480,8 @@ class IncidentStore:
             ep.started,
             max(ep.last_alarm, ep.started),
             ep.detector,
-            _score(ep.score),
-            _score(ep.threshold),
+            clip01(ep.score),
+            clip01(ep.threshold),
             ep.peak,
             ep.limit,
             ep.unit,
@@ -528,7 +525,7 @@ class IncidentStore:
                 ep.last_alarm,
                 alarms,
                 ep.severity,
-                _score(ep.score),
+                clip01(ep.score),
                 ep.peak,
                 ep.limit,
                 ep.unit,

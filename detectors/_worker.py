@@ -38,13 +38,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import psycopg
 
 from citypulse import Device, DeviceKind, IncidentListener
-from citypulse.db import connect, load_devices
+from citypulse.db import READING_TABLES, connect, load_devices
 from detectors._city import CityConfig, Monitor, monitor_for
 from detectors._incidents import Finding, IncidentStore, Trackers
 
@@ -54,30 +54,20 @@ LOCK_CLASS: Final = 1_668_571_001  # advisory lock (class, partitions * 65536 + 
 PRESENCE_CLASS: Final = 1_668_571_002  # advisory lock (class, slot): one per live worker
 _MAX_SLOTS: Final = 4096
 
-# What each source yields: (device_id, t, ...kind fields) + received_at epoch.
-_SOURCES: Final[dict[str, tuple[str, str]]] = {
-    "traffic_light": (
-        "traffic_light_readings",
-        "phase, phase_elapsed, lamp_fault, controller_mode",
-    ),
-    "camera": (
-        "camera_readings",
-        "lane_id, intensity, average_vehicle_speed, occupancy, heavy_vehicle_share",
-    ),
-    "parking": (
-        "parking_readings",
-        "total_spot_number, occupied_spot_number, out_of_service_slot_number",
-    ),
-    "ecology": ("ecology_readings", "pm25, pm10, no2, so2, co, o3"),
+# What each reading source yields: (device_id, t, ...kind fields) + received_at epoch.
+_COLUMNS: Final[Mapping[DeviceKind, str]] = {
+    DeviceKind.TRAFFIC_LIGHT: "phase, phase_elapsed, lamp_fault, controller_mode",
+    DeviceKind.CAMERA: "lane_id, intensity, average_vehicle_speed, occupancy, heavy_vehicle_share",
+    DeviceKind.PARKING: "total_spot_number, occupied_spot_number, out_of_service_slot_number",
+    DeviceKind.ECOLOGY: "pm25, pm10, no2, so2, co, o3",
 }
-_KIND_OF_SOURCE: Final = {k: DeviceKind(k) for k in _SOURCES}
 
 
-def _select(table: str, columns: str, where: str) -> str:
-    # Identifiers come from the constant table above, never from input.
+def _select(kind: DeviceKind, where: str) -> str:
+    # Identifiers come from the constant tables, never from input.
     return (
-        f"SELECT device_id, extract(epoch FROM time)::float8, {columns}, "  # noqa: S608
-        f"extract(epoch FROM received_at)::float8 FROM {table} WHERE {where}"
+        f"SELECT device_id, extract(epoch FROM time)::float8, {_COLUMNS[kind]}, "  # noqa: S608
+        f"extract(epoch FROM received_at)::float8 FROM {READING_TABLES[kind]} WHERE {where}"
     )
 
 
@@ -101,6 +91,12 @@ _DEAD_LIVE: Final = (
     "AND received_at > to_timestamp(%(since)s) AND received_at <= to_timestamp(%(upto)s) "
     "AND citypulse_partition(device_id, %(partitions)s) = ANY(%(held)s) "
     "ORDER BY received_at LIMIT %(limit)s"
+)
+# Every source a poll reads, by the name events_from_rows knows it by.
+_LIVE: Final[tuple[tuple[str, str], ...]] = (
+    *((kind.value, _select(kind, _LIVE_WHERE)) for kind in _COLUMNS),
+    ("status", _STATUS_LIVE),
+    ("dead", _DEAD_LIVE),
 )
 _CLOCK: Final = (
     "SELECT extract(epoch FROM now())::float8, "
@@ -197,10 +193,8 @@ class Engine:
                     continue
                 state.dead_seen[dead_id] = t
                 mon.dead_letter(t, str(row[3]), str(row[4] or ""), findings)
-            if findings:
-                for f in findings:
-                    trackers.observe(device_id, f)
-                findings.clear()
+            trackers.observe_all(device_id, findings)
+            findings.clear()
         if now is not None and now > state.last_tick:
             self.tick(state, now)
 
@@ -208,10 +202,8 @@ class Engine:
         findings: list[Finding] = []
         for device_id, mon in state.monitors.items():
             mon.tick(now, findings)
-            if findings:
-                for f in findings:
-                    state.trackers.observe(device_id, f)
-                findings.clear()
+            state.trackers.observe_all(device_id, findings)
+            findings.clear()
         state.trackers.tick(now)
         state.last_tick = now
 
@@ -426,12 +418,7 @@ class DetectWorker:
                 }
                 rows: dict[str, list[tuple[Any, ...]]] = {}
                 upto = math.inf
-                for name, (table, columns) in _SOURCES.items():
-                    got = conn.execute(_select(table, columns, _LIVE_WHERE), params).fetchall()
-                    rows[name] = got
-                    if len(got) >= cfg.limit:
-                        upto = min(upto, got[-1][-1])
-                for name, query in (("status", _STATUS_LIVE), ("dead", _DEAD_LIVE)):
+                for name, query in _LIVE:
                     got = conn.execute(query, params).fetchall()
                     rows[name] = got
                     if len(got) >= cfg.limit:
@@ -581,6 +568,11 @@ _DEAD_REPLAY: Final = (
     "FROM dead_letters WHERE device_id IS NOT NULL "
     "AND received_at >= to_timestamp(%(start)s) AND received_at < to_timestamp(%(end)s)"
 )
+_REPLAY: Final[tuple[tuple[str, str], ...]] = (
+    *((kind.value, _select(kind, _REPLAY_WHERE)) for kind in _COLUMNS),
+    ("status", _STATUS_REPLAY),
+    ("dead", _DEAD_REPLAY),
+)
 
 
 @dataclass(slots=True)
@@ -629,12 +621,8 @@ def replay(
             params = {"start": t0, "end": t1}
             rows: dict[str, list[tuple[Any, ...]]] = {}
             with conn.transaction(force_rollback=dry_run):
-                for name, (table, columns) in _SOURCES.items():
-                    rows[name] = conn.execute(
-                        _select(table, columns, _REPLAY_WHERE), params
-                    ).fetchall()
-                rows["status"] = conn.execute(_STATUS_REPLAY, params).fetchall()
-                rows["dead"] = conn.execute(_DEAD_REPLAY, params).fetchall()
+                for name, query in _REPLAY:
+                    rows[name] = conn.execute(query, params).fetchall()
                 events = events_from_rows(rows)
                 before = state.readings
                 # The clock is the data's: after the last reading, time does not pass.
@@ -651,7 +639,3 @@ def replay(
             if progress is not None:
                 progress((t0 - start.timestamp()) / (t_end - start.timestamp()), report)
     return report
-
-
-def epoch(dt: datetime) -> float:
-    return dt.astimezone(UTC).timestamp()
