@@ -17,12 +17,11 @@ import argparse
 import importlib
 import inspect
 import logging
-import signal
 import sys
 from datetime import datetime
-from types import FrameType
 
 from citypulse import ConfigError, IncidentListener, Settings
+from citypulse.cli import stop_on_signals
 
 log = logging.getLogger(__name__)
 DEFAULT_LISTENER = "connectors:appeal_writer"
@@ -151,12 +150,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("detect", str(exc)) from exc
     worker = DetectWorker(config, listener=listener)
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        log.info("detect worker %s: signal %d, stopping", worker_id, signum)
-        worker.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop_on_signals(worker.stop, f"detect worker {worker_id}")
     log.info("detect worker %s: %d partitions", worker_id, args.partitions)
     with worker:
         worker.run()
