@@ -128,12 +128,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 progress=progress,
                 protocol="5" if broker.full_mqtt else "3.1.1",
             )
-            deadline = time.monotonic() + 120
-            while (
-                worker.counters.totals()["received"] < published.messages - published.wills
-                and time.monotonic() < deadline
-            ):
-                time.sleep(0.2)
+            worker.wait_total("received", published.messages - published.wills, 120, poll=0.2)
             time.sleep(1.0)
         with connect(pg.url, autocommit=True) as conn:
             refresh_rollups(conn)

@@ -319,12 +319,7 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
             report = publish(
                 sim.messages(), mqtt_url=mqtt, devices=sim.devices, mode="gateway", speed=speed
             )
-            deadline = time.monotonic() + 300
-            while (
-                worker.counters.totals()["received"] < report.messages - report.wills
-                and time.monotonic() < deadline
-            ):
-                time.sleep(0.2)
+            worker.wait_total("received", report.messages - report.wills, 300, poll=0.2)
             time.sleep(1.0)
             totals = worker.counters.totals()
         run.messages = report.messages

@@ -266,10 +266,8 @@ def _ingest_drain(
     _publish_backlog(url, backlog, n_messages)
     started = time.monotonic()
     with IngestWorker(cfg) as worker:
-        while worker.counters.totals()["stored"] < n_readings:
-            if worker.fatal or time.monotonic() - started > 900:
-                raise RuntimeError(f"ingest stalled at {worker.counters.totals()}")
-            time.sleep(0.005)
+        if not worker.wait_total("stored", n_readings, 900, poll=0.005):
+            raise RuntimeError(f"ingest stalled at {worker.counters.totals()}")
         took = time.monotonic() - started
     return n_messages / took, n_readings / took
 
@@ -371,9 +369,7 @@ def _latency(
                 if not publisher.is_alive() or time.monotonic() > give_up:
                     raise RuntimeError("the latency publisher failed") from None
         publisher.join(30)
-        deadline = time.monotonic() + 120
-        while worker.counters.totals()["received"] < n and time.monotonic() < deadline:
-            time.sleep(0.01)
+        worker.wait_total("received", n, 120, poll=0.01)
         time.sleep(0.3)
         lags = list(worker.counters.lag_ms)
     return {

@@ -386,6 +386,24 @@ class IngestWorker:
         """Wait until connected and subscribed (the broker acknowledged the subscriptions)."""
         return self._connected.wait(timeout)
 
+    def wait_total(
+        self,
+        counter: Literal["received", "stored"],
+        at_least: int,
+        timeout: float,
+        *,
+        poll: float = 0.05,
+    ) -> bool:
+        """Wait until ``counter`` reaches ``at_least``: ``received`` counts messages
+        committed and acknowledged, ``stored`` readings.  False on timeout, or at once
+        when the worker has failed."""
+        deadline = time.monotonic() + timeout
+        while self.counters.totals()[counter] < at_least:
+            if self.fatal is not None or time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+        return True
+
     def wait(self, stop: threading.Event) -> None:
         """Block until ``stop`` is set or the worker fails."""
         while not stop.wait(0.5):

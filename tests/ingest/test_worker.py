@@ -283,3 +283,16 @@ def test_worker_messages_published_while_it_is_away_are_kept(
     publish_all(mqtt_broker.mqtt, [camera_message(topic_root, "cam-1", i) for i in range(500)])
     with running(cfg):
         wait_for(lambda: count(db_url, "camera_readings") == 500, 30, "backlog drained")
+
+
+def test_wait_total_returns_when_the_count_is_committed_and_not_before(
+    db_url: str, mqtt_broker: Broker, topic_root: str
+) -> None:
+    messages = [camera_message(topic_root, "cam-1", i) for i in range(200)]
+    with running(config(db_url, mqtt_broker, topic_root)) as worker:
+        assert not worker.wait_total("received", 1, 0.2)  # nothing published yet
+        publish_all(mqtt_broker.mqtt, messages)
+        assert worker.wait_total("received", 200, 30)
+        assert worker.wait_total("stored", 200, 30)
+        assert count(db_url, "camera_readings") == 200  # committed when counted
+        assert not worker.wait_total("received", 201, 0.3)
