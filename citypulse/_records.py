@@ -206,6 +206,17 @@ class AppealStatus(enum.StrEnum):
     CLOSED = "closed"
     REJECTED = "rejected"
 
+    @property
+    def is_open(self) -> bool:
+        """Open311's split: new, accepted and in progress are "open", the rest "closed"
+        (the API's ``status`` field and filter, and what may still be auto-resolved)."""
+        return self in _OPEN_APPEALS
+
+
+_OPEN_APPEALS: Final = frozenset(
+    {AppealStatus.NEW, AppealStatus.ACCEPTED, AppealStatus.IN_PROGRESS}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Appeal:

@@ -19,14 +19,13 @@ from typing import Any
 from citypulse._records import Appeal, AppealStatus
 from connectors._routing import Service
 
-_CLOSED = frozenset({AppealStatus.RESOLVED, AppealStatus.CLOSED, AppealStatus.REJECTED})
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TAG_BAD = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def open311_status(status: AppealStatus) -> str:
     """GeoReport v2 knows only ``open`` and ``closed``."""
-    return "closed" if status in _CLOSED else "open"
+    return "open" if status.is_open else "closed"
 
 
 def _iso(t: datetime | None) -> str | None:

@@ -14,13 +14,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from citypulse._records import Appeal, AppealSource
+from citypulse._records import Appeal, AppealSource, AppealStatus
 from connectors._appeals import COLUMNS, AppealDraft, appeal_from_row, create_appeal, load_appeal
 from connectors._correlate import correlate
 from connectors._routing import Routing
 
-OPEN_STATUSES = ("new", "accepted", "in_progress")
-CLOSED_STATUSES = ("resolved", "closed", "rejected")
+OPEN_STATUSES = tuple(s.value for s in AppealStatus if s.is_open)
+CLOSED_STATUSES = tuple(s.value for s in AppealStatus if not s.is_open)
 
 # The district of the nearest registered device within about 2 km, for a report's location.
 _NEAREST_DISTRICT = """

@@ -53,7 +53,6 @@ DASHBOARDS = {
 _MARGIN = timedelta(minutes=30)
 _BY_INCIDENT = "SELECT id FROM appeals WHERE incident_id = %s FOR UPDATE"
 _PRIORITY = "UPDATE appeals SET priority = %s, updated_at = now() WHERE id = %s"
-_OPEN = frozenset({AppealStatus.NEW, AppealStatus.ACCEPTED, AppealStatus.IN_PROGRESS})
 
 
 def grafana_link(base_url: str, device: Device, start: datetime, end: datetime) -> str:
@@ -202,7 +201,7 @@ class AppealWriter:
         at = incident.resolved_at or incident.last_alarm_at
         note = self.texts.resolved_note(at, locale=self.locale)
         route = self.routing.route(incident.type, device.kind)
-        if route.auto_resolve and appeal.status in _OPEN:
+        if route.auto_resolve and appeal.status.is_open:
             transition(
                 conn,
                 appeal_id,
