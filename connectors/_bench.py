@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import Secret, Settings
+from citypulse._percentile import percentile
 
 _SECRET = "bench-secret"  # noqa: S105  (a private, throwaway receiver)
 _ENQUEUE = """
@@ -237,11 +238,10 @@ def _latency(db_url: str, url: str, rate: float, seconds: float) -> dict[str, fl
             " WHERE idempotency_key LIKE 'bench-lat%%' ORDER BY 1"
         ).fetchall()
     values = [float(r[0]) for r in rows]
-
-    def pct(q: float) -> float:
-        return values[min(len(values) - 1, round(q * (len(values) - 1)))]
-
-    return {"offered_per_s": offered, "p50_ms": pct(0.5), "p99_ms": pct(0.99)}
+    p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
+    if p50 is None or p99 is None:
+        raise RuntimeError("no delivery was timed")
+    return {"offered_per_s": offered, "p50_ms": p50, "p99_ms": p99}
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import Settings
+from citypulse._percentile import percentile
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -42,10 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _pct(xs: list[float], q: float) -> float:
-    if not xs:
-        return float("nan")
-    s = sorted(xs)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+    p = percentile(xs, q)
+    return float("nan") if p is None else p
 
 
 def _background(

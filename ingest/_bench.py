@@ -346,7 +346,7 @@ def _latency(
     """(d): publish at ``rate`` with the publish time in the payload; lag to commit."""
     import multiprocessing
 
-    from ingest._stats import percentile
+    from citypulse._percentile import percentile
     from ingest._worker import IngestWorker
 
     n = int(rate * seconds)

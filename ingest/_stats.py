@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from citypulse._percentile import percentile
 from citypulse.db import connect, maintain
 
 if TYPE_CHECKING:
@@ -27,14 +28,6 @@ INSERT INTO ingest_stats (time, worker, interval_s, received, stored, duplicates
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING
 """
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-quantile (0..1) by nearest rank; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 @dataclass
