@@ -233,8 +233,7 @@ def _air(
     table = []
     for column, (pollutant, name) in enumerate(POLLUTANTS.items(), start=2):
         limit = SANPIN_1_2_3685_21[pollutant]
-        single = limit.max_single * limit.unit_factor
-        daily = limit.daily * limit.unit_factor
+        single, daily = limit.max_single_in_unit, limit.daily_in_unit
         series = []
         for i, station in enumerate(stations):
             pts = [(r[0], r[column]) for r in rows if r[1] == station]

@@ -89,6 +89,16 @@ class AirLimit:
     daily: float
     unit_factor: float
 
+    @property
+    def max_single_in_unit(self) -> float:
+        """The maximum single limit in the reading's unit."""
+        return self.max_single * self.unit_factor
+
+    @property
+    def daily_in_unit(self) -> float:
+        """The daily mean limit in the reading's unit."""
+        return self.daily * self.unit_factor
+
 
 #: СанПиН 1.2.3685-21, table 1.1 (mg/m³); unit_factor converts to the reading unit.
 SANPIN_1_2_3685_21: Mapping[str, AirLimit] = {
@@ -113,12 +123,12 @@ def air_quality_rule(pollutant: str, *, lasts_at_least_s: float = 0.0) -> Max[fl
     return Max(
         {
             "max_single": LimitRule(
-                limit=lim.max_single * lim.unit_factor,
+                limit=lim.max_single_in_unit,
                 averaging_s=MAX_SINGLE_AVERAGING_S,
                 lasts_at_least_s=lasts_at_least_s,
             ),
             "daily": LimitRule(
-                limit=lim.daily * lim.unit_factor,
+                limit=lim.daily_in_unit,
                 averaging_s=DAILY_AVERAGING_S,
                 lasts_at_least_s=lasts_at_least_s,
                 min_coverage=0.75,

@@ -745,7 +745,7 @@ _POLLUTANTS = (
 def limits(pollutant: str) -> tuple[float, float]:
     """(maximum single, daily mean) СанПиН 1.2.3685-21 limits in the reading's unit."""
     lim = SANPIN_1_2_3685_21[pollutant]
-    return lim.max_single * lim.unit_factor, lim.daily * lim.unit_factor
+    return lim.max_single_in_unit, lim.daily_in_unit
 
 
 def _rolling_mean_sql(p: str) -> str:
