@@ -290,6 +290,11 @@ class DetectWorker:
         self._stop.set()
 
     def close(self) -> None:
+        if self._lock_conn is not None and not self._lock_conn.broken:
+            # Hand the partitions over now: closing the connection returns before the
+            # server has ended the session, and another worker may be claiming already.
+            with contextlib.suppress(psycopg.Error):
+                self._lock_conn.execute("SELECT pg_advisory_unlock_all()")
         for c in (self._conn, self._lock_conn):
             if c is not None:
                 c.close()
