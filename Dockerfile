@@ -12,10 +12,13 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY deploy/constraints.txt deploy/constraints.txt
 COPY citypulse citypulse
+COPY simulator simulator
 COPY ingest ingest
 COPY detectors detectors
+COPY appeals appeals
 COPY connectors connectors
 COPY grafana grafana
+COPY lab lab
 COPY sql sql
 RUN pip wheel --no-deps --wheel-dir /wheels . \
  && pip wheel --wheel-dir /wheels --constraint deploy/constraints.txt /wheels/citypulse-*.whl

@@ -1,7 +1,10 @@
-"""citypulse: shared settings, domain records and errors.
+"""citypulse, the kernel: settings, domain records, errors, stage hooks and lifetimes.
 
-Every other package (``ingest``, ``detectors``, ``connectors``, ``grafana``) imports its
-shared names from here.
+The bottom layer.  Every other package (``simulator``, ``ingest``, ``detectors``,
+``appeals``, ``connectors``, ``grafana``, ``lab``) imports its shared names from here, and
+the kernel imports none of them; ``citypulse.db`` (schema and migrations),
+``citypulse.devices`` (registry and MQTT logins) and ``citypulse.render`` (SVG charts and
+the city map) are its subpackages.
 """
 
 from citypulse._errors import (
@@ -11,7 +14,15 @@ from citypulse._errors import (
     MigrationError,
     SchemaModeError,
 )
-from citypulse._hooks import IncidentChange, IncidentListener
+from citypulse._hooks import (
+    IncidentChange,
+    IncidentListener,
+    IncidentListenerFactory,
+    incident_listener,
+    incident_listener_names,
+)
+from citypulse._lifecycle import stop_on_signals
+from citypulse._percentile import percentile
 from citypulse._records import (
     DEVICE_ID_RE,
     READING_TYPES,
@@ -52,6 +63,7 @@ __all__ = [
     "Incident",
     "IncidentChange",
     "IncidentListener",
+    "IncidentListenerFactory",
     "IncidentStatus",
     "IncidentType",
     "MigrationError",
@@ -63,5 +75,9 @@ __all__ = [
     "Secret",
     "Settings",
     "TrafficLightReading",
+    "incident_listener",
+    "incident_listener_names",
     "mask_url",
+    "percentile",
+    "stop_on_signals",
 ]

@@ -113,7 +113,7 @@ class Settings:
     log_level: str = "INFO"
     api_keys: tuple[Secret, ...] = ()
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
-    routing_file: str | None = None  # None: connectors/routing.default.yaml
+    routing_file: str | None = None  # None: appeals/routing.default.yaml
     connectors: tuple[str, ...] = ()  # outbox rows are written for each of these names
     grafana_url: str = "http://localhost:3000"
     grafana_token: Secret = field(default_factory=lambda: Secret(""))

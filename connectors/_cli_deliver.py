@@ -14,9 +14,9 @@ import logging
 import threading
 from dataclasses import asdict
 
-from citypulse import ConfigError, Settings
-from citypulse.cli import stop_on_signals
+from citypulse import ConfigError, Settings, stop_on_signals
 
+HELP = "deliver appeals from the outbox"
 log = logging.getLogger(__name__)
 
 

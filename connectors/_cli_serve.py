@@ -18,8 +18,9 @@ from typing import Any
 
 import psycopg_pool
 
-from citypulse._settings import Settings
+from citypulse import Settings
 
+HELP = "serve the Open311 API and deliver appeals"
 log = logging.getLogger(__name__)
 
 
@@ -55,7 +56,7 @@ def background_services(
     settings: Settings, pool: psycopg_pool.ConnectionPool[Any]
 ) -> Sequence[Any]:
     """What runs beside the API: the outbox delivery worker, when connectors are configured
-    (anything with a ``name`` and ``run(stop)``, see ``connectors._server.BackgroundService``)."""
+    (anything with a ``name`` and ``run(stop)``, see ``appeals._server.BackgroundService``)."""
     if not settings.connectors:
         log.info("no CITYPULSE_CONNECTORS: appeals are kept here, delivered nowhere")
         return []
@@ -63,10 +64,7 @@ def background_services(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from connectors._api import Api
-    from connectors._auth import KeyStore
-    from connectors._routing import load_routing
-    from connectors._server import open_pool, serve
+    from appeals import Api, KeyStore, load_routing, open_pool, serve
 
     routing = load_routing(settings.routing_file)
     keys = KeyStore(bootstrap=settings.api_keys)

@@ -39,9 +39,9 @@ import httpx
 import psycopg
 import psycopg_pool
 
+from appeals import record_remote_event
 from citypulse import Settings
 from connectors import _outbox
-from connectors._appeals import CLOSE_INCIDENT
 from connectors._connector import (
     Connector,
     DeliveryResult,
@@ -95,15 +95,6 @@ class DeliveryCounters:
 
 _COUNTER_NAMES = tuple(f.name for f in fields(DeliveryCounters))
 
-_APPEAL_CLOSED = """
-UPDATE appeals SET status = 'closed', closed_at = coalesce(closed_at, now()), updated_at = now()
-WHERE id = %(appeal)s AND status NOT IN ('closed', 'rejected')
-"""
-_APPEAL_EVENT = """
-INSERT INTO appeal_events (appeal_id, status, note, actor)
-SELECT id, status, %(note)s, %(actor)s FROM appeals WHERE id = %(appeal)s
-"""
-
 
 def record_remote_status(
     conn: psycopg.Connection[Any],
@@ -121,14 +112,12 @@ def record_remote_status(
     note = f"{connector}: {previous or '-'} → {current.status} ({current.remote_id})"
     if current.notes:
         note += f": {current.notes}"
-    if current.status == "closed":
-        conn.execute(_APPEAL_CLOSED, {"appeal": appeal_id})
-        conn.execute(  # the sensor incident behind it closes, as an operator's close does
-            CLOSE_INCIDENT,
-            {"appeal": appeal_id, "actor": f"connector:{connector}", "note": note},
-        )
-    conn.execute(
-        _APPEAL_EVENT, {"appeal": appeal_id, "note": note, "actor": f"connector:{connector}"}
+    record_remote_event(
+        conn,
+        appeal_id,
+        actor=f"connector:{connector}",
+        note=note,
+        closed=current.status == "closed",
     )
 
 

@@ -1,13 +1,8 @@
-"""Errors of the connectors package.
+"""Errors of the connectors package (the outbox and its deliveries).
 
 ::
 
-    ConnectorError
-    ├── RoutingError               the routing file is invalid; ``where`` names the place
-    │                              (also a citypulse ConfigError: exit code 2 at the CLI)
-    ├── AppealsError               (connectors._appeal_errors)
-    │   ├── AppealNotFound         no appeal with ``appeal_id``
-    │   └── TransitionRefused      ``appeal_id`` cannot go from ``current`` to ``target``
+    ConnectorError (CitypulseError)
     ├── DeliveryError              one delivery attempt failed; ``status`` is the HTTP status
     │   ├── TransientDeliveryError transport error, timeout, 408, 429, 5xx: retried later,
     │   │                          not before ``retry_after`` seconds when the remote said so

@@ -14,17 +14,15 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import logging
 import sys
 from datetime import datetime
 
-from citypulse import ConfigError, IncidentListener, Settings
-from citypulse.cli import stop_on_signals
+from citypulse import ConfigError, IncidentListener, Settings, incident_listener, stop_on_signals
 
+HELP = "run anomaly detectors and open incidents"
 log = logging.getLogger(__name__)
-DEFAULT_LISTENER = "connectors:appeal_writer"
+DEFAULT_LISTENER = "appeals"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -58,32 +56,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--listener",
         default=DEFAULT_LISTENER,
-        help=f"module:factory building the IncidentListener (default {DEFAULT_LISTENER})",
+        help=f"the registered incident listener to call, or none (default {DEFAULT_LISTENER})",
     )
     parser.add_argument("--from", dest="start", help="replay from this ISO time (with offset)")
     parser.add_argument("--to", dest="end", help="replay up to this ISO time (with offset)")
     parser.add_argument("--dry-run", action="store_true", help="replay without writing")
 
 
-def load_listener(spec: str, settings: Settings) -> IncidentListener:
-    """Build the listener named ``module:factory`` (``none``: incidents only, no appeals)."""
+def load_listener(name: str, settings: Settings) -> IncidentListener:
+    """The registered incident listener ``name`` (``none``: incidents only, no appeals)."""
     from detectors._incidents import NullListener
 
-    if spec in ("", "none"):
+    if name in ("", "none"):
         return NullListener()
-    module_name, _, attr = spec.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr or "AppealWriter")
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError("--listener", f"cannot import {spec}: {exc}") from exc
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        params = {}  # type: ignore[assignment]
-    listener = factory(settings=settings) if "settings" in params else factory()
-    if not hasattr(listener, "incident_changed"):
-        raise ConfigError("--listener", f"{spec} did not build an IncidentListener")
-    return listener  # type: ignore[no-any-return]
+    return incident_listener(name, settings)
 
 
 def _time(value: str, flag: str) -> datetime:

@@ -10,7 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from citypulse._settings import Settings
+from citypulse import Settings
+
+HELP = "write dashboards JSON into grafana/"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -12,8 +12,9 @@ import argparse
 import sys
 from urllib.parse import urlsplit
 
-from citypulse._errors import ConfigError
-from citypulse._settings import Secret, Settings
+from citypulse import ConfigError, Secret, Settings
+
+HELP = "publish dashboards to a Grafana"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

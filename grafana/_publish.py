@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from citypulse._settings import Secret
+from citypulse import Secret
 from grafana._errors import PublishError
 from grafana._query import DATASOURCE_TYPE, DATASOURCE_UID
 

@@ -16,12 +16,12 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from citypulse import Settings
-from citypulse.cli import stop_on_signals
+from citypulse import Settings, stop_on_signals
 
 if TYPE_CHECKING:
     from ingest._worker import IngestConfig
 
+HELP = "store MQTT telemetry in the database"
 log = logging.getLogger(__name__)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from citypulse._percentile import percentile
+from citypulse import percentile
 from citypulse.db import connect, maintain
 
 if TYPE_CHECKING:

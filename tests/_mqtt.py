@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from citypulse import MqttUrl
-from citypulse._publish import BoundedPublisher
+from lab._publish import BoundedPublisher
 
 Publisher = BoundedPublisher
 

@@ -9,8 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from citypulse._embedded import chown_tree, demote, free_port, unprivileged_user
-from citypulse._embedded import wait_for_port as _wait_for_port
+from lab._embedded import chown_tree, demote, free_port, unprivileged_user
+from lab._embedded import wait_for_port as _wait_for_port
 
 __all__ = [
     "chown_tree",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from citypulse.db import connect, upsert_devices
-from citypulse.simulator import Simulation
 from ingest import Decoder, Item, PostgresSink
+from simulator import Simulation
 
 
 def store_simulation(db_url: str, sim: Simulation, *, batch_size: int = 5000) -> int:

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from appeals._api import Api
+from appeals._auth import KeyStore, add_key
+from appeals._routing import load_routing
+from appeals._server import open_pool, serve_in_thread
 from citypulse import Secret
 from citypulse.db import connect, upsert_devices
-from citypulse.simulator import preset_city
-from connectors._api import Api
-from connectors._auth import KeyStore, add_key
-from connectors._routing import load_routing
-from connectors._server import open_pool, serve_in_thread
+from simulator import preset_city
 from tests._procs import free_port
 
 BOOTSTRAP_OPERATOR_KEY = "bootstrap-operator-key-for-tests"

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from citypulse.db import connect, migrate
-from citypulse.simulator import generated_city
-from grafana._seed import SeedReport, seed_simulation
+from lab._seed import SeedReport, seed_simulation
+from simulator import generated_city
 from tests.fix_db import PgServer
 
 

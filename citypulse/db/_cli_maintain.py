@@ -13,6 +13,8 @@ from citypulse._settings import Settings
 from citypulse.db._connect import connect
 from citypulse.db._upkeep import maintain
 
+HELP = "run partition/rollup upkeep once"
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults()

@@ -13,6 +13,8 @@ from citypulse._settings import Settings
 from citypulse.db._connect import connect
 from citypulse.db._migrate import migrate
 
+HELP = "apply pending schema migrations"
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

@@ -8,6 +8,8 @@ from citypulse._settings import Settings, mask_url
 from citypulse.db._connect import connect
 from citypulse.db._migrate import schema_status
 
+HELP = "show schema mode, migrations, policies"
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults()

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from appeals import Api, KeyStore, add_key, load_routing, open_pool, serve_in_thread
 from citypulse import ConfigError, Settings
 from citypulse.db import connect
-from connectors import Api, KeyStore, add_key, load_routing, open_pool, serve_in_thread
 from tests._procs import free_port
 from tests.fix_api import LiveApi
 

@@ -12,16 +12,17 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from appeals import AppealWriter, load_routing
+from appeals._api import Api
+from appeals._auth import KeyStore, add_key
+from appeals._server import open_pool, serve_in_thread
 from citypulse import IncidentChange, IncidentType, Secret
 from citypulse.db import connect, upsert_devices
-from citypulse.simulator import preset_city
-from connectors import AppealWriter, Backoff, DeliveryWorker, Open311Connector, load_routing
-from connectors._api import Api
-from connectors._auth import KeyStore, add_key
-from connectors._server import open_pool, serve_in_thread
+from connectors import Backoff, DeliveryWorker, Open311Connector
+from simulator import preset_city
 from tests._procs import free_port
-from tests.connectors._db import count, insert_incident, register_city
-from tests.connectors._devices import make_incident
+from tests.appeals._db import count, insert_incident, register_city
+from tests.appeals._devices import make_incident
 from tests.connectors._rows import pending
 from tests.fix_db import PgServer
 

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from citypulse._embedded import postgres_bindir
 from citypulse.cli import main
+from lab._embedded import postgres_bindir
 
 SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "postgres" / "10-citypulse-logins.sh"
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from citypulse._mosquitto import read_entries, verify_password
+from citypulse.devices._mosquitto import read_entries, verify_password
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import venv
 import zipfile
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("citypulse", "ingest", "detectors", "connectors", "grafana")
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+PACKAGES: list[str] = PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
 
 
 def run(*cmd: str | Path, cwd: Path = ROOT) -> str:
@@ -62,3 +64,10 @@ def test_wheel_installs_with_pinned_dependencies_and_runs(tmp_path: Path) -> Non
               "from citypulse.db import load_migrations; print(len(load_migrations()))",
               cwd=tmp_path)  # fmt: skip
     assert int(out) >= 6
+
+
+def test_the_image_copies_every_package() -> None:
+    """The Dockerfile builds the wheel from the packages it copies: all of them."""
+    dockerfile = (ROOT / "Dockerfile").read_text("utf-8")
+    for package in PACKAGES:
+        assert f"COPY {package} {package}\n" in dockerfile, package

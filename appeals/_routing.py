@@ -1,0 +1,331 @@
+"""Routing: which sector block, Open311 service, agency, priority and deadline an incident gets.
+
+The configuration is a YAML file (``appeals/routing.default.yaml`` documents every key;
+``CITYPULSE_ROUTING_FILE`` names another).  It is validated completely when loaded, so a
+typo stops ``citypulse serve`` at start with the place in the file, never mid-incident.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from appeals._errors import RoutingError
+from citypulse import DeviceKind, IncidentType
+
+DEFAULT_ROUTING = "routing.default.yaml"
+LOCALES = ("ru", "en")
+_SERVICE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_TOP_KEYS = frozenset(
+    {"region", "timezone", "locale", "sectors", "districts", "correlation", "services", "routes"}
+)
+_ROUTE_KEYS = frozenset(
+    {"sector", "service_code", "agency", "priority", "deadline", "auto_resolve"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One entry of the Open311 services list; ``group`` is the sector block."""
+
+    service_code: str
+    service_name: str
+    description: str
+    group: str
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where an incident type goes, and how urgently."""
+
+    sector: str
+    service_code: str
+    agency: str
+    priority: int
+    deadline: timedelta
+    auto_resolve: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Correlation:
+    """A citizen report and a sensor appeal this close in space and time are linked."""
+
+    distance_m: float = 300.0
+    window: timedelta = timedelta(hours=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """The whole validated routing configuration."""
+
+    region: str
+    timezone: str
+    locale: str
+    sectors: tuple[str, ...]
+    services: tuple[Service, ...]
+    routes: Mapping[IncidentType, Route]
+    by_kind: Mapping[tuple[IncidentType, DeviceKind], Route] = field(default_factory=dict)
+    districts: Mapping[str, str] = field(default_factory=dict)
+    correlation: Correlation = field(default_factory=Correlation)
+
+    def route(self, incident_type: IncidentType, kind: DeviceKind | None = None) -> Route:
+        """The route for ``incident_type`` on a device of ``kind`` (every type has one)."""
+        if kind is not None:
+            special = self.by_kind.get((incident_type, kind))
+            if special is not None:
+                return special
+        return self.routes[incident_type]
+
+    def service(self, service_code: str) -> Service | None:
+        for s in self.services:
+            if s.service_code == service_code:
+                return s
+        return None
+
+    def route_for_service(self, service_code: str) -> Route | None:
+        """The first route to ``service_code``: agency and deadline for citizens' reports."""
+        for route in (*self.routes.values(), *self.by_kind.values()):
+            if route.service_code == service_code:
+                return route
+        return None
+
+    def district_name(self, slug: str) -> str:
+        return self.districts.get(slug, slug)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``4h``, ``3d``, ``1d12h``, ``90s`` -> timedelta; ValueError otherwise."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"not a duration like 30m, 4h, 3d: {text!r}")
+    d, h, m, s = (int(g or 0) for g in match.groups())
+    value = timedelta(days=d, hours=h, minutes=m, seconds=s)
+    if value <= timedelta(0):
+        raise ValueError(f"duration must be positive: {text!r}")
+    return value
+
+
+def load_routing(path: str | Path | None = None) -> Routing:
+    """Load and validate the routing file (default: the one shipped in the package)."""
+    if path is None:
+        text = resources.files("appeals").joinpath(DEFAULT_ROUTING).read_text("utf-8")
+        return parse_routing(text, source=DEFAULT_ROUTING)
+    try:
+        text = Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RoutingError(str(path), "file", f"cannot read: {exc}") from exc
+    return parse_routing(text, source=str(path))
+
+
+def parse_routing(text: str, *, source: str = "<routing>") -> Routing:
+    """Validate a routing document; :class:`RoutingError` names the first bad place."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RoutingError(source, "file", f"not valid YAML: {exc}") from exc
+    return _Parser(source).routing(doc)
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> RoutingError:
+        return RoutingError(self.source, where, message)
+
+    def mapping(self, value: object, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise self.fail(where, "expected a mapping with text keys")
+        return value
+
+    def text(self, value: object, where: str, *, empty: bool = False) -> str:
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            raise self.fail(where, "expected non-empty text")
+        return value.strip()
+
+    def keys(self, value: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {', '.join(unknown)}")
+
+    def routing(self, doc: object) -> Routing:
+        top = self.mapping(doc, "top level")
+        self.keys(top, _TOP_KEYS, "top level")
+        for key in ("region", "sectors", "services", "routes"):
+            if key not in top:
+                raise self.fail(key, "missing")
+        tz = self.text(top.get("timezone", "Europe/Moscow"), "timezone")
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise self.fail("timezone", f"unknown time zone {tz!r}") from exc
+        locale = self.text(top.get("locale", "ru"), "locale")
+        if locale not in LOCALES:
+            raise self.fail("locale", f"must be one of {', '.join(LOCALES)}")
+        sectors_raw = top["sectors"]
+        if not isinstance(sectors_raw, list) or not sectors_raw:
+            raise self.fail("sectors", "expected a non-empty list of sector blocks")
+        sectors = tuple(self.text(s, f"sectors[{i}]") for i, s in enumerate(sectors_raw))
+        if len(set(sectors)) != len(sectors):
+            raise self.fail("sectors", "a sector block is listed twice")
+        services = self.services(top["services"], sectors)
+        codes = {s.service_code for s in services}
+        routes, by_kind = self.routes(top["routes"], sectors, codes)
+        districts = {
+            k: self.text(v, f"districts.{k}")
+            for k, v in self.mapping(top.get("districts", {}) or {}, "districts").items()
+        }
+        return Routing(
+            region=self.text(top["region"], "region"),
+            timezone=tz,
+            locale=locale,
+            sectors=sectors,
+            services=services,
+            routes=routes,
+            by_kind=by_kind,
+            districts=districts,
+            correlation=self.correlation(top.get("correlation", {}) or {}),
+        )
+
+    def correlation(self, value: object) -> Correlation:
+        raw = self.mapping(value, "correlation")
+        self.keys(raw, frozenset({"distance_m", "window"}), "correlation")
+        distance = raw.get("distance_m", 300)
+        if isinstance(distance, bool) or not isinstance(distance, int | float) or distance <= 0:
+            raise self.fail("correlation.distance_m", "expected a positive number of metres")
+        return Correlation(
+            distance_m=float(distance),
+            window=self.duration(raw.get("window", "2h"), "correlation.window"),
+        )
+
+    def duration(self, value: object, where: str) -> timedelta:
+        try:
+            return parse_duration(self.text(value, where))
+        except ValueError as exc:
+            raise self.fail(where, str(exc)) from exc
+
+    def services(self, value: object, sectors: tuple[str, ...]) -> tuple[Service, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail("services", "expected a non-empty list")
+        out: list[Service] = []
+        for i, item in enumerate(value):
+            where = f"services[{i}]"
+            raw = self.mapping(item, where)
+            self.keys(
+                raw,
+                frozenset({"service_code", "service_name", "description", "group", "keywords"}),
+                where,
+            )
+            code = self.text(raw.get("service_code"), f"{where}.service_code")
+            if not _SERVICE_CODE.match(code):
+                raise self.fail(f"{where}.service_code", f"{code!r}: letters, digits, . _ - only")
+            if any(s.service_code == code for s in out):
+                raise self.fail(f"{where}.service_code", f"{code!r} is listed twice")
+            group = self.text(raw.get("group"), f"{where}.group")
+            if group not in sectors:
+                raise self.fail(f"{where}.group", f"{group!r} is not one of the sectors")
+            keywords = raw.get("keywords", []) or []
+            if not isinstance(keywords, list):
+                raise self.fail(f"{where}.keywords", "expected a list")
+            out.append(
+                Service(
+                    service_code=code,
+                    service_name=self.text(raw.get("service_name"), f"{where}.service_name"),
+                    description=self.text(
+                        raw.get("description", ""), f"{where}.description", empty=True
+                    ),
+                    group=group,
+                    keywords=tuple(
+                        self.text(k, f"{where}.keywords[{j}]") for j, k in enumerate(keywords)
+                    ),
+                )
+            )
+        return tuple(out)
+
+    def routes(
+        self, value: object, sectors: tuple[str, ...], codes: set[str]
+    ) -> tuple[dict[IncidentType, Route], dict[tuple[IncidentType, DeviceKind], Route]]:
+        raw = self.mapping(value, "routes")
+        known = {t.value for t in IncidentType}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise self.fail("routes", f"unknown incident type(s) {', '.join(unknown)}")
+        missing = sorted(known - set(raw))
+        if missing:
+            raise self.fail("routes", f"no route for incident type(s) {', '.join(missing)}")
+        routes: dict[IncidentType, Route] = {}
+        by_kind: dict[tuple[IncidentType, DeviceKind], Route] = {}
+        for name, item in raw.items():
+            where = f"routes.{name}"
+            spec = self.mapping(item, where)
+            self.keys(spec, _ROUTE_KEYS | {"kinds"}, where)
+            base = self.route(spec, where, sectors, codes, None)
+            routes[IncidentType(name)] = base
+            kinds = self.mapping(spec.get("kinds", {}) or {}, f"{where}.kinds")
+            for kind_name, override in kinds.items():
+                kwhere = f"{where}.kinds.{kind_name}"
+                try:
+                    kind = DeviceKind(kind_name)
+                except ValueError:
+                    raise self.fail(kwhere, "not a device kind") from None
+                kspec = self.mapping(override, kwhere)
+                self.keys(kspec, _ROUTE_KEYS, kwhere)
+                by_kind[(IncidentType(name), kind)] = self.route(
+                    kspec, kwhere, sectors, codes, base
+                )
+        return routes, by_kind
+
+    def route(
+        self,
+        spec: dict[str, Any],
+        where: str,
+        sectors: tuple[str, ...],
+        codes: set[str],
+        base: Route | None,
+    ) -> Route:
+        def pick(key: str) -> object:
+            if key in spec:
+                return spec[key]
+            if base is not None:
+                return getattr(base, key)
+            if key == "auto_resolve":
+                return True
+            raise self.fail(f"{where}.{key}", "missing")
+
+        sector = self.text(pick("sector"), f"{where}.sector")
+        if sector not in sectors:
+            raise self.fail(f"{where}.sector", f"{sector!r} is not one of the sectors")
+        code = self.text(pick("service_code"), f"{where}.service_code")
+        if code not in codes:
+            raise self.fail(f"{where}.service_code", f"{code!r} is not in services")
+        priority = pick("priority")
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 4:
+            raise self.fail(f"{where}.priority", "expected an integer 1 (low) .. 4 (critical)")
+        deadline = pick("deadline")
+        auto = pick("auto_resolve")
+        if not isinstance(auto, bool):
+            raise self.fail(f"{where}.auto_resolve", "expected true or false")
+        return Route(
+            sector=sector,
+            service_code=code,
+            agency=self.text(pick("agency"), f"{where}.agency"),
+            priority=priority,
+            deadline=deadline
+            if isinstance(deadline, timedelta)
+            else self.duration(deadline, f"{where}.deadline"),
+            auto_resolve=auto,
+        )

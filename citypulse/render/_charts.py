@@ -1,0 +1,195 @@
+"""Inline SVG time-series charts, for the report and the pages that show readings.
+
+Plain strings, no dependencies and no JavaScript; hovering a point shows its ``<title>``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from html import escape
+
+PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d")
+FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One line: ``points`` in time order; ``None`` values and long gaps break the line."""
+
+    name: str
+    points: Sequence[tuple[datetime, float | None]]
+    color: str = PALETTE[0]
+    width: float = 1.8
+    dashed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """A horizontal reference line (a limit)."""
+
+    value: float
+    label: str
+    color: str = "#dc2626"
+    dashed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """Geometry of a time chart: ``[start, end)`` in ``tz`` across ``width`` pixels."""
+
+    start: datetime
+    end: datetime
+    tz: tzinfo
+    width: int = 920
+    height: int = 240
+    pad: tuple[int, int, int, int] = (14, 16, 28, 56)  # top, right, bottom, left
+    max_gap: timedelta = timedelta(minutes=45)
+
+    @property
+    def plot_w(self) -> float:
+        return self.width - self.pad[1] - self.pad[3]
+
+    @property
+    def plot_h(self) -> float:
+        return self.height - self.pad[0] - self.pad[2]
+
+    def x(self, t: datetime) -> float:
+        span = (self.end - self.start).total_seconds()
+        return self.pad[3] + self.plot_w * (t - self.start).total_seconds() / span
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering [low, high]."""
+    if high <= low:
+        high = low + 1.0
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step) * step
+    ticks = []
+    value = first
+    while value <= high + step * 0.5:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}".replace(",", " ") if abs(value) >= 100 else f"{value:g}"
+
+
+def _time_ticks(chart: Chart) -> list[datetime]:
+    hours = (chart.end - chart.start).total_seconds() / 3600
+    step = next(h for h in (1, 2, 3, 6, 12, 24, 48, 168) if hours / h <= 9)
+    local = chart.start.astimezone(chart.tz)
+    t = local.replace(minute=0, second=0, microsecond=0)
+    while t < local or (t.hour % step if step < 24 else t.hour):
+        t += timedelta(hours=1)
+    ticks = []
+    while t <= chart.end:
+        ticks.append(t)
+        t += timedelta(hours=step)
+    return ticks
+
+
+def line_chart(
+    chart: Chart,
+    series: Sequence[Series],
+    *,
+    unit: str,
+    thresholds: Sequence[Threshold] = (),
+    y_min: float | None = 0.0,
+) -> str:
+    """An SVG line chart of ``series`` with optional horizontal ``thresholds``."""
+    values = [v for s in series for _, v in s.points if v is not None]
+    values += [th.value for th in thresholds]
+    low = min(values, default=0.0) if y_min is None else y_min
+    high = max(values, default=1.0) * 1.05
+    ticks = nice_ticks(low, high)
+    low, high = ticks[0], ticks[-1]
+    top, bottom = chart.pad[0], chart.height - chart.pad[2]
+
+    def y(v: float) -> float:
+        return bottom - (v - low) / (high - low) * chart.plot_h
+
+    out = [
+        f'<svg viewBox="0 0 {chart.width} {chart.height}" class="chart" role="img" '
+        f'aria-label="{escape(unit)}" {FONT} font-size="11">'
+    ]
+    for v in ticks:
+        out.append(
+            f'<line x1="{chart.pad[3]}" x2="{chart.width - chart.pad[1]}" y1="{y(v):.1f}" '
+            f'y2="{y(v):.1f}" stroke="#e5e7eb"/>'
+            f'<text x="{chart.pad[3] - 6}" y="{y(v) + 4:.1f}" text-anchor="end" '
+            f'fill="#6b7280">{_fmt(v)}</text>'
+        )
+    for t in _time_ticks(chart):
+        x = chart.x(t)
+        label = t.strftime("%H:%M") if t.hour or t == chart.start else t.strftime("%d.%m")
+        out.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}" stroke="#f1f5f9"/>'
+            f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle" fill="#6b7280">'
+            f"{label}</text>"
+        )
+    out.append(
+        f'<text x="12" y="{top + chart.plot_h / 2:.0f}" fill="#6b7280" text-anchor="middle" '
+        f'transform="rotate(-90 12 {top + chart.plot_h / 2:.0f})">{escape(unit)}</text>'
+    )
+    for th in thresholds:
+        dash = ' stroke-dasharray="6 4"' if th.dashed else ' stroke-dasharray="2 3"'
+        out.append(
+            f'<line x1="{chart.pad[3]}" x2="{chart.width - chart.pad[1]}" y1="{y(th.value):.1f}" '
+            f'y2="{y(th.value):.1f}" stroke="{th.color}" stroke-width="1.4"{dash}/>'
+            f'<text x="{chart.width - chart.pad[1] - 4}" y="{y(th.value) - 4:.1f}" '
+            f'text-anchor="end" fill="{th.color}">{escape(th.label)}</text>'
+        )
+    for s in series:
+        out.extend(_path(chart, s, y))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _path(chart: Chart, s: Series, ys: Callable[[float], float]) -> list[str]:
+    segments: list[list[str]] = []
+    last: datetime | None = None
+    for t, v in s.points:
+        if v is None:
+            last = None
+            continue
+        point = f"{chart.x(t):.1f},{ys(v):.1f}"
+        if last is None or t - last > chart.max_gap:
+            segments.append([point])
+        else:
+            segments[-1].append(point)
+        last = t
+    dash = ' stroke-dasharray="5 3"' if s.dashed else ""
+    out = []
+    for seg in segments:
+        if len(seg) == 1:
+            x, yy = seg[0].split(",")
+            out.append(f'<circle cx="{x}" cy="{yy}" r="1.6" fill="{s.color}"/>')
+        else:
+            out.append(
+                f'<polyline points="{" ".join(seg)}" fill="none" stroke="{s.color}" '
+                f'stroke-width="{s.width}" stroke-linejoin="round"{dash}>'
+                f"<title>{escape(s.name)}</title></polyline>"
+            )
+    return out
+
+
+def legend(series: Sequence[Series | Threshold]) -> str:
+    """An HTML legend for a chart's lines."""
+    items = []
+    for s in series:
+        if isinstance(s, Series):
+            name, style = s.name, "dashed" if s.dashed else "solid"
+        else:
+            name, style = s.label, "dashed" if s.dashed else "dotted"
+        items.append(
+            f'<span class="key"><i style="border-color:{s.color};border-top-style:{style}">'
+            f"</i>{escape(name)}</span>"
+        )
+    return f'<div class="legend">{"".join(items)}</div>'

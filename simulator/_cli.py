@@ -1,0 +1,280 @@
+"""Publish a simulated city's field devices over MQTT, with injected faults.
+
+The city is the preset (a Kaluga-centre-like layout: 16 intersections with a signal
+controller and approach cameras each, 6 parking lots, 3 ecology stations in 3 districts)
+or, with --intersections N, a generated grid city of any size.  Devices publish on
+{root}/{district}/{kind}/{device_id}/telemetry and .../status exactly as
+docs/wire-contract.md says, with timestamps in simulated time: traffic lights on every
+phase change plus a heartbeat (--heartbeat), cameras every --camera-interval s (one
+object per lane), parking every --parking-interval s, ecology every --ecology-interval s.
+
+Time: --speed 600 runs ten simulated minutes per second, --realtime runs at wall-clock
+pace, --speed max as fast as the broker acknowledges; --rate R instead offers a fixed R
+messages per second (for the ingest benchmark).  --start defaults to the moment that makes
+the run end near "now" (ingest rejects readings more than 5 minutes in the future).
+
+Connections (--mode): "device" gives every device its own connection with its retained
+last will, and a power loss drops the connection uncleanly so the broker fires the will;
+"gateway" shares --gateways connections and publishes the will-equivalent offline
+status; "auto" picks device mode up to 300 devices.  --workers N splits the devices over
+N processes (default 2 when running flat out: one process tops out near 2,000-3,000 QoS 1
+messages/s here); each device keeps its own order.  --batch S makes each device's
+readings travel as one JSON array per S simulated seconds (a gateway batch).  The device
+registry is written to the database first (citypulse.db.upsert_devices) unless
+--no-register; --output FILE writes the messages as JSON lines instead of publishing.
+
+Faults: --random-faults RATE draws RATE faults per simulated day across all types, and
+--scenario FILE (YAML or JSON) lists them explicitly.  Every injected fault is written
+to --ground-truth (JSON lines: id, type, devices, start, end, expected_incident_type,
+params, and onsets where a fault spreads).  A scenario file:
+
+  faults:
+    - type: stuck_phase              # one of the types below
+      device: tl-kirova-pushkina     # or devices: [..], or intersection: kirova-pushkina
+      at: 7h30m                      # offset from --start; or start: 2026-11-23T07:30:00+03:00
+      duration: 40m
+    - type: spike                    # one reading multiplied; type-specific parameters
+      device: eco-leninsky-1         # sit beside the common keys
+      at: 3h
+      field: no2
+      factor: 6
+    - type: congestion               # speed collapse, occupancy rise, spreading upstream
+      intersection: lenina-moskovskaya
+      at: 17h
+      duration: 90m
+      spread: 10m                    # a further hop upstream every 10 minutes
+      hops: 2
+    - type: air_quality_exceedance   # over СанПиН 1.2.3685-21 limits
+      device: eco-leninsky-1
+      at: 9h
+      duration: 4h
+      pollutant: pm25                # pm25, pm10, no2, so2, co, o3; level defaults to
+                                     # 1.3 x the maximum single limit (PM2.5: 208 µg/m³)
+  random:
+    rate: 6                          # faults per simulated day, all types
+    rates: {spike: 4}                # or per type
+    seed: 7
+
+Fault types (device kinds; expected incident type):
+  stuck_phase (traffic_light; stuck_phase), flashing_yellow (traffic_light;
+  signal_flashing), lamp_failure (traffic_light; lamp_fault), power_loss (any;
+  device_offline), camera_offline (camera; device_offline), camera_frozen (camera;
+  camera_frozen), camera_obstructed (camera, zero counts; camera_obstructed),
+  congestion (camera; congestion), parking_stuck (parking; parking_stuck), parking_full
+  (parking; parking_full), air_quality_exceedance (ecology; air_quality_exceedance),
+  sensor_drift (ecology: field, rate_per_hour; sensor_drift), spike (camera or ecology:
+  field, factor; spike), malformed_payload (any; invalid_payload), wrong_units (any;
+  invalid_payload).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+
+from citypulse import Settings
+
+HELP = "publish a simulated city over MQTT"
+_AUTO_DEVICE_LIMIT = 300
+
+
+def _speed(value: str) -> float:
+    if value.lower() in ("max", "inf", "0"):
+        return 0.0
+    speed = float(value)
+    if speed <= 0:
+        raise argparse.ArgumentTypeError("speed must be positive (or max)")
+    return speed
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return number
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    city = parser.add_argument_group("city")
+    city.add_argument(
+        "--intersections", type=int, metavar="N", help="a generated city of N intersections"
+    )
+    city.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    t = parser.add_argument_group("time")
+    t.add_argument("--start", help="simulated start, ISO-8601 with offset (default: end now)")
+    t.add_argument("--duration", default="1d", help="simulated span, e.g. 90m, 6h, 1d (default 1d)")
+    t.add_argument(
+        "--speed", type=_speed, default=600.0, help="simulated s per wall s, or max (default 600)"
+    )
+    t.add_argument("--realtime", action="store_true", help="same as --speed 1")
+    t.add_argument("--rate", type=_positive, help="offer a fixed number of messages per second")
+    dev = parser.add_argument_group("devices")
+    dev.add_argument("--camera-interval", type=_positive, default=60.0, metavar="S")
+    dev.add_argument("--parking-interval", type=_positive, default=300.0, metavar="S")
+    dev.add_argument("--ecology-interval", type=_positive, default=1200.0, metavar="S")
+    dev.add_argument(
+        "--heartbeat", type=_positive, default=60.0, metavar="S", help="traffic-light heartbeat"
+    )
+    f = parser.add_argument_group("faults")
+    f.add_argument("--scenario", metavar="FILE", help="YAML or JSON fault scenario")
+    f.add_argument("--random-faults", type=float, metavar="RATE", help="random faults per day")
+    f.add_argument(
+        "--ground-truth",
+        metavar="FILE",
+        default="ground-truth.jsonl",
+        help="where to write injected faults (default ground-truth.jsonl)",
+    )
+    m = parser.add_argument_group("output")
+    m.add_argument("--topic-root", default="city", help="first topic level (default city)")
+    m.add_argument("--mode", choices=("auto", "device", "gateway"), default="auto")
+    m.add_argument("--gateways", type=int, default=4, help="connections in gateway mode")
+    m.add_argument("--batch", type=float, default=0.0, metavar="S", help="batch window, s")
+    m.add_argument("--max-inflight", type=int, default=2000, help="unacknowledged QoS 1 cap")
+    m.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes, each publishing a share of devices (default: 2 when running "
+        "as fast as possible or at a --rate on a multi-core machine, else 1)",
+    )
+    m.add_argument("--no-register", action="store_true", help="do not write the device registry")
+    m.add_argument("--output", metavar="FILE", help="write JSON lines here instead of MQTT")
+    m.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import orjson
+
+    from citypulse.db import connect, upsert_devices
+    from simulator._city import Intervals, generated_city, preset_city
+    from simulator._faults import (
+        load_scenario,
+        parse_duration,
+        random_faults,
+        write_ground_truth,
+    )
+    from simulator._generator import batched
+    from simulator._parallel import RunSpec, publish_parallel
+    from simulator._publish import Progress, publish
+
+    speed = 1.0 if args.realtime else args.speed
+    try:
+        duration = parse_duration(args.duration)
+    except ValueError as exc:
+        print(f"citypulse simulate: --duration: {exc}", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC).replace(microsecond=0)
+    if args.start:
+        start = datetime.fromisoformat(args.start)
+        if start.tzinfo is None:
+            print("citypulse simulate: --start needs a UTC offset", file=sys.stderr)
+            return 2
+    elif speed and not args.rate:
+        start = now + duration / speed - duration
+    else:
+        start = now - duration
+    end = start + duration
+    intervals = Intervals(
+        camera_s=args.camera_interval,
+        parking_s=args.parking_interval,
+        ecology_s=args.ecology_interval,
+        heartbeat_s=args.heartbeat,
+    )
+    city = (
+        generated_city(args.intersections, seed=args.seed) if args.intersections else preset_city()
+    )
+    faults = []
+    if args.scenario:
+        faults += load_scenario(
+            args.scenario, city, start=start, end=end, seed=args.seed, intervals=intervals
+        )
+    if args.random_faults:
+        extra = random_faults(
+            city,
+            start=start,
+            end=end,
+            rates=args.random_faults,
+            seed=args.seed + 1,
+            intervals=intervals,
+            id_prefix="r",
+        )
+        faults += extra
+    spec = RunSpec(
+        city,
+        start,
+        end,
+        seed=args.seed,
+        faults=tuple(faults),
+        intervals=intervals,
+        topic_root=args.topic_root,
+        batch_s=args.batch,
+    )
+    sim = spec.simulation()
+    if faults:
+        write_ground_truth(args.ground_truth, faults)
+    print(
+        f"simulate: {city.name}: {len(sim.devices)} devices, {len(faults)} faults, "
+        f"{start.isoformat()} .. {end.isoformat()}"
+        + (f", ground truth in {args.ground_truth}" if faults else ""),
+        file=sys.stderr,
+    )
+    messages = batched(sim.messages(), args.batch)
+    if args.output:
+        n = 0
+        with open(args.output, "wb") as out:
+            for msg in messages:
+                line = {
+                    "time": msg.time.isoformat(),
+                    "topic": msg.topic,
+                    "payload": msg.payload.decode("utf-8", "replace"),
+                    "retain": msg.retain,
+                }
+                out.write(orjson.dumps(line) + b"\n")
+                n += 1
+        print(f"simulate: wrote {n} messages to {args.output}", file=sys.stderr)
+        return 0
+    if not args.no_register:
+        with connect(settings.database_url, application_name="citypulse-simulate") as conn:
+            count = upsert_devices(conn, sim.devices)
+            conn.commit()
+        print(f"simulate: registered {count} devices", file=sys.stderr)
+    mode = args.mode
+    if mode == "auto":
+        mode = "device" if len(sim.devices) <= _AUTO_DEVICE_LIMIT else "gateway"
+
+    def show(p: Progress) -> None:
+        at = datetime.fromtimestamp(p.sim_time, UTC).isoformat(timespec="seconds")
+        print(
+            f"simulate: {p.messages} messages, simulated {at}, {p.rate:.0f} msg/s, "
+            f"{p.inflight} in flight",
+            file=sys.stderr,
+        )
+
+    common = {
+        "mqtt_url": settings.mqtt,
+        "mode": mode,
+        "gateways": args.gateways,
+        "speed": speed or None,
+        "rate": args.rate,
+        "max_inflight": args.max_inflight,
+        "client_prefix": f"citypulse-sim-{args.topic_root}",
+        "ca_file": settings.mqtt_ca_file,
+        "progress": None if args.quiet else show,
+    }
+    workers = args.workers
+    if workers <= 0:
+        flat_out = not speed or args.rate is not None
+        workers = min(2, os.cpu_count() or 1) if flat_out else 1
+    if workers > 1:
+        report = publish_parallel(spec, workers=workers, **common)
+    else:
+        report = publish(messages, devices=sim.devices, topic_root=args.topic_root, **common)
+    print(
+        f"simulate: published {report.messages} messages ({report.bytes} bytes) in "
+        f"{report.wall_s:.1f} s, {report.rate:.0f} msg/s over {report.connections} "
+        f"{report.mode} connection(s); {report.wills} last will(s) fired",
+        file=sys.stderr,
+    )
+    return 0

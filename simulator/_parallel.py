@@ -1,0 +1,164 @@
+"""Publishing from several processes, each simulating and publishing a share of devices.
+
+One Python process tops out at a few thousand QoS 1 publications a second (paho's per-
+message cost).  Devices are independent (each has its own seed), so ``workers`` processes
+each run the generator for every ``workers``-th device and publish it over their own
+connections; together they publish exactly what one process would.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from citypulse import MqttUrl
+from simulator._city import City, Intervals
+from simulator._errors import PublishError
+from simulator._faults import Fault
+from simulator._generator import Simulation, batched
+from simulator._publish import Mode, Progress, PublishReport, publish
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """Everything a worker process needs to rebuild its share of the simulation."""
+
+    city: City
+    start: datetime
+    end: datetime
+    seed: int = 0
+    faults: tuple[Fault, ...] = ()
+    intervals: Intervals = field(default_factory=Intervals)
+    topic_root: str = "city"
+    batch_s: float = 0.0
+
+    def simulation(self, *, worker: int = 0, workers: int = 1) -> Simulation:
+        ids = [d.id for d in self.city.devices(self.intervals)][worker::workers]
+        return Simulation(
+            self.city,
+            start=self.start,
+            end=self.end,
+            seed=self.seed,
+            faults=self.faults,
+            intervals=self.intervals,
+            topic_root=self.topic_root,
+            only=ids,
+        )
+
+
+def _worker(
+    spec: RunSpec,
+    worker: int,
+    workers: int,
+    options: dict[str, Any],
+    sent: Any,
+    clock: Any,
+    results: Any,
+) -> None:
+    try:
+        sim = spec.simulation(worker=worker, workers=workers)
+
+        def progress(p: Progress) -> None:
+            sent[worker] = p.messages
+            clock[worker] = p.sim_time
+
+        report = publish(
+            batched(sim.messages(), spec.batch_s),
+            devices=sim.devices,
+            topic_root=spec.topic_root,
+            progress=progress,
+            progress_every_s=0.5,
+            **options,
+        )
+        results.put((worker, report, None))
+    except Exception as exc:  # reported to the parent, which raises it
+        results.put((worker, None, f"{type(exc).__name__}: {exc}"))
+
+
+def publish_parallel(
+    spec: RunSpec,
+    *,
+    mqtt_url: MqttUrl,
+    workers: int = 2,
+    mode: Mode = "gateway",
+    gateways: int = 2,
+    speed: float | None = None,
+    rate: float | None = None,
+    max_inflight: int = 2000,
+    client_prefix: str = "citypulse-sim",
+    ca_file: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    progress_every_s: float = 2.0,
+) -> PublishReport:
+    """Run ``spec`` in ``workers`` processes; ``rate`` is the total offered rate."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    ctx = multiprocessing.get_context("spawn")
+    sent = ctx.Array("q", workers)
+    clock = ctx.Array("d", workers)
+    results = ctx.Queue()
+    procs = []
+    wall0 = time.monotonic()
+    for w in range(workers):
+        options: dict[str, Any] = {
+            "mqtt_url": mqtt_url,
+            "mode": mode,
+            "gateways": gateways,
+            "speed": speed,
+            "rate": None if rate is None else rate / workers,
+            "max_inflight": max(1, max_inflight // workers),
+            "client_prefix": f"{client_prefix}-w{w}" if mode == "gateway" else client_prefix,
+            "ca_file": ca_file,
+        }
+        proc = ctx.Process(
+            target=_worker,
+            args=(spec, w, workers, options, sent, clock, results),
+            name=f"citypulse-sim-{w}",
+            daemon=True,
+        )
+        proc.start()
+        procs.append(proc)
+    reports: list[PublishReport] = []
+    errors: list[str] = []
+    next_progress = wall0 + progress_every_s
+    try:
+        while len(reports) + len(errors) < workers:
+            try:
+                w, report, error = results.get(timeout=0.2)
+            except queue.Empty:
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise PublishError(dead[0].name, f"exited with {dead[0].exitcode}") from None
+            else:
+                if error:
+                    errors.append(f"worker {w}: {error}")
+                else:
+                    reports.append(report)
+            now = time.monotonic()
+            if progress is not None and now >= next_progress:
+                next_progress = now + progress_every_s
+                progress(Progress(sum(sent[:]), min(clock[:]), now - wall0, 0))
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+    if errors:
+        raise PublishError(client_prefix, "; ".join(errors))
+    return _merge(reports, time.monotonic() - wall0)
+
+
+def _merge(reports: Sequence[PublishReport], wall: float) -> PublishReport:
+    return PublishReport(
+        messages=sum(r.messages for r in reports),
+        bytes=sum(r.bytes for r in reports),
+        wills=sum(r.wills for r in reports),
+        wall_s=wall,
+        connections=sum(r.connections for r in reports),
+        mode=reports[0].mode,
+    )

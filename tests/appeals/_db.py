@@ -1,0 +1,56 @@
+"""Database helpers for the connectors tests: devices and incidents as the detect worker writes them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from citypulse import Device, Incident
+from citypulse.db import upsert_devices
+from tests.appeals._devices import city_devices
+
+_INSERT_INCIDENT = """
+INSERT INTO incidents (type, device_id, severity, started_at, last_alarm_at, detector,
+                       score, threshold, value, limit_value, unit, evidence)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+RETURNING id
+"""
+
+
+def register_city(conn: psycopg.Connection[Any]) -> dict[str, Device]:
+    devices = city_devices()
+    upsert_devices(conn, devices.values())
+    return devices
+
+
+def insert_incident(conn: psycopg.Connection[Any], incident: Incident) -> Incident:
+    row = conn.execute(
+        _INSERT_INCIDENT,
+        (
+            incident.type.value,
+            incident.device_id,
+            incident.severity,
+            incident.started_at,
+            incident.last_alarm_at,
+            incident.detector,
+            incident.score,
+            incident.threshold,
+            incident.value,
+            incident.limit_value,
+            incident.unit,
+            Jsonb(dict(incident.evidence)),
+        ),
+    ).fetchone()
+    assert row is not None
+    return replace(incident, id=int(row[0]))
+
+
+def count(conn: psycopg.Connection[Any], table: str) -> int:
+    row = conn.execute(
+        psycopg.sql.SQL("SELECT count(*) FROM {}").format(psycopg.sql.Identifier(table))
+    ).fetchone()
+    assert row is not None
+    return int(row[0])

@@ -1,0 +1,142 @@
+"""``citypulse eval nab`` end to end on small synthetic NAB-format data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from citypulse.cli import main
+from lab._eval_nab import evaluate
+
+
+def _row(start: datetime, i: int, x: float) -> tuple[str, str]:
+    """Row ``i`` of a series sampled every 5 minutes from ``start``."""
+    return (start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S"), f"{x:.3f}"
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value"])
+        w.writerows(rows)
+
+
+def _write_corpus(root: Path) -> None:
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    windows: dict[str, list[list[str]]] = {}
+    for name, spike in (("cat/a.csv", 700), ("cat/b.csv", None), ("other/c.csv", 900)):
+        rows = []
+        for i in range(1000):
+            x = 10 + 3 * math.sin(i / 20) + (i % 7) * 0.1
+            if spike is not None and spike <= i < spike + 3:
+                x += 60
+            rows.append(_row(start, i, x))
+        _write_csv(root / name, rows)
+        windows[name] = []
+        if spike is not None:
+            lo = start + timedelta(minutes=5 * (spike - 40))
+            hi = start + timedelta(minutes=5 * (spike + 40))
+            windows[name].append(
+                [lo.strftime("%Y-%m-%d %H:%M:%S.%f"), hi.strftime("%Y-%m-%d %H:%M:%S.%f")]
+            )
+    (root / "windows.json").write_text(json.dumps(windows))
+
+
+def test_scores_are_written_on_exactly_the_input_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, out = tmp_path / "data", tmp_path / "out"
+    _write_corpus(data)
+    assert main(["eval", "nab", str(data), "--out", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc["profiles"]) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
+    assert doc["files"] == 3
+    assert doc["windows"] == 2
+    # obvious spikes inside both windows, nothing else: close to perfect
+    assert doc["profiles"]["standard"]["score"] > 80
+    for name in ("cat/a.csv", "cat/b.csv", "other/c.csv"):
+        with (data / name).open() as fh:
+            src = list(csv.reader(fh))
+        with (out / name).open() as fh:
+            got = list(csv.reader(fh))
+        assert got[0] == ["timestamp", "value", "anomaly_score"]
+        assert [r[:2] for r in got[1:]] == src[1:]
+        assert all(0.0 <= float(r[2]) <= 1.0 for r in got[1:])
+
+
+def test_null_detector_scores_zero(tmp_path: Path) -> None:
+    _write_corpus(tmp_path)
+    results, _ = evaluate(tmp_path, preset="null")
+    assert [round(r.normalised, 9) for r in results] == [0.0, 0.0, 0.0]
+
+
+def test_a_window_naming_a_missing_timestamp_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_corpus(tmp_path)
+    (tmp_path / "windows.json").write_text(
+        json.dumps({"cat/a.csv": [["2031-01-01 00:00:00.000000", "2031-01-02 00:00:00.000000"]]})
+    )
+    assert main(["eval", "nab", str(tmp_path)]) == 1
+    assert "does not match a timestamp" in capsys.readouterr().err
+
+
+def test_human_summary_names_every_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_corpus(tmp_path)
+    assert main(["eval", "nab", str(tmp_path), "--detector", "deviation"]) == 0
+    text = capsys.readouterr().out
+    for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
+        assert profile in text
+
+
+def test_bench_quick_reports_both_rates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "detect", "--quick", "--json", "--readings", "20000"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["default_readings_per_s"] > 0
+    assert doc["baseline_readings_per_s"] > doc["default_readings_per_s"]
+
+
+def _write_flat_day_corpus(root: Path) -> None:
+    """Ten days of a daily wave at 5-minute steps; in one file day 8 stays flat at the mean."""
+    start = datetime(2020, 1, 6, tzinfo=UTC)
+    rng = random.Random(5)
+    windows: dict[str, list[list[str]]] = {}
+    for name, flat_day in (("daily/a.csv", 8), ("daily/b.csv", None)):
+        rows = []
+        for i in range(288 * 10):
+            x = 50 + 20 * math.sin(2 * math.pi * i / 288) + rng.gauss(0, 1)
+            if flat_day is not None and i // 288 == flat_day:
+                x = 50 + rng.gauss(0, 1)  # every value is common, just not at this hour
+            rows.append(_row(start, i, x))
+        _write_csv(root / name, rows)
+        windows[name] = []
+        if flat_day is not None:
+            centre = start + timedelta(minutes=5 * (flat_day * 288 + 40))
+            windows[name].append(
+                [
+                    (centre - timedelta(minutes=500)).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                    (centre + timedelta(minutes=500)).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                ]
+            )
+    (root / "windows.json").write_text(json.dumps(windows))
+
+
+def test_default_notices_a_day_without_its_peak(tmp_path: Path) -> None:
+    """The time-of-day view of the default finds what level-based detectors cannot."""
+    _write_flat_day_corpus(tmp_path)
+    scores = {
+        preset: evaluate(tmp_path, preset=preset)[0][0].normalised
+        for preset in ("default", "deviation_novelty", "deviation")
+    }
+    assert scores["default"] > 50.0
+    assert scores["deviation_novelty"] < 25.0
+    assert scores["deviation"] < 25.0

@@ -1,0 +1,132 @@
+"""The scenario evaluation: scoring rules on a known case, and a small end-to-end run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from lab._eval_scenario import Found, Truth, run_scenario, score
+
+H = 3600.0
+
+
+def test_precision_recall_and_delay_on_a_known_case() -> None:
+    truth = [
+        Truth("f1", "power_loss", ("cam-a",), 1000.0, 1000.0 + H),
+        Truth("f2", "stuck_phase", ("tl-b",), 5000.0, 5000.0 + H),
+        Truth("f3", "congestion", ("cam-c", "cam-d"), 9000.0, 9000.0 + H, {"cam-d": 9600.0}),
+        Truth("f4", "spike", ("eco-e",), 20000.0, 20060.0),
+    ]
+    incidents = [
+        Found(1, "device_silent", "cam-a", 1000.0),  # found, no delay
+        Found(2, "stuck_phase", "tl-b", 5180.0),  # found after 3 min
+        Found(3, "congestion", "cam-c", 9120.0),  # found after 2 min
+        Found(4, "congestion", "cam-d", 8880.0, 9300.0),  # over before cam-d's onset
+        Found(5, "air_quality_exceedance", "eco-e", 20000.0),  # explains, does not find
+        Found(6, "anomaly", "cam-a", 30000.0),  # nothing explains this
+        Found(7, "device_silent", "cam-a", 99_999.0),  # outside the scored period
+    ]
+    result = score(truth, incidents, start=0.0, end=50_000.0)
+    assert result.incidents == 6
+    assert result.explained == 4  # 1, 2, 3 and 5
+    assert result.precision == pytest.approx(4 / 6)
+    assert result.recall == pytest.approx(3 / 5)  # pairs: a, b, c, d, e; found: a, b, c
+    assert result.by_type["power_loss"].delays == [0.0]
+    assert result.by_type["stuck_phase"].delays == [180.0]
+    assert result.by_type["congestion"].found == 1
+    assert result.by_type["spike"].found == 0
+    assert sorted(i.id for i in result.unexplained) == [4, 6]
+    assert result.immediate_delays() == [0.0]
+
+
+def test_an_incident_open_at_the_onset_covers_the_fault() -> None:
+    truth = [Truth("f1", "air_quality_exceedance", ("eco-a",), 10 * H, 12 * H)]
+    still_open = [Found(1, "air_quality_exceedance", "eco-a", 2 * H, None)]
+    resolved = [Found(1, "air_quality_exceedance", "eco-a", 2 * H, 5 * H)]
+    assert score(truth, still_open, start=0.0, end=20 * H).recall == 1.0
+    assert (
+        score(truth, still_open, start=0.0, end=20 * H).by_type["air_quality_exceedance"].covered
+        == 1
+    )
+    assert score(truth, resolved, start=0.0, end=20 * H).recall == 0.0
+
+
+@pytest.mark.slow
+def test_a_small_known_scenario_end_to_end(db_url: str) -> None:
+    start = datetime.fromisoformat("2026-03-02T12:00:00+03:00")
+    spec = {
+        "faults": [
+            {
+                "type": "power_loss",
+                "device": "cam-kirova-pushkina-n",
+                "at": "30m",
+                "duration": "40m",
+            },
+            {
+                "type": "lamp_failure",
+                "device": "tl-lenina-teatralnaya",
+                "at": "1h",
+                "duration": "1h",
+            },
+            {
+                "type": "flashing_yellow",
+                "device": "tl-kirova-pushkina",
+                "at": "20m",
+                "duration": "30m",
+            },
+        ]
+    }
+    result, run, truth = run_scenario(
+        db_url, start=start, days=0.125, warmup_days=0.05, rate=0.0, seed=3, spec=spec
+    )
+    assert run.faults == 3
+    assert len(truth) == 3
+    assert run.readings > 10_000
+    assert result.recall == 1.0
+    assert {k: s.found for k, s in result.by_type.items()} == {
+        "power_loss": 1,
+        "lamp_failure": 1,
+        "flashing_yellow": 1,
+    }
+    assert result.precision == result.explained / result.incidents
+    assert result.precision >= 0.75
+    assert result.by_type["power_loss"].delays == [0.0]
+    assert 0.0 < result.by_type["flashing_yellow"].delays[0] <= 120.0
+
+
+@pytest.mark.slow
+def test_the_same_scenario_through_mosquitto_and_ingest(db_url: str, tmp_path: Path) -> None:
+    start = datetime.fromisoformat("2026-03-02T12:00:00+03:00")
+    spec = {
+        "faults": [
+            {
+                "type": "power_loss",
+                "device": "cam-kirova-pushkina-n",
+                "at": "30m",
+                "duration": "40m",
+            },
+            {
+                "type": "malformed_payload",
+                "device": "tl-kirova-pushkina",
+                "at": "20m",
+                "duration": "30m",
+            },
+        ]
+    }
+    result, run, _ = run_scenario(
+        db_url,
+        start=start,
+        days=0.1,
+        warmup_days=0.02,
+        rate=0.0,
+        seed=3,
+        spec=spec,
+        mqtt_dir=tmp_path,
+    )
+    assert run.dead_letters > 0
+    assert result.recall == 1.0
+    assert result.by_type["power_loss"].delays[0] <= 60.0
+    # The dead letters were placed where they happened: found within two minutes.
+    assert result.by_type["malformed_payload"].delays[0] <= 120.0
