@@ -11,7 +11,7 @@ from grafana_foundation_sdk.builders import table as tbl
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from detectors import SANPIN_1_2_3685_21
+from citypulse import AIR_LIMITS
 from grafana._panels import (
     ALL_KINDS,
     CITY_TZ,
@@ -744,7 +744,7 @@ _POLLUTANTS = (
 
 def limits(pollutant: str) -> tuple[float, float]:
     """(maximum single, daily mean) СанПиН 1.2.3685-21 limits in the reading's unit."""
-    lim = SANPIN_1_2_3685_21[pollutant]
+    lim = AIR_LIMITS[pollutant]
     return lim.max_single_in_unit, lim.daily_in_unit
 
 
