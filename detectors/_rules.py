@@ -3,7 +3,7 @@
 :func:`air_quality_rule` judges the Russian hygienic limits for ambient air of
 СанПиН 1.2.3685-21 (table 1.1), the kernel's :data:`citypulse.AIR_LIMITS`: the maximum
 single concentration (ПДК м.р., averaged over 20 minutes) and the daily average
-(ПДК с.с.), in the reading's unit (µg/m³ except CO, mg/m³).
+(ПДК с.с.; for ozone an 8-hour mean), in the reading's unit (µg/m³ except CO, mg/m³).
 """
 
 from __future__ import annotations
@@ -85,11 +85,14 @@ class LimitRule(Detector[float]):
 SANPIN_1_2_3685_21: Mapping[str, AirLimit] = AIR_LIMITS
 
 MAX_SINGLE_AVERAGING_S = 20 * 60.0
-DAILY_AVERAGING_S = 24 * 3600.0
 
 
 def air_quality_rule(pollutant: str, *, lasts_at_least_s: float = 0.0) -> Max[float]:
-    """Both СанПиН limits for ``pollutant`` (a reading field name: pm25, no2, co, ...)."""
+    """Both СанПиН limits for ``pollutant`` (a reading field name: pm25, no2, co, ...).
+
+    The ``daily`` member averages over the table's period for ПДК с.с.: a day, but
+    8 hours for ozone.
+    """
     try:
         lim = AIR_LIMITS[pollutant]
     except KeyError:
@@ -103,7 +106,7 @@ def air_quality_rule(pollutant: str, *, lasts_at_least_s: float = 0.0) -> Max[fl
             ),
             "daily": LimitRule(
                 limit=lim.daily_in_unit,
-                averaging_s=DAILY_AVERAGING_S,
+                averaging_s=lim.daily_averaging_s,
                 lasts_at_least_s=lasts_at_least_s,
                 min_coverage=0.75,
             ),

@@ -99,6 +99,7 @@ def test_rules_judge_against_the_table(pollutant: str) -> None:
     assert isinstance(daily, detectors.LimitRule)
     assert max_single.limit == limit.max_single_in_unit
     assert daily.limit == limit.daily_in_unit
+    assert daily.averaging_s == limit.daily_averaging_s
     assert detectors.SANPIN_1_2_3685_21[pollutant] is limit  # the detectors' old name
 
 
