@@ -1,4 +1,4 @@
-"""citypulse, the kernel: settings, domain records, errors, stage hooks and lifetimes.
+"""citypulse, the kernel: settings, domain records, air limits, errors, hooks and lifetimes.
 
 The bottom layer.  Every other package (``simulator``, ``ingest``, ``detectors``,
 ``appeals``, ``connectors``, ``grafana``, ``lab``) imports its shared names from here, and
@@ -7,6 +7,7 @@ the kernel imports none of them; ``citypulse.db`` (schema and migrations),
 the city map) are its subpackages.
 """
 
+from citypulse._air import AIR_LIMITS, AirLimit
 from citypulse._errors import (
     CitypulseError,
     ConfigError,
@@ -46,9 +47,11 @@ from citypulse._records import (
 from citypulse._settings import MqttUrl, Secret, Settings, mask_url
 
 __all__ = [
+    "AIR_LIMITS",
     "DEVICE_ID_RE",
     "READING_TYPES",
     "SLUG_RE",
+    "AirLimit",
     "Appeal",
     "AppealSource",
     "AppealStatus",

@@ -16,13 +16,14 @@ multivariate (:class:`CameraForest`, :class:`CameraIsolationForest`), device hea
 :class:`FullForLong`).
 """
 
+from citypulse import AirLimit
 from detectors._base import Alarm, Detector, Keyed, Max, Peaks, Refractory
 from detectors._errors import DetectorConfigError, DetectorError, EvaluationDataError
 from detectors._health import Flatline, LampFault, SignalDark, Silence, StuckPhase
 from detectors._multivariate import CameraForest, CameraIsolationForest
 from detectors._novelty import Novelty
 from detectors._presets import Constant, city_scalar, default_univariate
-from detectors._rules import SANPIN_1_2_3685_21, AirLimit, LimitRule, air_quality_rule
+from detectors._rules import SANPIN_1_2_3685_21, LimitRule, air_quality_rule
 from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline, SeasonalNovelty
 from detectors._traffic import Congestion, FullForLong, ParkingStuck
 from detectors._validity import CameraConsistency, ParkingConsistency, Range, UnitMistake

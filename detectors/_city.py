@@ -39,11 +39,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from citypulse import Device, DeviceKind, IncidentType
+from citypulse import AIR_LIMITS, Device, DeviceKind, IncidentType
 from detectors._base import Detector, check, clip01, squash
 from detectors._health import LampFault, SignalDark, Silence, StuckPhase
 from detectors._incidents import Finding, iso, normal
-from detectors._rules import SANPIN_1_2_3685_21, LimitRule, air_quality_rule
+from detectors._rules import LimitRule, air_quality_rule
 from detectors._traffic import FullForLong, ParkingStuck
 from detectors._validity import CameraConsistency, ParkingConsistency
 
@@ -805,7 +805,7 @@ class EcologyMonitor(Monitor):
             if x is None:
                 continue
             scores = rule.explain(t, float(x))
-            lim = SANPIN_1_2_3685_21[p]
+            lim = AIR_LIMITS[p]
             for averaging, s in scores.items():
                 if s <= 0.0:
                     continue

@@ -1,8 +1,9 @@
 """Rules from configuration: a limit on a moving average that must hold for a while.
 
-Includes the Russian hygienic limits for ambient air of СанПиН 1.2.3685-21 (table 1.1):
-the maximum single concentration (ПДК м.р., averaged over 20 minutes) and the daily
-average (ПДК с.с.), in mg/m³.  Readings arrive in µg/m³ except CO (mg/m³).
+:func:`air_quality_rule` judges the Russian hygienic limits for ambient air of
+СанПиН 1.2.3685-21 (table 1.1), the kernel's :data:`citypulse.AIR_LIMITS`: the maximum
+single concentration (ПДК м.р., averaged over 20 minutes) and the daily average
+(ПДК с.с.; for ozone an 8-hour mean), in the reading's unit (µg/m³ except CO, mg/m³).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from citypulse import AIR_LIMITS, AirLimit
 from detectors._base import Detector, Max, check
 from detectors._errors import DetectorConfigError
 
@@ -80,44 +81,20 @@ class LimitRule(Detector[float]):
         return 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class AirLimit:
-    """One pollutant's limits in mg/m³ and the factor from mg/m³ to the reading unit."""
-
-    pollutant: str
-    max_single: float
-    daily: float
-    unit_factor: float
-
-    @property
-    def max_single_in_unit(self) -> float:
-        """The maximum single limit in the reading's unit."""
-        return self.max_single * self.unit_factor
-
-    @property
-    def daily_in_unit(self) -> float:
-        """The daily mean limit in the reading's unit."""
-        return self.daily * self.unit_factor
-
-
-#: СанПиН 1.2.3685-21, table 1.1 (mg/m³); unit_factor converts to the reading unit.
-SANPIN_1_2_3685_21: Mapping[str, AirLimit] = {
-    "pm25": AirLimit("pm25", 0.16, 0.035, 1000.0),
-    "pm10": AirLimit("pm10", 0.3, 0.06, 1000.0),
-    "no2": AirLimit("no2", 0.2, 0.1, 1000.0),
-    "so2": AirLimit("so2", 0.5, 0.05, 1000.0),
-    "co": AirLimit("co", 5.0, 3.0, 1.0),
-    "o3": AirLimit("o3", 0.16, 0.1, 1000.0),
-}
+#: The kernel's table, under the name the detectors have always exported.
+SANPIN_1_2_3685_21: Mapping[str, AirLimit] = AIR_LIMITS
 
 MAX_SINGLE_AVERAGING_S = 20 * 60.0
-DAILY_AVERAGING_S = 24 * 3600.0
 
 
 def air_quality_rule(pollutant: str, *, lasts_at_least_s: float = 0.0) -> Max[float]:
-    """Both СанПиН limits for ``pollutant`` (a reading field name: pm25, no2, co, ...)."""
+    """Both СанПиН limits for ``pollutant`` (a reading field name: pm25, no2, co, ...).
+
+    The ``daily`` member averages over the table's period for ПДК с.с.: a day, but
+    8 hours for ozone.
+    """
     try:
-        lim = SANPIN_1_2_3685_21[pollutant]
+        lim = AIR_LIMITS[pollutant]
     except KeyError:
         raise DetectorConfigError(f"no СанПиН limit for {pollutant!r}") from None
     return Max(
@@ -129,7 +106,7 @@ def air_quality_rule(pollutant: str, *, lasts_at_least_s: float = 0.0) -> Max[fl
             ),
             "daily": LimitRule(
                 limit=lim.daily_in_unit,
-                averaging_s=DAILY_AVERAGING_S,
+                averaging_s=lim.daily_averaging_s,
                 lasts_at_least_s=lasts_at_least_s,
                 min_coverage=0.75,
             ),

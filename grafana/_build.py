@@ -10,8 +10,12 @@ from typing import Any
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from grafana._city import air, intersections, overview, parking, traffic
+from grafana._air import air
+from grafana._intersections import intersections
 from grafana._ops import appeals, ingest
+from grafana._overview import overview
+from grafana._parking import parking
+from grafana._traffic import traffic
 
 DASHBOARDS: Mapping[str, Callable[[], db.Dashboard]] = {
     "overview": overview,

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from citypulse import AIR_LIMITS
 from citypulse.db import READING_TABLES
 from citypulse.render import (
     PALETTE,
@@ -29,9 +30,8 @@ from citypulse.render import (
     legend,
     line_chart,
 )
-from detectors import SANPIN_1_2_3685_21
 
-#: Pollutants shown, with their display names; limits come from the detectors' table.
+#: Pollutants shown, with their display names; limits come from the kernel's table.
 POLLUTANTS = {"pm25": "PM2.5", "pm10": "PM10", "no2": "NO₂"}
 KIND_STYLE = {  # shape, colour, name
     "traffic_light": ("circle", "#475569", "traffic light"),
@@ -215,6 +215,16 @@ def _traffic(conn: psycopg.Connection[Any], chart: Chart, params: dict[str, Any]
     )
 
 
+def limit_lines(pollutant: str) -> tuple[Threshold, Threshold]:
+    """The ПДК м.р. (dashed) and ПДК с.с. (dotted) lines of a pollutant's chart."""
+    limit = AIR_LIMITS[pollutant]
+    single, daily = limit.max_single_in_unit, limit.daily_in_unit
+    return (
+        Threshold(single, f"ПДК м.р. {single:g}"),
+        Threshold(daily, f"ПДК с.с. {daily:g}", "#9f1239", dashed=False),
+    )
+
+
 def _air(
     conn: psycopg.Connection[Any],
     chart: Chart,
@@ -232,8 +242,8 @@ def _air(
     ]
     table = []
     for column, (pollutant, name) in enumerate(POLLUTANTS.items(), start=2):
-        limit = SANPIN_1_2_3685_21[pollutant]
-        single, daily = limit.max_single_in_unit, limit.daily_in_unit
+        lines = limit_lines(pollutant)
+        single, daily = lines[0].value, lines[1].value
         series = []
         for i, station in enumerate(stations):
             pts = [(r[0], r[column]) for r in rows if r[1] == station]
@@ -244,8 +254,6 @@ def _air(
                 over = sum(1 for v in values if v > single)
                 mean = sum(values) / len(values)
                 table.append((name, station, worst, worst_t, worst / single, over, mean, daily))
-        lines = [Threshold(single, f"ПДК м.р. {single:g}"),
-                 Threshold(daily, f"ПДК с.с. {daily:g}", "#9f1239", dashed=False)]  # fmt: skip
         parts.append(f"<h3>{escape(name)}</h3>")
         parts.append(line_chart(chart, series, unit="µg/m³", thresholds=lines))
         parts.append(legend([*series, *lines]))

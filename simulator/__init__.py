@@ -39,10 +39,8 @@ from simulator._faults import (
 from simulator._generator import WILL_PAYLOAD, Message, Simulation, batched, simulate
 from simulator._parallel import RunSpec, publish_parallel
 from simulator._publish import Progress, PublishReport, publish
-from simulator._signals import SANPIN_LIMITS
 
 __all__ = [
-    "SANPIN_LIMITS",
     "WILL_PAYLOAD",
     "City",
     "District",

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from citypulse import Device, DeviceKind
+from citypulse import AIR_LIMITS, Device, DeviceKind
 from simulator._city import APPROACHES, City, Intervals
 from simulator._errors import ScenarioError
-from simulator._signals import SANPIN_LIMITS, local_hour, poisson
+from simulator._signals import local_hour, poisson
 
 _TL, _CAM, _PK, _ECO = (
     DeviceKind.TRAFFIC_LIGHT,
@@ -252,10 +252,10 @@ class _Resolver:
                 raise ScenarioError(where, f"{ftype.value} applies to {kinds}, not {device_id}")
         if ftype is FaultType.AIR_QUALITY_EXCEEDANCE:
             pollutant = str(full["pollutant"])
-            if pollutant not in SANPIN_LIMITS:
-                raise ScenarioError(where, f"pollutant must be one of {sorted(SANPIN_LIMITS)}")
+            if pollutant not in AIR_LIMITS:
+                raise ScenarioError(where, f"pollutant must be one of {sorted(AIR_LIMITS)}")
             if not full["level"]:
-                full["level"] = round(SANPIN_LIMITS[pollutant][0] * 1.3, 1)
+                full["level"] = round(AIR_LIMITS[pollutant].max_single_in_unit * 1.3, 1)
         onsets: dict[str, datetime] = {}
         all_devices = list(devices)
         if ftype is FaultType.CONGESTION:

@@ -14,16 +14,6 @@ from simulator._city import DistrictProfile
 
 MSK_OFFSET_S = 3 * 3600
 
-# СанПиН 1.2.3685-21, table 1.1: (maximum single, daily mean) limits.  µg/m³, co in mg/m³.
-SANPIN_LIMITS: dict[str, tuple[float, float]] = {
-    "pm25": (160.0, 35.0),
-    "pm10": (300.0, 60.0),
-    "no2": (200.0, 100.0),
-    "so2": (500.0, 50.0),
-    "co": (5.0, 3.0),
-    "o3": (160.0, 30.0),
-}
-
 
 def local_hour(t: float) -> float:
     """Hour of day in Moscow time, 0 <= h < 24."""

@@ -48,6 +48,17 @@ def test_daily_average_is_judged_only_on_most_of_a_day() -> None:
     assert hourly[18:] == [1.0] * 12
 
 
+def test_ozone_daily_limit_is_an_8_hour_mean() -> None:
+    # СанПиН 1.2.3685-21 gives ozone's ПДК с.с. (100 µg/m³) as an 8-hour mean: judged
+    # once 6 h (three quarters) of readings are in, not after 18 h like the others.
+    ozone, no2 = d.air_quality_rule("o3"), d.air_quality_rule("no2")
+    times = [T0 + 1200.0 * i for i in range(24)]  # 8 h of 20-minute readings
+    fired = [ozone.update(t, 120.0) for t in times]
+    assert fired[:18] == [0.0] * 18  # under 6 h of data
+    assert fired[18:] == [1.0] * 6
+    assert max(no2.update(t, 120.0) for t in times) == 0.0  # NO₂'s 100 is a 24 h mean
+
+
 def test_limit_rule_resets_when_the_average_falls() -> None:
     rule = d.LimitRule(limit=10.0, lasts_at_least_s=120.0)
     assert [rule.update(T0 + 60 * i, x) for i, x in enumerate([20, 20, 20, 5, 20, 20])] == [

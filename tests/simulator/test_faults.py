@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from citypulse import AIR_LIMITS
 from ingest import Decoder
 from simulator import (
-    SANPIN_LIMITS,
     WILL_PAYLOAD,
     Fault,
     FaultType,
@@ -270,7 +270,8 @@ def test_parking_stuck_and_full(faulty: list[Message], faults: list[Fault]) -> N
 
 def test_air_quality_exceedance_over_sanpin(faulty: list[Message], faults: list[Fault]) -> None:
     fault = _fault(faults, FaultType.AIR_QUALITY_EXCEEDANCE)
-    max_single, daily = SANPIN_LIMITS["pm25"]
+    limit = AIR_LIMITS["pm25"]
+    max_single, daily = limit.max_single_in_unit, limit.daily_in_unit
     inside = list(_rows(_within(_of(faulty, ECO), fault)))
     assert len(inside) == 12  # four hours of 20-minute readings
     assert all(r["pm25"] > max_single for r in inside)

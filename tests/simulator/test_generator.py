@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from citypulse import READING_TYPES, DeviceKind
+from citypulse import AIR_LIMITS, READING_TYPES, DeviceKind
 from simulator import (
     Message,
     Simulation,
@@ -199,8 +199,9 @@ def test_air_and_noise_follow_traffic_within_limits(weekday: list[Message]) -> N
     assert _hourly_mean(eco, "laeq", (17, 19)) > _hourly_mean(eco, "laeq", (2, 4)) + 6
     assert _hourly_mean(eco, "no2", (17, 20)) > 1.5 * _hourly_mean(eco, "no2", (3, 5))
     pm25 = [float(r["pm25"]) for r in eco]
-    assert statistics.fmean(pm25) < 35.0  # СанПиН daily mean, no fault injected
-    assert max(pm25) < 160.0
+    limit = AIR_LIMITS["pm25"]
+    assert statistics.fmean(pm25) < limit.daily_in_unit  # no fault injected
+    assert max(pm25) < limit.max_single_in_unit
     for r in eco:
         assert 0 <= float(r["relative_humidity"]) <= 1
         assert float(r["pm10"]) >= float(r["pm25"])

@@ -1,0 +1,138 @@
+"""The air quality dashboard: pollutants against the СанПиН 1.2.3685-21 limits.
+
+The limits are the kernel's :data:`citypulse.AIR_LIMITS`; each pollutant's panel also
+draws the 24-hour rolling mean, and a table lists the exceedances.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+
+from citypulse import AIR_LIMITS
+from grafana._devices import incident_annotation, incidents_table, per_device, weighted
+from grafana._panels import CITY_TZ, device_link, grid, new_dashboard, thresholds, ts
+from grafana._query import series
+
+_POLLUTANTS = (
+    ("pm25", "PM2.5", "conμgm3"),
+    ("pm10", "PM10", "conμgm3"),
+    ("no2", "NO₂", "conμgm3"),
+    ("so2", "SO₂", "conμgm3"),
+    ("co", "CO", "conmgm3"),
+    ("o3", "O₃", "conμgm3"),
+)
+
+
+def limits(pollutant: str) -> tuple[float, float]:
+    """(maximum single, daily mean) СанПиН 1.2.3685-21 limits in the reading's unit."""
+    lim = AIR_LIMITS[pollutant]
+    return lim.max_single_in_unit, lim.daily_in_unit
+
+
+def _rolling_mean_sql(p: str) -> str:
+    return f"""
+        SELECT time, metric, mean FROM (
+            SELECT bucket AS time, device_id || ' · 24 h mean' AS metric,
+                   sum({p}_avg * readings) OVER w / nullif(sum(readings) OVER w, 0) AS mean
+            FROM ecology_1h
+            WHERE device_id IN ($device)
+              AND bucket > $__timeFrom()::timestamptz - interval '24 hours'
+              AND bucket <= $__timeTo()::timestamptz
+            WINDOW w AS (PARTITION BY device_id ORDER BY bucket
+                         RANGE BETWEEN interval '23 hours' PRECEDING AND CURRENT ROW)
+        ) m
+        WHERE $__timeFilter(time)
+        ORDER BY 1
+        """
+
+
+def _exceedances_sql() -> str:
+    values = ",\n".join(
+        f"('{label}', e.{p}_max, e.{p}_avg, {limits(p)[0]}, {limits(p)[1]})"
+        for p, label, _ in _POLLUTANTS
+    )
+    return f"""
+        WITH hourly AS (
+            SELECT e.device_id, e.bucket, e.readings, v.*
+            FROM ecology_1h e
+            CROSS JOIN LATERAL (VALUES {values}) AS v(pollutant, peak, mean, max_single, daily)
+            WHERE $__timeFilter(e.bucket) AND e.device_id IN ($device)
+        ), daily AS (
+            SELECT device_id, pollutant, date_trunc('day', bucket AT TIME ZONE '{CITY_TZ}') AS day,
+                   sum(mean * readings) / nullif(sum(readings), 0) > max(daily) AS over
+            FROM hourly
+            GROUP BY 1, 2, 3
+        )
+        SELECT h.device_id, d.name AS station, h.pollutant, max(h.peak) AS peak,
+               max(h.max_single) AS max_single_limit,
+               count(*) FILTER (WHERE h.peak > h.max_single) AS hours_over_max_single,
+               (SELECT count(*) FROM daily x WHERE x.device_id = h.device_id
+                  AND x.pollutant = h.pollutant AND x.over) AS days_over_daily_mean,
+               'citypulse-air' AS dashboard
+        FROM hourly h JOIN devices d ON d.id = h.device_id
+        GROUP BY h.device_id, d.name, h.pollutant
+        HAVING count(*) FILTER (WHERE h.peak > h.max_single) > 0
+            OR (SELECT count(*) FROM daily x WHERE x.device_id = h.device_id
+                  AND x.pollutant = h.pollutant AND x.over) > 0
+        ORDER BY hours_over_max_single DESC, days_over_daily_mean DESC
+        """
+
+
+def air() -> db.Dashboard:
+    d = new_dashboard(
+        "air",
+        "citypulse · Air quality",
+        "Pollutants at the ecology stations against the СанПиН 1.2.3685-21 limits (maximum "
+        "single and daily mean), 24-hour rolling means, and exceedances.",
+        ("ecology",),
+    )
+    d = d.annotation(incident_annotation(("ecology",)))
+    for p, label, unit in _POLLUTANTS:
+        max_single, daily = limits(p)
+        d = d.with_panel(
+            ts(
+                label,
+                [
+                    series(per_device("ecology", None, f"{weighted(p + '_avg')} AS {p}"), "A"),
+                    series(_rolling_mean_sql(p), "B"),
+                ],
+                unit=unit,
+                description=f"{label} per station and its 24-hour rolling mean. Lines: the "
+                f"daily-mean limit {daily:g} and the maximum single limit {max_single:g} "
+                f"({'mg/m³' if unit == 'conmgm3' else 'µg/m³'}), СанПиН 1.2.3685-21.",
+                w=8,
+                min_interval="20m",
+            )
+            .thresholds(thresholds((None, "green"), (daily, "orange"), (max_single, "red")))
+            .thresholds_style(
+                cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED)
+            )
+            .override_by_regexp(
+                ".*24 h mean",
+                [
+                    dm.DynamicConfigValue(
+                        id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 10]}
+                    )
+                ],
+            )
+        )
+    d = d.with_panel(
+        grid(
+            "Exceedances in the range",
+            _exceedances_sql(),
+            description="Per station and pollutant: hours whose maximum exceeded the maximum "
+            "single limit and (local) days whose mean exceeded the daily limit.",
+            w=12,
+            links=[device_link()],
+        )
+    )
+    return d.with_panel(
+        incidents_table(
+            ("ecology",),
+            "Air-quality incidents",
+            "Incidents the detectors opened on the stations (exceedances, drift, silence).",
+        ).span(12)
+    )
