@@ -11,6 +11,7 @@ from citypulse._errors import (
     CitypulseError,
     ConfigError,
     DatabaseError,
+    DatabaseUnavailable,
     MigrationError,
     SchemaModeError,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "CitypulseError",
     "ConfigError",
     "DatabaseError",
+    "DatabaseUnavailable",
     "Device",
     "DeviceKind",
     "DeviceStatus",
