@@ -46,6 +46,7 @@ import psycopg
 from citypulse import Device, DeviceKind, IncidentListener
 from citypulse.db import READING_TABLES, connect, load_devices
 from detectors._city import CityConfig, Monitor, monitor_for
+from detectors._errors import LostPartitionsError
 from detectors._incidents import Finding, IncidentStore, Trackers
 
 log = logging.getLogger(__name__)
@@ -496,7 +497,7 @@ class DetectWorker:
         keys = [self._key(p) for p in held]
         row = conn.execute(_HELD_LOCKS, (pid, LOCK_CLASS, keys)).fetchone()
         if row is None or int(row[0]) != len(held):
-            raise LostPartitionsError(f"worker {self.config.worker_id} lost its partition locks")
+            raise LostPartitionsError(self.config.worker_id)
 
     @staticmethod
     def _route(
@@ -546,10 +547,6 @@ def _jitter() -> float:
     import random
 
     return random.random()
-
-
-class LostPartitionsError(Exception):
-    """The worker's advisory locks are gone (its lock session died): stop and re-claim."""
 
 
 def partition_of(device_id: str, partitions: int) -> int:
