@@ -16,6 +16,7 @@ from appeals._errors import (
     AppealNotFound,
     AppealsError,
     RoutingError,
+    ServerStartError,
     TransitionRefused,
 )
 from appeals._georeport import open311_status, service_request
@@ -62,6 +63,7 @@ __all__ = [
     "Route",
     "Routing",
     "RoutingError",
+    "ServerStartError",
     "Service",
     "Texts",
     "TransitionRefused",

@@ -7,7 +7,8 @@
     │                       (also a citypulse ConfigError: exit code 2 at the CLI)
     ├── AppealNotFound      no appeal with ``appeal_id``
     ├── TransitionRefused   ``appeal_id`` cannot go from ``current`` to ``target``
-    └── ApiError            a request the API refuses; ``status`` is the HTTP status
+    ├── ApiError            a request the API refuses; ``status`` is the HTTP status
+    └── ServerStartError    the API server did not start on ``host``:``port``
 """
 
 from __future__ import annotations
@@ -51,3 +52,12 @@ class ApiError(AppealsError):
         self.status = status
         self.description = description
         self.headers = dict(headers or {})
+
+
+class ServerStartError(AppealsError):
+    """The API server did not start listening on ``host``:``port`` (taken, say)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(f"the API did not start on {host}:{port}")
+        self.host = host
+        self.port = port

@@ -21,6 +21,7 @@ import psycopg_pool
 import uvicorn
 from starlette.applications import Starlette
 
+from appeals._errors import ServerStartError
 from citypulse import DatabaseError, mask_url
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ def serve_in_thread(
     if not server.started:
         server.should_exit = True
         thread.join(5)
-        raise RuntimeError(f"the API did not start on {host}:{port}")
+        raise ServerStartError(host, port)
     with contextlib.ExitStack() as stack:
         stop, threads = _start(_enter(stack, services))
         try:

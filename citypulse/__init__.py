@@ -12,6 +12,7 @@ from citypulse._errors import (
     CitypulseError,
     ConfigError,
     DatabaseError,
+    DatabaseUnavailable,
     MigrationError,
     SchemaModeError,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "CitypulseError",
     "ConfigError",
     "DatabaseError",
+    "DatabaseUnavailable",
     "Device",
     "DeviceKind",
     "DeviceStatus",

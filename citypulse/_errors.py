@@ -1,14 +1,26 @@
-"""Errors shared by every citypulse package.
+"""Errors shared by every citypulse package, and the root each package's tree hangs from.
 
 ::
 
     CitypulseError
-    ├── ConfigError          bad or missing configuration (exit code 2 at the CLI)
-    └── DatabaseError
-        ├── MigrationError   a migration failed or an applied one was edited
-        └── SchemaModeError  the requested schema mode cannot run on this server
+    ├── ConfigError              bad or missing configuration or option (exit code 2 at
+    │                            the CLI); ``setting`` names it
+    ├── DatabaseError            a database operation citypulse owns failed
+    │   ├── DatabaseUnavailable  the server cannot be reached now (refused, timed out,
+    │   │                        starting up, shutting down, too many connections): retry
+    │   ├── MigrationError       a migration failed or an applied one was edited
+    │   └── SchemaModeError      the requested schema mode cannot run on this server
+    ├── SimulatorError           simulator/_errors.py
+    ├── IngestError              ingest/_errors.py
+    ├── DetectorError            detectors/_errors.py
+    ├── AppealsError             appeals/_errors.py
+    ├── ConnectorError           connectors/_errors.py
+    └── GrafanaError             grafana/_errors.py
 
-Packages derive their own small trees from :class:`CitypulseError`.
+Each package draws its own subtree in its ``_errors.py``; a package error that is wrong
+input also derives from :class:`ConfigError` (``appeals.RoutingError``,
+``detectors.DetectorConfigError``).  Whether a database failure is worth retrying is
+decided once, by ``citypulse.db.is_transient``, where psycopg's exception is caught.
 """
 
 from __future__ import annotations
@@ -28,6 +40,10 @@ class ConfigError(CitypulseError):
 
 class DatabaseError(CitypulseError):
     """A database operation citypulse owns failed."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached now, but may be later: callers retry with backoff."""
 
 
 class MigrationError(DatabaseError):

@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a :class:`CitypulseError` it raises becomes one line on stderr
+    and exit code 2 when it is wrong input (:class:`ConfigError`), 1 otherwise.  Any other
+    exception is a bug and keeps its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -112,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.log_level:
             overrides["log_level"] = args.log_level.upper()
         settings = settings.with_overrides(**overrides)
+        if settings.log_level not in logging.getLevelNamesMapping():
+            raise ConfigError(
+                "--log-level" if args.log_level else "CITYPULSE_LOG_LEVEL",
+                f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings.log_level!r}",
+            )
         logging.basicConfig(
             level=settings.log_level,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -119,13 +127,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return int(args.handler(args, settings))
     except ConfigError as exc:
-        print(f"citypulse: configuration error: {exc}", file=sys.stderr)
+        print(f"citypulse: configuration error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except CitypulseError as exc:
-        print(f"citypulse: {exc}", file=sys.stderr)
+        print(f"citypulse: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message on one line: libpq's, for one, adds indented hint lines."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
 if __name__ == "__main__":

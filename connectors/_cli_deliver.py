@@ -34,6 +34,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.connectors:
         raise ConfigError("CITYPULSE_CONNECTORS", "no connectors configured (e.g. webhook)")
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency", f"must be at least 1, got {args.concurrency}")
     # httpx logs every request URL at INFO; a webhook URL may carry a token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     worker = DeliveryWorker.from_settings(settings, concurrency=args.concurrency)

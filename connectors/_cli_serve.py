@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg_pool
 
-from citypulse import Settings
+from citypulse import ConfigError, Settings
 
 HELP = "serve the Open311 API and deliver appeals"
 log = logging.getLogger(__name__)
@@ -66,6 +66,11 @@ def background_services(
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from appeals import Api, KeyStore, load_routing, open_pool, serve
 
+    for flag, value in (("--pool-size", args.pool_size), ("--max-body", args.max_body)):
+        if value < 1:
+            raise ConfigError(flag, f"must be at least 1, got {value}")
+    if not 0 <= args.port <= 65_535:
+        raise ConfigError("--port", f"must be 0..65535, got {args.port}")
     routing = load_routing(settings.routing_file)
     keys = KeyStore(bootstrap=settings.api_keys)
     pool = open_pool(settings.database_url, max_size=args.pool_size)

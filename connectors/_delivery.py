@@ -229,6 +229,7 @@ class DeliveryWorker:
         """Run :meth:`run` in a background thread until :meth:`close`."""
         self.open()
         if self._thread is not None:
+            # A programming error (start() called twice), not a failure: stays RuntimeError.
             raise RuntimeError("delivery worker already started")
         self._thread = threading.Thread(
             target=self.run, args=(self._stop,), name=f"delivery-{self.worker_id}", daemon=True
@@ -373,6 +374,7 @@ class DeliveryWorker:
 
     def _conn(self) -> psycopg_pool.ConnectionPool[psycopg.Connection[Any]]:
         if self._pool is None:
+            # A programming error (used before open() or after close()): stays RuntimeError.
             raise RuntimeError("delivery worker is not open")
         return self._pool
 

@@ -18,7 +18,13 @@ multivariate (:class:`CameraForest`, :class:`CameraIsolationForest`), device hea
 
 from citypulse import AirLimit
 from detectors._base import Alarm, Detector, Keyed, Max, Peaks, Refractory
-from detectors._errors import DetectorConfigError, DetectorError, EvaluationDataError
+from detectors._errors import (
+    DetectorConfigError,
+    DetectorError,
+    EvaluationDataError,
+    IncidentConflictError,
+    LostPartitionsError,
+)
 from detectors._health import Flatline, LampFault, SignalDark, Silence, StuckPhase
 from detectors._multivariate import CameraForest, CameraIsolationForest
 from detectors._novelty import Novelty
@@ -45,9 +51,11 @@ __all__ = [
     "EvaluationDataError",
     "Flatline",
     "FullForLong",
+    "IncidentConflictError",
     "Keyed",
     "LampFault",
     "LimitRule",
+    "LostPartitionsError",
     "Max",
     "Normalised",
     "Novelty",

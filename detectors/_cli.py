@@ -93,6 +93,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if not (args.start and args.end):
             raise ConfigError("--from/--to", "give both ends of the replay")
         start, end = _time(args.start, "--from"), _time(args.end, "--to")
+        if end <= start:
+            raise ConfigError("--from/--to", f"--to {args.end} is not after --from {args.start}")
 
         def progress(done: float, report: object) -> None:
             r = report

@@ -72,6 +72,7 @@ from citypulse import (
     IncidentType,
 )
 from detectors._base import clip01
+from detectors._errors import IncidentConflictError
 
 log = logging.getLogger(__name__)
 
@@ -512,7 +513,7 @@ class IncidentStore:
                 ep.unsaved_alarms = alarms
                 self._update(conn, a)
             return
-        raise RuntimeError(f"could not open or find incident {a.type.value} on {a.device_id}")
+        raise IncidentConflictError(a.device_id, a.type.value)
 
     def _update(self, conn: psycopg.Connection[Any], a: Action) -> None:
         ep = a.episode

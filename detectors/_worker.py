@@ -43,9 +43,10 @@ from typing import Any, Final
 
 import psycopg
 
-from citypulse import Device, DeviceKind, IncidentListener
-from citypulse.db import READING_TABLES, connect, load_devices
+from citypulse import DatabaseError, Device, DeviceKind, IncidentListener
+from citypulse.db import READING_TABLES, connect, is_transient, load_devices
 from detectors._city import CityConfig, Monitor, monitor_for
+from detectors._errors import LostPartitionsError
 from detectors._incidents import Finding, IncidentStore, Trackers
 
 log = logging.getLogger(__name__)
@@ -496,7 +497,7 @@ class DetectWorker:
         keys = [self._key(p) for p in held]
         row = conn.execute(_HELD_LOCKS, (pid, LOCK_CLASS, keys)).fetchone()
         if row is None or int(row[0]) != len(held):
-            raise LostPartitionsError(f"worker {self.config.worker_id} lost its partition locks")
+            raise LostPartitionsError(self.config.worker_id)
 
     @staticmethod
     def _route(
@@ -512,7 +513,9 @@ class DetectWorker:
     # -- the loop --
 
     def run(self, *, until: Callable[[], bool] | None = None) -> None:
-        """Poll until :meth:`stop` (or ``until()``); database errors back off and retry."""
+        """Poll until :meth:`stop` (or ``until()``); a database that is unreachable or
+        busy (:func:`citypulse.db.is_transient`) and lost partition locks back off and
+        retry, other errors are raised."""
         backoff = 0.5
         while not self._stop.is_set() and not (until and until()):
             started = time.monotonic()
@@ -522,7 +525,11 @@ class DetectWorker:
                     self._rebalanced_at = started
                 got = self.poll()
                 backoff = 0.5
-            except (psycopg.OperationalError, LostPartitionsError) as exc:
+            except (psycopg.Error, DatabaseError, LostPartitionsError) as exc:
+                # Reconnecting raises DatabaseUnavailable, a lost connection mid-poll
+                # psycopg's OperationalError: both transient; anything else stops the worker.
+                if not (isinstance(exc, LostPartitionsError) or is_transient(exc)):
+                    raise
                 log.warning("detect worker %s: %s; retrying", self.config.worker_id, exc)
                 self._drop_connections()
                 self._stop.wait(backoff * (0.5 + _jitter()))
@@ -546,10 +553,6 @@ def _jitter() -> float:
     import random
 
     return random.random()
-
-
-class LostPartitionsError(Exception):
-    """The worker's advisory locks are gone (its lock session died): stop and re-claim."""
 
 
 def partition_of(device_id: str, partitions: int) -> int:

@@ -59,6 +59,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("CITYPULSE_GRAFANA_URL", "give --url or set the variable")
     if not token:
         raise ConfigError("CITYPULSE_GRAFANA_TOKEN", "give --token or set the variable")
+    if not args.timeout > 0:
+        raise ConfigError("--timeout", f"must be positive, got {args.timeout}")
     datasource = None
     if not args.no_datasource:
         if not settings.grafana_db_user:

@@ -2,7 +2,7 @@
 
 ::
 
-    GrafanaError (citypulse.CitypulseError)
+    GrafanaError (CitypulseError)
     ├── MacroError     a panel query cannot be expanded as Grafana would
     └── PublishError   the Grafana HTTP API refused or failed a request (status, path)
 """

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from citypulse import Settings, stop_on_signals
+from citypulse import SLUG_RE, ConfigError, Settings, stop_on_signals
 
 if TYPE_CHECKING:
     from ingest._worker import IngestConfig
@@ -92,9 +93,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Refuse flag values the worker cannot run with, naming the flag (exit code 2)."""
+    if not SLUG_RE.match(args.topic_root):
+        raise ConfigError("--topic-root", f"{args.topic_root!r} must be an ASCII slug")
+    ranges: tuple[tuple[str, float, float, float], ...] = (
+        ("--batch-size", args.batch_size, 1, math.inf),
+        ("--batch-rows", args.batch_rows, 1, math.inf),
+        ("--flushers", args.flushers, 1, 16),
+        ("--receive-maximum", args.receive_maximum, 1, 65_535),
+        ("--rate-limit", args.rate_limit, 0, math.inf),
+        ("--rate-burst", args.rate_burst, 1, math.inf),
+    )
+    for flag, value, low, high in ranges:
+        if not low <= value <= high:
+            limits = f"at least {low}" if high == math.inf else f"{low}..{high}"
+            raise ConfigError(flag, f"must be {limits}, got {value}")
+    for flag, value in (
+        ("--batch-age", args.batch_age),
+        ("--statement-timeout", args.statement_timeout),
+    ):
+        if not value > 0:
+            raise ConfigError(flag, f"must be positive, got {value}")
+
+
 def build_config(args: argparse.Namespace, settings: Settings) -> IngestConfig:
     from ingest._worker import IngestConfig
 
+    _check(args)
     return IngestConfig(
         database_url=settings.database_url,
         mqtt=settings.mqtt,

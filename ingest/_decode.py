@@ -79,6 +79,10 @@ class Decoded(NamedTuple):
 
 
 class _Bad(Exception):
+    """A field the decoder rejects; caught within this module and turned into a
+    :class:`Rejection` (a malformed message is counted and kept, never raised), so it is
+    control flow, not part of the package's error tree."""
+
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason

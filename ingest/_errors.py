@@ -3,8 +3,14 @@
 ::
 
     IngestError (CitypulseError)
-    ├── TransientStoreError   the database is unreachable or timed out: retry with backoff
-    └── PermanentStoreError   the database refused the batch for a reason retrying won't fix
+    ├── TransientStoreError   the database is unreachable, busy or timed out: retry with
+    │                         backoff; ``timed_out`` marks a statement timeout
+    └── PermanentStoreError   the database refused the batch or the connection for a reason
+                              retrying won't fix (a bad URL, a failed login, a bug)
+
+Transient versus permanent is decided once, in the sink (``ingest._sink``), where
+psycopg's exception is caught, by :func:`citypulse.db.is_transient`; the worker only
+looks at the type.
 """
 
 from __future__ import annotations
@@ -29,4 +35,5 @@ class TransientStoreError(IngestError):
 
 
 class PermanentStoreError(IngestError):
-    """Storing a batch failed for good (a bug or a schema mismatch): needs a person."""
+    """Storing a batch, or connecting to store it, failed for good (a bad URL or login, a
+    bug, a schema mismatch): needs a person."""

@@ -20,8 +20,8 @@ import psycopg
 from psycopg import sql
 from psycopg.abc import Query
 
-from citypulse import DeviceKind, DeviceStatus, Reading
-from citypulse.db import READING_TABLES, connect
+from citypulse import CitypulseError, DeviceKind, DeviceStatus, Reading
+from citypulse.db import READING_TABLES, connect, is_transient
 from ingest._decode import Decoded, Rejection
 from ingest._errors import PermanentStoreError, TransientStoreError
 
@@ -156,25 +156,13 @@ class StoreResult:
     statuses: int = 0
 
 
-_TRANSIENT: Final = (
-    psycopg.OperationalError,
-    psycopg.errors.QueryCanceled,
-    psycopg.errors.AdminShutdown,
-    psycopg.errors.DiskFull,
-    psycopg.errors.OutOfMemory,
-    psycopg.errors.SerializationFailure,
-    psycopg.errors.DeadlockDetected,
-    psycopg.errors.LockNotAvailable,
-    psycopg.errors.InsufficientResources,
-)
-
-
 class PostgresSink:
     """Writes batches of :class:`Item` to PostgreSQL; owns one connection.
 
     Use as a context manager.  :meth:`store` either commits the whole batch or raises
     :class:`TransientStoreError` (retry later; nothing was written) or
-    :class:`PermanentStoreError`.
+    :class:`PermanentStoreError`; so does opening the connection, on entry or after one
+    was lost.  Which of the two is :func:`citypulse.db.is_transient`'s answer.
     """
 
     def __init__(
@@ -213,6 +201,7 @@ class PostgresSink:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self.close()
+            conn: psycopg.Connection[Any] | None = None
             try:
                 conn = connect(self._url, application_name=f"citypulse-ingest {self._worker}")
                 conn.execute(
@@ -222,7 +211,15 @@ class PostgresSink:
                     conn.execute(layout.stage_sql)
                 conn.commit()
             except Exception as exc:
-                raise TransientStoreError(f"database unavailable: {exc}") from exc
+                # Decided here, once: a refused, lost or busy server is retried; a bad URL
+                # or option, a failed login, a missing table or a bug would be retried
+                # forever, so it stops the worker with the reason instead.
+                if conn is not None:
+                    conn.close()
+                if is_transient(exc):
+                    raise TransientStoreError(f"database unavailable: {exc}") from exc
+                detail = exc if isinstance(exc, CitypulseError) else f"{type(exc).__name__}: {exc}"
+                raise PermanentStoreError(f"cannot open a database connection: {detail}") from exc
             self._conn = conn
         return self._conn
 
@@ -240,11 +237,10 @@ class PostgresSink:
                 f" and was cancelled (a lock held elsewhere, or an overloaded server): {exc}",
                 timed_out=True,
             ) from exc
-        except _TRANSIENT as exc:
-            self._drop_broken(conn)
-            raise TransientStoreError(f"{type(exc).__name__}: {exc}") from exc
         except psycopg.Error as exc:
             self._drop_broken(conn)
+            if is_transient(exc):
+                raise TransientStoreError(f"{type(exc).__name__}: {exc}") from exc
             raise PermanentStoreError(f"{type(exc).__name__}: {exc}") from exc
         return result
 

@@ -74,7 +74,7 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from citypulse import Settings
+from citypulse import ConfigError, Settings
 
 HELP = "publish a simulated city over MQTT"
 _AUTO_DEVICE_LIMIT = 300
@@ -163,14 +163,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         duration = parse_duration(args.duration)
     except ValueError as exc:
-        print(f"citypulse simulate: --duration: {exc}", file=sys.stderr)
-        return 2
+        raise ConfigError("--duration", str(exc)) from exc
+    if duration.total_seconds() <= 0:
+        raise ConfigError("--duration", f"must be positive, got {args.duration!r}")
+    if args.intersections is not None and args.intersections < 1:
+        raise ConfigError("--intersections", f"must be at least 1, got {args.intersections}")
+    if not 1 <= args.max_inflight <= 60_000:
+        raise ConfigError("--max-inflight", f"must be 1..60000, got {args.max_inflight}")
     now = datetime.now(UTC).replace(microsecond=0)
     if args.start:
-        start = datetime.fromisoformat(args.start)
+        try:
+            start = datetime.fromisoformat(args.start)
+        except ValueError as exc:
+            raise ConfigError("--start", f"not an ISO-8601 time: {args.start!r}") from exc
         if start.tzinfo is None:
-            print("citypulse simulate: --start needs a UTC offset", file=sys.stderr)
-            return 2
+            raise ConfigError("--start", "needs a UTC offset (e.g. +03:00 or Z)")
     elif speed and not args.rate:
         start = now + duration / speed - duration
     else:

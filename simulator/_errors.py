@@ -2,26 +2,28 @@
 
 ::
 
-    CitypulseError
-    └── SimulatorError
-        ├── ScenarioError   a scenario file or fault specification is invalid
-        └── PublishError    the broker refused or dropped the simulator's connections
+    SimulatorError (CitypulseError)
+    ├── ScenarioError   a scenario file or fault specification is invalid; ``where`` names
+    │                   the entry or field (also a citypulse ConfigError: exit code 2 at
+    │                   the CLI)
+    └── PublishError    the broker refused or dropped the simulator's connections;
+                        ``client_id`` names the connection
 """
 
 from __future__ import annotations
 
-from citypulse import CitypulseError
+from citypulse import CitypulseError, ConfigError
 
 
 class SimulatorError(CitypulseError):
     """Root of the simulator's errors."""
 
 
-class ScenarioError(SimulatorError):
+class ScenarioError(ConfigError, SimulatorError):
     """A scenario (fault list) is invalid; ``where`` names the entry or field."""
 
     def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"scenario {where}: {message}")
+        super().__init__("scenario", f"{where}: {message}")
         self.where = where
 
 

@@ -1,4 +1,5 @@
-"""Database access: connections, the migration runner, schema status and upkeep."""
+"""Database access: connections, the migration runner, schema status and upkeep, and
+:func:`is_transient`, the one answer to "is this database failure worth retrying?"."""
 
 from citypulse.db._connect import connect, scalar
 from citypulse.db._devices import load_devices, upsert_devices
@@ -12,6 +13,7 @@ from citypulse.db._migrate import (
     schema_status,
 )
 from citypulse.db._readings import READING_TABLES, count_readings
+from citypulse.db._transient import is_transient
 from citypulse.db._upkeep import ROLLUP_VIEWS, maintain, refresh_rollups, schema_mode
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "SchemaStatus",
     "connect",
     "count_readings",
+    "is_transient",
     "load_devices",
     "load_migrations",
     "maintain",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from citypulse._errors import ConfigError
 from citypulse._settings import Settings
 from citypulse.db._connect import connect
 from citypulse.db._migrate import migrate
@@ -33,6 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     mode = args.mode or settings.schema_mode
+    if args.retention_days is not None and args.retention_days < 1:
+        raise ConfigError("--retention-days", f"must be at least 1, got {args.retention_days}")
     retention = args.retention_days or settings.retention_days
     with connect(
         settings.database_url, application_name="citypulse-migrate", autocommit=True

@@ -8,8 +8,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import TupleRow
 
-from citypulse._errors import DatabaseError
+from citypulse._errors import DatabaseError, DatabaseUnavailable
 from citypulse._settings import mask_url
+from citypulse.db._transient import is_transient
 
 
 def connect(
@@ -19,7 +20,9 @@ def connect(
     autocommit: bool = False,
     connect_timeout: float = 10.0,
 ) -> psycopg.Connection[TupleRow]:
-    """Open a connection; a failure raises :class:`DatabaseError` with the URL masked."""
+    """Open a connection, or raise with the URL masked: :class:`DatabaseUnavailable` when
+    the server cannot be reached now (retry later), :class:`DatabaseError` when retrying
+    cannot help (a malformed URL, a bad option, a failed login, no such database)."""
     try:
         return psycopg.connect(
             url,
@@ -27,8 +30,12 @@ def connect(
             application_name=application_name,
             connect_timeout=max(1, round(connect_timeout)),
         )
-    except psycopg.OperationalError as exc:
-        raise DatabaseError(f"cannot connect to {mask_url(url)}: {exc}") from exc
+    except psycopg.Error as exc:
+        masked = mask_url(url)
+        message = f"cannot connect to {masked}: {str(exc).replace(url, masked)}"
+        if is_transient(exc):
+            raise DatabaseUnavailable(message) from exc
+        raise DatabaseError(message) from exc
 
 
 def scalar(conn: psycopg.Connection[Any], query: str, params: Sequence[object] = ()) -> Any:

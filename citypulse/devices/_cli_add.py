@@ -129,6 +129,10 @@ def _device(args: argparse.Namespace) -> Device:
         raise ConfigError("--district", f"{args.district!r} must be an ASCII slug")
     if (args.lat is None) != (args.lon is None):
         raise ConfigError("--lat/--lon", "give both or neither")
+    if args.lat is not None and not (-90 <= args.lat <= 90 and -180 <= args.lon <= 180):
+        raise ConfigError("--lat/--lon", f"not a WGS 84 position: {args.lat}, {args.lon}")
+    if not args.report_interval > 0:
+        raise ConfigError("--report-interval", f"must be positive, got {args.report_interval}")
     return Device(
         id=args.device_id,
         kind=DeviceKind(args.kind),

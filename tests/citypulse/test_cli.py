@@ -1,4 +1,5 @@
-"""The console script: every command documents itself; bad configuration exits 2."""
+"""The console script: every command documents itself; wrong input exits 2 and a failure
+exits 1, each with one line on stderr."""
 
 from __future__ import annotations
 
@@ -69,3 +70,78 @@ def test_unreachable_database_is_a_clear_error(capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert "cannot connect to postgresql://u:***@127.0.0.1:1/x" in err
     assert "hunter2" not in err
+
+
+UNREACHABLE = "postgresql://u@127.0.0.1:1/x"
+T1, T2 = "2026-01-02T00:00+00:00", "2026-01-03T00:00+00:00"
+
+
+def _one_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_a_failing_command_prints_one_line_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--database-url", UNREACHABLE, "detect", "--listener", "none"]
+    assert main([*argv, "--from", T1, "--to", T2]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"citypulse: cannot connect to {UNREACHABLE}: "), line
+    assert "Connection refused Is the server running" in line  # libpq's hint, joined
+
+
+WEBHOOK = {
+    "CITYPULSE_CONNECTORS": "webhook",
+    "CITYPULSE_WEBHOOK_URL": "http://127.0.0.1:1/hook",
+    "CITYPULSE_WEBHOOK_SECRET": "s",
+}
+
+
+# (command line after --database-url, the setting the one line names, environment)
+WRONG_INPUT: list[tuple[str, str, dict[str, str]]] = [
+    ("--log-level LOUD db status", "--log-level", {}),
+    (f"detect --listener none --from {T2} --to {T1}", "--from/--to", {}),
+    ("db migrate --retention-days 0", "--retention-days", {}),
+    ("ingest --batch-size 0", "--batch-size", {}),
+    ("ingest --topic-root a/b", "--topic-root", {}),
+    ("deliver --once --concurrency 0", "--concurrency", WEBHOOK),
+    ("serve --pool-size 0", "--pool-size", {}),
+    ("simulate --start yesterday --output {tmp}/out", "--start", {}),
+    ("simulate --duration soon --output {tmp}/out", "--duration", {}),
+    ("simulate --intersections -1 --output {tmp}/out", "--intersections", {}),
+    ("simulate --scenario {tmp}/bad.yaml --output {tmp}/out", "scenario", {}),
+    (
+        "devices add cam-1 --kind camera --district d1 --report-interval 0 "
+        "--password-file {tmp}/passwd",
+        "--report-interval",
+        {},
+    ),
+    (
+        "grafana publish --url http://127.0.0.1:1 --token t --no-datasource --timeout 0",
+        "--timeout",
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "setting", "env"), [pytest.param(*case, id=case[1]) for case in WRONG_INPUT]
+)
+def test_wrong_input_prints_one_line_and_exits_2(
+    argv: str,
+    setting: str,
+    env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "bad.yaml").write_text("faults: 3\n")
+    args = argv.replace("{tmp}", str(tmp_path)).split()
+    assert main(["--database-url", UNREACHABLE, *args]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"citypulse: configuration error: {setting}: "), line
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "passwd").exists()

@@ -21,6 +21,7 @@ from citypulse import Device, DeviceKind
 from citypulse.db import connect, upsert_devices
 from detectors._incidents import NullListener
 from detectors._worker import DetectWorker, WorkerConfig, partition_of, replay
+from tests._proxy import TcpProxy
 
 EPISODE = 21  # steps of 60 s: 3 lamp-fault reports, then normal past resolve and cooldown
 
@@ -413,3 +414,31 @@ def test_a_pinned_worker_takes_only_its_partition_and_waits_for_it(db_url: str) 
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.faults
+def test_the_worker_rides_out_a_database_it_cannot_reach(
+    db_url: str, t0: datetime, start_worker: Any
+) -> None:
+    """Reconnecting while the database is unreachable is retried (it raised
+    DatabaseError out of run() before), and the worker carries on when it is back."""
+    devices = _lights(4)
+    _register(db_url, devices)
+    parts = urlsplit(db_url)
+    assert parts.port is not None
+    with TcpProxy(parts.port) as proxy:
+        user = parts.netloc.rsplit("@", 1)[0]
+        through = urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{proxy.port}"))
+        r = start_worker(_config(through, "wa", partitions=2, lookback_s=6 * 3600))
+        assert _wait(lambda: len(r.worker.held) == 2)
+        proxy.cut()
+        assert _wait(lambda: proxy.refused >= 2 or r.error is not None, 30)
+        assert r.error is None, r.error
+        assert r.thread.is_alive()
+        proxy.restore()
+        for step in range(5):
+            _insert_step(db_url, devices, t0, step)
+        assert _wait(lambda: len(_incidents(db_url)) == len(devices))
+        r.worker.stop()
+        r.thread.join(timeout=20)
+    assert r.error is None, r.error
