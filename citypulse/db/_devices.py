@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from citypulse._records import Device, DeviceKind
@@ -51,17 +52,17 @@ def upsert_devices(conn: psycopg.Connection[Any], devices: Iterable[Device]) -> 
 def load_devices(conn: psycopg.Connection[Any]) -> dict[str, Device]:
     """Every registered device by id."""
     return {
-        row[0]: Device(
-            id=row[0],
-            kind=DeviceKind(row[1]),
-            name=row[2],
-            district=row[3],
-            address=row[4],
-            lat=row[5],
-            lon=row[6],
-            intersection=row[7],
-            report_interval_s=float(row[8]),
-            attributes=row[9] or {},
+        row["id"]: Device(
+            id=row["id"],
+            kind=DeviceKind(row["kind"]),
+            name=row["name"],
+            district=row["district"],
+            address=row["address"],
+            lat=row["lat"],
+            lon=row["lon"],
+            intersection=row["intersection"],
+            report_interval_s=float(row["report_interval"]),
+            attributes=row["attributes"] or {},
         )
-        for row in conn.execute(_SELECT)
+        for row in conn.cursor(row_factory=dict_row).execute(_SELECT)
     }
