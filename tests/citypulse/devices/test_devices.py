@@ -60,7 +60,7 @@ def test_login_is_idempotent_and_resettable(
 def test_devices_add_refuses_bad_ids_and_service_names(
     tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    acl = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "acl"
+    acl = Path(__file__).resolve().parents[3] / "deploy" / "mosquitto" / "acl"
     base = ["--database-url", db_url, "devices", "add", "--kind", "camera", "--district", "d1",
             "--password-file", str(tmp_path / "passwd"), "--acl-file", str(acl)]  # fmt: skip
     assert main([*base, "cam/1"]) == 2  # a topic level cannot hold '/'
