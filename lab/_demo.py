@@ -189,7 +189,7 @@ def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
 def _summary(
     conn: object, messages: int, wall_s: float, faults: int, db_url: str, mqtt_url: str, data: Path
 ) -> None:
-    from citypulse.db import count_readings
+    from citypulse.db import count_readings, scalar
 
     c: Any = conn
     kinds = c.execute("SELECT kind, count(*) FROM devices GROUP BY 1 ORDER BY 1").fetchall()
@@ -197,7 +197,7 @@ def _summary(
     dead = c.execute(
         "SELECT reason, count(*) FROM dead_letters GROUP BY 1 ORDER BY 2 DESC"
     ).fetchall()
-    offline = c.execute("SELECT count(*) FROM devices WHERE online IS false").fetchone()[0]
+    offline = scalar(c, "SELECT count(*) FROM devices WHERE online IS false")
     worst = c.execute(
         "SELECT device_id, round(max(pm25_max)::numeric, 1) FROM ecology_1h "
         "GROUP BY 1 ORDER BY 2 DESC LIMIT 1"

@@ -347,14 +347,17 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
 
 
 def load_incidents(database_url: str) -> list[Found]:
+    from psycopg.rows import class_row
+
     from citypulse.db import connect
 
     with connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT id, type, device_id, extract(epoch FROM started_at)::float8, "
-            "extract(epoch FROM resolved_at)::float8 FROM incidents"
+        found = conn.cursor(row_factory=class_row(Found))
+        return found.execute(
+            "SELECT id, type, device_id AS device,"
+            " extract(epoch FROM started_at)::float8 AS started,"
+            " extract(epoch FROM resolved_at)::float8 AS resolved FROM incidents"
         ).fetchall()
-    return [Found(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def run_scenario(
