@@ -149,11 +149,15 @@ def _incidents(url: str, n: int, listener: Any) -> float:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from appeals._api import Api
-    from appeals._auth import KeyStore, add_key
-    from appeals._routing import load_routing
-    from appeals._server import open_pool, serve_in_thread
-    from appeals._writer import AppealWriter
+    from appeals import (
+        Api,
+        AppealWriter,
+        KeyStore,
+        add_key,
+        load_routing,
+        open_pool,
+        serve_in_thread,
+    )
     from citypulse.db import connect, migrate, upsert_devices
     from lab._embedded import EmbeddedPostgres, free_port
     from simulator import preset_city

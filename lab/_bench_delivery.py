@@ -69,8 +69,7 @@ class _Receiver:
     """Verifies, dedupes and counts; ``fail`` and ``lose`` are fractions of requests."""
 
     def __init__(self, *, seed: int = 1) -> None:
-        from connectors._errors import WebhookSignatureError
-        from connectors._webhook import verify_webhook
+        from connectors import WebhookSignatureError, verify_webhook
 
         self.lock = threading.Lock()
         self.arrivals: Counter[str] = Counter()
@@ -146,7 +145,7 @@ class _Receiver:
 def _ceiling(url: str, n: int) -> float:
     import httpx
 
-    from connectors._webhook import sign_webhook
+    from connectors import sign_webhook
 
     body = b'{"event":"created","appeal":{"service_code":"traffic_light"}}'
 
@@ -181,8 +180,7 @@ def _drain(
 ) -> dict[str, Any]:
     """Enqueue ``n`` entries, deliver them all, return the rate and the worker's counters."""
     from citypulse.db import connect, scalar
-    from connectors._delivery import Backoff, DeliveryWorker
-    from connectors._webhook import WebhookConnector
+    from connectors import Backoff, DeliveryWorker, WebhookConnector
 
     with connect(db_url, autocommit=True) as conn:
         conn.execute(_ENQUEUE, {"tag": tag, "n": n})
@@ -214,8 +212,7 @@ def _latency(db_url: str, url: str, rate: float, seconds: float) -> dict[str, fl
     from psycopg.rows import scalar_row
 
     from citypulse.db import connect
-    from connectors._delivery import DeliveryWorker
-    from connectors._webhook import WebhookConnector
+    from connectors import DeliveryWorker, WebhookConnector
 
     worker = DeliveryWorker(
         database_url=db_url,

@@ -170,8 +170,8 @@ def _time_all(
     import psycopg
 
     from citypulse.db import connect, schema_mode
-    from grafana._build import build_dashboards
-    from grafana._macros import QueryContext, Variable, expand, parse_interval
+    from grafana import QueryContext, Variable, build_dashboards, expand
+    from grafana._macros import parse_interval
     from grafana._query import SPAN
 
     timings: list[Timing] = []

@@ -56,15 +56,14 @@ def _say(message: str) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from citypulse.db import connect, migrate, refresh_rollups, upsert_devices
-    from ingest._worker import IngestConfig, IngestWorker
+    from ingest import IngestConfig, IngestWorker
     from lab._embedded import (
         EmbeddedAmqtt,
         EmbeddedMosquitto,
         EmbeddedPostgres,
         start_broker,
     )
-    from simulator import Simulation, preset_city, write_ground_truth
-    from simulator._publish import publish
+    from simulator import Simulation, preset_city, publish, write_ground_truth
 
     if settings.log_level == "INFO":  # the default: keep the progress lines readable
         for name in ("ingest", "citypulse.db", "detectors._incidents"):
@@ -282,7 +281,7 @@ def _finish(
     import os
     import secrets
 
-    from appeals._routing import load_routing
+    from appeals import load_routing
     from citypulse.db import connect
     from lab._report import write_report
 
@@ -348,10 +347,7 @@ def _finish(
 
 
 def _serve(url: str, port: int, key_file: Path) -> None:
-    from appeals._api import Api
-    from appeals._auth import KeyStore
-    from appeals._routing import load_routing
-    from appeals._server import open_pool, serve_in_thread
+    from appeals import Api, KeyStore, load_routing, open_pool, serve_in_thread
     from citypulse import Secret
     from lab._embedded import free_port
 
