@@ -61,13 +61,14 @@ _ALLOWED: Mapping[AppealStatus, frozenset[AppealStatus]] = {
     AppealStatus.REJECTED: frozenset(),
 }
 
-# What every appeal query selects; appeal_from_row reads it by these names.
+# What every appeal query selects: columns named as Appeal's fields, read by those names.
 COLUMNS = (
     "id, source, sector, service_code, title, description, status, requested_at, priority, "
     "agency, channel, external_id, lat, lon, address, district, locale, expected_at, "
     "accepted_at, resolved_at, closed_at, evidence, incident_id, group_id, "
     "confirmed_by_sensors, media_url"
 )
+_NAMES = tuple(COLUMNS.split(", "))
 _SELECT_ONE = f"SELECT {COLUMNS} FROM appeals WHERE id = %s"  # noqa: S608 - constants only
 # One round trip: the appeal and its first history entry; nothing on a repeated external id.
 _CREATE = f"""
@@ -166,34 +167,11 @@ def _jsonable(value: Mapping[str, object]) -> Jsonb:
 
 def appeal_from_row(row: Mapping[str, Any]) -> Appeal:
     """An :class:`Appeal` from a row holding :data:`COLUMNS`, read by name (``dict_row``)."""
-    return Appeal(
-        id=row["id"],
-        source=AppealSource(row["source"]),
-        sector=row["sector"],
-        service_code=row["service_code"],
-        title=row["title"],
-        description=row["description"],
-        status=AppealStatus(row["status"]),
-        requested_at=row["requested_at"],
-        priority=row["priority"],
-        agency=row["agency"],
-        channel=row["channel"],
-        external_id=row["external_id"],
-        lat=row["lat"],
-        lon=row["lon"],
-        address=row["address"],
-        district=row["district"],
-        locale=row["locale"],
-        expected_at=row["expected_at"],
-        accepted_at=row["accepted_at"],
-        resolved_at=row["resolved_at"],
-        closed_at=row["closed_at"],
-        evidence=row["evidence"] or {},
-        incident_id=row["incident_id"],
-        group_id=row["group_id"],
-        confirmed_by_sensors=row["confirmed_by_sensors"],
-        media_url=row["media_url"],
-    )
+    by_name: dict[str, Any] = {name: row[name] for name in _NAMES}
+    by_name["source"] = AppealSource(row["source"])
+    by_name["status"] = AppealStatus(row["status"])
+    by_name["evidence"] = row["evidence"] or {}
+    return Appeal(**by_name)
 
 
 def load_appeal(conn: psycopg.Connection[Any], appeal_id: int, *, lock: bool = False) -> Appeal:

@@ -21,8 +21,10 @@ ON CONFLICT (id) DO UPDATE SET
     intersection = EXCLUDED.intersection, report_interval = EXCLUDED.report_interval,
     attributes = EXCLUDED.attributes
 """
+# Columns named as Device's fields, so load_devices reads them by those names.
 _SELECT = """
-SELECT id, kind, name, district, address, lat, lon, intersection, report_interval, attributes
+SELECT id, kind, name, district, address, lat, lon, intersection,
+       report_interval AS report_interval_s, attributes
 FROM devices
 """
 
@@ -51,18 +53,10 @@ def upsert_devices(conn: psycopg.Connection[Any], devices: Iterable[Device]) -> 
 
 def load_devices(conn: psycopg.Connection[Any]) -> dict[str, Device]:
     """Every registered device by id."""
-    return {
-        row["id"]: Device(
-            id=row["id"],
-            kind=DeviceKind(row["kind"]),
-            name=row["name"],
-            district=row["district"],
-            address=row["address"],
-            lat=row["lat"],
-            lon=row["lon"],
-            intersection=row["intersection"],
-            report_interval_s=float(row["report_interval"]),
-            attributes=row["attributes"] or {},
-        )
-        for row in conn.cursor(row_factory=dict_row).execute(_SELECT)
-    }
+    devices: dict[str, Device] = {}
+    for row in conn.cursor(row_factory=dict_row).execute(_SELECT):
+        row["kind"] = DeviceKind(row["kind"])
+        row["report_interval_s"] = float(row["report_interval_s"])
+        row["attributes"] = row["attributes"] or {}
+        devices[row["id"]] = Device(**row)
+    return devices
