@@ -19,6 +19,7 @@ from appeals._errors import (
     ServerStartError,
     TransitionRefused,
 )
+from appeals._facts import format_duration, format_number
 from appeals._georeport import open311_status, service_request
 from appeals._listener import appeal_writer
 from appeals._requests import Report, RequestQuery, list_requests, submit_report
@@ -39,7 +40,7 @@ from appeals._store import (
     record_remote_event,
     transition,
 )
-from appeals._texts import AppealText, Texts, format_duration, format_number
+from appeals._texts import AppealText, Texts
 from appeals._writer import DASHBOARDS, AppealWriter, grafana_link
 
 __all__ = [

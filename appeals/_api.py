@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 import psycopg
 import psycopg_pool
+from psycopg.rows import dict_row
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -482,14 +483,12 @@ class Api:
 
         def read(conn: psycopg.Connection[Any]) -> dict[str, Any]:
             appeal = load_appeal(conn, appeal_id)
+            by_name = conn.cursor(row_factory=dict_row)
             events = [
-                {"time": t.isoformat(), "status": s, "note": n, "actor": a}
-                for t, s, n, a in conn.execute(_EVENTS, (appeal_id,))
+                {**e, "time": e["time"].isoformat()}
+                for e in by_name.execute(_EVENTS, (appeal_id,)).fetchall()
             ]
-            links = [
-                {"appeal_id": a, "linked_id": b, "reason": r, "distance_m": d}
-                for a, b, r, d in conn.execute(_LINKS, (appeal_id, appeal_id))
-            ]
+            links = by_name.execute(_LINKS, (appeal_id, appeal_id)).fetchall()
             return {**appeal_payload(appeal, self.routing), "events": events, "links": links}
 
         try:

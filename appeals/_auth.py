@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg
+from psycopg.rows import class_row
 
 from citypulse import ConfigError, Secret
 
@@ -90,7 +91,4 @@ class KeyStore:
                 return principal
         if conn is None:
             return None
-        row = conn.execute(_LOOKUP, (digest,)).fetchone()
-        if row is None:
-            return None
-        return Principal(name=row[0], role=row[1], agency=row[2])
+        return conn.cursor(row_factory=class_row(Principal)).execute(_LOOKUP, (digest,)).fetchone()

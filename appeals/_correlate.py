@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.rows import class_row, scalar_row
 
 from appeals._errors import AppealNotFound
 from appeals._routing import Correlation
@@ -34,7 +35,7 @@ _EARTH_RADIUS_M = 6_371_008.8
 # The appeal's own facts are parameters, so the planner can use the (sector, lat, lon)
 # index for the bounding box and compute distances for the few rows inside it only.
 _CANDIDATES = """
-SELECT a.id, a.source, coalesce(a.group_id, a.id), d.m
+SELECT a.id, a.source, coalesce(a.group_id, a.id) AS root, d.m AS distance_m
 FROM appeals a
 CROSS JOIN LATERAL (SELECT 2 * %(radius)s * asin(least(1.0, sqrt(
         power(sin(radians(a.lat - %(lat)s) / 2), 2)
@@ -69,6 +70,16 @@ UPDATE appeals SET group_id = CASE WHEN id = %(root)s THEN NULL ELSE %(root)s EN
 WHERE (id = ANY(%(ids)s) OR group_id = ANY(%(ids)s))
   AND group_id IS DISTINCT FROM CASE WHEN id = %(root)s THEN NULL ELSE %(root)s END
 """
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """An open appeal near this one, as ``_CANDIDATES`` selects it."""
+
+    id: int
+    source: str
+    root: int  # its group's root appeal (itself when ungrouped)
+    distance_m: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +133,8 @@ def correlate(
         if source is AppealSource.SENSOR
         else appeal.requested_at
     )
-    rows = conn.execute(
+    candidates = conn.cursor(row_factory=class_row(_Candidate))
+    rows = candidates.execute(
         _CANDIDATES,
         {
             "id": appeal_id,
@@ -141,9 +153,10 @@ def correlate(
     ).fetchall()
     links: list[Link] = []
     roots = {root_of_me}
-    for other_id, other_source, other_root, metres in rows:
-        roots.add(int(other_root))
-        if AppealSource(other_source) is source:  # two citizens: the newer duplicates the older
+    for other in rows:
+        other_id, metres = other.id, other.distance_m
+        roots.add(int(other.root))
+        if AppealSource(other.source) is source:  # two citizens: the newer duplicates the older
             new, old = max(appeal_id, other_id), min(appeal_id, other_id)
             link = Link(new, old, "duplicate", float(metres))
         else:
@@ -151,12 +164,13 @@ def correlate(
                 (appeal_id, other_id) if source is AppealSource.CITIZEN else (other_id, appeal_id)
             )
             link = Link(citizen, sensor, "confirms", float(metres))
-            confirmed = conn.execute(_CONFIRM, (citizen,)).fetchone()
+            statuses = conn.cursor(row_factory=scalar_row)
+            confirmed = statuses.execute(_CONFIRM, (citizen,)).fetchone()
             if confirmed is not None:  # the history keeps the status; the note says why
                 add_event(
                     conn,
                     citizen,
-                    str(confirmed[0]),
+                    str(confirmed),
                     f"Подтверждено датчиками: обращение №{sensor}, {round(metres)} м",
                     actor,
                 )
@@ -167,6 +181,6 @@ def correlate(
             links.append(link)
     root = min(roots)
     if rows:
-        ids = sorted(roots | {appeal_id} | {int(r[0]) for r in rows})
+        ids = sorted(roots | {appeal_id} | {int(other.id) for other in rows})
         conn.execute(_GROUP, {"root": root, "ids": ids})
     return Correlated(tuple(links), root)

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row, scalar_row
 
 from appeals._correlate import correlate
 from appeals._routing import Routing
@@ -122,20 +123,21 @@ def list_requests(conn: psycopg.Connection[Any], q: RequestQuery) -> tuple[list[
     """One page of matching appeals, newest first, and how many match, counted up to
     :func:`count_cap` (a count equal to the cap means "at least")."""
     where, params = _where(q)
-    total_row = conn.execute(
-        sql.SQL("SELECT count(*) FROM (SELECT 1 FROM appeals WHERE {} LIMIT %s) AS m").format(
-            where
-        ),
-        [*params, count_cap(q)],
-    ).fetchone()
-    total = int(total_row[0]) if total_row else 0
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT {} FROM appeals WHERE {} ORDER BY requested_at DESC, id DESC LIMIT %s OFFSET %s"
-        ).format(sql.SQL(COLUMNS), where),  # COLUMNS is a constant
-        [*params, q.page_size, (q.page - 1) * q.page_size],
-    ).fetchall()
-    return [appeal_from_row(r) for r in rows], total
+    count = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM appeals WHERE {} LIMIT %s) AS m")
+    total = (
+        conn.cursor(row_factory=scalar_row)
+        .execute(count.format(where), [*params, count_cap(q)])
+        .fetchone()
+    )
+    page = sql.SQL(
+        "SELECT {} FROM appeals WHERE {} ORDER BY requested_at DESC, id DESC LIMIT %s OFFSET %s"
+    ).format(sql.SQL(COLUMNS), where)  # COLUMNS is a constant
+    rows = (
+        conn.cursor(row_factory=dict_row)
+        .execute(page, [*params, q.page_size, (q.page - 1) * q.page_size])
+        .fetchall()
+    )
+    return [appeal_from_row(r) for r in rows], int(total or 0)
 
 
 def submit_report(
@@ -155,8 +157,11 @@ def submit_report(
     route = routing.route_for_service(report.service_code)
     district = ""
     if report.lat is not None and report.lon is not None:
-        row = conn.execute(_NEAREST_DISTRICT, {"lat": report.lat, "lon": report.lon}).fetchone()
-        district = routing.district_name(row[0]) if row else ""
+        nearest = conn.cursor(row_factory=scalar_row).execute(
+            _NEAREST_DISTRICT, {"lat": report.lat, "lon": report.lon}
+        )
+        found = nearest.fetchone()
+        district = routing.district_name(found) if found is not None else ""
     summary = " ".join(report.description.split())[:120]
     title = f"{service.service_name}: {summary}" if summary else service.service_name
     if report.address and not summary:

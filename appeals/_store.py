@@ -23,12 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row, scalar_row
 from psycopg.types.json import Jsonb
 
 from appeals._errors import AppealNotFound, TransitionRefused
 from appeals._georeport import service_request
 from appeals._routing import Routing
 from citypulse import Appeal, AppealSource, AppealStatus
+from citypulse.db import scalar
 
 OUTBOX_EVENTS = ("created", "updated")
 FINAL = frozenset({AppealStatus.CLOSED, AppealStatus.REJECTED})
@@ -59,12 +61,14 @@ _ALLOWED: Mapping[AppealStatus, frozenset[AppealStatus]] = {
     AppealStatus.REJECTED: frozenset(),
 }
 
+# What every appeal query selects: columns named as Appeal's fields, read by those names.
 COLUMNS = (
     "id, source, sector, service_code, title, description, status, requested_at, priority, "
     "agency, channel, external_id, lat, lon, address, district, locale, expected_at, "
     "accepted_at, resolved_at, closed_at, evidence, incident_id, group_id, "
     "confirmed_by_sensors, media_url"
 )
+_NAMES = tuple(COLUMNS.split(", "))
 _SELECT_ONE = f"SELECT {COLUMNS} FROM appeals WHERE id = %s"  # noqa: S608 - constants only
 # One round trip: the appeal and its first history entry; nothing on a repeated external id.
 _CREATE = f"""
@@ -83,7 +87,7 @@ WITH a AS (
     SELECT id, 'new', %(note)s, %(actor)s FROM a
     RETURNING id
 )
-SELECT a.*, e.id FROM a, e
+SELECT a.*, e.id AS event_id FROM a, e
 """  # noqa: S608 - constants only
 _BY_EXTERNAL = "SELECT id FROM appeals WHERE channel = %s AND external_id = %s"
 _EVENT = """
@@ -161,39 +165,18 @@ def _jsonable(value: Mapping[str, object]) -> Jsonb:
     return Jsonb(_plain(value))
 
 
-def appeal_from_row(row: Sequence[Any]) -> Appeal:
-    return Appeal(
-        id=row[0],
-        source=AppealSource(row[1]),
-        sector=row[2],
-        service_code=row[3],
-        title=row[4],
-        description=row[5],
-        status=AppealStatus(row[6]),
-        requested_at=row[7],
-        priority=row[8],
-        agency=row[9],
-        channel=row[10],
-        external_id=row[11],
-        lat=row[12],
-        lon=row[13],
-        address=row[14],
-        district=row[15],
-        locale=row[16],
-        expected_at=row[17],
-        accepted_at=row[18],
-        resolved_at=row[19],
-        closed_at=row[20],
-        evidence=row[21] or {},
-        incident_id=row[22],
-        group_id=row[23],
-        confirmed_by_sensors=row[24],
-        media_url=row[25],
-    )
+def appeal_from_row(row: Mapping[str, Any]) -> Appeal:
+    """An :class:`Appeal` from a row holding :data:`COLUMNS`, read by name (``dict_row``)."""
+    by_name: dict[str, Any] = {name: row[name] for name in _NAMES}
+    by_name["source"] = AppealSource(row["source"])
+    by_name["status"] = AppealStatus(row["status"])
+    by_name["evidence"] = row["evidence"] or {}
+    return Appeal(**by_name)
 
 
 def load_appeal(conn: psycopg.Connection[Any], appeal_id: int, *, lock: bool = False) -> Appeal:
-    row = conn.execute(_SELECT_ONE + (" FOR UPDATE" if lock else ""), (appeal_id,)).fetchone()
+    query = _SELECT_ONE + (" FOR UPDATE" if lock else "")
+    row = conn.cursor(row_factory=dict_row).execute(query, (appeal_id,)).fetchone()
     if row is None:
         raise AppealNotFound(appeal_id)
     return appeal_from_row(row)
@@ -203,9 +186,7 @@ def add_event(
     conn: psycopg.Connection[Any], appeal_id: int, status: str, note: str, actor: str
 ) -> int:
     """Record a history entry; return its id (it makes the outbox idempotency key)."""
-    row = conn.execute(_EVENT, (appeal_id, status, note, actor)).fetchone()
-    assert row is not None
-    return int(row[0])
+    return int(scalar(conn, _EVENT, (appeal_id, status, note, actor)))
 
 
 def idempotency_key(appeal_id: int, event: str, seq: int) -> str:
@@ -255,7 +236,8 @@ def create_appeal(
     """Insert ``draft`` with its first history entry and ``created`` outbox rows; return
     the appeal and whether it is new.  A repeated (channel, external_id) is not inserted
     twice: the first appeal comes back with ``created`` false."""
-    row = conn.execute(
+    cur = conn.cursor(row_factory=dict_row)
+    row = cur.execute(
         _CREATE,
         {
             "source": draft.source.value,
@@ -282,11 +264,12 @@ def create_appeal(
         },
     ).fetchone()
     if row is None:
-        existing = conn.execute(_BY_EXTERNAL, (draft.channel, draft.external_id)).fetchone()
+        ids = conn.cursor(row_factory=scalar_row)
+        existing = ids.execute(_BY_EXTERNAL, (draft.channel, draft.external_id)).fetchone()
         if existing is None:  # pragma: no cover - the conflicting row is visible to us
             raise AppealNotFound(0)
-        return load_appeal(conn, int(existing[0])), False
-    appeal, seq = appeal_from_row(row), int(row[-1])
+        return load_appeal(conn, int(existing)), False
+    appeal, seq = appeal_from_row(row), int(row["event_id"])
     enqueue(conn, appeal, event="created", seq=seq, connectors=connectors, routing=routing)
     return appeal, True
 
@@ -306,7 +289,8 @@ def transition(
     current = load_appeal(conn, appeal_id, lock=True)
     if target not in _ALLOWED[current.status]:
         raise TransitionRefused(appeal_id, current.status.value, target.value)
-    row = conn.execute(_TRANSITION, {"status": target.value, "id": appeal_id}).fetchone()
+    cur = conn.cursor(row_factory=dict_row)
+    row = cur.execute(_TRANSITION, {"status": target.value, "id": appeal_id}).fetchone()
     if row is None:  # pragma: no cover - the row is locked above
         raise AppealNotFound(appeal_id)
     updated = appeal_from_row(row)

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
+from psycopg.rows import scalar_row
 
 from appeals._correlate import correlate
 from appeals._routing import Routing, load_routing
@@ -116,8 +117,8 @@ class AppealWriter:
             self.resolve(conn, incident, device)
 
     def _existing(self, conn: psycopg.Connection[Any], incident: Incident) -> int | None:
-        row = conn.execute(_BY_INCIDENT, (incident.id,)).fetchone()
-        return int(row[0]) if row else None
+        found = conn.cursor(row_factory=scalar_row).execute(_BY_INCIDENT, (incident.id,)).fetchone()
+        return int(found) if found is not None else None
 
     def open(self, conn: psycopg.Connection[Any], incident: Incident, device: Device) -> int:
         """Create the incident's appeal (or return the one it already has)."""

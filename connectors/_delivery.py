@@ -38,6 +38,7 @@ from typing import Any, Self
 import httpx
 import psycopg
 import psycopg_pool
+from psycopg.rows import dict_row
 
 from appeals import record_remote_event
 from citypulse import Settings
@@ -380,10 +381,14 @@ class DeliveryWorker:
 
     def _expire(self) -> None:
         with self._conn().connection() as conn:
-            for entry_id, appeal_id, connector, error in _outbox.expire(conn):
+            for gone in _outbox.expire(conn):
                 self._count("failed_deadline")
                 log.warning(
-                    "outbox %d (appeal %d, %s) failed: %s", entry_id, appeal_id, connector, error
+                    "outbox %d (appeal %d, %s) failed: %s",
+                    gone.id,
+                    gone.appeal_id,
+                    gone.connector,
+                    gone.error,
                 )
 
     def _claim(self, limit: int) -> list[OutboxEntry]:
@@ -432,13 +437,14 @@ class DeliveryWorker:
         else:
             self._delivered(entry, result)
 
-    def _record(self, query: str, params: dict[str, object]) -> tuple[Any, ...] | None:
-        """Run one outcome statement, retrying briefly: losing it means a re-delivery."""
+    def _record(self, query: str, params: dict[str, object]) -> dict[str, Any] | None:
+        """Run one outcome statement, retrying briefly: losing it means a re-delivery.
+        Returns its ``RETURNING`` row by name; None when it returned none or was lost."""
         for attempt in range(1, 4):
             try:
                 with self._conn().connection() as conn:
-                    cur = conn.execute(query, params)
-                    return cur.fetchone() if cur.description else (cur.rowcount,)
+                    cur = conn.cursor(row_factory=dict_row).execute(query, params)
+                    return cur.fetchone() if cur.description else None
             except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
                 log.warning(
                     "outbox %s: cannot record outcome (try %d): %s", params.get("id"), attempt, exc
@@ -481,7 +487,7 @@ class DeliveryWorker:
         if row is None:
             self._count("lost_leases")
             log.warning("outbox %d: lease lost before recording: %s", entry.id, error)
-        elif row[0]:
+        elif row["failed"]:
             self._count("failed_deadline")
             log.warning(
                 "outbox %d (appeal %d, %s) failed, deadline passed after %d attempts: %s",

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import class_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,16 @@ class OutboxEntry:
     deliver_by: datetime
     remote_id: str | None = None  # of this entry, or of the appeal's delivered 'created'
     failed_predecessor: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """An entry failed because its deadline passed."""
+
+    id: int
+    appeal_id: int
+    connector: str
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +73,7 @@ SET failed_at = now(), claimed_by = NULL,
     last_error = 'deadline passed after ' || o.attempts || ' attempt(s)'
                  || CASE WHEN o.last_error = '' THEN '' ELSE ': ' || o.last_error END
 FROM gone WHERE o.id = gone.id
-RETURNING o.id, o.appeal_id, o.connector, o.last_error
+RETURNING o.id, o.appeal_id, o.connector, o.last_error AS error
 """
 
 CLAIM = """
@@ -84,15 +95,15 @@ SET attempts = o.attempts + 1, claimed_by = %(worker)s,
     next_attempt_at = now() + make_interval(secs => %(lease)s)
 FROM due WHERE o.id = due.id
 RETURNING o.id, o.appeal_id, o.connector, o.event, o.idempotency_key, o.payload,
-    o.attempts, o.created_at, o.deliver_by,
+    o.attempts AS attempt, o.created_at, o.deliver_by,
     coalesce(o.remote_id, (
         SELECT p.remote_id FROM outbox p
         WHERE p.appeal_id = o.appeal_id AND p.connector = o.connector AND p.id < o.id
           AND p.remote_id IS NOT NULL
-        ORDER BY p.id DESC LIMIT 1)),
+        ORDER BY p.id DESC LIMIT 1)) AS remote_id,
     (SELECT min(p.id) FROM outbox p
      WHERE p.appeal_id = o.appeal_id AND p.connector = o.connector AND p.id < o.id
-       AND p.failed_at IS NOT NULL)
+       AND p.failed_at IS NOT NULL) AS failed_predecessor
 """
 
 # Delivered wins over a deadline that passed while the call was in flight: it did arrive.
@@ -117,7 +128,7 @@ SET claimed_by = NULL, last_status = %(status)s,
     failed_at = CASE WHEN now() + make_interval(secs => %(delay)s) < deliver_by
                      THEN NULL ELSE now() END
 WHERE id = %(id)s AND attempts = %(attempt)s AND delivered_at IS NULL AND failed_at IS NULL
-RETURNING failed_at IS NOT NULL
+RETURNING failed_at IS NOT NULL AS failed
 """
 
 FAILED = """
@@ -153,22 +164,6 @@ WHERE id = %(id)s
 """
 
 
-def _entry(row: Sequence[Any]) -> OutboxEntry:
-    return OutboxEntry(
-        id=row[0],
-        appeal_id=row[1],
-        connector=row[2],
-        event=row[3],
-        idempotency_key=row[4],
-        payload=row[5],
-        attempt=row[6],
-        created_at=row[7],
-        deliver_by=row[8],
-        remote_id=row[9],
-        failed_predecessor=row[10],
-    )
-
-
 def claim(
     conn: psycopg.Connection[Any],
     *,
@@ -179,17 +174,18 @@ def claim(
 ) -> list[OutboxEntry]:
     """Take up to ``limit`` due entries for ``connectors``; commits the claim."""
     with conn.transaction():
-        rows = conn.execute(
+        entries = conn.cursor(row_factory=class_row(OutboxEntry)).execute(
             CLAIM,
             {"connectors": list(connectors), "worker": worker, "limit": limit, "lease": lease},
-        ).fetchall()
-    return sorted((_entry(r) for r in rows), key=lambda e: e.id)
+        )
+        return sorted(entries.fetchall(), key=lambda e: e.id)
 
 
-def expire(conn: psycopg.Connection[Any], *, limit: int = 1000) -> list[tuple[int, int, str, str]]:
-    """Fail pending entries whose deadline passed; returns (id, appeal, connector, error)."""
+def expire(conn: psycopg.Connection[Any], *, limit: int = 1000) -> list[Expired]:
+    """Fail pending entries whose deadline passed; returns them."""
     with conn.transaction():
-        return [(r[0], r[1], r[2], r[3]) for r in conn.execute(EXPIRE, {"limit": limit}).fetchall()]
+        expired = conn.cursor(row_factory=class_row(Expired))
+        return expired.execute(EXPIRE, {"limit": limit}).fetchall()
 
 
 def due_for_sync(
@@ -197,7 +193,6 @@ def due_for_sync(
 ) -> list[Delivered]:
     """Lease up to ``limit`` delivered entries whose remote status is due for a check."""
     with conn.transaction():
-        rows = conn.execute(
-            TO_SYNC, {"connector": connector, "interval": interval, "limit": limit}
-        ).fetchall()
-    return [Delivered(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        delivered = conn.cursor(row_factory=class_row(Delivered))
+        params = {"connector": connector, "interval": interval, "limit": limit}
+        return delivered.execute(TO_SYNC, params).fetchall()

@@ -113,7 +113,7 @@ def _load(
 def _incidents(url: str, n: int, listener: Any) -> float:
     """Incidents per second, one transaction each, with ``listener`` called in it."""
     from citypulse import Incident, IncidentChange, IncidentStatus, IncidentType
-    from citypulse.db import connect, load_devices
+    from citypulse.db import connect, load_devices, scalar
 
     with connect(url) as conn:
         devices = list(load_devices(conn).values())
@@ -121,11 +121,10 @@ def _incidents(url: str, n: int, listener: Any) -> float:
         t0 = datetime.now(UTC) - timedelta(minutes=10)
         began = time.perf_counter()
         for incident_type, device in combos:
-            row = conn.execute(_INCIDENT, (incident_type.value, device.id, t0, t0)).fetchone()
-            assert row is not None
+            incident_id = int(scalar(conn, _INCIDENT, (incident_type.value, device.id, t0, t0)))
             if listener is not None:
                 incident = Incident(
-                    id=int(row[0]),
+                    id=incident_id,
                     type=incident_type,
                     device_id=device.id,
                     severity=2,
@@ -150,11 +149,15 @@ def _incidents(url: str, n: int, listener: Any) -> float:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from appeals._api import Api
-    from appeals._auth import KeyStore, add_key
-    from appeals._routing import load_routing
-    from appeals._server import open_pool, serve_in_thread
-    from appeals._writer import AppealWriter
+    from appeals import (
+        Api,
+        AppealWriter,
+        KeyStore,
+        add_key,
+        load_routing,
+        open_pool,
+        serve_in_thread,
+    )
     from citypulse.db import connect, migrate, upsert_devices
     from lab._embedded import EmbeddedPostgres, free_port
     from simulator import preset_city

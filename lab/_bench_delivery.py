@@ -69,8 +69,7 @@ class _Receiver:
     """Verifies, dedupes and counts; ``fail`` and ``lose`` are fractions of requests."""
 
     def __init__(self, *, seed: int = 1) -> None:
-        from connectors._errors import WebhookSignatureError
-        from connectors._webhook import verify_webhook
+        from connectors import WebhookSignatureError, verify_webhook
 
         self.lock = threading.Lock()
         self.arrivals: Counter[str] = Counter()
@@ -146,7 +145,7 @@ class _Receiver:
 def _ceiling(url: str, n: int) -> float:
     import httpx
 
-    from connectors._webhook import sign_webhook
+    from connectors import sign_webhook
 
     body = b'{"event":"created","appeal":{"service_code":"traffic_light"}}'
 
@@ -169,19 +168,19 @@ def _ceiling(url: str, n: int) -> float:
 
 
 def _pending(conn: Any) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL"
-    ).fetchone()
-    return int(row[0])
+    from citypulse.db import scalar
+
+    return int(
+        scalar(conn, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL")
+    )
 
 
 def _drain(
     db_url: str, url: str, n: int, tag: str, concurrency: int, timeout: float = 5.0
 ) -> dict[str, Any]:
     """Enqueue ``n`` entries, deliver them all, return the rate and the worker's counters."""
-    from citypulse.db import connect
-    from connectors._delivery import Backoff, DeliveryWorker
-    from connectors._webhook import WebhookConnector
+    from citypulse.db import connect, scalar
+    from connectors import Backoff, DeliveryWorker, WebhookConnector
 
     with connect(db_url, autocommit=True) as conn:
         conn.execute(_ENQUEUE, {"tag": tag, "n": n})
@@ -200,21 +199,20 @@ def _drain(
             while _pending(conn):
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
-        failed = conn.execute("SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL")
-        row = failed.fetchone()
-        assert row is not None
+        failed = int(scalar(conn, "SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL"))
     counters = worker.counters
     return {
         "per_s": n / elapsed,
         "retried": counters.retried,
-        "failed": int(row[0]),
+        "failed": failed,
     }
 
 
 def _latency(db_url: str, url: str, rate: float, seconds: float) -> dict[str, float]:
+    from psycopg.rows import scalar_row
+
     from citypulse.db import connect
-    from connectors._delivery import DeliveryWorker
-    from connectors._webhook import WebhookConnector
+    from connectors import DeliveryWorker, WebhookConnector
 
     worker = DeliveryWorker(
         database_url=db_url,
@@ -233,11 +231,11 @@ def _latency(db_url: str, url: str, rate: float, seconds: float) -> dict[str, fl
         offered = n / (time.perf_counter() - started)
         while _pending(conn):
             time.sleep(0.05)
-        rows = conn.execute(
+        latencies_ms = conn.cursor(row_factory=scalar_row).execute(
             "SELECT extract(epoch FROM delivered_at - created_at) * 1000 FROM outbox"
             " WHERE idempotency_key LIKE 'bench-lat%%' ORDER BY 1"
-        ).fetchall()
-    values = [float(r[0]) for r in rows]
+        )
+        values = [float(ms) for ms in latencies_ms.fetchall()]
     p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
     if p50 is None or p99 is None:
         raise RuntimeError("no delivery was timed")

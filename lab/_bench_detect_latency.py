@@ -76,7 +76,7 @@ def say(message: str) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from citypulse import Device, DeviceKind, MqttUrl
-    from citypulse.db import connect, migrate, upsert_devices
+    from citypulse.db import connect, migrate, scalar, upsert_devices
     from lab._embedded import EmbeddedMosquitto, EmbeddedPostgres
     from lab._publish import BoundedPublisher
     from simulator import Intervals, preset_city, topic
@@ -165,8 +165,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 bg.join(timeout=10)
             watcher.join(timeout=5)
             with connect(pg.url) as conn:
-                row = conn.execute("SELECT count(*) FROM camera_readings").fetchone()
-                readings = int(row[0]) if row else 0
+                readings = int(scalar(conn, "SELECT count(*) FROM camera_readings"))
         finally:
             stop.set()
             for proc in procs:

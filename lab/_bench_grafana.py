@@ -111,6 +111,8 @@ def _city(devices: int) -> Any:
 
 def _fill(url: str, devices: int, days: int) -> datetime:
     """Make sure the database holds the simulated days; return the end of the data."""
+    from psycopg.rows import dict_row
+
     from citypulse.db import connect, migrate, scalar
     from lab._seed import seed_bulk
 
@@ -118,11 +120,17 @@ def _fill(url: str, devices: int, days: int) -> datetime:
     with connect(url, autocommit=True) as conn:
         migrate(conn, mode="plain" if not _timescale(conn) else "auto")
         have = scalar(conn, "SELECT count(*) FROM devices")
-        span = conn.execute("SELECT min(time), max(time) FROM traffic_light_readings").fetchone()
+        span = (
+            conn.cursor(row_factory=dict_row)
+            .execute("SELECT min(time) AS first, max(time) AS last FROM traffic_light_readings")
+            .fetchone()
+        )
     expected = len(city.devices())
-    if span and span[0] and have == expected and span[1] - span[0] >= timedelta(days=days - 1):
-        _say(f"reusing {expected} devices, {span[0]:%Y-%m-%d} .. {span[1]:%Y-%m-%d %H:%M}")
-        return span[1] + timedelta(seconds=20)  # type: ignore[no-any-return]
+    assert span is not None  # an aggregate always returns a row
+    first, last = span["first"], span["last"]
+    if first and have == expected and last - first >= timedelta(days=days - 1):
+        _say(f"reusing {expected} devices, {first:%Y-%m-%d} .. {last:%Y-%m-%d %H:%M}")
+        return last + timedelta(seconds=20)  # type: ignore[no-any-return]
     if have:
         raise SystemExit(
             f"{BENCH_DB} holds other data ({have} devices); run again with --regenerate"
@@ -139,10 +147,11 @@ def _fill(url: str, devices: int, days: int) -> datetime:
 
 
 def _timescale(conn: Any) -> bool:
-    row = conn.execute(
-        "SELECT current_setting('shared_preload_libraries', true) ~ 'timescaledb'"
-    ).fetchone()
-    return bool(row and row[0])
+    from citypulse.db import scalar
+
+    return bool(
+        scalar(conn, "SELECT current_setting('shared_preload_libraries', true) ~ 'timescaledb'")
+    )
 
 
 def _raw_only(sql_text: str) -> str:
@@ -161,8 +170,8 @@ def _time_all(
     import psycopg
 
     from citypulse.db import connect, schema_mode
-    from grafana._build import build_dashboards
-    from grafana._macros import QueryContext, Variable, expand, parse_interval
+    from grafana import QueryContext, Variable, build_dashboards, expand
+    from grafana._macros import parse_interval
     from grafana._query import SPAN
 
     timings: list[Timing] = []

@@ -197,7 +197,7 @@ def _copy_ceiling(db_url: str, n_messages: int, flushers: int) -> float:
     import psycopg
 
     from citypulse import DeviceKind
-    from ingest._decode import Decoder
+    from ingest import Decoder
     from ingest._sink import _ENSURE_PARTITIONS, _layouts, copy_rows
 
     now = datetime.now(UTC)
@@ -234,7 +234,7 @@ def _copy_ceiling(db_url: str, n_messages: int, flushers: int) -> float:
 
 
 def _ingest_config(db_url: str, url: MqttUrl, root: str, **kw: Any) -> Any:
-    from ingest._worker import IngestConfig
+    from ingest import IngestConfig
 
     return IngestConfig(
         database_url=db_url,
@@ -258,7 +258,7 @@ def _ingest_drain(
     n_readings: int,
 ) -> tuple[float, float]:
     """(b)/(e): drain a backlog with citypulse ingest; returns (messages/s, readings/s)."""
-    from ingest._worker import IngestWorker
+    from ingest import IngestWorker
 
     cfg = _ingest_config(db_url, url, root)
     with IngestWorker(cfg) as worker:
@@ -348,7 +348,7 @@ def _latency(
     import multiprocessing
 
     from citypulse import percentile
-    from ingest._worker import IngestWorker
+    from ingest import IngestWorker
 
     n = int(rate * seconds)
     cfg = _ingest_config(db_url, url, "benchD", batch_age=batch_age)

@@ -56,15 +56,14 @@ def _say(message: str) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from citypulse.db import connect, migrate, refresh_rollups, upsert_devices
-    from ingest._worker import IngestConfig, IngestWorker
+    from ingest import IngestConfig, IngestWorker
     from lab._embedded import (
         EmbeddedAmqtt,
         EmbeddedMosquitto,
         EmbeddedPostgres,
         start_broker,
     )
-    from simulator import Simulation, preset_city, write_ground_truth
-    from simulator._publish import publish
+    from simulator import Simulation, preset_city, publish, write_ground_truth
 
     if settings.log_level == "INFO":  # the default: keep the progress lines readable
         for name in ("ingest", "citypulse.db", "detectors._incidents"):
@@ -189,7 +188,7 @@ def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
 def _summary(
     conn: object, messages: int, wall_s: float, faults: int, db_url: str, mqtt_url: str, data: Path
 ) -> None:
-    from citypulse.db import count_readings
+    from citypulse.db import count_readings, scalar
 
     c: Any = conn
     kinds = c.execute("SELECT kind, count(*) FROM devices GROUP BY 1 ORDER BY 1").fetchall()
@@ -197,7 +196,7 @@ def _summary(
     dead = c.execute(
         "SELECT reason, count(*) FROM dead_letters GROUP BY 1 ORDER BY 2 DESC"
     ).fetchall()
-    offline = c.execute("SELECT count(*) FROM devices WHERE online IS false").fetchone()[0]
+    offline = scalar(c, "SELECT count(*) FROM devices WHERE online IS false")
     worst = c.execute(
         "SELECT device_id, round(max(pm25_max)::numeric, 1) FROM ecology_1h "
         "GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
@@ -282,7 +281,7 @@ def _finish(
     import os
     import secrets
 
-    from appeals._routing import load_routing
+    from appeals import load_routing
     from citypulse.db import connect
     from lab._report import write_report
 
@@ -348,10 +347,7 @@ def _finish(
 
 
 def _serve(url: str, port: int, key_file: Path) -> None:
-    from appeals._api import Api
-    from appeals._auth import KeyStore
-    from appeals._routing import load_routing
-    from appeals._server import open_pool, serve_in_thread
+    from appeals import Api, KeyStore, load_routing, open_pool, serve_in_thread
     from citypulse import Secret
     from lab._embedded import free_port
 

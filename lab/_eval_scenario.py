@@ -252,8 +252,7 @@ def _say(message: str) -> None:
 def store_simulation(database_url: str, messages: Iterable[Any], *, batch: int = 5000) -> Run:
     """Decode and store simulator messages through ingest's decoder and sink, stamping
     each as received at its simulated time (so dead letters carry simulated times)."""
-    from ingest._decode import Decoder
-    from ingest._sink import Item, PostgresSink
+    from ingest import Decoder, Item, PostgresSink
 
     decoder = Decoder(retention=timedelta(days=3650))
     run = Run()
@@ -301,9 +300,9 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
     """
     from citypulse import MqttUrl
     from citypulse.db import connect
-    from ingest._worker import IngestConfig, IngestWorker
+    from ingest import IngestConfig, IngestWorker
     from lab._embedded import EmbeddedMosquitto
-    from simulator._publish import publish
+    from simulator import publish
 
     run = Run()
     began = time.monotonic()
@@ -347,14 +346,17 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
 
 
 def load_incidents(database_url: str) -> list[Found]:
+    from psycopg.rows import class_row
+
     from citypulse.db import connect
 
     with connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT id, type, device_id, extract(epoch FROM started_at)::float8, "
-            "extract(epoch FROM resolved_at)::float8 FROM incidents"
+        found = conn.cursor(row_factory=class_row(Found))
+        return found.execute(
+            "SELECT id, type, device_id AS device,"
+            " extract(epoch FROM started_at)::float8 AS started,"
+            " extract(epoch FROM resolved_at)::float8 AS resolved FROM incidents"
         ).fetchall()
-    return [Found(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def run_scenario(

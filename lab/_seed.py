@@ -24,10 +24,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.rows import scalar_row
 from psycopg.types.json import Jsonb
 
 from citypulse import Device
-from citypulse.db import connect, refresh_rollups, upsert_devices
+from citypulse.db import connect, refresh_rollups, scalar, upsert_devices
 from ingest import Decoder, Item, PostgresSink
 from simulator import (
     City,
@@ -136,7 +137,8 @@ def _appeal(
             if resolved < now and resolved > progress:
                 events.append((resolved, "resolved"))
                 status = "resolved"
-    row = conn.execute(
+    appeal_id = scalar(
+        conn,
         _APPEAL,
         (
             source,
@@ -163,11 +165,10 @@ def _appeal(
             incident_id,
             False,
         ),
-    ).fetchone()
-    assert row is not None
+    )
     with conn.cursor() as cur:
-        cur.executemany(_EVENT, [(row[0], t, s, "", "operator") for t, s in events])
-    return int(row[0])
+        cur.executemany(_EVENT, [(appeal_id, t, s, "", "operator") for t, s in events])
+    return int(appeal_id)
 
 
 def write_incidents_and_appeals(
@@ -184,6 +185,7 @@ def write_incidents_and_appeals(
     rng = random.Random(f"grafana-seed:{seed}")
     by_id = {d.id: d for d in devices}
     incidents = appeals = 0
+    ids = conn.cursor(row_factory=scalar_row)
     for fault in sorted(faults, key=lambda f: f.start):
         for device_id in fault.devices:
             device = by_id.get(device_id)
@@ -194,7 +196,7 @@ def write_incidents_and_appeals(
             last = min(fault.end, now)
             opened = onset + timedelta(minutes=rng.uniform(1, 6))
             value, limit = _value(fault)
-            row = conn.execute(
+            incident_id = ids.execute(
                 _INCIDENT,
                 (
                     fault.incident_type,
@@ -213,7 +215,7 @@ def write_incidents_and_appeals(
                     rng.randint(1, 30),
                 ),
             ).fetchone()
-            if row is None:
+            if incident_id is None:
                 continue  # an open one of this type already exists on the device
             incidents += 1
             routing = _ROUTING.get(fault.incident_type, _ROUTING["invalid_payload"])
@@ -225,7 +227,7 @@ def write_incidents_and_appeals(
                 requested=opened + timedelta(seconds=5),
                 now=now,
                 device=device,
-                incident_id=int(row[0]),
+                incident_id=int(incident_id),
                 resolved_hint=None if open_ else fault.end,
                 priority=rng.choice((2, 3, 3, 4)),
             )

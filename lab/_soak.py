@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from citypulse import MqttUrl, Settings
 
@@ -384,30 +385,32 @@ class _Receiver:
 
 def _deliveries(url: str, receiver: _Receiver, timeout: float = 30.0) -> dict[str, Any]:
     """Wait for the outbox to drain; count what the receiver got, per idempotency key."""
-    from citypulse.db import connect
+    from citypulse.db import connect, scalar
 
     deadline = time.monotonic() + timeout
-    row: tuple[Any, ...] = (0, 0, 0)
+    outbox: dict[str, Any] = {"pending": 0, "failed": 0, "total": 0}
     with connect(url, autocommit=True) as c:
+        counts = c.cursor(row_factory=dict_row)
         while time.monotonic() < deadline:
-            found = c.execute(
-                "SELECT count(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL),"
-                " count(*) FILTER (WHERE failed_at IS NOT NULL), count(*) FROM outbox"
+            found = counts.execute(
+                "SELECT count(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL)"
+                " AS pending, count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed,"
+                " count(*) AS total FROM outbox"
             ).fetchone()
-            row = found if found is not None else row
-            if row[0] == 0:
+            outbox = found if found is not None else outbox
+            if outbox["pending"] == 0:
                 break
             time.sleep(0.5)
-        incidents = c.execute("SELECT count(*) FROM incidents").fetchone()
-        appeals = c.execute("SELECT count(*) FROM appeals").fetchone()
+        incidents = scalar(c, "SELECT count(*) FROM incidents")
+        appeals = scalar(c, "SELECT count(*) FROM appeals")
     with receiver.lock:
         received = dict(receiver.keys)
     return {
-        "incidents": int(incidents[0]) if incidents else 0,
-        "appeals": int(appeals[0]) if appeals else 0,
-        "outbox": int(row[2]),
-        "outbox_pending": int(row[0]),
-        "outbox_failed": int(row[1]),
+        "incidents": int(incidents),
+        "appeals": int(appeals),
+        "outbox": int(outbox["total"]),
+        "outbox_pending": int(outbox["pending"]),
+        "outbox_failed": int(outbox["failed"]),
         "appeals_received": len(received),
         "appeals_delivered_twice": sum(1 for n in received.values() if n > 1),
         "bad_signatures": receiver.bad,

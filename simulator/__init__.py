@@ -36,7 +36,8 @@ from simulator._faults import (
     read_ground_truth,
     write_ground_truth,
 )
-from simulator._generator import WILL_PAYLOAD, Message, Simulation, batched, simulate
+from simulator._generator import Simulation, simulate
+from simulator._message import WILL_PAYLOAD, Message, batched
 from simulator._parallel import RunSpec, publish_parallel
 from simulator._publish import Progress, PublishReport, publish
 

@@ -155,7 +155,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         random_faults,
         write_ground_truth,
     )
-    from simulator._generator import batched
+    from simulator._message import batched
     from simulator._parallel import RunSpec, publish_parallel
     from simulator._publish import Progress, publish
 

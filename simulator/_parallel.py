@@ -20,7 +20,8 @@ from citypulse import MqttUrl
 from simulator._city import City, Intervals
 from simulator._errors import PublishError
 from simulator._faults import Fault
-from simulator._generator import Simulation, batched
+from simulator._generator import Simulation
+from simulator._message import batched
 from simulator._publish import Mode, Progress, PublishReport, publish
 
 

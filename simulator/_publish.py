@@ -30,7 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from citypulse import Device, MqttUrl
 from simulator._city import topic
 from simulator._errors import PublishError
-from simulator._generator import WILL_PAYLOAD, Message
+from simulator._message import WILL_PAYLOAD, Message
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from psycopg.rows import scalar_row
+
 from citypulse._errors import ConfigError
 from citypulse._settings import Settings
 from citypulse.db._connect import connect
@@ -41,10 +43,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         settings.database_url, application_name="citypulse-migrate", autocommit=True
     ) as conn:
         report = migrate(conn, mode=mode)
-        current = conn.execute(
-            "SELECT extract(day FROM raw_retention)::int FROM schema_policy"
-        ).fetchone()
-        if current is None or current[0] != retention:
+        current = (
+            conn.cursor(row_factory=scalar_row)
+            .execute("SELECT extract(day FROM raw_retention)::int FROM schema_policy")
+            .fetchone()
+        )
+        if current != retention:
             conn.execute("SELECT citypulse_set_retention(make_interval(days => %s))", (retention,))
     for m in report.applied:
         print(f"applied  {m.filename}")

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from citypulse._records import Device, DeviceKind
@@ -20,8 +21,10 @@ ON CONFLICT (id) DO UPDATE SET
     intersection = EXCLUDED.intersection, report_interval = EXCLUDED.report_interval,
     attributes = EXCLUDED.attributes
 """
+# Columns named as Device's fields, so load_devices reads them by those names.
 _SELECT = """
-SELECT id, kind, name, district, address, lat, lon, intersection, report_interval, attributes
+SELECT id, kind, name, district, address, lat, lon, intersection,
+       report_interval AS report_interval_s, attributes
 FROM devices
 """
 
@@ -50,18 +53,10 @@ def upsert_devices(conn: psycopg.Connection[Any], devices: Iterable[Device]) -> 
 
 def load_devices(conn: psycopg.Connection[Any]) -> dict[str, Device]:
     """Every registered device by id."""
-    return {
-        row[0]: Device(
-            id=row[0],
-            kind=DeviceKind(row[1]),
-            name=row[2],
-            district=row[3],
-            address=row[4],
-            lat=row[5],
-            lon=row[6],
-            intersection=row[7],
-            report_interval_s=float(row[8]),
-            attributes=row[9] or {},
-        )
-        for row in conn.execute(_SELECT)
-    }
+    devices: dict[str, Device] = {}
+    for row in conn.cursor(row_factory=dict_row).execute(_SELECT):
+        row["kind"] = DeviceKind(row["kind"])
+        row["report_interval_s"] = float(row["report_interval_s"])
+        row["attributes"] = row["attributes"] or {}
+        devices[row["id"]] = Device(**row)
+    return devices

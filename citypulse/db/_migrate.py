@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 import psycopg
-from psycopg.rows import TupleRow
+from psycopg.rows import TupleRow, class_row, scalar_row
 
 from citypulse._errors import MigrationError, SchemaModeError
 from citypulse.db._connect import scalar
@@ -66,6 +66,16 @@ class Migration:
     def filename(self) -> str:
         suffix = "" if self.variant == "common" else f".{self.variant}"
         return f"{self.version:04d}_{self.name}{suffix}.sql"
+
+
+@dataclass(frozen=True, slots=True)
+class _Applied:
+    """One row of the ``schema_migrations`` ledger, as ``_APPLIED`` selects it."""
+
+    version: int
+    name: str
+    variant: str
+    checksum: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +140,15 @@ def plan_migrations(migrations: Sequence[Migration], mode: Mode) -> tuple[Migrat
     return tuple(chosen)
 
 
-def _recorded_mode(applied: Sequence[tuple[int, str, str, str]]) -> Mode | None:
-    for _, _, variant, _ in applied:
-        if variant in ("plain", "timescale"):
-            return cast(Mode, variant)
+def _recorded_mode(applied: Sequence[_Applied]) -> Mode | None:
+    for a in applied:
+        if a.variant in ("plain", "timescale"):
+            return cast(Mode, a.variant)
     return None
+
+
+def _applied(conn: psycopg.Connection[TupleRow]) -> list[_Applied]:
+    return conn.cursor(row_factory=class_row(_Applied)).execute(_APPLIED).fetchall()
 
 
 def _choose_mode(
@@ -176,21 +190,23 @@ def migrate(
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
         conn.execute(_CREATE_LEDGER)
-        applied = [tuple(r) for r in conn.execute(_APPLIED).fetchall()]
+        applied = _applied(conn)
         chosen_mode = _choose_mode(conn, mode, _recorded_mode(applied))
         wanted = plan_migrations(migrations, chosen_mode)
         by_version = {m.version: m for m in wanted}
-        for version, name, variant, checksum in applied:
-            m = by_version.get(version)
+        for a in applied:
+            m = by_version.get(a.version)
             if m is None:
-                raise MigrationError(version, f"applied ({name}) but no such file exists any more")
-            if m.checksum != checksum or m.variant != variant:
                 raise MigrationError(
-                    version,
-                    f"{m.filename} was edited after it was applied (checksum {checksum[:12]} "
+                    a.version, f"applied ({a.name}) but no such file exists any more"
+                )
+            if m.checksum != a.checksum or m.variant != a.variant:
+                raise MigrationError(
+                    a.version,
+                    f"{m.filename} was edited after it was applied (checksum {a.checksum[:12]} "
                     f"recorded, {m.checksum[:12]} now); write a new migration instead",
                 )
-        done = {row[0] for row in applied}
+        done = {a.version for a in applied}
         newly: list[Migration] = []
         for m in wanted:
             if m.version in done:
@@ -214,13 +230,11 @@ def schema_status(
     """What is applied, what is pending, which mode and which policies are in force."""
     migrations = load_migrations() if migrations is None else migrations
     available = bool(scalar(conn, _TIMESCALE_READY))
-    version_row = conn.execute(_TIMESCALE_VERSION).fetchone()
-    applied: list[tuple[int, str, str, str]] = []
-    if scalar(conn, _LEDGER_EXISTS):
-        applied = [tuple(r) for r in conn.execute(_APPLIED).fetchall()]
+    version = conn.cursor(row_factory=scalar_row).execute(_TIMESCALE_VERSION).fetchone()
+    applied = _applied(conn) if scalar(conn, _LEDGER_EXISTS) else []
     mode = _recorded_mode(applied)
     plan_mode: Mode = mode or ("timescale" if available else "plain")
-    done = {r[0] for r in applied}
+    done = {a.version for a in applied}
     pending = tuple(
         m.filename for m in plan_migrations(migrations, plan_mode) if m.version not in done
     )
@@ -229,9 +243,9 @@ def schema_status(
         policies = tuple((str(a), str(b), str(c)) for a, b, c in conn.execute(_POLICIES).fetchall())
     return SchemaStatus(
         mode=mode,
-        timescale_version=str(version_row[0]) if version_row else None,
+        timescale_version=str(version) if version is not None else None,
         timescale_available=available,
-        applied=tuple((v, n, var) for v, n, var, _ in applied),
+        applied=tuple((a.version, a.name, a.variant) for a in applied),
         pending=pending,
         policies=policies,
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import scalar_row
 
 from citypulse._records import DeviceKind
 
@@ -18,7 +19,7 @@ def count_readings(conn: psycopg.Connection[Any]) -> dict[DeviceKind, int]:
     """How many readings each kind's table holds."""
     counts: dict[DeviceKind, int] = {}
     for kind, table in READING_TABLES.items():
-        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
-        found = row.fetchone()
-        counts[kind] = int(found[0]) if found else 0
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+        found = conn.cursor(row_factory=scalar_row).execute(query).fetchone()
+        counts[kind] = int(found) if found is not None else 0
     return counts

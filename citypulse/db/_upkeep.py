@@ -58,5 +58,5 @@ def refresh_rollups(conn: psycopg.Connection[Any]) -> None:
 
 def maintain(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     """Run the periodic upkeep once (partitions, retention, rollups); return what it did."""
-    row = conn.execute("SELECT citypulse_maintain()").fetchone()
-    return dict(row[0]) if row and row[0] else {}
+    done = scalar(conn, "SELECT citypulse_maintain()")
+    return dict(done) if done else {}

@@ -38,13 +38,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with connect(settings.reader_url, application_name="citypulse-devices") as conn:
         rows = conn.execute(_QUERY, {"kind": args.kind, "district": args.district}).fetchall()
     print(f"{'device':<32} {'kind':<14} {'district':<14} {'last seen (UTC)':<20} online login")
+    registered: set[str] = set()
     for device_id, kind, district, last_seen, online in rows:
+        registered.add(device_id)
         seen = f"{last_seen:%Y-%m-%d %H:%M:%S}" if last_seen else "never"
         state = {True: "yes", False: "no", None: "-"}[online]
         login = "yes" if device_id in logins else "NO"
         print(f"{device_id:<32} {kind:<14} {district:<14} {seen:<20} {state:<6} {login}")
-    registered = {r[0] for r in rows}
-    print(f"{len(rows)} devices, {sum(1 for r in rows if r[0] not in logins)} without a login")
+    print(f"{len(rows)} devices, {sum(1 for d in registered if d not in logins)} without a login")
     if args.kind is None and args.district is None:
         orphans = sorted(set(logins) - registered - {"ingest", "simulator"})
         if orphans:
