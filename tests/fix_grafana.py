@@ -74,28 +74,36 @@ class FakeGrafana:
         self.datasources: dict[str, dict[str, Any]] = {}
         self.dashboards: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
-        self.fail_next = 0  # answer this many requests with 503 first
+        self.fail_next = 0  # answer this many requests with fail_status first
+        self.fail_status = 503
+        self.fail_headers: dict[str, str] = {}  # e.g. Retry-After on those answers
+        self.prefix = ""  # the sub-path a reverse proxy serves Grafana under, e.g. /grafana
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.url = ""
 
-    def handle(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, headers: Any, body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Status, JSON document and extra headers of the answer."""
         doc: dict[str, Any] | None = None
         if body:
             if headers.get("Content-Type", "").split(";")[0] != "application/json":
-                return 415, {"message": "Content-Type must be application/json"}
+                return 415, {"message": "Content-Type must be application/json"}, {}
             try:
                 doc = json.loads(body)
             except ValueError:
-                return 400, {"message": "bad request data"}
+                return 400, {"message": "bad request data"}, {}
         with self._lock:
             self.requests.append((method, path, doc))
             if headers.get("Authorization") != f"Bearer {self.token}":
-                return 401, {"message": "invalid API key"}
+                return 401, {"message": "invalid API key"}, {}
             if self.fail_next > 0:
                 self.fail_next -= 1
-                return 503, {"message": "service unavailable"}
-            return self._route(method, path, doc or {})
+                return self.fail_status, {"message": "failing on purpose"}, self.fail_headers
+            if not path.startswith(f"{self.prefix}/api/"):
+                return 404, {"message": "Not found"}, {}
+            return (*self._route(method, path.removeprefix(self.prefix), doc or {}), {})
 
     def _route(self, method: str, path: str, doc: dict[str, Any]) -> tuple[int, Any]:
         parts = path.strip("/").split("/")
@@ -204,9 +212,11 @@ def fake_grafana() -> Iterator[FakeGrafana]:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            status, doc = fake.handle(self.command, self.path, self.headers, body)
+            status, doc, headers = fake.handle(self.command, self.path, self.headers, body)
             data = json.dumps(doc).encode()
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

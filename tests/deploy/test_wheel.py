@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
 PACKAGES: list[str] = PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+CONSTRAINTS = ROOT / "deploy" / "constraints.txt"
 
 
 def run(*cmd: str | Path, cwd: Path = ROOT) -> str:
@@ -35,25 +36,35 @@ def tracked_data_files() -> list[str]:
     )
 
 
+def build_wheel(dist: Path) -> Path:
+    """The citypulse wheel built from the checkout into ``dist``."""
+    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, ".")
+    (wheel,) = dist.glob("citypulse-*.whl")
+    return wheel
+
+
+def install_pinned(wheel: Path, env: Path) -> Path:
+    """A fresh virtual environment at ``env`` with ``wheel`` installed as the Dockerfile
+    installs it (with the pinned constraints); its ``bin`` directory."""
+    venv.create(env, with_pip=True)
+    bin_dir = env / "bin"
+    run(bin_dir / "pip", "install", "-q", "--constraint", CONSTRAINTS, wheel)
+    return bin_dir
+
+
 @pytest.mark.slow
 def test_wheel_installs_with_pinned_dependencies_and_runs(tmp_path: Path) -> None:
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", ".")
-    (wheel,) = (tmp_path / "dist").glob("citypulse-*.whl")
+    wheel = build_wheel(tmp_path / "dist")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
     data = tracked_data_files()
     assert any(f.startswith("citypulse/_sql/") for f in data)
     assert set(data) - names == set(), "data files missing from the wheel"
 
-    venv.create(tmp_path / "venv", with_pip=True)
-    bin_dir = tmp_path / "venv" / "bin"
-    run(bin_dir / "pip", "install", "-q", "--constraint", ROOT / "deploy" / "constraints.txt",
-        wheel)  # fmt: skip
+    bin_dir = install_pinned(wheel, tmp_path / "venv")
     frozen = run(bin_dir / "pip", "freeze", "--exclude", "citypulse").split()
     pinned = {
-        line.lower().replace("_", "-")
-        for line in (ROOT / "deploy" / "constraints.txt").read_text().split()
-        if "==" in line
+        line.lower().replace("_", "-") for line in CONSTRAINTS.read_text().split() if "==" in line
     }
     unpinned = {p for p in frozen if p.lower().replace("_", "-") not in pinned}
     assert unpinned == set(), "run scripts/lock-deploy: deploy/constraints.txt is stale"

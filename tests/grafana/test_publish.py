@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from citypulse._settings import Secret
@@ -19,15 +21,22 @@ SPEC = DataSourceSpec(
 )
 
 
-def _publish(fake: FakeGrafana, token: str = "test-token", attempts: int = 4) -> PublishReport:
+def _publish(
+    fake: FakeGrafana,
+    token: str = "test-token",
+    attempts: int = 4,
+    url: str | None = None,
+    give_up_after: float = 60.0,
+) -> PublishReport:
     return publish(
-        url=fake.url,
+        url=url or fake.url,
         token=Secret(token),
         dashboards=build_dashboards(),
         datasource=SPEC,
         base_delay=0.01,
         max_delay=0.05,
         attempts=attempts,
+        give_up_after=give_up_after,
     )
 
 
@@ -80,6 +89,86 @@ def test_gives_up_after_the_attempts(fake_grafana: FakeGrafana) -> None:
         _publish(fake_grafana, attempts=3)
     assert caught.value.status == 503
     assert len(fake_grafana.requests) == 3
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 504])
+def test_timeouts_throttling_and_server_errors_are_retried(
+    fake_grafana: FakeGrafana, status: int
+) -> None:
+    fake_grafana.fail_status = status
+    fake_grafana.fail_next = 2
+    report = _publish(fake_grafana)
+    assert report.folder == "created"
+    assert len(fake_grafana.dashboards) == 7
+
+
+@pytest.mark.parametrize("status", [400, 403, 409, 422])
+def test_other_client_errors_are_permanent(fake_grafana: FakeGrafana, status: int) -> None:
+    fake_grafana.fail_status = status
+    fake_grafana.fail_next = 1
+    with pytest.raises(PublishError) as caught:
+        _publish(fake_grafana)
+    assert caught.value.status == status
+    assert caught.value.path == "/api/folders/citypulse"
+    assert "failing on purpose" in str(caught.value)
+    assert len(fake_grafana.requests) == 1
+
+
+def test_retry_after_is_honoured(fake_grafana: FakeGrafana) -> None:
+    fake_grafana.fail_status = 429
+    fake_grafana.fail_headers = {"Retry-After": "1"}
+    fake_grafana.fail_next = 1
+    started = time.monotonic()
+    report = _publish(fake_grafana)  # the backoff alone would wait 0.05 s at most
+    assert time.monotonic() - started >= 1.0
+    assert report.folder == "created"
+
+
+def test_a_retry_after_past_the_deadline_ends_at_once(fake_grafana: FakeGrafana) -> None:
+    fake_grafana.fail_status = 503
+    fake_grafana.fail_headers = {"Retry-After": "3600"}
+    fake_grafana.fail_next = 1
+    started = time.monotonic()
+    with pytest.raises(PublishError) as caught:
+        _publish(fake_grafana, give_up_after=5.0)
+    assert time.monotonic() - started < 5.0
+    assert caught.value.status == 503
+    assert len(fake_grafana.requests) == 1
+
+
+def test_a_redirect_is_not_followed(fake_grafana: FakeGrafana) -> None:
+    fake_grafana.fail_status = 302
+    fake_grafana.fail_headers = {"Location": "https://elsewhere.example/login"}
+    fake_grafana.fail_next = 1
+    with pytest.raises(PublishError) as caught:
+        _publish(fake_grafana)
+    assert caught.value.status == 302
+    assert "https://elsewhere.example/login" in str(caught.value)
+    assert len(fake_grafana.requests) == 1
+
+
+@pytest.mark.parametrize("suffix", ["/grafana", "/grafana/"])
+def test_grafana_under_a_sub_path(fake_grafana: FakeGrafana, suffix: str) -> None:
+    fake_grafana.prefix = "/grafana"
+    report = _publish(fake_grafana, url=fake_grafana.url + suffix)
+    assert report.folder == "created"
+    assert len(fake_grafana.dashboards) == 7
+    assert {path for _, path, _ in fake_grafana.requests} >= {
+        "/grafana/api/folders/citypulse",
+        "/grafana/api/datasources/uid/citypulse-pg",
+        "/grafana/api/dashboards/db",
+    }
+
+
+@pytest.mark.parametrize(
+    "url", ["http://admin:hunter2@127.0.0.1:3000", "http://127.0.0.1:3000/?verify=false"]
+)
+def test_a_url_with_a_login_or_a_query_is_refused(url: str) -> None:
+    with pytest.raises(PublishError) as caught:
+        publish(url=url, token=Secret("t"), dashboards={}, datasource=None)
+    assert caught.value.status is None
+    assert "must not" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_unreachable_grafana_is_a_publish_error() -> None:
