@@ -53,12 +53,13 @@ Evidence (``incidents.evidence``), for every type: ``detector``, ``metric``, ``s
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -225,11 +226,19 @@ class Episode:
         return out
 
 
-@dataclass(slots=True)
-class Action:
-    """What to do in the database: ``open``, ``update`` or ``resolve`` an episode."""
+class ActionKind(enum.Enum):
+    """What an :class:`Action` does to the stored incident of its episode."""
 
-    kind: str
+    OPEN = "open"
+    UPDATE = "update"
+    RESOLVE = "resolve"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What to do in the database: open, update or resolve an episode's incident."""
+
+    kind: ActionKind
     device_id: str
     type: IncidentType
     episode: Episode
@@ -275,14 +284,14 @@ class Tracker:
             ep = self.episode = Episode(f, started, policy.severity)
             ep.add(f, policy.severity_for(f.t - ep.since, f.value, f.limit))
             self._dirty = True
-            out.append(Action("open", self.device_id, self.type, ep))
+            out.append(Action(ActionKind.OPEN, self.device_id, self.type, ep))
             return
         if ep.closed:
             return
         ep.add(f, policy.severity_for(f.t - ep.since, f.value, f.limit))
         if not self._dirty:
             self._dirty = True
-            out.append(Action("update", self.device_id, self.type, ep))
+            out.append(Action(ActionKind.UPDATE, self.device_id, self.type, ep))
 
     def tick(self, now: float, out: list[Action]) -> None:
         """Let time pass with no observation: resolves an episode normal for long enough."""
@@ -299,7 +308,7 @@ class Tracker:
         self.episode = None
         self.resolved_at = t
         self.normal_since = None
-        out.append(Action("resolve", self.device_id, self.type, ep))
+        out.append(Action(ActionKind.RESOLVE, self.device_id, self.type, ep))
 
     def saved(self) -> None:
         """The actions of this batch were applied: later alarms need a new update."""
@@ -448,12 +457,15 @@ class IncidentStore:
 
     def apply(self, conn: psycopg.Connection[Any], actions: Sequence[Action]) -> None:
         for a in actions:
-            if a.kind == "open":
-                self._open(conn, a)
-            elif a.kind == "update":
-                self._update(conn, a)
-            else:
-                self._resolve(conn, a)
+            match a.kind:
+                case ActionKind.OPEN:
+                    self._open(conn, a)
+                case ActionKind.UPDATE:
+                    self._update(conn, a)
+                case ActionKind.RESOLVE:
+                    self._resolve(conn, a)
+                case _:
+                    assert_never(a.kind)
 
     def _notify(
         self, conn: psycopg.Connection[Any], row: Sequence[Any], change: IncidentChange
