@@ -62,6 +62,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, assert_never
 
 import psycopg
+from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
 from citypulse import (
@@ -387,7 +388,7 @@ SET last_alarm_at = greatest(i.last_alarm_at, to_timestamp(%s)),
     worker = %s
 FROM incidents AS old
 WHERE i.id = %s AND old.id = i.id AND i.status = 'open'
-RETURNING old.severity, {}
+RETURNING old.severity AS old_severity, {}
 """.format(", ".join(f"i.{c.strip()}" for c in _COLUMNS.split(",")))
 _RESOLVE: Final = f"""
 UPDATE incidents
@@ -398,29 +399,36 @@ RETURNING {_COLUMNS}
 """  # noqa: S608
 
 
-def incident_from_row(row: Sequence[Any]) -> Incident:
-    """An :class:`Incident` from a row selected as ``_COLUMNS``."""
+def incident_from_row(row: Mapping[str, Any]) -> Incident:
+    """An :class:`Incident` from a row that selects ``_COLUMNS``, read by name."""
     return Incident(
-        id=row[0],
-        type=IncidentType(row[1]),
-        device_id=row[2],
-        severity=row[3],
-        status=IncidentStatus(row[4]),
-        started_at=row[5],
-        last_alarm_at=row[6],
-        detector=row[7],
-        score=float(row[8]),
-        threshold=float(row[9]),
-        value=row[10],
-        limit_value=row[11],
-        unit=row[12],
-        evidence=row[13] or {},
-        related_devices=tuple(row[14] or ()),
-        resolved_at=row[15],
-        opened_at=row[16],
-        alarms=row[17],
-        note=row[18],
+        id=row["id"],
+        type=IncidentType(row["type"]),
+        device_id=row["device_id"],
+        severity=row["severity"],
+        status=IncidentStatus(row["status"]),
+        started_at=row["started_at"],
+        last_alarm_at=row["last_alarm_at"],
+        detector=row["detector"],
+        score=float(row["score"]),
+        threshold=float(row["threshold"]),
+        value=row["value"],
+        limit_value=row["limit_value"],
+        unit=row["unit"],
+        evidence=row["evidence"] or {},
+        related_devices=tuple(row["related_devices"] or ()),
+        resolved_at=row["resolved_at"],
+        opened_at=row["opened_at"],
+        alarms=row["alarms"],
+        note=row["note"],
     )
+
+
+def _one(conn: psycopg.Connection[Any], query: str, params: Sequence[object]) -> DictRow | None:
+    """The first row of ``query`` by column name (these queries run once per incident
+    change, not per reading: a dict is cheap enough)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchone()
 
 
 @dataclass(slots=True)
@@ -468,7 +476,7 @@ class IncidentStore:
                     assert_never(a.kind)
 
     def _notify(
-        self, conn: psycopg.Connection[Any], row: Sequence[Any], change: IncidentChange
+        self, conn: psycopg.Connection[Any], row: Mapping[str, Any], change: IncidentChange
     ) -> Incident:
         incident = incident_from_row(row)
         self.listener.incident_changed(conn, incident, self._device(incident.device_id), change)
@@ -502,21 +510,19 @@ class IncidentStore:
             self.worker,
         )
         for _attempt in range(3):
-            row = conn.execute(_INSERT, params).fetchone()
+            row = _one(conn, _INSERT, params)
             if row is not None:
-                ep.incident_id = row[0]
+                ep.incident_id = row["id"]
                 self.counts.opened += 1
                 self._notify(conn, row, IncidentChange.OPENED)
                 return
-            found = conn.execute(
-                _EXISTING, (a.device_id, a.type.value, ep.started, ep.started)
-            ).fetchone()
+            found = _one(conn, _EXISTING, (a.device_id, a.type.value, ep.started, ep.started))
             if found is None:
                 continue  # the conflicting row was resolved meanwhile: insert again
-            ep.incident_id = found[0]
+            ep.incident_id = found["id"]
             self.counts.adopted += 1
-            same_start = found[5] == datetime.fromtimestamp(ep.started, UTC)
-            if found[4] != IncidentStatus.OPEN.value:
+            same_start = found["started_at"] == datetime.fromtimestamp(ep.started, UTC)
+            if IncidentStatus(found["status"]) is not IncidentStatus.OPEN:
                 ep.closed = True  # already stored and finished (a replay): nothing to do
                 return
             if not same_start:
@@ -531,7 +537,8 @@ class IncidentStore:
         if ep.incident_id is None or ep.closed:
             return
         alarms, ep.unsaved_alarms = ep.unsaved_alarms, 0
-        row = conn.execute(
+        row = _one(
+            conn,
             _UPDATE,
             (
                 ep.last_alarm,
@@ -545,14 +552,14 @@ class IncidentStore:
                 self.worker,
                 ep.incident_id,
             ),
-        ).fetchone()
+        )
         if row is None:
             ep.closed = True  # closed by an operator or resolved by a replay
             return
         self.counts.updated += 1
-        if row[4] > row[0]:
+        if row["severity"] > row["old_severity"]:
             self.counts.escalated += 1
-            self._notify(conn, row[1:], IncidentChange.ESCALATED)
+            self._notify(conn, row, IncidentChange.ESCALATED)
 
     def _resolve(self, conn: psycopg.Connection[Any], a: Action) -> None:
         ep = a.episode
@@ -561,7 +568,8 @@ class IncidentStore:
         if ep.unsaved_alarms:
             self._update(conn, a)
         assert ep.resolved_at is not None
-        row = conn.execute(
+        row = _one(
+            conn,
             _RESOLVE,
             (
                 ep.resolved_at,
@@ -569,7 +577,7 @@ class IncidentStore:
                 self.worker,
                 ep.incident_id,
             ),
-        ).fetchone()
+        )
         ep.closed = True
         if row is not None:
             self.counts.resolved += 1
