@@ -35,6 +35,7 @@ Monitors hold only detectors (plain Python state), so they pickle into checkpoin
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from citypulse import Device, DeviceKind
 
@@ -55,7 +56,7 @@ from detectors._city_monitor import CityConfig as CityConfig
 from detectors._city_monitor import Monitor as Monitor
 from detectors._city_parking import ParkingMonitor as ParkingMonitor
 
-MONITORS: dict[DeviceKind, Callable[[Device, CityConfig], Monitor]] = {
+MONITORS: dict[DeviceKind, Callable[[Device, CityConfig], Monitor[Any]]] = {
     DeviceKind.TRAFFIC_LIGHT: TrafficLightMonitor,
     DeviceKind.CAMERA: CameraMonitor,
     DeviceKind.PARKING: ParkingMonitor,
@@ -63,5 +64,5 @@ MONITORS: dict[DeviceKind, Callable[[Device, CityConfig], Monitor]] = {
 }
 
 
-def monitor_for(device: Device, config: CityConfig) -> Monitor:
+def monitor_for(device: Device, config: CityConfig) -> Monitor[Any]:
     return MONITORS[device.kind](device, config)

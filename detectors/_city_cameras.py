@@ -5,12 +5,12 @@ it uses: frozen reports (:class:`Repeats`), blinded counts (:class:`Collapse`), 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from citypulse import Device, IncidentType
 from detectors._base import Detector, check, clip01, squash
 from detectors._city_monitor import CityConfig, Monitor
 from detectors._incidents import Finding, normal
+from detectors._rows import CameraRow
 from detectors._validity import CameraConsistency
 
 _T = IncidentType
@@ -221,8 +221,8 @@ class _Lane:
             self.forest = CameraIsolationForest(seed=config.seed * 1000 + lane)
 
 
-class CameraMonitor(Monitor):
-    """Row: (device_id, t, lane_id, intensity, speed, occupancy, heavy_share)."""
+class CameraMonitor(Monitor[CameraRow]):
+    """Judges each lane's counts, speed and occupancy on their own."""
 
     __slots__ = ("config", "lanes")
 
@@ -231,9 +231,10 @@ class CameraMonitor(Monitor):
         self.config = config
         self.lanes: dict[int, _Lane] = {}
 
-    def reading(self, row: tuple[Any, ...], out: list[Finding]) -> None:
+    def reading(self, row: CameraRow, out: list[Finding]) -> None:
         super().reading(row, out)
-        _, t, lane_id, intensity, speed, occ, heavy = row
+        t, lane_id, intensity = row.time, row.lane_id, row.intensity
+        speed, occ, heavy = row.average_vehicle_speed, row.occupancy, row.heavy_vehicle_share
         lane = self.lanes.get(lane_id)
         if lane is None:
             lane = self.lanes[lane_id] = _Lane(self.config, lane_id)

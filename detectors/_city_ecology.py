@@ -4,13 +4,13 @@ PM2.5 drifting from PM10 (:class:`PairDrift`) and jumps by a factor (:class:`Log
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from citypulse import Device, IncidentType
 from detectors._base import Detector, check
 from detectors._city_cameras import CountSpike
 from detectors._city_monitor import CityConfig, Monitor
 from detectors._incidents import Finding, normal
+from detectors._rows import EcologyRow
 from detectors._rules import SANPIN_1_2_3685_21, LimitRule, air_quality_rule
 
 _T = IncidentType
@@ -146,8 +146,8 @@ class PairDrift(Detector[tuple[float, float]]):
 ECOLOGY_FIELDS = ("pm25", "pm10", "no2", "so2", "co", "o3")
 
 
-class EcologyMonitor(Monitor):
-    """Row: (device_id, t, pm25, pm10, no2, so2, co, o3)."""
+class EcologyMonitor(Monitor[EcologyRow]):
+    """Judges each pollutant against its limits and its own level, PM2.5 against PM10."""
 
     __slots__ = ("air", "drift", "spikes")
 
@@ -159,10 +159,17 @@ class EcologyMonitor(Monitor):
         self.drift = PairDrift(h=config.drift_h)
         self.spikes = {p: LogSpike(z_min=config.log_spike_z) for p in ("pm25", "pm10", "no2")}
 
-    def reading(self, row: tuple[Any, ...], out: list[Finding]) -> None:
+    def reading(self, row: EcologyRow, out: list[Finding]) -> None:
         super().reading(row, out)
-        t = row[1]
-        values = dict(zip(ECOLOGY_FIELDS, row[2:8], strict=True))
+        t = row.time
+        values = {
+            "pm25": row.pm25,
+            "pm10": row.pm10,
+            "no2": row.no2,
+            "so2": row.so2,
+            "co": row.co,
+            "o3": row.o3,
+        }
         worst: Finding | None = None
         worst_ratio = 0.0
         exceeded = False

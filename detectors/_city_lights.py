@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from citypulse import Device, IncidentType
 from detectors._city_monitor import CityConfig, Monitor
 from detectors._health import LampFault, SignalDark, StuckPhase
 from detectors._incidents import Finding, normal
+from detectors._rows import TrafficLightRow
 
 _T = IncidentType
 
 
-class TrafficLightMonitor(Monitor):
-    """Row: (device_id, t, phase, phase_elapsed, lamp_fault, controller_mode)."""
+class TrafficLightMonitor(Monitor[TrafficLightRow]):
+    """Judges phases, the controller mode and the lamp-fault flag."""
 
     __slots__ = ("dark", "flashing", "lamp", "stuck")
 
@@ -24,15 +23,15 @@ class TrafficLightMonitor(Monitor):
         self.dark = SignalDark(grace_s=config.dark_grace_s)
         self.lamp = LampFault(min_reports=config.lamp_reports)
 
-    def reading(self, row: tuple[Any, ...], out: list[Finding]) -> None:
+    def reading(self, row: TrafficLightRow, out: list[Finding]) -> None:
         super().reading(row, out)
-        t, phase, mode = row[1], row[2], row[5]
+        t, phase, mode = row.time, row.phase, row.controller_mode
         self._judge(t, self.stuck.update(t, phase), out)
         fl = self.flashing.update(t, phase if phase == "flashing_yellow" else "red")
         dk = self.dark.update(t, phase if phase == "off" else "red")
         self._dark(t, fl, self.flashing, _T.SIGNAL_FLASHING, "flashing_yellow", mode, out)
         self._dark(t, dk, self.dark, _T.SIGNAL_DARK, "off", mode, out)
-        lamp = row[4]
+        lamp = row.lamp_fault
         if lamp is not None:
             if self.lamp.update(t, bool(lamp)) > 0.0:
                 out.append(

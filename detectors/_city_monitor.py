@@ -10,13 +10,15 @@ detectors on top; :func:`detectors._city.monitor_for` picks one per device.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from citypulse import Device, IncidentType
 from detectors._health import Silence
 from detectors._incidents import Finding, iso, normal
+from detectors._rows import ReadingRow
 
 _T = IncidentType
+RowT = TypeVar("RowT", bound=ReadingRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +46,8 @@ class CityConfig:
     seed: int = 0
 
 
-class Monitor:
-    """Every detector of one device; see the module docstring for what it finds."""
+class Monitor(Generic[RowT]):
+    """Every detector of one device, fed its kind's rows ``RowT``; see the module docstring."""
 
     __slots__ = ("_last", "_offline", "device_id", "interval", "silence")
 
@@ -64,9 +66,9 @@ class Monitor:
         self._last[key] = t
         return True
 
-    def reading(self, row: tuple[Any, ...], out: list[Finding]) -> None:
+    def reading(self, row: RowT, out: list[Finding]) -> None:
         """Judge one stored reading (a row as the worker selects it for this kind)."""
-        t = row[1]
+        t = row.time
         self.silence.update(t, None)
         self._offline = None
         out.append(normal(_T.DEVICE_SILENT, t))

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from citypulse import Device, IncidentType
 from detectors._city_monitor import CityConfig, Monitor
 from detectors._incidents import Finding, normal
+from detectors._rows import ParkingRow
 from detectors._traffic import FullForLong, ParkingStuck
 from detectors._validity import ParkingConsistency
 
 _T = IncidentType
 
 
-class ParkingMonitor(Monitor):
-    """Row: (device_id, t, total, occupied, out_of_service)."""
+class ParkingMonitor(Monitor[ParkingRow]):
+    """Judges the occupied count against the lot's total and usable spots."""
 
     __slots__ = ("consistency", "full", "stuck")
 
@@ -29,9 +28,10 @@ class ParkingMonitor(Monitor):
         # Fed (occupied, usable): full means no usable spot free.
         self.full = FullForLong(full_ratio=1.0, lasts_at_least_s=config.parking_full_s)
 
-    def reading(self, row: tuple[Any, ...], out: list[Finding]) -> None:
+    def reading(self, row: ParkingRow, out: list[Finding]) -> None:
         super().reading(row, out)
-        _, t, total, occupied, oos = row
+        t, total, occupied = row.time, row.total_spot_number, row.occupied_spot_number
+        oos = row.out_of_service_slot_number
         if total is None or occupied is None:
             return
         tot, occ = float(total), float(occupied)

@@ -62,7 +62,6 @@ from datetime import UTC, datetime
 from typing import Any, Final, assert_never
 
 import psycopg
-from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
 from citypulse import (
@@ -74,6 +73,7 @@ from citypulse import (
     IncidentType,
 )
 from detectors._base import clip01
+from detectors._rows import fetch_one
 
 log = logging.getLogger(__name__)
 
@@ -424,13 +424,6 @@ def incident_from_row(row: Mapping[str, Any]) -> Incident:
     )
 
 
-def _one(conn: psycopg.Connection[Any], query: str, params: Sequence[object]) -> DictRow | None:
-    """The first row of ``query`` by column name (these queries run once per incident
-    change, not per reading: a dict is cheap enough)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, params).fetchone()
-
-
 @dataclass(slots=True)
 class StoreCounts:
     opened: int = 0
@@ -510,13 +503,13 @@ class IncidentStore:
             self.worker,
         )
         for _attempt in range(3):
-            row = _one(conn, _INSERT, params)
+            row = fetch_one(conn, _INSERT, params)
             if row is not None:
                 ep.incident_id = row["id"]
                 self.counts.opened += 1
                 self._notify(conn, row, IncidentChange.OPENED)
                 return
-            found = _one(conn, _EXISTING, (a.device_id, a.type.value, ep.started, ep.started))
+            found = fetch_one(conn, _EXISTING, (a.device_id, a.type.value, ep.started, ep.started))
             if found is None:
                 continue  # the conflicting row was resolved meanwhile: insert again
             ep.incident_id = found["id"]
@@ -537,7 +530,7 @@ class IncidentStore:
         if ep.incident_id is None or ep.closed:
             return
         alarms, ep.unsaved_alarms = ep.unsaved_alarms, 0
-        row = _one(
+        row = fetch_one(
             conn,
             _UPDATE,
             (
@@ -568,7 +561,7 @@ class IncidentStore:
         if ep.unsaved_alarms:
             self._update(conn, a)
         assert ep.resolved_at is not None
-        row = _one(
+        row = fetch_one(
             conn,
             _RESOLVE,
             (
