@@ -53,12 +53,13 @@ Evidence (``incidents.evidence``), for every type: ``detector``, ``metric``, ``s
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -73,6 +74,7 @@ from citypulse import (
 )
 from detectors._base import clip01
 from detectors._errors import IncidentConflictError
+from detectors._rows import fetch_one
 
 log = logging.getLogger(__name__)
 
@@ -226,11 +228,19 @@ class Episode:
         return out
 
 
-@dataclass(slots=True)
-class Action:
-    """What to do in the database: ``open``, ``update`` or ``resolve`` an episode."""
+class ActionKind(enum.Enum):
+    """What an :class:`Action` does to the stored incident of its episode."""
 
-    kind: str
+    OPEN = "open"
+    UPDATE = "update"
+    RESOLVE = "resolve"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What to do in the database: open, update or resolve an episode's incident."""
+
+    kind: ActionKind
     device_id: str
     type: IncidentType
     episode: Episode
@@ -276,14 +286,14 @@ class Tracker:
             ep = self.episode = Episode(f, started, policy.severity)
             ep.add(f, policy.severity_for(f.t - ep.since, f.value, f.limit))
             self._dirty = True
-            out.append(Action("open", self.device_id, self.type, ep))
+            out.append(Action(ActionKind.OPEN, self.device_id, self.type, ep))
             return
         if ep.closed:
             return
         ep.add(f, policy.severity_for(f.t - ep.since, f.value, f.limit))
         if not self._dirty:
             self._dirty = True
-            out.append(Action("update", self.device_id, self.type, ep))
+            out.append(Action(ActionKind.UPDATE, self.device_id, self.type, ep))
 
     def tick(self, now: float, out: list[Action]) -> None:
         """Let time pass with no observation: resolves an episode normal for long enough."""
@@ -300,7 +310,7 @@ class Tracker:
         self.episode = None
         self.resolved_at = t
         self.normal_since = None
-        out.append(Action("resolve", self.device_id, self.type, ep))
+        out.append(Action(ActionKind.RESOLVE, self.device_id, self.type, ep))
 
     def saved(self) -> None:
         """The actions of this batch were applied: later alarms need a new update."""
@@ -379,7 +389,7 @@ SET last_alarm_at = greatest(i.last_alarm_at, to_timestamp(%s)),
     worker = %s
 FROM incidents AS old
 WHERE i.id = %s AND old.id = i.id AND i.status = 'open'
-RETURNING old.severity, {}
+RETURNING old.severity AS old_severity, {}
 """.format(", ".join(f"i.{c.strip()}" for c in _COLUMNS.split(",")))
 _RESOLVE: Final = f"""
 UPDATE incidents
@@ -390,28 +400,28 @@ RETURNING {_COLUMNS}
 """  # noqa: S608
 
 
-def incident_from_row(row: Sequence[Any]) -> Incident:
-    """An :class:`Incident` from a row selected as ``_COLUMNS``."""
+def incident_from_row(row: Mapping[str, Any]) -> Incident:
+    """An :class:`Incident` from a row that selects ``_COLUMNS``, read by name."""
     return Incident(
-        id=row[0],
-        type=IncidentType(row[1]),
-        device_id=row[2],
-        severity=row[3],
-        status=IncidentStatus(row[4]),
-        started_at=row[5],
-        last_alarm_at=row[6],
-        detector=row[7],
-        score=float(row[8]),
-        threshold=float(row[9]),
-        value=row[10],
-        limit_value=row[11],
-        unit=row[12],
-        evidence=row[13] or {},
-        related_devices=tuple(row[14] or ()),
-        resolved_at=row[15],
-        opened_at=row[16],
-        alarms=row[17],
-        note=row[18],
+        id=row["id"],
+        type=IncidentType(row["type"]),
+        device_id=row["device_id"],
+        severity=row["severity"],
+        status=IncidentStatus(row["status"]),
+        started_at=row["started_at"],
+        last_alarm_at=row["last_alarm_at"],
+        detector=row["detector"],
+        score=float(row["score"]),
+        threshold=float(row["threshold"]),
+        value=row["value"],
+        limit_value=row["limit_value"],
+        unit=row["unit"],
+        evidence=row["evidence"] or {},
+        related_devices=tuple(row["related_devices"] or ()),
+        resolved_at=row["resolved_at"],
+        opened_at=row["opened_at"],
+        alarms=row["alarms"],
+        note=row["note"],
     )
 
 
@@ -449,15 +459,18 @@ class IncidentStore:
 
     def apply(self, conn: psycopg.Connection[Any], actions: Sequence[Action]) -> None:
         for a in actions:
-            if a.kind == "open":
-                self._open(conn, a)
-            elif a.kind == "update":
-                self._update(conn, a)
-            else:
-                self._resolve(conn, a)
+            match a.kind:
+                case ActionKind.OPEN:
+                    self._open(conn, a)
+                case ActionKind.UPDATE:
+                    self._update(conn, a)
+                case ActionKind.RESOLVE:
+                    self._resolve(conn, a)
+                case _:
+                    assert_never(a.kind)
 
     def _notify(
-        self, conn: psycopg.Connection[Any], row: Sequence[Any], change: IncidentChange
+        self, conn: psycopg.Connection[Any], row: Mapping[str, Any], change: IncidentChange
     ) -> Incident:
         incident = incident_from_row(row)
         self.listener.incident_changed(conn, incident, self._device(incident.device_id), change)
@@ -491,21 +504,19 @@ class IncidentStore:
             self.worker,
         )
         for _attempt in range(3):
-            row = conn.execute(_INSERT, params).fetchone()
+            row = fetch_one(conn, _INSERT, params)
             if row is not None:
-                ep.incident_id = row[0]
+                ep.incident_id = row["id"]
                 self.counts.opened += 1
                 self._notify(conn, row, IncidentChange.OPENED)
                 return
-            found = conn.execute(
-                _EXISTING, (a.device_id, a.type.value, ep.started, ep.started)
-            ).fetchone()
+            found = fetch_one(conn, _EXISTING, (a.device_id, a.type.value, ep.started, ep.started))
             if found is None:
                 continue  # the conflicting row was resolved meanwhile: insert again
-            ep.incident_id = found[0]
+            ep.incident_id = found["id"]
             self.counts.adopted += 1
-            same_start = found[5] == datetime.fromtimestamp(ep.started, UTC)
-            if found[4] != IncidentStatus.OPEN.value:
+            same_start = found["started_at"] == datetime.fromtimestamp(ep.started, UTC)
+            if IncidentStatus(found["status"]) is not IncidentStatus.OPEN:
                 ep.closed = True  # already stored and finished (a replay): nothing to do
                 return
             if not same_start:
@@ -520,7 +531,8 @@ class IncidentStore:
         if ep.incident_id is None or ep.closed:
             return
         alarms, ep.unsaved_alarms = ep.unsaved_alarms, 0
-        row = conn.execute(
+        row = fetch_one(
+            conn,
             _UPDATE,
             (
                 ep.last_alarm,
@@ -534,14 +546,14 @@ class IncidentStore:
                 self.worker,
                 ep.incident_id,
             ),
-        ).fetchone()
+        )
         if row is None:
             ep.closed = True  # closed by an operator or resolved by a replay
             return
         self.counts.updated += 1
-        if row[4] > row[0]:
+        if row["severity"] > row["old_severity"]:
             self.counts.escalated += 1
-            self._notify(conn, row[1:], IncidentChange.ESCALATED)
+            self._notify(conn, row, IncidentChange.ESCALATED)
 
     def _resolve(self, conn: psycopg.Connection[Any], a: Action) -> None:
         ep = a.episode
@@ -550,7 +562,8 @@ class IncidentStore:
         if ep.unsaved_alarms:
             self._update(conn, a)
         assert ep.resolved_at is not None
-        row = conn.execute(
+        row = fetch_one(
+            conn,
             _RESOLVE,
             (
                 ep.resolved_at,
@@ -558,7 +571,7 @@ class IncidentStore:
                 self.worker,
                 ep.incident_id,
             ),
-        ).fetchone()
+        )
         ep.closed = True
         if row is not None:
             self.counts.resolved += 1

@@ -26,6 +26,9 @@ catching up the clock steps with the readings' own times.
 
 :func:`replay` runs the same detector set over a stretch of history by reading time,
 without checkpoints, writing (or, dry, only counting) the incidents it finds.
+
+What a poll or a replay reads (one record per source table, and the SELECTs built from
+it) is in :mod:`detectors._rows`.
 """
 
 from __future__ import annotations
@@ -43,11 +46,22 @@ from typing import Any, Final
 
 import psycopg
 
-from citypulse import DatabaseError, Device, DeviceKind, IncidentListener
-from citypulse.db import READING_TABLES, connect, is_transient, load_devices
+from citypulse import DatabaseError, Device, IncidentListener
+from citypulse.db import connect, is_transient, load_devices, scalar
 from detectors._city import CityConfig, Monitor, monitor_for
 from detectors._errors import LostPartitionsError
 from detectors._incidents import Finding, IncidentStore, Trackers
+from detectors._rows import (
+    LIVE,
+    REPLAY,
+    CameraRow,
+    DeadLetterRow,
+    Rank,
+    SourceQuery,
+    SourceRow,
+    StatusRow,
+    fetch_one,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,58 +69,15 @@ LOCK_CLASS: Final = 1_668_571_001  # advisory lock (class, partitions * 65536 + 
 PRESENCE_CLASS: Final = 1_668_571_002  # advisory lock (class, slot): one per live worker
 _MAX_SLOTS: Final = 4096
 
-# What each reading source yields: (device_id, t, ...kind fields) + received_at epoch.
-_COLUMNS: Final[Mapping[DeviceKind, str]] = {
-    DeviceKind.TRAFFIC_LIGHT: "phase, phase_elapsed, lamp_fault, controller_mode",
-    DeviceKind.CAMERA: "lane_id, intensity, average_vehicle_speed, occupancy, heavy_vehicle_share",
-    DeviceKind.PARKING: "total_spot_number, occupied_spot_number, out_of_service_slot_number",
-    DeviceKind.ECOLOGY: "pm25, pm10, no2, so2, co, o3",
-}
-
-
-def _select(kind: DeviceKind, where: str) -> str:
-    # Identifiers come from the constant tables, never from input.
-    return (
-        f"SELECT device_id, extract(epoch FROM time)::float8, {_COLUMNS[kind]}, "  # noqa: S608
-        f"extract(epoch FROM received_at)::float8 FROM {READING_TABLES[kind]} WHERE {where}"
-    )
-
-
-_LIVE_WHERE: Final = (
-    "received_at > to_timestamp(%(since)s) AND received_at <= to_timestamp(%(upto)s) "
-    "AND time > to_timestamp(%(oldest)s) "
-    "AND citypulse_partition(device_id, %(partitions)s) = ANY(%(held)s) "
-    "ORDER BY received_at LIMIT %(limit)s"
-)
-_STATUS_LIVE: Final = (
-    "SELECT device_id, extract(epoch FROM time)::float8, online, reason, "
-    "extract(epoch FROM received_at)::float8 FROM device_status "
-    "WHERE received_at > to_timestamp(%(since)s) AND received_at <= to_timestamp(%(upto)s) "
-    "AND citypulse_partition(device_id, %(partitions)s) = ANY(%(held)s) "
-    "ORDER BY received_at LIMIT %(limit)s"
-)
-_DEAD_LIVE: Final = (
-    "SELECT device_id, extract(epoch FROM received_at)::float8, id, reason, detail, "
-    "extract(epoch FROM received_at)::float8 FROM dead_letters "
-    "WHERE device_id IS NOT NULL "
-    "AND received_at > to_timestamp(%(since)s) AND received_at <= to_timestamp(%(upto)s) "
-    "AND citypulse_partition(device_id, %(partitions)s) = ANY(%(held)s) "
-    "ORDER BY received_at LIMIT %(limit)s"
-)
-# Every source a poll reads, by the name events_from_rows knows it by.
-_LIVE: Final[tuple[tuple[str, str], ...]] = (
-    *((kind.value, _select(kind, _LIVE_WHERE)) for kind in _COLUMNS),
-    ("status", _STATUS_LIVE),
-    ("dead", _DEAD_LIVE),
-)
 _CLOCK: Final = (
-    "SELECT extract(epoch FROM now())::float8, "
+    "SELECT extract(epoch FROM now())::float8 AS now, "
     "extract(epoch FROM (SELECT max(last_seen) FROM devices WHERE last_seen <= now() + "
-    "interval '5 minutes'))::float8"
+    "interval '5 minutes'))::float8 AS newest_seen"
 )
+_NOW: Final = "SELECT extract(epoch FROM now())::float8"
 _LOAD_CHECKPOINT: Final = (
-    "SELECT state, extract(epoch FROM watermark)::float8 FROM detector_checkpoints "
-    "WHERE partitions = %s AND partition = %s"
+    "SELECT state, extract(epoch FROM watermark)::float8 AS watermark "
+    "FROM detector_checkpoints WHERE partitions = %s AND partition = %s"
 )
 _SAVE_CHECKPOINT: Final = """
 INSERT INTO detector_checkpoints (partitions, partition, state, watermark, worker, saved_at)
@@ -115,6 +86,7 @@ ON CONFLICT (partitions, partition) DO UPDATE SET
     state = EXCLUDED.state, watermark = EXCLUDED.watermark, worker = EXCLUDED.worker,
     saved_at = now()
 """
+_TRY_LOCK: Final = "SELECT pg_try_advisory_lock(%s, %s)"
 _HELD_LOCKS: Final = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s "
     "AND classid = %s AND objsubid = 2 AND granted AND objid::bigint = ANY(%s)"
@@ -136,14 +108,13 @@ class PartitionState:
         self.partition = partition
         self.watermark = watermark
         self.last_tick = -math.inf
-        self.monitors: dict[str, Monitor] = {}
+        self.monitors: dict[str, Monitor[Any]] = {}
         self.trackers = Trackers()
         self.dead_seen: dict[int, float] = {}  # dead-letter id -> received_at, recent only
         self.readings = 0
 
 
-Event = tuple[float, int, str, tuple[Any, ...]]  # (t, source, device_id, row)
-SRC_READING, SRC_STATUS, SRC_DEAD = 0, 1, 2
+Event = tuple[float, Rank, str, SourceRow]  # (t, rank, device_id, row)
 
 
 @dataclass(slots=True)
@@ -155,7 +126,7 @@ class Engine:
     tick_step_s: float = 10.0
     unknown: set[str] = field(default_factory=set)
 
-    def monitor(self, state: PartitionState, device_id: str) -> Monitor | None:
+    def monitor(self, state: PartitionState, device_id: str) -> Monitor[Any] | None:
         mon = state.monitors.get(device_id)
         if mon is None:
             device = self.devices.get(device_id)
@@ -170,7 +141,7 @@ class Engine:
         findings: list[Finding] = []
         trackers = state.trackers
         step = self.tick_step_s
-        for t, src, device_id, row in events:
+        for t, _, device_id, row in events:
             if t - state.last_tick >= step and state.last_tick > -math.inf:
                 self.tick(state, t)
             elif state.last_tick == -math.inf:
@@ -178,22 +149,21 @@ class Engine:
             mon = self.monitor(state, device_id)
             if mon is None:
                 continue
-            if src == SRC_READING:
-                key = row[2] if len(row) == 7 and isinstance(row[2], int) else 0
-                if not mon.fresh(key, t):
+            if isinstance(row, StatusRow):
+                if not mon.fresh("status", t):
+                    continue
+                mon.status(t, bool(row.online), str(row.reason), findings)
+            elif isinstance(row, DeadLetterRow):
+                if row.id in state.dead_seen:
+                    continue
+                state.dead_seen[row.id] = t
+                mon.dead_letter(t, str(row.reason), str(row.detail or ""), findings)
+            else:
+                # A camera's lanes are separate series; any other device has one.
+                if not mon.fresh(row.lane_id if isinstance(row, CameraRow) else 0, t):
                     continue
                 state.readings += 1
                 mon.reading(row, findings)
-            elif src == SRC_STATUS:
-                if not mon.fresh("status", t):
-                    continue
-                mon.status(t, bool(row[2]), str(row[3]), findings)
-            else:
-                dead_id = int(row[2])
-                if dead_id in state.dead_seen:
-                    continue
-                state.dead_seen[dead_id] = t
-                mon.dead_letter(t, str(row[3]), str(row[4] or ""), findings)
             trackers.observe_all(device_id, findings)
             findings.clear()
         if now is not None and now > state.last_tick:
@@ -209,15 +179,12 @@ class Engine:
         state.last_tick = now
 
 
-def events_from_rows(
-    rows_by_source: Mapping[str, Iterable[tuple[Any, ...]]],
-) -> list[Event]:
-    """Rows as selected by the worker (reading sources, ``status``, ``dead``), merged by time."""
+def events_from_rows(rows_by_source: Mapping[SourceQuery, Iterable[SourceRow]]) -> list[Event]:
+    """Rows as the worker's source queries select them, merged by time."""
     events: list[Event] = []
     for source, rows in rows_by_source.items():
-        src = SRC_STATUS if source == "status" else SRC_DEAD if source == "dead" else SRC_READING
-        for row in rows:
-            events.append((row[1], src, row[0], tuple(row[:-1])))
+        rank = source.rank
+        events.extend([(row.time, rank, row.device_id, row) for row in rows])
     events.sort(key=lambda e: (e[0], e[1]))
     return events
 
@@ -333,14 +300,10 @@ class DetectWorker:
         cfg = self.config
         if self._slot is None:
             for slot in range(_MAX_SLOTS):
-                row = lock.execute(
-                    "SELECT pg_try_advisory_lock(%s, %s)", (PRESENCE_CLASS, slot)
-                ).fetchone()
-                if row and row[0]:
+                if scalar(lock, _TRY_LOCK, (PRESENCE_CLASS, slot)):
                     self._slot = slot
                     break
-        live_row = lock.execute(_LIVE_WORKERS, (PRESENCE_CLASS,)).fetchone()
-        live = max(1, int(live_row[0]) if live_row else 1)
+        live = max(1, int(scalar(lock, _LIVE_WORKERS, (PRESENCE_CLASS,))))
         if cfg.only is not None:
             candidates, target = [cfg.only], 1
         else:
@@ -352,10 +315,7 @@ class DetectWorker:
                 break
             if p in self._states:
                 continue
-            row = lock.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, self._key(p))
-            ).fetchone()
-            if row and row[0]:
+            if scalar(lock, _TRY_LOCK, (LOCK_CLASS, self._key(p))):
                 self._states[p] = self._load(conn, p)
                 self.stats.claimed += 1
                 log.info("worker %s claimed partition %d/%d", cfg.worker_id, p, cfg.partitions)
@@ -369,12 +329,12 @@ class DetectWorker:
 
     def _load(self, conn: psycopg.Connection[Any], partition: int) -> PartitionState:
         with conn.transaction():
-            row = conn.execute(_LOAD_CHECKPOINT, (self.config.partitions, partition)).fetchone()
-            now_row = conn.execute("SELECT extract(epoch FROM now())::float8").fetchone()
+            row = fetch_one(conn, _LOAD_CHECKPOINT, (self.config.partitions, partition))
+            now = float(scalar(conn, _NOW))
         if row is not None:
             try:
                 # Our own table, written only by detect workers: trusted like the code.
-                state = pickle.loads(row[0])  # noqa: S301
+                state = pickle.loads(row["state"])  # noqa: S301
             except Exception:  # a checkpoint from an incompatible version of the code
                 log.exception(
                     "partition %d: checkpoint unreadable; detectors start afresh at its watermark",
@@ -383,10 +343,9 @@ class DetectWorker:
             else:
                 if isinstance(state, PartitionState):
                     return state
-            if row[1] is not None:
-                return PartitionState(partition, float(row[1]))
-        assert now_row is not None
-        return PartitionState(partition, float(now_row[0]) - self.config.lookback_s)
+            if row["watermark"] is not None:
+                return PartitionState(partition, float(row["watermark"]))
+        return PartitionState(partition, now - self.config.lookback_s)
 
     def _refresh_devices(self, conn: psycopg.Connection[Any], force: bool = False) -> None:
         now = time.monotonic()
@@ -411,9 +370,9 @@ class DetectWorker:
         since = min(s.watermark for s in self._states.values()) - cfg.overlap_s
         try:
             with conn.transaction():
-                clock = conn.execute(_CLOCK).fetchone()
+                clock = fetch_one(conn, _CLOCK)
                 assert clock is not None
-                db_now = float(clock[0])
+                db_now = float(clock["now"])
                 params = {
                     "since": since,
                     "upto": db_now + 1.0,
@@ -422,26 +381,26 @@ class DetectWorker:
                     "held": held,
                     "limit": cfg.limit,
                 }
-                rows: dict[str, list[tuple[Any, ...]]] = {}
+                rows: dict[SourceQuery, list[SourceRow]] = {}
                 upto = math.inf
-                for name, query in _LIVE:
-                    got = conn.execute(query, params).fetchall()
-                    rows[name] = got
+                for source in LIVE:
+                    got = source.fetch(conn, params)
+                    rows[source] = got
                     if len(got) >= cfg.limit:
-                        upto = min(upto, got[-1][-1])
+                        upto = min(upto, got[-1].received_at)
                 caught_up = upto == math.inf
                 if not caught_up:
-                    rows = {k: [r for r in v if r[-1] < upto] for k, v in rows.items()}
-                newest = max((r[-1] for v in rows.values() for r in v), default=None)
+                    rows = {k: [r for r in v if r.received_at < upto] for k, v in rows.items()}
+                newest = max((r.received_at for v in rows.values() for r in v), default=None)
                 count = sum(len(v) for v in rows.values())
                 now = None
                 if caught_up:
-                    newest_seen = clock[1]
+                    newest_seen = clock["newest_seen"]
                     if cfg.clock == "data":
                         now = newest_seen
                     elif newest_seen is not None:
                         now = min(db_now, float(newest_seen) + cfg.grace_s)
-                seen = {r[0] for v in rows.values() for r in v}
+                seen = {r.device_id for v in rows.values() for r in v}
                 if not seen <= self._devices.keys():
                     self._devices.clear()  # registered since the last refresh
                     self._devices.update(load_devices(conn))
@@ -495,18 +454,17 @@ class DetectWorker:
     ) -> None:
         pid = lock.info.backend_pid
         keys = [self._key(p) for p in held]
-        row = conn.execute(_HELD_LOCKS, (pid, LOCK_CLASS, keys)).fetchone()
-        if row is None or int(row[0]) != len(held):
+        if int(scalar(conn, _HELD_LOCKS, (pid, LOCK_CLASS, keys))) != len(held):
             raise LostPartitionsError(self.config.worker_id)
 
     @staticmethod
     def _route(
-        rows: Mapping[str, list[tuple[Any, ...]]], partitions: int
-    ) -> dict[int, dict[str, list[tuple[Any, ...]]]]:
-        out: dict[int, dict[str, list[tuple[Any, ...]]]] = {}
+        rows: Mapping[SourceQuery, list[SourceRow]], partitions: int
+    ) -> dict[int, dict[SourceQuery, list[SourceRow]]]:
+        out: dict[int, dict[SourceQuery, list[SourceRow]]] = {}
         for source, got in rows.items():
             for r in got:
-                p = partition_of(r[0], partitions)
+                p = partition_of(r.device_id, partitions)
                 out.setdefault(p, {}).setdefault(source, []).append(r)
         return out
 
@@ -564,24 +522,6 @@ def partition_of(device_id: str, partitions: int) -> int:
 
 # --- replay ------------------------------------------------------------------------------------
 
-_REPLAY_WHERE: Final = (
-    "time >= to_timestamp(%(start)s) AND time < to_timestamp(%(end)s) ORDER BY time"
-)
-_STATUS_REPLAY: Final = (
-    "SELECT device_id, extract(epoch FROM time)::float8, online, reason, 0.0::float8 "
-    "FROM device_status WHERE time >= to_timestamp(%(start)s) AND time < to_timestamp(%(end)s)"
-)
-_DEAD_REPLAY: Final = (
-    "SELECT device_id, extract(epoch FROM received_at)::float8, id, reason, detail, 0.0::float8 "
-    "FROM dead_letters WHERE device_id IS NOT NULL "
-    "AND received_at >= to_timestamp(%(start)s) AND received_at < to_timestamp(%(end)s)"
-)
-_REPLAY: Final[tuple[tuple[str, str], ...]] = (
-    *((kind.value, _select(kind, _REPLAY_WHERE)) for kind in _COLUMNS),
-    ("status", _STATUS_REPLAY),
-    ("dead", _DEAD_REPLAY),
-)
-
 
 @dataclass(slots=True)
 class ReplayReport:
@@ -627,11 +567,8 @@ def replay(
         while t0 < t_end:
             t1 = min(t_end, t0 + chunk_s)
             params = {"start": t0, "end": t1}
-            rows: dict[str, list[tuple[Any, ...]]] = {}
             with conn.transaction(force_rollback=dry_run):
-                for name, query in _REPLAY:
-                    rows[name] = conn.execute(query, params).fetchall()
-                events = events_from_rows(rows)
+                events = events_from_rows({source: source.fetch(conn, params) for source in REPLAY})
                 before = state.readings
                 # The clock is the data's: after the last reading, time does not pass.
                 engine.feed(state, events, min(t1, events[-1][0]) if events else None)

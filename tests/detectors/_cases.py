@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import detectors as d
-import detectors._city as city
+from detectors._city_cameras import Collapse, CountSpike, Jam, Repeats
+from detectors._city_ecology import LogSpike, PairDrift
 
 Stream = list[tuple[float, Any]]
 T0 = 1_700_000_000.0  # a Tuesday; whole-hour aligned streams start here
@@ -218,14 +219,14 @@ CASES: tuple[Case, ...] = (
     ),
     Case("parking_stuck", lambda s: d.ParkingStuck(min_duration_s=3600.0), _parking_counts, True),
     Case("full_for_long", lambda s: d.FullForLong(lasts_at_least_s=3600.0), _parking),
-    Case("count_spike", lambda s: city.CountSpike(), _counts, numeric=True),
-    Case("collapse", lambda s: city.Collapse(), _counts, numeric=True),
-    Case("log_spike", lambda s: city.LogSpike(), _air, numeric=True),
-    Case("repeats", lambda s: city.Repeats(n=3), _reports),
+    Case("count_spike", lambda s: CountSpike(), _counts, numeric=True),
+    Case("collapse", lambda s: Collapse(), _counts, numeric=True),
+    Case("log_spike", lambda s: LogSpike(), _air, numeric=True),
+    Case("repeats", lambda s: Repeats(n=3), _reports),
     Case(
         "jam",
-        lambda s: city.Jam(),
+        lambda s: Jam(),
         lambda s, n: [(t, (x[1], x[2])) for t, x in _camera(s, n)],
     ),
-    Case("pair_drift", lambda s: city.PairDrift(), _pm_pair),
+    Case("pair_drift", lambda s: PairDrift(), _pm_pair),
 )

@@ -1,0 +1,341 @@
+"""The city set's camera monitor, one set of detectors per lane, and the small detectors
+it uses: frozen reports (:class:`Repeats`), blinded counts (:class:`Collapse`), jams
+(:class:`Jam`) and count spikes (:class:`CountSpike`)."""
+
+from __future__ import annotations
+
+import math
+
+from citypulse import Device, IncidentType
+from detectors._base import Detector, check, clip01, squash
+from detectors._city_monitor import CityConfig, Monitor
+from detectors._incidents import Finding, normal
+from detectors._rows import CameraRow
+from detectors._validity import CameraConsistency
+
+_T = IncidentType
+NAN = math.nan
+
+
+class Repeats(Detector[tuple[float, ...]]):
+    """Scores 1 once the same report has come ``n`` times in a row.
+
+    Exact repetition of a multi-field report (count, speed, occupancy) does not happen
+    in real traffic; reports with fewer than two non-zero fields (a bare count, an empty
+    street at night) are not judged: repeating them is ordinary, and a camera blinded
+    where traffic was expected is :class:`Collapse`'s to find.
+    """
+
+    __slots__ = ("_last", "_run", "_since", "n")
+
+    def __init__(self, *, n: int = 3) -> None:
+        check(n >= 2, "n must be >= 2")
+        self.n = n
+        self._last: tuple[float, ...] | None = None
+        self._run = 0
+        self._since = 0.0
+
+    @property
+    def since(self) -> float:
+        return self._since
+
+    @property
+    def run(self) -> int:
+        return self._run
+
+    def update(self, t: float, x: tuple[float, ...]) -> float:
+        if sum(1 for v in x if v == v and v != 0.0) < 2:  # too little to tell
+            self._last, self._run = None, 0
+            return 0.0
+        if x == self._last:
+            self._run += 1
+        else:
+            self._last, self._run, self._since = x, 1, t
+        return 1.0 if self._run >= self.n else 0.0
+
+
+class Collapse(Detector[float]):
+    """Counts stuck at zero where the lane's recent level makes that improbable.
+
+    An exponentially weighted level (``span`` readings) of the count is kept; during a
+    run of zeros the levels before each zero are summed: under a Poisson model the
+    chance of the run is exp(-sum).  Scores 1 once the sum reaches ``expected`` (16:
+    about 1e-7) after at least two zeros.  Because the level decays through the run, a
+    street that empties at night never gets there; a camera blinded in traffic does
+    within two or three reports.
+    """
+
+    __slots__ = ("_a", "_level", "_n", "_run", "_sum", "expected", "span", "warm_up")
+
+    def __init__(self, *, expected: float = 16.0, span: int = 30, warm_up: int = 10) -> None:
+        check(expected > 0 and span >= 2 and warm_up >= 1, "bad Collapse parameters")
+        self.expected = expected
+        self.span = span
+        self.warm_up = warm_up
+        self._a = 2.0 / (span + 1.0)
+        self._level = 0.0
+        self._n = 0
+        self._run = 0
+        self._sum = 0.0
+
+    @property
+    def level(self) -> float:
+        return self._level
+
+    def update(self, t: float, x: float) -> float:
+        if x != x or x < 0 or x == math.inf:
+            return 0.0
+        score = 0.0
+        if x == 0.0:
+            self._run += 1
+            self._sum += self._level
+            if self._n >= self.warm_up and self._run >= 2 and self._sum >= self.expected:
+                score = 1.0
+        else:
+            self._run, self._sum = 0, 0.0
+        n = self._n
+        a = self._a if n >= self.span else 1.0 / (n + 1)
+        self._level += a * (x - self._level)
+        self._n = n + 1
+        return score
+
+
+class Jam(Detector[tuple[float, float]]):
+    """``(speed km/h, occupancy)``: speed at most ``speed`` with occupancy at least
+    ``occupancy`` for ``readings`` reports in a row (level of service F)."""
+
+    __slots__ = ("_run", "_since", "occupancy", "readings", "speed")
+
+    def __init__(self, *, speed: float = 13.0, occupancy: float = 0.55, readings: int = 3):
+        check(speed > 0 and 0 < occupancy <= 1 and readings >= 1, "bad Jam parameters")
+        self.speed = speed
+        self.occupancy = occupancy
+        self.readings = readings
+        self._run = 0
+        self._since = 0.0
+
+    @property
+    def since(self) -> float:
+        return self._since
+
+    def update(self, t: float, x: tuple[float, float]) -> float:
+        v, occ = x
+        if v == v and occ == occ and v <= self.speed and occ >= self.occupancy:
+            if self._run == 0:
+                self._since = t
+            self._run += 1
+            return 1.0 if self._run >= self.readings else 0.0
+        self._run = 0
+        return 0.0
+
+
+class CountSpike(Detector[float]):
+    """A count far above the series' exponentially weighted level.
+
+    The spread is at least the Poisson one (sqrt of the level, and at least 1), so
+    sparse night counts do not turn a single car into an outlier.  Scores
+    ``squash(z, half)`` once ``z`` ≥ ``z_min`` and the count is at least ``min_ratio`` ×
+    the level (2 at least) plus ``min_excess``: the end of a jam or the morning rush
+    raise counts threefold at most.  Outliers are not learnt from.
+    """
+
+    __slots__ = (
+        "_a",
+        "_mean",
+        "_n",
+        "_var",
+        "half",
+        "min_excess",
+        "min_ratio",
+        "span",
+        "warm_up",
+        "z_min",
+    )
+
+    def __init__(
+        self,
+        *,
+        z_min: float = 8.0,
+        min_excess: float = 10.0,
+        min_ratio: float = 4.0,
+        span: int = 30,
+        half: float = 4.0,
+        warm_up: int = 20,
+    ) -> None:
+        check(z_min > 0 and span >= 2 and half > 0 and warm_up >= 1, "bad CountSpike parameters")
+        self.z_min = z_min
+        self.min_excess = min_excess
+        self.min_ratio = min_ratio
+        self.span = span
+        self.half = half
+        self.warm_up = warm_up
+        self._a = 2.0 / (span + 1.0)
+        self._n = 0
+        self._mean = 0.0
+        self._var = 0.0
+
+    @property
+    def mean(self) -> float:
+        return self._mean
+
+    def z(self, x: float) -> float:
+        spread = math.sqrt(max(self._var, self._mean, 1.0))
+        return (x - self._mean) / spread
+
+    def update(self, t: float, x: float) -> float:
+        if x != x or x in (math.inf, -math.inf):
+            return 0.0
+        n = self._n
+        if n >= self.warm_up:
+            z = self.z(x)
+            floor = self.min_ratio * max(self._mean, 2.0) + self.min_excess
+            if z >= self.z_min and (self.min_ratio == 0.0 or x >= floor):
+                return clip01(squash(z, self.half))  # not learnt: one wild value
+        d = x - self._mean
+        a = self._a if n >= self.span else 1.0 / (n + 1)
+        self._mean += a * d
+        self._var = (1.0 - a) * (self._var + a * d * d)
+        self._n = n + 1
+        return 0.0
+
+
+class _Lane:
+    __slots__ = ("collapse", "consistency", "forest", "jam", "repeats", "spike")
+
+    def __init__(self, config: CityConfig, lane: int) -> None:
+        self.consistency = CameraConsistency()
+        self.repeats = Repeats(n=config.frozen_repeats)
+        self.collapse = Collapse(expected=config.collapse_expected)
+        self.jam = Jam(
+            speed=config.jam_speed_kmh, occupancy=config.jam_occupancy, readings=config.jam_readings
+        )
+        self.spike = CountSpike(z_min=config.spike_z, min_excess=config.spike_min_excess)
+        self.forest: Detector[tuple[float, float, float]] | None = None
+        if config.multivariate == "hst":
+            from detectors._multivariate import CameraForest
+
+            self.forest = CameraForest(seed=config.seed * 1000 + lane)
+        elif config.multivariate == "iforest":
+            from detectors._multivariate import CameraIsolationForest
+
+            self.forest = CameraIsolationForest(seed=config.seed * 1000 + lane)
+
+
+class CameraMonitor(Monitor[CameraRow]):
+    """Judges each lane's counts, speed and occupancy on their own."""
+
+    __slots__ = ("config", "lanes")
+
+    def __init__(self, device: Device, config: CityConfig) -> None:
+        super().__init__(device, config)
+        self.config = config
+        self.lanes: dict[int, _Lane] = {}
+
+    def reading(self, row: CameraRow, out: list[Finding]) -> None:
+        super().reading(row, out)
+        t, lane_id, intensity = row.time, row.lane_id, row.intensity
+        speed, occ, heavy = row.average_vehicle_speed, row.occupancy, row.heavy_vehicle_share
+        lane = self.lanes.get(lane_id)
+        if lane is None:
+            lane = self.lanes[lane_id] = _Lane(self.config, lane_id)
+        flow = NAN if intensity is None else float(intensity)
+        v = NAN if speed is None else float(speed)
+        o = NAN if occ is None else float(occ)
+        where = {"lane_id": lane_id}
+        if lane.consistency.update(t, (flow, v, o)) > 0.0:
+            out.append(
+                Finding(
+                    _T.INVALID_DATA,
+                    t,
+                    detector="CameraConsistency",
+                    metric="camera_report",
+                    extra={
+                        **where,
+                        "reason": "inconsistent",
+                        "detail": f"intensity={flow:g} speed={v:g} occupancy={o:g}",
+                    },
+                )
+            )
+        h = NAN if heavy is None else float(heavy)
+        if lane.repeats.update(t, (flow, v, o, h)) > 0.0:
+            since = lane.repeats.since
+            out.append(
+                Finding(
+                    _T.FROZEN_VALUES,
+                    t,
+                    detector="Repeats",
+                    metric="camera_report",
+                    value=round(t - since, 1),
+                    unit="s",
+                    since=since,
+                    extra={**where, "repeats": lane.repeats.run},
+                )
+            )
+        else:
+            out.append(normal(_T.FROZEN_VALUES, t))
+        level = lane.collapse.level
+        if lane.collapse.update(t, flow) > 0.0:
+            out.append(
+                Finding(
+                    _T.CAMERA_OBSTRUCTED,
+                    t,
+                    detector="Collapse",
+                    metric="intensity",
+                    value=0.0,
+                    limit=round(level, 2),
+                    unit="vehicles",
+                    extra={**where, "expected_per_interval": round(level, 2)},
+                )
+            )
+        elif flow > 0:
+            out.append(normal(_T.CAMERA_OBSTRUCTED, t))
+        if lane.jam.update(t, (v, o)) > 0.0:
+            out.append(
+                Finding(
+                    _T.CONGESTION,
+                    t,
+                    detector="Jam",
+                    metric="average_vehicle_speed",
+                    value=v,
+                    limit=lane.jam.speed,
+                    unit="km/h",
+                    since=lane.jam.since,
+                    extra={**where, "occupancy": o},
+                )
+            )
+        else:
+            out.append(normal(_T.CONGESTION, t))
+        expected = lane.spike.mean
+        s = lane.spike.update(t, flow)
+        if s > 0.0:
+            out.append(
+                Finding(
+                    _T.ANOMALY,
+                    t,
+                    detector="CountSpike",
+                    metric="intensity",
+                    score=s,
+                    threshold=0.5,
+                    value=flow,
+                    unit="vehicles",
+                    extra={**where, "expected": round(expected, 2)},
+                )
+            )
+        elif lane.forest is not None:
+            fs = lane.forest.update(t, (flow, v, o))
+            if fs >= self.config.multivariate_threshold:
+                out.append(
+                    Finding(
+                        _T.ANOMALY,
+                        t,
+                        detector=type(lane.forest).__name__,
+                        metric="flow_speed_occupancy",
+                        score=fs,
+                        threshold=self.config.multivariate_threshold,
+                        extra=where,
+                    )
+                )
+            else:
+                out.append(normal(_T.ANOMALY, t))
+        else:
+            out.append(normal(_T.ANOMALY, t))
