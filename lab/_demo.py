@@ -8,6 +8,7 @@ through MQTT into the ingest worker, runs the detector set over what was stored 
 texts, serves the Open311 API over them and writes a static HTML report.  It ends with a
 summary (also written as ``summary.json``) and, on a terminal, keeps the API up until
 Ctrl-C.  Data stays in the folder for the next run; Ctrl-C stops everything cleanly.
+Wrong option values are refused when the arguments are parsed, before any server starts.
 """
 
 from __future__ import annotations
@@ -16,29 +17,69 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from citypulse import MqttUrl, Settings
 
 HELP = "run the whole system on embedded defaults"
 
+DATA_DIR = Path(".citypulse/demo")
+HOURS = 6.0
+FAULTS = 12.0
+SEED = 7
+PORT = 8311
+
+_N = TypeVar("_N", int, float)
+
+
+def _number(convert: Callable[[str], _N], low: _N, high: _N, what: str) -> Callable[[str], _N]:
+    """An argparse ``type=``: ``convert`` the text, then require ``low <= value <= high``
+    (which NaN fails too)."""
+
+    def parse(text: str) -> _N:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _folder(text: str) -> Path:
+    """An argparse ``type=``: a folder, existing or not, but not some other file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a folder")
+    return path
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
-        type=Path,
-        default=Path(".citypulse/demo"),
-        help="where the embedded servers keep their data (default .citypulse/demo)",
+        type=_folder,
+        default=DATA_DIR,
+        help=f"where the embedded servers keep their data (default {DATA_DIR})",
     )
     parser.add_argument(
-        "--hours", type=float, default=6.0, help="simulated hours, ending now (default 6)"
+        "--hours",
+        type=_number(float, 1.0, 720.0, "a number of hours from 1 to 720"),
+        default=HOURS,
+        help=f"simulated hours, ending now: 1 (the showcase faults take an hour) to 720 "
+        f"(default {HOURS:g})",
     )
     parser.add_argument(
-        "--faults", type=float, default=12.0, help="random faults per simulated day (default 12)"
+        "--faults",
+        type=_number(float, 0.0, 1000.0, "a number of faults per day from 0 to 1000"),
+        default=FAULTS,
+        help=f"random faults per simulated day, 0 to 1000 (default {FAULTS:g})",
     )
-    parser.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"simulation seed (default {SEED})")
     parser.add_argument(
         "--serve",
         choices=("auto", "yes", "no"),
@@ -46,7 +87,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="keep the API up after the summary until Ctrl-C (auto: when on a terminal)",
     )
     parser.add_argument(
-        "--port", type=int, default=8311, help="API port (default 8311, or a free one)"
+        "--port",
+        type=_number(int, 1, 65535, "a TCP port from 1 to 65535"),
+        default=PORT,
+        help=f"API port (default {PORT}, or a free one when it is taken)",
     )
 
 

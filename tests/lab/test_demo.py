@@ -1,4 +1,5 @@
-"""`citypulse demo` end to end in a short mode: its summary agrees with its database."""
+"""`citypulse demo` end to end in a short mode: its summary agrees with its database, and
+wrong values are refused before anything starts."""
 
 from __future__ import annotations
 
@@ -15,8 +16,6 @@ from citypulse.cli import main
 from citypulse.db import count_readings, scalar
 from lab._embedded import EmbeddedPostgres
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def folder() -> Iterator[Path]:
@@ -25,6 +24,7 @@ def folder() -> Iterator[Path]:
         yield Path(d)
 
 
+@pytest.mark.slow
 def test_demo_summary_matches_the_database(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -58,3 +58,47 @@ def test_demo_summary_matches_the_database(
     report = Path(summary["report"]).read_text()
     assert "<svg" in report
     assert (folder / "operator-key.txt").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--hours", "0"],
+        ["--hours", "-1"],
+        ["--hours", "nan"],
+        ["--hours", "inf"],
+        ["--hours", "6h"],
+        ["--hours", "100000"],
+        ["--faults", "-1"],
+        ["--faults", "nan"],
+        ["--port", "0"],
+        ["--port", "65536"],
+        ["--port", "http"],
+        ["--seed", "1.5"],
+    ],
+    ids=" ".join,
+)
+def test_wrong_values_are_refused_before_anything_starts(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "demo"
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--data-dir", str(data), *argv, "--serve", "no"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert errors == [errors[0]]
+    assert errors[0].startswith(f"citypulse demo: error: argument {argv[0]}: ")
+    assert argv[1] in errors[0]
+    assert "Traceback" not in err
+    assert not data.exists()  # nothing was started: the servers would have made it
+
+
+def test_a_data_folder_that_is_a_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--data-dir", str(tmp_path / "file"), "--serve", "no"])
+    assert exc.value.code == 2
+    assert "argument --data-dir: " in capsys.readouterr().err
