@@ -1,10 +1,13 @@
-"""`citypulse demo` end to end in a short mode: its summary agrees with its database, and
-wrong values are refused before anything starts."""
+"""`citypulse demo` end to end in a short mode: its summary agrees with its database,
+wrong values are refused before anything starts, and scripts/citypulse runs the checkout's
+citypulse."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,8 @@ import pytest
 from citypulse.cli import main
 from citypulse.db import count_readings, scalar
 from lab._embedded import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -102,3 +107,29 @@ def test_a_data_folder_that_is_a_file_is_refused(
         main(["demo", "--data-dir", str(tmp_path / "file"), "--serve", "no"])
     assert exc.value.code == 2
     assert "argument --data-dir: " in capsys.readouterr().err
+
+
+def test_scripts_citypulse_bootstraps_then_runs_the_checkout_citypulse(tmp_path: Path) -> None:
+    """The wrapper keeps the caller's folder and arguments, and bootstrap's chatter off
+    stdout (where ``--json`` goes)."""
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy2(ROOT / "scripts" / "citypulse", checkout / "scripts" / "citypulse")
+    bootstrap = checkout / "scripts" / "bootstrap"
+    bootstrap.write_text(
+        '#!/usr/bin/env bash\ncd "$(dirname "$0")/.."\necho installing\n'
+        'mkdir -p .venv/bin\nprintf \'#!/usr/bin/env bash\\nprintf "%%s\\\\n" "$PWD" "$@"\\n\''
+        " > .venv/bin/citypulse\nchmod +x .venv/bin/citypulse\n"
+    )
+    bootstrap.chmod(0o755)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [str(checkout / "scripts" / "citypulse"), "db", "status", "--json", "a b"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.splitlines() == [str(elsewhere), "db", "status", "--json", "a b"]
+    assert "installing" in done.stderr
