@@ -7,8 +7,14 @@ through MQTT into the ingest worker, runs the detector set over what was stored 
 ``citypulse detect --from/--to`` does), turning incidents into appeals with Russian
 texts, serves the Open311 API over them and writes a static HTML report.  It ends with a
 summary (also written as ``summary.json``) and, on a terminal, keeps the API up until
-Ctrl-C.  Data stays in the folder for the next run; Ctrl-C stops everything cleanly.
-Wrong option values are refused when the arguments are parsed, before any server starts.
+Ctrl-C.  Ctrl-C stops everything cleanly.
+
+Each run gets a fresh database and broker state: the previous run's database is dropped
+(or, with ``--keep``, kept beside it under another name), because two simulations of
+overlapping hours in one database interleave, and every count, listing and detection
+score of the run would mix them.  The data stays in the folder after the run, until the
+next one.  Wrong option values are refused when the arguments are parsed, before any
+server starts.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from citypulse import MqttUrl, Settings
+
+if TYPE_CHECKING:
+    from lab._embedded import EmbeddedPostgres
 
 HELP = "run the whole system on embedded defaults"
 
@@ -92,6 +101,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=PORT,
         help=f"API port (default {PORT}, or a free one when it is taken)",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the previous run's database beside this run's, renamed "
+        "citypulse_<time of its last reading>, instead of dropping it",
+    )
 
 
 def _say(message: str) -> None:
@@ -120,6 +135,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         _say("starting PostgreSQL ...")
         pg.start()
+        kept = _fresh_database(pg, keep=args.keep)
+        # Retained messages and queued sessions belong to the previous run too.
+        (data / "mosquitto" / "mosquitto.db").unlink(missing_ok=True)
         _say("starting the MQTT broker ...")
         broker = start_broker(data / "mosquitto")
         if not broker.full_mqtt:
@@ -181,7 +199,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 conn, published.messages, published.wall_s, len(faults), pg.url, broker.url, data
             )
         detected = _detect(pg.url, start, end, faults, settings)
-        summary = _finish(pg.url, data, start, end, published, len(faults), detected, args)
+        summary = _finish(
+            pg.url, data, start, end, published, len(faults), detected, args, kept=kept
+        )
         return 0 if summary["readings"] > 0 else 1
     except KeyboardInterrupt:
         _say("interrupted: stopping cleanly")
@@ -190,6 +210,54 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if broker is not None:
             broker.stop()
         pg.stop()
+
+
+def _fresh_database(pg: EmbeddedPostgres, *, keep: bool) -> str:
+    """Make ``citypulse`` in ``pg`` an empty database for this run.
+
+    The previous run's is dropped or, with ``keep``, renamed ``citypulse_<UTC time of its
+    last reading>``; that name is returned ("" when nothing was kept).  An empty database
+    (a first run) is left as it is.
+    """
+    import psycopg
+    from psycopg import sql
+
+    from citypulse.db import READING_TABLES
+
+    with psycopg.connect(pg.url) as conn:
+        if not conn.execute(_ANY_TABLE).fetchone():
+            return ""
+        times: list[datetime] = []
+        for table in READING_TABLES.values():
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (None,):
+                continue
+            query = sql.SQL("SELECT max(time) FROM {}").format(sql.Identifier(table))
+            times += [t for (t,) in conn.execute(query) if t is not None]
+        last = max(times, default=datetime.now(UTC))
+    with psycopg.connect(pg.database_url("postgres"), autocommit=True) as admin:
+        kept = ""
+        if keep:
+            taken = {r[0] for r in admin.execute("SELECT datname FROM pg_database")}
+            kept = name = f"citypulse_{last.astimezone(UTC):%Y%m%d_%H%M%S}"
+            n = 1
+            while kept in taken:
+                n += 1
+                kept = f"{name}_{n}"
+            admin.execute(
+                sql.SQL("ALTER DATABASE citypulse RENAME TO {}").format(sql.Identifier(kept))
+            )
+            _say(f"the previous run's database is kept as {kept}")
+        else:
+            # Not WITH (FORCE): a session someone still has open should stop us, not die.
+            admin.execute("DROP DATABASE citypulse")
+            _say("the previous run's database was dropped (--keep keeps it)")
+        admin.execute("CREATE DATABASE citypulse")
+    return kept
+
+
+_ANY_TABLE = """
+SELECT 1 FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') LIMIT 1
+"""
 
 
 def _faults(
@@ -304,9 +372,8 @@ def _detect(
 
 
 _APPEALS = """
-SELECT a.id, a.sector, a.title, a.description, a.agency, a.expected_at
-FROM appeals a WHERE a.source = 'sensor' AND a.requested_at >= %s
-ORDER BY a.priority DESC, a.id LIMIT 3
+SELECT id, sector, title, description, agency, expected_at FROM appeals
+WHERE source = 'sensor' ORDER BY priority DESC, id LIMIT 3
 """
 
 
@@ -319,6 +386,8 @@ def _finish(
     faults: int,
     detected: dict[str, Any],
     args: argparse.Namespace,
+    *,
+    kept: str,
 ) -> dict[str, Any]:
     """Appeals, the HTML report, summary.json, and the API (kept up on a terminal)."""
     import json
@@ -330,13 +399,11 @@ def _finish(
     from lab._report import write_report
 
     with connect(url, autocommit=True) as conn:
-        run_start = conn.execute("SELECT min(opened_at) FROM incidents").fetchone()
         sectors = conn.execute(
             "SELECT sector, count(*) FROM appeals WHERE source = 'sensor' "
             "GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
-        since = run_start[0] if run_start and run_start[0] else end
-        samples = conn.execute(_APPEALS, (since,)).fetchall()
+        samples = conn.execute(_APPEALS).fetchall()
         report = write_report(conn, data / "report.html", start=start, end=end)
         open_incidents = conn.execute(
             "SELECT count(*) FROM incidents WHERE status = 'open'"
@@ -361,6 +428,8 @@ def _finish(
         "readings": report.readings,
         "messages": published.messages,
         "faults": faults,
+        "faults_found": detected["faults_found"],
+        "fault_pairs": detected["fault_pairs"],
         "incidents_opened": detected["opened"],
         "incidents_resolved": detected["resolved"],
         "incidents_open": int(open_incidents[0]) if open_incidents else 0,
@@ -368,6 +437,7 @@ def _finish(
         "report": str(report.path),
         "start": start.isoformat(),
         "end": end.isoformat(),
+        "kept": kept or None,
     }
     (data / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
 

@@ -1,16 +1,20 @@
-"""`citypulse demo` end to end in a short mode: its summary agrees with its database,
-wrong values are refused before anything starts, and scripts/citypulse runs the checkout's
-citypulse."""
+"""`citypulse demo` end to end in a short mode: each run's summary agrees with its own
+database, wrong values are refused before anything starts, and scripts/citypulse runs the
+checkout's citypulse."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,6 +24,8 @@ from citypulse.db import count_readings, scalar
 from lab._embedded import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the three showcase faults only, so that every one of them must be found
+SHORT = ["--hours", "1", "--faults", "0"]
 
 
 @pytest.fixture
@@ -29,40 +35,76 @@ def folder() -> Iterator[Path]:
         yield Path(d)
 
 
-@pytest.mark.slow
-def test_demo_summary_matches_the_database(
-    folder: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["demo", "--data-dir", str(folder), "--hours", "2", "--serve", "no"]) == 0
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[dict[str, Any], str]:
+    assert main(["demo", *argv]) == 0
     out = capsys.readouterr().out
-    summary = json.loads((folder / "summary.json").read_text())
+    folder = Path(argv[argv.index("--data-dir") + 1])
+    return json.loads((folder / "summary.json").read_text()), out
 
+
+@contextmanager
+def _cluster(folder: Path) -> Iterator[EmbeddedPostgres]:
     pg = EmbeddedPostgres(folder / "postgres").start()  # the data stayed in the folder
     try:
-        with psycopg.connect(pg.url) as conn:
-            readings = sum(count_readings(conn).values())
-            assert summary["readings"] == readings > 10_000
-            assert summary["devices"] == scalar(conn, "SELECT count(*) FROM devices") == 89
-            assert (
-                summary["incidents_opened"] == scalar(conn, "SELECT count(*) FROM incidents") >= 3
-            )
-            assert summary["appeals"] == scalar(
-                conn, "SELECT count(*) FROM appeals WHERE source = 'sensor'"
-            )
-            assert summary["appeals"] == summary["incidents_opened"]
-            # The three showcase faults were found and became appeals with Russian texts.
-            types = {r[0] for r in conn.execute("SELECT type FROM incidents")}
-            assert {"stuck_phase", "air_quality_exceedance", "device_silent"} <= types
-            titles = [r[0] for r in conn.execute("SELECT title FROM appeals")]
+        yield pg
     finally:
         pg.stop()
-    assert f"{summary['appeals']} created from incidents" in out
+
+
+@pytest.mark.slow
+def test_every_run_in_the_same_folder_is_its_own(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--data-dir", str(folder), *SHORT, "--serve", "no"]
+    first, _ = _run(capsys, *argv)
+    began = datetime.now().astimezone()
+    second, out = _run(capsys, *argv)
+
+    with _cluster(folder) as pg, psycopg.connect(pg.url) as conn:
+        readings = sum(count_readings(conn).values())
+        assert second["readings"] == readings > 5_000
+        # one simulation of the hour, not two laid over each other
+        assert abs(second["readings"] - first["readings"]) <= first["readings"] // 100
+        assert scalar(conn, "SELECT min(time) FROM camera_readings") >= datetime.fromisoformat(
+            second["start"]
+        )
+        assert second["devices"] == scalar(conn, "SELECT count(*) FROM devices") == 89
+        # its own faults were found ...
+        assert second["faults_found"] == second["fault_pairs"] == 3
+        incidents = scalar(conn, "SELECT count(*) FROM incidents")
+        assert second["incidents_opened"] == incidents >= 3
+        # ... and its appeals are its own: every one made after this run began
+        appeals = conn.execute(
+            "SELECT id, status, requested_at FROM appeals WHERE source = 'sensor' ORDER BY id"
+        ).fetchall()
+        assert second["appeals"] == len(appeals) == incidents
+        assert all(requested > began for _, _, requested in appeals)
+        listed = {int(n) for n in re.findall(r"№(\d+) \[", out)}
+        assert listed
+        assert listed <= {a[0] for a in appeals}
+        types = {r[0] for r in conn.execute("SELECT type FROM incidents")}
+        assert {"stuck_phase", "air_quality_exceedance", "device_silent"} <= types
+        titles = [r[0] for r in conn.execute("SELECT title FROM appeals")]
+        databases = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+    assert databases == {"postgres", "template0", "template1", "citypulse"}  # the first's dropped
+    assert f"{second['appeals']} created from incidents" in out
     assert any("не переключается" in t for t in titles)
     assert any("Превышение ПДК" in t for t in titles)
     assert "Светофорный объект" in out
-    report = Path(summary["report"]).read_text()
-    assert "<svg" in report
+    assert "<svg" in Path(second["report"]).read_text()
     assert (folder / "operator-key.txt").stat().st_mode & 0o077 == 0
+
+    # --keep: the previous run's database stays beside this run's, each with its own data
+    third, _ = _run(capsys, *argv, "--keep")
+    assert re.fullmatch(r"citypulse_\d{8}_\d{6}", third["kept"])
+    with _cluster(folder) as pg:
+        with psycopg.connect(pg.database_url(third["kept"])) as conn:
+            assert sum(count_readings(conn).values()) == second["readings"]
+            assert scalar(conn, "SELECT count(*) FROM appeals") == second["appeals"]
+        with psycopg.connect(pg.url) as conn:
+            assert sum(count_readings(conn).values()) == third["readings"]
+            assert scalar(conn, "SELECT count(*) FROM appeals") == third["appeals"]
+            assert third["faults_found"] == third["fault_pairs"] == 3
 
 
 @pytest.mark.parametrize(
