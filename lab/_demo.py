@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -276,7 +278,9 @@ def _faults(
 
 
 def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
-    """Three faults every run shows (a stuck signal, smog, a dead camera) near the end."""
+    """Three faults every run shows in its second half: a stuck signal the sensors see
+    resolved, and smog and a dead camera still going on at the end, so that their
+    appeals stay open for an operator to accept."""
     from simulator import faults_from_spec
 
     span = (end - start).total_seconds()
@@ -284,14 +288,17 @@ def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
     def at(fraction: float) -> str:
         return f"{int(span * fraction)}s"
 
+    def past_the_end(fraction: float) -> str:
+        return f"{int(span * (1 - fraction)) + 3600}s"
+
     spec = {
         "faults": [
             {"type": "stuck_phase", "device": "tl-kirova-teatralnaya", "at": at(0.55),
              "duration": "12m", "id": "demo-stuck"},
             {"type": "air_quality_exceedance", "device": "eco-leninsky-1", "at": at(0.45),
-             "duration": "50m", "id": "demo-smog"},
+             "duration": past_the_end(0.45), "id": "demo-smog"},
             {"type": "camera_offline", "device": "cam-kirova-pushkina-n", "at": at(0.6),
-             "duration": "25m", "id": "demo-camera"},
+             "duration": past_the_end(0.6), "id": "demo-camera"},
         ]
     }  # fmt: skip
     return list(faults_from_spec(spec, city, start=start, end=end, seed=1))
@@ -327,7 +334,7 @@ def _summary(
     if worst:
         print(f"  air:        highest hourly PM2.5 peak {worst[1]} µg/m³ at {worst[0]}")
     print(f"  truth:      {data / 'ground-truth.jsonl'} lists every injected fault")
-    print(f"  database:   {db_url} (was running during the demo; data kept in {data})")
+    print(f"  database:   {db_url} (up while the demo runs; the data stays in {data})")
     print(f"  broker:     {mqtt_url}")
 
 
@@ -377,6 +384,12 @@ WHERE source = 'sensor' ORDER BY priority DESC, id LIMIT 3
 """
 
 
+_OPEN_APPEALS = """
+SELECT id, status, title FROM appeals
+WHERE source = 'sensor' AND status = ANY(%s) ORDER BY priority DESC, id
+"""
+
+
 def _finish(
     url: str,
     data: Path,
@@ -389,12 +402,16 @@ def _finish(
     *,
     kept: str,
 ) -> dict[str, Any]:
-    """Appeals, the HTML report, summary.json, and the API (kept up on a terminal)."""
+    """Appeals, the HTML report, summary.json and commands to try, which work as printed:
+    while serving, against the API and database kept up until Ctrl-C."""
     import json
     import os
     import secrets
 
+    from psycopg.rows import dict_row
+
     from appeals import load_routing
+    from citypulse import AppealStatus
     from citypulse.db import connect
     from lab._report import write_report
 
@@ -408,6 +425,11 @@ def _finish(
         open_incidents = conn.execute(
             "SELECT count(*) FROM incidents WHERE status = 'open'"
         ).fetchone()
+        still_open = (
+            conn.cursor(row_factory=dict_row)
+            .execute(_OPEN_APPEALS, ([s.value for s in AppealStatus if s.is_open],))
+            .fetchall()
+        )
     total = sum(n for _, n in sectors)
     print(
         f"  appeals:    {total} created from incidents"
@@ -422,7 +444,15 @@ def _finish(
         if agency:
             deadline = f"{due.astimezone(zone):%d.%m %H:%M}" if due else "—"
             print(f"        → {agency}, срок: {deadline}")
+    if still_open:
+        listed = ", ".join(f"№{a['id']} ({a['status']})" for a in still_open)
+        print(f"  open:       {listed}: still going on, waiting for an operator")
+    else:
+        print("  open:       none: the sensors saw every fault end")
     print(f"  report:     {report.path} (open it in a browser: traffic, air, incidents map)")
+    key_file = data / "operator-key.txt"
+    key_file.write_text(secrets.token_urlsafe(24) + "\n")
+    os.chmod(key_file, 0o600)
     summary = {
         "devices": report.devices,
         "readings": report.readings,
@@ -434,40 +464,74 @@ def _finish(
         "incidents_resolved": detected["resolved"],
         "incidents_open": int(open_incidents[0]) if open_incidents else 0,
         "appeals": total,
+        "open_appeals": still_open,
         "report": str(report.path),
         "start": start.isoformat(),
         "end": end.isoformat(),
         "kept": kept or None,
+        "database": url,
+        "api": None,
+        "commands": [],
     }
-    (data / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
 
-    serve = args.serve == "yes" or (args.serve == "auto" and sys.stdin.isatty())
-    key = secrets.token_urlsafe(24)
-    key_file = data / "operator-key.txt"
-    key_file.write_text(key + "\n")
-    os.chmod(key_file, 0o600)
-    grafana = (
-        "  grafana:    in a Grafana 12, provision grafana/provisioning/ (datasource + "
-        "dashboards) pointing at the database above, or run\n"
-        "              CITYPULSE_DATABASE_URL=<db> citypulse grafana publish --url "
-        "http://localhost:3000 --token <service-account token>"
-    )
-    print(grafana)
-    if not serve:
-        print("  api:        citypulse serve (run the demo on a terminal to keep it up)")
+    def write() -> None:
+        (data / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+
+    if not (args.serve == "yes" or (args.serve == "auto" and sys.stdin.isatty())):
+        summary["commands"] = [_rerun(args, data)]
+        print(f"  api:        {summary['commands'][0]}")
+        print("              (runs the demo again and keeps the API up until Ctrl-C)")
+        print("  grafana:    provision grafana/provisioning/ against the demo's database")
+        write()
         return summary
-    _serve(url, args.port, key_file)
+    with _api(url, args.port, key_file) as base:
+        tries = _tries(base, url, key_file, still_open[0]["id"] if still_open else None)
+        cli = shlex.quote(_script("citypulse"))
+        grafana = (
+            f"CITYPULSE_GRAFANA_DB_USER=postgres {cli} --database-url {url} grafana publish "
+            '--url http://localhost:3000 --token "$GRAFANA_TOKEN"'
+        )
+        summary.update(api=base, commands=[*tries, grafana])
+        write()
+        print(f"  api:        {base}/open311/v2/requests.json (Open311 GeoReport v2)")
+        print(f"              {base}/openapi.json; operators' key in {key_file}")
+        labels = ["try:"] + [""] * (len(tries) - 1)
+        for label, command in zip(labels, tries, strict=True):
+            print(f"  {label:<12}{command}")
+        print(f"  grafana:    {grafana}")
+        print("              (a Grafana 12 on this machine with a service-account token in")
+        print("              GRAFANA_TOKEN; or provision grafana/provisioning/)")
+        print("  Ctrl-C stops the API, the broker and the database; the data stays.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            _say("stopping ...")
     return summary
 
 
-def _serve(url: str, port: int, key_file: Path) -> None:
+def _tries(base: str, url: str, key_file: Path, appeal: int | None) -> list[str]:
+    """Commands to try while the demo serves: the API with curl (an operator accepting
+    ``appeal``, still open), then the CLI on the demo's database."""
+    key = f'"X-API-Key: $(cat {shlex.quote(str(key_file))})"'
+    tries = [f"curl -s {base}/open311/v2/requests.json"]
+    if appeal is not None:
+        one = f"{base}/api/v1/appeals/{appeal}"
+        tries += [f"curl -s -X POST -H {key} {one}/accept", f"curl -s -H {key} {one}"]
+    return [*tries, f"{shlex.quote(_script('citypulse'))} --database-url {url} db status"]
+
+
+@contextmanager
+def _api(url: str, port: int, key_file: Path) -> Iterator[str]:
+    """The Open311 API and operators' actions over ``url``, on ``port`` or a free one when
+    it is taken; yields the base URL."""
+    import socket
+
     from appeals import Api, KeyStore, load_routing, open_pool, serve_in_thread
     from citypulse import Secret
     from lab._embedded import free_port
 
     try:
-        import socket
-
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", port))
     except OSError:
@@ -482,14 +546,42 @@ def _serve(url: str, port: int, key_file: Path) -> None:
             connectors=(),
         ).app()
         with serve_in_thread(app, port=port) as base:
-            print(f"  api:        {base}/open311/v2/requests.json (Open311 GeoReport v2)")
-            print(f"              {base}/open311/v2/services.json, {base}/openapi.json")
-            print(
-                f"              operator actions: POST {base}/api/v1/appeals/<id>/accept "
-                f"with X-API-Key from {key_file}"
-            )
-            print("  Ctrl-C stops the API, the broker and the database; data stays.")
-            while True:
-                time.sleep(3600)
+            yield base
     finally:
         pool.close(timeout=5.0)
+
+
+#: the checkout this module is in, when it runs from one (scripts/ beside the packages)
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str) -> str:
+    """How to run ``scripts/<name>`` from the folder the demo runs in (the checkout's root
+    under scripts/demo): relative below it, absolute elsewhere, and the installed
+    ``citypulse`` where there is no checkout."""
+    path = _CHECKOUT / "scripts" / name
+    if not path.exists():
+        return "citypulse" if name == "citypulse" else f"citypulse {name}"
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def _rerun(args: argparse.Namespace, data: Path) -> str:
+    """The command that runs this demo again, serving: how to reach the API after a run
+    that did not serve."""
+    script = _script("demo")
+    # scripts/demo runs in the checkout's root, citypulse demo in the current folder
+    here = _CHECKOUT if script.endswith("scripts/demo") else Path.cwd()
+    words = [script] if script.endswith("scripts/demo") else script.split()
+    if data != (here / DATA_DIR).resolve():
+        words += ["--data-dir", str(data)]
+    for flag, value, default in (
+        ("--hours", args.hours, HOURS),
+        ("--faults", args.faults, FAULTS),
+        ("--seed", args.seed, SEED),
+        ("--port", args.port, PORT),
+    ):
+        if value != default:
+            words += [flag, format(value, ".12g")]
+    if args.keep:
+        words.append("--keep")
+    return shlex.join([*words, "--serve", "yes"])

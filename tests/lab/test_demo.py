@@ -1,31 +1,41 @@
 """`citypulse demo` end to end in a short mode: each run's summary agrees with its own
-database, wrong values are refused before anything starts, and scripts/citypulse runs the
-checkout's citypulse."""
+database, wrong values are refused before anything starts, and every command the summary
+prints works as printed."""
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import re
+import shlex
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 import pytest
 
-from citypulse.cli import main
+from citypulse.cli import build_parser, main
 from citypulse.db import count_readings, scalar
-from lab._embedded import EmbeddedPostgres
+from lab._embedded import EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the three showcase faults only, so that every one of them must be found
 SHORT = ["--hours", "1", "--faults", "0"]
+#: a command line as the summary prints it, after its label ("  try:  ") or indentation
+COMMAND = re.compile(
+    r"^ +(?:[a-z]+: +)?((?:[A-Z_]+=\S+ )*(?:curl|scripts/citypulse|scripts/demo) .*)$"
+)
 
 
 @pytest.fixture
@@ -51,10 +61,28 @@ def _cluster(folder: Path) -> Iterator[EmbeddedPostgres]:
         pg.stop()
 
 
+def _commands(out: str) -> list[str]:
+    return [m.group(1) for line in out.splitlines() if (m := COMMAND.match(line))]
+
+
+def _parse(command: str) -> None:
+    """A printed ``scripts/citypulse`` or ``scripts/demo`` line parses as the CLI's."""
+    words = shlex.split(command)
+    while "=" in words[0]:
+        words.pop(0)
+    program, args = words[0], words[1:]
+    if program == "scripts/demo":
+        args = ["demo", *args]
+    else:
+        assert program == "scripts/citypulse", command
+    build_parser().parse_args(args)
+
+
 @pytest.mark.slow
 def test_every_run_in_the_same_folder_is_its_own(
-    folder: Path, capsys: pytest.CaptureFixture[str]
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(ROOT)  # where the README runs it: commands print as scripts/...
     argv = ["--data-dir", str(folder), *SHORT, "--serve", "no"]
     first, _ = _run(capsys, *argv)
     began = datetime.now().astimezone()
@@ -82,6 +110,12 @@ def test_every_run_in_the_same_folder_is_its_own(
         listed = {int(n) for n in re.findall(r"№(\d+) \[", out)}
         assert listed
         assert listed <= {a[0] for a in appeals}
+        # some are left open for an operator, and the summary says which
+        still_open = [{"id": i, "status": s} for i, s, _ in appeals if s == "new"]
+        assert still_open
+        listed_open = [{"id": a["id"], "status": a["status"]} for a in second["open_appeals"]]
+        assert sorted(listed_open, key=lambda a: a["id"]) == still_open
+        assert "№{} (new)".format(still_open[0]["id"]) in out
         types = {r[0] for r in conn.execute("SELECT type FROM incidents")}
         assert {"stuck_phase", "air_quality_exceedance", "device_silent"} <= types
         titles = [r[0] for r in conn.execute("SELECT title FROM appeals")]
@@ -93,6 +127,14 @@ def test_every_run_in_the_same_folder_is_its_own(
     assert "Светофорный объект" in out
     assert "<svg" in Path(second["report"]).read_text()
     assert (folder / "operator-key.txt").stat().st_mode & 0o077 == 0
+    # without serving, what it prints is the way to serve: a command that parses
+    assert (
+        _commands(out)
+        == second["commands"]
+        == [f"scripts/demo --data-dir {folder} --hours 1 --faults 0 --serve yes"]
+    )
+    for command in second["commands"]:
+        _parse(command)
 
     # --keep: the previous run's database stays beside this run's, each with its own data
     third, _ = _run(capsys, *argv, "--keep")
@@ -105,6 +147,87 @@ def test_every_run_in_the_same_folder_is_its_own(
             assert sum(count_readings(conn).values()) == third["readings"]
             assert scalar(conn, "SELECT count(*) FROM appeals") == third["appeals"]
             assert third["faults_found"] == third["fault_pairs"] == 3
+
+
+@pytest.mark.slow
+def test_every_command_the_summary_prints_works_as_printed(folder: Path) -> None:
+    """The demo keeps serving in the background while each printed line is run."""
+    assert shutil.which("curl"), "the summary's API examples are curl lines"
+    port = free_port()
+    argv = ["demo", "--data-dir", str(folder), *SHORT, "--serve", "yes", "--port", str(port)]
+    with (folder / "demo.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "citypulse.cli", *argv],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    assert proc.stdout is not None
+    output = _Output(proc.stdout)
+    try:
+        out = output.until("Ctrl-C stops", timeout=240)
+        summary = json.loads((folder / "summary.json").read_text())
+        commands = _commands(out)
+        assert commands == summary["commands"]
+        assert summary["api"] == f"http://127.0.0.1:{port}"
+        accept = [c for c in commands if c.endswith("/accept")]
+        assert len(accept) == 1
+        assert any(c.startswith("scripts/citypulse ") for c in commands)
+        answers = {}
+        for command in commands:
+            if command.startswith(("scripts/", "CITYPULSE_")):
+                _parse(command)
+            if re.search(r"\$[A-Z_]+", command):
+                continue  # a placeholder the reader fills in (a Grafana token): parsed only
+            cli = f"{shlex.quote(sys.executable)} -m citypulse.cli"
+            line = re.sub(r"(?<!\S)scripts/citypulse(?=\s)", cli, command)
+            done = subprocess.run(
+                ["bash", "-c", line], cwd=ROOT, capture_output=True, text=True, timeout=120
+            )
+            assert done.returncode == 0, (command, done.stdout, done.stderr)
+            assert "Traceback" not in done.stderr
+            answers[command] = done.stdout
+        accepted = json.loads(answers[accept[0]])
+        assert accepted["citypulse_status"] == "accepted", accepted
+        appeal = int(accept[0].rsplit("/", 2)[1])
+        assert appeal in {a["id"] for a in summary["open_appeals"]}
+        with psycopg.connect(summary["database"]) as conn:
+            assert scalar(conn, "SELECT status FROM appeals WHERE id = %s", (appeal,)) == (
+                "accepted"
+            )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+        output.thread.join(10)
+    assert code == 0  # Ctrl-C is how the served demo ends: the servers stop cleanly
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(summary["database"], connect_timeout=2).close()
+
+
+class _Output:
+    """A child's stdout, read by a thread so that waiting for a line can time out."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        with stream:
+            for line in stream:
+                self.lines.put(line)
+
+    def until(self, marker: str, *, timeout: float) -> str:
+        """The lines up to the one with ``marker``, which must come within ``timeout``."""
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while not seen or marker not in seen[-1]:
+            try:
+                seen.append(self.lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                raise AssertionError(f"no {marker!r} in {timeout}s:\n{''.join(seen)}") from None
+        return "".join(seen)
 
 
 @pytest.mark.parametrize(
