@@ -7,38 +7,90 @@ through MQTT into the ingest worker, runs the detector set over what was stored 
 ``citypulse detect --from/--to`` does), turning incidents into appeals with Russian
 texts, serves the Open311 API over them and writes a static HTML report.  It ends with a
 summary (also written as ``summary.json``) and, on a terminal, keeps the API up until
-Ctrl-C.  Data stays in the folder for the next run; Ctrl-C stops everything cleanly.
+Ctrl-C.  Ctrl-C stops everything cleanly.
+
+Each run gets a fresh database and broker state: the previous run's database is dropped
+(or, with ``--keep``, kept beside it under another name), because two simulations of
+overlapping hours in one database interleave, and every count, listing and detection
+score of the run would mix them.  The data stays in the folder after the run, until the
+next one.  Wrong option values are refused when the arguments are parsed, before any
+server starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from citypulse import MqttUrl, Settings
 
+if TYPE_CHECKING:
+    from lab._embedded import EmbeddedPostgres
+
 HELP = "run the whole system on embedded defaults"
+
+DATA_DIR = Path(".citypulse/demo")
+HOURS = 6.0
+FAULTS = 12.0
+SEED = 7
+PORT = 8311
+
+_N = TypeVar("_N", int, float)
+
+
+def _number(convert: Callable[[str], _N], low: _N, high: _N, what: str) -> Callable[[str], _N]:
+    """An argparse ``type=``: ``convert`` the text, then require ``low <= value <= high``
+    (which NaN fails too)."""
+
+    def parse(text: str) -> _N:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _folder(text: str) -> Path:
+    """An argparse ``type=``: a folder, existing or not, but not some other file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a folder")
+    return path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
-        type=Path,
-        default=Path(".citypulse/demo"),
-        help="where the embedded servers keep their data (default .citypulse/demo)",
+        type=_folder,
+        default=DATA_DIR,
+        help=f"where the embedded servers keep their data (default {DATA_DIR})",
     )
     parser.add_argument(
-        "--hours", type=float, default=6.0, help="simulated hours, ending now (default 6)"
+        "--hours",
+        type=_number(float, 1.0, 720.0, "a number of hours from 1 to 720"),
+        default=HOURS,
+        help=f"simulated hours, ending now: 1 (the showcase faults take an hour) to 720 "
+        f"(default {HOURS:g})",
     )
     parser.add_argument(
-        "--faults", type=float, default=12.0, help="random faults per simulated day (default 12)"
+        "--faults",
+        type=_number(float, 0.0, 1000.0, "a number of faults per day from 0 to 1000"),
+        default=FAULTS,
+        help=f"random faults per simulated day, 0 to 1000 (default {FAULTS:g})",
     )
-    parser.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"simulation seed (default {SEED})")
     parser.add_argument(
         "--serve",
         choices=("auto", "yes", "no"),
@@ -46,7 +98,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="keep the API up after the summary until Ctrl-C (auto: when on a terminal)",
     )
     parser.add_argument(
-        "--port", type=int, default=8311, help="API port (default 8311, or a free one)"
+        "--port",
+        type=_number(int, 1, 65535, "a TCP port from 1 to 65535"),
+        default=PORT,
+        help=f"API port (default {PORT}, or a free one when it is taken)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the previous run's database beside this run's, renamed "
+        "citypulse_<time of its last reading>, instead of dropping it",
     )
 
 
@@ -76,6 +137,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         _say("starting PostgreSQL ...")
         pg.start()
+        kept = _fresh_database(pg, keep=args.keep)
+        # Retained messages and queued sessions belong to the previous run too.
+        (data / "mosquitto" / "mosquitto.db").unlink(missing_ok=True)
         _say("starting the MQTT broker ...")
         broker = start_broker(data / "mosquitto")
         if not broker.full_mqtt:
@@ -137,7 +201,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 conn, published.messages, published.wall_s, len(faults), pg.url, broker.url, data
             )
         detected = _detect(pg.url, start, end, faults, settings)
-        summary = _finish(pg.url, data, start, end, published, len(faults), detected, args)
+        summary = _finish(
+            pg.url, data, start, end, published, len(faults), detected, args, kept=kept
+        )
         return 0 if summary["readings"] > 0 else 1
     except KeyboardInterrupt:
         _say("interrupted: stopping cleanly")
@@ -146,6 +212,54 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if broker is not None:
             broker.stop()
         pg.stop()
+
+
+def _fresh_database(pg: EmbeddedPostgres, *, keep: bool) -> str:
+    """Make ``citypulse`` in ``pg`` an empty database for this run.
+
+    The previous run's is dropped or, with ``keep``, renamed ``citypulse_<UTC time of its
+    last reading>``; that name is returned ("" when nothing was kept).  An empty database
+    (a first run) is left as it is.
+    """
+    import psycopg
+    from psycopg import sql
+
+    from citypulse.db import READING_TABLES
+
+    with psycopg.connect(pg.url) as conn:
+        if not conn.execute(_ANY_TABLE).fetchone():
+            return ""
+        times: list[datetime] = []
+        for table in READING_TABLES.values():
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (None,):
+                continue
+            query = sql.SQL("SELECT max(time) FROM {}").format(sql.Identifier(table))
+            times += [t for (t,) in conn.execute(query) if t is not None]
+        last = max(times, default=datetime.now(UTC))
+    with psycopg.connect(pg.database_url("postgres"), autocommit=True) as admin:
+        kept = ""
+        if keep:
+            taken = {r[0] for r in admin.execute("SELECT datname FROM pg_database")}
+            kept = name = f"citypulse_{last.astimezone(UTC):%Y%m%d_%H%M%S}"
+            n = 1
+            while kept in taken:
+                n += 1
+                kept = f"{name}_{n}"
+            admin.execute(
+                sql.SQL("ALTER DATABASE citypulse RENAME TO {}").format(sql.Identifier(kept))
+            )
+            _say(f"the previous run's database is kept as {kept}")
+        else:
+            # Not WITH (FORCE): a session someone still has open should stop us, not die.
+            admin.execute("DROP DATABASE citypulse")
+            _say("the previous run's database was dropped (--keep keeps it)")
+        admin.execute("CREATE DATABASE citypulse")
+    return kept
+
+
+_ANY_TABLE = """
+SELECT 1 FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') LIMIT 1
+"""
 
 
 def _faults(
@@ -164,7 +278,9 @@ def _faults(
 
 
 def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
-    """Three faults every run shows (a stuck signal, smog, a dead camera) near the end."""
+    """Three faults every run shows in its second half: a stuck signal the sensors see
+    resolved, and smog and a dead camera still going on at the end, so that their
+    appeals stay open for an operator to accept."""
     from simulator import faults_from_spec
 
     span = (end - start).total_seconds()
@@ -172,14 +288,17 @@ def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
     def at(fraction: float) -> str:
         return f"{int(span * fraction)}s"
 
+    def past_the_end(fraction: float) -> str:
+        return f"{int(span * (1 - fraction)) + 3600}s"
+
     spec = {
         "faults": [
             {"type": "stuck_phase", "device": "tl-kirova-teatralnaya", "at": at(0.55),
              "duration": "12m", "id": "demo-stuck"},
             {"type": "air_quality_exceedance", "device": "eco-leninsky-1", "at": at(0.45),
-             "duration": "50m", "id": "demo-smog"},
+             "duration": past_the_end(0.45), "id": "demo-smog"},
             {"type": "camera_offline", "device": "cam-kirova-pushkina-n", "at": at(0.6),
-             "duration": "25m", "id": "demo-camera"},
+             "duration": past_the_end(0.6), "id": "demo-camera"},
         ]
     }  # fmt: skip
     return list(faults_from_spec(spec, city, start=start, end=end, seed=1))
@@ -215,7 +334,7 @@ def _summary(
     if worst:
         print(f"  air:        highest hourly PM2.5 peak {worst[1]} µg/m³ at {worst[0]}")
     print(f"  truth:      {data / 'ground-truth.jsonl'} lists every injected fault")
-    print(f"  database:   {db_url} (was running during the demo; data kept in {data})")
+    print(f"  database:   {db_url} (up while the demo runs; the data stays in {data})")
     print(f"  broker:     {mqtt_url}")
 
 
@@ -260,9 +379,14 @@ def _detect(
 
 
 _APPEALS = """
-SELECT a.id, a.sector, a.title, a.description, a.agency, a.expected_at
-FROM appeals a WHERE a.source = 'sensor' AND a.requested_at >= %s
-ORDER BY a.priority DESC, a.id LIMIT 3
+SELECT id, sector, title, description, agency, expected_at FROM appeals
+WHERE source = 'sensor' ORDER BY priority DESC, id LIMIT 3
+"""
+
+
+_OPEN_APPEALS = """
+SELECT id, status, title FROM appeals
+WHERE source = 'sensor' AND status = ANY(%s) ORDER BY priority DESC, id
 """
 
 
@@ -275,28 +399,37 @@ def _finish(
     faults: int,
     detected: dict[str, Any],
     args: argparse.Namespace,
+    *,
+    kept: str,
 ) -> dict[str, Any]:
-    """Appeals, the HTML report, summary.json, and the API (kept up on a terminal)."""
+    """Appeals, the HTML report, summary.json and commands to try, which work as printed:
+    while serving, against the API and database kept up until Ctrl-C."""
     import json
     import os
     import secrets
 
+    from psycopg.rows import dict_row
+
     from appeals import load_routing
+    from citypulse import AppealStatus
     from citypulse.db import connect
     from lab._report import write_report
 
     with connect(url, autocommit=True) as conn:
-        run_start = conn.execute("SELECT min(opened_at) FROM incidents").fetchone()
         sectors = conn.execute(
             "SELECT sector, count(*) FROM appeals WHERE source = 'sensor' "
             "GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
-        since = run_start[0] if run_start and run_start[0] else end
-        samples = conn.execute(_APPEALS, (since,)).fetchall()
+        samples = conn.execute(_APPEALS).fetchall()
         report = write_report(conn, data / "report.html", start=start, end=end)
         open_incidents = conn.execute(
             "SELECT count(*) FROM incidents WHERE status = 'open'"
         ).fetchone()
+        still_open = (
+            conn.cursor(row_factory=dict_row)
+            .execute(_OPEN_APPEALS, ([s.value for s in AppealStatus if s.is_open],))
+            .fetchall()
+        )
     total = sum(n for _, n in sectors)
     print(
         f"  appeals:    {total} created from incidents"
@@ -311,49 +444,94 @@ def _finish(
         if agency:
             deadline = f"{due.astimezone(zone):%d.%m %H:%M}" if due else "—"
             print(f"        → {agency}, срок: {deadline}")
+    if still_open:
+        listed = ", ".join(f"№{a['id']} ({a['status']})" for a in still_open)
+        print(f"  open:       {listed}: still going on, waiting for an operator")
+    else:
+        print("  open:       none: the sensors saw every fault end")
     print(f"  report:     {report.path} (open it in a browser: traffic, air, incidents map)")
+    key_file = data / "operator-key.txt"
+    key_file.write_text(secrets.token_urlsafe(24) + "\n")
+    os.chmod(key_file, 0o600)
     summary = {
         "devices": report.devices,
         "readings": report.readings,
         "messages": published.messages,
         "faults": faults,
+        "faults_found": detected["faults_found"],
+        "fault_pairs": detected["fault_pairs"],
         "incidents_opened": detected["opened"],
         "incidents_resolved": detected["resolved"],
         "incidents_open": int(open_incidents[0]) if open_incidents else 0,
         "appeals": total,
+        "open_appeals": still_open,
         "report": str(report.path),
         "start": start.isoformat(),
         "end": end.isoformat(),
+        "kept": kept or None,
+        "database": url,
+        "api": None,
+        "commands": [],
     }
-    (data / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
 
-    serve = args.serve == "yes" or (args.serve == "auto" and sys.stdin.isatty())
-    key = secrets.token_urlsafe(24)
-    key_file = data / "operator-key.txt"
-    key_file.write_text(key + "\n")
-    os.chmod(key_file, 0o600)
-    grafana = (
-        "  grafana:    in a Grafana 12, provision grafana/provisioning/ (datasource + "
-        "dashboards) pointing at the database above, or run\n"
-        "              CITYPULSE_DATABASE_URL=<db> citypulse grafana publish --url "
-        "http://localhost:3000 --token <service-account token>"
-    )
-    print(grafana)
-    if not serve:
-        print("  api:        citypulse serve (run the demo on a terminal to keep it up)")
+    def write() -> None:
+        (data / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+
+    if not (args.serve == "yes" or (args.serve == "auto" and sys.stdin.isatty())):
+        summary["commands"] = [_rerun(args, data)]
+        print(f"  api:        {summary['commands'][0]}")
+        print("              (runs the demo again and keeps the API up until Ctrl-C)")
+        print("  grafana:    provision grafana/provisioning/ against the demo's database")
+        write()
         return summary
-    _serve(url, args.port, key_file)
+    with _api(url, args.port, key_file) as base:
+        tries = _tries(base, url, key_file, still_open[0]["id"] if still_open else None)
+        cli = shlex.quote(_script("citypulse"))
+        grafana = (
+            f"CITYPULSE_GRAFANA_DB_USER=postgres {cli} --database-url {url} grafana publish "
+            '--url http://localhost:3000 --token "$GRAFANA_TOKEN"'
+        )
+        summary.update(api=base, commands=[*tries, grafana])
+        write()
+        print(f"  api:        {base}/open311/v2/requests.json (Open311 GeoReport v2)")
+        print(f"              {base}/openapi.json; operators' key in {key_file}")
+        labels = ["try:"] + [""] * (len(tries) - 1)
+        for label, command in zip(labels, tries, strict=True):
+            print(f"  {label:<12}{command}")
+        print(f"  grafana:    {grafana}")
+        print("              (a Grafana 12 on this machine with a service-account token in")
+        print("              GRAFANA_TOKEN; or provision grafana/provisioning/)")
+        print("  Ctrl-C stops the API, the broker and the database; the data stays.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            _say("stopping ...")
     return summary
 
 
-def _serve(url: str, port: int, key_file: Path) -> None:
+def _tries(base: str, url: str, key_file: Path, appeal: int | None) -> list[str]:
+    """Commands to try while the demo serves: the API with curl (an operator accepting
+    ``appeal``, still open), then the CLI on the demo's database."""
+    key = f'"X-API-Key: $(cat {shlex.quote(str(key_file))})"'
+    tries = [f"curl -s {base}/open311/v2/requests.json"]
+    if appeal is not None:
+        one = f"{base}/api/v1/appeals/{appeal}"
+        tries += [f"curl -s -X POST -H {key} {one}/accept", f"curl -s -H {key} {one}"]
+    return [*tries, f"{shlex.quote(_script('citypulse'))} --database-url {url} db status"]
+
+
+@contextmanager
+def _api(url: str, port: int, key_file: Path) -> Iterator[str]:
+    """The Open311 API and operators' actions over ``url``, on ``port`` or a free one when
+    it is taken; yields the base URL."""
+    import socket
+
     from appeals import Api, KeyStore, load_routing, open_pool, serve_in_thread
     from citypulse import Secret
     from lab._embedded import free_port
 
     try:
-        import socket
-
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", port))
     except OSError:
@@ -368,14 +546,42 @@ def _serve(url: str, port: int, key_file: Path) -> None:
             connectors=(),
         ).app()
         with serve_in_thread(app, port=port) as base:
-            print(f"  api:        {base}/open311/v2/requests.json (Open311 GeoReport v2)")
-            print(f"              {base}/open311/v2/services.json, {base}/openapi.json")
-            print(
-                f"              operator actions: POST {base}/api/v1/appeals/<id>/accept "
-                f"with X-API-Key from {key_file}"
-            )
-            print("  Ctrl-C stops the API, the broker and the database; data stays.")
-            while True:
-                time.sleep(3600)
+            yield base
     finally:
         pool.close(timeout=5.0)
+
+
+#: the checkout this module is in, when it runs from one (scripts/ beside the packages)
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str) -> str:
+    """How to run ``scripts/<name>`` from the folder the demo runs in (the checkout's root
+    under scripts/demo): relative below it, absolute elsewhere, and the installed
+    ``citypulse`` where there is no checkout."""
+    path = _CHECKOUT / "scripts" / name
+    if not path.exists():
+        return "citypulse" if name == "citypulse" else f"citypulse {name}"
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def _rerun(args: argparse.Namespace, data: Path) -> str:
+    """The command that runs this demo again, serving: how to reach the API after a run
+    that did not serve."""
+    script = _script("demo")
+    # scripts/demo runs in the checkout's root, citypulse demo in the current folder
+    here = _CHECKOUT if script.endswith("scripts/demo") else Path.cwd()
+    words = [script] if script.endswith("scripts/demo") else script.split()
+    if data != (here / DATA_DIR).resolve():
+        words += ["--data-dir", str(data)]
+    for flag, value, default in (
+        ("--hours", args.hours, HOURS),
+        ("--faults", args.faults, FAULTS),
+        ("--seed", args.seed, SEED),
+        ("--port", args.port, PORT),
+    ):
+        if value != default:
+            words += [flag, format(value, ".12g")]
+    if args.keep:
+        words.append("--keep")
+    return shlex.join([*words, "--serve", "yes"])

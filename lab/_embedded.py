@@ -146,7 +146,11 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/citypulse"
+        return self.database_url("citypulse")
+
+    def database_url(self, name: str) -> str:
+        """The URL of database ``name`` in this cluster."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def start(self) -> EmbeddedPostgres:
         bindir = self.bindir or postgres_bindir()

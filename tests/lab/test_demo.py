@@ -1,21 +1,41 @@
-"""`citypulse demo` end to end in a short mode: its summary agrees with its database."""
+"""`citypulse demo` end to end in a short mode: each run's summary agrees with its own
+database, wrong values are refused before anything starts, and every command the summary
+prints works as printed."""
 
 from __future__ import annotations
 
 import json
 import os
+import queue
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import IO, Any
 
 import psycopg
 import pytest
 
-from citypulse.cli import main
+from citypulse.cli import build_parser, main
 from citypulse.db import count_readings, scalar
-from lab._embedded import EmbeddedPostgres
+from lab._embedded import EmbeddedPostgres, free_port
 
-pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+#: the three showcase faults only, so that every one of them must be found
+SHORT = ["--hours", "1", "--faults", "0"]
+#: a command line as the summary prints it, after its label ("  try:  ") or indentation
+COMMAND = re.compile(
+    r"^ +(?:[a-z]+: +)?((?:[A-Z_]+=\S+ )*(?:curl|scripts/citypulse|scripts/demo) .*)$"
+)
 
 
 @pytest.fixture
@@ -25,36 +45,256 @@ def folder() -> Iterator[Path]:
         yield Path(d)
 
 
-def test_demo_summary_matches_the_database(
-    folder: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["demo", "--data-dir", str(folder), "--hours", "2", "--serve", "no"]) == 0
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[dict[str, Any], str]:
+    assert main(["demo", *argv]) == 0
     out = capsys.readouterr().out
-    summary = json.loads((folder / "summary.json").read_text())
+    folder = Path(argv[argv.index("--data-dir") + 1])
+    return json.loads((folder / "summary.json").read_text()), out
 
+
+@contextmanager
+def _cluster(folder: Path) -> Iterator[EmbeddedPostgres]:
     pg = EmbeddedPostgres(folder / "postgres").start()  # the data stayed in the folder
     try:
-        with psycopg.connect(pg.url) as conn:
-            readings = sum(count_readings(conn).values())
-            assert summary["readings"] == readings > 10_000
-            assert summary["devices"] == scalar(conn, "SELECT count(*) FROM devices") == 89
-            assert (
-                summary["incidents_opened"] == scalar(conn, "SELECT count(*) FROM incidents") >= 3
-            )
-            assert summary["appeals"] == scalar(
-                conn, "SELECT count(*) FROM appeals WHERE source = 'sensor'"
-            )
-            assert summary["appeals"] == summary["incidents_opened"]
-            # The three showcase faults were found and became appeals with Russian texts.
-            types = {r[0] for r in conn.execute("SELECT type FROM incidents")}
-            assert {"stuck_phase", "air_quality_exceedance", "device_silent"} <= types
-            titles = [r[0] for r in conn.execute("SELECT title FROM appeals")]
+        yield pg
     finally:
         pg.stop()
-    assert f"{summary['appeals']} created from incidents" in out
+
+
+def _commands(out: str) -> list[str]:
+    return [m.group(1) for line in out.splitlines() if (m := COMMAND.match(line))]
+
+
+def _parse(command: str) -> None:
+    """A printed ``scripts/citypulse`` or ``scripts/demo`` line parses as the CLI's."""
+    words = shlex.split(command)
+    while "=" in words[0]:
+        words.pop(0)
+    program, args = words[0], words[1:]
+    if program == "scripts/demo":
+        args = ["demo", *args]
+    else:
+        assert program == "scripts/citypulse", command
+    build_parser().parse_args(args)
+
+
+@pytest.mark.slow
+def test_every_run_in_the_same_folder_is_its_own(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # where the README runs it: commands print as scripts/...
+    argv = ["--data-dir", str(folder), *SHORT, "--serve", "no"]
+    first, _ = _run(capsys, *argv)
+    began = datetime.now().astimezone()
+    second, out = _run(capsys, *argv)
+
+    with _cluster(folder) as pg, psycopg.connect(pg.url) as conn:
+        readings = sum(count_readings(conn).values())
+        assert second["readings"] == readings > 5_000
+        # one simulation of the hour, not two laid over each other
+        assert abs(second["readings"] - first["readings"]) <= first["readings"] // 100
+        assert scalar(conn, "SELECT min(time) FROM camera_readings") >= datetime.fromisoformat(
+            second["start"]
+        )
+        assert second["devices"] == scalar(conn, "SELECT count(*) FROM devices") == 89
+        # its own faults were found ...
+        assert second["faults_found"] == second["fault_pairs"] == 3
+        incidents = scalar(conn, "SELECT count(*) FROM incidents")
+        assert second["incidents_opened"] == incidents >= 3
+        # ... and its appeals are its own: every one made after this run began
+        appeals = conn.execute(
+            "SELECT id, status, requested_at FROM appeals WHERE source = 'sensor' ORDER BY id"
+        ).fetchall()
+        assert second["appeals"] == len(appeals) == incidents
+        assert all(requested > began for _, _, requested in appeals)
+        listed = {int(n) for n in re.findall(r"№(\d+) \[", out)}
+        assert listed
+        assert listed <= {a[0] for a in appeals}
+        # some are left open for an operator, and the summary says which
+        still_open = [{"id": i, "status": s} for i, s, _ in appeals if s == "new"]
+        assert still_open
+        listed_open = [{"id": a["id"], "status": a["status"]} for a in second["open_appeals"]]
+        assert sorted(listed_open, key=lambda a: a["id"]) == still_open
+        assert "№{} (new)".format(still_open[0]["id"]) in out
+        types = {r[0] for r in conn.execute("SELECT type FROM incidents")}
+        assert {"stuck_phase", "air_quality_exceedance", "device_silent"} <= types
+        titles = [r[0] for r in conn.execute("SELECT title FROM appeals")]
+        databases = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+    assert databases == {"postgres", "template0", "template1", "citypulse"}  # the first's dropped
+    assert f"{second['appeals']} created from incidents" in out
     assert any("не переключается" in t for t in titles)
     assert any("Превышение ПДК" in t for t in titles)
     assert "Светофорный объект" in out
-    report = Path(summary["report"]).read_text()
-    assert "<svg" in report
+    assert "<svg" in Path(second["report"]).read_text()
     assert (folder / "operator-key.txt").stat().st_mode & 0o077 == 0
+    # without serving, what it prints is the way to serve: a command that parses
+    assert (
+        _commands(out)
+        == second["commands"]
+        == [f"scripts/demo --data-dir {folder} --hours 1 --faults 0 --serve yes"]
+    )
+    for command in second["commands"]:
+        _parse(command)
+
+    # --keep: the previous run's database stays beside this run's, each with its own data
+    third, _ = _run(capsys, *argv, "--keep")
+    assert re.fullmatch(r"citypulse_\d{8}_\d{6}", third["kept"])
+    with _cluster(folder) as pg:
+        with psycopg.connect(pg.database_url(third["kept"])) as conn:
+            assert sum(count_readings(conn).values()) == second["readings"]
+            assert scalar(conn, "SELECT count(*) FROM appeals") == second["appeals"]
+        with psycopg.connect(pg.url) as conn:
+            assert sum(count_readings(conn).values()) == third["readings"]
+            assert scalar(conn, "SELECT count(*) FROM appeals") == third["appeals"]
+            assert third["faults_found"] == third["fault_pairs"] == 3
+
+
+@pytest.mark.slow
+def test_every_command_the_summary_prints_works_as_printed(folder: Path) -> None:
+    """The demo keeps serving in the background while each printed line is run."""
+    assert shutil.which("curl"), "the summary's API examples are curl lines"
+    port = free_port()
+    argv = ["demo", "--data-dir", str(folder), *SHORT, "--serve", "yes", "--port", str(port)]
+    with (folder / "demo.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "citypulse.cli", *argv],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    assert proc.stdout is not None
+    output = _Output(proc.stdout)
+    try:
+        out = output.until("Ctrl-C stops", timeout=240)
+        summary = json.loads((folder / "summary.json").read_text())
+        commands = _commands(out)
+        assert commands == summary["commands"]
+        assert summary["api"] == f"http://127.0.0.1:{port}"
+        accept = [c for c in commands if c.endswith("/accept")]
+        assert len(accept) == 1
+        assert any(c.startswith("scripts/citypulse ") for c in commands)
+        answers = {}
+        for command in commands:
+            if command.startswith(("scripts/", "CITYPULSE_")):
+                _parse(command)
+            if re.search(r"\$[A-Z_]+", command):
+                continue  # a placeholder the reader fills in (a Grafana token): parsed only
+            cli = f"{shlex.quote(sys.executable)} -m citypulse.cli"
+            line = re.sub(r"(?<!\S)scripts/citypulse(?=\s)", cli, command)
+            done = subprocess.run(
+                ["bash", "-c", line], cwd=ROOT, capture_output=True, text=True, timeout=120
+            )
+            assert done.returncode == 0, (command, done.stdout, done.stderr)
+            assert "Traceback" not in done.stderr
+            answers[command] = done.stdout
+        accepted = json.loads(answers[accept[0]])
+        assert accepted["citypulse_status"] == "accepted", accepted
+        appeal = int(accept[0].rsplit("/", 2)[1])
+        assert appeal in {a["id"] for a in summary["open_appeals"]}
+        with psycopg.connect(summary["database"]) as conn:
+            assert scalar(conn, "SELECT status FROM appeals WHERE id = %s", (appeal,)) == (
+                "accepted"
+            )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+        output.thread.join(10)
+    assert code == 0  # Ctrl-C is how the served demo ends: the servers stop cleanly
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(summary["database"], connect_timeout=2).close()
+
+
+class _Output:
+    """A child's stdout, read by a thread so that waiting for a line can time out."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        with stream:
+            for line in stream:
+                self.lines.put(line)
+
+    def until(self, marker: str, *, timeout: float) -> str:
+        """The lines up to the one with ``marker``, which must come within ``timeout``."""
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while not seen or marker not in seen[-1]:
+            try:
+                seen.append(self.lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                raise AssertionError(f"no {marker!r} in {timeout}s:\n{''.join(seen)}") from None
+        return "".join(seen)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--hours", "0"],
+        ["--hours", "-1"],
+        ["--hours", "nan"],
+        ["--hours", "inf"],
+        ["--hours", "6h"],
+        ["--hours", "100000"],
+        ["--faults", "-1"],
+        ["--faults", "nan"],
+        ["--port", "0"],
+        ["--port", "65536"],
+        ["--port", "http"],
+        ["--seed", "1.5"],
+    ],
+    ids=" ".join,
+)
+def test_wrong_values_are_refused_before_anything_starts(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "demo"
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--data-dir", str(data), *argv, "--serve", "no"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert errors == [errors[0]]
+    assert errors[0].startswith(f"citypulse demo: error: argument {argv[0]}: ")
+    assert argv[1] in errors[0]
+    assert "Traceback" not in err
+    assert not data.exists()  # nothing was started: the servers would have made it
+
+
+def test_a_data_folder_that_is_a_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--data-dir", str(tmp_path / "file"), "--serve", "no"])
+    assert exc.value.code == 2
+    assert "argument --data-dir: " in capsys.readouterr().err
+
+
+def test_scripts_citypulse_bootstraps_then_runs_the_checkout_citypulse(tmp_path: Path) -> None:
+    """The wrapper keeps the caller's folder and arguments, and bootstrap's chatter off
+    stdout (where ``--json`` goes)."""
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy2(ROOT / "scripts" / "citypulse", checkout / "scripts" / "citypulse")
+    bootstrap = checkout / "scripts" / "bootstrap"
+    bootstrap.write_text(
+        '#!/usr/bin/env bash\ncd "$(dirname "$0")/.."\necho installing\n'
+        'mkdir -p .venv/bin\nprintf \'#!/usr/bin/env bash\\nprintf "%%s\\\\n" "$PWD" "$@"\\n\''
+        " > .venv/bin/citypulse\nchmod +x .venv/bin/citypulse\n"
+    )
+    bootstrap.chmod(0o755)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [str(checkout / "scripts" / "citypulse"), "db", "status", "--json", "a b"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.splitlines() == [str(elsewhere), "db", "status", "--json", "a b"]
+    assert "installing" in done.stderr
