@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     from simulator import Simulation, preset_city, publish, write_ground_truth
 
+    _interrupt_on_signals()
     if settings.log_level == "INFO":  # the default: keep the progress lines readable
         for name in ("ingest", "citypulse.db", "detectors._incidents"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -212,6 +214,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if broker is not None:
             broker.stop()
         pg.stop()
+
+
+def _interrupt_on_signals() -> None:
+    """SIGTERM (a service manager, ``kill``) stops the demo as Ctrl-C does, through the
+    same clean shutdown of the API, the broker and PostgreSQL; SIGINT is restored too,
+    since a background job started by a non-interactive shell inherits it ignored."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _fresh_database(pg: EmbeddedPostgres, *, keep: bool) -> str:

@@ -205,6 +205,32 @@ def test_every_command_the_summary_prints_works_as_printed(folder: Path) -> None
         psycopg.connect(summary["database"], connect_timeout=2).close()
 
 
+@pytest.mark.slow
+def test_sigterm_stops_the_served_demo_and_its_servers(folder: Path) -> None:
+    """A service manager's SIGTERM ends the demo as Ctrl-C does: nothing left running."""
+    argv = ["demo", "--data-dir", str(folder), *SHORT, "--serve", "yes", "--port", str(free_port())]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citypulse.cli", *argv],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    output = _Output(proc.stdout)
+    try:
+        output.until("Ctrl-C stops", timeout=240)
+        database = json.loads((folder / "summary.json").read_text())["database"]
+    finally:
+        proc.terminate()
+        code = proc.wait(60)
+        output.thread.join(10)
+    assert code == 0
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(database, connect_timeout=2).close()
+    assert not (folder / "postgres" / "pgdata" / "postmaster.pid").exists()
+
+
 class _Output:
     """A child's stdout, read by a thread so that waiting for a line can time out."""
 
