@@ -27,7 +27,7 @@ CASES: list[tuple[IncidentType, str, dict[str, object], list[str], list[str]]] =
         {"value": 420.0, "limit_value": 120.0, "unit": "s", "evidence": {"phase": "red"}},
         [
             "Светофорный объект на перекрёстке ул. Кирова — ул. Театральная",
-            "фаза „красный“ не переключается 7 мин",
+            "фаза «красный» не переключается 7 мин",
             "(с 08:14)",
         ],
         [
@@ -298,7 +298,7 @@ def test_times_follow_the_configured_zone_and_show_the_date_on_another_day() -> 
     )
     title = Texts(timezone="Asia/Yekaterinburg").render(incident, device).title
     assert "с 10:14 25.11.2026" in title  # UTC+5, and the last alarm is a day later
-    assert f"фаза „зелёный“ не переключается 1{NB}сут 2{NB}ч" in title
+    assert f"фаза «зелёный» не переключается 1{NB}сут 2{NB}ч" in title
 
 
 def test_number_and_duration_formats() -> None:

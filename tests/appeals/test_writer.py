@@ -93,7 +93,7 @@ def test_commit_leaves_one_appeal_with_history_and_one_outbox_row_per_connector(
             assert payload["priority"] == 4  # the route's priority beats severity 2
             assert payload["lat"] == device.lat
             assert payload["long"] == device.lon
-            assert "фаза „красный“ не переключается" in payload["title"]
+            assert "фаза «красный» не переключается" in payload["title"]
             link = payload["evidence"]["grafana_url"]
             start_ms = int((T0 - timedelta(minutes=30)).timestamp() * 1000)
             assert link.startswith(
