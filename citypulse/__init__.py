@@ -45,11 +45,12 @@ from citypulse._records import (
     Reading,
     TrafficLightReading,
 )
-from citypulse._settings import MqttUrl, Secret, Settings, mask_url
+from citypulse._settings import LOCALES, Locale, MqttUrl, Secret, Settings, mask_url
 
 __all__ = [
     "AIR_LIMITS",
     "DEVICE_ID_RE",
+    "LOCALES",
     "READING_TYPES",
     "SLUG_RE",
     "AirLimit",
@@ -71,6 +72,7 @@ __all__ = [
     "IncidentListenerFactory",
     "IncidentStatus",
     "IncidentType",
+    "Locale",
     "MigrationError",
     "MqttUrl",
     "ParkingReading",

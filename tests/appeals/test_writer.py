@@ -42,6 +42,9 @@ def test_writer_from_settings() -> None:
     assert writer.connectors == ("webhook",)
     assert writer.grafana_url == "https://g.example"
     assert writer.routing.region == "Калужская область"
+    assert writer.locale == "ru"  # the routing file's
+    english = Settings.from_env({"CITYPULSE_LOCALE": "en"})
+    assert AppealWriter.from_settings(english).locale == "en"
 
 
 def test_rollback_leaves_nothing(db_url: str) -> None:
