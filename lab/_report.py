@@ -9,6 +9,7 @@ Times are shown in the time zone of ``start``.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from html import escape
@@ -18,17 +19,21 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from citypulse import AIR_LIMITS
-from citypulse.db import READING_TABLES
+from citypulse import AIR_LIMITS, Device
+from citypulse.db import READING_TABLES, load_devices
 from citypulse.render import (
     PALETTE,
+    Area,
     Chart,
+    MapKey,
     MapPoint,
     Series,
     Threshold,
+    crossings_of,
     device_map,
     legend,
     line_chart,
+    streets_through,
 )
 
 #: Pollutants shown, with their display names; limits come from the kernel's table.
@@ -106,7 +111,7 @@ def write_report(
         _header(start, end, tz, devices, readings, incidents, citizen),
         _traffic(conn, chart, params),
         _air(conn, chart, params, devices),
-        _incidents(incidents, citizen, devices, tz),
+        _incidents(incidents, citizen, devices, load_devices(conn).values(), tz),
     ]
     html = _PAGE.format(
         title=escape(f"citypulse report {start.astimezone(tz):%d.%m.%Y}"),
@@ -279,40 +284,43 @@ def _incidents(
     incidents: list[tuple[Any, ...]],
     citizen: list[tuple[Any, ...]],
     devices: dict[str, tuple[Any, ...]],
+    located: Iterable[Device],
     tz: tzinfo,
 ) -> str:
     numbers = {row[0]: n for n, row in enumerate(incidents, start=1)}
-    by_device: dict[str, list[int]] = defaultdict(list)
-    for row in incidents:
-        by_device[row[2]].append(numbers[row[0]])
     points = []
     for device_id, d in devices.items():
         if d[5] is None or d[6] is None:
             continue
         shape, color, kind = KIND_STYLE.get(d[1], ("circle", "#64748b", d[1]))
-        marks = by_device.get(device_id, [])
-        title = f"{d[2] or device_id} ({kind}, {d[3]})" + (
-            f" — incidents {', '.join(map(str, marks))}" if marks else ""
-        )
-        label, ring = ",".join(map(str, marks)), "#dc2626" if marks else ""
-        size = 4.5 if marks else 3.5
-        points.append(MapPoint(d[5], d[6], title, shape, color, size, label, ring))
+        points.append(MapPoint(d[5], d[6], f"{d[2] or device_id} ({kind}, {d[3]})", shape, color))
     for a in citizen:
         if a[6] is not None and a[7] is not None:
             title = f"citizen appeal #{a[0]}: {a[1]}"
             points.append(MapPoint(a[6], a[7], title, "diamond", "#f59e0b", 4.0))
-    shown = [*KIND_STYLE.values(), ("ring", "", "device with an incident (its numbers)")]
+    for row in incidents:  # a numbered badge by its device; the map keeps them apart
+        at = devices.get(row[2])
+        if at is not None and at[5] is not None and at[6] is not None:
+            n = str(numbers[row[0]])
+            points.append(MapPoint(at[5], at[6], f"incident {n}", "circle", "#dc2626", 8.0, n))
+    keys = [MapKey(name, shape, color) for shape, color, name in KIND_STYLE.values()]
+    keys.append(MapKey("incident (its number)", "circle", "#dc2626"))
     if citizen:
-        shown.append(("diamond", "#f59e0b", "citizen appeal"))
-    keys = "".join(
-        f'<span class="key"><b class="shape {shape}" style="background:{color}"></b>'
-        f"{escape(name)}</span>"
-        for shape, color, name in shown
-    )
+        keys.append(MapKey("citizen appeal", "diamond", "#f59e0b"))
+    keys += [
+        MapKey("street", "street"),
+        MapKey("district", "area"),
+        MapKey("moved marker", "leader"),
+    ]
     parts = [
         "<section><h2>Incidents</h2>",
-        device_map(points, areas=_district_centres(devices)),
-        f'<div class="legend">{keys}</div>',
+        device_map(
+            points,
+            streets=streets_through(crossings_of(located)),
+            areas=_districts(devices),
+            keys=keys,
+            locale="en",
+        ),
     ]
     if not incidents:
         parts.append('<p class="muted">No incidents in the period.</p>')
@@ -379,15 +387,12 @@ def _when(t: datetime, since: datetime, tz: tzinfo) -> str:
     )
 
 
-def _district_centres(devices: dict[str, tuple[Any, ...]]) -> list[tuple[float, float, str]]:
+def _districts(devices: dict[str, tuple[Any, ...]]) -> list[Area]:
     spots: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for d in devices.values():
         if d[3] and d[5] is not None and d[6] is not None:
             spots[d[3]].append((d[5], d[6]))
-    return [
-        (sum(p[0] for p in ps) / len(ps), sum(p[1] for p in ps) / len(ps), district)
-        for district, ps in sorted(spots.items())
-    ]
+    return [Area(district, tuple(ps)) for district, ps in sorted(spots.items())]
 
 
 def _device_name(devices: dict[str, tuple[Any, ...]], device_id: str) -> str:
@@ -430,12 +435,6 @@ svg.chart, svg.map { width: 100%; height: auto; display: block; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 4px 0 8px 56px; font-size: 12px; }
 .key { display: inline-flex; align-items: center; gap: 6px; }
 .key i { display: inline-block; width: 18px; border-top: 2.5px solid; }
-.shape { display: inline-block; width: 10px; height: 10px; }
-.shape.circle { border-radius: 50%; }
-.shape.diamond { transform: rotate(45deg) scale(.85); }
-.shape.triangle { clip-path: polygon(50% 0, 100% 100%, 0 100%); }
-.shape.ring { border-radius: 50%; border: 2px solid #dc2626; background: rgba(220, 38, 38, .15);
-  width: 12px; height: 12px; }
 table { width: 100%; border-collapse: collapse; margin-top: 12px; font-size: 13px; }
 th { text-align: left; font-weight: 600; color: #374151; border-bottom: 2px solid #e5e7eb;
   padding: 6px 8px; }
