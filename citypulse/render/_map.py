@@ -334,14 +334,14 @@ def _legend(keys: Sequence[MapKey], width: int, top: int) -> tuple[list[str], in
     out: list[str] = []
     x, row = 12.0, 0
     for key in keys:
-        room = 22 + len(key.label) * _KEY_CHAR_W + 20
+        room = 24 + len(key.label) * _KEY_CHAR_W + 20
         if x + room > width - 12 and x > 12:
             x, row = 12.0, row + 1
         y = top + 18 + row * 22
         out.append(f'<g class="key" transform="translate({x + 8:.1f} {y:.1f})">')
         out.append(_key_symbol(key))
         out.append(
-            f'<text x="14" dy="0.35em" font-size="12" fill="#374151">{escape(key.label)}</text></g>'
+            f'<text x="16" dy="0.35em" font-size="12" fill="#374151">{escape(key.label)}</text></g>'
         )
         x += room
     return out, 18 + (row + 1) * 22
