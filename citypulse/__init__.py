@@ -7,7 +7,7 @@ the kernel imports none of them; ``citypulse.db`` (schema and migrations),
 the city map) are its subpackages.
 """
 
-from citypulse._air import AIR_LIMITS, AirLimit
+from citypulse._air import AIR_LIMITS, MG_PER_M3, UG_PER_M3, AirLimit
 from citypulse._errors import (
     CitypulseError,
     ConfigError,
@@ -51,8 +51,10 @@ __all__ = [
     "AIR_LIMITS",
     "DEVICE_ID_RE",
     "LOCALES",
+    "MG_PER_M3",
     "READING_TYPES",
     "SLUG_RE",
+    "UG_PER_M3",
     "AirLimit",
     "Appeal",
     "AppealSource",
