@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from citypulse import MqttUrl, Settings
+from citypulse import LOCALES, MqttUrl, Settings
 
 HELP = "run the whole system on embedded defaults"
 
@@ -48,6 +48,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=int, default=8311, help="API port (default 8311, or a free one)"
     )
+    parser.add_argument(
+        "--locale",
+        choices=LOCALES,
+        help="language of the report and the appeals: ru or en (default CITYPULSE_LOCALE, "
+        "else the routing file's locale)",
+    )
 
 
 def _say(message: str) -> None:
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     from simulator import Simulation, preset_city, publish, write_ground_truth
 
+    settings = settings.with_overrides(locale=args.locale)  # the flag wins over the environment
     if settings.log_level == "INFO":  # the default: keep the progress lines readable
         for name in ("ingest", "citypulse.db", "detectors._incidents"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -137,7 +144,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 conn, published.messages, published.wall_s, len(faults), pg.url, broker.url, data
             )
         detected = _detect(pg.url, start, end, faults, settings)
-        summary = _finish(pg.url, data, start, end, published, len(faults), detected, args)
+        summary = _finish(
+            pg.url, data, start, end, published, len(faults), detected, args, settings
+        )
         return 0 if summary["readings"] > 0 else 1
     except KeyboardInterrupt:
         _say("interrupted: stopping cleanly")
@@ -275,6 +284,7 @@ def _finish(
     faults: int,
     detected: dict[str, Any],
     args: argparse.Namespace,
+    settings: Settings,
 ) -> dict[str, Any]:
     """Appeals, the HTML report, summary.json, and the API (kept up on a terminal)."""
     import json
@@ -285,6 +295,7 @@ def _finish(
     from citypulse.db import connect
     from lab._report import write_report
 
+    routing = load_routing(settings.routing_file)
     with connect(url, autocommit=True) as conn:
         run_start = conn.execute("SELECT min(opened_at) FROM incidents").fetchone()
         sectors = conn.execute(
@@ -293,7 +304,14 @@ def _finish(
         ).fetchall()
         since = run_start[0] if run_start and run_start[0] else end
         samples = conn.execute(_APPEALS, (since,)).fetchall()
-        report = write_report(conn, data / "report.html", start=start, end=end)
+        report = write_report(
+            conn,
+            data / "report.html",
+            start=start,
+            end=end,
+            routing=routing,
+            locale=settings.locale,  # else the routing file's
+        )
         open_incidents = conn.execute(
             "SELECT count(*) FROM incidents WHERE status = 'open'"
         ).fetchone()
@@ -302,7 +320,7 @@ def _finish(
         f"  appeals:    {total} created from incidents"
         + (f" ({', '.join(f'{n} {s}' for s, n in sectors)})" if sectors else "")
     )
-    zone = load_routing().zone
+    zone = routing.zone
     for _id, sector, title, description, agency, due in samples:
         print(f"    №{_id} [{sector}] {title}")
         for line in description.splitlines():

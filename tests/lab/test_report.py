@@ -16,6 +16,7 @@ import pytest
 
 from appeals import Routing, load_routing, parse_routing
 from citypulse import Settings
+from citypulse.cli import build_parser
 from lab._report import write_report
 from simulator import Fault, FaultType, Simulation, preset_city
 from tests._simdata import store_simulation
@@ -241,12 +242,17 @@ def test_english_when_asked_and_who_decides(filled_db: str, tmp_path: Path) -> N
     )
     assert '<html lang="ru">' in html
     assert missing(page, RUSSIAN) == []
-    # ... and the caller's locale over both.
-    html, page = report(filled_db, tmp_path / "c.html", locale="en")
+    # ... and `citypulse demo --locale en` over CITYPULSE_LOCALE, as the demo applies it.
+    args = build_parser().parse_args(["demo", "--locale", "en"])
+    flagged = settings.with_overrides(locale=args.locale)
+    html, page = report(filled_db, tmp_path / "c.html", locale=flagged.locale)
     assert '<html lang="en">' in html
     assert missing(page, ENGLISH) == []
     assert "Дорожное движение" not in page.text
     assert f'<span lang="ru">{SMOG}</span>' in html  # an appeal keeps the language it has
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["demo", "--locale", "fr"])
+    assert exit_.value.code == 2
 
 
 def test_one_time_zone_the_regions(filled_db: str, tmp_path: Path) -> None:
