@@ -19,7 +19,7 @@ from appeals._errors import (
     ServerStartError,
     TransitionRefused,
 )
-from appeals._facts import format_duration, format_number
+from appeals._facts import format_duration, format_number, format_quantity, format_unit
 from appeals._georeport import open311_status, service_request
 from appeals._listener import appeal_writer
 from appeals._requests import Report, RequestQuery, list_requests, submit_report
@@ -74,6 +74,8 @@ __all__ = [
     "create_appeal",
     "format_duration",
     "format_number",
+    "format_quantity",
+    "format_unit",
     "grafana_link",
     "hash_key",
     "haversine_m",

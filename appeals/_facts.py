@@ -96,6 +96,33 @@ def format_duration(seconds: float, locale: str = "ru") -> str:
     return " ".join(parts)
 
 
+def format_unit(unit: str, locale: str = "ru") -> str:
+    """``µg/m³`` -> ``мкг/м³`` (ru) / ``µg/m³`` (en); a unit it does not know unchanged."""
+    raw = unit.strip()
+    pair = _UNITS.get(raw.lower()) or _UNITS.get(raw)
+    return pick(pair, locale) if pair else raw
+
+
+def format_quantity(x: float | None, unit: str, locale: str = "ru", *, metric: str = "") -> str:
+    """A value with its unit as texts show it: ``0,231 мг/м³``, ``2 ч 47 мин``, ``86 %``.
+
+    A pollutant (``metric`` pm25, no2, ...) in µg/m³ is shown in mg/m³, the unit its
+    hygienic limit is stated in; seconds are a duration; a ratio is a percentage.  Empty
+    for a missing or non-finite value.
+    """
+    if x is None or not math.isfinite(x):
+        return ""
+    raw = unit.strip()
+    if raw in ("ratio", "share", "fraction"):
+        return f"{format_number(x * 100, locale)}{NBSP}%"
+    if raw == "s":
+        return format_duration(x, locale)
+    if metric in _POLLUTANTS and raw in _MICROGRAMS:
+        x, raw = x / 1000.0, "mg/m³"  # hygienic limits are stated in mg/m³
+    shown = format_unit(raw, locale)
+    return f"{format_number(x, locale)}{NBSP}{shown}" if shown else format_number(x, locale)
+
+
 def pick(pair: tuple[str, str], locale: str) -> str:
     """The locale's half of a (Russian, English) pair."""
     return pair[0] if locale == "ru" else pair[1]
@@ -220,27 +247,8 @@ class Facts:
             return ""
         return pick(METRICS.get(key, (key, key)), self.locale)
 
-    def unit(self) -> str:
-        raw = self.incident.unit.strip()
-        if self.metric_key() in _POLLUTANTS and raw in _MICROGRAMS:
-            raw = "mg/m³"  # hygienic limits are stated in mg/m³; values are scaled below
-        pair = _UNITS.get(raw.lower()) or _UNITS.get(raw)
-        return pick(pair, self.locale) if pair else raw
-
-    def scaled(self, x: float) -> float:
-        if self.metric_key() in _POLLUTANTS and self.incident.unit.strip() in _MICROGRAMS:
-            return x / 1000.0
-        return x
-
     def qty(self, x: float | None) -> str:
-        if x is None or not math.isfinite(x):
-            return ""
-        unit = self.unit()
-        if self.incident.unit.strip() in ("ratio", "share", "fraction"):
-            return f"{self.num(x * 100)}{NBSP}%"
-        if self.incident.unit.strip() == "s":
-            return format_duration(x, self.locale)
-        return f"{self.num(self.scaled(x))}{NBSP}{unit}" if unit else self.num(self.scaled(x))
+        return format_quantity(x, self.incident.unit, self.locale, metric=self.metric_key())
 
     def value(self) -> str:
         return self.qty(self.incident.value)

@@ -19,10 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from appeals._errors import RoutingError
-from citypulse import DeviceKind, IncidentType
+from citypulse import LOCALES, DeviceKind, IncidentType
 
 DEFAULT_ROUTING = "routing.default.yaml"
-LOCALES = ("ru", "en")
 _SERVICE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _TOP_KEYS = frozenset(

@@ -54,7 +54,7 @@ def _stuck_phase(f: Facts) -> str:
     phase = f.ev_text("phase")
     name = pick(_PHASES.get(phase, (phase, phase)), f.locale) if phase else ""
     what = (
-        f.t(f"фаза „{name}“ не переключается", f"the {name} phase does not change")
+        f.t(f"фаза «{name}» не переключается", f"the {name} phase does not change")
         if name
         else f.t("фаза не переключается", "the phase does not change")
     )
@@ -64,7 +64,7 @@ def _stuck_phase(f: Facts) -> str:
 def _signal_flashing(f: Facts) -> str:
     return _join(
         f.place(),
-        f.t("режим „жёлтый мигающий“", "fell back to flashing yellow")
+        f.t("режим «жёлтый мигающий»", "fell back to flashing yellow")
         + f" {f.lasting()} ({f.since()})",
     )
 

@@ -95,11 +95,13 @@ class AppealWriter:
     @classmethod
     def from_settings(cls, settings: Settings) -> AppealWriter:
         """The writer ``citypulse detect`` passes to the worker as its listener: routing
-        from ``CITYPULSE_ROUTING_FILE``, outbox rows for ``CITYPULSE_CONNECTORS``."""
+        from ``CITYPULSE_ROUTING_FILE``, outbox rows for ``CITYPULSE_CONNECTORS``, texts in
+        ``CITYPULSE_LOCALE`` (else the routing file's ``locale``)."""
         return cls(
             routing=load_routing(settings.routing_file),
             connectors=settings.connectors,
             grafana_url=settings.grafana_url,
+            locale=settings.locale,
         )
 
     def incident_changed(

@@ -7,7 +7,7 @@ the kernel imports none of them; ``citypulse.db`` (schema and migrations),
 the city map) are its subpackages.
 """
 
-from citypulse._air import AIR_LIMITS, AirLimit
+from citypulse._air import AIR_LIMITS, MG_PER_M3, UG_PER_M3, AirLimit
 from citypulse._errors import (
     CitypulseError,
     ConfigError,
@@ -45,13 +45,16 @@ from citypulse._records import (
     Reading,
     TrafficLightReading,
 )
-from citypulse._settings import MqttUrl, Secret, Settings, mask_url
+from citypulse._settings import LOCALES, Locale, MqttUrl, Secret, Settings, mask_url
 
 __all__ = [
     "AIR_LIMITS",
     "DEVICE_ID_RE",
+    "LOCALES",
+    "MG_PER_M3",
     "READING_TYPES",
     "SLUG_RE",
+    "UG_PER_M3",
     "AirLimit",
     "Appeal",
     "AppealSource",
@@ -71,6 +74,7 @@ __all__ = [
     "IncidentListenerFactory",
     "IncidentStatus",
     "IncidentType",
+    "Locale",
     "MigrationError",
     "MqttUrl",
     "ParkingReading",

@@ -18,6 +18,8 @@ from citypulse._errors import ConfigError
 
 SchemaMode = Literal["auto", "timescale", "plain"]
 UnknownDevicePolicy = Literal["register", "reject"]
+Locale = Literal["ru", "en"]
+LOCALES: tuple[Locale, ...] = ("ru", "en")
 
 _DEFAULT_DATABASE_URL = "postgresql://localhost:5432/citypulse"
 _DEFAULT_MQTT_URL = "mqtt://localhost:1883"
@@ -114,6 +116,7 @@ class Settings:
     api_keys: tuple[Secret, ...] = ()
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     routing_file: str | None = None  # None: appeals/routing.default.yaml
+    locale: Locale | None = None  # of generated texts; None: the routing file's ``locale``
     connectors: tuple[str, ...] = ()  # outbox rows are written for each of these names
     grafana_url: str = "http://localhost:3000"
     grafana_token: Secret = field(default_factory=lambda: Secret(""))
@@ -132,7 +135,8 @@ class Settings:
             f"read_database_url={mask_url(self.reader_url)!r}, mqtt={self.mqtt!r}, "
             f"schema_mode={self.schema_mode!r}, retention_days={self.retention_days}, "
             f"unknown_devices={self.unknown_devices!r}, worker_id={self.worker_id!r}, "
-            f"api_keys={len(self.api_keys)} configured, connectors={self.connectors!r})"
+            f"api_keys={len(self.api_keys)} configured, connectors={self.connectors!r}, "
+            f"locale={self.locale!r})"
         )
 
     @property
@@ -174,6 +178,9 @@ class Settings:
             if not _CONNECTOR_NAME.match(name):
                 raise ConfigError("CITYPULSE_CONNECTORS", f"not a connector name: {name!r}")
         keys = tuple(Secret(k.strip()) for k in get("API_KEYS", "").split(",") if k.strip())
+        locale = get("LOCALE", "").lower() or None
+        if locale is not None and locale not in LOCALES:
+            raise ConfigError("CITYPULSE_LOCALE", f"must be ru or en, got {locale!r}")
         return cls(
             database_url=get("DATABASE_URL", _DEFAULT_DATABASE_URL),
             read_database_url=get("READ_DATABASE_URL", ""),
@@ -189,6 +196,7 @@ class Settings:
             api_keys=keys,
             webhook_secret=Secret(get("WEBHOOK_SECRET", "")),
             routing_file=get("ROUTING_FILE", "") or None,
+            locale=locale,
             connectors=connectors,
             grafana_url=get("GRAFANA_URL", base.grafana_url).rstrip("/"),
             grafana_token=Secret(get("GRAFANA_TOKEN", "")),

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from citypulse import MqttUrl, Settings
+from citypulse import LOCALES, MqttUrl, Settings
 
 if TYPE_CHECKING:
     from lab._embedded import EmbeddedPostgres
@@ -110,6 +110,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="keep the previous run's database beside this run's, renamed "
         "citypulse_<time of its last reading>, instead of dropping it",
     )
+    parser.add_argument(
+        "--locale",
+        choices=LOCALES,
+        help="language of the report and the appeals: ru or en (default CITYPULSE_LOCALE, "
+        "else the routing file's locale)",
+    )
 
 
 def _say(message: str) -> None:
@@ -128,6 +134,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from simulator import Simulation, preset_city, publish, write_ground_truth
 
     _interrupt_on_signals()
+    settings = settings.with_overrides(locale=args.locale)  # the flag wins over the environment
     if settings.log_level == "INFO":  # the default: keep the progress lines readable
         for name in ("ingest", "citypulse.db", "detectors._incidents"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -204,7 +211,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
         detected = _detect(pg.url, start, end, faults, settings)
         summary = _finish(
-            pg.url, data, start, end, published, len(faults), detected, args, kept=kept
+            pg.url, data, start, end, published, len(faults), detected, args, settings, kept=kept
         )
         return 0 if summary["readings"] > 0 else 1
     except KeyboardInterrupt:
@@ -413,6 +420,7 @@ def _finish(
     faults: int,
     detected: dict[str, Any],
     args: argparse.Namespace,
+    settings: Settings,
     *,
     kept: str,
 ) -> dict[str, Any]:
@@ -429,13 +437,21 @@ def _finish(
     from citypulse.db import connect
     from lab._report import write_report
 
+    routing = load_routing(settings.routing_file)
     with connect(url, autocommit=True) as conn:
         sectors = conn.execute(
             "SELECT sector, count(*) FROM appeals WHERE source = 'sensor' "
             "GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
         samples = conn.execute(_APPEALS).fetchall()
-        report = write_report(conn, data / "report.html", start=start, end=end)
+        report = write_report(
+            conn,
+            data / "report.html",
+            start=start,
+            end=end,
+            routing=routing,
+            locale=settings.locale,  # else the routing file's
+        )
         open_incidents = conn.execute(
             "SELECT count(*) FROM incidents WHERE status = 'open'"
         ).fetchone()
@@ -449,7 +465,7 @@ def _finish(
         f"  appeals:    {total} created from incidents"
         + (f" ({', '.join(f'{n} {s}' for s, n in sectors)})" if sectors else "")
     )
-    zone = load_routing().zone
+    zone = routing.zone
     for _id, sector, title, description, agency, due in samples:
         print(f"    №{_id} [{sector}] {title}")
         for line in description.splitlines():

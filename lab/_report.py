@@ -3,74 +3,57 @@
 One self-contained file (inline CSS and SVG, no JavaScript, nothing fetched): the city's
 traffic over time (total and per district), air quality against the СанПиН 1.2.3685-21
 limits, and the period's incidents on a map and in a table with their appeals' texts.
-Times are shown in the time zone of ``start``.
+In the routing file's language unless told otherwise (the demo's ``--locale``, else
+``CITYPULSE_LOCALE``), every time in the routing file's time zone, districts by their
+names, values in the units of the appeal texts (a pollutant in mg/m³, as its limit).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import class_row
 
-from citypulse import AIR_LIMITS
-from citypulse.db import READING_TABLES
+from appeals import Routing, format_number, load_routing
+from citypulse import AIR_LIMITS, LOCALES, MG_PER_M3, Device
+from citypulse.db import READING_TABLES, load_devices
 from citypulse.render import (
     PALETTE,
     Chart,
-    MapPoint,
     Series,
     Threshold,
-    device_map,
     legend,
     line_chart,
+)
+from lab._report_map import incident_map
+from lab._report_rows import (
+    AIR,
+    CITIZEN_APPEALS,
+    COUNT,
+    INCIDENTS,
+    TRAFFIC,
+    AirRow,
+    CitizenRow,
+    IncidentRow,
+    TrafficRow,
+)
+from lab._report_words import (
+    APPEAL_STATUSES,
+    INCIDENT_STATUSES,
+    INCIDENT_TYPES,
+    SEVERITIES,
+    Words,
 )
 
 #: Pollutants shown, with their display names; limits come from the kernel's table.
 POLLUTANTS = {"pm25": "PM2.5", "pm10": "PM10", "no2": "NO₂"}
-KIND_STYLE = {  # shape, colour, name
-    "traffic_light": ("circle", "#475569", "traffic light"),
-    "camera": ("square", "#2563eb", "camera"),
-    "parking": ("diamond", "#7c3aed", "parking lot"),
-    "ecology": ("triangle", "#059669", "ecology station"),
-}
-PLURAL = {"traffic_light": "traffic lights", "camera": "cameras", "parking": "parking lots",
-          "ecology": "ecology stations"}  # fmt: skip
-SEVERITY = {1: "low", 2: "medium", 3: "high", 4: "critical"}
-
-_DEVICES = "SELECT id, kind, name, district, address, lat, lon FROM devices ORDER BY id"
-_TRAFFIC = """
-SELECT date_bin(%(step)s, c.time, %(start)s) AS bucket, d.district,
-       sum(c.intensity) AS vehicles,
-       sum(c.average_vehicle_speed * c.intensity) AS speed_weighted,
-       sum(c.intensity) FILTER (WHERE c.average_vehicle_speed IS NOT NULL) AS speed_weight
-FROM camera_readings c JOIN devices d ON d.id = c.device_id
-WHERE c.time >= %(start)s AND c.time < %(end)s
-GROUP BY 1, 2 ORDER BY 1, 2
-"""
-_AIR = """
-SELECT time, device_id, pm25, pm10, no2 FROM ecology_readings
-WHERE time >= %(start)s AND time < %(end)s ORDER BY time
-"""
-_COUNT = "SELECT count(*) FROM {} WHERE time >= %(start)s AND time < %(end)s"
-_INCIDENTS = """
-SELECT i.id, i.type, i.device_id, i.severity, i.status, i.started_at, i.resolved_at,
-       i.value, i.limit_value, i.unit, a.id, a.title, a.status, a.agency
-FROM incidents i LEFT JOIN appeals a ON a.incident_id = i.id
-WHERE i.started_at < %(end)s AND coalesce(i.resolved_at, 'infinity') >= %(start)s
-ORDER BY i.started_at, i.id
-"""
-# Citizens' contact details are personal data: never selected here.
-_CITIZEN_APPEALS = """
-SELECT id, title, district, address, status, requested_at, lat, lon FROM appeals
-WHERE source = 'citizen' AND requested_at >= %(start)s AND requested_at < %(end)s
-ORDER BY requested_at, id
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,324 +68,333 @@ class ReportSummary:
 
 
 def write_report(
-    conn: psycopg.Connection[Any], path: str | Path, *, start: datetime, end: datetime
+    conn: psycopg.Connection[Any],
+    path: str | Path,
+    *,
+    start: datetime,
+    end: datetime,
+    routing: Routing | None = None,
+    locale: str | None = None,
 ) -> ReportSummary:
-    """Write the report of ``[start, end)`` to ``path`` (read-only queries on ``conn``)."""
+    """Write the report of ``[start, end)`` to ``path`` (read-only queries on ``conn``),
+    in ``locale`` (default: the routing file's), times in the routing file's zone."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must carry a UTC offset")
     if end <= start:
         raise ValueError("end must be after start")
-    tz = start.tzinfo
+    routing = routing or load_routing()
+    locale = locale or routing.locale
+    if locale not in LOCALES:
+        raise ValueError(f"locale must be one of {', '.join(LOCALES)}, got {locale!r}")
+    w = Words(locale, routing.zone)
     params = {"start": start, "end": end}
-    devices = {row[0]: row for row in conn.execute(_DEVICES)}
+    devices = load_devices(conn)
     readings = 0
     for table in READING_TABLES.values():
-        row = conn.execute(sql.SQL(_COUNT).format(sql.Identifier(table)), params).fetchone()
+        row = conn.execute(sql.SQL(COUNT).format(sql.Identifier(table)), params).fetchone()
         readings += int(row[0]) if row else 0
-    incidents = conn.execute(_INCIDENTS, params).fetchall()
-    citizen = conn.execute(_CITIZEN_APPEALS, params).fetchall()
-    chart = Chart(start=start, end=end, tz=tz)
+    incidents = (
+        conn.cursor(row_factory=class_row(IncidentRow)).execute(INCIDENTS, params).fetchall()
+    )
+    citizen = (
+        conn.cursor(row_factory=class_row(CitizenRow)).execute(CITIZEN_APPEALS, params).fetchall()
+    )
+    chart = Chart(start=start, end=end, tz=routing.zone, number=w.number)
+    page = _Page(w, routing, devices, start, end)
     body = [
-        _header(start, end, tz, devices, readings, incidents, citizen),
-        _traffic(conn, chart, params),
-        _air(conn, chart, params, devices),
-        _incidents(incidents, citizen, devices, tz),
+        page.header(readings, incidents, citizen),
+        page.traffic(conn, chart, params),
+        page.air(conn, chart, params),
+        page.incidents(incidents, citizen),
     ]
     html = _PAGE.format(
-        title=escape(f"citypulse report {start.astimezone(tz):%d.%m.%Y}"),
+        lang=locale,
+        title=escape(w.say("title", date=f"{start.astimezone(w.zone):%d.%m.%Y}")),
         css=_CSS,
         body="\n".join(body),
-        generated=escape(f"{datetime.now(UTC).astimezone(tz):%d.%m.%Y %H:%M %Z}"),
+        footer=escape(w.say("footer", at=f"{w.stamp(datetime.now(UTC))} ({w.zone.key})")),
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
-    appeals = sum(1 for i in incidents if i[10] is not None) + len(citizen)
+    appeals = sum(1 for i in incidents if i.appeal_id is not None) + len(citizen)
     return ReportSummary(out, len(devices), readings, len(incidents), appeals)
 
 
-def _header(
-    start: datetime,
-    end: datetime,
-    tz: tzinfo,
-    devices: dict[str, tuple[Any, ...]],
-    readings: int,
-    incidents: list[tuple[Any, ...]],
-    citizen: list[tuple[Any, ...]],
-) -> str:
-    kinds: dict[str, int] = defaultdict(int)
-    for d in devices.values():
-        kinds[d[1]] += 1
-    resolved = sum(1 for i in incidents if i[4] != "open")
-    appeals = sum(1 for i in incidents if i[10] is not None)
-    kinds_text = ", ".join(
-        f"{n} {KIND_STYLE[k][2] if n == 1 else PLURAL.get(k, k)}" for k, n in sorted(kinds.items())
-    )
-    open_ = len(incidents) - resolved
-    cards = [
-        ("devices", f"{len(devices)}", kinds_text),
-        ("readings stored", _thousands(readings), "in the period"),
-        ("incidents", f"{len(incidents)}", f"{resolved} resolved, {open_} open"),
-        ("appeals", f"{appeals + len(citizen)}",
-         f"{appeals} from sensors, {len(citizen)} from citizens"),
-    ]  # fmt: skip
-    period = f"{start.astimezone(tz):%d.%m.%Y %H:%M} – {end.astimezone(tz):%d.%m.%Y %H:%M}"
-    return (
-        f'<header><h1>citypulse</h1><p class="period">{escape(period)} '
-        f'<span class="muted">({escape(str(start.astimezone(tz).tzname()))})</span></p></header>'
-        '<section class="cards">'
-        + "".join(
-            f'<div class="card"><div class="label">{escape(a)}</div>'
-            f'<div class="value">{escape(b)}</div><div class="muted">{escape(c)}</div></div>'
-            for a, b, c in cards
-        )
-        + "</section>"
-    )
-
-
-def _traffic(conn: psycopg.Connection[Any], chart: Chart, params: dict[str, Any]) -> str:
-    step = (
-        timedelta(minutes=15)
-        if chart.end - chart.start <= timedelta(days=2)
-        else timedelta(hours=1)
-    )
-    rows = conn.execute(_TRAFFIC, {**params, "step": step}).fetchall()
-    per_hour = timedelta(hours=1) / step
-    by_district: dict[str, dict[datetime, tuple[float, float, float]]] = defaultdict(dict)
-    total: dict[datetime, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-    for bucket, district, vehicles, weighted, weight in rows:
-        v, sw, w = float(vehicles or 0), float(weighted or 0), float(weight or 0)
-        by_district[district or "—"][bucket] = (v, sw, w)
-        acc = total[bucket]
-        acc[0], acc[1], acc[2] = acc[0] + v, acc[1] + sw, acc[2] + w
-    if not rows:
-        return _empty("Traffic", "No camera readings in the period.")
-    buckets = sorted(total)
-    city_flow = Series("city", [(b, total[b][0] * per_hour) for b in buckets], "#111827", 2.4)
-    city_speed = Series(
-        "city", [(b, total[b][1] / total[b][2] if total[b][2] else None) for b in buckets],
-        "#111827", 2.4,
-    )  # fmt: skip
-    flows, speeds = [], []
-    for i, (district, series) in enumerate(sorted(by_district.items())):
-        color = PALETTE[i % len(PALETTE)]
-        pts = sorted(series.items())
-        flows.append(Series(district, [(b, v * per_hour) for b, (v, _, _) in pts], color, 1.4))
-        speeds.append(
-            Series(district, [(b, sw / w if w else None) for b, (_, sw, w) in pts], color, 1.4)
-        )
-    peak_bucket = max(buckets, key=lambda b: total[b][0])
-    peak = total[peak_bucket][0] * per_hour
-    slowest = min((b for b in buckets if total[b][2]), key=lambda b: total[b][1] / total[b][2])
-    tz = chart.tz
-    facts = (
-        f"Peak flow {_thousands(peak)} vehicles/h at {peak_bucket.astimezone(tz):%H:%M}; "
-        f"slowest average speed {total[slowest][1] / total[slowest][2]:.0f} km/h at "
-        f"{slowest.astimezone(tz):%H:%M} (all cameras, {int(step.total_seconds() // 60)}-minute "
-        "buckets)."
-    )
-    return (
-        "<section><h2>Traffic</h2>"
-        f'<p class="muted">{escape(facts)}</p>'
-        "<h3>Flow, vehicles per hour (city total and per district)</h3>"
-        + line_chart(chart, [city_flow], unit="veh/h")
-        + line_chart(chart, flows, unit="veh/h")
-        + legend([city_flow, *flows])
-        + "<h3>Average speed, km/h (weighted by flow)</h3>"
-        + line_chart(chart, [city_speed, *speeds], unit="km/h", y_min=None)
-        + legend([city_speed, *speeds])
-        + "</section>"
-    )
-
-
-def limit_lines(pollutant: str) -> tuple[Threshold, Threshold]:
-    """The ПДК м.р. (dashed) and ПДК с.с. (dotted) lines of a pollutant's chart."""
+def limit_lines(pollutant: str, locale: str = "ru") -> tuple[Threshold, Threshold]:
+    """The ПДК м.р. (dashed) and ПДК с.с. (dotted) lines of a pollutant's chart, in mg/m³
+    as the table states them (readings are drawn in the same unit)."""
     limit = AIR_LIMITS[pollutant]
-    single, daily = limit.max_single_in_unit, limit.daily_in_unit
+    single, daily = format_number(limit.max_single, locale), format_number(limit.daily, locale)
     return (
-        Threshold(single, f"ПДК м.р. {single:g}"),
-        Threshold(daily, f"ПДК с.с. {daily:g}", "#9f1239", dashed=False),
+        Threshold(limit.max_single, f"ПДК м.р. {single}"),
+        Threshold(limit.daily, f"ПДК с.с. {daily}", "#9f1239", dashed=False),
     )
 
 
-def _air(
-    conn: psycopg.Connection[Any],
-    chart: Chart,
-    params: dict[str, Any],
-    devices: dict[str, tuple[Any, ...]],
-) -> str:
-    rows = conn.execute(_AIR, params).fetchall()
-    if not rows:
-        return _empty("Air quality", "No ecology readings in the period.")
-    stations = sorted({r[1] for r in rows})
-    parts = [
-        "<section><h2>Air quality against СанПиН 1.2.3685-21</h2>",
-        '<p class="muted">Each station\'s 20-minute readings against the maximum single '
-        "limit (ПДК м.р., dashed) and the daily average limit (ПДК с.с., dotted), µg/m³.</p>",
-    ]
-    table = []
-    for column, (pollutant, name) in enumerate(POLLUTANTS.items(), start=2):
-        lines = limit_lines(pollutant)
-        single, daily = lines[0].value, lines[1].value
-        series = []
-        for i, station in enumerate(stations):
-            pts = [(r[0], r[column]) for r in rows if r[1] == station]
-            series.append(Series(_device_name(devices, station), pts, PALETTE[i % len(PALETTE)]))
-            values = [v for _, v in pts if v is not None]
-            if values:
-                worst_t, worst = max(((t, v) for t, v in pts if v is not None), key=lambda p: p[1])
-                over = sum(1 for v in values if v > single)
-                mean = sum(values) / len(values)
-                table.append((name, station, worst, worst_t, worst / single, over, mean, daily))
-        parts.append(f"<h3>{escape(name)}</h3>")
-        parts.append(line_chart(chart, series, unit="µg/m³", thresholds=lines))
-        parts.append(legend([*series, *lines]))
-    parts.append(
-        "<table><thead><tr><th>pollutant</th><th>station</th><th>max</th><th>at</th>"
-        "<th>of ПДК м.р.</th><th>readings over ПДК м.р.</th><th>period mean</th>"
-        "<th>ПДК с.с.</th></tr></thead><tbody>"
-    )
-    for name, station, worst, worst_t, share, over, mean, daily in table:
-        cls = ' class="bad"' if share > 1 else ""
-        mean_cls = ' class="warn"' if mean > daily else ""
-        parts.append(
-            f"<tr><td>{escape(name)}</td><td>{escape(_device_name(devices, station))}</td>"
-            f"<td{cls}>{worst:.1f}</td><td>{worst_t.astimezone(chart.tz):%H:%M}</td>"
-            f"<td{cls}>{share:.0%}</td><td{cls}>{over}</td>"
-            f"<td{mean_cls}>{mean:.1f}</td><td>{daily:g}</td></tr>"
-        )
-    parts.append("</tbody></table></section>")
-    return "".join(parts)
+class _Page:
+    """The sections of one report: words, places and the period they share."""
 
+    def __init__(
+        self,
+        w: Words,
+        routing: Routing,
+        devices: dict[str, Device],
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        self.w, self.routing, self.devices = w, routing, devices
+        self.start, self.end = start, end
+        # One colour per district, the same in the charts and on the map.
+        slugs = sorted({d.district for d in devices.values() if d.district})
+        self.colors = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(slugs)}
 
-def _incidents(
-    incidents: list[tuple[Any, ...]],
-    citizen: list[tuple[Any, ...]],
-    devices: dict[str, tuple[Any, ...]],
-    tz: tzinfo,
-) -> str:
-    numbers = {row[0]: n for n, row in enumerate(incidents, start=1)}
-    by_device: dict[str, list[int]] = defaultdict(list)
-    for row in incidents:
-        by_device[row[2]].append(numbers[row[0]])
-    points = []
-    for device_id, d in devices.items():
-        if d[5] is None or d[6] is None:
-            continue
-        shape, color, kind = KIND_STYLE.get(d[1], ("circle", "#64748b", d[1]))
-        marks = by_device.get(device_id, [])
-        title = f"{d[2] or device_id} ({kind}, {d[3]})" + (
-            f" — incidents {', '.join(map(str, marks))}" if marks else ""
+    def district(self, slug: str) -> str:
+        return self.routing.district_name(slug) if slug else "—"
+
+    def device_name(self, device_id: str) -> str:
+        d = self.devices.get(device_id)
+        return d.name if d and d.name else device_id
+
+    def when(self, t: datetime) -> str:
+        """A time in a sentence: with its date when the period spans more than a day."""
+        local, first = t.astimezone(self.w.zone), self.start.astimezone(self.w.zone)
+        same_day = self.end - self.start <= timedelta(days=1) and local.date() == first.date()
+        return f"{local:%H:%M}" if same_day else self.w.stamp(t)
+
+    def header(self, readings: int, incidents: list[IncidentRow], citizen: list[CitizenRow]) -> str:
+        w = self.w
+        kinds: dict[str, int] = defaultdict(int)
+        for d in self.devices.values():
+            kinds[d.kind.value] += 1
+        done = sum(1 for i in incidents if i.status != "open")
+        sensors = sum(1 for i in incidents if i.appeal_id is not None)
+        cards = [
+            (w.say("devices"), str(len(self.devices)),
+             w.kinds(kinds)),
+            (w.say("readings"), w.number(readings), w.say("in_period")),
+            (w.say("incidents"), str(len(incidents)),
+             w.say("incidents_split", done=done, open=len(incidents) - done)),
+            (w.say("appeals"), str(sensors + len(citizen)),
+             w.say("appeals_split", sensors=sensors, citizens=len(citizen))),
+        ]  # fmt: skip
+        period = f"{w.stamp(self.start)} – {w.stamp(self.end)}"
+        return (
+            f'<header><h1>citypulse</h1><p class="period">{escape(self.routing.region)}, '
+            f'{escape(period)} <span class="muted zone">'
+            f"{escape(w.zone_named('zone', self.start))}</span></p></header>"
+            '<section class="cards">'
+            + "".join(
+                f'<div class="card"><div class="label">{escape(a)}</div>'
+                f'<div class="value">{escape(b)}</div><div class="muted">{escape(c)}</div></div>'
+                for a, b, c in cards
+            )
+            + "</section>"
         )
-        label, ring = ",".join(map(str, marks)), "#dc2626" if marks else ""
-        size = 4.5 if marks else 3.5
-        points.append(MapPoint(d[5], d[6], title, shape, color, size, label, ring))
-    for a in citizen:
-        if a[6] is not None and a[7] is not None:
-            title = f"citizen appeal #{a[0]}: {a[1]}"
-            points.append(MapPoint(a[6], a[7], title, "diamond", "#f59e0b", 4.0))
-    shown = [*KIND_STYLE.values(), ("ring", "", "device with an incident (its numbers)")]
-    if citizen:
-        shown.append(("diamond", "#f59e0b", "citizen appeal"))
-    keys = "".join(
-        f'<span class="key"><b class="shape {shape}" style="background:{color}"></b>'
-        f"{escape(name)}</span>"
-        for shape, color, name in shown
-    )
-    parts = [
-        "<section><h2>Incidents</h2>",
-        device_map(points, areas=_district_centres(devices)),
-        f'<div class="legend">{keys}</div>',
-    ]
-    if not incidents:
-        parts.append('<p class="muted">No incidents in the period.</p>')
-    else:
-        parts.append(
-            "<table><thead><tr><th>#</th><th>incident</th><th>device</th><th>where</th>"
-            "<th>from</th><th>to</th><th>severity</th><th>value</th><th>appeal</th></tr>"
-            "</thead><tbody>"
+
+    def traffic(self, conn: psycopg.Connection[Any], chart: Chart, params: dict[str, Any]) -> str:
+        w = self.w
+        long = chart.end - chart.start > timedelta(days=2)
+        step = timedelta(hours=1) if long else timedelta(minutes=15)
+        rows = conn.cursor(row_factory=class_row(TrafficRow)).execute(
+            TRAFFIC, {**params, "step": step}
         )
-        for row in incidents:
-            (iid, itype, device_id, severity, status, started, resolved, value, limit, unit,
-             appeal_id, title, appeal_status, agency) = row  # fmt: skip
-            device = devices.get(device_id)
-            where = ", ".join(x for x in ((device[3], device[4]) if device else ()) if x)
-            until = _when(resolved, started, tz) if resolved else "open"
-            measured = (
-                f"{value:.1f}{' / ' + format(limit, 'g') if limit is not None else ''} {unit}"
-                if value is not None else ""
-            )  # fmt: skip
+        per_hour = timedelta(hours=1) / step
+        by_district: dict[str, dict[datetime, tuple[float, float, float]]] = defaultdict(dict)
+        total: dict[datetime, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+        for r in rows:
+            v, sw, wt = (r.vehicles or 0.0), (r.speed_weighted or 0.0), (r.speed_weight or 0.0)
+            by_district[r.district or ""][r.bucket] = (v, sw, wt)
+            acc = total[r.bucket]
+            acc[0], acc[1], acc[2] = acc[0] + v, acc[1] + sw, acc[2] + wt
+        if not total:
+            return _empty(w.say("traffic"), w.say("no_traffic"))
+        buckets = sorted(total)
+        city = w.say("city")
+        city_flow = Series(city, [(b, total[b][0] * per_hour) for b in buckets], "#111827", 2.4)
+        city_speed = Series(
+            city, [(b, total[b][1] / total[b][2] if total[b][2] else None) for b in buckets],
+            "#111827", 2.4,
+        )  # fmt: skip
+        flows, speeds = [], []
+        for slug, series in sorted(by_district.items()):
+            color, name = self.colors.get(slug, "#64748b"), self.district(slug)
+            pts = sorted(series.items())
+            flows.append(Series(name, [(b, v * per_hour) for b, (v, _, _) in pts], color, 1.4))
+            speeds.append(
+                Series(name, [(b, sw / wt if wt else None) for b, (_, sw, wt) in pts], color, 1.4)
+            )
+        peak_at = max(buckets, key=lambda b: total[b][0])
+        slowest = min((b for b in buckets if total[b][2]), key=lambda b: total[b][1] / total[b][2])
+        facts = w.say(
+            "traffic_facts",
+            peak=f"{w.number(total[peak_at][0] * per_hour)}\u00a0{w.say('veh_h')}",
+            peak_at=self.when(peak_at),
+            slow=w.quantity(total[slowest][1] / total[slowest][2], "km/h"),
+            slow_at=self.when(slowest),
+            step=w.duration(step.total_seconds()),
+        )
+        veh_h, kmh = w.say("veh_h"), w.unit("km/h")
+        return (
+            f"<section><h2>{escape(w.say('traffic'))}</h2>"
+            f'<p class="muted">{escape(facts)}</p>'
+            f"<h3>{escape(w.say('flow'))}</h3>"
+            + line_chart(chart, [city_flow], unit=veh_h)
+            + line_chart(chart, flows, unit=veh_h)
+            + legend([city_flow, *flows])
+            + f"<h3>{escape(w.say('speed'))}</h3>"
+            + line_chart(chart, [city_speed, *speeds], unit=kmh, y_min=None)
+            + legend([city_speed, *speeds])
+            + "</section>"
+        )
+
+    def air(self, conn: psycopg.Connection[Any], chart: Chart, params: dict[str, Any]) -> str:
+        w = self.w
+        rows = conn.cursor(row_factory=class_row(AirRow)).execute(AIR, params).fetchall()
+        if not rows:
+            return _empty(w.say("air"), w.say("no_air"))
+        unit = w.unit(MG_PER_M3)
+        stations = sorted({r.device_id for r in rows})
+        parts = [
+            f"<section><h2>{escape(w.say('air'))}</h2>",
+            f'<p class="muted">{escape(w.say("air_intro", unit=unit))}</p>',
+        ]
+        table = []
+        for pollutant, name in POLLUTANTS.items():
+            single, daily = limit_lines(pollutant, w.locale)
+            to_mg = 1 / AIR_LIMITS[pollutant].unit_factor  # readings in their unit -> mg/m³
+            series = []
+            for i, station in enumerate(stations):
+                pts: list[tuple[datetime, float | None]] = []
+                for r in rows:
+                    if r.device_id == station:
+                        raw: float | None = getattr(r, pollutant)
+                        pts.append((r.time, None if raw is None else raw * to_mg))
+                color = PALETTE[i % len(PALETTE)]
+                series.append(Series(self.device_name(station), pts, color))
+                values = [(t, v) for t, v in pts if v is not None]
+                if values:
+                    worst_t, worst = max(values, key=lambda p: p[1])
+                    over = sum(1 for _, v in values if v > single.value)
+                    mean = sum(v for _, v in values) / len(values)
+                    table.append((name, station, worst, worst_t, over, mean, single, daily))
+            parts.append(f"<h3>{escape(name)}</h3>")
+            parts.append(line_chart(chart, series, unit=unit, thresholds=(single, daily)))
+            parts.append(legend([*series, single, daily]))
+        parts.append(_thead(w.columns("air_head", unit=unit)))
+        for name, station, worst, worst_t, over, mean, single, daily in table:
+            share = worst / single.value
+            bad = ' class="bad"' if share > 1 else ""
+            warn = ' class="warn"' if mean > daily.value else ""
+            parts.append(
+                f"<tr><td>{escape(name)}</td><td>{self.device_cell(station)}</td>"
+                f"<td{bad}>{w.number(worst)}</td><td>{escape(self.when(worst_t))}</td>"
+                f"<td{bad}>{w.percent(share)}</td><td{bad}>{over}</td>"
+                f"<td{warn}>{w.number(mean)}</td><td>{w.number(daily.value)}</td></tr>"
+            )
+        parts.append("</tbody></table></section>")
+        return "".join(parts)
+
+    def device_cell(self, device_id: str, *, place: bool = False) -> str:
+        """A device's name; with ``place``, its district and address; its id, small."""
+        d = self.devices.get(device_id)
+        lines = [escape(self.device_name(device_id))]
+        if place and d is not None:
+            # A device at an intersection is named by it; another's address says more.
+            address = d.address if d.address and not d.intersection else ""
+            where = ", ".join(x for x in (self.routing.district_name(d.district), address) if x)
+            if where:
+                lines.append(f'<span class="muted">{escape(where)}</span>')
+        lines.append(f'<span class="muted id">{escape(device_id)}</span>')
+        return "<br>".join(lines)
+
+    def incidents(self, incidents: list[IncidentRow], citizen: list[CitizenRow]) -> str:
+        w = self.w
+        numbers = {row.id: n for n, row in enumerate(incidents, start=1)}
+        parts = [
+            f"<section><h2>{escape(w.say('incidents_h'))}</h2>",
+            incident_map(w, self.routing, self.devices, self.colors, incidents, numbers, citizen),
+        ]
+        if not incidents:
+            parts.append(f'<p class="muted">{escape(w.say("no_incidents"))}</p>')
+        else:
+            caption = w.zone_named("times_caption", self.start)
+            parts.append(_thead(w.columns("incident_head"), caption=caption))
+            for row in incidents:
+                parts.append(self.incident_row(numbers[row.id], row))
+            parts.append("</tbody></table>")
+        if citizen:
+            parts.append(f"<h3>{escape(w.say('citizens_h'))}</h3>")
+            parts.append(
+                _thead(w.columns("citizen_head"), caption=w.zone_named("times_caption", self.start))
+            )
+            for a in citizen:
+                where = ", ".join(
+                    x for x in (self.district(a.district) if a.district else "", a.address) if x
+                )
+                parts.append(
+                    f'<tr><td class="num">{a.id}</td><td>{escape(a.title)}</td>'
+                    f"<td>{escape(where)}</td><td>{w.stamp(a.requested_at)}</td>"
+                    f"<td>{escape(w.name(APPEAL_STATUSES, a.status))}</td></tr>"
+                )
+            parts.append("</tbody></table>")
+        parts.append("</section>")
+        return "".join(parts)
+
+    def incident_row(self, number: int, i: IncidentRow) -> str:
+        w = self.w
+        if i.resolved_at is not None:
+            until = f'<span class="time">{w.stamp(i.resolved_at)}</span>'
+            lasted = w.duration((i.resolved_at - i.started_at).total_seconds())
+        else:
+            # Still open now, so it lasted at least to the period's end (or to now).
+            seen = max(i.last_alarm_at, min(self.end, datetime.now(UTC)))
+            until = escape(w.say("ongoing"))
+            lasted = w.say("at_least", d=w.duration((seen - i.started_at).total_seconds()))
+        value = w.quantity(i.value, i.unit, i.metric)
+        limit = w.quantity(i.limit_value, i.unit, i.metric)
+        if value and limit:
+            value = w.say("limit", value=value, limit=limit)
+        appeal = '<span class="muted">—</span>'
+        if i.appeal_id is not None:
+            status = w.name(APPEAL_STATUSES, i.appeal_status or "")
+            agency = f", {escape(i.appeal_agency)}" if i.appeal_agency else ""
+            lang = escape(i.appeal_locale or w.locale)  # as the appeal was written
             appeal = (
-                f'<span lang="ru">{escape(title)}</span><br><span class="muted">#{appeal_id}, '
-                f"{escape(appeal_status)}{', ' + escape(agency) if agency else ''}</span>"
-                if appeal_id is not None else '<span class="muted">—</span>'
-            )  # fmt: skip
-            parts.append(
-                f'<tr><td class="num">{numbers[iid]}</td><td>{escape(itype.replace("_", " "))}'
-                f'<br><span class="muted">#{iid}, {escape(status)}</span></td>'
-                f"<td>{escape(_device_name(devices, device_id))}</td><td>{escape(where)}</td>"
-                f"<td>{started.astimezone(tz):%d.%m %H:%M}</td><td>{until}</td>"
-                f'<td><span class="sev s{severity}">{SEVERITY.get(severity, severity)}</span></td>'
-                f"<td>{escape(measured)}</td><td>{appeal}</td></tr>"
+                f'<span lang="{lang}">{escape(i.appeal_title or "")}</span><br>'
+                f'<span class="muted">{escape(w.say("appeal_no", id=i.appeal_id))}, '
+                f"{escape(status)}{agency}</span>"
             )
-        parts.append("</tbody></table>")
-    if citizen:
-        parts.append(
-            "<h3>Citizens' appeals</h3><table><thead><tr><th>#</th><th>appeal</th>"
-            "<th>where</th><th>received</th><th>status</th></tr></thead><tbody>"
+        status = w.name(INCIDENT_STATUSES, i.status)
+        severity = w.pick(SEVERITIES.get(i.severity, (str(i.severity),) * 2))
+        return (
+            f'<tr><td class="num">{number}</td><td>{escape(w.name(INCIDENT_TYPES, i.type))}'
+            f'<br><span class="muted">#{i.id}, {escape(status)}</span>'
+            f'<br><span class="sev s{i.severity}">{escape(severity)}</span></td>'
+            f"<td>{self.device_cell(i.device_id, place=True)}</td>"
+            f'<td class="when"><span class="time">{w.stamp(i.started_at)}</span> –<br>{until}'
+            f'<br><span class="muted">{escape(lasted)}</span></td>'
+            f"<td>{escape(value)}</td><td>{appeal}</td></tr>"
         )
-        for aid, title, district, address, status, requested, _, _ in citizen:
-            where = ", ".join(x for x in (district, address) if x)
-            parts.append(
-                f'<tr><td class="num">{aid}</td><td lang="ru">{escape(title)}</td>'
-                f"<td>{escape(where)}</td><td>{requested.astimezone(tz):%d.%m %H:%M}</td>"
-                f"<td>{escape(status)}</td></tr>"
-            )
-        parts.append("</tbody></table>")
-    parts.append("</section>")
-    return "".join(parts)
 
 
-def _thousands(value: float) -> str:
-    return f"{value:,.0f}".replace(",", "\u202f")  # a narrow no-break space
+def _thead(columns: list[str], *, caption: str = "") -> str:
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    heads = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    return f"<table>{cap}<thead><tr>{heads}</tr></thead><tbody>"
 
 
 def _empty(title: str, message: str) -> str:
     return f'<section><h2>{escape(title)}</h2><p class="muted">{escape(message)}</p></section>'
 
 
-def _when(t: datetime, since: datetime, tz: tzinfo) -> str:
-    """``HH:MM``, with the date when it is not the day of ``since``."""
-    local = t.astimezone(tz)
-    return (
-        f"{local:%H:%M}" if local.date() == since.astimezone(tz).date() else f"{local:%d.%m %H:%M}"
-    )
-
-
-def _district_centres(devices: dict[str, tuple[Any, ...]]) -> list[tuple[float, float, str]]:
-    spots: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for d in devices.values():
-        if d[3] and d[5] is not None and d[6] is not None:
-            spots[d[3]].append((d[5], d[6]))
-    return [
-        (sum(p[0] for p in ps) / len(ps), sum(p[1] for p in ps) / len(ps), district)
-        for district, ps in sorted(spots.items())
-    ]
-
-
-def _device_name(devices: dict[str, tuple[Any, ...]], device_id: str) -> str:
-    d = devices.get(device_id)
-    return f"{d[2]} ({device_id})" if d and d[2] else device_id
-
-
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{css}</style></head>
 <body><main>
 {body}
-<footer class="muted">Generated by citypulse on {generated}. Charts are computed from the
-raw readings; the same data is in the Grafana dashboards.</footer>
+<footer class="muted">{footer}</footer>
 </main></body></html>
 """
 
@@ -411,7 +403,7 @@ _CSS = """
 body { margin: 0; background: #f1f5f9; color: #111827;
   font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 main { max-width: 980px; margin: 0 auto; padding: 24px 20px 40px; }
-header { display: flex; align-items: baseline; gap: 16px; }
+header { display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; }
 h1 { font-size: 26px; margin: 0; letter-spacing: -0.02em; }
 h2 { font-size: 19px; margin: 0 0 6px; }
 h3 { font-size: 14px; margin: 18px 0 4px; color: #374151; }
@@ -419,6 +411,7 @@ section { background: #fff; border-radius: 10px; padding: 18px 20px; margin: 16p
   box-shadow: 0 1px 2px rgba(15, 23, 42, .06); }
 .period { margin: 0; font-size: 15px; }
 .muted { color: #6b7280; }
+.id { font-size: 11px; }
 .cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 12px;
   background: none; box-shadow: none; padding: 0; }
 .card { background: #fff; border-radius: 10px; padding: 12px 14px;
@@ -430,17 +423,15 @@ svg.chart, svg.map { width: 100%; height: auto; display: block; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 4px 0 8px 56px; font-size: 12px; }
 .key { display: inline-flex; align-items: center; gap: 6px; }
 .key i { display: inline-block; width: 18px; border-top: 2.5px solid; }
-.shape { display: inline-block; width: 10px; height: 10px; }
-.shape.circle { border-radius: 50%; }
-.shape.diamond { transform: rotate(45deg) scale(.85); }
-.shape.triangle { clip-path: polygon(50% 0, 100% 100%, 0 100%); }
-.shape.ring { border-radius: 50%; border: 2px solid #dc2626; background: rgba(220, 38, 38, .15);
-  width: 12px; height: 12px; }
 table { width: 100%; border-collapse: collapse; margin-top: 12px; font-size: 13px; }
+caption { caption-side: top; text-align: left; color: #6b7280; font-size: 12px;
+  padding: 0 8px 4px; }
 th { text-align: left; font-weight: 600; color: #374151; border-bottom: 2px solid #e5e7eb;
-  padding: 6px 8px; }
+  padding: 6px 8px; vertical-align: bottom; }
 td { border-bottom: 1px solid #f1f5f9; padding: 6px 8px; vertical-align: top; }
 td.num { color: #dc2626; font-weight: 700; }
+.time { white-space: nowrap; }
+td.when { white-space: nowrap; }
 td.bad { color: #b91c1c; font-weight: 650; }
 td.warn { color: #c2410c; }
 .sev { border-radius: 999px; padding: 1px 8px; font-size: 12px; white-space: nowrap; }

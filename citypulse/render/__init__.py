@@ -1,7 +1,10 @@
 """Pictures as inline SVG strings: time-series charts and the city map.
 
 Product code, so that the report, the console and the weekly analysis draw alike; no
-dependencies, no JavaScript, nothing fetched.
+dependencies, no JavaScript, nothing fetched.  The map draws the city from what it knows:
+streets through the crossings its devices name (:func:`crossings_of`,
+:func:`streets_through`), districts as the areas their devices cover, and markers that
+do not hide each other.
 """
 
 from citypulse.render._charts import (
@@ -13,16 +16,24 @@ from citypulse.render._charts import (
     line_chart,
     nice_ticks,
 )
-from citypulse.render._map import MapPoint, device_map
+from citypulse.render._layout import Crossing, Street, crossings_of, streets_through
+from citypulse.render._map import SHAPES, Area, MapKey, MapPoint, device_map
 
 __all__ = [
     "PALETTE",
+    "SHAPES",
+    "Area",
     "Chart",
+    "Crossing",
+    "MapKey",
     "MapPoint",
     "Series",
+    "Street",
     "Threshold",
+    "crossings_of",
     "device_map",
     "legend",
     "line_chart",
     "nice_ticks",
+    "streets_through",
 ]

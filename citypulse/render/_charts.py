@@ -15,6 +15,10 @@ PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2", "#6
 FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
 
 
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}".replace(",", " ") if abs(value) >= 100 else f"{value:g}"
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     """One line: ``points`` in time order; ``None`` values and long gaps break the line."""
@@ -38,7 +42,8 @@ class Threshold:
 
 @dataclass(frozen=True, slots=True)
 class Chart:
-    """Geometry of a time chart: ``[start, end)`` in ``tz`` across ``width`` pixels."""
+    """Geometry of a time chart: ``[start, end)`` in ``tz`` across ``width`` pixels;
+    ``number`` writes the axis' values (the locale's decimal mark)."""
 
     start: datetime
     end: datetime
@@ -47,6 +52,7 @@ class Chart:
     height: int = 240
     pad: tuple[int, int, int, int] = (14, 16, 28, 56)  # top, right, bottom, left
     max_gap: timedelta = timedelta(minutes=45)
+    number: Callable[[float], str] = _fmt
 
     @property
     def plot_w(self) -> float:
@@ -75,10 +81,6 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         ticks.append(round(value, 10))
         value += step
     return ticks
-
-
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}".replace(",", " ") if abs(value) >= 100 else f"{value:g}"
 
 
 def _time_ticks(chart: Chart) -> list[datetime]:
@@ -124,7 +126,7 @@ def line_chart(
             f'<line x1="{chart.pad[3]}" x2="{chart.width - chart.pad[1]}" y1="{y(v):.1f}" '
             f'y2="{y(v):.1f}" stroke="#e5e7eb"/>'
             f'<text x="{chart.pad[3] - 6}" y="{y(v) + 4:.1f}" text-anchor="end" '
-            f'fill="#6b7280">{_fmt(v)}</text>'
+            f'fill="#6b7280">{chart.number(v)}</text>'
         )
     for t in _time_ticks(chart):
         x = chart.x(t)

@@ -6,7 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from appeals import Texts, format_duration, format_number, load_routing
+from appeals import (
+    Texts,
+    format_duration,
+    format_number,
+    format_quantity,
+    format_unit,
+    load_routing,
+)
 from citypulse import IncidentType
 from tests.appeals._devices import T0, city_devices, make_incident
 
@@ -20,7 +27,7 @@ CASES: list[tuple[IncidentType, str, dict[str, object], list[str], list[str]]] =
         {"value": 420.0, "limit_value": 120.0, "unit": "s", "evidence": {"phase": "red"}},
         [
             "Светофорный объект на перекрёстке ул. Кирова — ул. Театральная",
-            "фаза „красный“ не переключается 7 мин",
+            "фаза «красный» не переключается 7 мин",
             "(с 08:14)",
         ],
         [
@@ -291,7 +298,7 @@ def test_times_follow_the_configured_zone_and_show_the_date_on_another_day() -> 
     )
     title = Texts(timezone="Asia/Yekaterinburg").render(incident, device).title
     assert "с 10:14 25.11.2026" in title  # UTC+5, and the last alarm is a day later
-    assert f"фаза „зелёный“ не переключается 1{NB}сут 2{NB}ч" in title
+    assert f"фаза «зелёный» не переключается 1{NB}сут 2{NB}ч" in title
 
 
 def test_number_and_duration_formats() -> None:
@@ -304,6 +311,20 @@ def test_number_and_duration_formats() -> None:
     assert format_duration(420) == f"7{NB}мин"
     assert format_duration(7800, "en") == f"2{NB}h 10{NB}min"
     assert format_duration(3 * 86400 + 4 * 3600 + 120) == f"3{NB}сут 4{NB}ч"
+
+
+def test_quantity_formats() -> None:
+    # A pollutant in µg/m³ is shown in mg/m³, the unit of its hygienic limit.
+    assert format_quantity(231.5, "µg/m³", metric="pm25") == f"0,232{NB}мг/м³"
+    assert format_quantity(231.5, "µg/m³", "en", metric="pm25") == f"0.232{NB}mg/m³"
+    assert format_quantity(10018.0, "s") == f"2{NB}ч 47{NB}мин"
+    assert format_quantity(0.86, "ratio", "en") == f"86{NB}%"
+    assert format_quantity(7.5, "km/h") == f"7,5{NB}км/ч"
+    assert format_quantity(3.0, "") == "3"
+    assert format_quantity(None, "s") == format_quantity(float("nan"), "s") == ""
+    assert format_unit("µg/m³") == "мкг/м³"
+    assert format_unit("vehicles", "en") == "vehicles"
+    assert format_unit("furlongs") == "furlongs"
 
 
 def test_notes() -> None:

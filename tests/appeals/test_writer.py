@@ -42,6 +42,9 @@ def test_writer_from_settings() -> None:
     assert writer.connectors == ("webhook",)
     assert writer.grafana_url == "https://g.example"
     assert writer.routing.region == "Калужская область"
+    assert writer.locale == "ru"  # the routing file's
+    english = Settings.from_env({"CITYPULSE_LOCALE": "en"})
+    assert AppealWriter.from_settings(english).locale == "en"
 
 
 def test_rollback_leaves_nothing(db_url: str) -> None:
@@ -93,7 +96,7 @@ def test_commit_leaves_one_appeal_with_history_and_one_outbox_row_per_connector(
             assert payload["priority"] == 4  # the route's priority beats severity 2
             assert payload["lat"] == device.lat
             assert payload["long"] == device.lon
-            assert "фаза „красный“ не переключается" in payload["title"]
+            assert "фаза «красный» не переключается" in payload["title"]
             link = payload["evidence"]["grafana_url"]
             start_ms = int((T0 - timedelta(minutes=30)).timestamp() * 1000)
             assert link.startswith(

@@ -15,6 +15,15 @@ def test_defaults_without_environment() -> None:
     assert s.mqtt.port == 1883
     assert not s.mqtt.tls
     assert s.reader_url == s.database_url
+    assert s.locale is None  # the routing file's locale decides
+
+
+def test_locale_from_the_environment_and_a_flag_over_it() -> None:
+    assert Settings.from_env({"CITYPULSE_LOCALE": " EN "}).locale == "en"
+    assert Settings.from_env({"CITYPULSE_LOCALE": ""}).locale is None
+    env = Settings.from_env({"CITYPULSE_LOCALE": "en"})
+    assert env.with_overrides(locale="ru").locale == "ru"  # a command's --locale wins
+    assert env.with_overrides(locale=None).locale == "en"
 
 
 def test_environment_is_parsed() -> None:
@@ -63,6 +72,7 @@ def test_secrets_are_masked_in_repr_and_str() -> None:
         ({"CITYPULSE_RETENTION_DAYS": "a year"}, "CITYPULSE_RETENTION_DAYS"),
         ({"CITYPULSE_RETENTION_DAYS": "0"}, "CITYPULSE_RETENTION_DAYS"),
         ({"CITYPULSE_UNKNOWN_DEVICES": "maybe"}, "CITYPULSE_UNKNOWN_DEVICES"),
+        ({"CITYPULSE_LOCALE": "fr"}, "CITYPULSE_LOCALE"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], setting: str) -> None:
