@@ -109,7 +109,7 @@ class Settings:
     mqtt_client_id: str = field(default_factory=lambda: f"citypulse-{socket.gethostname()}")
     mqtt_share_group: str = "citypulse"
     schema_mode: SchemaMode = "auto"
-    retention_days: int = 365
+    retention_days: int | None = None  # None: keep the database's (365 days when new)
     unknown_devices: UnknownDevicePolicy = "register"
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     log_level: str = "INFO"
@@ -189,7 +189,7 @@ class Settings:
             mqtt_client_id=get("MQTT_CLIENT_ID", base.mqtt_client_id),
             mqtt_share_group=get("MQTT_SHARE_GROUP", "citypulse"),
             schema_mode=mode,  # type: ignore[arg-type]
-            retention_days=integer("RETENTION_DAYS", 365),
+            retention_days=integer("RETENTION_DAYS", 1) if get("RETENTION_DAYS", "") else None,
             unknown_devices=unknown,  # type: ignore[arg-type]
             worker_id=get("WORKER_ID", base.worker_id),
             log_level=get("LOG_LEVEL", "INFO").upper(),

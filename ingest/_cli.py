@@ -131,7 +131,7 @@ def build_config(args: argparse.Namespace, settings: Settings) -> IngestConfig:
         topic_root=args.topic_root,
         protocol=args.protocol,
         unknown_devices=args.unknown_devices or settings.unknown_devices,
-        retention=timedelta(days=settings.retention_days),
+        retention=timedelta(days=settings.retention_days or 365),
         batch_size=args.batch_size,
         batch_rows=args.batch_rows,
         max_pending_rows=max(20 * args.batch_rows, 200_000),

@@ -48,6 +48,21 @@ log_type warning
 """
 
 
+# postgresql.conf for a server with TimescaleDB.  Its jobs run as background workers:
+# citypulse's 24 policies (compression, retention and refresh) may all be due at once, as
+# at the first start, beside one scheduler per database that has the extension.  With
+# PostgreSQL's default of 8 worker processes most of them failed to start.  The pool is
+# sized for the few databases a test run or the demo has open at once;
+# max_worker_processes holds it, TimescaleDB's launcher and the parallel-query workers
+# (max_parallel_workers, 8).  docs/deploy.md gives the production figures.
+TIMESCALEDB_CONF = (
+    "shared_preload_libraries = 'timescaledb'",
+    "timescaledb.telemetry_level = off",
+    "timescaledb.max_background_workers = 64",
+    "max_worker_processes = 80",
+)
+
+
 class EmbeddedError(CitypulseError):
     """A private server could not be started."""
 
@@ -199,10 +214,7 @@ class EmbeddedPostgres:
                 "timezone = 'UTC'",
             ]
             if self.timescale:
-                conf += [
-                    "shared_preload_libraries = 'timescaledb'",
-                    "timescaledb.telemetry_level = off",
-                ]
+                conf += TIMESCALEDB_CONF
             with (data / "postgresql.conf").open("a") as f:
                 f.write("\n".join(conf) + "\n")
         self.port = free_port()

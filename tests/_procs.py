@@ -1,6 +1,7 @@
 """Helpers for fixtures that run real servers as child processes.
 
-Port, user and permission handling is shared with the embedded servers of the demo.
+Port, user and permission handling, and TimescaleDB's settings, are shared with the
+embedded servers of the demo.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lab._embedded import chown_tree, demote, free_port, unprivileged_user
+from lab._embedded import TIMESCALEDB_CONF, chown_tree, demote, free_port, unprivileged_user
 from lab._embedded import wait_for_port as _wait_for_port
 
 __all__ = [
+    "TIMESCALEDB_CONF",
     "chown_tree",
     "demote",
     "find_binary",

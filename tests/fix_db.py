@@ -2,9 +2,11 @@
 
 ``CITYPULSE_TEST_DATABASE_URL`` names an existing server (a URL whose user may create
 databases); otherwise a private server is started on a free port (as an unprivileged
-user when running as root).  The private server preloads TimescaleDB when the extension
-is installed, so ``timescale`` tests run wherever it is available.  With ``CI`` set, a
-server that cannot be had fails the run instead of skipping.
+user when running as root), from the machine's newest ``/usr/lib/postgresql/*/bin`` or
+from ``CITYPULSE_TEST_PG_BINDIR`` (a server tree with TimescaleDB added, for example).
+The private server preloads TimescaleDB, with the workers its jobs need, when the
+extension is installed there, so ``timescale`` tests run wherever it is available.  With
+``CI`` set, a server that cannot be had fails the run instead of skipping.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pytest
 from citypulse import CitypulseError
 from citypulse.db import connect, migrate, scalar
 from tests._procs import (
+    TIMESCALEDB_CONF,
     chown_tree,
     demote,
     find_binary,
@@ -117,9 +120,10 @@ class PgServer:
 
 
 def _start_private_server(tmp: Path) -> PgServer:
-    initdb = find_binary("initdb", _PG_DIRS)
-    if initdb is None:
-        raise RuntimeError("no PostgreSQL server binaries (initdb) found")
+    chosen = os.environ.get("CITYPULSE_TEST_PG_BINDIR")
+    initdb = find_binary("initdb", [chosen] if chosen else _PG_DIRS)
+    if initdb is None or (chosen and Path(initdb).parent != Path(chosen)):
+        raise RuntimeError(f"no PostgreSQL server binaries (initdb) found in {chosen or _PG_DIRS}")
     bindir = str(Path(initdb).parent)
     ids = unprivileged_user()
     datadir = tmp / "data"
@@ -162,7 +166,7 @@ def _start_private_server(tmp: Path) -> PgServer:
         "log_min_messages = warning",
     ]
     if timescale:
-        conf += ["shared_preload_libraries = 'timescaledb'", "timescaledb.telemetry_level = off"]
+        conf += TIMESCALEDB_CONF
     with (datadir / "postgresql.conf").open("a") as f:
         f.write("\n".join(conf) + "\n")
     log = tmp / "postgres.log"

@@ -2,19 +2,20 @@
 
 The schema mode (timescale or plain) is chosen at the first run: timescale where the
 extension is installed and preloaded, plain otherwise; --mode forces one.  Re-running is
-a no-op; an applied migration that was edited is refused.
+a no-op; an applied migration that was edited is refused.  The raw-data retention
+changes only when --retention-days or CITYPULSE_RETENTION_DAYS asks for another value.
 """
 
 from __future__ import annotations
 
 import argparse
-
-from psycopg.rows import scalar_row
+from datetime import timedelta
 
 from citypulse._errors import ConfigError
 from citypulse._settings import Settings
 from citypulse.db._connect import connect
 from citypulse.db._migrate import migrate
+from citypulse.db._upkeep import raw_retention, set_raw_retention
 
 HELP = "apply pending schema migrations"
 
@@ -30,7 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--retention-days",
         type=int,
         default=None,
-        help="raw-data retention (env CITYPULSE_RETENTION_DAYS, default 365)",
+        help="raw-data retention (env CITYPULSE_RETENTION_DAYS); unset: keep the "
+        "database's, 365 days on a new one",
     )
 
 
@@ -38,22 +40,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     mode = args.mode or settings.schema_mode
     if args.retention_days is not None and args.retention_days < 1:
         raise ConfigError("--retention-days", f"must be at least 1, got {args.retention_days}")
-    retention = args.retention_days or settings.retention_days
+    # Only a flag or variable changes the retention: a plain re-run keeps what is set.
+    requested: tuple[int, str] | None = None
+    if args.retention_days is not None:
+        requested = (args.retention_days, "--retention-days")
+    elif settings.retention_days is not None:
+        requested = (settings.retention_days, "CITYPULSE_RETENTION_DAYS")
     with connect(
         settings.database_url, application_name="citypulse-migrate", autocommit=True
     ) as conn:
         report = migrate(conn, mode=mode)
-        current = (
-            conn.cursor(row_factory=scalar_row)
-            .execute("SELECT extract(day FROM raw_retention)::int FROM schema_policy")
-            .fetchone()
+        for m in report.applied:
+            print(f"applied  {m.filename}")
+        print(
+            f"schema mode: {report.mode}; {len(report.applied)} applied, "
+            f"{report.already} already applied"
         )
-        if current != retention:
-            conn.execute("SELECT citypulse_set_retention(make_interval(days => %s))", (retention,))
-    for m in report.applied:
-        print(f"applied  {m.filename}")
-    print(
-        f"schema mode: {report.mode}; {len(report.applied)} applied, "
-        f"{report.already} already applied"
-    )
+        changed = False
+        if requested is not None:
+            days, setting = requested
+            changed = set_raw_retention(conn, timedelta(days=days), setting=setting)
+        kept = raw_retention(conn)
+    print(f"raw retention: {kept.days} days ({'changed' if changed else 'unchanged'})")
     return 0

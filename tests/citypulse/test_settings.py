@@ -10,7 +10,7 @@ from citypulse import ConfigError, MqttUrl, Secret, Settings, mask_url
 def test_defaults_without_environment() -> None:
     s = Settings.from_env({})
     assert s.schema_mode == "auto"
-    assert s.retention_days == 365
+    assert s.retention_days is None  # keep what the database has
     assert s.mqtt.host == "localhost"
     assert s.mqtt.port == 1883
     assert not s.mqtt.tls

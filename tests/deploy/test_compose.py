@@ -49,6 +49,41 @@ def test_the_services_of_the_stack() -> None:
     assert all("profiles" not in s for n, s in SERVICES.items() if n != "simulator")
 
 
+# TimescaleDB's jobs for citypulse's schema (tests/citypulse/db/test_jobs.py counts them).
+POLICY_JOBS = 24
+
+
+def test_timescaledb_is_the_release_the_tests_run() -> None:
+    """The image runs the TimescaleDB release docs/deploy.md names as tested, not one
+    from years before it."""
+    image = SERVICES["timescaledb"]["image"]
+    match = re.fullmatch(r"timescale/timescaledb:(\d+)\.(\d+)\.(\d+)-pg\d+", image)
+    assert match, image
+    major, minor, patch = (int(g) for g in match.groups())
+    assert (major, minor) >= (2, 28), image
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    tested = re.search(r"Tested with TimescaleDB (\d+\.\d+\.\d+) on PostgreSQL (\d+)", deploy)
+    assert tested, "docs/deploy.md says which TimescaleDB and PostgreSQL the tests run"
+    assert tested[1] == f"{major}.{minor}.{patch}"
+    assert f"`{image}`" in deploy
+
+
+def test_timescaledb_has_workers_for_every_policy_job() -> None:
+    """Every policy job may be due at once: each needs a TimescaleDB background worker,
+    and the scheduler one more; PostgreSQL's worker processes must hold those, the
+    launcher and the parallel-query workers (8 by default)."""
+    command = SERVICES["timescaledb"]["command"]
+    assert command[0] == "postgres"
+    settings = dict(
+        arg.split("=", 1)
+        for flag, arg in zip(command[1::2], command[2::2], strict=True)
+        if flag == "-c"
+    )
+    background = int(settings["timescaledb.max_background_workers"])
+    assert background >= POLICY_JOBS + 1
+    assert int(settings["max_worker_processes"]) >= background + 1 + 8
+
+
 def bind_mounts() -> list[tuple[str, str]]:
     return [
         (name, volume.split(":")[0])
