@@ -23,6 +23,7 @@ from citypulse._hooks import (
     incident_listener,
     incident_listener_names,
 )
+from citypulse._lazy import lazy_exports
 from citypulse._lifecycle import stop_on_signals
 from citypulse._percentile import percentile
 from citypulse._records import (
@@ -82,6 +83,7 @@ __all__ = [
     "TrafficLightReading",
     "incident_listener",
     "incident_listener_names",
+    "lazy_exports",
     "mask_url",
     "percentile",
     "stop_on_signals",
