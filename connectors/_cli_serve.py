@@ -14,11 +14,12 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import psycopg_pool
+from typing import TYPE_CHECKING, Any
 
 from citypulse import ConfigError, Settings
+
+if TYPE_CHECKING:
+    import psycopg_pool
 
 HELP = "serve the Open311 API and deliver appeals"
 log = logging.getLogger(__name__)

@@ -24,8 +24,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +67,8 @@ class _Receiver:
     """Verifies, dedupes and counts; ``fail`` and ``lose`` are fractions of requests."""
 
     def __init__(self, *, seed: int = 1) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
         from connectors import WebhookSignatureError, verify_webhook
 
         self.lock = threading.Lock()
@@ -143,6 +143,8 @@ class _Receiver:
 
 
 def _ceiling(url: str, n: int) -> float:
+    from concurrent.futures import ThreadPoolExecutor
+
     import httpx
 
     from connectors import sign_webhook

@@ -32,8 +32,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from citypulse import MqttUrl, Settings
 
 HELP = "measure ingest throughput and latency"
@@ -74,6 +72,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _single(root: str, n: int, base: datetime) -> Iterator[tuple[str, bytes]]:
+    import orjson
+
     base_ms = int(base.timestamp() * 1000)
     for i in range(n):
         device = f"cam-{i % _DEVICES}"
@@ -92,6 +92,8 @@ def _single(root: str, n: int, base: datetime) -> Iterator[tuple[str, bytes]]:
 
 
 def _batches(root: str, n_messages: int, base: datetime) -> Iterator[tuple[str, bytes]]:
+    import orjson
+
     base_ms = int(base.timestamp() * 1000)
     for i in range(n_messages):
         device = f"cam-{i % _DEVICES}"

@@ -31,10 +31,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-from psycopg import sql
-from psycopg.rows import dict_row
-
 from citypulse import MqttUrl, Settings
 
 HELP = "the whole pipeline under sustained load"
@@ -116,6 +112,8 @@ class _Expected:
         return self.epoch0 + (t - self.sim0) / self.speed
 
     def wrap(self, messages: Iterator[Any]) -> Iterator[Any]:
+        import orjson
+
         for m in messages:
             if not self.epoch0:
                 self.epoch0, self.sim0 = time.time(), m.t
@@ -385,6 +383,8 @@ class _Receiver:
 
 def _deliveries(url: str, receiver: _Receiver, timeout: float = 30.0) -> dict[str, Any]:
     """Wait for the outbox to drain; count what the receiver got, per idempotency key."""
+    from psycopg.rows import dict_row
+
     from citypulse.db import connect, scalar
 
     deadline = time.monotonic() + timeout
@@ -436,6 +436,8 @@ def _wait_stored(url: str, n: int, *, timeout: float) -> bool:
 
 
 def _measure(url: str, expected: _Expected) -> dict[str, Any]:
+    from psycopg import sql
+
     from citypulse import DeviceKind
     from citypulse.db import READING_TABLES, connect
 

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from psycopg.rows import scalar_row
-
 from citypulse._errors import ConfigError
 from citypulse._settings import Settings
-from citypulse.db._connect import connect
-from citypulse.db._migrate import migrate
 
 HELP = "apply pending schema migrations"
 
@@ -35,6 +31,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from psycopg.rows import scalar_row
+
+    from citypulse.db._connect import connect
+    from citypulse.db._migrate import migrate
+
     mode = args.mode or settings.schema_mode
     if args.retention_days is not None and args.retention_days < 1:
         raise ConfigError("--retention-days", f"must be at least 1, got {args.retention_days}")
