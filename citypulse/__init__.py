@@ -8,6 +8,20 @@ the city map) are its subpackages.
 """
 
 from citypulse._air import AIR_LIMITS, AirLimit
+from citypulse._args import (
+    FloatRange,
+    IntRange,
+    http_url,
+    iso_time,
+    non_negative_float,
+    non_negative_int,
+    positive_duration,
+    positive_float,
+    positive_int,
+    slug,
+    tcp_port,
+)
+from citypulse._duration import parse_duration
 from citypulse._errors import (
     CitypulseError,
     ConfigError,
@@ -66,12 +80,14 @@ __all__ = [
     "DeviceKind",
     "DeviceStatus",
     "EcologyReading",
+    "FloatRange",
     "Incident",
     "IncidentChange",
     "IncidentListener",
     "IncidentListenerFactory",
     "IncidentStatus",
     "IncidentType",
+    "IntRange",
     "MigrationError",
     "MqttUrl",
     "ParkingReading",
@@ -81,10 +97,20 @@ __all__ = [
     "Secret",
     "Settings",
     "TrafficLightReading",
+    "http_url",
     "incident_listener",
     "incident_listener_names",
+    "iso_time",
     "lazy_exports",
     "mask_url",
+    "non_negative_float",
+    "non_negative_int",
+    "parse_duration",
     "percentile",
+    "positive_duration",
+    "positive_float",
+    "positive_int",
+    "slug",
     "stop_on_signals",
+    "tcp_port",
 ]

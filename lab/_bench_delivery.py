@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from citypulse import Secret, Settings, percentile
+from citypulse import Secret, Settings, percentile, positive_float, positive_int
 
 HELP = "measure webhook delivery from the outbox"
 _SECRET = "bench-secret"  # noqa: S105  (a private, throwaway receiver)
@@ -56,10 +56,13 @@ def _say(message: str) -> None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--appeals", type=int, default=None, help="backlog size (default 5,000; 1,000 quick)"
+        "--appeals",
+        type=positive_int,
+        default=None,
+        help="backlog size (default 5,000; 1,000 quick)",
     )
     parser.add_argument(
-        "--rate", type=float, default=50.0, help="offered appeals/s for the latency phase"
+        "--rate", type=positive_float, default=50.0, help="offered appeals/s for the latency phase"
     )
 
 

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from citypulse import MqttUrl, Settings
+from citypulse import MqttUrl, Settings, positive_float, positive_int
 
 HELP = "measure ingest throughput and latency"
 _DEVICES = 1000
@@ -46,26 +46,26 @@ def _say(message: str) -> None:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--messages",
-        type=int,
+        type=positive_int,
         default=None,
         help="backlog size (default 200,000; 20,000 with --quick)",
     )
     parser.add_argument(
         "--rate",
-        type=float,
+        type=positive_float,
         default=5000.0,
         help="offered rate for the latency phase, msg/s (default 5000)",
     )
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=positive_int,
         default=None,
         help="(a) and (b) alternate this many times; the best of each counts, so that "
         "other load on the machine hurts the ratio less (default 3; 2 with --quick)",
     )
     parser.add_argument(
         "--seconds",
-        type=float,
+        type=positive_float,
         default=None,
         help="latency phase length (default 10 s; 4 s with --quick)",
     )

@@ -20,7 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from citypulse import MqttUrl, Settings
+from citypulse import (
+    MqttUrl,
+    Settings,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    tcp_port,
+)
 
 HELP = "run the whole system on embedded defaults"
 
@@ -33,12 +40,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="where the embedded servers keep their data (default .citypulse/demo)",
     )
     parser.add_argument(
-        "--hours", type=float, default=6.0, help="simulated hours, ending now (default 6)"
+        "--hours", type=positive_float, default=6.0, help="simulated hours, ending now (default 6)"
     )
     parser.add_argument(
-        "--faults", type=float, default=12.0, help="random faults per simulated day (default 12)"
+        "--faults",
+        type=non_negative_float,
+        default=12.0,
+        help="random faults per simulated day (default 12)",
     )
-    parser.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=7, help="simulation seed (default 7)"
+    )
     parser.add_argument(
         "--serve",
         choices=("auto", "yes", "no"),
@@ -46,7 +58,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="keep the API up after the summary until Ctrl-C (auto: when on a terminal)",
     )
     parser.add_argument(
-        "--port", type=int, default=8311, help="API port (default 8311, or a free one)"
+        "--port", type=tcp_port, default=8311, help="API port (default 8311, or a free one)"
     )
 
 

@@ -31,7 +31,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from citypulse import MqttUrl, Settings
+from citypulse import (
+    MqttUrl,
+    Settings,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 HELP = "the whole pipeline under sustained load"
 
@@ -42,22 +49,25 @@ def _say(message: str) -> None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--minutes", type=float, default=None, help="wall-clock length (default 10; 1 --quick)"
+        "--minutes",
+        type=positive_float,
+        default=None,
+        help="wall-clock length (default 10; 1 --quick)",
     )
     parser.add_argument(
-        "--speed", type=float, default=5.0, help="times the city's normal rate (default 5)"
+        "--speed", type=positive_float, default=5.0, help="times the city's normal rate (default 5)"
     )
     parser.add_argument(
         "--intersections",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="a generated city of N intersections instead of the preset (0 = preset)",
     )
-    parser.add_argument("--ingest-workers", type=int, default=2, help="ingest processes")
-    parser.add_argument("--seed", type=int, default=11, help="simulation seed")
+    parser.add_argument("--ingest-workers", type=positive_int, default=2, help="ingest processes")
+    parser.add_argument("--seed", type=non_negative_int, default=11, help="simulation seed")
     parser.add_argument(
         "--faults",
-        type=float,
+        type=non_negative_float,
         default=150.0,
         help="random faults per simulated day, so detection and delivery have work (150)",
     )

@@ -15,7 +15,7 @@ several processes for a :class:`RunSpec`.  For example::
 
 from typing import TYPE_CHECKING
 
-from citypulse import lazy_exports
+from citypulse import lazy_exports, parse_duration
 
 if TYPE_CHECKING:
     from simulator._city import (
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
         FaultType,
         faults_from_spec,
         load_scenario,
-        parse_duration,
         random_faults,
         read_ground_truth,
         write_ground_truth,
@@ -67,7 +66,6 @@ else:
                 "FaultType",
                 "faults_from_spec",
                 "load_scenario",
-                "parse_duration",
                 "random_faults",
                 "read_ground_truth",
                 "write_ground_truth",

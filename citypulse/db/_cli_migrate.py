@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from citypulse._errors import ConfigError
+from citypulse._args import positive_int
 from citypulse._settings import Settings
 
 HELP = "apply pending schema migrations"
@@ -24,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--retention-days",
-        type=int,
+        type=positive_int,
         default=None,
         help="raw-data retention (env CITYPULSE_RETENTION_DAYS, default 365)",
     )
@@ -37,8 +37,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from citypulse.db._migrate import migrate
 
     mode = args.mode or settings.schema_mode
-    if args.retention_days is not None and args.retention_days < 1:
-        raise ConfigError("--retention-days", f"must be at least 1, got {args.retention_days}")
     retention = args.retention_days or settings.retention_days
     with connect(
         settings.database_url, application_name="citypulse-migrate", autocommit=True
