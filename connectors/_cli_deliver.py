@@ -30,10 +30,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from citypulse.db import connect
     from connectors._delivery import DeliveryWorker
 
     if not settings.connectors:
         raise ConfigError("CITYPULSE_CONNECTORS", "no connectors configured (e.g. webhook)")
+    if args.once:
+        # One round and out: a database it cannot reach is one line now, not the worker's
+        # pool timing out with a traceback after ten seconds of warnings.
+        connect(settings.database_url, connect_timeout=5).close()
     # httpx logs every request URL at INFO; a webhook URL may carry a token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     worker = DeliveryWorker.from_settings(settings, concurrency=args.concurrency)

@@ -221,6 +221,8 @@ RUNS: list[tuple[str, int, str, dict[str, str]]] = [
         "cannot connect to",
         {},
     ),
+    (f"--database-url {UNREACHABLE} serve --port 0", 1, "cannot connect to", {}),
+    (f"--database-url {UNREACHABLE} deliver --once", 1, "cannot connect to", WEBHOOK),
 ]
 
 
