@@ -64,7 +64,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     datasource = None
     if not args.no_datasource:
         if not settings.grafana_db_user:
-            raise ConfigError("CITYPULSE_GRAFANA_DB_USER", "the read-only login for Grafana")
+            raise ConfigError(
+                "CITYPULSE_GRAFANA_DB_USER",
+                "not set: set it (and CITYPULSE_GRAFANA_DB_PASSWORD) to the read-only "
+                "PostgreSQL login Grafana's data source uses, or give --no-datasource",
+            )
         reader = urlsplit(settings.reader_url)
         datasource = DataSourceSpec(
             host=args.db_host or f"{reader.hostname}:{reader.port or 5432}",

@@ -213,6 +213,12 @@ RUNS: list[tuple[str, int, str, dict[str, str]]] = [
         "CITYPULSE_DATABASE_URL: not a postgresql:// URL",
         {"CITYPULSE_DATABASE_URL": "x"},
     ),
+    (
+        "grafana publish --url http://127.0.0.1:1 --token t",
+        2,
+        "CITYPULSE_GRAFANA_DB_USER: not set: set it (and CITYPULSE_GRAFANA_DB_PASSWORD)",
+        {},
+    ),
     (f"--database-url {UNREACHABLE} db status", 1, "cannot connect to", {}),
     (f"--database-url {UNREACHABLE} keys add --name a --role admin", 1, "cannot connect to", {}),
     (
