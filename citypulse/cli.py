@@ -3,8 +3,11 @@
 Each leaf command lives in the package that owns it, as a module exposing ``HELP``,
 ``configure(parser)`` and ``run(args, settings) -> int``, declared as an entry point of the
 ``citypulse.commands`` group in ``pyproject.toml``: the kernel names no stage.  Command
-modules import heavy dependencies inside ``run`` so that ``--help`` stays fast.  ``bench``
-and ``eval`` commands all get ``--json`` and ``--quick``.
+modules import heavy dependencies inside ``run`` (and packages load their public names
+lazily) so that ``--help`` stays fast: tests/citypulse/test_cli_startup.py checks it.
+Every option that takes a value has a ``type`` from the kernel's option types
+(``citypulse.positive_int``, ``iso_time``, ...), so wrong input is refused while parsing.
+``bench`` and ``eval`` commands all get ``--json`` and ``--quick``.
 """
 
 from __future__ import annotations
