@@ -8,40 +8,90 @@ roles, and the Open311 GeoReport v2 API that ``citypulse serve`` serves.  Delive
 outbox rows is ``connectors``' work.
 """
 
-from appeals._api import Api
-from appeals._auth import KeyStore, Principal, Role, add_key, hash_key, revoke_key
-from appeals._correlate import Correlated, Link, correlate, haversine_m
-from appeals._errors import (
-    ApiError,
-    AppealNotFound,
-    AppealsError,
-    RoutingError,
-    ServerStartError,
-    TransitionRefused,
-)
-from appeals._facts import format_duration, format_number, format_quantity, format_unit
-from appeals._georeport import open311_status, service_request
-from appeals._listener import appeal_writer
-from appeals._requests import Report, RequestQuery, list_requests, submit_report
-from appeals._routing import (
-    Correlation,
-    Route,
-    Routing,
-    Service,
-    load_routing,
-    parse_duration,
-    parse_routing,
-)
-from appeals._server import BackgroundService, open_pool, serve, serve_in_thread
-from appeals._store import (
-    AppealDraft,
-    create_appeal,
-    load_appeal,
-    record_remote_event,
-    transition,
-)
-from appeals._texts import AppealText, Texts
-from appeals._writer import DASHBOARDS, AppealWriter, grafana_link
+from typing import TYPE_CHECKING
+
+from citypulse import lazy_exports
+
+if TYPE_CHECKING:
+    from appeals._api import Api
+    from appeals._auth import KeyStore, Principal, Role, add_key, hash_key, revoke_key
+    from appeals._correlate import Correlated, Link, correlate, haversine_m
+    from appeals._errors import (
+        ApiError,
+        AppealNotFound,
+        AppealsError,
+        RoutingError,
+        ServerStartError,
+        TransitionRefused,
+    )
+    from appeals._facts import format_duration, format_number, format_quantity, format_unit
+    from appeals._georeport import open311_status, service_request
+    from appeals._listener import appeal_writer
+    from appeals._requests import Report, RequestQuery, list_requests, submit_report
+    from appeals._routing import (
+        Correlation,
+        Route,
+        Routing,
+        Service,
+        load_routing,
+        parse_duration,
+        parse_routing,
+    )
+    from appeals._server import BackgroundService, open_pool, serve, serve_in_thread
+    from appeals._store import (
+        AppealDraft,
+        create_appeal,
+        load_appeal,
+        record_remote_event,
+        transition,
+    )
+    from appeals._texts import AppealText, Texts
+    from appeals._writer import DASHBOARDS, AppealWriter, grafana_link
+else:
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "appeals._api": ("Api",),
+            "appeals._auth": ("KeyStore", "Principal", "Role", "add_key", "hash_key", "revoke_key"),
+            "appeals._correlate": ("Correlated", "Link", "correlate", "haversine_m"),
+            "appeals._errors": (
+                "ApiError",
+                "AppealNotFound",
+                "AppealsError",
+                "RoutingError",
+                "ServerStartError",
+                "TransitionRefused",
+            ),
+            "appeals._facts": (
+                "format_duration",
+                "format_number",
+                "format_quantity",
+                "format_unit",
+            ),
+            "appeals._georeport": ("open311_status", "service_request"),
+            "appeals._listener": ("appeal_writer",),
+            "appeals._requests": ("Report", "RequestQuery", "list_requests", "submit_report"),
+            "appeals._routing": (
+                "Correlation",
+                "Route",
+                "Routing",
+                "Service",
+                "load_routing",
+                "parse_duration",
+                "parse_routing",
+            ),
+            "appeals._server": ("BackgroundService", "open_pool", "serve", "serve_in_thread"),
+            "appeals._store": (
+                "AppealDraft",
+                "create_appeal",
+                "load_appeal",
+                "record_remote_event",
+                "transition",
+            ),
+            "appeals._texts": ("AppealText", "Texts"),
+            "appeals._writer": ("DASHBOARDS", "AppealWriter", "grafana_link"),
+        },
+    )
 
 __all__ = [
     "DASHBOARDS",

@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 
 from appeals._errors import ServerStartError
 from citypulse import DatabaseError, mask_url
+from citypulse.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,12 @@ def open_pool(
     application_name: str = "citypulse-api",
 ) -> psycopg_pool.ConnectionPool[Any]:
     """An open pool whose connections time out connecting, in statements and when idle in
-    a transaction; :class:`DatabaseError` if no connection comes within ``wait_timeout``."""
+    a transaction; :class:`DatabaseError` if no connection comes within ``wait_timeout``,
+    or at once (:class:`DatabaseUnavailable` when worth retrying) if the first one fails."""
+    # One connection first, so that a server that cannot be reached or refuses the login
+    # is one clear error within connect_timeout, not a pool that retries (and logs each
+    # attempt) until wait_timeout.
+    connect(url, application_name=application_name, connect_timeout=connect_timeout).close()
     pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
         url,
         min_size=1,

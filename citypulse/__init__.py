@@ -8,6 +8,20 @@ the city map) are its subpackages.
 """
 
 from citypulse._air import AIR_LIMITS, MG_PER_M3, UG_PER_M3, AirLimit
+from citypulse._args import (
+    FloatRange,
+    IntRange,
+    http_url,
+    iso_time,
+    non_negative_float,
+    non_negative_int,
+    positive_duration,
+    positive_float,
+    positive_int,
+    slug,
+    tcp_port,
+)
+from citypulse._duration import parse_duration
 from citypulse._errors import (
     CitypulseError,
     ConfigError,
@@ -23,6 +37,7 @@ from citypulse._hooks import (
     incident_listener,
     incident_listener_names,
 )
+from citypulse._lazy import lazy_exports
 from citypulse._lifecycle import stop_on_signals
 from citypulse._percentile import percentile
 from citypulse._records import (
@@ -68,12 +83,14 @@ __all__ = [
     "DeviceKind",
     "DeviceStatus",
     "EcologyReading",
+    "FloatRange",
     "Incident",
     "IncidentChange",
     "IncidentListener",
     "IncidentListenerFactory",
     "IncidentStatus",
     "IncidentType",
+    "IntRange",
     "Locale",
     "MigrationError",
     "MqttUrl",
@@ -84,9 +101,20 @@ __all__ = [
     "Secret",
     "Settings",
     "TrafficLightReading",
+    "http_url",
     "incident_listener",
     "incident_listener_names",
+    "iso_time",
+    "lazy_exports",
     "mask_url",
+    "non_negative_float",
+    "non_negative_int",
+    "parse_duration",
     "percentile",
+    "positive_duration",
+    "positive_float",
+    "positive_int",
+    "slug",
     "stop_on_signals",
+    "tcp_port",
 ]

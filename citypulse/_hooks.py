@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import enum
 from importlib.metadata import entry_points
-from typing import Any, Protocol
-
-import psycopg
+from typing import TYPE_CHECKING, Any, Protocol
 
 from citypulse._errors import ConfigError
-from citypulse._records import Device, Incident
-from citypulse._settings import Settings
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from citypulse._records import Device, Incident
+    from citypulse._settings import Settings
 
 
 class IncidentChange(enum.StrEnum):

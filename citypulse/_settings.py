@@ -39,6 +39,23 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+def split_url(url: str) -> SplitResult:
+    """``url`` in parts, its port checked; ValueError saying why not (the URL masked)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError as exc:
+        raise ValueError(f"not a URL: {mask_url(url)} ({exc})") from exc
+    return parts
+
+
+def check_database_url(url: str) -> str:
+    """``url`` when it is a ``postgresql://`` URL, else ValueError saying why (masked)."""
+    if split_url(url).scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"not a postgresql:// URL: {mask_url(url)}")
+    return url
+
+
 @dataclass(frozen=True, slots=True)
 class Secret:
     """A secret string: compares and hashes by value, never prints it."""
@@ -181,9 +198,17 @@ class Settings:
         locale = get("LOCALE", "").lower() or None
         if locale is not None and locale not in LOCALES:
             raise ConfigError("CITYPULSE_LOCALE", f"must be ru or en, got {locale!r}")
+
+        def database_url(name: str, default: str) -> str:
+            url = get(name, default)
+            try:
+                return check_database_url(url) if url else url
+            except ValueError as exc:
+                raise ConfigError(f"CITYPULSE_{name}", str(exc)) from exc
+
         return cls(
-            database_url=get("DATABASE_URL", _DEFAULT_DATABASE_URL),
-            read_database_url=get("READ_DATABASE_URL", ""),
+            database_url=database_url("DATABASE_URL", _DEFAULT_DATABASE_URL),
+            read_database_url=database_url("READ_DATABASE_URL", ""),
             mqtt=MqttUrl.parse(get("MQTT_URL", _DEFAULT_MQTT_URL)),
             mqtt_ca_file=get("MQTT_CA_FILE", "") or None,
             mqtt_client_id=get("MQTT_CLIENT_ID", base.mqtt_client_id),

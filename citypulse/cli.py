@@ -3,8 +3,11 @@
 Each leaf command lives in the package that owns it, as a module exposing ``HELP``,
 ``configure(parser)`` and ``run(args, settings) -> int``, declared as an entry point of the
 ``citypulse.commands`` group in ``pyproject.toml``: the kernel names no stage.  Command
-modules import heavy dependencies inside ``run`` so that ``--help`` stays fast.  ``bench``
-and ``eval`` commands all get ``--json`` and ``--quick``.
+modules import heavy dependencies inside ``run`` (and packages load their public names
+lazily) so that ``--help`` stays fast: tests/citypulse/test_cli_startup.py checks it.
+Every option that takes a value has a ``type`` from the kernel's option types
+(``citypulse.positive_int``, ``iso_time``, ...), so wrong input is refused while parsing.
+``bench`` and ``eval`` commands all get ``--json`` and ``--quick``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Protocol, cast
 
+from citypulse._args import LOG_LEVELS, database_url, log_level, mqtt_url
 from citypulse._errors import CitypulseError, ConfigError
 from citypulse._settings import Settings
 
@@ -67,9 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="citypulse",
         description="Turns what a city's field devices see into appeals for the governance center.",
     )
-    parser.add_argument("--database-url", help="PostgreSQL URL (env CITYPULSE_DATABASE_URL)")
-    parser.add_argument("--mqtt-url", help="mqtt:// or mqtts:// URL (env CITYPULSE_MQTT_URL)")
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (env CITYPULSE_LOG_LEVEL)")
+    parser.add_argument(
+        "--database-url",
+        type=database_url,
+        help="postgresql:// URL (env CITYPULSE_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--mqtt-url", type=mqtt_url, help="mqtt:// or mqtts:// URL (env CITYPULSE_MQTT_URL)"
+    )
+    parser.add_argument(
+        "--log-level", type=log_level, help="DEBUG, INFO, WARNING (env CITYPULSE_LOG_LEVEL)"
+    )
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     for command in commands():
@@ -107,18 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        overrides: dict[str, object] = {"database_url": args.database_url}
-        if args.mqtt_url:
-            from citypulse._settings import MqttUrl
-
-            overrides["mqtt"] = MqttUrl.parse(args.mqtt_url)
-        if args.log_level:
-            overrides["log_level"] = args.log_level.upper()
-        settings = settings.with_overrides(**overrides)
+        settings = settings.with_overrides(
+            database_url=args.database_url, mqtt=args.mqtt_url, log_level=args.log_level
+        )
         if settings.log_level not in logging.getLevelNamesMapping():
             raise ConfigError(
-                "--log-level" if args.log_level else "CITYPULSE_LOG_LEVEL",
-                f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {settings.log_level!r}",
+                "CITYPULSE_LOG_LEVEL", f"must be {LOG_LEVELS}, got {settings.log_level!r}"
             )
         logging.basicConfig(
             level=settings.log_level,

@@ -7,26 +7,62 @@ receivers check it with :func:`verify_webhook`, see docs/webhooks.md) and
 :class:`Open311Connector` (GeoReport v2 ``POST requests``, status synced back).
 """
 
-from connectors._connector import (
-    Connector,
-    DeliveryResult,
-    RemoteStatus,
-    RemoteStatusHandler,
-    StatusSource,
-)
-from connectors._delivery import Backoff, DeliveryCounters, DeliveryWorker, record_remote_status
-from connectors._errors import (
-    ConnectorError,
-    DeliveryError,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-    WebhookSignatureError,
-)
-from connectors._http import parse_retry_after
-from connectors._open311_client import Open311Connector
-from connectors._outbox import OutboxEntry
-from connectors._registry import CONNECTOR_FACTORIES, ConnectorFactory, build_connectors
-from connectors._webhook import WebhookConnector, sign_webhook, verify_webhook
+from typing import TYPE_CHECKING
+
+from citypulse import lazy_exports
+
+if TYPE_CHECKING:
+    from connectors._connector import (
+        Connector,
+        DeliveryResult,
+        RemoteStatus,
+        RemoteStatusHandler,
+        StatusSource,
+    )
+    from connectors._delivery import Backoff, DeliveryCounters, DeliveryWorker, record_remote_status
+    from connectors._errors import (
+        ConnectorError,
+        DeliveryError,
+        PermanentDeliveryError,
+        TransientDeliveryError,
+        WebhookSignatureError,
+    )
+    from connectors._http import parse_retry_after
+    from connectors._open311_client import Open311Connector
+    from connectors._outbox import OutboxEntry
+    from connectors._registry import CONNECTOR_FACTORIES, ConnectorFactory, build_connectors
+    from connectors._webhook import WebhookConnector, sign_webhook, verify_webhook
+else:
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "connectors._connector": (
+                "Connector",
+                "DeliveryResult",
+                "RemoteStatus",
+                "RemoteStatusHandler",
+                "StatusSource",
+            ),
+            "connectors._delivery": (
+                "Backoff",
+                "DeliveryCounters",
+                "DeliveryWorker",
+                "record_remote_status",
+            ),
+            "connectors._errors": (
+                "ConnectorError",
+                "DeliveryError",
+                "PermanentDeliveryError",
+                "TransientDeliveryError",
+                "WebhookSignatureError",
+            ),
+            "connectors._http": ("parse_retry_after",),
+            "connectors._open311_client": ("Open311Connector",),
+            "connectors._outbox": ("OutboxEntry",),
+            "connectors._registry": ("CONNECTOR_FACTORIES", "ConnectorFactory", "build_connectors"),
+            "connectors._webhook": ("WebhookConnector", "sign_webhook", "verify_webhook"),
+        },
+    )
 
 __all__ = [
     "CONNECTOR_FACTORIES",

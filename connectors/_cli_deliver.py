@@ -14,7 +14,7 @@ import logging
 import threading
 from dataclasses import asdict
 
-from citypulse import ConfigError, Settings, stop_on_signals
+from citypulse import ConfigError, Settings, positive_int, stop_on_signals
 
 HELP = "deliver appeals from the outbox"
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--concurrency", type=int, default=4, help="deliveries in flight (default 4)"
+        "--concurrency", type=positive_int, default=4, help="deliveries in flight (default 4)"
     )
     parser.add_argument(
         "--once", action="store_true", help="deliver what is due now, print counters, exit"
@@ -30,12 +30,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from citypulse.db import connect
     from connectors._delivery import DeliveryWorker
 
     if not settings.connectors:
         raise ConfigError("CITYPULSE_CONNECTORS", "no connectors configured (e.g. webhook)")
-    if args.concurrency < 1:
-        raise ConfigError("--concurrency", f"must be at least 1, got {args.concurrency}")
+    if args.once:
+        # One round and out: a database it cannot reach is one line now, not the worker's
+        # pool timing out with a traceback after ten seconds of warnings.
+        connect(settings.database_url, connect_timeout=5).close()
     # httpx logs every request URL at INFO; a webhook URL may carry a token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     worker = DeliveryWorker.from_settings(settings, concurrency=args.concurrency)

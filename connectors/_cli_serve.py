@@ -14,11 +14,12 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg_pool
+from citypulse import Settings, positive_int, tcp_port
 
-from citypulse import ConfigError, Settings
+if TYPE_CHECKING:
+    import psycopg_pool
 
 HELP = "serve the Open311 API and deliver appeals"
 log = logging.getLogger(__name__)
@@ -26,10 +27,10 @@ log = logging.getLogger(__name__)
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8311, help="port to listen on")
-    parser.add_argument("--pool-size", type=int, default=10, help="database connections")
+    parser.add_argument("--port", type=tcp_port, default=8311, help="port to listen on")
+    parser.add_argument("--pool-size", type=positive_int, default=10, help="database connections")
     parser.add_argument(
-        "--max-body", type=int, default=64 * 1024, help="largest request body, bytes"
+        "--max-body", type=positive_int, default=64 * 1024, help="largest request body, bytes"
     )
     parser.add_argument(
         "--no-background", action="store_true", help="serve the API only (no delivery worker)"
@@ -66,11 +67,6 @@ def background_services(
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from appeals import Api, KeyStore, load_routing, open_pool, serve
 
-    for flag, value in (("--pool-size", args.pool_size), ("--max-body", args.max_body)):
-        if value < 1:
-            raise ConfigError(flag, f"must be at least 1, got {value}")
-    if not 0 <= args.port <= 65_535:
-        raise ConfigError("--port", f"must be 0..65535, got {args.port}")
     routing = load_routing(settings.routing_file)
     keys = KeyStore(bootstrap=settings.api_keys)
     pool = open_pool(settings.database_url, max_size=args.pool_size)

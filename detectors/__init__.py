@@ -16,23 +16,60 @@ multivariate (:class:`CameraForest`, :class:`CameraIsolationForest`), device hea
 :class:`FullForLong`).
 """
 
-from citypulse import AirLimit
-from detectors._base import Alarm, Detector, Keyed, Max, Peaks, Refractory
-from detectors._errors import (
-    DetectorConfigError,
-    DetectorError,
-    EvaluationDataError,
-    IncidentConflictError,
-    LostPartitionsError,
-)
-from detectors._health import Flatline, LampFault, SignalDark, Silence, StuckPhase
-from detectors._multivariate import CameraForest, CameraIsolationForest
-from detectors._novelty import Novelty
-from detectors._presets import Constant, city_scalar, default_univariate
-from detectors._rules import SANPIN_1_2_3685_21, LimitRule, air_quality_rule
-from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline, SeasonalNovelty
-from detectors._traffic import Congestion, FullForLong, ParkingStuck
-from detectors._validity import CameraConsistency, ParkingConsistency, Range, UnitMistake
+from typing import TYPE_CHECKING
+
+from citypulse import AirLimit, lazy_exports
+
+if TYPE_CHECKING:
+    from detectors._base import Alarm, Detector, Keyed, Max, Peaks, Refractory
+    from detectors._errors import (
+        DetectorConfigError,
+        DetectorError,
+        EvaluationDataError,
+        IncidentConflictError,
+        LostPartitionsError,
+    )
+    from detectors._health import Flatline, LampFault, SignalDark, Silence, StuckPhase
+    from detectors._multivariate import CameraForest, CameraIsolationForest
+    from detectors._novelty import Novelty
+    from detectors._presets import Constant, city_scalar, default_univariate
+    from detectors._rules import SANPIN_1_2_3685_21, LimitRule, air_quality_rule
+    from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline, SeasonalNovelty
+    from detectors._traffic import Congestion, FullForLong, ParkingStuck
+    from detectors._validity import CameraConsistency, ParkingConsistency, Range, UnitMistake
+else:
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "detectors._base": ("Alarm", "Detector", "Keyed", "Max", "Peaks", "Refractory"),
+            "detectors._errors": (
+                "DetectorConfigError",
+                "DetectorError",
+                "EvaluationDataError",
+                "IncidentConflictError",
+                "LostPartitionsError",
+            ),
+            "detectors._health": ("Flatline", "LampFault", "SignalDark", "Silence", "StuckPhase"),
+            "detectors._multivariate": ("CameraForest", "CameraIsolationForest"),
+            "detectors._novelty": ("Novelty",),
+            "detectors._presets": ("Constant", "city_scalar", "default_univariate"),
+            "detectors._rules": ("SANPIN_1_2_3685_21", "LimitRule", "air_quality_rule"),
+            "detectors._stats": (
+                "Cusum",
+                "Deviation",
+                "Normalised",
+                "SeasonalBaseline",
+                "SeasonalNovelty",
+            ),
+            "detectors._traffic": ("Congestion", "FullForLong", "ParkingStuck"),
+            "detectors._validity": (
+                "CameraConsistency",
+                "ParkingConsistency",
+                "Range",
+                "UnitMistake",
+            ),
+        },
+    )
 
 __all__ = [
     "SANPIN_1_2_3685_21",

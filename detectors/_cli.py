@@ -16,9 +16,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import datetime
 
-from citypulse import ConfigError, IncidentListener, Settings, incident_listener, stop_on_signals
+from citypulse import (
+    ConfigError,
+    IncidentListener,
+    IntRange,
+    Settings,
+    incident_listener,
+    iso_time,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    stop_on_signals,
+)
 
 HELP = "run anomaly detectors and open incidents"
 log = logging.getLogger(__name__)
@@ -26,18 +36,23 @@ DEFAULT_LISTENER = "appeals"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--partitions", type=int, default=8, help="device partitions (default 8)")
     parser.add_argument(
-        "--partition", type=int, default=None, help="pin this worker to one partition"
+        "--partitions", type=IntRange(1, 32_767), default=8, help="device partitions (default 8)"
+    )
+    parser.add_argument(
+        "--partition", type=non_negative_int, default=None, help="pin this worker to one partition"
     )
     parser.add_argument("--worker-id", default=None, help="name in logs and checkpoints")
-    parser.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
+    parser.add_argument("--poll", type=positive_float, default=0.5, help="seconds between polls")
     parser.add_argument(
-        "--overlap", type=float, default=5.0, help="re-read this many seconds of arrivals"
+        "--overlap",
+        type=non_negative_float,
+        default=5.0,
+        help="re-read this many seconds of arrivals",
     )
     parser.add_argument(
         "--lookback",
-        type=float,
+        type=non_negative_float,
         default=600.0,
         help="a partition without checkpoint starts this many seconds back (default 600)",
     )
@@ -58,8 +73,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_LISTENER,
         help=f"the registered incident listener to call, or none (default {DEFAULT_LISTENER})",
     )
-    parser.add_argument("--from", dest="start", help="replay from this ISO time (with offset)")
-    parser.add_argument("--to", dest="end", help="replay up to this ISO time (with offset)")
+    parser.add_argument(
+        "--from", dest="start", type=iso_time, help="replay from this ISO time (with offset)"
+    )
+    parser.add_argument(
+        "--to", dest="end", type=iso_time, help="replay up to this ISO time (with offset)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="replay without writing")
 
 
@@ -72,16 +91,6 @@ def load_listener(name: str, settings: Settings) -> IncidentListener:
     return incident_listener(name, settings)
 
 
-def _time(value: str, flag: str) -> datetime:
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ConfigError(flag, f"not an ISO-8601 time: {value!r}") from exc
-    if t.tzinfo is None:
-        raise ConfigError(flag, "needs a UTC offset (e.g. +03:00 or Z)")
-    return t
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from detectors._city import CityConfig
     from detectors._worker import DetectWorker, WorkerConfig, replay
@@ -92,9 +101,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.start or args.end:
         if not (args.start and args.end):
             raise ConfigError("--from/--to", "give both ends of the replay")
-        start, end = _time(args.start, "--from"), _time(args.end, "--to")
+        start, end = args.start, args.end
         if end <= start:
-            raise ConfigError("--from/--to", f"--to {args.end} is not after --from {args.start}")
+            raise ConfigError(
+                "--from/--to", f"--to {end.isoformat()} is not after --from {start.isoformat()}"
+            )
 
         def progress(done: float, report: object) -> None:
             r = report

@@ -7,12 +7,29 @@ over Grafana's HTTP API (``citypulse grafana publish``).  Panels query the
 short ranges and the 1-minute or 1-hour rollups for longer ones.
 """
 
-from grafana._build import DASHBOARDS_DIR, build_dashboards, render, write_dashboards
-from grafana._errors import GrafanaError, MacroError, PublishError
-from grafana._links import panel_url
-from grafana._macros import QueryContext, Variable, expand
-from grafana._panels import KIND_DASHBOARD, UIDS
-from grafana._query import DATASOURCE_TYPE, DATASOURCE_UID, PostgresTarget
+from typing import TYPE_CHECKING
+
+from citypulse import lazy_exports
+
+if TYPE_CHECKING:
+    from grafana._build import DASHBOARDS_DIR, build_dashboards, render, write_dashboards
+    from grafana._errors import GrafanaError, MacroError, PublishError
+    from grafana._links import panel_url
+    from grafana._macros import QueryContext, Variable, expand
+    from grafana._panels import KIND_DASHBOARD, UIDS
+    from grafana._query import DATASOURCE_TYPE, DATASOURCE_UID, PostgresTarget
+else:
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "grafana._build": ("DASHBOARDS_DIR", "build_dashboards", "render", "write_dashboards"),
+            "grafana._errors": ("GrafanaError", "MacroError", "PublishError"),
+            "grafana._links": ("panel_url",),
+            "grafana._macros": ("QueryContext", "Variable", "expand"),
+            "grafana._panels": ("KIND_DASHBOARD", "UIDS"),
+            "grafana._query": ("DATASOURCE_TYPE", "DATASOURCE_UID", "PostgresTarget"),
+        },
+    )
 
 __all__ = [
     "DASHBOARDS_DIR",

@@ -12,13 +12,13 @@ import argparse
 import sys
 from urllib.parse import urlsplit
 
-from citypulse import ConfigError, Secret, Settings
+from citypulse import ConfigError, Secret, Settings, http_url, positive_float
 
 HELP = "publish dashboards to a Grafana"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="Grafana base URL (env CITYPULSE_GRAFANA_URL)")
+    parser.add_argument("--url", type=http_url, help="Grafana base URL (env CITYPULSE_GRAFANA_URL)")
     parser.add_argument(
         "--token",
         help="service account token (env CITYPULSE_GRAFANA_TOKEN; the flag shows in ps)",
@@ -37,7 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-datasource", action="store_true", help="leave the data source as it is"
     )
-    parser.add_argument("--timeout", type=float, default=10.0, help="per request, s (default 10)")
+    parser.add_argument(
+        "--timeout", type=positive_float, default=10.0, help="per request, s (default 10)"
+    )
 
 
 def _schema_mode(args: argparse.Namespace, settings: Settings) -> str:
@@ -59,12 +61,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("CITYPULSE_GRAFANA_URL", "give --url or set the variable")
     if not token:
         raise ConfigError("CITYPULSE_GRAFANA_TOKEN", "give --token or set the variable")
-    if not args.timeout > 0:
-        raise ConfigError("--timeout", f"must be positive, got {args.timeout}")
     datasource = None
     if not args.no_datasource:
         if not settings.grafana_db_user:
-            raise ConfigError("CITYPULSE_GRAFANA_DB_USER", "the read-only login for Grafana")
+            raise ConfigError(
+                "CITYPULSE_GRAFANA_DB_USER",
+                "not set: set it (and CITYPULSE_GRAFANA_DB_PASSWORD) to the read-only "
+                "PostgreSQL login Grafana's data source uses, or give --no-datasource",
+            )
         reader = urlsplit(settings.reader_url)
         datasource = DataSourceSpec(
             host=args.db_host or f"{reader.hostname}:{reader.port or 5432}",

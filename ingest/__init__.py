@@ -5,11 +5,27 @@ A message is acknowledged to the broker only after the transaction holding its r
 duplicate rows.  Bad input is kept in ``dead_letters`` with the reason, never fatal.
 """
 
-from ingest._decode import MAX_PAYLOAD_BYTES, Decoded, Decoder, Rejection, TopicInfo
-from ingest._errors import IngestError, PermanentStoreError, TransientStoreError
-from ingest._limit import RateLimiter
-from ingest._sink import Item, PostgresSink, StoreResult
-from ingest._worker import IngestConfig, IngestWorker
+from typing import TYPE_CHECKING
+
+from citypulse import lazy_exports
+
+if TYPE_CHECKING:
+    from ingest._decode import MAX_PAYLOAD_BYTES, Decoded, Decoder, Rejection, TopicInfo
+    from ingest._errors import IngestError, PermanentStoreError, TransientStoreError
+    from ingest._limit import RateLimiter
+    from ingest._sink import Item, PostgresSink, StoreResult
+    from ingest._worker import IngestConfig, IngestWorker
+else:
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "ingest._decode": ("MAX_PAYLOAD_BYTES", "Decoded", "Decoder", "Rejection", "TopicInfo"),
+            "ingest._errors": ("IngestError", "PermanentStoreError", "TransientStoreError"),
+            "ingest._limit": ("RateLimiter",),
+            "ingest._sink": ("Item", "PostgresSink", "StoreResult"),
+            "ingest._worker": ("IngestConfig", "IngestWorker"),
+        },
+    )
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",

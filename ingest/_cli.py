@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from citypulse import SLUG_RE, ConfigError, Settings, stop_on_signals
+from citypulse import (
+    FloatRange,
+    IntRange,
+    Settings,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    slug,
+    stop_on_signals,
+)
 
 if TYPE_CHECKING:
     from ingest._worker import IngestConfig
@@ -31,7 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--group", help="shared-subscription group (env CITYPULSE_MQTT_SHARE_GROUP)"
     )
-    parser.add_argument("--topic-root", default="city", help="first topic level (default city)")
+    parser.add_argument(
+        "--topic-root", type=slug, default="city", help="first topic level (default city)"
+    )
     parser.add_argument(
         "--protocol",
         choices=("auto", "5", "3.1.1"),
@@ -39,49 +49,52 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="MQTT protocol; auto tries 5 then falls back to 3.1.1",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=5000, help="most messages per transaction (default 5000)"
+        "--batch-size",
+        type=positive_int,
+        default=5000,
+        help="most messages per transaction (default 5000)",
     )
     parser.add_argument(
         "--batch-rows",
-        type=int,
+        type=positive_int,
         default=10_000,
         help="a transaction closes at this many readings too, so that batch payloads keep "
         "both flushers busy (default 10000)",
     )
     parser.add_argument(
         "--batch-age",
-        type=float,
+        type=positive_float,
         default=0.1,
         help="flush a smaller batch after this many seconds (default 0.1)",
     )
     parser.add_argument(
         "--flushers",
-        type=int,
+        type=IntRange(1, 16),
         default=2,
         help="batches stored at once, each on its own connection (default 2)",
     )
     parser.add_argument(
         "--receive-maximum",
-        type=int,
+        type=IntRange(1, 65_535),
         default=20000,
         help="unacknowledged messages the broker may send (MQTT 5)",
     )
     parser.add_argument(
         "--rate-limit",
-        type=float,
+        type=non_negative_float,
         default=50.0,
         help="readings/s a device may send; the excess is dead-lettered as rate_limited "
         "(default 50; 0 turns the limit off)",
     )
     parser.add_argument(
         "--rate-burst",
-        type=float,
+        type=FloatRange(1),
         default=5000.0,
         help="readings a device may send at once, e.g. a backlog after an outage (default 5000)",
     )
     parser.add_argument(
         "--statement-timeout",
-        type=float,
+        type=positive_float,
         default=30.0,
         help="seconds a statement of a batch may take before it is cancelled and retried",
     )
@@ -93,34 +106,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _check(args: argparse.Namespace) -> None:
-    """Refuse flag values the worker cannot run with, naming the flag (exit code 2)."""
-    if not SLUG_RE.match(args.topic_root):
-        raise ConfigError("--topic-root", f"{args.topic_root!r} must be an ASCII slug")
-    ranges: tuple[tuple[str, float, float, float], ...] = (
-        ("--batch-size", args.batch_size, 1, math.inf),
-        ("--batch-rows", args.batch_rows, 1, math.inf),
-        ("--flushers", args.flushers, 1, 16),
-        ("--receive-maximum", args.receive_maximum, 1, 65_535),
-        ("--rate-limit", args.rate_limit, 0, math.inf),
-        ("--rate-burst", args.rate_burst, 1, math.inf),
-    )
-    for flag, value, low, high in ranges:
-        if not low <= value <= high:
-            limits = f"at least {low}" if high == math.inf else f"{low}..{high}"
-            raise ConfigError(flag, f"must be {limits}, got {value}")
-    for flag, value in (
-        ("--batch-age", args.batch_age),
-        ("--statement-timeout", args.statement_timeout),
-    ):
-        if not value > 0:
-            raise ConfigError(flag, f"must be positive, got {value}")
-
-
 def build_config(args: argparse.Namespace, settings: Settings) -> IngestConfig:
     from ingest._worker import IngestConfig
 
-    _check(args)
     return IngestConfig(
         database_url=settings.database_url,
         mqtt=settings.mqtt,

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from citypulse import Settings
+from citypulse import Settings, positive_float, positive_int
 
 HELP = "measure the Open311 API and appeal writing"
 _SEED_SQL = """
@@ -62,9 +62,13 @@ def _say(message: str) -> None:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=float, help="per HTTP measurement (default 10, quick 3)")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
-    parser.add_argument("--appeals", type=int, help="appeals seeded (default 50,000, quick 5,000)")
+    parser.add_argument(
+        "--seconds", type=positive_float, help="per HTTP measurement (default 10, quick 3)"
+    )
+    parser.add_argument("--clients", type=positive_int, default=8, help="concurrent HTTP clients")
+    parser.add_argument(
+        "--appeals", type=positive_int, help="appeals seeded (default 50,000, quick 5,000)"
+    )
 
 
 def _load(

@@ -24,12 +24,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from citypulse import Secret, Settings, percentile
+from citypulse import Secret, Settings, percentile, positive_float, positive_int
 
 HELP = "measure webhook delivery from the outbox"
 _SECRET = "bench-secret"  # noqa: S105  (a private, throwaway receiver)
@@ -58,10 +56,13 @@ def _say(message: str) -> None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--appeals", type=int, default=None, help="backlog size (default 5,000; 1,000 quick)"
+        "--appeals",
+        type=positive_int,
+        default=None,
+        help="backlog size (default 5,000; 1,000 quick)",
     )
     parser.add_argument(
-        "--rate", type=float, default=50.0, help="offered appeals/s for the latency phase"
+        "--rate", type=positive_float, default=50.0, help="offered appeals/s for the latency phase"
     )
 
 
@@ -69,6 +70,8 @@ class _Receiver:
     """Verifies, dedupes and counts; ``fail`` and ``lose`` are fractions of requests."""
 
     def __init__(self, *, seed: int = 1) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
         from connectors import WebhookSignatureError, verify_webhook
 
         self.lock = threading.Lock()
@@ -143,6 +146,8 @@ class _Receiver:
 
 
 def _ceiling(url: str, n: int) -> float:
+    from concurrent.futures import ThreadPoolExecutor
+
     import httpx
 
     from connectors import sign_webhook

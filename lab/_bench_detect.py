@@ -21,15 +21,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from citypulse import Settings
+from citypulse import Settings, non_negative_int, positive_int
 
 HELP = "measure detector throughput"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--readings", type=int, default=300_000, help="readings per measurement")
-    parser.add_argument("--series", type=int, default=20, help="number of interleaved series")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--readings", type=positive_int, default=300_000, help="readings per measurement"
+    )
+    parser.add_argument(
+        "--series", type=positive_int, default=20, help="number of interleaved series"
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0)
 
 
 def _stream(n: int, series: int, seed: int) -> list[tuple[int, float, Any]]:

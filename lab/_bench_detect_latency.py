@@ -31,16 +31,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from citypulse import Settings, percentile
+from citypulse import Settings, percentile, positive_float, positive_int
 
 HELP = "measure publish-to-incident latency"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rate", type=float, default=1000.0, help="background messages/s")
-    parser.add_argument("--probes", type=int, default=100, help="probe incidents to measure")
-    parser.add_argument("--probe-every", type=float, default=0.3, help="seconds between probes")
-    parser.add_argument("--poll", type=float, default=0.5, help="detect worker poll interval")
+    parser.add_argument("--rate", type=positive_float, default=1000.0, help="background messages/s")
+    parser.add_argument(
+        "--probes", type=positive_int, default=100, help="probe incidents to measure"
+    )
+    parser.add_argument(
+        "--probe-every", type=positive_float, default=0.3, help="seconds between probes"
+    )
+    parser.add_argument(
+        "--poll", type=positive_float, default=0.5, help="detect worker poll interval"
+    )
 
 
 def _pct(xs: list[float], q: float) -> float:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from citypulse import Settings
+from citypulse import Settings, positive_int
 
 HELP = "time every dashboard query"
 BUDGET_MS = 500.0
@@ -44,9 +44,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=Path(".citypulse/bench-grafana"),
         help="folder of the private PostgreSQL (default .citypulse/bench-grafana)",
     )
-    parser.add_argument("--devices", type=int, default=500, help="about this many (default 500)")
-    parser.add_argument("--days", type=int, default=30, help="simulated days (default 30)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per query, median (default 3)")
+    parser.add_argument(
+        "--devices", type=positive_int, default=500, help="about this many (default 500)"
+    )
+    parser.add_argument("--days", type=positive_int, default=30, help="simulated days (default 30)")
+    parser.add_argument(
+        "--repeat", type=positive_int, default=3, help="runs per query, median (default 3)"
+    )
     parser.add_argument(
         "--regenerate", action="store_true", help="generate the data again even if present"
     )

@@ -32,9 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from citypulse import MqttUrl, Settings
+from citypulse import MqttUrl, Settings, positive_float, positive_int
 
 HELP = "measure ingest throughput and latency"
 _DEVICES = 1000
@@ -48,32 +46,34 @@ def _say(message: str) -> None:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--messages",
-        type=int,
+        type=positive_int,
         default=None,
         help="backlog size (default 200,000; 20,000 with --quick)",
     )
     parser.add_argument(
         "--rate",
-        type=float,
+        type=positive_float,
         default=5000.0,
         help="offered rate for the latency phase, msg/s (default 5000)",
     )
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=positive_int,
         default=None,
         help="(a) and (b) alternate this many times; the best of each counts, so that "
         "other load on the machine hurts the ratio less (default 3; 2 with --quick)",
     )
     parser.add_argument(
         "--seconds",
-        type=float,
+        type=positive_float,
         default=None,
         help="latency phase length (default 10 s; 4 s with --quick)",
     )
 
 
 def _single(root: str, n: int, base: datetime) -> Iterator[tuple[str, bytes]]:
+    import orjson
+
     base_ms = int(base.timestamp() * 1000)
     for i in range(n):
         device = f"cam-{i % _DEVICES}"
@@ -92,6 +92,8 @@ def _single(root: str, n: int, base: datetime) -> Iterator[tuple[str, bytes]]:
 
 
 def _batches(root: str, n_messages: int, base: datetime) -> Iterator[tuple[str, bytes]]:
+    import orjson
+
     base_ms = int(base.timestamp() * 1000)
     for i in range(n_messages):
         device = f"cam-{i % _DEVICES}"

@@ -25,13 +25,13 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from citypulse import LOCALES, MqttUrl, Settings
+from citypulse import LOCALES, FloatRange, MqttUrl, Settings, non_negative_int, tcp_port
 
 if TYPE_CHECKING:
     from lab._embedded import EmbeddedPostgres
@@ -43,24 +43,6 @@ HOURS = 6.0
 FAULTS = 12.0
 SEED = 7
 PORT = 8311
-
-_N = TypeVar("_N", int, float)
-
-
-def _number(convert: Callable[[str], _N], low: _N, high: _N, what: str) -> Callable[[str], _N]:
-    """An argparse ``type=``: ``convert`` the text, then require ``low <= value <= high``
-    (which NaN fails too)."""
-
-    def parse(text: str) -> _N:
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    return parse
 
 
 def _folder(text: str) -> Path:
@@ -80,18 +62,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--hours",
-        type=_number(float, 1.0, 720.0, "a number of hours from 1 to 720"),
+        type=FloatRange(1.0, 720.0),
         default=HOURS,
         help=f"simulated hours, ending now: 1 (the showcase faults take an hour) to 720 "
         f"(default {HOURS:g})",
     )
     parser.add_argument(
         "--faults",
-        type=_number(float, 0.0, 1000.0, "a number of faults per day from 0 to 1000"),
+        type=FloatRange(0.0, 1000.0),
         default=FAULTS,
         help=f"random faults per simulated day, 0 to 1000 (default {FAULTS:g})",
     )
-    parser.add_argument("--seed", type=int, default=SEED, help=f"simulation seed (default {SEED})")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=SEED, help=f"simulation seed (default {SEED})"
+    )
     parser.add_argument(
         "--serve",
         choices=("auto", "yes", "no"),
@@ -100,7 +84,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=_number(int, 1, 65535, "a TCP port from 1 to 65535"),
+        type=tcp_port,
         default=PORT,
         help=f"API port (default {PORT}, or a free one when it is taken)",
     )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from citypulse import Settings
+from citypulse import Settings, non_negative_int
 from detectors._errors import DetectorConfigError, EvaluationDataError
 from detectors._presets import NAB_PRESETS, nab_detector
 from lab._nab_score import PROFILES, LabelledFile, ProfileResult, score_corpus
@@ -38,7 +38,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="detector configuration (default: %(default)s)",
     )
     parser.add_argument("--labels", type=Path, help="label windows (default DATA_DIR/windows.json)")
-    parser.add_argument("--seed", type=int, default=0, help="detector seed (default 0)")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="detector seed (default 0)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

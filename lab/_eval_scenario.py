@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from citypulse import Settings
+from citypulse import Settings, iso_time, non_negative_float, non_negative_int, positive_float
 
 # Incident types that count as finding each fault type (recall).  A camera frozen on an
 # empty-street report is indistinguishable from a blinded one, so either type finds it.
@@ -84,12 +84,21 @@ LATE_S = 600.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--days", type=float, default=7.0, help="scored simulated days (7)")
-    parser.add_argument("--warmup-days", type=float, default=1.0, help="fault-free lead-in (1)")
-    parser.add_argument("--rate", type=float, default=12.0, help="random faults per day (12)")
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--start", default="2026-03-02T00:00:00+03:00", help="start of the scored period"
+        "--days", type=positive_float, default=7.0, help="scored simulated days (7)"
+    )
+    parser.add_argument(
+        "--warmup-days", type=non_negative_float, default=1.0, help="fault-free lead-in (1)"
+    )
+    parser.add_argument(
+        "--rate", type=non_negative_float, default=12.0, help="random faults per day (12)"
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=1)
+    parser.add_argument(
+        "--start",
+        type=iso_time,
+        default="2026-03-02T00:00:00+03:00",
+        help="start of the scored period",
     )
     parser.add_argument("--use-database", action="store_true", help="use CITYPULSE_DATABASE_URL")
     parser.add_argument("--truth", type=Path, help="also write the ground truth JSONL here")
@@ -533,7 +542,7 @@ def print_report(result: Score, run: Run, *, days: float, mqtt: bool = False) ->
 def run(args: argparse.Namespace, settings: Settings) -> int:
     days = 1.0 if args.quick else args.days
     warmup = min(args.warmup_days, 0.5) if args.quick else args.warmup_days
-    start = datetime.fromisoformat(args.start)
+    start: datetime = args.start
     kwargs: dict[str, Any] = {
         "start": start,
         "days": days,

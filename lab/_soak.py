@@ -31,11 +31,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-from psycopg import sql
-from psycopg.rows import dict_row
-
-from citypulse import MqttUrl, Settings
+from citypulse import (
+    MqttUrl,
+    Settings,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 HELP = "the whole pipeline under sustained load"
 
@@ -46,22 +49,25 @@ def _say(message: str) -> None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--minutes", type=float, default=None, help="wall-clock length (default 10; 1 --quick)"
+        "--minutes",
+        type=positive_float,
+        default=None,
+        help="wall-clock length (default 10; 1 --quick)",
     )
     parser.add_argument(
-        "--speed", type=float, default=5.0, help="times the city's normal rate (default 5)"
+        "--speed", type=positive_float, default=5.0, help="times the city's normal rate (default 5)"
     )
     parser.add_argument(
         "--intersections",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="a generated city of N intersections instead of the preset (0 = preset)",
     )
-    parser.add_argument("--ingest-workers", type=int, default=2, help="ingest processes")
-    parser.add_argument("--seed", type=int, default=11, help="simulation seed")
+    parser.add_argument("--ingest-workers", type=positive_int, default=2, help="ingest processes")
+    parser.add_argument("--seed", type=non_negative_int, default=11, help="simulation seed")
     parser.add_argument(
         "--faults",
-        type=float,
+        type=non_negative_float,
         default=150.0,
         help="random faults per simulated day, so detection and delivery have work (150)",
     )
@@ -116,6 +122,8 @@ class _Expected:
         return self.epoch0 + (t - self.sim0) / self.speed
 
     def wrap(self, messages: Iterator[Any]) -> Iterator[Any]:
+        import orjson
+
         for m in messages:
             if not self.epoch0:
                 self.epoch0, self.sim0 = time.time(), m.t
@@ -385,6 +393,8 @@ class _Receiver:
 
 def _deliveries(url: str, receiver: _Receiver, timeout: float = 30.0) -> dict[str, Any]:
     """Wait for the outbox to drain; count what the receiver got, per idempotency key."""
+    from psycopg.rows import dict_row
+
     from citypulse.db import connect, scalar
 
     deadline = time.monotonic() + timeout
@@ -436,6 +446,8 @@ def _wait_stored(url: str, n: int, *, timeout: float) -> bool:
 
 
 def _measure(url: str, expected: _Expected) -> dict[str, Any]:
+    from psycopg import sql
+
     from citypulse import DeviceKind
     from citypulse.db import READING_TABLES, connect
 

@@ -13,33 +13,69 @@ several processes for a :class:`RunSpec`.  For example::
     publish(sim.messages(), mqtt_url=url, devices=sim.devices, mode="gateway", rate=5000)
 """
 
-from simulator._city import (
-    City,
-    District,
-    DistrictProfile,
-    Intersection,
-    Intervals,
-    ParkingLot,
-    Station,
-    generated_city,
-    preset_city,
-    topic,
-)
-from simulator._errors import PublishError, ScenarioError, SimulatorError
-from simulator._faults import (
-    Fault,
-    FaultType,
-    faults_from_spec,
-    load_scenario,
-    parse_duration,
-    random_faults,
-    read_ground_truth,
-    write_ground_truth,
-)
-from simulator._generator import Simulation, simulate
-from simulator._message import WILL_PAYLOAD, Message, batched
-from simulator._parallel import RunSpec, publish_parallel
-from simulator._publish import Progress, PublishReport, publish
+from typing import TYPE_CHECKING
+
+from citypulse import lazy_exports, parse_duration
+
+if TYPE_CHECKING:
+    from simulator._city import (
+        City,
+        District,
+        DistrictProfile,
+        Intersection,
+        Intervals,
+        ParkingLot,
+        Station,
+        generated_city,
+        preset_city,
+        topic,
+    )
+    from simulator._errors import PublishError, ScenarioError, SimulatorError
+    from simulator._faults import (
+        Fault,
+        FaultType,
+        faults_from_spec,
+        load_scenario,
+        random_faults,
+        read_ground_truth,
+        write_ground_truth,
+    )
+    from simulator._generator import Simulation, simulate
+    from simulator._message import WILL_PAYLOAD, Message, batched
+    from simulator._parallel import RunSpec, publish_parallel
+    from simulator._publish import Progress, PublishReport, publish
+else:
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "simulator._city": (
+                "City",
+                "District",
+                "DistrictProfile",
+                "Intersection",
+                "Intervals",
+                "ParkingLot",
+                "Station",
+                "generated_city",
+                "preset_city",
+                "topic",
+            ),
+            "simulator._errors": ("PublishError", "ScenarioError", "SimulatorError"),
+            "simulator._faults": (
+                "Fault",
+                "FaultType",
+                "faults_from_spec",
+                "load_scenario",
+                "random_faults",
+                "read_ground_truth",
+                "write_ground_truth",
+            ),
+            "simulator._generator": ("Simulation", "simulate"),
+            "simulator._message": ("WILL_PAYLOAD", "Message", "batched"),
+            "simulator._parallel": ("RunSpec", "publish_parallel"),
+            "simulator._publish": ("Progress", "PublishReport", "publish"),
+        },
+    )
 
 __all__ = [
     "WILL_PAYLOAD",

@@ -72,54 +72,76 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from citypulse import ConfigError, Settings
+from citypulse import (
+    IntRange,
+    Settings,
+    iso_time,
+    non_negative_float,
+    non_negative_int,
+    positive_duration,
+    positive_float,
+    positive_int,
+    slug,
+)
 
 HELP = "publish a simulated city over MQTT"
 _AUTO_DEVICE_LIMIT = 300
 
 
 def _speed(value: str) -> float:
+    """Simulated seconds per wall second, or ``max`` (0.0: as fast as the broker takes)."""
     if value.lower() in ("max", "inf", "0"):
         return 0.0
-    speed = float(value)
-    if speed <= 0:
-        raise argparse.ArgumentTypeError("speed must be positive (or max)")
-    return speed
-
-
-def _positive(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return number
+    try:
+        return positive_float(value)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (or max)") from exc
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     city = parser.add_argument_group("city")
     city.add_argument(
-        "--intersections", type=int, metavar="N", help="a generated city of N intersections"
+        "--intersections",
+        type=positive_int,
+        metavar="N",
+        help="a generated city of N intersections",
     )
-    city.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    city.add_argument("--seed", type=non_negative_int, default=1, help="random seed (default 1)")
     t = parser.add_argument_group("time")
-    t.add_argument("--start", help="simulated start, ISO-8601 with offset (default: end now)")
-    t.add_argument("--duration", default="1d", help="simulated span, e.g. 90m, 6h, 1d (default 1d)")
+    t.add_argument(
+        "--start", type=iso_time, help="simulated start, ISO-8601 with offset (default: end now)"
+    )
+    t.add_argument(
+        "--duration",
+        type=positive_duration,
+        default="1d",
+        help="simulated span, e.g. 90m, 6h, 1d (default 1d)",
+    )
     t.add_argument(
         "--speed", type=_speed, default=600.0, help="simulated s per wall s, or max (default 600)"
     )
     t.add_argument("--realtime", action="store_true", help="same as --speed 1")
-    t.add_argument("--rate", type=_positive, help="offer a fixed number of messages per second")
+    t.add_argument(
+        "--rate", type=positive_float, help="offer a fixed number of messages per second"
+    )
     dev = parser.add_argument_group("devices")
-    dev.add_argument("--camera-interval", type=_positive, default=60.0, metavar="S")
-    dev.add_argument("--parking-interval", type=_positive, default=300.0, metavar="S")
-    dev.add_argument("--ecology-interval", type=_positive, default=1200.0, metavar="S")
+    dev.add_argument("--camera-interval", type=positive_float, default=60.0, metavar="S")
+    dev.add_argument("--parking-interval", type=positive_float, default=300.0, metavar="S")
+    dev.add_argument("--ecology-interval", type=positive_float, default=1200.0, metavar="S")
     dev.add_argument(
-        "--heartbeat", type=_positive, default=60.0, metavar="S", help="traffic-light heartbeat"
+        "--heartbeat",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="traffic-light heartbeat",
     )
     f = parser.add_argument_group("faults")
     f.add_argument("--scenario", metavar="FILE", help="YAML or JSON fault scenario")
-    f.add_argument("--random-faults", type=float, metavar="RATE", help="random faults per day")
+    f.add_argument(
+        "--random-faults", type=non_negative_float, metavar="RATE", help="random faults per day"
+    )
     f.add_argument(
         "--ground-truth",
         metavar="FILE",
@@ -127,14 +149,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="where to write injected faults (default ground-truth.jsonl)",
     )
     m = parser.add_argument_group("output")
-    m.add_argument("--topic-root", default="city", help="first topic level (default city)")
+    m.add_argument(
+        "--topic-root", type=slug, default="city", help="first topic level (default city)"
+    )
     m.add_argument("--mode", choices=("auto", "device", "gateway"), default="auto")
-    m.add_argument("--gateways", type=int, default=4, help="connections in gateway mode")
-    m.add_argument("--batch", type=float, default=0.0, metavar="S", help="batch window, s")
-    m.add_argument("--max-inflight", type=int, default=2000, help="unacknowledged QoS 1 cap")
+    m.add_argument("--gateways", type=positive_int, default=4, help="connections in gateway mode")
+    m.add_argument(
+        "--batch", type=non_negative_float, default=0.0, metavar="S", help="batch window, s"
+    )
+    m.add_argument(
+        "--max-inflight", type=IntRange(1, 60_000), default=2000, help="unacknowledged QoS 1 cap"
+    )
     m.add_argument(
         "--workers",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="processes, each publishing a share of devices (default: 2 when running "
         "as fast as possible or at a --rate on a multi-core machine, else 1)",
@@ -149,35 +177,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from citypulse.db import connect, upsert_devices
     from simulator._city import Intervals, generated_city, preset_city
-    from simulator._faults import (
-        load_scenario,
-        parse_duration,
-        random_faults,
-        write_ground_truth,
-    )
+    from simulator._faults import load_scenario, random_faults, write_ground_truth
     from simulator._message import batched
     from simulator._parallel import RunSpec, publish_parallel
     from simulator._publish import Progress, publish
 
     speed = 1.0 if args.realtime else args.speed
-    try:
-        duration = parse_duration(args.duration)
-    except ValueError as exc:
-        raise ConfigError("--duration", str(exc)) from exc
-    if duration.total_seconds() <= 0:
-        raise ConfigError("--duration", f"must be positive, got {args.duration!r}")
-    if args.intersections is not None and args.intersections < 1:
-        raise ConfigError("--intersections", f"must be at least 1, got {args.intersections}")
-    if not 1 <= args.max_inflight <= 60_000:
-        raise ConfigError("--max-inflight", f"must be 1..60000, got {args.max_inflight}")
+    duration: timedelta = args.duration
     now = datetime.now(UTC).replace(microsecond=0)
     if args.start:
-        try:
-            start = datetime.fromisoformat(args.start)
-        except ValueError as exc:
-            raise ConfigError("--start", f"not an ISO-8601 time: {args.start!r}") from exc
-        if start.tzinfo is None:
-            raise ConfigError("--start", "needs a UTC offset (e.g. +03:00 or Z)")
+        start: datetime = args.start
     elif speed and not args.rate:
         start = now + duration / speed - duration
     else:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import enum
 import json
 import random
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from citypulse import AIR_LIMITS, Device, DeviceKind
+from citypulse import AIR_LIMITS, Device, DeviceKind, parse_duration
 from simulator._city import APPROACHES, City, Intervals
 from simulator._errors import ScenarioError
 from simulator._signals import local_hour, poisson
@@ -151,26 +150,6 @@ def read_ground_truth(path: str | Path) -> list[dict[str, Any]]:
     """The ground-truth file's objects, as written."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
-
-
-_DURATION = re.compile(
-    r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$"
-)
-
-
-def parse_duration(value: str | float | int) -> timedelta:
-    """``90``, ``"90s"``, ``"45m"``, ``"1d2h30m"`` as a timedelta (bare numbers are seconds)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
-    text = str(value).strip().lower().replace(" ", "")
-    m = _DURATION.match(text)
-    if not text or m is None or not any(m.groups()):
-        try:
-            return timedelta(seconds=float(text))
-        except ValueError:
-            raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 45m, 6h, 1d)") from None
-    d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
 
 
 # --- resolving specifications into faults --------------------------------------------------

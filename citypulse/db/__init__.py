@@ -1,20 +1,45 @@
 """Database access: connections, the migration runner, schema status and upkeep, and
 :func:`is_transient`, the one answer to "is this database failure worth retrying?"."""
 
-from citypulse.db._connect import connect, scalar
-from citypulse.db._devices import load_devices, upsert_devices
-from citypulse.db._migrate import (
-    Migration,
-    MigrationReport,
-    SchemaStatus,
-    load_migrations,
-    migrate,
-    plan_migrations,
-    schema_status,
-)
-from citypulse.db._readings import READING_TABLES, count_readings
-from citypulse.db._transient import is_transient
-from citypulse.db._upkeep import ROLLUP_VIEWS, maintain, refresh_rollups, schema_mode
+from typing import TYPE_CHECKING
+
+from citypulse._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from citypulse.db._connect import connect, scalar
+    from citypulse.db._devices import load_devices, upsert_devices
+    from citypulse.db._migrate import (
+        Migration,
+        MigrationReport,
+        SchemaStatus,
+        load_migrations,
+        migrate,
+        plan_migrations,
+        schema_status,
+    )
+    from citypulse.db._readings import READING_TABLES, count_readings
+    from citypulse.db._transient import is_transient
+    from citypulse.db._upkeep import ROLLUP_VIEWS, maintain, refresh_rollups, schema_mode
+else:
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "citypulse.db._connect": ("connect", "scalar"),
+            "citypulse.db._devices": ("load_devices", "upsert_devices"),
+            "citypulse.db._migrate": (
+                "Migration",
+                "MigrationReport",
+                "SchemaStatus",
+                "load_migrations",
+                "migrate",
+                "plan_migrations",
+                "schema_status",
+            ),
+            "citypulse.db._readings": ("READING_TABLES", "count_readings"),
+            "citypulse.db._transient": ("is_transient",),
+            "citypulse.db._upkeep": ("ROLLUP_VIEWS", "maintain", "refresh_rollups", "schema_mode"),
+        },
+    )
 
 __all__ = [
     "READING_TABLES",

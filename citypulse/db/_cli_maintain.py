@@ -10,8 +10,6 @@ import argparse
 import json
 
 from citypulse._settings import Settings
-from citypulse.db._connect import connect
-from citypulse.db._upkeep import maintain
 
 HELP = "run partition/rollup upkeep once"
 
@@ -21,6 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from citypulse.db._connect import connect
+    from citypulse.db._upkeep import maintain
+
     with connect(
         settings.database_url, application_name="citypulse-maintain", autocommit=True
     ) as conn:

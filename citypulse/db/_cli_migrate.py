@@ -11,11 +11,8 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 
-from citypulse._errors import ConfigError
+from citypulse._args import positive_int
 from citypulse._settings import Settings
-from citypulse.db._connect import connect
-from citypulse.db._migrate import migrate
-from citypulse.db._upkeep import raw_retention, set_raw_retention
 
 HELP = "apply pending schema migrations"
 
@@ -29,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--retention-days",
-        type=int,
+        type=positive_int,
         default=None,
         help="raw-data retention (env CITYPULSE_RETENTION_DAYS); unset: keep the "
         "database's, 365 days on a new one",
@@ -37,9 +34,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from citypulse.db._connect import connect
+    from citypulse.db._migrate import migrate
+    from citypulse.db._upkeep import raw_retention, set_raw_retention
+
     mode = args.mode or settings.schema_mode
-    if args.retention_days is not None and args.retention_days < 1:
-        raise ConfigError("--retention-days", f"must be at least 1, got {args.retention_days}")
     # Only a flag or variable changes the retention: a plain re-run keeps what is set.
     requested: tuple[int, str] | None = None
     if args.retention_days is not None:

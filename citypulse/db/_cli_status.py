@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from citypulse._settings import Settings, mask_url
-from citypulse.db._connect import connect
-from citypulse.db._migrate import schema_status
 
 HELP = "show schema mode, migrations, policies"
 
@@ -16,6 +14,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from citypulse.db._connect import connect
+    from citypulse.db._migrate import schema_status
+
     with connect(settings.reader_url, application_name="citypulse-status", autocommit=True) as conn:
         status = schema_status(conn)
     print(f"database:     {mask_url(settings.reader_url)}")

@@ -17,8 +17,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from citypulse._args import FloatRange, positive_float, slug
 from citypulse._errors import ConfigError
-from citypulse._records import SLUG_RE, Device, DeviceKind
+from citypulse._records import Device, DeviceKind
 from citypulse._settings import Settings
 from citypulse.devices._mosquitto import (
     check_username,
@@ -36,14 +37,20 @@ RELOAD_HINT = "reload the broker to apply: docker compose kill -s SIGHUP mosquit
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("device_id", metavar="ID", help="device id, also its MQTT username")
     parser.add_argument("--kind", required=True, choices=[k.value for k in DeviceKind])
-    parser.add_argument("--district", required=True, help="district slug (a topic level)")
+    parser.add_argument(
+        "--district", required=True, type=slug, help="district slug (a topic level)"
+    )
     parser.add_argument("--name", default="", help="human-readable name")
     parser.add_argument("--address", default="", help="street address (used in appeals)")
-    parser.add_argument("--lat", type=float, help="WGS 84 latitude")
-    parser.add_argument("--lon", type=float, help="WGS 84 longitude")
+    parser.add_argument("--lat", type=FloatRange(-90, 90), help="WGS 84 latitude")
+    parser.add_argument("--lon", type=FloatRange(-180, 180), help="WGS 84 longitude")
     parser.add_argument("--intersection", help="intersection id (traffic lights, cameras)")
     parser.add_argument(
-        "--report-interval", type=float, default=60.0, metavar="S", help="expected interval, s"
+        "--report-interval",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="expected interval, s",
     )
     add_login_arguments(parser)
     parser.add_argument(
@@ -125,14 +132,8 @@ def check_acl(acl: str, device_id: str) -> None:
 
 def _device(args: argparse.Namespace) -> Device:
     check_username(args.device_id)
-    if not SLUG_RE.match(args.district):
-        raise ConfigError("--district", f"{args.district!r} must be an ASCII slug")
     if (args.lat is None) != (args.lon is None):
         raise ConfigError("--lat/--lon", "give both or neither")
-    if args.lat is not None and not (-90 <= args.lat <= 90 and -180 <= args.lon <= 180):
-        raise ConfigError("--lat/--lon", f"not a WGS 84 position: {args.lat}, {args.lon}")
-    if not args.report_interval > 0:
-        raise ConfigError("--report-interval", f"must be positive, got {args.report_interval}")
     return Device(
         id=args.device_id,
         kind=DeviceKind(args.kind),

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from citypulse._args import slug
+from citypulse._records import DeviceKind
 from citypulse._settings import Settings
 from citypulse.devices._cli_add import DEFAULT_PASSWORD_FILE
 from citypulse.devices._mosquitto import read_entries
@@ -21,8 +23,10 @@ ORDER BY district, kind, id
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kind", help="only devices of this kind")
-    parser.add_argument("--district", help="only devices in this district")
+    parser.add_argument(
+        "--kind", choices=[k.value for k in DeviceKind], help="only devices of this kind"
+    )
+    parser.add_argument("--district", type=slug, help="only devices in this district")
     parser.add_argument(
         "--password-file",
         type=Path,
