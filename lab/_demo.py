@@ -515,8 +515,10 @@ def _finish(
         print(f"  grafana:    {grafana}")
         print("              (a Grafana 12 on this machine with a service-account token in")
         print("              GRAFANA_TOKEN; or provision grafana/provisioning/)")
-        print("  Ctrl-C stops the API, the broker and the database; the data stays.", flush=True)
-        try:
+        try:  # the last line is the reader's cue to stop us: be ready for it before it shows
+            print(
+                "  Ctrl-C stops the API, the broker and the database; the data stays.", flush=True
+            )
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
