@@ -1,7 +1,9 @@
 """Register a field device and give it an MQTT login the broker's ACL confines to its topics.
 
 The device is upserted into the registry (the database of CITYPULSE_DATABASE_URL) and
-its username (the device id) and password hash are written to Mosquitto's password file.
+its username (the device id, which the shipped broker config also makes its client id)
+and password hash are written to Mosquitto's password file.  Names of the services'
+logins and client ids (ingest, simulator, citypulse-*) are refused.
 The shipped ACL (deploy/mosquitto/acl) lets a username write only
 city/+/+/<username>/telemetry and .../status, so no per-device ACL line is needed.
 A new password is generated and printed once on stdout (or read from stdin with
@@ -21,8 +23,10 @@ from citypulse._errors import ConfigError
 from citypulse._records import SLUG_RE, Device, DeviceKind
 from citypulse._settings import Settings
 from citypulse.devices._mosquitto import (
+    acl_users,
     check_username,
     generate_password,
+    is_service_name,
     read_entries,
     set_password,
 )
@@ -119,12 +123,16 @@ def check_acl(acl: str, device_id: str) -> None:
     missing = [p for p in _DEVICE_PATTERNS if p not in lines]
     if missing:
         raise ConfigError("--acl-file", f"missing the device patterns: {'; '.join(missing)}")
-    if f"user {device_id}" in lines:
+    if device_id in acl_users(acl):
         raise ConfigError("ID", f"{device_id!r} is a service login in the ACL, not a device")
 
 
 def _device(args: argparse.Namespace) -> Device:
     check_username(args.device_id)
+    if is_service_name(args.device_id):
+        # The broker makes a login's name its client id: a device named like a service
+        # would own that service's client id and session.
+        raise ConfigError("ID", f"{args.device_id!r} is reserved for the services' logins")
     if not SLUG_RE.match(args.district):
         raise ConfigError("--district", f"{args.district!r} must be an ASCII slug")
     if (args.lat is None) != (args.lon is None):

@@ -12,9 +12,11 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
+from typing import Final
 
 from citypulse._errors import ConfigError
 from citypulse._records import DEVICE_ID_RE
@@ -25,6 +27,12 @@ _SALT_BYTES = 12
 _HASH_BYTES = 64
 #: A device id is its MQTT username; the ACL's %u patterns need one whole topic level.
 USERNAME_RE = DEVICE_ID_RE  # a login's name is a topic level through the ACL's %u
+#: An ingest worker's login, which the shipped broker config also makes its client id.
+INGEST_LOGIN_RE: Final = re.compile(r"^citypulse-ingest-[1-9][0-9]{0,3}$")
+#: Names a device may not take: service logins, and every client id of a service.
+SERVICE_NAMES: Final = frozenset({"ingest", "simulator"})
+SERVICE_PREFIX: Final = "citypulse-"
+_INGEST_GRANTS: Final = ("topic read city/#", "topic read $share/+/city/#")
 
 
 def hash_password(password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
@@ -60,6 +68,33 @@ def check_username(username: str) -> str:
             "username", f"{username!r} must match {USERNAME_RE.pattern} (it is a topic level)"
         )
     return username
+
+
+def is_service_name(name: str) -> bool:
+    """Whether ``name`` belongs to a service (its login or client id), never a device."""
+    return name in SERVICE_NAMES or name.startswith(SERVICE_PREFIX)
+
+
+def acl_users(acl: str) -> set[str]:
+    """The usernames an ACL file has ``user`` blocks for."""
+    return {
+        words[1]
+        for words in (line.split() for line in acl.splitlines())
+        if len(words) == 2 and words[0] == "user"
+    }
+
+
+def grant_ingest(path: Path, username: str) -> bool:
+    """Append an ingest worker's block to the ACL file at ``path`` unless it has one;
+    whether it was added."""
+    acl = path.read_text()
+    if username in acl_users(acl):
+        return False
+    if acl and not acl.endswith("\n"):
+        acl += "\n"
+    block = "".join(f"{line}\n" for line in (f"user {username}", *_INGEST_GRANTS))
+    write_atomically(path, f"{acl}\n{block}")
+    return True
 
 
 def read_entries(path: Path) -> dict[str, str]:

@@ -65,6 +65,7 @@ def test_devices_add_refuses_bad_ids_and_service_names(
             "--password-file", str(tmp_path / "passwd"), "--acl-file", str(acl)]  # fmt: skip
     assert main([*base, "cam/1"]) == 2  # a topic level cannot hold '/'
     assert main([*base, "ingest"]) == 2  # a service login, not a device
+    assert main([*base, "citypulse-ingest-9"]) == 2  # a service's client id, too
     assert main([*base, "cam-1", "--lat", "54.5"]) == 2
     assert "ingest" in capsys.readouterr().err
     assert not (tmp_path / "passwd").exists()
@@ -99,3 +100,27 @@ def test_devices_list_shows_registry_and_logins(
     out = capsys.readouterr().out
     assert "cam-1" in out
     assert "eco-1" not in out
+
+
+def test_login_adds_an_ingest_workers_acl_block_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    acl = tmp_path / "acl"
+    shipped = Path(__file__).resolve().parents[3] / "deploy" / "mosquitto" / "acl"
+    acl.write_text(shipped.read_text())
+    passwd = str(tmp_path / "passwd")
+    args = ["devices", "login", "--password-file", passwd, "--acl-file", str(acl)]
+    assert main([*args, "citypulse-ingest-1"]) == 0
+    assert acl.read_text() == shipped.read_text()  # it has a block already
+    assert main([*args, "citypulse-ingest-3"]) == 0
+    assert main([*args, "citypulse-ingest-3", "--reset-password"]) == 0
+    added = acl.read_text().removeprefix(shipped.read_text())
+    assert added == "\nuser citypulse-ingest-3\ntopic read city/#\ntopic read $share/+/city/#\n"
+    assert main([*args, "simulator"]) == 0
+    assert main([*args, "reporter"]) == 2  # the ACL grants it nothing
+    assert "reporter" in capsys.readouterr().err
+    assert set(read_entries(tmp_path / "passwd")) == {
+        "citypulse-ingest-1",
+        "citypulse-ingest-3",
+        "simulator",
+    }
