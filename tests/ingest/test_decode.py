@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -293,3 +295,15 @@ def test_shipped_json_schemas_are_current() -> None:
     for kind in DeviceKind:
         shipped = (SCHEMA_DIR / f"{kind.value}.json").read_text(encoding="utf-8")
         assert shipped == render(kind), f"run python -m ingest._schema ({kind.value} is stale)"
+
+
+def test_the_wire_contract_lists_every_dead_letter_reason() -> None:
+    root = Path(__file__).resolve().parents[2]
+    source = "\n".join(p.read_text() for p in sorted((root / "ingest").glob("*.py")))
+    made = set(re.findall(r"(?:_Bad|Rejection)\(\s*\"([a-z_]+)\"", source))
+    made |= set(re.findall(r"reason = \"([a-z_0-9]+)\" if .* else \"([a-z_]+)\"", source)[0])
+    table = (root / "docs" / "wire-contract.md").read_text().partition("## Dead letters")[2]
+    listed = set(re.findall(r"^\| `([a-z_0-9]+)`(?:, `([a-z_0-9]+)`)? \|", table, re.MULTILINE))
+    documented = {name for pair in listed for name in pair if name}
+    assert "district_mismatch" in made
+    assert made == documented
