@@ -23,6 +23,8 @@ from citypulse._errors import ConfigError
 from citypulse._records import SLUG_RE, Device, DeviceKind
 from citypulse._settings import Settings
 from citypulse.devices._mosquitto import (
+    IMAGE_BROKER_USER,
+    BrokerUser,
     acl_users,
     check_username,
     generate_password,
@@ -75,10 +77,18 @@ def add_login_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace an existing login's password with a new generated one",
     )
+    parser.add_argument(
+        "--broker-user",
+        default=str(IMAGE_BROKER_USER),
+        metavar="UID:GID",
+        help="who the broker runs as, the only reader of the password file (default "
+        f"{IMAGE_BROKER_USER}, the eclipse-mosquitto image's user; also USER or USER:GROUP)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     device = _device(args)
+    broker = BrokerUser.parse(args.broker_user)
     if args.acl_file is not None:
         check_acl(args.acl_file.read_text(), device.id)
     if not args.no_register:
@@ -88,7 +98,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             upsert_devices(conn, [device])
             conn.commit()
         say(f"device {device.id} registered ({device.kind.value}, district {device.district})")
-    write_login(args, device.id)
+    write_login(args, device.id, broker)
     say(
         f"it may publish to city/{device.district}/{device.kind.value}/{device.id}/telemetry "
         "and .../status (QoS 1, status retained)"
@@ -97,8 +107,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def write_login(args: argparse.Namespace, username: str) -> None:
-    """Create or update ``username`` in the password file as the flags say; print news."""
+def write_login(args: argparse.Namespace, username: str, broker: BrokerUser) -> None:
+    """Create or update ``username`` in the password file as the flags say, readable by
+    ``broker`` alone; print news."""
     path: Path = args.password_file
     exists = username in read_entries(path)
     if exists and not (args.password_stdin or args.reset_password):
@@ -110,8 +121,14 @@ def write_login(args: argparse.Namespace, username: str) -> None:
             raise ConfigError("--password-stdin", "empty password on stdin")
     else:
         password = generate_password()
-    set_password(path, username, password)
+    readable = set_password(path, username, password, broker=broker)
     say(f"MQTT login {username} {'updated' if exists else 'added'} in {path}")
+    if not readable:
+        say(
+            f"warning: the broker ({broker}) cannot read {path}, which is yours "
+            f"(0600): sudo chown {broker} {path}, and run citypulse devices as "
+            "root from then on (or join the broker's group)"
+        )
     if not args.password_stdin:
         say("its password (shown only now) is on the next line:")
         print(password, flush=True)

@@ -19,7 +19,13 @@ from pathlib import Path
 from citypulse._errors import ConfigError
 from citypulse._settings import Settings
 from citypulse.devices._cli_add import RELOAD_HINT, add_login_arguments, say, write_login
-from citypulse.devices._mosquitto import INGEST_LOGIN_RE, acl_users, check_username, grant_ingest
+from citypulse.devices._mosquitto import (
+    INGEST_LOGIN_RE,
+    BrokerUser,
+    acl_users,
+    check_username,
+    grant_ingest,
+)
 
 HELP = "create a service's MQTT login"
 
@@ -37,6 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     username = check_username(args.username)
+    broker = BrokerUser.parse(args.broker_user)
     if args.acl_file is not None:
         if INGEST_LOGIN_RE.match(username):
             if grant_ingest(args.acl_file, username):
@@ -45,6 +52,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigError(
                 "NAME", f"{username!r} has no `user {username}` block in {args.acl_file}"
             )
-    write_login(args, username)
+    write_login(args, username, broker)
     say(RELOAD_HINT)
     return 0

@@ -102,22 +102,27 @@ def broker(db_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[ShippedB
         make_cert(directory)
         b = ShippedBroker(directory, port, tls_port, directory / "server.crt", db_url=db_url)
         pw = str(b.password_file)
+        # As root, mosquitto drops to its own user, the password file's only reader.
+        owner = ["--broker-user", "mosquitto"] if os.geteuid() == 0 else []
         for name in (INGEST, INGEST_2):  # one login per worker, one password (stack-init)
             b.passwords[name] = add_login(
                 ["devices", "login", name, "--password-file", pw,
-                 "--acl-file", str(directory / "acl")], "ingest-secret", capsys,
+                 "--acl-file", str(directory / "acl"), *owner], "ingest-secret", capsys,
             )  # fmt: skip
         for dev, kind in [("cam-1", "camera"), ("eco-2", "ecology")]:
             b.passwords[dev] = add_login(
                 ["--database-url", db_url, "devices", "add", dev, "--kind", kind,
                  "--district", "leninsky", "--lat", "54.51", "--lon", "36.26",
-                 "--password-file", pw, "--acl-file", str(directory / "acl")],
+                 "--password-file", pw, "--acl-file", str(directory / "acl"), *owner],
                 None, capsys,
             )  # fmt: skip
-        if os.geteuid() == 0:  # mosquitto drops root for its own user, who must read the dir
+        if os.geteuid() == 0:  # the broker's user must reach the folder and its own files
             ids = pwd.getpwnam("mosquitto")
             for p in [directory, *directory.iterdir()]:
-                os.chown(p, ids.pw_uid, ids.pw_gid)
+                if p != b.password_file:
+                    os.chown(p, ids.pw_uid, ids.pw_gid)
+            st = b.password_file.stat()
+            assert (st.st_mode & 0o777, st.st_uid) == (0o600, ids.pw_uid)
         b.proc = proc = subprocess.Popen(
             [binary, "-c", str(directory / "mosquitto.conf")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -339,9 +344,10 @@ def test_limits_fit_a_whole_ingest_batch(broker: ShippedBroker, clients: list[Cl
 def test_a_device_added_while_running_connects_after_sighup(
     broker: ShippedBroker, clients: list[Client], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    owner = ["--broker-user", "mosquitto"] if os.geteuid() == 0 else []
     password = add_login(
         ["--database-url", broker.db_url, "devices", "add", "pk-3", "--kind", "parking",
-         "--district", "moskovsky", "--password-file", str(broker.password_file)],
+         "--district", "moskovsky", "--password-file", str(broker.password_file), *owner],
         None, capsys,
     )  # fmt: skip
     assert not connect(broker, clients, "pk-3", password).connected  # not loaded yet

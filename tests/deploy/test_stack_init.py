@@ -42,8 +42,13 @@ def test_stack_init_writes_secrets_logins_and_a_certificate(tmp_path: Path) -> N
     assert "change-me" not in values.values()
     assert len({values["POSTGRES_PASSWORD"], values["MQTT_INGEST_PASSWORD"]}) == 2
     assert (checkout / ".env").stat().st_mode & 0o077 == 0
-    logins = read_entries(checkout / "deploy" / "mosquitto" / "passwd")
+    passwd = checkout / "deploy" / "mosquitto" / "passwd"
+    logins = read_entries(passwd)
     assert set(logins) == {"citypulse-ingest-1", "citypulse-ingest-2", "simulator"}
+    st = passwd.stat()
+    assert st.st_mode & 0o077 == 0  # the broker's alone, never world-readable
+    if os.geteuid() == 0:
+        assert (st.st_uid, st.st_gid) == (1883, 1883)  # the image's mosquitto user
     for n in (1, 2):
         assert verify_password(values["MQTT_INGEST_PASSWORD"], logins[f"citypulse-ingest-{n}"])
     assert verify_password(values["MQTT_SIMULATOR_PASSWORD"], logins["simulator"])
