@@ -139,18 +139,20 @@ def test_mixed_valid_and_invalid_messages(
     }
 
 
+def register(db_url: str, *devices: Device) -> None:
+    with connect(db_url) as conn:
+        upsert_devices(conn, devices)
+        conn.commit()
+
+
 def test_unknown_devices_rejected_by_policy(
     db_url: str, mqtt_broker: Broker, topic_root: str
 ) -> None:
-    with connect(db_url) as conn:
-        upsert_devices(
-            conn,
-            [
-                Device("cam-0", DeviceKind.CAMERA, district="centr"),
-                Device("cam-1", DeviceKind.ECOLOGY, district="centr"),
-            ],
-        )
-        conn.commit()
+    register(
+        db_url,
+        Device("cam-0", DeviceKind.CAMERA, district="centr"),
+        Device("cam-1", DeviceKind.ECOLOGY, district="centr"),
+    )
     messages = [camera_message(topic_root, d, i) for i, d in enumerate(["cam-0", "cam-1", "cam-9"])]
     with running(config(db_url, mqtt_broker, topic_root, unknown_devices="reject")):
         publish_all(mqtt_broker.mqtt, messages)
@@ -167,15 +169,8 @@ def test_a_device_publishing_under_another_district_is_dead_lettered(
     db_url: str, mqtt_broker: Broker, topic_root: str
 ) -> None:
     """The ACL leaves district and kind to ingest: both are checked against the registry."""
-    with connect(db_url) as conn:
-        upsert_devices(
-            conn,
-            [
-                Device("cam-0", DeviceKind.CAMERA, district="centr"),
-                Device("cam-9", DeviceKind.CAMERA),  # no district: the registry does not say
-            ],
-        )
-        conn.commit()
+    home = Device("cam-0", DeviceKind.CAMERA, district="centr")
+    register(db_url, home, Device("cam-9", DeviceKind.CAMERA))  # cam-9: no district registered
     own = camera_message(topic_root, "cam-0", 1)
     anywhere = camera_message(topic_root, "cam-9", 5)
     elsewhere = [
