@@ -145,6 +145,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         config.mqtt.url(),
         ", ".join(config.subscriptions),
     )
+    if config.mqtt.username and config.mqtt.username != config.client_id:
+        log.warning(
+            "MQTT client id %s is not the login %s: a broker that binds client ids to logins "
+            "(the shipped config) connects this worker as %s",
+            config.client_id,
+            config.mqtt.username,
+            config.mqtt.username,
+        )
     with IngestWorker(config) as worker:
         worker.wait(stop)
     return 1 if worker.fatal else 0

@@ -8,6 +8,7 @@ in a batch rejects that reading only.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
@@ -262,6 +263,100 @@ def _parse_time(value: object) -> float:
     raise _Bad("bad_time", f"time must be ISO-8601 text or epoch ms, got {_json_type(value)}")
 
 
+# --- repeated keys --------------------------------------------------------------------
+# orjson keeps the last of two equal keys.  Devices must not get to choose which value of
+# {"pm25": 1, "pm25": 999} a reader sees, so a repeated key is rejected; finding one
+# takes a second, slower parse, done only when the payload might have one.
+
+
+def _may_repeat_keys(payload: bytes, document: object) -> bool:
+    """False when no object in ``document`` (as parsed from ``payload``) can have lost a
+    repeated key.
+
+    Every key in the text is followed by a ``:``, so the payload's colons are at least
+    its keys plus the colons inside its strings (raw, as written).  If they add up to no
+    more than the keys that survived parsing plus the colons of the ``time`` strings kept
+    (equal to their raw text when the payload has no backslash escape), no key was
+    dropped.  Checked per reading, flat; anything else (nested objects, colons in other
+    strings, escapes) is settled by :func:`_repeated_keys`.
+    """
+    colons = payload.count(b":")
+    if not colons:
+        return False
+    if type(document) is dict:
+        keys = len(document)
+        if colons == keys:
+            return False
+        t = document.get("time")
+        in_times = t.count(":") if type(t) is str else 0
+    elif type(document) is list:
+        keys = in_times = 0
+        for item in document:
+            if type(item) is dict:
+                keys += len(item)
+                t = item.get("time")
+                if type(t) is str:
+                    in_times += t.count(":")
+        if colons == keys:
+            return False
+    else:
+        return False  # a string or a number: no objects
+    return colons != keys + in_times or b"\\" in payload
+
+
+class _Checked(dict[str, Any]):
+    """A JSON object as :func:`_repeated_keys` parses it; ``repeated`` names the first key
+    given twice in it or in an object within it."""
+
+    repeated: str | None = None
+
+
+def _nested_repeat(value: object) -> str | None:
+    if type(value) is _Checked:
+        return value.repeated
+    if type(value) is list:
+        for element in value:
+            found = _nested_repeat(element)
+            if found is not None:
+                return found
+    return None
+
+
+def _checked_object(pairs: list[tuple[str, Any]]) -> _Checked:
+    obj = _Checked(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                obj.repeated = key
+                break
+            seen.add(key)
+    else:
+        for _, value in pairs:
+            obj.repeated = _nested_repeat(value)
+            if obj.repeated is not None:
+                break
+    return obj
+
+
+def _repeated_keys(payload: bytes) -> dict[int | None, str]:
+    """Where ``payload`` (valid JSON) repeats a key: ``{None: key}`` for a whole object,
+    ``{index: key}`` for each reading of an array that does; empty when nothing repeats."""
+    try:
+        document = json.loads(payload, object_pairs_hook=_checked_object)
+    except RecursionError:
+        raise _Bad("too_deep", "JSON nested too deeply to check for repeated keys") from None
+    if type(document) is _Checked:
+        return {} if document.repeated is None else {None: document.repeated}
+    if type(document) is list:
+        return {
+            i: item.repeated
+            for i, item in enumerate(document)
+            if type(item) is _Checked and item.repeated is not None
+        }
+    return {}
+
+
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
@@ -341,6 +436,9 @@ class Decoder:
                     raise _Bad("too_deep", f"JSON nested too deeply: {text[:160]}") from None
                 reason = "invalid_utf8" if "utf-8" in text.lower() else "invalid_json"
                 raise _Bad(reason, f"not valid JSON: {text[:160]}") from None
+            repeated = _repeated_keys(payload) if _may_repeat_keys(payload, document) else None
+            if repeated and None in repeated:
+                raise _Bad("duplicate_key", f"key {repeated[None][:40]!r} is given twice")
             if info.channel == "status":
                 return Decoded(info, (), (), self._status(info, document, received_at))
         except _Bad as bad:
@@ -361,6 +459,8 @@ class Decoder:
         window = (self._clock[1], self._retention_s)
         for i, item in enumerate(items):
             try:
+                if repeated and i in repeated:
+                    raise _Bad("duplicate_key", f"key {repeated[i][:40]!r} is given twice")
                 rows.append(self._row(info, layout, item, received_at, window))
             except _Bad as bad:
                 index = i if indexed else None

@@ -42,13 +42,20 @@ if TYPE_CHECKING:
 CHUNK: Final = 256 * 1024  # bytes taken from the socket per read
 _PUBACK: Final = struct.Struct("!BBH")
 OnPublish = Callable[[str, bytes, int, int], None]  # topic, payload, mid, qos
+OnRetry = Callable[[float, OSError | None], None]  # delay before the next attempt, why
 
 
 class FastClient(mqtt.Client):
     """A paho ``Client`` (callback API 2, ``manual_ack``) with a fast reader; see module."""
 
     def __init__(
-        self, *, client_id: str, protocol: MQTTProtocolVersion, on_publish: OnPublish, **kw: Any
+        self,
+        *,
+        client_id: str,
+        protocol: MQTTProtocolVersion,
+        on_publish: OnPublish,
+        on_retry: OnRetry | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__(
             CallbackAPIVersion.VERSION2,
@@ -58,8 +65,35 @@ class FastClient(mqtt.Client):
             **kw,
         )
         self._deliver = on_publish
+        self._on_retry = on_retry
+        self._connect_error: OSError | None = None  # why the last connection attempt failed
         self._buffer = b""  # the start of a packet whose rest has not arrived yet
         self.on_message = self._slow_message
+
+    def reconnect(self) -> MQTTErrorCode:
+        """paho's, remembering why an attempt failed (paho's network thread swallows it)."""
+        try:
+            rc = super().reconnect()
+        except OSError as exc:  # refused, unresolvable, timed out, TLS
+            self._connect_error = exc
+            raise
+        self._connect_error = None
+        return rc
+
+    def _reconnect_wait(self) -> None:
+        """paho's wait before the next connection attempt, announced to ``on_retry`` with
+        its delay (paho's: the minimum, doubled each time up to the maximum) and the
+        reason the last attempt failed, so that a broker that cannot be reached is seen."""
+        if self._on_retry is not None:
+            with self._reconnect_delay_mutex:
+                last = self._reconnect_delay
+                delay = (
+                    self._reconnect_min_delay
+                    if last is None
+                    else min(last * 2, self._reconnect_max_delay)
+                )
+            self._on_retry(delay, self._connect_error)
+        super()._reconnect_wait()
 
     def ack_many(self, mids: Sequence[int]) -> None:
         """Acknowledge QoS 1 messages in one write instead of a packet and a wake-up each.

@@ -105,7 +105,7 @@ _DEAD_LETTER_COPY: Final = (
     "FROM STDIN (FORMAT BINARY)"
 )
 _DEAD_LETTER_TYPES: Final = ("timestamptz", "text", "bytea", "text", "text", "text", "text")
-_KNOWN = "SELECT id, kind FROM devices WHERE id = ANY(%s)"
+_KNOWN = "SELECT id, kind, district FROM devices WHERE id = ANY(%s)"
 _REGISTER = """
 INSERT INTO devices (id, kind, district, name, attributes)
 SELECT u.id, u.kind, u.district, u.id, '{"registered_by": "ingest"}'::jsonb
@@ -181,7 +181,7 @@ class PostgresSink:
         self._timeout = statement_timeout_ms
         self._conn: psycopg.Connection[Any] | None = None
         self._layouts = _layouts()
-        self._kinds: dict[str, str] = {}  # device id -> kind, as registered
+        self._registered: dict[str, tuple[str, str]] = {}  # device id -> (kind, district)
         self._last_seen: dict[str, datetime] = {}
         self._days: set[int] = set()  # UTC days (ordinals) known to have partitions
         self._stage_next = 0  # batches still to go through the staging table
@@ -376,16 +376,22 @@ class PostgresSink:
     def _check_devices(
         self, conn: psycopg.Connection[Any], batch: Sequence[Item], dead: list[tuple[Any, ...]]
     ) -> list[Item]:
-        """Registers or rejects unknown devices; returns the items that may be stored."""
+        """Registers or rejects unknown devices; returns the items that may be stored.
+
+        A known device's message must come on a topic with the kind and district it is
+        registered with (any district if registered without one): the broker's ACL
+        confines a device to its own id only.
+        """
+        registered = self._registered
         unknown = {
             i.decoded.topic.device_id: i.decoded.topic
             for i in batch
-            if i.decoded.topic is not None and i.decoded.topic.device_id not in self._kinds
+            if i.decoded.topic is not None and i.decoded.topic.device_id not in registered
         }
         if unknown:
-            for device_id, kind in conn.execute(_KNOWN, (list(unknown),)):
-                self._kinds[device_id] = kind
-            missing = sorted(d for d in unknown if d not in self._kinds)
+            for device_id, kind, district in conn.execute(_KNOWN, (list(unknown),)):
+                registered[device_id] = (kind, district)
+            missing = sorted(d for d in unknown if d not in registered)
             if missing and self._policy == "register":
                 conn.execute(
                     _REGISTER,
@@ -395,35 +401,33 @@ class PostgresSink:
                         [unknown[d].district for d in missing],
                     ),
                 )
-                for device_id, kind in conn.execute(_KNOWN, (missing,)):
-                    self._kinds[device_id] = kind
+                for device_id, kind, district in conn.execute(_KNOWN, (missing,)):
+                    registered[device_id] = (kind, district)
         accepted: list[Item] = []
         for item in batch:
             topic = item.decoded.topic
             if topic is None:
                 dead.extend(self._dead(item, r) for r in item.decoded.rejections)
                 continue
-            kind = self._kinds.get(topic.device_id)
-            if kind is None:
-                dead.append(
-                    self._dead(
-                        item,
-                        Rejection("unknown_device", f"device {topic.device_id} is not registered"),
-                    )
+            known = registered.get(topic.device_id)
+            if known is None:
+                rejection = Rejection(
+                    "unknown_device", f"device {topic.device_id} is not registered"
                 )
-            elif kind != topic.kind.value:
-                dead.append(
-                    self._dead(
-                        item,
-                        Rejection(
-                            "kind_mismatch",
-                            f"device {topic.device_id} is registered as {kind}, "
-                            f"not {topic.kind.value}",
-                        ),
-                    )
+            elif known[0] != topic.kind.value:
+                rejection = Rejection(
+                    "kind_mismatch",
+                    f"device {topic.device_id} is registered as {known[0]}, not {topic.kind.value}",
+                )
+            elif known[1] and known[1] != topic.district:  # "": the registry does not say
+                rejection = Rejection(
+                    "district_mismatch",
+                    f"device {topic.device_id} is registered in {known[1]}, not {topic.district}",
                 )
             else:
                 accepted.append(item)
+                continue
+            dead.append(self._dead(item, rejection))
         return accepted
 
     def _dead(self, item: Item, rejection: Rejection) -> tuple[Any, ...]:
@@ -440,7 +444,7 @@ class PostgresSink:
 
     def forget_devices(self) -> None:
         """Drop the device cache (after the registry changed under us)."""
-        self._kinds.clear()
+        self._registered.clear()
 
 
 def _count(dead: Iterable[tuple[Any, ...]]) -> list[tuple[str, int]]:

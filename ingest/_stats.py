@@ -14,9 +14,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from citypulse import percentile
-from citypulse.db import connect, maintain
+from citypulse.db import connect, is_transient, maintain
 
 if TYPE_CHECKING:
+    from ingest._outage import OutageLog
     from ingest._sink import Item, StoreResult
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,11 @@ class Counters:
 
 
 class Housekeeper:
-    """Writes the counters every ``stats_interval`` s; runs upkeep every ``maintain_interval`` s."""
+    """Writes the counters every ``stats_interval`` s; runs upkeep every ``maintain_interval`` s.
+
+    A failure to reach the database goes to ``outage`` (the worker's log of a database
+    outage) rather than a warning every interval.
+    """
 
     def __init__(
         self,
@@ -120,8 +125,10 @@ class Housekeeper:
         stats_interval: float,
         maintain_interval: float,
         stopping: threading.Event,
+        outage: OutageLog | None = None,
     ) -> None:
         self._url = database_url
+        self._outage = outage
         self._worker = worker_id
         self._counters = counters
         self._pending = pending
@@ -150,7 +157,7 @@ class Housekeeper:
                 try:
                     maintain(self._connection())
                 except Exception as exc:  # upkeep retries at the next interval
-                    log.warning("schema upkeep failed (retrying later): %s", exc)
+                    self._failed("schema upkeep failed (retrying later): %s", exc)
                     self._close()
 
     def flush(self) -> None:
@@ -192,8 +199,18 @@ class Housekeeper:
                 ),
             )
         except Exception as exc:  # counters of one interval are not worth failing ingest
-            log.warning("could not write ingest_stats (skipped this interval): %s", exc)
+            self._failed("could not write ingest_stats (skipped this interval): %s", exc)
             self._close()
+        else:
+            if self._outage is not None:
+                self._outage.succeeded()
+
+    def _failed(self, message: str, exc: Exception) -> None:
+        if self._outage is not None and is_transient(exc):
+            log.debug(message, exc)
+            self._outage.failed(exc)
+        else:
+            log.warning(message, exc)
 
     def close(self) -> None:
         self._close()

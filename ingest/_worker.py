@@ -37,6 +37,7 @@ from ingest._decode import Decoder
 from ingest._errors import PermanentStoreError, TransientStoreError
 from ingest._limit import RateLimiter
 from ingest._mqtt import FastClient
+from ingest._outage import OutageLog
 from ingest._sink import Item, PostgresSink
 from ingest._stats import Counters
 
@@ -73,6 +74,7 @@ class IngestConfig:
     rate_burst: float = 5_000.0  # readings a device may send at once (a buffered backlog)
     statement_timeout: float = 30.0  # s, for each statement of a batch
     shutdown_timeout: float = 30.0
+    outage_report_interval: float = 30.0  # s between log lines while the database is away
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= self.max_pending:
@@ -85,6 +87,8 @@ class IngestConfig:
             raise ValueError("batch_age must be positive")
         if not 1 <= self.flushers <= 16:
             raise ValueError("flushers must be 1..16")
+        if not self.outage_report_interval > 0:
+            raise ValueError("outage_report_interval must be positive")
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -125,6 +129,8 @@ class IngestWorker:
         self._flushing = 0
         self._pending: list[Item] = []
         self._pending_rows = 0  # the weight (readings, at least one) of what is in _pending
+        self._held = (0, 0)  # messages and readings in the flushers' hands, not yet acked
+        self._outage = OutageLog(pending=self._unacknowledged, every=config.outage_report_interval)
         self._tick = 0.0
         self._received_at = datetime.fromtimestamp(0, UTC)
         self._first_at = 0.0
@@ -146,6 +152,7 @@ class IngestWorker:
             protocol=self._protocol,
             clean_session=None if self._protocol == mqtt.MQTTv5 else False,
             on_publish=self._on_publish,
+            on_retry=self._on_retry,
         )
         if cfg.mqtt.username:
             client.username_pw_set(cfg.mqtt.username, cfg.mqtt.password.value or None)
@@ -232,6 +239,18 @@ class IngestWorker:
         if not self._stopping.is_set():
             log.warning("disconnected from the broker (%s); paho reconnects", reason)
 
+    def _on_retry(self, delay: float, error: OSError | None) -> None:
+        """paho is about to wait ``delay`` s before its next connection attempt; ``error``
+        is why the last attempt failed (None: a connection was lost or refused)."""
+        if self._stopping.is_set():
+            return
+        at = (datetime.now() + timedelta(seconds=delay)).strftime("%H:%M:%S")
+        url = self.config.mqtt.url()
+        if error is not None:
+            log.warning("cannot connect to %s: %s; retrying in %g s at %s", url, error, delay, at)
+        else:
+            log.info("reconnecting to %s in %g s at %s", url, delay, at)
+
     def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         if not self._accepting:
             return  # not acknowledged: the broker redelivers after we reconnect
@@ -288,6 +307,7 @@ class IngestWorker:
             batch = self._pending[:cut]
             del self._pending[:cut]
             self._pending_rows -= rows
+            self._held = (self._held[0] + cut, self._held[1] + rows)
             if self._pending:
                 self._first_at = time.monotonic()
             self._cond.notify_all()
@@ -301,9 +321,14 @@ class IngestWorker:
                     if self._stopping.is_set():
                         return
                     continue
-                if not self._store_with_retry(sink, batch):
+                stored = self._store_with_retry(sink, batch)
+                if stored:
+                    _ack(self._client, batch)
+                with self._cond:
+                    rows = sum(item.decoded.weight for item in batch)
+                    self._held = (self._held[0] - len(batch), self._held[1] - rows)
+                if not stored:
                     return  # shutting down with the database still away: not acked
-                _ack(self._client, batch)
         except BaseException as exc:
             self.fatal = exc
             log.exception("ingest flusher stopped")
@@ -325,14 +350,18 @@ class IngestWorker:
                 attempt += 1
                 self.counters.store_retries += 1
                 delay = random.uniform(0, min(self.config.retry_cap, 0.1 * 2 ** min(attempt, 10)))
+                # A statement timeout is this batch's (a lock, an overloaded server): an
+                # error each time.  A lost database is everyone's: the outage log says it.
                 log.log(
-                    logging.ERROR if exc.timed_out else logging.WARNING,
+                    logging.ERROR if exc.timed_out else logging.DEBUG,
                     "storing %d messages failed, not acknowledged (attempt %d, retry in %.2fs): %s",
                     len(batch),
                     attempt,
                     delay,
                     exc,
                 )
+                if not exc.timed_out:
+                    self._outage.failed(exc)
                 if self._stopping.is_set():
                     deadline = deadline or time.monotonic() + self.config.shutdown_timeout / 2
                     if time.monotonic() + delay > deadline:
@@ -347,8 +376,14 @@ class IngestWorker:
             except PermanentStoreError:
                 raise
             committed = datetime.now(UTC)
+            self._outage.succeeded()
             self.counters.record_batch(batch, result, time.monotonic() - started, committed)
             return True
+
+    def _unacknowledged(self) -> tuple[int, int]:
+        """Messages and readings received and not yet acknowledged (a snapshot)."""
+        held = self._held
+        return len(self._pending) + held[0], self._pending_rows + held[1]
 
     # --- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> IngestWorker:
@@ -364,6 +399,7 @@ class IngestWorker:
             stats_interval=self.config.stats_interval,
             maintain_interval=self.config.maintain_interval,
             stopping=self._stopping,
+            outage=self._outage,
         )
         self._accepting = True
         self._flushing = len(self._sinks)

@@ -1,7 +1,9 @@
 """Register a field device and give it an MQTT login the broker's ACL confines to its topics.
 
 The device is upserted into the registry (the database of CITYPULSE_DATABASE_URL) and
-its username (the device id) and password hash are written to Mosquitto's password file.
+its username (the device id, which the shipped broker config also makes its client id)
+and password hash are written to Mosquitto's password file.  Names of the services'
+logins and client ids (ingest, simulator, citypulse-*) are refused.
 The shipped ACL (deploy/mosquitto/acl) lets a username write only
 city/+/+/<username>/telemetry and .../status, so no per-device ACL line is needed.
 A new password is generated and printed once on stdout (or read from stdin with
@@ -22,8 +24,12 @@ from citypulse._errors import ConfigError
 from citypulse._records import Device, DeviceKind
 from citypulse._settings import Settings
 from citypulse.devices._mosquitto import (
+    IMAGE_BROKER_USER,
+    BrokerUser,
+    acl_users,
     check_username,
     generate_password,
+    is_service_name,
     read_entries,
     set_password,
 )
@@ -78,10 +84,18 @@ def add_login_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace an existing login's password with a new generated one",
     )
+    parser.add_argument(
+        "--broker-user",
+        default=str(IMAGE_BROKER_USER),
+        metavar="UID:GID",
+        help="who the broker runs as, the only reader of the password file (default "
+        f"{IMAGE_BROKER_USER}, the eclipse-mosquitto image's user; also USER or USER:GROUP)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     device = _device(args)
+    broker = BrokerUser.parse(args.broker_user)
     if args.acl_file is not None:
         check_acl(args.acl_file.read_text(), device.id)
     if not args.no_register:
@@ -91,7 +105,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             upsert_devices(conn, [device])
             conn.commit()
         say(f"device {device.id} registered ({device.kind.value}, district {device.district})")
-    write_login(args, device.id)
+    write_login(args, device.id, broker)
     say(
         f"it may publish to city/{device.district}/{device.kind.value}/{device.id}/telemetry "
         "and .../status (QoS 1, status retained)"
@@ -100,8 +114,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def write_login(args: argparse.Namespace, username: str) -> None:
-    """Create or update ``username`` in the password file as the flags say; print news."""
+def write_login(args: argparse.Namespace, username: str, broker: BrokerUser) -> None:
+    """Create or update ``username`` in the password file as the flags say, readable by
+    ``broker`` alone; print news."""
     path: Path = args.password_file
     exists = username in read_entries(path)
     if exists and not (args.password_stdin or args.reset_password):
@@ -113,8 +128,14 @@ def write_login(args: argparse.Namespace, username: str) -> None:
             raise ConfigError("--password-stdin", "empty password on stdin")
     else:
         password = generate_password()
-    set_password(path, username, password)
+    readable = set_password(path, username, password, broker=broker)
     say(f"MQTT login {username} {'updated' if exists else 'added'} in {path}")
+    if not readable:
+        say(
+            f"warning: the broker ({broker}) cannot read {path}, which is yours "
+            f"(0600): sudo chown {broker} {path}, and run citypulse devices as "
+            "root from then on (or join the broker's group)"
+        )
     if not args.password_stdin:
         say("its password (shown only now) is on the next line:")
         print(password, flush=True)
@@ -126,12 +147,16 @@ def check_acl(acl: str, device_id: str) -> None:
     missing = [p for p in _DEVICE_PATTERNS if p not in lines]
     if missing:
         raise ConfigError("--acl-file", f"missing the device patterns: {'; '.join(missing)}")
-    if f"user {device_id}" in lines:
+    if device_id in acl_users(acl):
         raise ConfigError("ID", f"{device_id!r} is a service login in the ACL, not a device")
 
 
 def _device(args: argparse.Namespace) -> Device:
     check_username(args.device_id)
+    if is_service_name(args.device_id):
+        # The broker makes a login's name its client id: a device named like a service
+        # would own that service's client id and session.
+        raise ConfigError("ID", f"{args.device_id!r} is reserved for the services' logins")
     if (args.lat is None) != (args.lon is None):
         raise ConfigError("--lat/--lon", "give both or neither")
     return Device(

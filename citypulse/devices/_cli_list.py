@@ -11,7 +11,7 @@ from citypulse._args import slug
 from citypulse._records import DeviceKind
 from citypulse._settings import Settings
 from citypulse.devices._cli_add import DEFAULT_PASSWORD_FILE
-from citypulse.devices._mosquitto import read_entries
+from citypulse.devices._mosquitto import is_service_name, read_entries
 
 HELP = "list devices and their logins"
 _QUERY = """
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{device_id:<32} {kind:<14} {district:<14} {seen:<20} {state:<6} {login}")
     print(f"{len(rows)} devices, {sum(1 for d in registered if d not in logins)} without a login")
     if args.kind is None and args.district is None:
-        orphans = sorted(set(logins) - registered - {"ingest", "simulator"})
+        orphans = sorted(n for n in set(logins) - registered if not is_service_name(n))
         if orphans:
             print(f"logins without a registered device: {', '.join(orphans)}")
     return 0

@@ -313,8 +313,8 @@ def test_a_slow_delivery_does_not_hold_back_the_others(
 def test_database_restart_is_waited_out(
     db_url: str, conn: psycopg.Connection[Any], pg_server: PgServer
 ) -> None:
-    if not pg_server.owned:
-        pytest.fail("this test restarts PostgreSQL: run it against the fixtures' own server")
+    if not pg_server.owned:  # as its ingest twin, test_database_restart_mid_stream_loses_nothing
+        pytest.skip("needs a PostgreSQL the tests own (CITYPULSE_TEST_DATABASE_URL is set)")
     before = enqueue(conn, insert_appeal(conn), connector="webhook")
     with WebhookReceiver(SECRET) as rx, worker(db_url, rx.url) as w:
         w.start()

@@ -174,7 +174,18 @@ def test_ingest_workers_share_the_stream_with_distinct_sessions() -> None:
     assert envs[0]["CITYPULSE_WORKER_ID"] != envs[1]["CITYPULSE_WORKER_ID"]
     assert envs[0]["CITYPULSE_MQTT_SHARE_GROUP"] == envs[1]["CITYPULSE_MQTT_SHARE_GROUP"]
     assert SERVICES["ingest-1"]["command"][0] == "ingest"
-    assert "@mosquitto:1883" in envs[0]["CITYPULSE_MQTT_URL"]
+    for env in envs:
+        # The broker makes a login's name its client id (use_username_as_clientid), so
+        # each worker logs in as its client id.
+        assert env["CITYPULSE_MQTT_URL"].startswith(f"mqtt://{env['CITYPULSE_MQTT_CLIENT_ID']}:")
+        assert env["CITYPULSE_MQTT_URL"].endswith("@mosquitto:1883")
+    acl = (ROOT / "deploy" / "mosquitto" / "acl").read_text()
+    for env in envs:
+        assert f"\nuser {env['CITYPULSE_MQTT_CLIENT_ID']}\ntopic read city/#\n" in acl
+    conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    listeners = re.split(r"^listener ", conf, flags=re.MULTILINE)
+    assert len(listeners) == 3  # 1883 and 8883, and no setting before them opens another
+    assert all("\nuse_username_as_clientid true\n" in block for block in listeners[1:])
 
 
 def test_detect_queues_for_the_connectors_serve_delivers() -> None:

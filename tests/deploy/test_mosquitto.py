@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -35,6 +36,8 @@ from citypulse.cli import main
 from tests._procs import find_binary, free_port, wait_for_port
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
+INGEST = INGEST_ID = "citypulse-ingest-1"  # ingest-1's login and client id (docker-compose.yml)
+INGEST_2 = "citypulse-ingest-2"
 
 
 @dataclass
@@ -99,20 +102,27 @@ def broker(db_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[ShippedB
         make_cert(directory)
         b = ShippedBroker(directory, port, tls_port, directory / "server.crt", db_url=db_url)
         pw = str(b.password_file)
-        b.passwords["ingest"] = add_login(
-            ["devices", "login", "ingest", "--password-file", pw], "ingest-secret", capsys
-        )
+        # As root, mosquitto drops to its own user, the password file's only reader.
+        owner = ["--broker-user", "mosquitto"] if os.geteuid() == 0 else []
+        for name in (INGEST, INGEST_2):  # one login per worker, one password (stack-init)
+            b.passwords[name] = add_login(
+                ["devices", "login", name, "--password-file", pw,
+                 "--acl-file", str(directory / "acl"), *owner], "ingest-secret", capsys,
+            )  # fmt: skip
         for dev, kind in [("cam-1", "camera"), ("eco-2", "ecology")]:
             b.passwords[dev] = add_login(
                 ["--database-url", db_url, "devices", "add", dev, "--kind", kind,
                  "--district", "leninsky", "--lat", "54.51", "--lon", "36.26",
-                 "--password-file", pw, "--acl-file", str(directory / "acl")],
+                 "--password-file", pw, "--acl-file", str(directory / "acl"), *owner],
                 None, capsys,
             )  # fmt: skip
-        if os.geteuid() == 0:  # mosquitto drops root for its own user, who must read the dir
+        if os.geteuid() == 0:  # the broker's user must reach the folder and its own files
             ids = pwd.getpwnam("mosquitto")
             for p in [directory, *directory.iterdir()]:
-                os.chown(p, ids.pw_uid, ids.pw_gid)
+                if p != b.password_file:
+                    os.chown(p, ids.pw_uid, ids.pw_gid)
+            st = b.password_file.stat()
+            assert (st.st_mode & 0o777, st.st_uid) == (0o600, ids.pw_uid)
         b.proc = proc = subprocess.Popen(
             [binary, "-c", str(directory / "mosquitto.conf")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -129,37 +139,56 @@ def broker(db_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[ShippedB
 
 
 class Client:
-    """A paho MQTT 5 client that records what it receives and its SUBACK codes."""
+    """A paho MQTT 5 client that records what it receives, its SUBACK codes and whether
+    the broker dropped it.  ``session`` asks for a persistent session (clean start off,
+    an hour's expiry); ``will`` is a retained QoS 1 last will."""
 
     def __init__(self, broker: ShippedBroker, user: str | None, password: str | None,
-                 *, tls: bool = False) -> None:  # fmt: skip
+                 *, tls: bool = False, client_id: str | None = None, session: bool = False,
+                 will: tuple[str, bytes] | None = None) -> None:  # fmt: skip
         self.received: list[tuple[str, bytes]] = []
         self.suback: list[ReasonCode] = []
         self.connack: ReasonCode | None = None
         self.connack_props: Properties | None = None
+        self.session_present = False
+        self.dropped = 0  # disconnections the client did not ask for
         self.done = threading.Event()
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv5,
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"t-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5, reconnect_on_failure=False,
         )  # fmt: skip
         if user is not None:
             self.client.username_pw_set(user, password)
         if tls:
             self.client.tls_set(ca_certs=str(broker.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        if will is not None:
+            self.client.will_set(will[0], will[1], qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = self._on_disconnect
         self.client.on_message = lambda c, u, m: self.received.append((m.topic, bytes(m.payload)))
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        if session:
+            props.SessionExpiryInterval = 3600
+        self.closing = False
         self.client.connect("localhost" if tls else "127.0.0.1",
-                            broker.tls_port if tls else broker.port, keepalive=30)  # fmt: skip
+                            broker.tls_port if tls else broker.port, keepalive=30,
+                            clean_start=not session, properties=props)  # fmt: skip
         self.client.loop_start()
         assert self.done.wait(10), "no CONNACK"
         self.done.clear()
 
-    def _on_connect(self, c: mqtt.Client, u: object, flags: object, rc: ReasonCode,
+    def _on_connect(self, c: mqtt.Client, u: object, flags: mqtt.ConnectFlags, rc: ReasonCode,
                     props: Properties | None) -> None:  # fmt: skip
         self.connack = rc
         self.connack_props = props
+        self.session_present = flags.session_present
         self.done.set()
+
+    def _on_disconnect(self, c: mqtt.Client, u: object, flags: object, rc: ReasonCode,
+                       props: Properties | None) -> None:  # fmt: skip
+        if not self.closing:
+            self.dropped += 1
 
     def _on_subscribe(self, c: mqtt.Client, u: object, mid: int, codes: list[ReasonCode],
                       props: Properties | None) -> None:  # fmt: skip
@@ -182,6 +211,7 @@ class Client:
         assert info.is_published()
 
     def close(self) -> None:
+        self.closing = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -195,10 +225,11 @@ def clients(broker: ShippedBroker) -> Iterator[list[Client]]:
 
 
 def connect(broker: ShippedBroker, clients: list[Client], user: str | None,
-            password: str | None = None, *, tls: bool = False) -> Client:  # fmt: skip
+            password: str | None = None, *, tls: bool = False, client_id: str | None = None,
+            session: bool = False, will: tuple[str, bytes] | None = None) -> Client:  # fmt: skip
     if user is not None and password is None:
         password = broker.passwords[user]
-    c = Client(broker, user, password, tls=tls)
+    c = Client(broker, user, password, tls=tls, client_id=client_id, session=session, will=will)
     clients.append(c)
     return c
 
@@ -220,13 +251,13 @@ def test_devices_add_registers_the_device_and_a_mosquitto_hash(
         row = conn.execute("SELECT kind, district, lat FROM devices WHERE id = 'cam-1'").fetchone()
     assert row == ("camera", "leninsky", 54.51)
     lines = broker.password_file.read_text().splitlines()
-    assert sorted(line.split(":")[0] for line in lines) == ["cam-1", "eco-2", "ingest"]
+    assert sorted(line.split(":")[0] for line in lines) == ["cam-1", INGEST, INGEST_2, "eco-2"]
     assert all(line.split(":", 1)[1].startswith("$7$101$") for line in lines)
     assert len(broker.passwords["cam-1"]) >= 24
 
 
 def test_a_device_writes_only_its_own_topics(broker: ShippedBroker, clients: list[Client]) -> None:
-    ingest = connect(broker, clients, "ingest")
+    ingest = connect(broker, clients, INGEST)
     assert ingest.subscribe("$share/citypulse/city/+/+/+/telemetry").value < 0x80
     assert ingest.subscribe("city/+/+/+/status").value < 0x80
     cam = connect(broker, clients, "cam-1")
@@ -251,7 +282,7 @@ def test_a_device_cannot_read_the_city_stream(broker: ShippedBroker, clients: li
                   "city/leninsky/ecology/eco-2/telemetry", "#"]:  # fmt: skip
         spy.subscribe(topic)
     cam = connect(broker, clients, "cam-1")
-    ingest = connect(broker, clients, "ingest")
+    ingest = connect(broker, clients, INGEST)
     ingest.subscribe("city/#")
     cam.publish("city/leninsky/camera/cam-1/telemetry", b"secret")
     settle(ingest, cam, "city/leninsky/camera/cam-1/telemetry")
@@ -271,7 +302,7 @@ def test_wrong_password_and_anonymous_are_refused(
 
 
 def test_tls_listener_with_the_ca_file(broker: ShippedBroker, clients: list[Client]) -> None:
-    ingest = connect(broker, clients, "ingest")
+    ingest = connect(broker, clients, INGEST)
     ingest.subscribe("city/#")
     cam = connect(broker, clients, "cam-1", tls=True)
     assert cam.connected
@@ -303,7 +334,7 @@ def test_the_compose_health_check_tells_up_from_down(broker: ShippedBroker) -> N
 
 
 def test_limits_fit_a_whole_ingest_batch(broker: ShippedBroker, clients: list[Client]) -> None:
-    props = connect(broker, clients, "ingest").connack_props
+    props = connect(broker, clients, INGEST).connack_props
     assert props is not None
     values: dict[str, int] = props.json()  # type: ignore[no-untyped-call]
     assert values["ReceiveMaximum"] >= 5000  # ingest --batch-size: acks wait for the commit
@@ -313,9 +344,10 @@ def test_limits_fit_a_whole_ingest_batch(broker: ShippedBroker, clients: list[Cl
 def test_a_device_added_while_running_connects_after_sighup(
     broker: ShippedBroker, clients: list[Client], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    owner = ["--broker-user", "mosquitto"] if os.geteuid() == 0 else []
     password = add_login(
         ["--database-url", broker.db_url, "devices", "add", "pk-3", "--kind", "parking",
-         "--district", "moskovsky", "--password-file", str(broker.password_file)],
+         "--district", "moskovsky", "--password-file", str(broker.password_file), *owner],
         None, capsys,
     )  # fmt: skip
     assert not connect(broker, clients, "pk-3", password).connected  # not loaded yet
@@ -326,3 +358,79 @@ def test_a_device_added_while_running_connects_after_sighup(
         assert time.monotonic() < deadline, "the broker did not load the new login"
         time.sleep(0.2)
     assert connect(broker, clients, "cam-1").connected  # existing logins still work
+
+
+def wait_for(what: str, condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+ECO_STATUS = "city/leninsky/ecology/eco-2/status"
+WILL = b'{"online": false, "reason": "will"}'
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_device_cannot_take_over_another_devices_client_id(
+    broker: ShippedBroker, clients: list[Client], tls: bool
+) -> None:
+    """cam-1's login with eco-2's client id must neither drop eco-2 nor fire its will."""
+    ingest = connect(broker, clients, INGEST)
+    ingest.subscribe("city/+/+/+/status")
+    eco = connect(broker, clients, "eco-2", client_id="eco-2", will=(ECO_STATUS, WILL))
+    thief = connect(broker, clients, "cam-1", client_id="eco-2", tls=tls)
+    assert thief.connected  # under its own id: the broker ignores the one it asked for
+    time.sleep(0.5)  # a takeover drops eco-2 at once
+    assert eco.dropped == 0
+    assert eco.client.is_connected()
+    settle(ingest, eco, ECO_STATUS)  # eco-2 still publishes on its first connection
+    assert (ECO_STATUS, WILL) not in ingest.received
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_device_cannot_wipe_ingests_persistent_session(
+    broker: ShippedBroker, clients: list[Client], tls: bool
+) -> None:
+    """A clean start under ingest's client id must not end the session holding its queue."""
+    ingest = connect(broker, clients, INGEST, client_id=INGEST_ID, session=True)
+    ingest.subscribe("$share/citypulse/city/+/+/+/telemetry")
+    ingest.close()  # ingest is down; the broker queues for its session
+    cam = connect(broker, clients, "cam-1")
+    sent = [f"queued {i}".encode() for i in range(5)]
+    for payload in sent:
+        cam.publish("city/leninsky/camera/cam-1/telemetry", payload)
+    cam.close()
+    thief = connect(broker, clients, "cam-1", client_id=INGEST_ID, tls=tls)  # clean start
+    assert thief.connected
+    thief.close()
+    back = connect(broker, clients, INGEST, client_id=INGEST_ID, session=True)
+    assert back.session_present
+    wait_for(
+        "the queued readings never arrived",
+        lambda: sorted(p for _, p in back.received) == sorted(sent),
+    )
+
+
+def test_ingest_workers_have_a_session_each_and_may_take_over_a_peers(
+    broker: ShippedBroker, clients: list[Client]
+) -> None:
+    """Two workers share the stream on their own logins without dropping each other; with
+    the password they share, one may connect as its dead peer and drain its session."""
+    shared = "$share/citypulse/city/+/+/+/telemetry"
+    first = connect(broker, clients, INGEST, session=True)
+    second = connect(broker, clients, INGEST_2, session=True)
+    for worker in (first, second):
+        worker.subscribe(shared)
+    second.close()  # ingest-2 dies; the broker keeps dealing it messages
+    cam = connect(broker, clients, "cam-1")
+    sent = [f"reading {i}".encode() for i in range(6)]
+    for payload in sent:
+        cam.publish("city/leninsky/camera/cam-1/telemetry", payload)
+    assert first.dropped == 0
+    heir = connect(broker, clients, INGEST_2, session=True)  # ingest-1, as its peer
+    assert heir.session_present
+    wait_for(
+        "the dead peer's share never arrived",
+        lambda: sorted(p for _, p in first.received + heir.received) == sorted(sent),
+    )

@@ -31,7 +31,9 @@ def test_stack_init_writes_secrets_logins_and_a_certificate(tmp_path: Path) -> N
             stale.unlink()
     citypulse = Path(sys.executable).with_name("citypulse")
     run = [str(checkout / "scripts" / "stack-init"), "--demo", "--hostname", "mqtt.test"]
-    env = {**os.environ, "CITYPULSE_BIN": str(citypulse)}
+    # PYTHONPATH: the executable runs this checkout's code, not the one installed
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "CITYPULSE_BIN": str(citypulse), "PYTHONPATH": pythonpath}
     done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
 
@@ -40,9 +42,19 @@ def test_stack_init_writes_secrets_logins_and_a_certificate(tmp_path: Path) -> N
     assert "change-me" not in values.values()
     assert len({values["POSTGRES_PASSWORD"], values["MQTT_INGEST_PASSWORD"]}) == 2
     assert (checkout / ".env").stat().st_mode & 0o077 == 0
-    logins = read_entries(checkout / "deploy" / "mosquitto" / "passwd")
-    assert verify_password(values["MQTT_INGEST_PASSWORD"], logins["ingest"])
+    passwd = checkout / "deploy" / "mosquitto" / "passwd"
+    logins = read_entries(passwd)
+    assert set(logins) == {"citypulse-ingest-1", "citypulse-ingest-2", "simulator"}
+    st = passwd.stat()
+    assert st.st_mode & 0o077 == 0  # the broker's alone, never world-readable
+    if os.geteuid() == 0:
+        assert (st.st_uid, st.st_gid) == (1883, 1883)  # the image's mosquitto user
+    for n in (1, 2):
+        assert verify_password(values["MQTT_INGEST_PASSWORD"], logins[f"citypulse-ingest-{n}"])
     assert verify_password(values["MQTT_SIMULATOR_PASSWORD"], logins["simulator"])
+    assert (checkout / "deploy" / "mosquitto" / "acl").read_text() == (
+        ROOT / "deploy" / "mosquitto" / "acl"
+    ).read_text()  # the shipped ACL already has both workers' blocks
     certs = checkout / "deploy" / "mosquitto" / "certs"
     subject = subprocess.run(
         ["openssl", "x509", "-in", str(certs / "server.crt"), "-noout", "-ext", "subjectAltName"],
@@ -57,4 +69,15 @@ def test_stack_init_writes_secrets_logins_and_a_certificate(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert ((checkout / ".env").read_text(), (certs / "server.crt").read_bytes()) == before
     logins = read_entries(checkout / "deploy" / "mosquitto" / "passwd")
-    assert verify_password(values["MQTT_INGEST_PASSWORD"], logins["ingest"])
+    assert verify_password(values["MQTT_INGEST_PASSWORD"], logins["citypulse-ingest-2"])
+
+    # A third worker: its login, and its block in the ACL.
+    done = subprocess.run([*run, "--ingest-workers", "3"], env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    logins = read_entries(checkout / "deploy" / "mosquitto" / "passwd")
+    assert verify_password(values["MQTT_INGEST_PASSWORD"], logins["citypulse-ingest-3"])
+    acl = (checkout / "deploy" / "mosquitto" / "acl").read_text()
+    assert acl.endswith(
+        "\nuser citypulse-ingest-3\ntopic read city/#\ntopic read $share/+/city/#\n"
+    )

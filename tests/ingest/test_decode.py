@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -293,3 +295,93 @@ def test_shipped_json_schemas_are_current() -> None:
     for kind in DeviceKind:
         shipped = (SCHEMA_DIR / f"{kind.value}.json").read_text(encoding="utf-8")
         assert shipped == render(kind), f"run python -m ingest._schema ({kind.value} is stale)"
+
+
+def test_the_wire_contract_lists_every_dead_letter_reason() -> None:
+    root = Path(__file__).resolve().parents[2]
+    source = "\n".join(p.read_text() for p in sorted((root / "ingest").glob("*.py")))
+    made = set(re.findall(r"(?:_Bad|Rejection)\(\s*\"([a-z_]+)\"", source))
+    made |= set(re.findall(r"reason = \"([a-z_0-9]+)\" if .* else \"([a-z_]+)\"", source)[0])
+    table = (root / "docs" / "wire-contract.md").read_text().partition("## Dead letters")[2]
+    listed = set(re.findall(r"^\| `([a-z_0-9]+)`(?:, `([a-z_0-9]+)`)? \|", table, re.MULTILINE))
+    documented = {name for pair in listed for name in pair if name}
+    assert "district_mismatch" in made
+    assert made == documented
+
+
+def test_a_key_given_twice_is_rejected_not_resolved(decoder: Decoder) -> None:
+    """JSON parsers disagree on which of two equal keys wins; we take neither."""
+    iso = (NOW - timedelta(minutes=1)).isoformat()
+    assert reasons(decoder, ECO, b'{"pm25": 1.0, "pm25": 999.0}') == ["duplicate_key"]
+    dup_time = f'{{"time": "{iso}", "pm25": 1.0, "time": "{iso}"}}'.encode()
+    assert reasons(decoder, ECO, dup_time) == ["duplicate_key"]
+    with_time = f'{{"time": "{iso}", "pm25": 1.0, "no2": 2.0, "pm25": 999.0}}'.encode()
+    out = decoder.decode(ECO, with_time, NOW)
+    assert [(r.reason, r.index) for r in out.rejections] == [("duplicate_key", None)]
+    assert "'pm25'" in out.rejections[0].detail
+    assert out.readings == ()
+    # An escaped colon in a string must not hide a repeated key.
+    hidden = (
+        f'{{"time": "{iso}", "phase": "red", "phase": "green", "controller_mode": "a\\u003ab"}}'
+    )
+    assert reasons(decoder, TL, hidden.encode()) == ["duplicate_key"]
+    status = "city/leninsky/camera/cam-1/status"
+    assert reasons(decoder, status, b'{"online": true, "online": false}') == ["duplicate_key"]
+
+
+def test_a_repeated_key_rejects_only_its_reading_in_a_batch(decoder: Decoder) -> None:
+    iso = (NOW - timedelta(minutes=1)).isoformat()
+    batch = f'[{{"time": "{iso}", "pm25": 1}}, {{"pm25": 1, "pm25": 2}}, {{"no2": 3}}]'
+    out = decoder.decode(ECO, batch.encode(), NOW)
+    assert [(r.reason, r.index) for r in out.rejections] == [("duplicate_key", 1)]
+    assert out.rejections[0].detail.startswith("reading 1: ")
+    assert [r.pm25 for r in out.readings if isinstance(r, EcologyReading)] == [1.0, None]
+
+
+def test_colons_in_values_are_not_mistaken_for_keys(decoder: Decoder) -> None:
+    iso = (NOW - timedelta(minutes=1)).isoformat()
+    for mode in ("a:b", "a\\u003ab:c", "\\\\:"):
+        payload = f'{{"time": "{iso}", "phase": "red", "controller_mode": "{mode}"}}'.encode()
+        assert reasons(decoder, TL, payload) == []
+    nested = b'{"pm25": {"a": 1, "b": {"c": 2}}}'
+    assert reasons(decoder, ECO, nested) == ["wrong_type"]
+
+
+def _json_text(value: object, escape_colons: bool) -> str:
+    text = json.dumps(value)
+    return text.replace(":", "\\u003a") if escape_colons and isinstance(value, str) else text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    readings=st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["time", "phase", "controller_mode", "lamp_fault", "x:y"]),
+                st.sampled_from(
+                    ["red", "a:b", "12:00", (NOW - timedelta(minutes=1)).isoformat(), True, 1]
+                ),
+                st.booleans(),
+            ),
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    as_array=st.booleans(),
+)
+def test_repeated_keys_are_found_exactly(
+    readings: list[list[tuple[str, object, bool]]], as_array: bool
+) -> None:
+    """Whatever colons, escapes and repeats: duplicate_key exactly where a key repeats."""
+    objects = [
+        "{" + ", ".join(f"{json.dumps(k)}: {_json_text(v, e)}" for k, v, e in pairs) + "}"
+        for pairs in readings
+    ]
+    if not as_array:
+        objects = objects[:1]
+    payload = (f"[{', '.join(objects)}]" if as_array else objects[0]).encode()
+    repeated = [len({k for k, _, _ in pairs}) != len(pairs) for pairs in readings[: len(objects)]]
+    out = Decoder().decode(TL, payload, NOW)
+    found = [r.index if as_array else 0 for r in out.rejections if r.reason == "duplicate_key"]
+    assert found == [i for i, r in enumerate(repeated) if r]

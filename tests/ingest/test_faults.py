@@ -39,8 +39,9 @@ def _expected(n: int, devices: int) -> Counter[tuple[str, object, int]]:
 @pytest.mark.faults
 @pytest.mark.slow
 def test_database_unreachable_mid_stream_then_everything_stored_once(
-    db_url: str, mqtt_broker: Broker, topic_root: str
+    db_url: str, mqtt_broker: Broker, topic_root: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="ingest")
     n, devices = 4000, 5
     messages = [camera_message(topic_root, f"cam-{i % devices}", i) for i in range(n)]
     port = urlsplit(db_url).port
@@ -53,6 +54,7 @@ def test_database_unreachable_mid_stream_then_everything_stored_once(
             retry_cap=2.0,
             receive_maximum=3000,
             max_pending=1000,
+            outage_report_interval=2.0,
         )
         with running(cfg) as worker:
             pub = Publisher(mqtt_broker.mqtt)
@@ -97,6 +99,21 @@ def test_database_unreachable_mid_stream_then_everything_stored_once(
     assert most_pending <= cfg.max_pending
     assert acked == n
     assert stored == _expected(n, devices)
+    # The log: one warning as the outage starts, progress every 2 s, one line at its end;
+    # the failed attempts themselves only at DEBUG.
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    started = [m for m in warnings if m.startswith("database unavailable")]
+    going_on = [m for m in warnings if m.startswith("database still unavailable after")]
+    ended = [m for m in warnings if m.startswith("database back after")]
+    print(f"  log: {started[0][:100]} ... {len(going_on)} progress ... {ended[0][:100]}")
+    assert len(started) == 1
+    assert len(going_on) >= OUTAGE_S / 2 - 2
+    assert all("pending, not acknowledged" in m for m in going_on)
+    assert len(ended) == 1
+    assert len(warnings) == 2 + len(going_on), warnings
+    attempts = [r for r in caplog.records if r.getMessage().startswith("storing ")]
+    assert attempts
+    assert all(r.levelno == logging.DEBUG for r in attempts)
 
 
 @pytest.mark.faults

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from datetime import timedelta
 import pytest
 
 from tests._mqtt import Publisher, print_counts, wait_for
+from tests._procs import free_port
 from tests.fix_mqtt import Broker
 from tests.ingest.test_worker import BASE, camera_message, count, stored_camera
 
@@ -150,3 +152,52 @@ def test_sigterm_flushes_acks_and_exits_cleanly(
             "SELECT coalesce(sum(duplicates), 0) FROM ingest_stats"
         ).fetchone()
     assert duplicates == (0,)
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [("127.0.0.1", "refused"), ("no-such-broker.invalid", "not known")],
+    ids=["refused", "unresolvable"],
+)
+def test_an_unreachable_broker_is_logged_at_every_attempt(
+    db_url: str, host: str, reason: str
+) -> None:
+    """Each failed connection attempt is a line with its reason and the next retry."""
+    url = f"mqtt://{host}:{free_port()}"
+    env = {
+        **os.environ,
+        "CITYPULSE_DATABASE_URL": db_url,
+        "CITYPULSE_MQTT_URL": url,
+        "CITYPULSE_LOG_LEVEL": "INFO",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citypulse.cli", "ingest"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    attempts: list[str] = []
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "cannot connect to" in line:
+                attempts.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: len(attempts) >= 3, 20, "three failed attempts in the log")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        reader.join(5)
+        proc.stderr.close()  # type: ignore[union-attr]
+    print("".join(attempts[:3]), end="")
+    assert code == 0, "".join(lines)
+    for line in attempts[:3]:
+        assert url in line
+        assert reason in line.lower()
+        assert re.search(r"retrying in \d+ s at \d\d:\d\d:\d\d", line), line
+    assert "WARNING" in attempts[0]

@@ -139,18 +139,20 @@ def test_mixed_valid_and_invalid_messages(
     }
 
 
+def register(db_url: str, *devices: Device) -> None:
+    with connect(db_url) as conn:
+        upsert_devices(conn, devices)
+        conn.commit()
+
+
 def test_unknown_devices_rejected_by_policy(
     db_url: str, mqtt_broker: Broker, topic_root: str
 ) -> None:
-    with connect(db_url) as conn:
-        upsert_devices(
-            conn,
-            [
-                Device("cam-0", DeviceKind.CAMERA, district="centr"),
-                Device("cam-1", DeviceKind.ECOLOGY, district="centr"),
-            ],
-        )
-        conn.commit()
+    register(
+        db_url,
+        Device("cam-0", DeviceKind.CAMERA, district="centr"),
+        Device("cam-1", DeviceKind.ECOLOGY, district="centr"),
+    )
     messages = [camera_message(topic_root, d, i) for i, d in enumerate(["cam-0", "cam-1", "cam-9"])]
     with running(config(db_url, mqtt_broker, topic_root, unknown_devices="reject")):
         publish_all(mqtt_broker.mqtt, messages)
@@ -161,6 +163,42 @@ def test_unknown_devices_rejected_by_policy(
         registered = scalar(conn, "SELECT count(*) FROM devices")
     assert reasons == ["kind_mismatch", "unknown_device"]
     assert registered == 2
+
+
+def test_a_device_publishing_under_another_district_is_dead_lettered(
+    db_url: str, mqtt_broker: Broker, topic_root: str
+) -> None:
+    """The ACL leaves district and kind to ingest: both are checked against the registry."""
+    home = Device("cam-0", DeviceKind.CAMERA, district="centr")
+    register(db_url, home, Device("cam-9", DeviceKind.CAMERA))  # cam-9: no district registered
+    own = camera_message(topic_root, "cam-0", 1)
+    anywhere = camera_message(topic_root, "cam-9", 5)
+    elsewhere = [
+        (topic.replace("/centr/", "/zarechny/"), payload)
+        for topic, payload in (camera_message(topic_root, d, i) for i, d in ((2, "cam-0"),
+                                                                          (3, "cam-5")))
+    ]  # fmt: skip
+    status = (f"{topic_root}/zarechny/camera/cam-0/status", b'{"online": false}')
+    with running(config(db_url, mqtt_broker, topic_root)):
+        publish_all(mqtt_broker.mqtt, [own, anywhere, *elsewhere, status])
+        wait_for(lambda: count(db_url, "dead_letters") == 2, 30, "dead letters")
+        # cam-5 was registered in zarechny by its first message; centr is not its district
+        publish_all(mqtt_broker.mqtt, [camera_message(topic_root, "cam-5", 4)])
+        wait_for(lambda: count(db_url, "dead_letters") == 3, 30, "dead letters")
+    with connect(db_url) as conn:
+        letters = conn.execute(
+            "SELECT reason, device_id, detail FROM dead_letters ORDER BY id"
+        ).fetchall()
+        stored = conn.execute("SELECT device_id FROM camera_readings ORDER BY time").fetchall()
+        statuses = scalar(conn, "SELECT count(*) FROM device_status")
+    assert [(r[0], r[1]) for r in letters] == [
+        ("district_mismatch", "cam-0"),
+        ("district_mismatch", "cam-0"),
+        ("district_mismatch", "cam-5"),
+    ]
+    assert "registered in centr, not zarechny" in letters[0][2]
+    assert stored == [("cam-0",), ("cam-5",), ("cam-9",)]
+    assert statuses == 0
 
 
 def test_status_and_last_seen_never_move_backwards(
