@@ -11,6 +11,7 @@ from citypulse._air import AIR_LIMITS, MG_PER_M3, UG_PER_M3, AirLimit
 from citypulse._args import (
     FloatRange,
     IntRange,
+    folder,
     http_url,
     iso_time,
     non_negative_float,
@@ -101,6 +102,7 @@ __all__ = [
     "Secret",
     "Settings",
     "TrafficLightReading",
+    "folder",
     "http_url",
     "incident_listener",
     "incident_listener_names",

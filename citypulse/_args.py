@@ -13,6 +13,7 @@ import logging
 import math
 from argparse import ArgumentTypeError
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from citypulse._duration import parse_duration
 from citypulse._errors import ConfigError
@@ -106,6 +107,14 @@ def positive_duration(text: str) -> timedelta:
     if value <= timedelta(0):
         raise ArgumentTypeError(f"must be positive, got {text!r}")
     return value
+
+
+def folder(text: str) -> Path:
+    """A folder, existing or not, but not some other file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise ArgumentTypeError(f"{text!r} exists and is not a folder")
+    return path
 
 
 def slug(text: str) -> str:

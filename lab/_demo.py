@@ -31,7 +31,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from citypulse import LOCALES, FloatRange, MqttUrl, Settings, non_negative_int, tcp_port
+from citypulse import (
+    LOCALES,
+    FloatRange,
+    IntRange,
+    MqttUrl,
+    Settings,
+    folder,
+    non_negative_int,
+)
 
 if TYPE_CHECKING:
     from lab._embedded import EmbeddedPostgres
@@ -45,18 +53,10 @@ SEED = 7
 PORT = 8311
 
 
-def _folder(text: str) -> Path:
-    """An argparse ``type=``: a folder, existing or not, but not some other file."""
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a folder")
-    return path
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
-        type=_folder,
+        type=folder,
         default=DATA_DIR,
         help=f"where the embedded servers keep their data (default {DATA_DIR})",
     )
@@ -84,7 +84,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=tcp_port,
+        type=IntRange(1, 65535),
         default=PORT,
         help=f"API port (default {PORT}, or a free one when it is taken)",
     )

@@ -4,6 +4,12 @@
 Mosquitto password and ACL files.
 """
 
-from citypulse.devices._mosquitto import hash_password, read_entries, verify_password
+from citypulse.devices._mosquitto import (
+    BrokerUser,
+    broker_user,
+    hash_password,
+    read_entries,
+    verify_password,
+)
 
-__all__ = ["hash_password", "read_entries", "verify_password"]
+__all__ = ["BrokerUser", "broker_user", "hash_password", "read_entries", "verify_password"]

@@ -27,6 +27,7 @@ from citypulse.devices._mosquitto import (
     IMAGE_BROKER_USER,
     BrokerUser,
     acl_users,
+    broker_user,
     check_username,
     generate_password,
     is_service_name,
@@ -86,7 +87,8 @@ def add_login_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--broker-user",
-        default=str(IMAGE_BROKER_USER),
+        type=broker_user,
+        default=IMAGE_BROKER_USER,
         metavar="UID:GID",
         help="who the broker runs as, the only reader of the password file (default "
         f"{IMAGE_BROKER_USER}, the eclipse-mosquitto image's user; also USER or USER:GROUP)",
@@ -95,7 +97,7 @@ def add_login_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     device = _device(args)
-    broker = BrokerUser.parse(args.broker_user)
+    broker: BrokerUser = args.broker_user
     if args.acl_file is not None:
         check_acl(args.acl_file.read_text(), device.id)
     if not args.no_register:

@@ -43,7 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     username = check_username(args.username)
-    broker = BrokerUser.parse(args.broker_user)
+    broker: BrokerUser = args.broker_user
     if args.acl_file is not None:
         if INGEST_LOGIN_RE.match(username):
             if grant_ingest(args.acl_file, username):

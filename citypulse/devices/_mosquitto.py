@@ -21,6 +21,7 @@ import pwd
 import re
 import secrets
 import tempfile
+from argparse import ArgumentTypeError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -69,6 +70,14 @@ class BrokerUser:
 
     def __str__(self) -> str:
         return f"{self.uid}:{self.gid}"
+
+
+def broker_user(text: str) -> BrokerUser:
+    """An argparse ``type=`` for ``--broker-user``: :meth:`BrokerUser.parse` at parse time."""
+    try:
+        return BrokerUser.parse(text)
+    except ConfigError as exc:
+        raise ArgumentTypeError(str(exc).removeprefix("--broker-user: ")) from None
 
 
 #: The eclipse-mosquitto image's user (docker-compose.yml runs that image).

@@ -26,6 +26,7 @@ import pytest
 from citypulse import (
     FloatRange,
     IntRange,
+    folder,
     http_url,
     iso_time,
     positive_duration,
@@ -33,6 +34,7 @@ from citypulse import (
 )
 from citypulse._args import database_url, log_level, mqtt_url
 from citypulse.cli import build_parser, commands
+from citypulse.devices import broker_user
 
 ROOT = Path(__file__).parents[2]
 #: Types whose every value is acceptable to argparse (free text, file names).
@@ -106,6 +108,8 @@ def wrong_values(action: argparse.Action) -> list[tuple[str, str]]:
         http_url: [("malformed URL", "notaurl"), ("port out of range", "http://127.0.0.1:99999")],
         log_level: [("unknown level", "LOUD")],
         slug: [("not a slug", "a/b"), ("not a slug", "район")],
+        folder: [("a file, not a folder", str(ROOT / "README.md"))],
+        broker_user: [("no such user", "no-such-user-here"), ("user without group", "4321")],
     }
     if t in known:
         return known[t]
@@ -205,7 +209,7 @@ RUNS: list[tuple[str, int, str, dict[str, str]]] = [
     ("ingest --batch-size -5", 2, "--batch-size: must be at least 1, got -5", {}),
     ("simulate --start yesterday", 2, "--start: not an ISO-8601 time", {}),
     ("serve --port 99999", 2, "--port: must be 0..65535, got 99999", {}),
-    ("demo --hours 0", 2, "--hours: must be positive", {}),
+    ("demo --hours 0", 2, "--hours: must be 1..720, got 0", {}),
     (f"detect --listener none --from {T2} --to {T1}", 2, "--from/--to: --to", {}),
     (
         "db status",

@@ -144,8 +144,11 @@ def test_as_root_the_password_file_is_the_brokers_alone(
     login(fresh, capsys, "--broker-user", "105:108")
     st = fresh.stat()
     assert (st.st_mode & 0o777, st.st_uid, st.st_gid) == (0o600, 105, 108)
-    assert main(["devices", "login", "x", "--password-file", str(fresh),
-                 "--broker-user", "no-such-user-here"]) == 2  # fmt: skip
+    with pytest.raises(SystemExit) as refused:  # refused while parsing: nothing written
+        main(["devices", "login", "x", "--password-file", str(fresh),
+              "--broker-user", "no-such-user-here"])  # fmt: skip
+    assert refused.value.code == 2
+    assert "--broker-user: no such user or group" in capsys.readouterr().err
 
 
 @contextmanager
