@@ -48,50 +48,7 @@ if TYPE_CHECKING:
     from appeals._texts import AppealText, Texts
     from appeals._writer import DASHBOARDS, AppealWriter, grafana_link
 else:
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "appeals._api": ("Api",),
-            "appeals._auth": ("KeyStore", "Principal", "Role", "add_key", "hash_key", "revoke_key"),
-            "appeals._correlate": ("Correlated", "Link", "correlate", "haversine_m"),
-            "appeals._errors": (
-                "ApiError",
-                "AppealNotFound",
-                "AppealsError",
-                "RoutingError",
-                "ServerStartError",
-                "TransitionRefused",
-            ),
-            "appeals._facts": (
-                "format_duration",
-                "format_number",
-                "format_quantity",
-                "format_unit",
-            ),
-            "appeals._georeport": ("open311_status", "service_request"),
-            "appeals._listener": ("appeal_writer",),
-            "appeals._requests": ("Report", "RequestQuery", "list_requests", "submit_report"),
-            "appeals._routing": (
-                "Correlation",
-                "Route",
-                "Routing",
-                "Service",
-                "load_routing",
-                "parse_duration",
-                "parse_routing",
-            ),
-            "appeals._server": ("BackgroundService", "open_pool", "serve", "serve_in_thread"),
-            "appeals._store": (
-                "AppealDraft",
-                "create_appeal",
-                "load_appeal",
-                "record_remote_event",
-                "transition",
-            ),
-            "appeals._texts": ("AppealText", "Texts"),
-            "appeals._writer": ("DASHBOARDS", "AppealWriter", "grafana_link"),
-        },
-    )
+    __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "DASHBOARDS",

@@ -33,36 +33,7 @@ if TYPE_CHECKING:
     from connectors._registry import CONNECTOR_FACTORIES, ConnectorFactory, build_connectors
     from connectors._webhook import WebhookConnector, sign_webhook, verify_webhook
 else:
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "connectors._connector": (
-                "Connector",
-                "DeliveryResult",
-                "RemoteStatus",
-                "RemoteStatusHandler",
-                "StatusSource",
-            ),
-            "connectors._delivery": (
-                "Backoff",
-                "DeliveryCounters",
-                "DeliveryWorker",
-                "record_remote_status",
-            ),
-            "connectors._errors": (
-                "ConnectorError",
-                "DeliveryError",
-                "PermanentDeliveryError",
-                "TransientDeliveryError",
-                "WebhookSignatureError",
-            ),
-            "connectors._http": ("parse_retry_after",),
-            "connectors._open311_client": ("Open311Connector",),
-            "connectors._outbox": ("OutboxEntry",),
-            "connectors._registry": ("CONNECTOR_FACTORIES", "ConnectorFactory", "build_connectors"),
-            "connectors._webhook": ("WebhookConnector", "sign_webhook", "verify_webhook"),
-        },
-    )
+    __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "CONNECTOR_FACTORIES",

@@ -38,38 +38,7 @@ if TYPE_CHECKING:
     from detectors._traffic import Congestion, FullForLong, ParkingStuck
     from detectors._validity import CameraConsistency, ParkingConsistency, Range, UnitMistake
 else:
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "detectors._base": ("Alarm", "Detector", "Keyed", "Max", "Peaks", "Refractory"),
-            "detectors._errors": (
-                "DetectorConfigError",
-                "DetectorError",
-                "EvaluationDataError",
-                "IncidentConflictError",
-                "LostPartitionsError",
-            ),
-            "detectors._health": ("Flatline", "LampFault", "SignalDark", "Silence", "StuckPhase"),
-            "detectors._multivariate": ("CameraForest", "CameraIsolationForest"),
-            "detectors._novelty": ("Novelty",),
-            "detectors._presets": ("Constant", "city_scalar", "default_univariate"),
-            "detectors._rules": ("SANPIN_1_2_3685_21", "LimitRule", "air_quality_rule"),
-            "detectors._stats": (
-                "Cusum",
-                "Deviation",
-                "Normalised",
-                "SeasonalBaseline",
-                "SeasonalNovelty",
-            ),
-            "detectors._traffic": ("Congestion", "FullForLong", "ParkingStuck"),
-            "detectors._validity": (
-                "CameraConsistency",
-                "ParkingConsistency",
-                "Range",
-                "UnitMistake",
-            ),
-        },
-    )
+    __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "SANPIN_1_2_3685_21",

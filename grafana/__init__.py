@@ -19,17 +19,7 @@ if TYPE_CHECKING:
     from grafana._panels import KIND_DASHBOARD, UIDS
     from grafana._query import DATASOURCE_TYPE, DATASOURCE_UID, PostgresTarget
 else:
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "grafana._build": ("DASHBOARDS_DIR", "build_dashboards", "render", "write_dashboards"),
-            "grafana._errors": ("GrafanaError", "MacroError", "PublishError"),
-            "grafana._links": ("panel_url",),
-            "grafana._macros": ("QueryContext", "Variable", "expand"),
-            "grafana._panels": ("KIND_DASHBOARD", "UIDS"),
-            "grafana._query": ("DATASOURCE_TYPE", "DATASOURCE_UID", "PostgresTarget"),
-        },
-    )
+    __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "DASHBOARDS_DIR",

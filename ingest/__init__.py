@@ -16,16 +16,7 @@ if TYPE_CHECKING:
     from ingest._sink import Item, PostgresSink, StoreResult
     from ingest._worker import IngestConfig, IngestWorker
 else:
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "ingest._decode": ("MAX_PAYLOAD_BYTES", "Decoded", "Decoder", "Rejection", "TopicInfo"),
-            "ingest._errors": ("IngestError", "PermanentStoreError", "TransientStoreError"),
-            "ingest._limit": ("RateLimiter",),
-            "ingest._sink": ("Item", "PostgresSink", "StoreResult"),
-            "ingest._worker": ("IngestConfig", "IngestWorker"),
-        },
-    )
+    __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",

@@ -45,37 +45,7 @@ if TYPE_CHECKING:
     from simulator._parallel import RunSpec, publish_parallel
     from simulator._publish import Progress, PublishReport, publish
 else:
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "simulator._city": (
-                "City",
-                "District",
-                "DistrictProfile",
-                "Intersection",
-                "Intervals",
-                "ParkingLot",
-                "Station",
-                "generated_city",
-                "preset_city",
-                "topic",
-            ),
-            "simulator._errors": ("PublishError", "ScenarioError", "SimulatorError"),
-            "simulator._faults": (
-                "Fault",
-                "FaultType",
-                "faults_from_spec",
-                "load_scenario",
-                "random_faults",
-                "read_ground_truth",
-                "write_ground_truth",
-            ),
-            "simulator._generator": ("Simulation", "simulate"),
-            "simulator._message": ("WILL_PAYLOAD", "Message", "batched"),
-            "simulator._parallel": ("RunSpec", "publish_parallel"),
-            "simulator._publish": ("Progress", "PublishReport", "publish"),
-        },
-    )
+    __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "WILL_PAYLOAD",

@@ -21,25 +21,7 @@ if TYPE_CHECKING:
     from citypulse.db._transient import is_transient
     from citypulse.db._upkeep import ROLLUP_VIEWS, maintain, refresh_rollups, schema_mode
 else:
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "citypulse.db._connect": ("connect", "scalar"),
-            "citypulse.db._devices": ("load_devices", "upsert_devices"),
-            "citypulse.db._migrate": (
-                "Migration",
-                "MigrationReport",
-                "SchemaStatus",
-                "load_migrations",
-                "migrate",
-                "plan_migrations",
-                "schema_status",
-            ),
-            "citypulse.db._readings": ("READING_TABLES", "count_readings"),
-            "citypulse.db._transient": ("is_transient",),
-            "citypulse.db._upkeep": ("ROLLUP_VIEWS", "maintain", "refresh_rollups", "schema_mode"),
-        },
-    )
+    __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "READING_TABLES",
