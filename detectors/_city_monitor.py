@@ -80,14 +80,17 @@ class Monitor(Generic[RowT]):
             out.append(normal(_T.DEVICE_SILENT, t))
             return
         self._offline = t
+        # The evidence is how long the device has been without data, as for Silence; a
+        # device never heard from has no such duration (not "0 s").
+        last = self.silence.last_seen
         out.append(
             Finding(
                 _T.DEVICE_SILENT,
                 t,
                 detector="DeviceStatus",
                 metric="online",
-                value=0.0,
-                unit="",
+                value=None if last is None else round(max(0.0, t - last), 1),
+                unit="s",
                 extra={"reason": reason, "last_seen": _iso_or_none(self.silence.last_seen)},
             )
         )

@@ -45,9 +45,10 @@ from datetime import datetime
 from typing import Any, Final
 
 import psycopg
+from psycopg import sql
 
 from citypulse import DatabaseError, Device, IncidentListener
-from citypulse.db import connect, is_transient, load_devices, scalar
+from citypulse.db import READING_TABLES, connect, is_transient, load_devices, scalar
 from detectors._city import CityConfig, Monitor, monitor_for
 from detectors._errors import LostPartitionsError
 from detectors._incidents import Finding, IncidentStore, Trackers
@@ -86,6 +87,45 @@ ON CONFLICT (partitions, partition) DO UPDATE SET
     state = EXCLUDED.state, watermark = EXCLUDED.watermark, worker = EXCLUDED.worker,
     saved_at = now()
 """
+
+
+def _last_heard_query(partitioned: bool) -> sql.Composed:
+    """Each device's newest reading time in ``[before - horizon, before)``."""
+    where = "time >= to_timestamp(%(from)s) AND time < to_timestamp(%(before)s)"
+    if partitioned:
+        where += " AND citypulse_partition(device_id, %(partitions)s) = %(partition)s"
+    parts = [
+        sql.SQL("SELECT device_id, max(time) AS t FROM {} WHERE {} GROUP BY device_id").format(
+            sql.Identifier(table), sql.SQL(where)
+        )
+        for table in READING_TABLES.values()
+    ]
+    return sql.SQL(
+        "SELECT device_id, extract(epoch FROM max(t))::float8 FROM ({}) AS x GROUP BY device_id"
+    ).format(sql.SQL(" UNION ALL ").join(parts))
+
+
+_LAST_HEARD: Final = _last_heard_query(partitioned=True)
+_LAST_HEARD_ALL: Final = _last_heard_query(partitioned=False)
+
+
+def last_heard(
+    conn: psycopg.Connection[Any],
+    before: float,
+    horizon_s: float,
+    *,
+    partition: tuple[int, int] | None = None,
+) -> dict[str, float]:
+    """When each device last reported before ``before`` (at most ``horizon_s`` earlier),
+    of one ``(partitions, partition)`` or of all devices."""
+    params: dict[str, object] = {"from": before - horizon_s, "before": before}
+    query = _LAST_HEARD_ALL
+    if partition is not None:
+        params["partitions"], params["partition"] = partition
+        query = _LAST_HEARD
+    return {str(d): float(t) for d, t in conn.execute(query, params).fetchall()}
+
+
 _TRY_LOCK: Final = "SELECT pg_try_advisory_lock(%s, %s)"
 _HELD_LOCKS: Final = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s "
@@ -135,6 +175,19 @@ class Engine:
                 return None
             mon = state.monitors[device_id] = monitor_for(device, self.config)
         return mon
+
+    def seed(self, state: PartitionState, last_heard: Mapping[str, float]) -> None:
+        """Tell a fresh ``state`` when each device was last heard of before its start.
+
+        Without it a device is "never heard from" at a start, restart onto an unreadable
+        checkpoint or replay boundary: one that stopped reporting before the boundary is
+        never reported, and an offline status has no silence to measure.
+        """
+        for device_id, t in last_heard.items():
+            if device_id in self.devices:
+                mon = self.monitor(state, device_id)
+                assert mon is not None
+                mon.silence.update(t, None)
 
     def feed(self, state: PartitionState, events: list[Event], now: float | None) -> None:
         """Process ``events`` (sorted by time) and, if given, let the clock reach ``now``."""
@@ -328,9 +381,29 @@ class DetectWorker:
             log.info("worker %s released partition %d/%d", cfg.worker_id, p, cfg.partitions)
 
     def _load(self, conn: psycopg.Connection[Any], partition: int) -> PartitionState:
+        """The partition's checkpoint, or a fresh state seeded with what came before it."""
         with conn.transaction():
             row = fetch_one(conn, _LOAD_CHECKPOINT, (self.config.partitions, partition))
             now = float(scalar(conn, _NOW))
+        state = self._restore(row, partition)
+        if state is None:
+            watermark = now - self.config.lookback_s
+            if row is not None and row["watermark"] is not None:
+                watermark = float(row["watermark"])
+            state = PartitionState(partition, watermark)
+            self._refresh_devices(conn, force=True)
+            with conn.transaction():
+                heard = last_heard(
+                    conn,
+                    watermark - self.config.overlap_s,
+                    self.config.max_lateness_s,
+                    partition=(self.config.partitions, partition),
+                )
+            self.engine.seed(state, heard)
+        return state
+
+    @staticmethod
+    def _restore(row: Mapping[str, Any] | None, partition: int) -> PartitionState | None:
         if row is not None:
             try:
                 # Our own table, written only by detect workers: trusted like the code.
@@ -343,9 +416,7 @@ class DetectWorker:
             else:
                 if isinstance(state, PartitionState):
                     return state
-            if row["watermark"] is not None:
-                return PartitionState(partition, float(row["watermark"]))
-        return PartitionState(partition, now - self.config.lookback_s)
+        return None
 
     def _refresh_devices(self, conn: psycopg.Connection[Any], force: bool = False) -> None:
         now = time.monotonic()
@@ -543,15 +614,18 @@ def replay(
     config: CityConfig | None = None,
     worker_id: str = "replay",
     chunk_s: float = 3600.0,
+    history_s: float = 86_400.0,
     dry_run: bool = False,
     progress: Callable[[float, ReplayReport], None] | None = None,
 ) -> ReplayReport:
     """Run the city detector set over readings with ``start <= time < end``.
 
-    Detector state starts fresh (history before ``start`` is not seen) and is not
-    checkpointed.  Incidents are written as the live worker writes them, one transaction
-    per chunk of ``chunk_s`` reading time; re-deriving a stored incident finds it
-    instead of opening it twice.  ``dry_run`` rolls every chunk back.
+    Detector state starts fresh and is not checkpointed; of the history before ``start``
+    only each device's last reading time (up to ``history_s`` back) is seen, so a device
+    silent since before ``start`` is reported and one reporting normally is not.
+    Incidents are written as the live worker writes them, one transaction per chunk of
+    ``chunk_s`` reading time; re-deriving a stored incident finds it instead of opening
+    it twice.  ``dry_run`` rolls every chunk back.
     """
     if end <= start:
         raise ValueError("end must be after start")
@@ -564,6 +638,8 @@ def replay(
         store = IncidentStore(listener=listener, worker=worker_id, devices=devices)
         state = PartitionState(0, start.timestamp())
         t0, t_end = start.timestamp(), end.timestamp()
+        engine.seed(state, last_heard(conn, t0, history_s))
+        conn.commit()
         while t0 < t_end:
             t1 = min(t_end, t0 + chunk_s)
             params = {"start": t0, "end": t1}
