@@ -20,7 +20,6 @@ import json
 import logging
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import Settings, positive_float, positive_int
+from lab._say import say
 
 HELP = "measure the Open311 API and appeal writing"
 _SEED_SQL = """
@@ -55,10 +55,6 @@ INSERT INTO incidents (type, device_id, severity, started_at, last_alarm_at, det
 VALUES (%s, %s, 2, %s, %s, 'bench', 0.9, 0.5, 420, 120, 's', '{"phase": "red"}')
 RETURNING id
 """
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -176,7 +172,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     routing = load_routing(settings.routing_file)
     with tempfile.TemporaryDirectory(prefix="citypulse-bench-api-") as tmp:
         Path(tmp).chmod(0o755)
-        _say("starting a private PostgreSQL ...")
+        say("starting a private PostgreSQL ...")
         pg = EmbeddedPostgres(Path(tmp) / "pg").start()
         try:
             with connect(pg.url, autocommit=True) as conn:
@@ -187,25 +183,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 key = add_key(conn, name="bench", role="reporter")
             # Before the HTTP part: its burst of fresh reports would all correlate with
             # every new sensor appeal, which measures a flood, not the usual queue.
-            _say(f"(d)/(e) {incidents} incidents, with and without AppealWriter ...")
+            say(f"(d)/(e) {incidents} incidents, with and without AppealWriter ...")
             without = _incidents(pg.url, incidents, None)
             writer = AppealWriter(routing=routing, connectors=("webhook", "open311"))
             with_appeals = _incidents(pg.url, incidents, writer)
-            _say(f"seeded {seeded:,} appeals; serving the API ...")
+            say(f"seeded {seeded:,} appeals; serving the API ...")
             pool = open_pool(pg.url, max_size=args.clients + 2)
             try:
                 app = Api(
                     pool=pool, routing=routing, keys=KeyStore(), connectors=("webhook",)
                 ).app()
                 with serve_in_thread(app, port=free_port()) as url:
-                    _say(f"(a) ceiling: GET services.json for {seconds:g} s ...")
+                    say(f"(a) ceiling: GET services.json for {seconds:g} s ...")
                     ceiling = _load(
                         url,
                         args.clients,
                         seconds,
                         lambda c, i: c.get("/open311/v2/services.json").status_code,
                     )
-                    _say(f"(b) GET requests.json (filtered, 50 a page) for {seconds:g} s ...")
+                    say(f"(b) GET requests.json (filtered, 50 a page) for {seconds:g} s ...")
                     sectors = ("Дороги", "Экология", "ТКО", "Транспорт")
                     listing = _load(
                         url,
@@ -224,7 +220,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                         ),
                     )
                     rnd = random.Random(7)
-                    _say(f"(c) POST requests.json (citizens' reports) for {seconds:g} s ...")
+                    say(f"(c) POST requests.json (citizens' reports) for {seconds:g} s ...")
                     posting = _load(
                         url,
                         args.clients,

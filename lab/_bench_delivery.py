@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import Secret, Settings, percentile, positive_float, positive_int
+from lab._say import say
 
 HELP = "measure webhook delivery from the outbox"
 _SECRET = "bench-secret"  # noqa: S105  (a private, throwaway receiver)
@@ -48,10 +48,6 @@ SELECT id, 'webhook', 'created', 'bench-' || %(tag)s || '-' || id,
                           'фаза «красный» не переключается 7 мин (с 08:14)')
 FROM a
 """
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -260,28 +256,28 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     seconds = 5.0 if quick else 15.0
     with tempfile.TemporaryDirectory(prefix="citypulse-bench-") as tmp:
         Path(tmp).chmod(0o755)
-        _say("starting a private PostgreSQL and a local webhook receiver ...")
+        say("starting a private PostgreSQL and a local webhook receiver ...")
         pg = EmbeddedPostgres(Path(tmp) / "pg").start()
         rx = _Receiver()
         try:
             with connect(pg.url, autocommit=True) as conn:
                 migrate(conn, mode="plain")
-            _say(f"(a) ceiling: {n:,} bare signed POSTs from 8 threads ...")
+            say(f"(a) ceiling: {n:,} bare signed POSTs from 8 threads ...")
             ceiling = _ceiling(rx.url, n)
-            _say(f"    {ceiling:,.0f} POST/s")
+            say(f"    {ceiling:,.0f} POST/s")
             rx.reset()
-            _say(f"(b) DeliveryWorker, concurrency 8, {n:,} outbox entries ...")
+            say(f"(b) DeliveryWorker, concurrency 8, {n:,} outbox entries ...")
             fast = _drain(pg.url, rx.url, n, "b", 8)
             once_b = len(rx.processed) == n and fast["failed"] == 0
             redelivered_b = rx.deduped
-            _say(f"    {fast['per_s']:,.0f} deliveries/s ({redelivered_b} redeliveries deduped)")
+            say(f"    {fast['per_s']:,.0f} deliveries/s ({redelivered_b} redeliveries deduped)")
             base_n = max(n // 4, 100)
             rx.reset()
-            _say(f"(c) baseline: concurrency 1, {base_n:,} entries ...")
+            say(f"(c) baseline: concurrency 1, {base_n:,} entries ...")
             slow = _drain(pg.url, rx.url, base_n, "c", 1)
-            _say(f"    {slow['per_s']:,.0f} deliveries/s")
+            say(f"    {slow['per_s']:,.0f} deliveries/s")
             rx.reset(fail=0.2, lose=0.03)
-            _say(f"(d) faulty receiver (20% 503, 3% lost responses), {n:,} entries ...")
+            say(f"(d) faulty receiver (20% 503, 3% lost responses), {n:,} entries ...")
             faulty = _drain(pg.url, rx.url, n, "d", 8, timeout=1.0)  # < the 1.5 s stall
             exactly_once = (
                 len(rx.processed) == n
@@ -289,14 +285,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 and faulty["failed"] == 0
             )
             duplicates = rx.deduped
-            _say(
+            say(
                 f"    {faulty['per_s']:,.0f} deliveries/s, {faulty['retried']:,} retries, "
                 f"{duplicates:,} redeliveries deduped, exactly once: {exactly_once}"
             )
             rx.reset()
-            _say(f"(e) latency at {args.rate:g} appeals/s for {seconds:g} s ...")
+            say(f"(e) latency at {args.rate:g} appeals/s for {seconds:g} s ...")
             latency = _latency(pg.url, rx.url, args.rate, seconds)
-            _say(f"    p50 {latency['p50_ms']:.0f} ms, p99 {latency['p99_ms']:.0f} ms")
+            say(f"    p50 {latency['p50_ms']:.0f} ms, p99 {latency['p99_ms']:.0f} ms")
             rejected = rx.rejected
         finally:
             rx.close()

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import Settings, percentile, positive_float, positive_int
+from lab._say import say
 
 HELP = "measure publish-to-incident latency"
 
@@ -74,10 +75,6 @@ def _background(
                 yield topic("city", cam, "telemetry"), json.dumps(body).encode()
 
     pub.publish(messages(), rate=rate, stop=stop)
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,15 +25,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from citypulse import Settings, positive_int
+from lab._say import say
 
 HELP = "time every dashboard query"
 BUDGET_MS = 500.0
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 BENCH_DB = "citypulse_bench_grafana"
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +86,7 @@ def _prepare(args: argparse.Namespace, settings: Settings) -> tuple[str, Any]:
         from lab._embedded import EmbeddedPostgres
 
         pg = EmbeddedPostgres(args.data_dir.resolve())
-        _say(f"starting PostgreSQL in {args.data_dir} ...")
+        say(f"starting PostgreSQL in {args.data_dir} ...")
         pg.start()
         server_url, stopper = pg.url, pg
     url = _with_db(server_url, BENCH_DB)
@@ -133,7 +129,7 @@ def _fill(url: str, devices: int, days: int) -> datetime:
     assert span is not None  # an aggregate always returns a row
     first, last = span["first"], span["last"]
     if first and have == expected and last - first >= timedelta(days=days - 1):
-        _say(f"reusing {expected} devices, {first:%Y-%m-%d} .. {last:%Y-%m-%d %H:%M}")
+        say(f"reusing {expected} devices, {first:%Y-%m-%d} .. {last:%Y-%m-%d %H:%M}")
         return last + timedelta(seconds=20)  # type: ignore[no-any-return]
     if have:
         raise SystemExit(
@@ -141,9 +137,9 @@ def _fill(url: str, devices: int, days: int) -> datetime:
         )
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     start = end - timedelta(days=days)
-    _say(f"generating {days} days of {expected} devices into {BENCH_DB} ...")
-    report = seed_bulk(url, city, start=start, end=end, seed=11, progress=_say)
-    _say(
+    say(f"generating {days} days of {expected} devices into {BENCH_DB} ...")
+    report = seed_bulk(url, city, start=start, end=end, seed=11, progress=say)
+    say(
         f"generated {report.readings:,} readings, {report.incidents} incidents, "
         f"{report.appeals} appeals in {report.seconds:.0f} s"
     )
@@ -185,7 +181,7 @@ def _time_all(
         conn.execute("SELECT set_config('jit', %s, false)", (jit,))
         # As the data source's TimescaleDB switch would be set for this database.
         timescaledb = schema_mode(conn) == "timescale"
-        _say(f"schema mode: {'timescale' if timescaledb else 'plain'}")
+        say(f"schema mode: {'timescale' if timescaledb else 'plain'}")
 
         def variables(model: dict[str, Any], start: datetime) -> dict[str, Variable]:
             out: dict[str, Variable] = {}
@@ -213,7 +209,7 @@ def _time_all(
             return statistics.median(runs), rows
 
         for name, model in build_dashboards().items():
-            _say(f"timing {name} ...")
+            say(f"timing {name} ...")
             for label, span in ranges.items():
                 start = end - span
                 vars_ = variables(model, start)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import queue
-import sys
 import tempfile
 import threading
 import time
@@ -33,14 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import MqttUrl, Settings, positive_float, positive_int
+from lab._say import say
 
 HELP = "measure ingest throughput and latency"
 _DEVICES = 1000
 _LATENCY_BATCH_AGE = 0.025  # s; the CLI default (0.1) trades latency for larger batches
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -394,7 +390,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     batch_messages = max(n // 20, 4000)  # 200,000 readings at least: fixed costs stay small
     with tempfile.TemporaryDirectory(prefix="citypulse-bench-") as tmp:
         Path(tmp).chmod(0o755)
-        _say("starting a private PostgreSQL and Mosquitto ...")
+        say("starting a private PostgreSQL and Mosquitto ...")
         pg = EmbeddedPostgres(Path(tmp) / "pg").start()
         broker = EmbeddedMosquitto(Path(tmp) / "mqtt").start()
         try:
@@ -404,10 +400,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             ceilings: list[float] = []
             ingests: list[float] = []
             for r in range(rounds):
-                _say(f"(a) round {r + 1}/{rounds}: bare paho subscriber draining {n:,} messages")
+                say(f"(a) round {r + 1}/{rounds}: bare paho subscriber draining {n:,} messages")
                 ceilings.append(_ceiling(url, n, f"benchA{r}"))
-                _say(f"    {ceilings[-1]:,.0f} msg/s")
-                _say(f"(b) round {r + 1}/{rounds}: citypulse ingest draining {n:,} messages")
+                say(f"    {ceilings[-1]:,.0f} msg/s")
+                say(f"(b) round {r + 1}/{rounds}: citypulse ingest draining {n:,} messages")
                 root = f"benchB{r}"
                 rate, _ = _ingest_drain(
                     pg.url,
@@ -418,21 +414,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     n,
                 )
                 ingests.append(rate)
-                _say(f"    {rate:,.0f} rows/s")
+                say(f"    {rate:,.0f} rows/s")
             ceiling, ingest_rate = max(ceilings), max(ingests)
-            _say("(a') the same backlog through ingest's reader (FastClient), only counting ...")
+            say("(a') the same backlog through ingest's reader (FastClient), only counting ...")
             fast = _ceiling(url, n, "benchA2", fast=True)
-            _say(f"    {fast:,.0f} msg/s")
-            _say("(c) naive baseline: one INSERT per message ...")
+            say(f"    {fast:,.0f} msg/s")
+            say("(c) naive baseline: one INSERT per message ...")
             naive = _naive(pg.url, url, min(n, 50_000), 8.0 if quick else 15.0)
-            _say(f"    {naive:,.0f} rows/s")
-            _say(
+            say(f"    {naive:,.0f} rows/s")
+            say(
                 f"(d) latency at {args.rate:,.0f} msg/s for {seconds:g} s "
                 f"(publisher in its own process, batch age {_LATENCY_BATCH_AGE * 1000:g} ms) ..."
             )
             latency = _latency(pg.url, url, args.rate, seconds, _LATENCY_BATCH_AGE)
-            _say(f"    p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms")
-            _say(f"(e) {batch_messages:,} messages of 50 readings ...")
+            say(f"    p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms")
+            say(f"(e) {batch_messages:,} messages of 50 readings ...")
             _, batch_rate = _ingest_drain(
                 pg.url,
                 url,
@@ -441,12 +437,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 batch_messages,
                 batch_messages * 50,
             )
-            _say(f"    {batch_rate:,.0f} readings/s")
-            _say(
-                "(e') PostgreSQL alone: the same rows, decoded beforehand, COPYed by 2 connections"
-            )
+            say(f"    {batch_rate:,.0f} readings/s")
+            say("(e') PostgreSQL alone: the same rows, decoded beforehand, COPYed by 2 connections")
             copy_rate = _copy_ceiling(pg.url, batch_messages, 2)
-            _say(f"    {copy_rate:,.0f} rows/s")
+            say(f"    {copy_rate:,.0f} rows/s")
         finally:
             broker.stop()
             pg.stop()

@@ -40,6 +40,7 @@ from citypulse import (
     folder,
     non_negative_int,
 )
+from lab._say import say
 
 if TYPE_CHECKING:
     from lab._embedded import EmbeddedPostgres
@@ -102,10 +103,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from citypulse.db import connect, migrate, refresh_rollups, upsert_devices
     from ingest import IngestConfig, IngestWorker
@@ -124,25 +121,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             logging.getLogger(name).setLevel(logging.WARNING)
     data: Path = args.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
-    _say(f"data folder: {data}")
+    say(f"data folder: {data}")
     pg = EmbeddedPostgres(data / "postgres")
     broker: EmbeddedMosquitto | EmbeddedAmqtt | None = None
     try:
-        _say("starting PostgreSQL ...")
+        say("starting PostgreSQL ...")
         pg.start()
         kept = _fresh_database(pg, keep=args.keep)
         # Retained messages and queued sessions belong to the previous run too.
         (data / "mosquitto" / "mosquitto.db").unlink(missing_ok=True)
-        _say("starting the MQTT broker ...")
+        say("starting the MQTT broker ...")
         broker = start_broker(data / "mosquitto")
         if not broker.full_mqtt:
-            _say(
+            say(
                 "  Mosquitto is not installed: using amqtt, a demo-only broker "
                 "(MQTT 3.1.1, no shared subscriptions, no redelivery)"
             )
         with connect(pg.url, autocommit=True) as conn:
             report = migrate(conn, mode="plain")
-        _say(f"schema: {report.mode} mode, {len(report.applied)} migrations applied now")
+        say(f"schema: {report.mode} mode, {len(report.applied)} migrations applied now")
 
         city = preset_city()
         end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
@@ -165,15 +162,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
         with IngestWorker(config) as worker:
             if not worker.wait_connected(30):
-                _say("ingest could not subscribe to the broker")
+                say("ingest could not subscribe to the broker")
                 return 1
-            _say(
+            say(
                 f"simulating {args.hours:g} h of {len(sim.devices)} devices with "
                 f"{len(faults)} faults ..."
             )
 
             def progress(p: object) -> None:
-                _say(
+                say(
                     f"  published {getattr(p, 'messages', 0):,} messages; "
                     f"stored {worker.counters.totals()['stored']:,} readings"
                 )
@@ -199,7 +196,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0 if summary["readings"] > 0 else 1
     except KeyboardInterrupt:
-        _say("interrupted: stopping cleanly")
+        say("interrupted: stopping cleanly")
         return 130
     finally:
         if broker is not None:
@@ -253,11 +250,11 @@ def _fresh_database(pg: EmbeddedPostgres, *, keep: bool) -> str:
             admin.execute(
                 sql.SQL("ALTER DATABASE citypulse RENAME TO {}").format(sql.Identifier(kept))
             )
-            _say(f"the previous run's database is kept as {kept}")
+            say(f"the previous run's database is kept as {kept}")
         else:
             # Not WITH (FORCE): a session someone still has open should stop us, not die.
             admin.execute("DROP DATABASE citypulse")
-            _say("the previous run's database was dropped (--keep keeps it)")
+            say("the previous run's database was dropped (--keep keeps it)")
         admin.execute("CREATE DATABASE citypulse")
     return kept
 
@@ -351,7 +348,7 @@ def _detect(
     from detectors._worker import replay
     from lab._eval_scenario import Truth, load_incidents, score
 
-    _say("detecting ...")
+    say("detecting ...")
     report = replay(
         database_url=url,
         start=start,
@@ -522,7 +519,7 @@ def _finish(
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
-            _say("stopping ...")
+            say("stopping ...")
     return summary
 
 

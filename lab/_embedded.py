@@ -110,6 +110,23 @@ def demote(ids: tuple[int, int] | None) -> Callable[[], None] | None:
     return _set
 
 
+def initdb_command(initdb: str, datadir: Path) -> list[str]:
+    """The ``initdb`` call of a private server: superuser postgres, trust, UTF8, no locale."""
+    return [
+        initdb,
+        "-D",
+        str(datadir),
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--no-locale",
+        "--no-sync",
+    ]
+
+
 def chown_tree(path: Path, ids: tuple[int, int] | None) -> None:
     if ids is not None:
         for p in [path, *path.rglob("*")]:
@@ -184,19 +201,7 @@ class EmbeddedPostgres:
             data.mkdir(exist_ok=True)
             chown_tree(self.directory, ids)
             subprocess.run(
-                [
-                    f"{bindir}/initdb",
-                    "-D",
-                    str(data),
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--no-locale",
-                    "--no-sync",
-                ],
+                initdb_command(f"{bindir}/initdb", data),
                 check=True,
                 capture_output=True,
                 preexec_fn=demote(ids),

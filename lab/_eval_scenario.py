@@ -30,7 +30,6 @@ import argparse
 import json
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import Settings, iso_time, non_negative_float, non_negative_int, positive_float
+from lab._say import say
 
 # Incident types that count as finding each fault type (recall).  A camera frozen on an
 # empty-street report is indistinguishable from a blinded one, so either type finds it.
@@ -254,10 +254,6 @@ class Run:
     detect_s: float = 0.0
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def store_simulation(database_url: str, messages: Iterable[Any], *, batch: int = 5000) -> Run:
     """Decode and store simulator messages through ingest's decoder and sink, stamping
     each as received at its simulated time (so dead letters carry simulated times)."""
@@ -284,7 +280,7 @@ def store_simulation(database_url: str, messages: Iterable[Any], *, batch: int =
             if len(items) >= batch:
                 flush()
                 if run.messages % 200_000 < batch:
-                    _say(f"  stored {run.messages:,} messages ({run.readings:,} readings)")
+                    say(f"  stored {run.messages:,} messages ({run.readings:,} readings)")
         if items:
             flush()
     run.store_s = time.monotonic() - began
@@ -414,18 +410,18 @@ def run_scenario(
     with connect(database_url) as conn:
         upsert_devices(conn, sim.devices)
         conn.commit()
-    _say(f"storing {warmup_days:g} + {days:g} simulated days, {len(faults)} faults ...")
+    say(f"storing {warmup_days:g} + {days:g} simulated days, {len(faults)} faults ...")
     if mqtt_dir is None:
         run = store_simulation(database_url, sim.messages())
     else:
         run = store_via_mqtt(database_url, sim, mqtt_dir)
     run.faults = len(faults)
-    _say(f"  {run.messages:,} messages stored in {run.store_s:.0f} s; detecting ...")
+    say(f"  {run.messages:,} messages stored in {run.store_s:.0f} s; detecting ...")
     began = time.monotonic()
 
     def progress(done: float, report: Any) -> None:
         if int(done * 100) % 10 == 0:
-            _say(f"  detect {done:5.0%}: {report.readings:,} readings, {report.opened} incidents")
+            say(f"  detect {done:5.0%}: {report.readings:,} readings, {report.opened} incidents")
 
     replay(
         database_url=database_url,

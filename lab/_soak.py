@@ -39,12 +39,9 @@ from citypulse import (
     positive_float,
     positive_int,
 )
+from lab._say import say
 
 HELP = "the whole pipeline under sustained load"
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -178,7 +175,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     broker = EmbeddedMosquitto(work / "mqtt")
     procs: list[_Proc] = []
     try:
-        _say("starting PostgreSQL and Mosquitto ...")
+        say("starting PostgreSQL and Mosquitto ...")
         pg.start()
         broker.start()
         with connect(pg.url, autocommit=True) as conn:
@@ -240,7 +237,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             time.sleep(0.2)
         for p in procs:
             if p.popen.poll() is not None or p.name in waiting:
-                _say(f"{p.name} did not start ({p.popen.poll()}); see {logs / p.name}.log")
+                say(f"{p.name} did not start ({p.popen.poll()}); see {logs / p.name}.log")
                 return 1
         expected = _Expected(speed=args.speed)
         url = MqttUrl.parse(mqtt_url)
@@ -264,12 +261,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             with connect(pg.url, autocommit=True) as c:
                 stored = _count(c)
             rss = ", ".join(f"{q.name} {q.sample() / 1024:.0f} MiB" for q in procs)
-            _say(
+            say(
                 f"  {p.wall_s:5.0f} s: published {p.messages:,} messages, "
                 f"{len(expected.keys):,} readings; stored {stored:,}; RSS {rss}"
             )
 
-        _say(
+        say(
             f"soak: {len(sim.devices)} devices at {args.speed:g}x their rate for "
             f"{minutes:g} min, {len(faults)} faults ({len(procs)} processes) ..."
         )
@@ -317,7 +314,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         broker.stop()
         pg.stop()
         if args.keep:
-            _say(f"data and logs kept in {work}")
+            say(f"data and logs kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -10,7 +10,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lab._embedded import TIMESCALEDB_CONF, chown_tree, demote, free_port, unprivileged_user
+from lab._embedded import (
+    TIMESCALEDB_CONF,
+    chown_tree,
+    demote,
+    free_port,
+    initdb_command,
+    unprivileged_user,
+)
 from lab._embedded import wait_for_port as _wait_for_port
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "demote",
     "find_binary",
     "free_port",
+    "initdb_command",
     "run_checked",
     "unprivileged_user",
     "wait_for_port",

@@ -33,6 +33,7 @@ from tests._procs import (
     demote,
     find_binary,
     free_port,
+    initdb_command,
     run_checked,
     unprivileged_user,
     wait_for_port,
@@ -131,19 +132,7 @@ def _start_private_server(tmp: Path) -> PgServer:
     sockdir.mkdir()
     chown_tree(tmp, ids)
     run_checked(
-        [
-            initdb,
-            "-D",
-            str(datadir),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-            "--no-sync",
-        ],
+        initdb_command(initdb, datadir),
         preexec_fn=demote(ids),
     )
     pkglib = (

@@ -7,6 +7,7 @@ its own topic root so tests never see each other's traffic.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -86,6 +87,16 @@ def start_broker(directory: Path, extra_conf: str = "") -> Broker:
     return broker
 
 
+@contextlib.contextmanager
+def _stopped_after(broker: Broker) -> Iterator[Broker]:
+    """Yield ``broker`` and stop it afterwards unless a test already has."""
+    try:
+        yield broker
+    finally:
+        if broker.proc and broker.proc.poll() is None:
+            broker.stop()
+
+
 @pytest.fixture(scope="session")
 def mqtt_broker() -> Iterator[Broker]:
     url = os.environ.get("CITYPULSE_TEST_MQTT_URL")
@@ -99,22 +110,15 @@ def mqtt_broker() -> Iterator[Broker]:
             if os.environ.get("CI"):
                 pytest.fail(f"cannot start Mosquitto for the tests: {exc}")
             pytest.skip(f"cannot start Mosquitto for the tests: {exc}")
-        try:
+        with _stopped_after(broker):
             yield broker
-        finally:
-            if broker.proc and broker.proc.poll() is None:
-                broker.stop()
 
 
 @pytest.fixture
 def private_broker(tmp_path: Path) -> Iterator[Broker]:
     """A broker of this test's own, for tests that stop or restart it."""
-    broker = start_broker(tmp_path)
-    try:
+    with _stopped_after(start_broker(tmp_path)) as broker:
         yield broker
-    finally:
-        if broker.proc and broker.proc.poll() is None:
-            broker.stop()
 
 
 @pytest.fixture

@@ -12,6 +12,11 @@ from lab._eval_scenario import Found, Truth, run_scenario, score
 H = 3600.0
 
 
+def _fault(kind: str, device: str, *, at: str, duration: str) -> dict[str, str]:
+    """One fault of a scenario document, as :func:`run_scenario` reads it."""
+    return {"type": kind, "device": device, "at": at, "duration": duration}
+
+
 def test_precision_recall_and_delay_on_a_known_case() -> None:
     truth = [
         Truth("f1", "power_loss", ("cam-a",), 1000.0, 1000.0 + H),
@@ -58,24 +63,9 @@ def test_a_small_known_scenario_end_to_end(db_url: str) -> None:
     start = datetime.fromisoformat("2026-03-02T12:00:00+03:00")
     spec = {
         "faults": [
-            {
-                "type": "power_loss",
-                "device": "cam-kirova-pushkina-n",
-                "at": "30m",
-                "duration": "40m",
-            },
-            {
-                "type": "lamp_failure",
-                "device": "tl-lenina-teatralnaya",
-                "at": "1h",
-                "duration": "1h",
-            },
-            {
-                "type": "flashing_yellow",
-                "device": "tl-kirova-pushkina",
-                "at": "20m",
-                "duration": "30m",
-            },
+            _fault("power_loss", "cam-kirova-pushkina-n", at="30m", duration="40m"),
+            _fault("lamp_failure", "tl-lenina-teatralnaya", at="1h", duration="1h"),
+            _fault("flashing_yellow", "tl-kirova-pushkina", at="20m", duration="30m"),
         ]
     }
     result, run, truth = run_scenario(
@@ -101,18 +91,8 @@ def test_the_same_scenario_through_mosquitto_and_ingest(db_url: str, tmp_path: P
     start = datetime.fromisoformat("2026-03-02T12:00:00+03:00")
     spec = {
         "faults": [
-            {
-                "type": "power_loss",
-                "device": "cam-kirova-pushkina-n",
-                "at": "30m",
-                "duration": "40m",
-            },
-            {
-                "type": "malformed_payload",
-                "device": "tl-kirova-pushkina",
-                "at": "20m",
-                "duration": "30m",
-            },
+            _fault("power_loss", "cam-kirova-pushkina-n", at="30m", duration="40m"),
+            _fault("malformed_payload", "tl-kirova-pushkina", at="20m", duration="30m"),
         ]
     }
     result, run, _ = run_scenario(

@@ -15,8 +15,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from citypulse.db import connect, scalar, upsert_devices
-from simulator import Simulation, faults_from_spec, generated_city, publish
+from simulator import Simulation, faults_from_spec, generated_city
 from tests.fix_mqtt import Broker
+from tests.simulator._publish import publish_to
 
 CITY = generated_city(1, seed=5)
 TABLES = {
@@ -107,14 +108,7 @@ def test_simulated_readings_land_in_the_database(
                 continue
             body = json.loads(m.payload)
             expected[m.topic.split("/")[2]] += len(body) if isinstance(body, list) else 1
-        report = publish(
-            sim.messages(),
-            mqtt_url=mqtt_broker.mqtt,
-            devices=sim.devices,
-            topic_root=topic_root,
-            mode="device",
-            client_prefix=topic_root,
-        )
+        report = publish_to(mqtt_broker, sim, topic_root, mode="device")
         assert report.messages > 0
         stored: dict[str, int] = {}
         deadline = time.monotonic() + 60

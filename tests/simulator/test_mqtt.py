@@ -25,6 +25,7 @@ from simulator import (
     publish,
 )
 from tests.fix_mqtt import Broker
+from tests.simulator._publish import publish_to
 
 START = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 CITY = generated_city(1, seed=2)  # 8 devices: a crossing, 4 cameras, 2 lots, 1 station
@@ -96,15 +97,7 @@ def test_device_mode_delivers_exactly_what_was_generated(
     assert len(wills) == 2
     collector = _Collector(mqtt_broker, topic_root)
     try:
-        report = publish(
-            sim.messages(),
-            mqtt_url=mqtt_broker.mqtt,
-            devices=sim.devices,
-            topic_root=topic_root,
-            mode="device",
-            max_inflight=50,
-            client_prefix=topic_root,
-        )
+        report = publish_to(mqtt_broker, sim, topic_root, mode="device", max_inflight=50)
         received = collector.wait_for(len(expected))
     finally:
         collector.close()
@@ -181,15 +174,13 @@ def test_inflight_is_bounded(mqtt_broker: Broker, topic_root: str) -> None:
         CITY, start=START, end=START + timedelta(minutes=30), seed=1, topic_root=topic_root
     )
     seen: list[int] = []
-    report = publish(
-        sim.messages(),
-        mqtt_url=mqtt_broker.mqtt,
-        devices=sim.devices,
-        topic_root=topic_root,
+    report = publish_to(
+        mqtt_broker,
+        sim,
+        topic_root,
         mode="gateway",
         gateways=1,
         max_inflight=3,
-        client_prefix=topic_root,
         progress=lambda p: seen.append(p.inflight),
         progress_every_s=0.0,
     )
