@@ -116,7 +116,10 @@ def test_every_interpolated_variable_is_in_env_example() -> None:
 
 def test_every_setting_is_in_env_example() -> None:
     source = (ROOT / "citypulse" / "_settings.py").read_text()
-    read = {f"CITYPULSE_{n}" for n in re.findall(r"\b(?:get|integer|database_url)\(\s*\"([A-Z0-9_]+)\"", source)}
+    read = {
+        f"CITYPULSE_{n}"
+        for n in re.findall(r"\b(?:get|integer|database_url)\(\s*\"([A-Z0-9_]+)\"", source)
+    }
     assert {"CITYPULSE_DATABASE_URL", "CITYPULSE_MQTT_URL", "CITYPULSE_LOG_LEVEL"} <= read
     assert (read | PLANNED) - DOCUMENTED == set()
 
