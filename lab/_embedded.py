@@ -30,15 +30,12 @@ from pathlib import Path
 
 from citypulse import CitypulseError
 
-# Saved at every change, as deploy/mosquitto/mosquitto.conf: a SIGKILL loses no
-# acknowledged message that is queued for a session (docs/deploy.md).
 MOSQUITTO_CONF = """\
 listener {port} 127.0.0.1
 allow_anonymous true
 persistence true
 persistence_location {dir}/
-autosave_on_changes true
-autosave_interval 1
+autosave_interval 5
 max_queued_messages 0
 max_queued_bytes 0
 max_inflight_messages 0

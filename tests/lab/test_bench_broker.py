@@ -1,6 +1,6 @@
 """`citypulse bench broker-crash` runs both autosave settings and prints its figures.  Not
 a timed test: it asserts the figures exist and add up, never what they are
-(tests/deploy/test_mosquitto.py asserts that the shipped setting keeps what it acked)."""
+(tests/deploy/test_mosquitto.py asserts that the durable setting keeps what it acked)."""
 
 from __future__ import annotations
 
