@@ -93,7 +93,8 @@ def load_listener(name: str, settings: Settings) -> IncidentListener:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from detectors._city import CityConfig
-    from detectors._worker import DetectWorker, WorkerConfig, replay
+    from detectors._replay import replay
+    from detectors._worker import DetectWorker, WorkerConfig
 
     city = CityConfig(multivariate=args.multivariate)
     listener = load_listener(args.listener, settings)

@@ -227,3 +227,40 @@ def fetch_one(
     or per incident change rather than per reading."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, params).fetchone()
+
+
+def _last_heard_query(partitioned: bool) -> sql.Composed:
+    """Each device's newest reading time in ``[before - horizon, before)``."""
+    where = "time >= to_timestamp(%(from)s) AND time < to_timestamp(%(before)s)"
+    if partitioned:
+        where += " AND citypulse_partition(device_id, %(partitions)s) = %(partition)s"
+    parts = [
+        sql.SQL("SELECT device_id, max(time) AS t FROM {} WHERE {} GROUP BY device_id").format(
+            sql.Identifier(table), sql.SQL(where)
+        )
+        for table in READING_TABLES.values()
+    ]
+    return sql.SQL(
+        "SELECT device_id, extract(epoch FROM max(t))::float8 FROM ({}) AS x GROUP BY device_id"
+    ).format(sql.SQL(" UNION ALL ").join(parts))
+
+
+_LAST_HEARD: Final = _last_heard_query(partitioned=True)
+_LAST_HEARD_ALL: Final = _last_heard_query(partitioned=False)
+
+
+def last_heard(
+    conn: psycopg.Connection[Any],
+    before: float,
+    horizon_s: float,
+    *,
+    partition: tuple[int, int] | None = None,
+) -> dict[str, float]:
+    """When each device last reported before ``before`` (at most ``horizon_s`` earlier),
+    of one ``(partitions, partition)`` or of all devices."""
+    params: dict[str, object] = {"from": before - horizon_s, "before": before}
+    query = _LAST_HEARD_ALL
+    if partition is not None:
+        params["partitions"], params["partition"] = partition
+        query = _LAST_HEARD
+    return {str(d): float(t) for d, t in conn.execute(query, params).fetchall()}

@@ -41,20 +41,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Final
 
 import psycopg
-from psycopg import sql
 
 from citypulse import DatabaseError, Device, IncidentListener
-from citypulse.db import READING_TABLES, connect, is_transient, load_devices, scalar
+from citypulse.db import connect, is_transient, load_devices, scalar
 from detectors._city import CityConfig, Monitor, monitor_for
 from detectors._errors import LostPartitionsError
 from detectors._incidents import Finding, IncidentStore, Trackers
 from detectors._rows import (
     LIVE,
-    REPLAY,
     CameraRow,
     DeadLetterRow,
     Rank,
@@ -62,6 +59,7 @@ from detectors._rows import (
     SourceRow,
     StatusRow,
     fetch_one,
+    last_heard,
 )
 
 log = logging.getLogger(__name__)
@@ -87,43 +85,6 @@ ON CONFLICT (partitions, partition) DO UPDATE SET
     state = EXCLUDED.state, watermark = EXCLUDED.watermark, worker = EXCLUDED.worker,
     saved_at = now()
 """
-
-
-def _last_heard_query(partitioned: bool) -> sql.Composed:
-    """Each device's newest reading time in ``[before - horizon, before)``."""
-    where = "time >= to_timestamp(%(from)s) AND time < to_timestamp(%(before)s)"
-    if partitioned:
-        where += " AND citypulse_partition(device_id, %(partitions)s) = %(partition)s"
-    parts = [
-        sql.SQL("SELECT device_id, max(time) AS t FROM {} WHERE {} GROUP BY device_id").format(
-            sql.Identifier(table), sql.SQL(where)
-        )
-        for table in READING_TABLES.values()
-    ]
-    return sql.SQL(
-        "SELECT device_id, extract(epoch FROM max(t))::float8 FROM ({}) AS x GROUP BY device_id"
-    ).format(sql.SQL(" UNION ALL ").join(parts))
-
-
-_LAST_HEARD: Final = _last_heard_query(partitioned=True)
-_LAST_HEARD_ALL: Final = _last_heard_query(partitioned=False)
-
-
-def last_heard(
-    conn: psycopg.Connection[Any],
-    before: float,
-    horizon_s: float,
-    *,
-    partition: tuple[int, int] | None = None,
-) -> dict[str, float]:
-    """When each device last reported before ``before`` (at most ``horizon_s`` earlier),
-    of one ``(partitions, partition)`` or of all devices."""
-    params: dict[str, object] = {"from": before - horizon_s, "before": before}
-    query = _LAST_HEARD_ALL
-    if partition is not None:
-        params["partitions"], params["partition"] = partition
-        query = _LAST_HEARD
-    return {str(d): float(t) for d, t in conn.execute(query, params).fetchall()}
 
 
 _TRY_LOCK: Final = "SELECT pg_try_advisory_lock(%s, %s)"
@@ -589,74 +550,3 @@ def partition_of(device_id: str, partitions: int) -> int:
     import hashlib
 
     return int(hashlib.md5(device_id.encode()).hexdigest()[:8], 16) % partitions  # noqa: S324
-
-
-# --- replay ------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class ReplayReport:
-    readings: int = 0
-    events: int = 0
-    opened: int = 0
-    resolved: int = 0
-    escalated: int = 0
-    adopted: int = 0
-    wall_s: float = 0.0
-
-
-def replay(
-    *,
-    database_url: str,
-    start: datetime,
-    end: datetime,
-    listener: IncidentListener,
-    config: CityConfig | None = None,
-    worker_id: str = "replay",
-    chunk_s: float = 3600.0,
-    history_s: float = 86_400.0,
-    dry_run: bool = False,
-    progress: Callable[[float, ReplayReport], None] | None = None,
-) -> ReplayReport:
-    """Run the city detector set over readings with ``start <= time < end``.
-
-    Detector state starts fresh and is not checkpointed; of the history before ``start``
-    only each device's last reading time (up to ``history_s`` back) is seen, so a device
-    silent since before ``start`` is reported and one reporting normally is not.
-    Incidents are written as the live worker writes them, one transaction per chunk of
-    ``chunk_s`` reading time; re-deriving a stored incident finds it instead of opening
-    it twice.  ``dry_run`` rolls every chunk back.
-    """
-    if end <= start:
-        raise ValueError("end must be after start")
-    report = ReplayReport()
-    began = time.monotonic()
-    with connect(database_url, application_name=f"citypulse-detect {worker_id}") as conn:
-        devices = load_devices(conn)
-        conn.commit()
-        engine = Engine(config or CityConfig(), devices)
-        store = IncidentStore(listener=listener, worker=worker_id, devices=devices)
-        state = PartitionState(0, start.timestamp())
-        t0, t_end = start.timestamp(), end.timestamp()
-        engine.seed(state, last_heard(conn, t0, history_s))
-        conn.commit()
-        while t0 < t_end:
-            t1 = min(t_end, t0 + chunk_s)
-            params = {"start": t0, "end": t1}
-            with conn.transaction(force_rollback=dry_run):
-                events = events_from_rows({source: source.fetch(conn, params) for source in REPLAY})
-                before = state.readings
-                # The clock is the data's: after the last reading, time does not pass.
-                engine.feed(state, events, min(t1, events[-1][0]) if events else None)
-                report.readings += state.readings - before
-                report.events += len(events)
-                store.apply(conn, state.trackers.take())
-            state.trackers.saved()
-            t0 = t1
-            c = store.counts
-            report.opened, report.resolved = c.opened, c.resolved
-            report.escalated, report.adopted = c.escalated, c.adopted
-            report.wall_s = time.monotonic() - began
-            if progress is not None:
-                progress((t0 - start.timestamp()) / (t_end - start.timestamp()), report)
-    return report

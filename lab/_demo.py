@@ -345,7 +345,7 @@ def _detect(
 ) -> dict[str, Any]:
     """Run the detector set over the stored hours and compare with the injected faults."""
     from appeals import appeal_writer
-    from detectors._worker import replay
+    from detectors._replay import replay
     from lab._eval_scenario import Truth, load_incidents, score
 
     say("detecting ...")

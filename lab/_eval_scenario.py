@@ -385,7 +385,7 @@ def run_scenario(
     from citypulse.db import connect, upsert_devices
     from detectors._city import CityConfig
     from detectors._incidents import NullListener
-    from detectors._worker import replay
+    from detectors._replay import replay
     from simulator import (
         Simulation,
         faults_from_spec,

@@ -20,7 +20,8 @@ from psycopg import sql
 from citypulse import Device, DeviceKind
 from citypulse.db import connect, upsert_devices
 from detectors._incidents import NullListener
-from detectors._worker import DetectWorker, WorkerConfig, partition_of, replay
+from detectors._replay import replay
+from detectors._worker import DetectWorker, WorkerConfig, partition_of
 from tests._proxy import TcpProxy
 
 EPISODE = 21  # steps of 60 s: 3 lamp-fault reports, then normal past resolve and cooldown

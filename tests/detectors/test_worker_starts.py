@@ -11,7 +11,8 @@ import pytest
 from citypulse import Device, DeviceKind
 from citypulse.db import connect, upsert_devices
 from detectors._incidents import NullListener
-from detectors._worker import DetectWorker, WorkerConfig, replay
+from detectors._replay import replay
+from detectors._worker import DetectWorker, WorkerConfig
 
 QUIET = "cam-quiet"
 
