@@ -29,11 +29,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from typing import TYPE_CHECKING
 
 from citypulse import Settings, positive_int
 from lab._embedded import (
@@ -45,6 +41,9 @@ from lab._embedded import (
     wait_for_port,
 )
 from lab._say import say
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
 
 HELP = "measure what a SIGKILLed broker loses, and what saving at every change costs"
 NEW = "autosave_on_changes true\nautosave_interval 1\n"
@@ -113,6 +112,11 @@ class _Broker(EmbeddedMosquitto):
 
 
 def _client(port: int, client_id: str, *, session: bool) -> mqtt.Client:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
         reconnect_on_failure=False,
