@@ -147,14 +147,22 @@ ECOLOGY_FIELDS = ("pm25", "pm10", "no2", "so2", "co", "o3")
 
 
 class EcologyMonitor(Monitor[EcologyRow]):
-    """Judges each pollutant against its limits and its own level, PM2.5 against PM10."""
+    """Judges each pollutant against its limits and its own level, PM2.5 against PM10.
+
+    A jump by a large factor (:class:`LogSpike`) is a sensor's ``anomaly`` even when the
+    reading is over a limit: ПДК м.р. is a 20-minute mean, so the limit incident waits
+    until readings over it span that period (``spanned``), and one reading never opens
+    it.  A jump shared by PM2.5 and PM10, or on a pollutant whose exceedance has already
+    lasted, is air, not a glitch: no spike for it.
+    """
 
     __slots__ = ("air", "drift", "spikes")
 
     def __init__(self, device: Device, config: CityConfig) -> None:
         super().__init__(device, config)
         self.air = {
-            p: air_quality_rule(p, lasts_at_least_s=config.air_lasts_s) for p in ECOLOGY_FIELDS
+            p: air_quality_rule(p, lasts_at_least_s=config.air_lasts_s, spanned=True)
+            for p in ECOLOGY_FIELDS
         }
         self.drift = PairDrift(h=config.drift_h)
         self.spikes = {p: LogSpike(z_min=config.log_spike_z) for p in ("pm25", "pm10", "no2")}
@@ -170,9 +178,64 @@ class EcologyMonitor(Monitor[EcologyRow]):
             "co": row.co,
             "o3": row.o3,
         }
+        exceeded = self._limits(t, values, out)
+        jumps: dict[str, tuple[float, float, float]] = {}  # pollutant -> (score, x, expected)
+        for p, det in self.spikes.items():
+            x = values[p]
+            if x is None:
+                continue
+            before = det.mean
+            s = det.update(t, float(x))
+            if s > 0.0:
+                jumps[p] = (s, float(x), before)
+        shared = "pm25" in jumps and "pm10" in jumps  # both fractions up: a plume
+        spiked = False
+        for p, (s, x, before) in jumps.items():
+            if (shared and p in ("pm25", "pm10")) or p in exceeded:
+                continue
+            spiked = True
+            out.append(
+                Finding(
+                    _T.ANOMALY,
+                    t,
+                    detector="LogSpike",
+                    metric=p,
+                    score=s,
+                    value=x,
+                    unit="µg/m³",
+                    extra={
+                        "expected": round(10.0**before, 2),
+                        "z": round(self.spikes[p].z(math.log10(x)), 1),
+                    },
+                )
+            )
+        if not spiked:
+            out.append(normal(_T.ANOMALY, t))
+        pm25, pm10 = values["pm25"], values["pm10"]
+        if pm25 is None or pm10 is None or exceeded or jumps:
+            return  # an exceedance or a jump breaks the PM2.5/PM10 relation for real
+        if self.drift.update(t, (float(pm25), float(pm10))) > 0.0:
+            offset = float(pm25) - self.drift.predict(float(pm10))
+            out.append(
+                Finding(
+                    _T.SENSOR_DRIFT,
+                    t,
+                    detector="PairDrift",
+                    metric="pm25",
+                    value=float(pm25),
+                    unit="µg/m³",
+                    extra={"reference": "pm10", "offset": round(offset, 2)},
+                )
+            )
+        else:
+            out.append(normal(_T.SENSOR_DRIFT, t))
+
+    def _limits(self, t: float, values: dict[str, float | None], out: list[Finding]) -> set[str]:
+        """Judge every limit; append the worst exceedance (or normal) and return the
+        pollutants over their ПДК м.р."""
         worst: Finding | None = None
         worst_ratio = 0.0
-        exceeded = False
+        exceeded: set[str] = set()
         for p, rule in self.air.items():
             x = values[p]
             if x is None:
@@ -183,7 +246,8 @@ class EcologyMonitor(Monitor[EcologyRow]):
                 if s <= 0.0:
                     continue
                 member = rule.detectors[averaging]
-                exceeded = exceeded or averaging == "max_single"
+                if averaging == "max_single":
+                    exceeded.add(p)
                 assert isinstance(member, LimitRule)
                 avg = member.average / lim.unit_factor
                 limit = member.limit / lim.unit_factor
@@ -206,47 +270,4 @@ class EcologyMonitor(Monitor[EcologyRow]):
                         },
                     )
         out.append(worst if worst is not None else normal(_T.AIR_QUALITY_EXCEEDANCE, t))
-        spiked = False
-        for p, det in self.spikes.items():
-            x = values[p]
-            if x is None:
-                continue
-            before = det.mean
-            s = det.update(t, float(x))
-            if s > 0.0 and not exceeded:  # an exceedance is the more specific finding
-                spiked = True
-                out.append(
-                    Finding(
-                        _T.ANOMALY,
-                        t,
-                        detector="LogSpike",
-                        metric=p,
-                        score=s,
-                        value=float(x),
-                        unit="µg/m³",
-                        extra={
-                            "expected": round(10.0**before, 2),
-                            "z": round(det.z(math.log10(float(x))), 1),
-                        },
-                    )
-                )
-        if not spiked:
-            out.append(normal(_T.ANOMALY, t))
-        pm25, pm10 = values["pm25"], values["pm10"]
-        if pm25 is None or pm10 is None or exceeded or spiked:
-            return  # an exceedance or a jump breaks the PM2.5/PM10 relation for real
-        if self.drift.update(t, (float(pm25), float(pm10))) > 0.0:
-            offset = float(pm25) - self.drift.predict(float(pm10))
-            out.append(
-                Finding(
-                    _T.SENSOR_DRIFT,
-                    t,
-                    detector="PairDrift",
-                    metric="pm25",
-                    value=float(pm25),
-                    unit="µg/m³",
-                    extra={"reference": "pm10", "offset": round(offset, 2)},
-                )
-            )
-        else:
-            out.append(normal(_T.SENSOR_DRIFT, t))
+        return exceeded

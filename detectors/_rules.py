@@ -85,13 +85,20 @@ class LimitRule(Detector[float]):
 SANPIN_1_2_3685_21: Mapping[str, AirLimit] = AIR_LIMITS
 
 MAX_SINGLE_AVERAGING_S = 20 * 60.0
+#: The share of an averaging period that readings must cover (the daily limit's rule).
+COVERAGE = 0.75
 
 
-def air_quality_rule(pollutant: str, *, lasts_at_least_s: float = 0.0) -> Max[float]:
+def air_quality_rule(
+    pollutant: str, *, lasts_at_least_s: float = 0.0, spanned: bool = False
+) -> Max[float]:
     """Both СанПиН limits for ``pollutant`` (a reading field name: pm25, no2, co, ...).
 
     The ``daily`` member averages over the table's period for ПДК с.с.: a day, but
-    8 hours for ozone.
+    8 hours for ozone.  With ``spanned``, ПДК м.р. fires only once readings over it span
+    three quarters of its 20-minute period: a station reporting every 20 minutes gives
+    instantaneous values, and one of them alone is not a 20-minute mean (a sensor glitch
+    is one reading; a plume is still there at the next).
     """
     try:
         lim = AIR_LIMITS[pollutant]
@@ -102,13 +109,17 @@ def air_quality_rule(pollutant: str, *, lasts_at_least_s: float = 0.0) -> Max[fl
             "max_single": LimitRule(
                 limit=lim.max_single_in_unit,
                 averaging_s=MAX_SINGLE_AVERAGING_S,
-                lasts_at_least_s=lasts_at_least_s,
+                lasts_at_least_s=(
+                    max(lasts_at_least_s, COVERAGE * MAX_SINGLE_AVERAGING_S)
+                    if spanned
+                    else lasts_at_least_s
+                ),
             ),
             "daily": LimitRule(
                 limit=lim.daily_in_unit,
                 averaging_s=lim.daily_averaging_s,
                 lasts_at_least_s=lasts_at_least_s,
-                min_coverage=0.75,
+                min_coverage=COVERAGE,
             ),
         }
     )

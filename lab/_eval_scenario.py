@@ -61,9 +61,9 @@ ACCEPT: Mapping[str, tuple[str, ...]] = {
     "wrong_units": ("invalid_data",),
 }
 # Incident types a fault also explains without finding it (precision only): a PM2.5
-# value raised eightfold or drifting upwards really is over the СанПиН limit.
+# value drifting upwards for hours really is over the СанПиН limit.  A spike is one
+# reading, never a 20-minute mean over a limit, so it explains no exceedance.
 ALSO: Mapping[str, tuple[str, ...]] = {
-    "spike": ("air_quality_exceedance",),
     "sensor_drift": ("air_quality_exceedance",),
 }
 HELP = "score incidents on a simulation"

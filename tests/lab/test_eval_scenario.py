@@ -22,7 +22,7 @@ def test_precision_recall_and_delay_on_a_known_case() -> None:
         Truth("f1", "power_loss", ("cam-a",), 1000.0, 1000.0 + H),
         Truth("f2", "stuck_phase", ("tl-b",), 5000.0, 5000.0 + H),
         Truth("f3", "congestion", ("cam-c", "cam-d"), 9000.0, 9000.0 + H, {"cam-d": 9600.0}),
-        Truth("f4", "spike", ("eco-e",), 20000.0, 20060.0),
+        Truth("f4", "sensor_drift", ("eco-e",), 20000.0, 20000.0 + H),
     ]
     incidents = [
         Found(1, "device_silent", "cam-a", 1000.0),  # found, no delay
@@ -41,7 +41,7 @@ def test_precision_recall_and_delay_on_a_known_case() -> None:
     assert result.by_type["power_loss"].delays == [0.0]
     assert result.by_type["stuck_phase"].delays == [180.0]
     assert result.by_type["congestion"].found == 1
-    assert result.by_type["spike"].found == 0
+    assert result.by_type["sensor_drift"].found == 0
     assert sorted(i.id for i in result.unexplained) == [4, 6]
     assert result.immediate_delays() == [0.0]
 
