@@ -38,29 +38,63 @@ class LogSpike(CountSpike):
         return super().update(t, math.log10(x))
 
 
+class _Fit:
+    """An exponentially weighted linear fit of y on x (means, variance, covariance)."""
+
+    __slots__ = ("cxy", "mx", "my", "vx")
+
+    def __init__(self) -> None:
+        self.mx = self.my = self.vx = self.cxy = 0.0
+
+    def predict(self, x: float) -> float:
+        b = self.cxy / self.vx if self.vx > 1e-12 else 0.0
+        return self.my + b * (x - self.mx)
+
+    def learn(self, x: float, y: float, a: float) -> None:
+        dx, dy = x - self.mx, y - self.my
+        self.mx += a * dx
+        self.my += a * dy
+        self.vx = (1.0 - a) * (self.vx + a * dx * dx)
+        self.cxy = (1.0 - a) * (self.cxy + a * dx * dy)
+
+    def copy(self) -> _Fit:
+        out = _Fit()
+        out.mx, out.my, out.vx, out.cxy = self.mx, self.my, self.vx, self.cxy
+        return out
+
+
 class PairDrift(Detector[tuple[float, float]]):
     """``(y, x)``: ``y`` drifting away from what a co-located, correlated ``x`` predicts.
 
     An exponentially weighted linear fit of y on x (``span`` readings) gives the
     residual; a two-sided CUSUM of the standardised residual (each step clipped to
-    ±``clip``, slack ``k``) scores 1 at ``h``.  The fit learns only while the CUSUM is
-    quiet, so a slow drift is not absorbed into the model.  PM2.5 against PM10 of the
-    same station: both follow traffic and weather, so a drift of one sensor stands out
-    long before it is visible against the daily cycle.  After ``reset_after`` alarming
-    readings the relation is learnt afresh.
+    ±``clip``, slack ``k``, each sum capped at 2 × ``h``) scores 1 at ``h``.  The fit
+    learns only while the CUSUM is quiet, so a slow drift is not absorbed into the
+    model, and the cap lets the alarm end within about ``h`` / ``k`` readings of the
+    sensor's return: the return is to the relation the fit still holds, so it raises
+    nothing.  PM2.5 against PM10 of the same station: both follow traffic and weather,
+    so a drift of one sensor stands out long before it is visible against the daily
+    cycle.
+
+    A shadow fit learns from every reading.  After ``reset_after`` alarming readings,
+    if the shadow's residuals have also been quiet for ``reset_after`` readings, the
+    relation itself has changed and settled (a recalibrated or replaced sensor): the
+    shadow becomes the fit and the alarm ends, with no warm-up.  A drift still under way
+    never settles, so the alarm lasts as long as the drift does.
     """
 
     __slots__ = (
         "_a",
-        "_cxy",
-        "_mx",
-        "_my",
+        "_fit",
         "_n",
         "_neg",
         "_pos",
+        "_quiet",
         "_r2",
         "_run",
-        "_vx",
+        "_shadow",
+        "_sneg",
+        "_spos",
         "clip",
         "h",
         "k",
@@ -84,7 +118,6 @@ class PairDrift(Detector[tuple[float, float]]):
         check(h > 0 and k >= 0 and clip > 0 and span >= 2, "bad PairDrift parameters")
         check(min_spread > 0 and warm_up >= 3 and reset_after >= 1, "bad PairDrift parameters")
         self.reset_after = reset_after
-        self._run = 0
         self.h = h
         self.k = k
         self.clip = clip
@@ -93,51 +126,55 @@ class PairDrift(Detector[tuple[float, float]]):
         self.warm_up = warm_up
         self._a = 2.0 / (span + 1.0)
         self._n = 0
-        self._mx = self._my = self._vx = self._cxy = 0.0
+        self._run = self._quiet = 0
+        self._fit = _Fit()
+        self._shadow = _Fit()
         self._r2 = 0.0
-        self._pos = self._neg = 0.0
+        self._pos = self._neg = self._spos = self._sneg = 0.0
 
     def predict(self, x: float) -> float:
-        b = self._cxy / self._vx if self._vx > 1e-12 else 0.0
-        return self._my + b * (x - self._mx)
+        return self._fit.predict(x)
 
     @property
     def offset_sign(self) -> float:
         return 1.0 if self._pos >= self._neg else -1.0
+
+    def _z(self, r: float, spread: float) -> float:
+        return max(-self.clip, min(self.clip, r / spread))
 
     def update(self, t: float, x: tuple[float, float]) -> float:
         y, ref = x
         if y != y or ref != ref or y in (math.inf, -math.inf) or ref in (math.inf, -math.inf):
             return 0.0
         n = self._n
+        a = self._a if n >= self.span else 1.0 / (n + 1)
         score = 0.0
         learn = True
         if n >= self.warm_up:
-            r = y - self.predict(ref)
-            z = r / max(math.sqrt(self._r2), self.min_spread)
-            z = max(-self.clip, min(self.clip, z))
-            self._pos = max(0.0, self._pos + z - self.k)
-            self._neg = max(0.0, self._neg - z - self.k)
+            spread = max(math.sqrt(self._r2), self.min_spread)
+            r = y - self._fit.predict(ref)
+            z = self._z(r, spread)
+            cap = 2.0 * self.h
+            self._pos = min(cap, max(0.0, self._pos + z - self.k))
+            self._neg = min(cap, max(0.0, self._neg - z - self.k))
             s = max(self._pos, self._neg)
             score = 1.0 if s >= self.h else 0.0
             learn = s < self.h / 2
+            zs = self._z(y - self._shadow.predict(ref), spread)
+            self._spos = min(cap, max(0.0, self._spos + zs - self.k))
+            self._sneg = min(cap, max(0.0, self._sneg - zs - self.k))
+            self._quiet = self._quiet + 1 if max(self._spos, self._sneg) < self.h / 2 else 0
             self._run = self._run + 1 if score else 0
-            if self._run >= self.reset_after:
-                # Alarmed for so long that the relation itself has changed (a recalibrated
-                # or replaced sensor): learn it afresh rather than alarm forever.
-                self._n, self._run, self._pos, self._neg, self._r2 = 0, 0, 0.0, 0.0, 0.0
-                return score
-            if learn:
+            if self._run >= self.reset_after and self._quiet >= self.reset_after:
+                self._fit = self._shadow.copy()
+                self._run, self._pos, self._neg = 0, 0.0, 0.0
+            elif learn:
                 self._r2 += self._a * (r * r - self._r2)
+        self._shadow.learn(ref, y, a)
         if learn:
-            a = self._a if n >= self.span else 1.0 / (n + 1)
-            dx, dy = ref - self._mx, y - self._my
-            self._mx += a * dx
-            self._my += a * dy
-            self._vx = (1.0 - a) * (self._vx + a * dx * dx)
-            self._cxy = (1.0 - a) * (self._cxy + a * dx * dy)
+            self._fit.learn(ref, y, a)
             if n < self.warm_up:
-                r = y - self.predict(ref)
+                r = y - self._fit.predict(ref)
                 self._r2 += a * (r * r - self._r2)
             self._n = n + 1
         return score

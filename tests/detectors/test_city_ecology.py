@@ -7,6 +7,7 @@ import random
 
 from citypulse import Device, DeviceKind, IncidentType
 from detectors._city import CityConfig, EcologyMonitor
+from detectors._city_ecology import PairDrift
 from detectors._incidents import Finding
 from detectors._rows import EcologyRow
 from tests.detectors._cases import T0
@@ -63,3 +64,45 @@ def test_an_exceedance_that_persists_is_reported_once_it_spans_the_20_minute_mea
     assert air == [False] + [True] * 8
     # both PM fractions rising together is air, not a sensor glitch: no spike anomaly
     assert [f for out in outs for f in _alarms(out, _T.ANOMALY)] == []
+
+
+def _pm_pair(rng: random.Random, i: int, drift: float) -> tuple[float, tuple[float, float]]:
+    t = T0 + STEP * i
+    pm10 = 45.0 + 15.0 * math.sin(2 * math.pi * (t % 86400) / 86400) + rng.gauss(0.0, 6.0)
+    pm25 = (pm10 - 3.0) / 1.7 + rng.gauss(0.0, 0.8) + drift
+    return t, (pm25, pm10)
+
+
+def test_pair_drift_stays_alarmed_through_a_long_drift_and_not_after_its_snap_back() -> None:
+    rng = random.Random(3)
+    det = PairDrift()
+    warm, drifting, after = 3 * 72, 120, 3 * 72  # 40 h of drift at 1.5 µg/m³ per hour
+    for i in range(warm):
+        t, x = _pm_pair(rng, i, 0.0)
+        assert det.update(t, x) == 0.0
+    during = []
+    for k in range(drifting):
+        t, x = _pm_pair(rng, warm + k, 1.5 * k * STEP / 3600.0)
+        during.append(det.update(t, x))
+    first = during.index(1.0)
+    assert first < 24  # found within 8 hours
+    assert during[first:] == [1.0] * (drifting - first)  # never blind while it lasts
+    later = []
+    for k in range(after):  # the sensor is serviced: PM2.5 back on PM10's relation
+        t, x = _pm_pair(rng, warm + drifting + k, 0.0)
+        later.append(det.update(t, x))
+    cleared = later.index(0.0)
+    assert cleared < 18  # the alarm ends within 6 hours of the snap-back
+    assert later[cleared:] == [0.0] * (after - cleared)  # and the snap-back raises nothing
+
+
+def test_pair_drift_adopts_a_relation_that_changed_for_good_without_going_blind() -> None:
+    rng = random.Random(4)
+    det = PairDrift()
+    for i in range(3 * 72):
+        det.update(*_pm_pair(rng, i, 0.0))
+    scores = [det.update(*_pm_pair(rng, 3 * 72 + k, 12.0)) for k in range(6 * 72)]
+    assert 1.0 in scores[:6]  # the step is seen within two hours
+    ended = scores.index(0.0, 6)
+    assert 72 <= ended < 4 * 72  # alarmed a day at least, then the new relation is learnt
+    assert scores[ended:] == [0.0] * (len(scores) - ended)
