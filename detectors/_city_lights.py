@@ -18,7 +18,10 @@ class TrafficLightMonitor(Monitor[TrafficLightRow]):
 
     def __init__(self, device: Device, config: CityConfig) -> None:
         super().__init__(device, config)
-        self.stuck = StuckPhase(max_phase_s=config.max_phase_s)
+        # A gap is what Silence calls one: k report intervals without a reading.
+        self.stuck = StuckPhase(
+            max_phase_s=config.max_phase_s, max_gap_s=config.silence_k * self.interval
+        )
         self.flashing = SignalDark(grace_s=config.dark_grace_s)
         self.dark = SignalDark(grace_s=config.dark_grace_s)
         self.lamp = LampFault(min_reports=config.lamp_reports)
@@ -47,6 +50,10 @@ class TrafficLightMonitor(Monitor[TrafficLightRow]):
                 )
             elif not lamp:
                 out.append(normal(_T.LAMP_FAULT, t))
+
+    def dead_letter(self, t: float, reason: str, detail: str, out: list[Finding]) -> None:
+        super().dead_letter(t, reason, detail, out)
+        self.stuck.reset()  # the unreadable report may have carried a phase change
 
     def _judge(self, t: float, score: float, out: list[Finding]) -> None:
         if score > 0.0:

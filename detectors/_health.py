@@ -85,18 +85,32 @@ class Flatline(Detector[float]):
 
 
 class StuckPhase(Detector[str]):
-    """Scores 1 when a regulating phase (red, green, ...) lasts beyond ``max_phase_s``."""
+    """Scores 1 when a regulating phase (red, green, ...) lasts beyond ``max_phase_s``.
 
-    __slots__ = ("_phase", "_since", "max_phase_s")
+    A phase's duration is only what was heard: a gap of more than ``max_gap_s`` between
+    readings (a power loss, a stretch of dead letters) or a :meth:`reset` ends the run,
+    and the next reading starts a new one, whatever its phase.
+    """
 
-    def __init__(self, *, max_phase_s: float = 300.0) -> None:
-        check(max_phase_s > 0, "max_phase_s must be > 0")
+    __slots__ = ("_last", "_phase", "_since", "max_gap_s", "max_phase_s")
+
+    def __init__(self, *, max_phase_s: float = 300.0, max_gap_s: float = math.inf) -> None:
+        check(max_phase_s > 0 and max_gap_s > 0, "max_phase_s and max_gap_s must be > 0")
         self.max_phase_s = max_phase_s
+        self.max_gap_s = max_gap_s
         self._phase = ""
         self._since = 0.0
+        self._last = -math.inf
+
+    def reset(self) -> None:
+        """Forget the current phase: what happened since it was heard is unknown."""
+        self._phase = ""
 
     def update(self, t: float, x: str) -> float:
-        if x != self._phase:
+        gap = t - self._last > self.max_gap_s
+        if t > self._last:
+            self._last = t
+        if x != self._phase or gap:
             self._phase, self._since = x, t
             return 0.0
         return self.tick(t)
