@@ -38,6 +38,7 @@ class CityConfig:
     spike_min_excess: float = 10.0
     parking_stuck_s: float = 2 * 3600.0
     parking_full_s: float = 160 * 60.0
+    parking_gap_s: float = 30 * 60.0  # spots free for less than this: still one full period
     air_lasts_s: float = 0.0
     drift_h: float = 10.0
     log_spike_z: float = 5.0

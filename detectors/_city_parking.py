@@ -20,13 +20,16 @@ class ParkingMonitor(Monitor[ParkingRow]):
     def __init__(self, device: Device, config: CityConfig) -> None:
         super().__init__(device, config)
         self.consistency = ParkingConsistency()
-        # Fed only while strictly between empty and full: a count held at a bound is real.
+        # Fed whenever the lot is not empty: a lot empty all night is real, but a full
+        # one still turns over, so a count pinned at full for hours is a stuck sensor.
         self.stuck = ParkingStuck(
             min_duration_s=config.parking_stuck_s,
             min_count=max(3, int(config.parking_stuck_s / self.interval * 0.8)),
         )
-        # Fed (occupied, usable): full means no usable spot free.
-        self.full = FullForLong(full_ratio=1.0, lasts_at_least_s=config.parking_full_s)
+        # Fed (occupied, usable): full means no usable spot free, through turnover.
+        self.full = FullForLong(
+            full_ratio=1.0, lasts_at_least_s=config.parking_full_s, gap_s=config.parking_gap_s
+        )
 
     def reading(self, row: ParkingRow, out: list[Finding]) -> None:
         super().reading(row, out)
@@ -49,7 +52,7 @@ class ParkingMonitor(Monitor[ParkingRow]):
                 )
             )
         stuck = 0.0
-        if 0.0 < occ < usable:
+        if occ > 0.0:
             stuck = self.stuck.update(t, occ)
         else:
             self.stuck.reset()
@@ -68,7 +71,10 @@ class ParkingMonitor(Monitor[ParkingRow]):
             )
         else:
             out.append(normal(_T.PARKING_STUCK, t))
-        if self.full.update(t, (occ, usable)) > 0.0:
+        full = self.full.update(t, (occ, usable))
+        if stuck > 0.0:  # a stuck count says nothing about the lot
+            out.append(normal(_T.PARKING_FULL, t))
+        elif full > 0.0:
             out.append(
                 Finding(
                     _T.PARKING_FULL,
@@ -78,9 +84,9 @@ class ParkingMonitor(Monitor[ParkingRow]):
                     value=occ,
                     limit=usable,
                     unit="spots",
-                    since=self.full._since,
+                    since=self.full.since,
                     extra={"total": tot},
                 )
             )
-        elif self.full._since is None:
+        elif self.full.since is None:
             out.append(normal(_T.PARKING_FULL, t))

@@ -72,23 +72,50 @@ class ParkingStuck(Flatline):
 
 
 class FullForLong(Detector[tuple[float, float]]):
-    """A car park at least ``full_ratio`` full ``(occupied, total)`` for ``lasts_at_least_s``."""
+    """A car park at least ``full_ratio`` full ``(occupied, total)`` for ``lasts_at_least_s``.
 
-    __slots__ = ("_since", "full_ratio", "lasts_at_least_s")
+    A full lot still turns over: a car leaves and the spot is taken again minutes later.
+    A stretch below full shorter than ``gap_s`` does not end the full period (and scores
+    as the period does), so one full evening or night is one period, not many.
+    """
 
-    def __init__(self, *, full_ratio: float = 0.98, lasts_at_least_s: float = 3 * 3600.0):
+    __slots__ = ("_left", "_since", "full_ratio", "gap_s", "lasts_at_least_s")
+
+    def __init__(
+        self,
+        *,
+        full_ratio: float = 0.98,
+        lasts_at_least_s: float = 3 * 3600.0,
+        gap_s: float = 0.0,
+    ):
         check(0 < full_ratio <= 1 and lasts_at_least_s >= 0, "bad full_ratio or duration")
+        check(gap_s >= 0, "gap_s must be >= 0")
         self.full_ratio = full_ratio
         self.lasts_at_least_s = lasts_at_least_s
+        self.gap_s = gap_s
         self._since: float | None = None
+        self._left: float | None = None  # when the current stretch below full began
+
+    @property
+    def since(self) -> float | None:
+        """When the current full period began (None outside one)."""
+        return self._since
 
     def update(self, t: float, x: tuple[float, float]) -> float:
         occupied, total = x
         if not total > 0 or occupied != occupied:
             return 0.0
+        since = self._since
         if occupied >= self.full_ratio * total:
-            if self._since is None:
-                self._since = t
-            return 1.0 if t - self._since >= self.lasts_at_least_s else 0.0
-        self._since = None
-        return 0.0
+            self._left = None
+            if since is None:
+                since = self._since = t
+        elif since is not None:
+            if self._left is None:
+                self._left = t
+            if t - self._left >= self.gap_s:
+                self._since = self._left = None
+                return 0.0
+        else:
+            return 0.0
+        return 1.0 if t - since >= self.lasts_at_least_s else 0.0

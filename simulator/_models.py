@@ -392,6 +392,10 @@ class CameraModel(PeriodicModel):
         return lanes
 
 
+#: The chance that a report of a full lot finds one spot just left and not yet retaken.
+FULL_TURNOVER = 0.3
+
+
 class ParkingModel(PeriodicModel):
     def __init__(
         self,
@@ -411,6 +415,8 @@ class ParkingModel(PeriodicModel):
         self.noise = 0.0
         self.out_of_service = self.rng.choice((0, 0, 1, 2))
         self.stuck: tuple[Fault, int] | None = None
+        # Its own stream, drawn on every report, so faults do not shift the others.
+        self.turnover = random.Random(f"{seed}:{device.id}:turnover")
 
     def skip(self, t: float) -> None:
         self.noise = 0.95 * self.noise + self.gauss(0.0, 0.012)
@@ -422,10 +428,16 @@ class ParkingModel(PeriodicModel):
         usable = self.total - self.out_of_service
         share = min(1.0, max(0.0, parking_fill(t, self.profile) + self.noise))
         occupied = min(usable, round(self.total * share))
+        # A full lot still turns over: at a report, the spot a car has just left is often
+        # not yet taken again.  Only a stuck sensor holds a count at full for hours.
+        leaving = self.turnover.random() < FULL_TURNOVER
         for w in active:
             if w.fault.type is FaultType.PARKING_FULL:
                 occupied = usable
-            elif w.fault.type is FaultType.PARKING_STUCK:
+        if occupied >= usable and leaving:
+            occupied = usable - 1
+        for w in active:
+            if w.fault.type is FaultType.PARKING_STUCK:
                 if self.stuck is None or self.stuck[0] is not w.fault:
                     self.stuck = (w.fault, occupied)
                 occupied = self.stuck[1]

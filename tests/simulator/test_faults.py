@@ -264,8 +264,13 @@ def test_parking_stuck_and_full(faulty: list[Message], faults: list[Fault]) -> N
     assert len(inside) >= 47
     assert len({r["occupied_spot_number"] for r in inside}) == 1
     full = _fault(faults, FaultType.PARKING_FULL)
-    for r in _rows(_within(_of(faulty, "pk-tsentralny-2"), full)):
-        assert r["occupied_spot_number"] == r["total_spot_number"] - r["out_of_service_slot_number"]
+    free = [
+        r["total_spot_number"] - r["out_of_service_slot_number"] - r["occupied_spot_number"]
+        for r in _rows(_within(_of(faulty, "pk-tsentralny-2"), full))
+    ]
+    # full, but turning over: now and then a spot has just been left and not yet retaken
+    assert set(free) == {0, 1}
+    assert free.count(0) > free.count(1)
 
 
 def test_air_quality_exceedance_over_sanpin(faulty: list[Message], faults: list[Fault]) -> None:
