@@ -55,44 +55,102 @@ class Repeats(Detector[tuple[float, ...]]):
 
 
 class Collapse(Detector[float]):
-    """Counts stuck at zero where the lane's recent level makes that improbable.
+    """Counts stuck at zero where this hour of the day makes that improbable.
 
-    An exponentially weighted level (``span`` readings) of the count is kept; during a
-    run of zeros the levels before each zero are summed: under a Poisson model the
-    chance of the run is exp(-sum).  Scores 1 once the sum reaches ``expected`` (16:
-    about 1e-7) after at least two zeros.  Because the level decays through the run, a
-    street that empties at night never gets there; a camera blinded in traffic does
-    within two or three reports.
+    Each stream learns its own profile, online: an exponentially weighted mean count
+    per hour of the day (``bin_s``; about ``profile_span`` readings of memory, what is
+    learnt clipped to 3 × the bin's mean + 10 so one wild count does not inflate it).
+    During a run of zeros the expected counts of each reading's hour are summed: under
+    a Poisson model the chance of the run is exp(-sum).  Scores 1 once the sum reaches
+    ``expected`` (16: about 1e-7) after at least two zeros.  The expectation is scaled
+    by how this lane ran against its profile when the run began (an exponentially
+    weighted level over ``span`` readings, never above the profile): a quiet holiday is
+    not an obstruction, and the scale does not decay through the run, so a camera
+    blinded at night is found as the small expected counts add up.  Until an hour's bin
+    holds ``min_count`` readings the level alone is the expectation, decaying through
+    the run as it learns the zeros.
     """
 
-    __slots__ = ("_a", "_level", "_n", "_run", "_sum", "expected", "span", "warm_up")
+    __slots__ = (
+        "_a",
+        "_cnt",
+        "_e",
+        "_level",
+        "_n",
+        "_prof",
+        "_run",
+        "_scale",
+        "_sum",
+        "bin_s",
+        "expected",
+        "min_count",
+        "profile_span",
+        "span",
+        "warm_up",
+    )
 
-    def __init__(self, *, expected: float = 16.0, span: int = 30, warm_up: int = 10) -> None:
+    def __init__(
+        self,
+        *,
+        expected: float = 16.0,
+        span: int = 30,
+        warm_up: int = 10,
+        bin_s: float = 3600.0,
+        profile_span: int = 180,
+        min_count: int = 30,
+    ) -> None:
         check(expected > 0 and span >= 2 and warm_up >= 1, "bad Collapse parameters")
+        check(bin_s > 0 and 86400.0 % bin_s == 0, "bin_s must divide a day")
+        check(profile_span >= 2 and min_count >= 1, "bad Collapse profile parameters")
         self.expected = expected
         self.span = span
         self.warm_up = warm_up
+        self.bin_s = bin_s
+        self.profile_span = profile_span
+        self.min_count = min_count
         self._a = 2.0 / (span + 1.0)
         self._level = 0.0
         self._n = 0
         self._run = 0
         self._sum = 0.0
+        self._scale = 1.0
+        self._e = 0.0
+        bins = int(86400.0 // bin_s)
+        self._prof = [0.0] * bins
+        self._cnt = [0] * bins
 
     @property
     def level(self) -> float:
         return self._level
 
+    @property
+    def expectation(self) -> float:
+        """The count the last reading was expected to have (evidence for an incident)."""
+        return self._e
+
     def update(self, t: float, x: float) -> float:
         if x != x or x < 0 or x == math.inf:
             return 0.0
+        b = int((t % 86400.0) // self.bin_s)
+        prof, cnt = self._prof[b], self._cnt[b]
+        warm = cnt >= self.min_count
         score = 0.0
         if x == 0.0:
+            if self._run == 0:
+                self._scale = min(1.0, self._level / prof) if warm and prof > 0.0 else 1.0
             self._run += 1
-            self._sum += self._level
+            self._e = prof * self._scale if warm else self._level
+            self._sum += self._e
             if self._n >= self.warm_up and self._run >= 2 and self._sum >= self.expected:
                 score = 1.0
         else:
             self._run, self._sum = 0, 0.0
+            self._e = prof if warm else self._level
+        if not score:  # an obstruction's zeros are not this hour's normal
+            learnt = min(x, 3.0 * prof + 10.0) if warm else x
+            ab = max(1.0 / (cnt + 1), 2.0 / (self.profile_span + 1.0))
+            self._prof[b] = prof + ab * (learnt - prof)
+            self._cnt[b] = cnt + 1
         n = self._n
         a = self._a if n >= self.span else 1.0 / (n + 1)
         self._level += a * (x - self._level)
@@ -273,8 +331,8 @@ class CameraMonitor(Monitor[CameraRow]):
             )
         else:
             out.append(normal(_T.FROZEN_VALUES, t))
-        level = lane.collapse.level
         if lane.collapse.update(t, flow) > 0.0:
+            level = lane.collapse.expectation
             out.append(
                 Finding(
                     _T.CAMERA_OBSTRUCTED,

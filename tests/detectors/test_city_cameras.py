@@ -1,0 +1,59 @@
+"""Camera detectors: an obstruction is judged against what this hour of the day brings."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from detectors._city_cameras import Collapse
+from tests.detectors._cases import T0
+
+DAY = 86400.0
+MIDNIGHT = T0 - T0 % DAY  # the streams are in UTC; the profile does not care whose hours
+
+
+def _rate(t: float) -> float:
+    """Vehicles per minute on a lane: a few at night, a dozen by day."""
+    h = (t % DAY) / 3600.0
+    day = 1.0 / (1.0 + math.exp(-(h - 7.0) * 2.0)) / (1.0 + math.exp((h - 20.0) * 1.5))
+    return 0.25 + 12.0 * day
+
+
+def _poisson(rng: random.Random, lam: float) -> float:
+    k, p, limit = 0, 1.0, math.exp(-lam)
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return float(k)
+        k += 1
+
+
+def _trained(rng: random.Random, days: int = 4) -> tuple[Collapse, list[float]]:
+    det = Collapse()
+    scores = []
+    for i in range(int(days * DAY / 60)):
+        t = MIDNIGHT + 60.0 * i
+        scores.append(det.update(t, _poisson(rng, _rate(t))))
+    return det, scores
+
+
+def test_normal_days_and_nights_raise_nothing() -> None:
+    _, scores = _trained(random.Random(5))
+    assert max(scores) == 0.0
+
+
+def test_an_obstruction_starting_at_night_is_found_before_morning() -> None:
+    det, _ = _trained(random.Random(6))
+    start = MIDNIGHT + 4 * DAY + 3600.0  # 01:00, about a car every four minutes
+    fired = [det.update(start + 60.0 * k, 0.0) for k in range(150)]
+    assert 1.0 in fired
+    assert fired.index(1.0) <= 120  # within two hours of zeros
+
+
+def test_a_spike_does_not_make_the_night_zeros_that_follow_an_obstruction() -> None:
+    rng = random.Random(7)
+    det, _ = _trained(rng)
+    t0 = MIDNIGHT + 4 * DAY + 23.5 * 3600.0
+    det.update(t0, 200.0)  # one wild count late in the evening
+    fired = [det.update(t0 + 60.0 * k, _poisson(rng, _rate(t0 + 60.0 * k))) for k in range(1, 300)]
+    assert max(fired) == 0.0
