@@ -95,6 +95,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=non_negative_int, default=1)
     parser.add_argument(
+        "--severity",
+        type=positive_float,
+        default=1.0,
+        metavar="S",
+        help="scale on every fault magnitude (1 = the simulator's documented ranges)",
+    )
+    parser.add_argument(
         "--start",
         type=iso_time,
         default="2026-03-02T00:00:00+03:00",
@@ -372,6 +379,7 @@ def run_scenario(
     warmup_days: float,
     rate: float,
     seed: int,
+    severity: float = 1.0,
     truth_path: Path | None = None,
     multivariate: str = "none",
     spec: Mapping[str, Any] | None = None,
@@ -399,9 +407,9 @@ def run_scenario(
     end = start + timedelta(days=days)
     lead = start - timedelta(days=warmup_days)
     faults = (
-        random_faults(city, start=start, end=end, rates=rate, seed=seed)
+        random_faults(city, start=start, end=end, rates=rate, seed=seed, severity=severity)
         if spec is None
-        else faults_from_spec(spec, city, start=start, end=end, seed=seed)
+        else faults_from_spec(spec, city, start=start, end=end, seed=seed, severity=severity)
     )
     sim = Simulation(city, start=lead, end=end, seed=seed, faults=faults)
     if truth_path is not None:
@@ -545,6 +553,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "warmup_days": warmup,
         "rate": args.rate * (1.5 if args.quick else 1.0),
         "seed": args.seed,
+        "severity": args.severity,
         "truth_path": args.truth,
         "multivariate": args.multivariate,
     }

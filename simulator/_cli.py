@@ -143,6 +143,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--random-faults", type=non_negative_float, metavar="RATE", help="random faults per day"
     )
     f.add_argument(
+        "--severity",
+        type=positive_float,
+        default=1.0,
+        metavar="S",
+        help="scale on every fault magnitude (1 = the documented ranges, 0.5 = half as far "
+        "from normal); explicit values in a scenario file are kept",
+    )
+    f.add_argument(
         "--ground-truth",
         metavar="FILE",
         default="ground-truth.jsonl",
@@ -204,7 +212,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     faults = []
     if args.scenario:
         faults += load_scenario(
-            args.scenario, city, start=start, end=end, seed=args.seed, intervals=intervals
+            args.scenario,
+            city,
+            start=start,
+            end=end,
+            seed=args.seed,
+            intervals=intervals,
+            severity=args.severity,
         )
     if args.random_faults:
         extra = random_faults(
@@ -215,6 +229,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             seed=args.seed + 1,
             intervals=intervals,
             id_prefix="r",
+            severity=args.severity,
         )
         faults += extra
     spec = RunSpec(

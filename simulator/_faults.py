@@ -1,4 +1,39 @@
-"""Faults to inject: types, a scenario file loader, a random mode, the ground-truth file."""
+"""Faults to inject: types, a scenario file loader, a random mode, the ground-truth file.
+
+Fault sizes.  Random mode draws every fault's duration, and its magnitude where it has
+one, uniformly from the ranges in ``_SPECS``; a scenario entry gives them or takes the
+default (the duration range's low end, the magnitude's typical value).  ``severity``
+scales every magnitude (1 is the documented range; 0.5 halves how far a fault takes a
+reading from normal) and is written to the ground truth with the drawn values, in each
+fault's ``params``.  Explicit values in a scenario file are taken as given.  The
+reasoning, per type (durations first, then magnitudes):
+
+- stuck_phase 20 min–2 h, flashing_yellow 30 min–3 h, power_loss 20 min–2 h,
+  camera_offline 30 min–3 h: a controller or camera fails until a crew comes; a city's
+  emergency response to a dark or stuck signal is within an hour or two, longer at
+  night.  No magnitude: a phase is stuck or not, a device is heard or not.
+- lamp_failure 1–6 h: a burnt-out lamp waits for the next maintenance round.
+- camera_frozen 1–4 h, camera_obstructed 2–4 h: a hung video analytics process or
+  snow, dirt or a sign over the lens, until noticed.  An obstruction blinds the
+  counter (it sees nothing, so reports no vehicles); a partly covered lens that still
+  counts is a drift of counts, not an obstruction.
+- congestion 45 min–2 h, spreading upstream one hop per ``spread`` (10 min): a crash or
+  roadworks queue.  No magnitude: a weaker jam is not a jam (level of service F, speed
+  under ~13 km/h at high occupancy, is what defines it).
+- parking_stuck 3–8 h (the count frozen at its last value), parking_full 3–6 h (no
+  spot free but for turnover, see the simulator's parking model): a hung sensor gateway
+  until restarted; an event or a market day.
+- air_quality_exceedance 3–6 h at 1.1–2.5 × ПДК м.р. (severity scales the excess over
+  the limit, so every severity is still an exceedance): winter inversions and traffic
+  peaks in Russian cities give hours at one to a few times the maximum single limit.
+- sensor_drift 8–24 h at 0.5–2.5 µg/m³ per hour: a failing optical PM chamber
+  (condensation, a fouled fan or inlet) or an electrochemical cell losing its zero;
+  an ageing cell drifts far slower, but that is calibration, not a fault to alarm on.
+- spike, one reading, ×3–×12 (severity scales the excess over ×1): a camera flushing
+  buffered counts or double counting, an insect or water droplet in a PM sensor's beam.
+- malformed_payload 10 min–1 h, wrong_units 30 min–2 h: a firmware update gone wrong
+  until rolled back.  No magnitude: a payload is readable or not.
+"""
 
 from __future__ import annotations
 
@@ -53,11 +88,28 @@ class FaultType(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class _Size:
+    """A magnitude's documented range (random mode draws from it) and its typical value.
+
+    ``excess``: severity scales how far the value lies above 1 (a factor), not the value.
+    """
+
+    low: float
+    high: float
+    typical: float
+    excess: bool = False
+
+    def scaled(self, value: float, severity: float) -> float:
+        return 1.0 + (value - 1.0) * severity if self.excess else value * severity
+
+
+@dataclass(frozen=True, slots=True)
 class _Spec:
     kinds: tuple[DeviceKind, ...]
     incident: str
     duration_s: tuple[float, float]  # random mode: uniform between these
     params: Mapping[str, str | float]  # accepted parameters and their defaults
+    sizes: Mapping[str, _Size] = field(default_factory=dict)  # magnitudes among params
 
 
 _H, _M = 3600.0, 60.0
@@ -75,12 +127,27 @@ _SPECS: dict[FaultType, _Spec] = {
     FaultType.PARKING_STUCK: _Spec((_PK,), "parking_stuck", (3 * _H, 8 * _H), {}),
     FaultType.PARKING_FULL: _Spec((_PK,), "parking_full", (3 * _H, 6 * _H), {}),
     FaultType.AIR_QUALITY_EXCEEDANCE: _Spec(
-        (_ECO,), "air_quality_exceedance", (3 * _H, 6 * _H), {"pollutant": "pm25", "level": 0.0}
+        (_ECO,),
+        "air_quality_exceedance",
+        (3 * _H, 6 * _H),
+        {"pollutant": "pm25", "level": 0.0},
+        # "level" 0 means: this many times the pollutant's ПДК м.р.
+        {"level": _Size(1.1, 2.5, 1.3, excess=True)},
     ),
     FaultType.SENSOR_DRIFT: _Spec(
-        (_ECO,), "sensor_drift", (8 * _H, 24 * _H), {"field": "pm25", "rate_per_hour": 1.5}
+        (_ECO,),
+        "sensor_drift",
+        (8 * _H, 24 * _H),
+        {"field": "pm25", "rate_per_hour": 1.5},
+        {"rate_per_hour": _Size(0.5, 2.5, 1.5)},
     ),
-    FaultType.SPIKE: _Spec((_CAM, _ECO), "spike", (0.0, 0.0), {"field": "", "factor": 8.0}),
+    FaultType.SPIKE: _Spec(
+        (_CAM, _ECO),
+        "spike",
+        (0.0, 0.0),
+        {"field": "", "factor": 8.0},
+        {"factor": _Size(3.0, 12.0, 8.0, excess=True)},
+    ),
     FaultType.MALFORMED_PAYLOAD: _Spec(
         (_TL, _CAM, _PK, _ECO), "invalid_payload", (10 * _M, 1 * _H), {}
     ),
@@ -113,6 +180,7 @@ class Fault:
     end: datetime
     params: Mapping[str, str | float] = field(default_factory=dict)
     onsets: Mapping[str, datetime] = field(default_factory=dict)
+    severity: float = 1.0  # the scale its magnitudes were drawn at
 
     @property
     def incident_type(self) -> str:
@@ -131,6 +199,7 @@ class Fault:
             "end": self.end.isoformat(),
             "expected_incident_type": self.incident_type,
             "params": dict(self.params),
+            "severity": self.severity,
         }
         if self.onsets:
             out["onsets"] = {k: v.isoformat() for k, v in self.onsets.items()}
@@ -159,8 +228,20 @@ class _Resolver:
     """Turns scenario entries into :class:`Fault` records against one city and run."""
 
     def __init__(
-        self, city: City, *, start: datetime, end: datetime, intervals: Intervals, seed: int
+        self,
+        city: City,
+        *,
+        start: datetime,
+        end: datetime,
+        intervals: Intervals,
+        seed: int,
+        severity: float = 1.0,
     ) -> None:
+        if not (severity > 0.0 and severity < float("inf")):
+            raise ScenarioError("severity", f"must be a positive number, got {severity!r}")
+        self.severity = severity
+        # Magnitudes draw from their own stream, so sizes do not move where faults fall.
+        self.sizes = random.Random(f"fault-sizes:{seed}")
         self.city = city
         self.start = start
         self.end = end
@@ -204,7 +285,10 @@ class _Resolver:
         *,
         intersection: str | None = None,
         where: str,
+        draw: bool = False,
     ) -> Fault:
+        """One fault; with ``draw`` (random mode) magnitudes not given come from their
+        documented range, else from their typical value; either way scaled by severity."""
         spec = _SPECS[ftype]
         full: dict[str, str | float] = dict(spec.params)
         for key, value in params.items():
@@ -222,6 +306,12 @@ class _Resolver:
                     raise ScenarioError(where, f"{key}: expected a number, got {value!r}") from exc
             else:
                 full[key] = str(value)
+        scaled: dict[str, float] = {}
+        for key, size in spec.sizes.items():
+            if not (key in params and full[key]):
+                value = self.sizes.uniform(size.low, size.high) if draw else size.typical
+                scaled[key] = size.scaled(value, self.severity)
+                full[key] = round(scaled[key], 3)
         for device_id in devices:
             device = self.devices.get(device_id)
             if device is None:
@@ -233,8 +323,8 @@ class _Resolver:
             pollutant = str(full["pollutant"])
             if pollutant not in AIR_LIMITS:
                 raise ScenarioError(where, f"pollutant must be one of {sorted(AIR_LIMITS)}")
-            if not full["level"]:
-                full["level"] = round(AIR_LIMITS[pollutant].max_single_in_unit * 1.3, 1)
+            if "level" in scaled:  # not given: a multiple of the pollutant's ПДК м.р.
+                full["level"] = round(AIR_LIMITS[pollutant].max_single_in_unit * scaled["level"], 1)
         onsets: dict[str, datetime] = {}
         all_devices = list(devices)
         if ftype is FaultType.CONGESTION:
@@ -256,7 +346,7 @@ class _Resolver:
         end = start + duration
         if end <= start:
             raise ScenarioError(where, "duration must be positive")
-        return Fault(fid, ftype, tuple(all_devices), start, end, full, onsets)
+        return Fault(fid, ftype, tuple(all_devices), start, end, full, onsets, self.severity)
 
     def upstream(self, intersection: str, hops: int) -> tuple[list[str], dict[str, int]]:
         """Cameras a queue from ``intersection`` reaches, with the hop at which each does."""
@@ -299,10 +389,12 @@ def faults_from_spec(
     end: datetime,
     seed: int = 0,
     intervals: Intervals | None = None,
+    severity: float = 1.0,
 ) -> list[Fault]:
-    """Faults described by a parsed scenario document (see :func:`load_scenario`)."""
+    """Faults described by a parsed scenario document (see :func:`load_scenario`);
+    ``severity`` scales the magnitudes the document does not give (module docstring)."""
     iv = intervals or Intervals()
-    resolver = _Resolver(city, start=start, end=end, intervals=iv, seed=seed)
+    resolver = _Resolver(city, start=start, end=end, intervals=iv, seed=seed, severity=severity)
     unknown = set(spec) - {"faults", "random"}
     if unknown:
         raise ScenarioError("top level", f"unknown keys {sorted(unknown)}")
@@ -390,6 +482,7 @@ def load_scenario(
     end: datetime,
     seed: int = 0,
     intervals: Intervals | None = None,
+    severity: float = 1.0,
 ) -> list[Fault]:
     """Read a YAML or JSON scenario file into faults for this city and run."""
     text = Path(path).read_text(encoding="utf-8")
@@ -408,7 +501,9 @@ def load_scenario(
         spec = {}
     if not isinstance(spec, Mapping):
         raise ScenarioError(str(path), "must be a mapping with faults and/or random")
-    return faults_from_spec(spec, city, start=start, end=end, seed=seed, intervals=intervals)
+    return faults_from_spec(
+        spec, city, start=start, end=end, seed=seed, intervals=intervals, severity=severity
+    )
 
 
 def random_faults(
@@ -420,13 +515,16 @@ def random_faults(
     seed: int = 0,
     intervals: Intervals | None = None,
     id_prefix: str = "r",
+    severity: float = 1.0,
 ) -> list[Fault]:
     """Faults drawn at ``rates`` (expected count per simulated day, per type or in total).
 
     No device gets two faults at once, so each fault's effect in the data is its own.
+    Durations and magnitudes are drawn from their documented ranges, the magnitudes
+    scaled by ``severity`` (see the module docstring).
     """
     iv = intervals or Intervals()
-    resolver = _Resolver(city, start=start, end=end, intervals=iv, seed=seed)
+    resolver = _Resolver(city, start=start, end=end, intervals=iv, seed=seed, severity=severity)
     if not isinstance(rates, Mapping):
         rates = dict.fromkeys(FaultType, float(rates) / len(FaultType))
     return _random(resolver, rates, seed=seed, prefix=id_prefix)
@@ -466,6 +564,7 @@ def _random(
                         timedelta(seconds=round(duration)),
                         {},
                         where=f"random {ftype.value}",
+                        draw=True,
                     )
                 except ScenarioError:
                     continue

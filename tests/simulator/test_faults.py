@@ -407,3 +407,73 @@ def test_faults_already_in_force_when_the_run_starts() -> None:
         ((START + timedelta(minutes=10)).timestamp(), False),
     ]
     assert [m.t for m in messages] == sorted(m.t for m in messages)
+
+
+def _sizes(faults: list[Fault]) -> dict[str, tuple[str, float]]:
+    """Each fault's magnitude, by id: (type, value); level as a multiple of ПДК м.р."""
+    out: dict[str, tuple[str, float]] = {}
+    for f in faults:
+        if f.type is FaultType.SPIKE:
+            out[f.id] = (f.type.value, float(f.params["factor"]))
+        elif f.type is FaultType.SENSOR_DRIFT:
+            out[f.id] = (f.type.value, float(f.params["rate_per_hour"]))
+        elif f.type is FaultType.AIR_QUALITY_EXCEEDANCE:
+            limit = AIR_LIMITS[str(f.params["pollutant"])].max_single_in_unit
+            out[f.id] = (f.type.value, float(f.params["level"]) / limit)
+    return out
+
+
+def test_random_fault_sizes_are_drawn_from_the_documented_ranges() -> None:
+    city = preset_city()
+    end = START + timedelta(days=14)
+    faults = random_faults(city, start=START, end=end, rates=40.0, seed=8)
+    sizes = _sizes(faults)
+    ranges = {
+        "spike": (3.0, 12.0),
+        "sensor_drift": (0.5, 2.5),
+        "air_quality_exceedance": (1.1, 2.5),
+    }
+    for kind, (low, high) in ranges.items():
+        drawn = [v for k, v in sizes.values() if k == kind]
+        assert len(drawn) >= 3
+        assert all(low - 0.01 <= v <= high + 0.01 for v in drawn), (kind, drawn)
+        assert len(set(drawn)) > len(drawn) // 2  # drawn, not one fixed size
+    for f in faults:
+        truth = f.ground_truth()
+        assert truth["severity"] == 1.0
+        assert truth["params"] == dict(f.params)
+
+
+def test_severity_scales_every_magnitude_and_moves_no_fault() -> None:
+    city = preset_city()
+    end = START + timedelta(days=14)
+    full = random_faults(city, start=START, end=end, rates=40.0, seed=8)
+    half = random_faults(city, start=START, end=end, rates=40.0, seed=8, severity=0.5)
+    assert [(f.id, f.type, f.devices, f.start, f.end) for f in full] == [
+        (f.id, f.type, f.devices, f.start, f.end) for f in half
+    ]
+    assert {f.ground_truth()["severity"] for f in half} == {0.5}
+    a, b = _sizes(full), _sizes(half)
+    for fid, (kind, value) in a.items():
+        if kind == "sensor_drift":
+            assert b[fid][1] == pytest.approx(value * 0.5, abs=0.002)
+        else:  # factors: the excess over ×1 is halved, so still a spike, still over the limit
+            assert b[fid][1] == pytest.approx(1.0 + (value - 1.0) * 0.5, abs=0.01)
+
+
+def test_a_scenario_takes_typical_sizes_scaled_and_its_own_values_as_given() -> None:
+    spec = {
+        "faults": [
+            {"type": "spike", "device": ECO, "at": "1h"},
+            {"type": "spike", "device": ECO, "at": "2h", "factor": 6},
+            {"type": "sensor_drift", "device": ECO, "at": "3h", "duration": "8h"},
+        ]
+    }
+    faults = faults_from_spec(spec, CITY, start=START, end=END, severity=0.5)
+    assert [f.params.get("factor", f.params.get("rate_per_hour")) for f in faults] == [
+        4.5,
+        6.0,
+        0.75,
+    ]
+    with pytest.raises(ScenarioError, match="severity"):
+        faults_from_spec(spec, CITY, start=START, end=END, severity=0.0)
