@@ -39,6 +39,7 @@ class CityConfig:
     parking_stuck_s: float = 2 * 3600.0
     parking_full_s: float = 160 * 60.0
     parking_gap_s: float = 30 * 60.0  # spots free for less than this: still one full period
+    parking_full_share: float = 0.6  # of a full period's readings, at least this many full
     air_lasts_s: float = 0.0
     drift_h: float = 10.0
     log_spike_z: float = 5.0

@@ -28,7 +28,10 @@ class ParkingMonitor(Monitor[ParkingRow]):
         )
         # Fed (occupied, usable): full means no usable spot free, through turnover.
         self.full = FullForLong(
-            full_ratio=1.0, lasts_at_least_s=config.parking_full_s, gap_s=config.parking_gap_s
+            full_ratio=1.0,
+            lasts_at_least_s=config.parking_full_s,
+            gap_s=config.parking_gap_s,
+            min_share=config.parking_full_share,
         )
 
     def reading(self, row: ParkingRow, out: list[Finding]) -> None:

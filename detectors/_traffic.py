@@ -76,10 +76,21 @@ class FullForLong(Detector[tuple[float, float]]):
 
     A full lot still turns over: a car leaves and the spot is taken again minutes later.
     A stretch below full shorter than ``gap_s`` does not end the full period (and scores
-    as the period does), so one full evening or night is one period, not many.
+    as the period does), so one full evening or night is one period, not many; but the
+    lot must have been full at ``min_share`` of the period's readings at least, so a lot
+    hovering just under full is not a full one.
     """
 
-    __slots__ = ("_left", "_since", "full_ratio", "gap_s", "lasts_at_least_s")
+    __slots__ = (
+        "_full",
+        "_left",
+        "_seen",
+        "_since",
+        "full_ratio",
+        "gap_s",
+        "lasts_at_least_s",
+        "min_share",
+    )
 
     def __init__(
         self,
@@ -87,14 +98,17 @@ class FullForLong(Detector[tuple[float, float]]):
         full_ratio: float = 0.98,
         lasts_at_least_s: float = 3 * 3600.0,
         gap_s: float = 0.0,
+        min_share: float = 0.0,
     ):
         check(0 < full_ratio <= 1 and lasts_at_least_s >= 0, "bad full_ratio or duration")
-        check(gap_s >= 0, "gap_s must be >= 0")
+        check(gap_s >= 0 and 0 <= min_share <= 1, "bad gap_s or min_share")
         self.full_ratio = full_ratio
         self.lasts_at_least_s = lasts_at_least_s
         self.gap_s = gap_s
+        self.min_share = min_share
         self._since: float | None = None
         self._left: float | None = None  # when the current stretch below full began
+        self._full = self._seen = 0  # readings of the period: at full, and all
 
     @property
     def since(self) -> float | None:
@@ -110,6 +124,8 @@ class FullForLong(Detector[tuple[float, float]]):
             self._left = None
             if since is None:
                 since = self._since = t
+                self._full = self._seen = 0
+            self._full += 1
         elif since is not None:
             if self._left is None:
                 self._left = t
@@ -118,4 +134,7 @@ class FullForLong(Detector[tuple[float, float]]):
                 return 0.0
         else:
             return 0.0
-        return 1.0 if t - since >= self.lasts_at_least_s else 0.0
+        self._seen += 1
+        if t - since < self.lasts_at_least_s or self._full < self.min_share * self._seen:
+            return 0.0
+        return 1.0
