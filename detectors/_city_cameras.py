@@ -64,9 +64,10 @@ class Collapse(Detector[float]):
     a Poisson model the chance of the run is exp(-sum).  Scores 1 once the sum reaches
     ``expected`` (16: about 1e-7) after at least two zeros.  The expectation is scaled
     by how this lane ran against its profile when the run began (an exponentially
-    weighted level over ``span`` readings, never above the profile): a quiet holiday is
-    not an obstruction, and the scale does not decay through the run, so a camera
-    blinded at night is found as the small expected counts add up.  Until an hour's bin
+    weighted level over ``span`` readings, never above the profile), and never rises
+    above what it was then: a quiet holiday morning is not an obstruction, yet the
+    expectation does not decay through the run, so a camera blinded at night is found
+    as the small expected counts add up.  Until an hour's bin
     holds ``min_count`` readings the level alone is the expectation, decaying through
     the run as it learns the zeros.
     """
@@ -81,6 +82,7 @@ class Collapse(Detector[float]):
         "_run",
         "_scale",
         "_sum",
+        "_top",
         "bin_s",
         "expected",
         "min_count",
@@ -114,6 +116,7 @@ class Collapse(Detector[float]):
         self._run = 0
         self._sum = 0.0
         self._scale = 1.0
+        self._top = 0.0  # the expectation when the run began: it may fall, never rise
         self._e = 0.0
         bins = int(86400.0 // bin_s)
         self._prof = [0.0] * bins
@@ -138,8 +141,9 @@ class Collapse(Detector[float]):
         if x == 0.0:
             if self._run == 0:
                 self._scale = min(1.0, self._level / prof) if warm and prof > 0.0 else 1.0
+                self._top = prof * self._scale
             self._run += 1
-            self._e = prof * self._scale if warm else self._level
+            self._e = min(prof * self._scale, self._top) if warm else self._level
             self._sum += self._e
             if self._n >= self.warm_up and self._run >= 2 and self._sum >= self.expected:
                 score = 1.0

@@ -57,3 +57,14 @@ def test_a_spike_does_not_make_the_night_zeros_that_follow_an_obstruction() -> N
     det.update(t0, 200.0)  # one wild count late in the evening
     fired = [det.update(t0 + 60.0 * k, _poisson(rng, _rate(t0 + 60.0 * k))) for k in range(1, 300)]
     assert max(fired) == 0.0
+
+
+def test_a_quiet_holiday_morning_is_not_an_obstruction() -> None:
+    rng = random.Random(8)
+    det, _ = _trained(rng)
+    t0 = MIDNIGHT + 4 * DAY + 4 * 3600.0
+    fired = [
+        det.update(t, _poisson(rng, 0.03))  # a holiday: the morning stays as quiet as the night
+        for t in (t0 + 60.0 * k for k in range(6 * 60))
+    ]
+    assert max(fired) == 0.0
