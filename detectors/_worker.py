@@ -67,6 +67,11 @@ log = logging.getLogger(__name__)
 LOCK_CLASS: Final = 1_668_571_001  # advisory lock (class, partitions * 65536 + partition)
 PRESENCE_CLASS: Final = 1_668_571_002  # advisory lock (class, slot): one per live worker
 _MAX_SLOTS: Final = 4096
+#: The shape of a pickled :class:`PartitionState`.  Raise it whenever a detector's state
+#: changes shape (slots added or renamed): a checkpoint of another format then restarts
+#: its detectors at its watermark, instead of failing on a missing attribute mid-stream.
+#: 2: PairDrift's shadow fit, StuckPhase's gaps, Collapse's hourly profile, FullForLong.
+CHECKPOINT_FORMAT: Final = 2
 
 _CLOCK: Final = (
     "SELECT extract(epoch FROM now())::float8 AS now, "
@@ -106,6 +111,7 @@ class PartitionState:
     """Everything one partition remembers between polls; pickled as its checkpoint."""
 
     def __init__(self, partition: int, watermark: float) -> None:
+        self.format = CHECKPOINT_FORMAT
         self.partition = partition
         self.watermark = watermark
         self.last_tick = -math.inf
@@ -375,8 +381,18 @@ class DetectWorker:
                     partition,
                 )
             else:
-                if isinstance(state, PartitionState):
+                if not isinstance(state, PartitionState):
+                    return None
+                found = state.__dict__.get("format", 1)
+                if found == CHECKPOINT_FORMAT:
                     return state
+                log.warning(
+                    "partition %d: checkpoint of format %s, not %d; "
+                    "detectors start afresh at its watermark",
+                    partition,
+                    found,
+                    CHECKPOINT_FORMAT,
+                )
         return None
 
     def _refresh_devices(self, conn: psycopg.Connection[Any], force: bool = False) -> None:

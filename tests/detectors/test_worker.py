@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from citypulse import Device, DeviceKind
 from citypulse.db import connect, upsert_devices
 from detectors._incidents import NullListener
 from detectors._replay import replay
-from detectors._worker import DetectWorker, WorkerConfig, partition_of
+from detectors._worker import DetectWorker, PartitionState, WorkerConfig, partition_of
 from tests._proxy import TcpProxy
 
 EPISODE = 21  # steps of 60 s: 3 lamp-fault reports, then normal past resolve and cooldown
@@ -443,3 +444,13 @@ def test_the_worker_rides_out_a_database_it_cannot_reach(
         r.worker.stop()
         r.thread.join(timeout=20)
     assert r.error is None, r.error
+
+
+def test_a_checkpoint_of_an_older_detector_format_is_not_resumed() -> None:
+    current = PartitionState(3, 1000.0)
+    restored = DetectWorker._restore({"state": pickle.dumps(current)}, 3)
+    assert isinstance(restored, PartitionState)
+    assert restored.watermark == 1000.0
+    older = PartitionState(3, 1000.0)
+    del older.format  # pickled before detector state had a format: its slots differ
+    assert DetectWorker._restore({"state": pickle.dumps(older)}, 3) is None
