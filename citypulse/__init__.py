@@ -19,6 +19,7 @@ from citypulse._args import (
     positive_duration,
     positive_float,
     positive_int,
+    seed_list,
     slug,
     tcp_port,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "positive_duration",
     "positive_float",
     "positive_int",
+    "seed_list",
     "slug",
     "stop_on_signals",
     "tcp_port",

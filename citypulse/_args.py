@@ -85,6 +85,17 @@ non_negative_float = FloatRange(0)
 tcp_port = IntRange(0, 65_535)
 
 
+def seed_list(text: str) -> tuple[int, ...]:
+    """Distinct non-negative integers separated by commas: ``1,2,3``."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or not all(parts):
+        raise ArgumentTypeError(f"expected seeds separated by commas (e.g. 1,2,3), got {text!r}")
+    seeds = tuple(non_negative_int(p) for p in parts)
+    if len(set(seeds)) != len(seeds):
+        raise ArgumentTypeError(f"a seed is repeated in {text!r}")
+    return seeds
+
+
 def iso_time(text: str) -> datetime:
     """An ISO-8601 time with a UTC offset: ``2026-03-01T00:00+03:00`` or ``...Z``."""
     try:

@@ -38,7 +38,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from citypulse import Settings, iso_time, non_negative_float, non_negative_int, positive_float
+from citypulse import (
+    Settings,
+    iso_time,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    seed_list,
+)
 from lab._say import say
 
 # Incident types that count as finding each fault type (recall).  A camera frozen on an
@@ -114,6 +121,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--mqtt",
         action="store_true",
         help="publish through a private Mosquitto and ingest (slower) instead of direct writes",
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="the detection curve: severities 0.25, 0.5, 1 and 2 and a fault-free run over "
+        "--seeds (a benchmark: tens of minutes)",
+    )
+    parser.add_argument(
+        "--seeds", type=seed_list, default=(1, 2, 3), help="seeds of --sweep (1,2,3)"
     )
 
 
@@ -544,6 +560,10 @@ def print_report(result: Score, run: Run, *, days: float, mqtt: bool = False) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.sweep:
+        from lab._eval_sweep import run_cli
+
+        return run_cli(args)
     days = 1.0 if args.quick else args.days
     warmup = min(args.warmup_days, 0.5) if args.quick else args.warmup_days
     start: datetime = args.start

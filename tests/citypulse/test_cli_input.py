@@ -30,6 +30,7 @@ from citypulse import (
     http_url,
     iso_time,
     positive_duration,
+    seed_list,
     slug,
 )
 from citypulse._args import database_url, log_level, mqtt_url
@@ -107,6 +108,12 @@ def wrong_values(action: argparse.Action) -> list[tuple[str, str]]:
         ],
         http_url: [("malformed URL", "notaurl"), ("port out of range", "http://127.0.0.1:99999")],
         log_level: [("unknown level", "LOUD")],
+        seed_list: [
+            ("not a number", "1,x"),
+            ("negative", "1,-2"),
+            ("empty item", "1,,2"),
+            ("repeated", "1,1"),
+        ],
         slug: [("not a slug", "a/b"), ("not a slug", "район")],
         folder: [("a file, not a folder", str(ROOT / "README.md"))],
         broker_user: [("no such user", "no-such-user-here"), ("user without group", "4321")],

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab._eval_scenario import Found, Truth, run_scenario, score
+from simulator import read_ground_truth
 
 H = 3600.0
 
@@ -110,3 +111,26 @@ def test_the_same_scenario_through_mosquitto_and_ingest(db_url: str, tmp_path: P
     assert result.by_type["power_loss"].delays[0] <= 60.0
     # The dead letters were placed where they happened: found within two minutes.
     assert result.by_type["malformed_payload"].delays[0] <= 120.0
+
+
+@pytest.mark.slow
+def test_a_small_run_at_half_severity(db_url: str, tmp_path: Path) -> None:
+    """CI's one run of the detection curve's kind: weaker faults, drawn and recorded."""
+    truth_path = tmp_path / "truth.jsonl"
+    result, run, truth = run_scenario(
+        db_url,
+        start=datetime.fromisoformat("2026-03-02T06:00:00+03:00"),
+        days=0.25,
+        warmup_days=0.25,
+        rate=48.0,
+        seed=2,
+        severity=0.5,
+        truth_path=truth_path,
+    )
+    assert run.faults == len(truth) > 0
+    recorded = read_ground_truth(truth_path)
+    assert {f["severity"] for f in recorded} == {0.5}
+    spikes = [float(f["params"]["factor"]) for f in recorded if f["type"] == "spike"]
+    assert all(2.0 <= s <= 6.5 for s in spikes)
+    assert 0.0 <= result.recall <= 1.0
+    assert result.incidents > 0
