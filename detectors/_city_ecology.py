@@ -189,8 +189,8 @@ class EcologyMonitor(Monitor[EcologyRow]):
     A jump by a large factor (:class:`LogSpike`) is a sensor's ``anomaly`` even when the
     reading is over a limit: ПДК м.р. is a 20-minute mean, so the limit incident waits
     until readings over it span that period (``spanned``), and one reading never opens
-    it.  A jump shared by PM2.5 and PM10, or on a pollutant whose exceedance has already
-    lasted, is air, not a glitch: no spike for it.
+    it.  A PM2.5 jump that PM10 shares or still holds (PM10 contains PM2.5), or a jump of
+    a pollutant whose exceedance has already lasted, is air, not a glitch: no spike.
     """
 
     __slots__ = ("air", "drift", "spikes")
@@ -225,10 +225,15 @@ class EcologyMonitor(Monitor[EcologyRow]):
             s = det.update(t, float(x))
             if s > 0.0:
                 jumps[p] = (s, float(x), before)
-        shared = "pm25" in jumps and "pm10" in jumps  # both fractions up: a plume
+        pm25, pm10 = values["pm25"], values["pm10"]
+        # PM10 contains PM2.5: a PM2.5 jump is air if PM10 rose with it or still holds it;
+        # PM2.5 above PM10 can only be the sensor's error.
+        plume = "pm25" in jumps and (
+            "pm10" in jumps or (pm10 is not None and pm25 is not None and pm10 >= pm25)
+        )
         spiked = False
         for p, (s, x, before) in jumps.items():
-            if (shared and p in ("pm25", "pm10")) or p in exceeded:
+            if (plume and p in ("pm25", "pm10")) or p in exceeded:
                 continue
             spiked = True
             out.append(
@@ -248,7 +253,6 @@ class EcologyMonitor(Monitor[EcologyRow]):
             )
         if not spiked:
             out.append(normal(_T.ANOMALY, t))
-        pm25, pm10 = values["pm25"], values["pm10"]
         if pm25 is None or pm10 is None or exceeded or jumps:
             return  # an exceedance or a jump breaks the PM2.5/PM10 relation for real
         if self.drift.update(t, (float(pm25), float(pm10))) > 0.0:

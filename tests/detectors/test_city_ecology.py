@@ -66,6 +66,18 @@ def test_an_exceedance_that_persists_is_reported_once_it_spans_the_20_minute_mea
     assert [f for out in outs for f in _alarms(out, _T.ANOMALY)] == []
 
 
+def test_a_pm25_jump_that_pm10_still_holds_is_air_even_if_pm10_barely_moved() -> None:
+    rng = random.Random(9)
+    mon = EcologyMonitor(ECO, CityConfig())
+    for i in range(3 * 72):
+        mon.reading(_row(rng, i), [])
+    t = T0 + STEP * 3 * 72
+    out: list[Finding] = []
+    # fine particles arrive: PM2.5 jumps, PM10 (which contains it) rises less but holds it
+    mon.reading(EcologyRow(ECO.id, t, 70.0, 75.0, 30.0, 4.0, 0.5, 40.0, t), out)
+    assert _alarms(out, _T.ANOMALY) == []
+
+
 def _pm_pair(rng: random.Random, i: int, drift: float) -> tuple[float, tuple[float, float]]:
     t = T0 + STEP * i
     pm10 = 45.0 + 15.0 * math.sin(2 * math.pi * (t % 86400) / 86400) + rng.gauss(0.0, 6.0)
