@@ -126,6 +126,10 @@ class Collapse(Detector[float]):
     def level(self) -> float:
         return self._level
 
+    def interrupt(self) -> None:
+        """End the current run of zeros: a report in between could not be read."""
+        self._run, self._sum = 0, 0.0
+
     @property
     def expectation(self) -> float:
         """The count the last reading was expected to have (evidence for an incident)."""
@@ -292,6 +296,13 @@ class CameraMonitor(Monitor[CameraRow]):
         super().__init__(device, config)
         self.config = config
         self.lanes: dict[int, _Lane] = {}
+
+    def dead_letter(self, t: float, reason: str, detail: str, out: list[Finding]) -> None:
+        super().dead_letter(t, reason, detail, out)
+        # The unreadable report may have counted vehicles: no run of zeros spans it (a
+        # camera in wrong units at night has only its empty reports readable).
+        for lane in self.lanes.values():
+            lane.collapse.interrupt()
 
     def reading(self, row: CameraRow, out: list[Finding]) -> None:
         super().reading(row, out)

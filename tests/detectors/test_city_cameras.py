@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 import random
 
+from citypulse import Device, DeviceKind, IncidentType
+from detectors._city import CameraMonitor, CityConfig
 from detectors._city_cameras import Collapse
+from detectors._incidents import Finding
+from detectors._rows import CameraRow
 from tests.detectors._cases import T0
 
 DAY = 86400.0
@@ -68,3 +72,21 @@ def test_a_quiet_holiday_morning_is_not_an_obstruction() -> None:
         for t in (t0 + 60.0 * k for k in range(6 * 60))
     ]
     assert max(fired) == 0.0
+
+
+def test_zeros_between_dead_letters_are_no_obstruction() -> None:
+    rng = random.Random(10)
+    cam = Device(id="cam-1", kind=DeviceKind.CAMERA, report_interval_s=60.0)
+    mon = CameraMonitor(cam, CityConfig())
+    found: list[Finding] = []
+    for i in range(int(5 * DAY / 60)):
+        t = MIDNIGHT + 60.0 * i
+        n = _poisson(rng, _rate(t))
+        if t >= MIDNIGHT + 4 * DAY + 2 * 3600.0 and n > 0:
+            # wrong units from 02:00: a report with vehicles (occupancy in percent) is
+            # refused, an empty one (occupancy 0) still passes
+            mon.dead_letter(t, "invalid", "occupancy 0..1", found)
+            continue
+        row = CameraRow(cam.id, t, 1, int(n), 40.0 if n else None, 0.1 if n else 0.0, None, t)
+        mon.reading(row, found)
+    assert [f for f in found if f.type is IncidentType.CAMERA_OBSTRUCTED and f.alarm] == []
