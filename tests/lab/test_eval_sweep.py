@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -36,15 +37,17 @@ def test_runs_of_one_severity_are_pooled() -> None:
 
 
 @pytest.mark.benchmark
-def test_the_sweep_draws_every_severity_and_a_fault_free_run(tmp_path: Path) -> None:
-    curve = run_sweep(
-        seeds=(1,),
-        start=datetime.fromisoformat("2026-03-02T00:00:00+03:00"),
-        days=0.25,
-        warmup_days=0.1,
-        rate=40.0,
-        directory=tmp_path,
-    )
+def test_the_sweep_draws_every_severity_and_a_fault_free_run() -> None:
+    with tempfile.TemporaryDirectory(prefix="citypulse-sweep-") as tmp:
+        Path(tmp).chmod(0o755)  # the server may run as an unprivileged user
+        curve = run_sweep(
+            seeds=(1,),
+            start=datetime.fromisoformat("2026-03-02T00:00:00+03:00"),
+            days=0.25,
+            warmup_days=0.1,
+            rate=40.0,
+            directory=Path(tmp),
+        )
     assert list(curve["severities"]) == ["0.25", "0.5", "1", "2"]
     for row in curve["severities"].values():
         assert 0.0 <= row["recall"] <= 1.0
