@@ -276,8 +276,6 @@ def test_a_body_without_a_supported_content_type_gets_415(live_api: LiveApi) -> 
 
 # --- dates ------------------------------------------------------------------------------
 
-_NOW = datetime.now(UTC).replace(microsecond=0)
-
 
 @pytest.mark.parametrize(
     ("params", "message"),
@@ -307,16 +305,17 @@ def test_date_ranges_up_to_90_days_and_one_sided_ones(live_api: LiveApi) -> None
         r = c.post(f"{V2}/requests.json", data=_form(live_api))
         assert r.status_code == 201
         rid = r.json()[0]["service_request_id"]
+        now = datetime.now(UTC).replace(microsecond=0)
 
         def ids(**params: str) -> list[str]:
             got = c.get(f"{V2}/requests.json", params=params)
             assert got.status_code == 200, got.text
             return [x["service_request_id"] for x in got.json()]
 
-        start = _NOW - timedelta(days=89)
+        start = now - timedelta(days=89)
         assert ids(start_date=start.isoformat(), end_date=(start + timedelta(days=90)).isoformat())
-        assert ids(start_date=(_NOW - timedelta(hours=1)).isoformat()) == [rid]
-        assert ids(end_date=(_NOW + timedelta(hours=1)).isoformat()) == [rid]
+        assert ids(start_date=(now - timedelta(hours=1)).isoformat()) == [rid]
+        assert ids(end_date=(now + timedelta(hours=1)).isoformat()) == [rid]
         # One date alone spans the 90 days from (or to) it, as a range without dates does.
-        assert ids(start_date=(_NOW - timedelta(days=91)).isoformat()) == []
-        assert ids(end_date=(_NOW + timedelta(days=91)).isoformat()) == []
+        assert ids(start_date=(now - timedelta(days=91)).isoformat()) == []
+        assert ids(end_date=(now + timedelta(days=91)).isoformat()) == []
