@@ -70,6 +70,10 @@ _SERVICE_REQUEST = {
         "agency": {"type": "string"},
         "priority": {"type": "integer", "minimum": 1, "maximum": 4},
         "district": {"type": "string"},
+        "needs_location": {
+            "type": "boolean",
+            "description": "no coordinates (reported by address): an operator places it",
+        },
         "source": {"type": "string", "enum": ["sensor", "citizen"]},
         "external_id": _TEXT,
         "citypulse_status": {
