@@ -77,10 +77,10 @@ def test_report_is_routed_dated_and_counted_like_a_sensor_appeal(live_api: LiveA
 
 
 def test_district_comes_from_the_boundary_before_the_nearest_device(live_api: LiveApi) -> None:
-    # Just south of the Leninsky/Moskovsky boundary; the nearest device (pk-moskovsky-2,
-    # about 220 m north) is in the Moskovsky district.
+    # Just south of the Leninsky/Moskovsky boundary; the three nearest devices
+    # (pk-moskovsky-2 about 190 m north, then two cameras) are in the Moskovsky district.
     with live_api.client() as c:
-        rid = _post(live_api, c, service_code="street-lighting", lat="54.5118", long="36.2500")
+        rid = _post(live_api, c, service_code="street-lighting", lat="54.5123", long="36.2500")
         req = _get(c, rid)
         assert req["district"] == "Ленинский округ"
         assert req["agency_responsible"] == CITY
