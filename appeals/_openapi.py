@@ -267,6 +267,11 @@ def openapi_document() -> dict[str, Any]:
                         _query("district", "district name", {"type": "string"}),
                         _query("external_id", "the sender's idempotency key", {"type": "string"}),
                         _query("overdue", "past the deadline and not done", {"type": "boolean"}),
+                        _query(
+                            "needs_location",
+                            "reported by address only: still to be placed on the map",
+                            {"type": "boolean"},
+                        ),
                         _query("jurisdiction_id", "ignored (one jurisdiction)", {"type": "string"}),
                     ],
                     "responses": {

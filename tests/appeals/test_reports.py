@@ -143,6 +143,8 @@ def test_a_report_by_address_is_routed_and_marked_for_placing(live_api: LiveApi)
         assert xml.findtext("request/address_id") == "kaluga-fias-4021"
         to_place = c.get(f"{V2}/requests.json", params={"needs_location": "true"}).json()
         assert sorted(r["service_request_id"] for r in to_place) == sorted([by_string, by_id])
+        spec = c.get("/openapi.json").json()["paths"][f"{V2}/requests.{{fmt}}"]["get"]
+        assert "needs_location" in {p["name"] for p in spec["parameters"]}
         r = c.get(f"{V2}/requests.json", params={"needs_location": "maybe"})
         assert r.status_code == 400
         assert "needs_location" in r.json()[0]["description"]
