@@ -23,11 +23,18 @@ if TYPE_CHECKING:
         RoutingError,
         ServerStartError,
         TransitionRefused,
+        UnknownService,
     )
     from appeals._facts import format_duration, format_number, format_quantity, format_unit
     from appeals._georeport import open311_status, service_request
     from appeals._listener import appeal_writer
-    from appeals._requests import Report, RequestQuery, list_requests, submit_report
+    from appeals._requests import (
+        Report,
+        RequestQuery,
+        list_requests,
+        report_district,
+        submit_report,
+    )
     from appeals._routing import (
         Correlation,
         Route,
@@ -75,6 +82,7 @@ __all__ = [
     "Service",
     "Texts",
     "TransitionRefused",
+    "UnknownService",
     "add_key",
     "appeal_writer",
     "correlate",
@@ -94,6 +102,7 @@ __all__ = [
     "parse_duration",
     "parse_routing",
     "record_remote_event",
+    "report_district",
     "revoke_key",
     "serve",
     "serve_in_thread",

@@ -240,6 +240,7 @@ def parse_report(fields: Mapping[str, str], routing: Routing, idem: str | None) 
         lat=lat,
         lon=lon,
         address=address,
+        address_id=fields.get("address_id", ""),
         media_url=media,
         contact={k: fields[k] for k in _CONTACT_FIELDS if fields.get(k)},
         idempotency_key=idem,

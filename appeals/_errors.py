@@ -6,6 +6,7 @@
     ├── RoutingError        the routing file is invalid; ``where`` names the place
     │                       (also a citypulse ConfigError: exit code 2 at the CLI)
     ├── AppealNotFound      no appeal with ``appeal_id``
+    ├── UnknownService      no service ``service_code`` in the routing file
     ├── TransitionRefused   ``appeal_id`` cannot go from ``current`` to ``target``
     ├── ApiError            a request the API refuses; ``status`` is the HTTP status
     └── ServerStartError    the API server did not start on ``host``:``port``
@@ -34,6 +35,12 @@ class AppealNotFound(AppealsError):
     def __init__(self, appeal_id: int) -> None:
         super().__init__(f"no appeal {appeal_id}")
         self.appeal_id = appeal_id
+
+
+class UnknownService(AppealsError):
+    def __init__(self, service_code: str) -> None:
+        super().__init__(f"unknown service_code {service_code[:64]!r} (see GET services)")
+        self.service_code = service_code
 
 
 class TransitionRefused(AppealsError):

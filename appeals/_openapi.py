@@ -70,6 +70,10 @@ _SERVICE_REQUEST = {
         "agency": {"type": "string"},
         "priority": {"type": "integer", "minimum": 1, "maximum": 4},
         "district": {"type": "string"},
+        "needs_location": {
+            "type": "boolean",
+            "description": "no coordinates (reported by address): an operator places it",
+        },
         "source": {"type": "string", "enum": ["sensor", "citizen"]},
         "external_id": _TEXT,
         "citypulse_status": {
@@ -306,6 +310,11 @@ def openapi_document() -> dict[str, Any]:
                         _query("district", "district name", {"type": "string"}),
                         _query("external_id", "the sender's idempotency key", {"type": "string"}),
                         _query("overdue", "past the deadline and not done", {"type": "boolean"}),
+                        _query(
+                            "needs_location",
+                            "reported by address only: still to be placed on the map",
+                            {"type": "boolean"},
+                        ),
                         _query("jurisdiction_id", "ignored (one jurisdiction)", {"type": "string"}),
                         _KEY_PARAM,
                     ],

@@ -237,6 +237,8 @@ class Appeal:
     lat: float | None = None
     lon: float | None = None
     address: str = ""
+    address_id: str = ""  # GeoReport v2 address_id, when a reporter gave one
+    needs_location: bool = False  # no coordinates: an operator places it on the map
     district: str = ""
     locale: str = "ru"
     expected_at: datetime | None = None  # deadline
