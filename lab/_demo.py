@@ -43,6 +43,8 @@ from citypulse import (
 from lab._say import say
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from lab._embedded import EmbeddedPostgres
 
 HELP = "run the whole system on embedded defaults"
@@ -392,6 +394,17 @@ WHERE source = 'sensor' AND status = ANY(%s) ORDER BY priority DESC, id
 """
 
 
+def due_line(agency: str, due: datetime | None, zone: ZoneInfo, locale: str) -> str:
+    """``Минтранс, срок: 26.11 10:28 МСК`` (``due:`` in English): an appeal's deadline in
+    the region's zone, named."""
+    from appeals import zone_label
+
+    deadline = "—"
+    if due is not None:
+        deadline = f"{due.astimezone(zone):%d.%m %H:%M} {zone_label(zone, due, locale)}"
+    return f"{agency}, {'срок' if locale == 'ru' else 'due'}: {deadline}"
+
+
 def _finish(
     url: str,
     data: Path,
@@ -446,15 +459,14 @@ def _finish(
         f"  appeals:    {total} created from incidents"
         + (f" ({', '.join(f'{n} {s}' for s, n in sectors)})" if sectors else "")
     )
-    zone = routing.zone
+    zone, locale = routing.zone, settings.locale or routing.locale
     for _id, sector, title, description, agency, due in samples:
         print(f"    №{_id} [{sector}] {title}")
         for line in description.splitlines():
             if line.strip() and not line.startswith(title):
                 print(f"        {line}")
         if agency:
-            deadline = f"{due.astimezone(zone):%d.%m %H:%M}" if due else "—"
-            print(f"        → {agency}, срок: {deadline}")
+            print(f"        → {due_line(agency, due, zone, locale)}")
     if still_open:
         listed = ", ".join(f"№{a['id']} ({a['status']})" for a in still_open)
         print(f"  open:       {listed}: still going on, waiting for an operator")

@@ -18,15 +18,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
 from citypulse.cli import build_parser, main
 from citypulse.db import count_readings, scalar
+from lab._demo import due_line
 from lab._embedded import EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -324,3 +326,13 @@ def test_scripts_citypulse_bootstraps_then_runs_the_checkout_citypulse(tmp_path:
     )
     assert done.stdout.splitlines() == [str(elsewhere), "db", "status", "--json", "a b"]
     assert "installing" in done.stderr
+
+
+def test_the_summary_gives_deadlines_in_its_language_and_the_regions_zone() -> None:
+    due = datetime(2026, 11, 26, 7, 28, tzinfo=UTC)
+    zone = ZoneInfo("Europe/Moscow")
+    assert due_line("Минтранс", due, zone, "ru") == "Минтранс, срок: 26.11 10:28 МСК"
+    assert due_line("Минтранс", due, zone, "en") == "Минтранс, due: 26.11 10:28 MSK"
+    assert due_line("Минтранс", None, zone, "en") == "Минтранс, due: —"
+    yekaterinburg = ZoneInfo("Asia/Yekaterinburg")
+    assert due_line("Минтранс", due, yekaterinburg, "ru") == "Минтранс, срок: 26.11 12:28 МСК+2"
