@@ -93,14 +93,14 @@ def variables(kinds: Sequence[str]) -> list[db.QueryVariable]:
 
 
 def new_dashboard(key: str, title: str, description: str, kinds: Sequence[str]) -> db.Dashboard:
-    """A dashboard with the shared variables, links, time settings and tags."""
+    """A dashboard with the shared variables, links, time settings and tags (the time zone,
+    the region's, is set by ``build_dashboards``)."""
     return (
         db.Dashboard(title)
         .uid(UIDS[key])
         .description(description)
         .tags([TAG])
         .time("now-24h", "now")
-        .timezone("browser")
         .refresh("1m")
         .tooltip(dm.DashboardCursorSync.CROSSHAIR)
         .editable()
