@@ -43,8 +43,6 @@ from citypulse import (
 from lab._say import say
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
     from lab._embedded import EmbeddedPostgres
 
 HELP = "run the whole system on embedded defaults"
@@ -394,17 +392,6 @@ WHERE source = 'sensor' AND status = ANY(%s) ORDER BY priority DESC, id
 """
 
 
-def due_line(agency: str, due: datetime | None, zone: ZoneInfo, locale: str) -> str:
-    """``Минтранс, срок: 26.11 10:28 МСК`` (``due:`` in English): an appeal's deadline in
-    the region's zone, named."""
-    from appeals import zone_label
-
-    deadline = "—"
-    if due is not None:
-        deadline = f"{due.astimezone(zone):%d.%m %H:%M} {zone_label(zone, due, locale)}"
-    return f"{agency}, {'срок' if locale == 'ru' else 'due'}: {deadline}"
-
-
 def _finish(
     url: str,
     data: Path,
@@ -430,6 +417,7 @@ def _finish(
     from citypulse import AppealStatus
     from citypulse.db import connect
     from lab._report import write_report
+    from lab._report_words import Words
 
     routing = load_routing(settings.routing_file)
     with connect(url, autocommit=True) as conn:
@@ -459,14 +447,14 @@ def _finish(
         f"  appeals:    {total} created from incidents"
         + (f" ({', '.join(f'{n} {s}' for s, n in sectors)})" if sectors else "")
     )
-    zone, locale = routing.zone, settings.locale or routing.locale
+    words = Words(settings.locale or routing.locale, routing.zone)
     for _id, sector, title, description, agency, due in samples:
         print(f"    №{_id} [{sector}] {title}")
         for line in description.splitlines():
             if line.strip() and not line.startswith(title):
                 print(f"        {line}")
         if agency:
-            print(f"        → {due_line(agency, due, zone, locale)}")
+            print(f"        → {agency}, {words.due(due)}")
     if still_open:
         listed = ", ".join(f"№{a['id']} ({a['status']})" for a in still_open)
         print(f"  open:       {listed}: still going on, waiting for an operator")

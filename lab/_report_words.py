@@ -76,6 +76,7 @@ WORDS = {
     "citizens_h": ("Обращения граждан", "Citizens' appeals"),
     "citizen_head": ("№|обращение|где|получено|статус", "#|appeal|where|received|status"),
     "citizen": ("обращение гражданина", "citizen's appeal"),
+    "due": ("срок: {at}", "due: {at}"),
     "footer": (
         "Сформировано citypulse {at}. Графики построены по исходным показаниям; "
         "те же данные — в дашбордах Grafana.",
@@ -215,6 +216,11 @@ class Words:
     def zoned(self, t: datetime, text: str) -> str:
         """``text`` (a time of ``t``) followed by the zone's name: ``10:28 МСК``."""
         return f"{text}\u00a0{self.label(t)}"
+
+    def due(self, at: datetime | None) -> str:
+        """``срок: 26.11 10:28 МСК`` / ``due: 26.11 10:28 MSK``; a dash when none."""
+        when = self.zoned(at, f"{at.astimezone(self.zone):%d.%m %H:%M}") if at else "—"
+        return self.say("due", at=when)
 
     def zone_named(self, key: str, at: datetime) -> str:
         """A sentence naming the zone and its offset: «время: МСК (UTC+3)»; a zone that

@@ -28,8 +28,8 @@ import pytest
 
 from citypulse.cli import build_parser, main
 from citypulse.db import count_readings, scalar
-from lab._demo import due_line
 from lab._embedded import EmbeddedPostgres, free_port
+from lab._report_words import Words
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the three showcase faults only, so that every one of them must be found
@@ -330,9 +330,8 @@ def test_scripts_citypulse_bootstraps_then_runs_the_checkout_citypulse(tmp_path:
 
 def test_the_summary_gives_deadlines_in_its_language_and_the_regions_zone() -> None:
     due = datetime(2026, 11, 26, 7, 28, tzinfo=UTC)
-    zone = ZoneInfo("Europe/Moscow")
-    assert due_line("Минтранс", due, zone, "ru") == "Минтранс, срок: 26.11 10:28 МСК"
-    assert due_line("Минтранс", due, zone, "en") == "Минтранс, due: 26.11 10:28 MSK"
-    assert due_line("Минтранс", None, zone, "en") == "Минтранс, due: —"
-    yekaterinburg = ZoneInfo("Asia/Yekaterinburg")
-    assert due_line("Минтранс", due, yekaterinburg, "ru") == "Минтранс, срок: 26.11 12:28 МСК+2"
+    moscow = ZoneInfo("Europe/Moscow")
+    assert Words("ru", moscow).due(due) == "срок: 26.11 10:28\u00a0МСК"
+    assert Words("en", moscow).due(due) == "due: 26.11 10:28\u00a0MSK"  # not «срок»
+    assert Words("en", moscow).due(None) == "due: —"
+    assert Words("ru", ZoneInfo("Asia/Yekaterinburg")).due(due) == "срок: 26.11 12:28\u00a0МСК+2"
