@@ -102,8 +102,10 @@ def _device_silent(f: Facts) -> str:
         f"{what} {f.since()}",
         heard,
         f.t(
-            f"устройство передаёт данные раз в {format_duration(expected, 'ru')}",
-            f"reports expected every {format_duration(expected, 'en')}",
+            "устройство передаёт данные "
+            + ("раз в минуту" if expected == 60 else f"раз в {format_duration(expected, 'ru')}"),
+            "reports expected every "
+            + ("minute" if expected == 60 else format_duration(expected, "en")),
         ),
     )
 

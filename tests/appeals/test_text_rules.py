@@ -340,8 +340,12 @@ def test_notes_say_what_happens_next(
     worse = incident(itype, case, LONG, severity=4)
     lasted = format_duration(LONG + case.lead_s, locale)
     zone = "МСК" if locale == "ru" else "MSK"
-    escalated = texts.escalated_note(worse, 4, locale=locale)
-    assert f"12:52 {zone}" in escalated.replace("\u00a0", " ")  # as of when it got worse
-    resolved = texts.resolved_note(worse, locale=locale)
-    assert lasted in resolved  # the whole episode, 2 h 24 min (and the lead)
-    assert f"12:52 {zone}" in resolved.replace("\u00a0", " ")
+    began = f"{START - timedelta(seconds=case.lead_s) + timedelta(hours=3):%H:%M} {zone}"
+    escalated = texts.escalated_note(worse, 4, locale=locale).replace("\u00a0", " ")
+    assert f"12:52 {zone}" in escalated  # as of when it got worse
+    assert began in escalated  # since when
+    assert lasted.replace("\u00a0", " ") in escalated  # how long by then
+    resolved = texts.resolved_note(worse, locale=locale).replace("\u00a0", " ")
+    assert lasted.replace("\u00a0", " ") in resolved  # the whole episode, 2 h 24 min (+ lead)
+    assert f"12:52 {zone}" in resolved
+    assert began in resolved
