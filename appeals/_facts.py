@@ -65,6 +65,7 @@ _UNITS = {
     "spots": ("мест", "spaces"),
 }
 _MICROGRAMS = frozenset({"µg/m³", "ug/m3", "μg/m³"})
+_COUNTS = frozenset({"vehicles", "spots"})
 _POLLUTANTS = frozenset({"pm25", "pm10", "no2", "so2", "co", "o3"})
 _APPROACHES = {
     "n": ("с севера", "from the north"),
@@ -130,6 +131,8 @@ def format_quantity(x: float | None, unit: str, locale: str = "ru", *, metric: s
         return format_duration(x, locale)
     if metric in _POLLUTANTS and raw in _MICROGRAMS:
         x, raw = x / 1000.0, "mg/m³"  # hygienic limits are stated in mg/m³
+    if raw in _COUNTS:  # a learnt level of vehicles or spaces: no hundredths of a car
+        x = round(x) if abs(x) >= 10 else round(x, 1)
     shown = format_unit(raw, locale)
     return f"{format_number(x, locale)}{NBSP}{shown}" if shown else format_number(x, locale)
 

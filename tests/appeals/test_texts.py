@@ -342,6 +342,8 @@ def test_quantity_formats() -> None:
     assert format_quantity(10018.0, "s") == f"2{NB}ч 47{NB}мин"
     assert format_quantity(0.86, "ratio", "en") == f"86{NB}%"
     assert format_quantity(7.5, "km/h") == f"7,5{NB}км/ч"
+    assert format_quantity(6.77, "vehicles") == f"6,8{NB}авт."  # a learnt level, not 6,77 cars
+    assert format_quantity(41.5, "vehicles", "en") == f"42{NB}vehicles"
     assert format_quantity(3.0, "") == "3"
     assert format_quantity(None, "s") == format_quantity(float("nan"), "s") == ""
     assert format_unit("µg/m³") == "мкг/м³"
