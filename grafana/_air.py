@@ -14,7 +14,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from citypulse import AIR_LIMITS
 from grafana._devices import incident_annotation, incidents_table, per_device, weighted
-from grafana._panels import CITY_TZ, device_link, grid, new_dashboard, thresholds, ts
+from grafana._panels import device_link, grid, new_dashboard, thresholds, ts
 from grafana._query import series
 
 _POLLUTANTS = (
@@ -56,7 +56,9 @@ def _rolling_mean_sql(p: str) -> str:
         """
 
 
-def _exceedances_sql() -> str:
+def _exceedances_sql(zone: str) -> str:
+    """Hours over the maximum single limit and days (in the region's ``zone``) over the
+    daily one."""
     values = ",\n".join(
         f"('{label}', e.{p}_max, e.{p}_avg, {limits(p)[0]}, {limits(p)[1]})"
         for p, label, _ in _POLLUTANTS
@@ -68,7 +70,7 @@ def _exceedances_sql() -> str:
             CROSS JOIN LATERAL (VALUES {values}) AS v(pollutant, peak, mean, max_single, daily)
             WHERE $__timeFilter(e.bucket) AND e.device_id IN ($device)
         ), daily AS (
-            SELECT device_id, pollutant, date_trunc('day', bucket AT TIME ZONE '{CITY_TZ}') AS day,
+            SELECT device_id, pollutant, date_trunc('day', bucket AT TIME ZONE '{zone}') AS day,
                    sum(mean * readings) / nullif(sum(readings), 0) > max(daily) AS over
             FROM hourly
             GROUP BY 1, 2, 3
@@ -88,8 +90,9 @@ def _exceedances_sql() -> str:
         """
 
 
-def air() -> db.Dashboard:
+def air(zone: str) -> db.Dashboard:
     d = new_dashboard(
+        zone,
         "air",
         "citypulse · Air quality",
         "Pollutants at the ecology stations against the СанПиН 1.2.3685-21 limits (maximum "
@@ -130,7 +133,7 @@ def air() -> db.Dashboard:
     d = d.with_panel(
         grid(
             "Exceedances in the range",
-            _exceedances_sql(),
+            _exceedances_sql(zone),
             description="Per station and pollutant: hours whose maximum exceeded the maximum "
             "single limit and (local) days whose mean exceeded the daily limit.",
             w=12,

@@ -131,6 +131,12 @@ def test_times_show_in_the_regions_zone(tmp_path: Path, monkeypatch: pytest.Monk
     assert load_routing().timezone == "Europe/Moscow"
     elsewhere = build_dashboards(timezone="Asia/Yekaterinburg")
     assert {m["timezone"] for m in elsewhere.values()} == {"Asia/Yekaterinburg"}
+    # Hour-of-week baselines and days are the region's too.
+    text = json.dumps(elsewhere)
+    assert "AT TIME ZONE 'Asia/Yekaterinburg'" in text
+    assert "Europe/Moscow" not in text
+    with pytest.raises(ValueError, match="IANA"):
+        build_dashboards(timezone="Europe/Moscow' OR 1=1 --")
     # `citypulse grafana build` takes the zone from the routing file in use.
     routing = tmp_path / "routing.yaml"
     text = (Path(appeals.__file__).parent / "routing.default.yaml").read_text(encoding="utf-8")
