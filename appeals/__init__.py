@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     )
     from appeals._texts import AppealText, Texts
     from appeals._writer import DASHBOARDS, AppealWriter, grafana_link
+    from appeals._zones import utc_offset, zone_label
 else:
     __getattr__ = lazy_exports(__name__, __file__)
 
@@ -109,4 +110,6 @@ __all__ = [
     "service_request",
     "submit_report",
     "transition",
+    "utc_offset",
+    "zone_label",
 ]

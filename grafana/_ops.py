@@ -33,8 +33,9 @@ def _seconds() -> list[dm.DynamicConfigValue]:
     return [dm.DynamicConfigValue(id_val="unit", value="dtdurations")]
 
 
-def appeals() -> db.Dashboard:
+def appeals(zone: str) -> db.Dashboard:
     d = new_dashboard(
+        zone,
         "appeals",
         "citypulse · Incidents and appeals",
         "The governance center's queue: appeals from sensors and from citizens side by side, "
@@ -231,8 +232,9 @@ def _ingest_tiers(select: str, *, per_worker: bool = False) -> str:
     )
 
 
-def ingest() -> db.Dashboard:
+def ingest(zone: str) -> db.Dashboard:
     d = new_dashboard(
+        zone,
         "ingest",
         "citypulse · Ingest health",
         "Readings per second, rejected payloads by reason, silent devices and ingest lag.",
