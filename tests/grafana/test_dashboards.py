@@ -141,6 +141,8 @@ def test_times_show_in_the_regions_zone(tmp_path: Path, monkeypatch: pytest.Monk
     routing = tmp_path / "routing.yaml"
     text = (Path(appeals.__file__).parent / "routing.default.yaml").read_text(encoding="utf-8")
     routing.write_text(text.replace("timezone: Europe/Moscow", "timezone: Asia/Yekaterinburg"))
+    boundaries = Path(appeals.__file__).parent / "districts.default.geojson"
+    (tmp_path / boundaries.name).write_bytes(boundaries.read_bytes())
     monkeypatch.setenv("CITYPULSE_ROUTING_FILE", str(routing))
     out = tmp_path / "out"
     assert main(["grafana", "build", "--out", str(out)]) == 0
