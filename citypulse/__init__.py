@@ -62,6 +62,13 @@ from citypulse._records import (
     TrafficLightReading,
 )
 from citypulse._settings import LOCALES, Locale, MqttUrl, Secret, Settings, mask_url
+from citypulse._signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignatureError,
+    sign_body,
+    verify_body,
+)
 
 __all__ = [
     "AIR_LIMITS",
@@ -69,7 +76,9 @@ __all__ = [
     "LOCALES",
     "MG_PER_M3",
     "READING_TYPES",
+    "SIGNATURE_HEADER",
     "SLUG_RE",
+    "TIMESTAMP_HEADER",
     "UG_PER_M3",
     "AirLimit",
     "Appeal",
@@ -101,6 +110,7 @@ __all__ = [
     "SchemaModeError",
     "Secret",
     "Settings",
+    "SignatureError",
     "TrafficLightReading",
     "folder",
     "http_url",
@@ -116,7 +126,9 @@ __all__ = [
     "positive_duration",
     "positive_float",
     "positive_int",
+    "sign_body",
     "slug",
     "stop_on_signals",
     "tcp_port",
+    "verify_body",
 ]

@@ -10,6 +10,7 @@
     │   │                        starting up, shutting down, too many connections): retry
     │   ├── MigrationError       a migration failed or an applied one was edited
     │   └── SchemaModeError      the requested schema mode cannot run on this server
+    ├── SignatureError           a signed body did not verify (citypulse/_signing.py)
     ├── SimulatorError           simulator/_errors.py
     ├── IngestError              ingest/_errors.py
     ├── DetectorError            detectors/_errors.py
