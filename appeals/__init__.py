@@ -14,22 +14,36 @@ from citypulse import lazy_exports
 
 if TYPE_CHECKING:
     from appeals._api import Api
-    from appeals._auth import KeyStore, Principal, Role, add_key, hash_key, revoke_key
+    from appeals._auth import (
+        KeyStore,
+        Principal,
+        Role,
+        add_key,
+        add_system_key,
+        hash_key,
+        revoke_key,
+    )
     from appeals._correlate import Correlated, Link, correlate, haversine_m
     from appeals._errors import (
         ApiError,
         AppealNotFound,
         AppealsError,
+        EventConflict,
         RoutingError,
         ServerStartError,
         TransitionRefused,
     )
+    from appeals._event_store import EventOutcome, EventRecorder, SystemEvent
+    from appeals._event_texts import EventFacts, EventTexts
+    from appeals._events import parse_event
     from appeals._facts import format_duration, format_number, format_quantity, format_unit
     from appeals._georeport import open311_status, service_request
     from appeals._listener import appeal_writer
     from appeals._requests import Report, RequestQuery, list_requests, submit_report
     from appeals._routing import (
         Correlation,
+        Events,
+        EventSource,
         Route,
         Routing,
         Service,
@@ -62,6 +76,13 @@ __all__ = [
     "BackgroundService",
     "Correlated",
     "Correlation",
+    "EventConflict",
+    "EventFacts",
+    "EventOutcome",
+    "EventRecorder",
+    "EventSource",
+    "EventTexts",
+    "Events",
     "KeyStore",
     "Link",
     "Principal",
@@ -73,9 +94,11 @@ __all__ = [
     "RoutingError",
     "ServerStartError",
     "Service",
+    "SystemEvent",
     "Texts",
     "TransitionRefused",
     "add_key",
+    "add_system_key",
     "appeal_writer",
     "correlate",
     "create_appeal",
@@ -92,6 +115,7 @@ __all__ = [
     "open311_status",
     "open_pool",
     "parse_duration",
+    "parse_event",
     "parse_routing",
     "record_remote_event",
     "revoke_key",

@@ -9,6 +9,7 @@
     GET  /open311/v2/requests/{id}.{json|xml}        one request
     GET  /api/v1/appeals/{id}                        an appeal with history and links (operator)
     POST /api/v1/appeals/{id}/{action}               accept|progress|resolve|reject|close (operator)
+    POST /api/v1/events                              another system's event (system; _events)
     GET  /health                                     the database answers
     GET  /openapi.json                               this API as OpenAPI 3
 
@@ -43,6 +44,7 @@ from starlette.routing import Route
 
 from appeals._auth import KeyStore, Principal, Role
 from appeals._errors import ApiError, AppealNotFound, TransitionRefused
+from appeals._events import EventIntake
 from appeals._georeport import service_definition, to_xml, to_xml_object
 from appeals._openapi import openapi_document
 from appeals._requests import (
@@ -218,8 +220,8 @@ def parse_query(params: Mapping[str, str], routing: Routing) -> RequestQuery:
         if bad:
             raise ApiError(400, "status: expected open, closed or both (comma-separated)")
     source = params.get("source") or None
-    if source is not None and source not in ("sensor", "citizen"):
-        raise ApiError(400, "source: expected sensor or citizen")
+    if source is not None and source not in ("sensor", "citizen", "system"):
+        raise ApiError(400, "source: expected sensor, citizen or system")
     sector = params.get("sector") or None
     if sector is not None and sector not in routing.sectors:
         raise ApiError(400, "sector: not one of the sector blocks (see GET services, group)")
@@ -548,6 +550,7 @@ def _application(api: Api) -> Starlette:
         Route(v2 + "/requests/{id}.{fmt}", api.one, methods=["GET"]),
         Route("/api/v1/appeals/{id}", api.appeal, methods=["GET"]),
         Route("/api/v1/appeals/{id}/{action}", api.act, methods=["POST"]),
+        Route("/api/v1/events", EventIntake(api).submit, methods=["POST"]),
     ]
 
     async def api_error(request: Request, exc: Exception) -> Response:

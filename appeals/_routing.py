@@ -19,14 +19,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from appeals._errors import RoutingError
-from citypulse import LOCALES, DeviceKind, IncidentType
+from citypulse import LOCALES, SLUG_RE, DeviceKind, EventIncidentType, IncidentType
 
 DEFAULT_ROUTING = "routing.default.yaml"
 _SERVICE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _TOP_KEYS = frozenset(
-    {"region", "timezone", "locale", "sectors", "districts", "correlation", "services", "routes"}
+    {
+        "region",
+        "timezone",
+        "locale",
+        "sectors",
+        "districts",
+        "correlation",
+        "services",
+        "routes",
+        "events",
+    }
 )
+_EVENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _ROUTE_KEYS = frozenset(
     {"sector", "service_code", "agency", "priority", "deadline", "auto_resolve"}
 )
@@ -64,6 +75,29 @@ class Correlation:
 
 
 @dataclass(frozen=True, slots=True)
+class EventSource:
+    """Another system that sends events: its names in texts, and its event types mapped
+    to the incident types they open."""
+
+    name_ru: str
+    name_en: str
+    types: Mapping[str, EventIncidentType]
+
+    def name(self, locale: str) -> str:
+        return self.name_ru if locale == "ru" else self.name_en
+
+
+@dataclass(frozen=True, slots=True)
+class Events:
+    """The ``events`` section: who may send events, and when two are one situation (same
+    incident type, within ``distance_m`` and ``window`` of the open incident's last event)."""
+
+    sources: Mapping[str, EventSource] = field(default_factory=dict)
+    distance_m: float = 150.0
+    window: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
 class Routing:
     """The whole validated routing configuration."""
 
@@ -76,6 +110,8 @@ class Routing:
     by_kind: Mapping[tuple[IncidentType, DeviceKind], Route] = field(default_factory=dict)
     districts: Mapping[str, str] = field(default_factory=dict)
     correlation: Correlation = field(default_factory=Correlation)
+    event_routes: Mapping[EventIncidentType, Route] = field(default_factory=dict)
+    events: Events = field(default_factory=Events)
 
     def route(self, incident_type: IncidentType, kind: DeviceKind | None = None) -> Route:
         """The route for ``incident_type`` on a device of ``kind`` (every type has one)."""
@@ -85,6 +121,10 @@ class Routing:
                 return special
         return self.routes[incident_type]
 
+    def event_route(self, incident_type: EventIncidentType) -> Route:
+        """The route for an incident another system's event opened (every type has one)."""
+        return self.event_routes[incident_type]
+
     def service(self, service_code: str) -> Service | None:
         for s in self.services:
             if s.service_code == service_code:
@@ -93,7 +133,7 @@ class Routing:
 
     def route_for_service(self, service_code: str) -> Route | None:
         """The first route to ``service_code``: agency and deadline for citizens' reports."""
-        for route in (*self.routes.values(), *self.by_kind.values()):
+        for route in (*self.routes.values(), *self.by_kind.values(), *self.event_routes.values()):
             if route.service_code == service_code:
                 return route
         return None
@@ -183,7 +223,7 @@ class _Parser:
             raise self.fail("sectors", "a sector block is listed twice")
         services = self.services(top["services"], sectors)
         codes = {s.service_code for s in services}
-        routes, by_kind = self.routes(top["routes"], sectors, codes)
+        routes, by_kind, event_routes = self.routes(top["routes"], sectors, codes)
         districts = {
             k: self.text(v, f"districts.{k}")
             for k, v in self.mapping(top.get("districts", {}) or {}, "districts").items()
@@ -198,6 +238,49 @@ class _Parser:
             by_kind=by_kind,
             districts=districts,
             correlation=self.correlation(top.get("correlation", {}) or {}),
+            event_routes=event_routes,
+            events=self.events(top.get("events", {}) or {}),
+        )
+
+    def events(self, value: object) -> Events:
+        raw = self.mapping(value, "events")
+        self.keys(raw, frozenset({"dedup", "sources"}), "events")
+        dedup = self.mapping(raw.get("dedup", {}) or {}, "events.dedup")
+        self.keys(dedup, frozenset({"distance_m", "window"}), "events.dedup")
+        distance = dedup.get("distance_m", 150)
+        if isinstance(distance, bool) or not isinstance(distance, int | float) or distance <= 0:
+            raise self.fail("events.dedup.distance_m", "expected a positive number of metres")
+        sources: dict[str, EventSource] = {}
+        for slug, item in self.mapping(raw.get("sources", {}) or {}, "events.sources").items():
+            where = f"events.sources.{slug}"
+            if not SLUG_RE.match(slug):
+                raise self.fail(where, "a source is named by letters, digits, _ and - only")
+            spec = self.mapping(item, where)
+            self.keys(spec, frozenset({"name", "name_en", "types"}), where)
+            types: dict[str, EventIncidentType] = {}
+            mapping = self.mapping(spec.get("types"), f"{where}.types")
+            if not mapping:
+                raise self.fail(f"{where}.types", "map at least one event type")
+            for name, target in mapping.items():
+                if not _EVENT_TYPE.match(name):
+                    raise self.fail(f"{where}.types.{name}", "lowercase letters, digits, _ . -")
+                try:
+                    types[name] = EventIncidentType(self.text(target, f"{where}.types.{name}"))
+                except ValueError:
+                    known = ", ".join(t.value for t in EventIncidentType)
+                    raise self.fail(
+                        f"{where}.types.{name}", f"{target!r} is not one of {known}"
+                    ) from None
+            name_ru = self.text(spec.get("name"), f"{where}.name")
+            sources[slug] = EventSource(
+                name_ru=name_ru,
+                name_en=self.text(spec.get("name_en", name_ru), f"{where}.name_en"),
+                types=types,
+            )
+        return Events(
+            sources=sources,
+            distance_m=float(distance),
+            window=self.duration(dedup.get("window", "1h"), "events.dedup.window"),
         )
 
     def correlation(self, value: object) -> Correlation:
@@ -257,9 +340,13 @@ class _Parser:
 
     def routes(
         self, value: object, sectors: tuple[str, ...], codes: set[str]
-    ) -> tuple[dict[IncidentType, Route], dict[tuple[IncidentType, DeviceKind], Route]]:
+    ) -> tuple[
+        dict[IncidentType, Route],
+        dict[tuple[IncidentType, DeviceKind], Route],
+        dict[EventIncidentType, Route],
+    ]:
         raw = self.mapping(value, "routes")
-        known = {t.value for t in IncidentType}
+        known = {t.value for t in IncidentType} | {t.value for t in EventIncidentType}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise self.fail("routes", f"unknown incident type(s) {', '.join(unknown)}")
@@ -268,9 +355,17 @@ class _Parser:
             raise self.fail("routes", f"no route for incident type(s) {', '.join(missing)}")
         routes: dict[IncidentType, Route] = {}
         by_kind: dict[tuple[IncidentType, DeviceKind], Route] = {}
+        event_routes: dict[EventIncidentType, Route] = {}
+        events = {t.value for t in EventIncidentType}
         for name, item in raw.items():
             where = f"routes.{name}"
             spec = self.mapping(item, where)
+            if name in events:  # another system's event: no device, so no kinds
+                self.keys(spec, _ROUTE_KEYS, where)
+                event_routes[EventIncidentType(name)] = self.route(
+                    spec, where, sectors, codes, None
+                )
+                continue
             self.keys(spec, _ROUTE_KEYS | {"kinds"}, where)
             base = self.route(spec, where, sectors, codes, None)
             routes[IncidentType(name)] = base
@@ -286,7 +381,7 @@ class _Parser:
                 by_kind[(IncidentType(name), kind)] = self.route(
                     kspec, kwhere, sectors, codes, base
                 )
-        return routes, by_kind
+        return routes, by_kind, event_routes
 
     def route(
         self,
