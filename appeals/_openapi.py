@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from appeals._openapi_events import SCHEMAS as EVENT_SCHEMAS
+from appeals._openapi_events import event_paths
+
 _FMT = {
     "name": "fmt",
     "in": "path",
@@ -70,7 +73,7 @@ _SERVICE_REQUEST = {
         "agency": {"type": "string"},
         "priority": {"type": "integer", "minimum": 1, "maximum": 4},
         "district": {"type": "string"},
-        "source": {"type": "string", "enum": ["sensor", "citizen"]},
+        "source": {"type": "string", "enum": ["sensor", "citizen", "system"]},
         "external_id": _TEXT,
         "citypulse_status": {
             "type": "string",
@@ -179,6 +182,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
                 "Report": _REPORT,
+                **EVENT_SCHEMAS,
             },
         },
         "paths": {
@@ -255,8 +259,8 @@ def openapi_document() -> dict[str, Any]:
                         ),
                         _query(
                             "source",
-                            "sensor or citizen",
-                            {"type": "string", "enum": ["sensor", "citizen"]},
+                            "sensor, citizen or system",
+                            {"type": "string", "enum": ["sensor", "citizen", "system"]},
                         ),
                         _query("sector", "sector block", {"type": "string"}),
                         _query("agency", "responsible agency", {"type": "string"}),
@@ -351,5 +355,6 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **event_paths(_ERRORS),
         },
     }
