@@ -61,8 +61,8 @@ SCHEMAS: dict[str, Any] = {
             "source": {
                 "type": "string",
                 "description": "the sending system, as the routing file's events.sources "
-                "names it; must be the key's own",
-                "enum": list(EXAMPLES),
+                "names it (default: safe_city, dispatch_112, gzhi); must be the key's own",
+                "maxLength": 200,
             },
             "event_id": {
                 "type": "string",
