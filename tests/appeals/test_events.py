@@ -6,17 +6,29 @@ sign them, with the webhooks' own signing function.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+import yaml
 
-from appeals import EventFacts, EventTexts, add_key, add_system_key, load_routing, parse_event
+from appeals import (
+    EventFacts,
+    EventTexts,
+    RoutingError,
+    add_key,
+    add_system_key,
+    load_routing,
+    parse_event,
+    parse_routing,
+)
 from citypulse import EventIncidentType
 from citypulse.cli import main
 from citypulse.db import connect
@@ -479,3 +491,77 @@ def test_the_documented_examples_are_accepted_as_they_stand(
     assert (
         "system" in doc["components"]["schemas"]["ServiceRequest"]["properties"]["source"]["enum"]
     )
+
+
+def _default_routing_doc() -> dict[str, Any]:
+    text = resources.files("appeals").joinpath("routing.default.yaml").read_text("utf-8")
+    doc = yaml.safe_load(text)
+    assert isinstance(doc, dict)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("edit", "where", "message"),
+    [
+        (lambda d: d["routes"].pop("fire"), "routes", "no route for incident type(s) fire"),
+        (
+            lambda d: d["routes"]["crowd"].update(kinds={"camera": {"priority": 1}}),
+            "routes.crowd",
+            "unknown key(s) kinds",
+        ),
+        (
+            lambda d: d["events"]["sources"]["gzhi"]["types"].update(flood="flood"),
+            "events.sources.gzhi.types.flood",
+            "'flood' is not one of road_accident",
+        ),
+        (
+            lambda d: d["events"]["sources"].update({"bad name": d["events"]["sources"]["gzhi"]}),
+            "events.sources.bad name",
+            "letters, digits",
+        ),
+        (
+            lambda d: d["events"]["sources"]["gzhi"].update(types={}),
+            "events.sources.gzhi.types",
+            "at least one",
+        ),
+        (lambda d: d["events"]["dedup"].update(window="soon"), "events.dedup.window", "duration"),
+        (
+            lambda d: d["events"]["dedup"].update(distance_m=0),
+            "events.dedup.distance_m",
+            "positive",
+        ),
+        (lambda d: d["events"].update(senders={}), "events", "unknown key(s) senders"),
+    ],
+)
+def test_the_events_section_of_the_routing_file_is_validated(
+    edit: Any, where: str, message: str
+) -> None:
+    doc = _default_routing_doc()
+    edit(doc)
+    with pytest.raises(RoutingError, match=re.escape(message)) as caught:
+        parse_routing(yaml.safe_dump(doc, allow_unicode=True), source="test.yaml")
+    assert caught.value.where == where
+
+
+def test_concurrent_senders_make_one_incident(live_api: LiveApi, safe_city: Sender) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    same = _event("bg-race")
+    elsewhere = {"lat": 54.52, "lon": 36.28}
+    repeats = [
+        _event(f"bg-race-{i}", device_id="BG-CAM-0777", location=elsewhere) for i in range(4)
+    ]
+
+    def send(payload: dict[str, object]) -> httpx.Response:
+        with live_api.client() as c:
+            return _post(c, safe_city, payload)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(send, [same] * 4))
+        statuses = sorted(r.status_code for r in answers)
+        assert statuses == [200, 200, 200, 201], [r.text for r in answers]
+        assert len({r.json()["appeal_id"] for r in answers}) == 1
+        outcomes = [r.json() for r in pool.map(send, repeats)]
+    assert sorted(o["outcome"] for o in outcomes) == ["opened", "updated", "updated", "updated"]
+    assert len({o["incident_id"] for o in outcomes}) == 1
+    assert _counts(live_api) == (2, 2, 5)
