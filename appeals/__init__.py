@@ -14,17 +14,29 @@ from citypulse import lazy_exports
 
 if TYPE_CHECKING:
     from appeals._api import Api
-    from appeals._auth import KeyStore, Principal, Role, add_key, hash_key, revoke_key
+    from appeals._auth import (
+        KeyStore,
+        Principal,
+        Role,
+        add_key,
+        add_system_key,
+        hash_key,
+        revoke_key,
+    )
     from appeals._correlate import Correlated, Link, correlate, haversine_m
     from appeals._errors import (
         ApiError,
         AppealNotFound,
         AppealsError,
+        EventConflict,
         RoutingError,
         ServerStartError,
         TransitionRefused,
         UnknownService,
     )
+    from appeals._event_store import EventOutcome, EventRecorder, SystemEvent
+    from appeals._event_texts import EventFacts, EventTexts
+    from appeals._events import parse_event
     from appeals._facts import format_duration, format_number, format_quantity, format_unit
     from appeals._georeport import open311_status, service_request
     from appeals._listener import appeal_writer
@@ -37,6 +49,8 @@ if TYPE_CHECKING:
     )
     from appeals._routing import (
         Correlation,
+        Events,
+        EventSource,
         Route,
         Routing,
         Service,
@@ -70,6 +84,13 @@ __all__ = [
     "BackgroundService",
     "Correlated",
     "Correlation",
+    "EventConflict",
+    "EventFacts",
+    "EventOutcome",
+    "EventRecorder",
+    "EventSource",
+    "EventTexts",
+    "Events",
     "KeyStore",
     "Link",
     "Principal",
@@ -81,10 +102,12 @@ __all__ = [
     "RoutingError",
     "ServerStartError",
     "Service",
+    "SystemEvent",
     "Texts",
     "TransitionRefused",
     "UnknownService",
     "add_key",
+    "add_system_key",
     "appeal_writer",
     "correlate",
     "create_appeal",
@@ -101,6 +124,7 @@ __all__ = [
     "open311_status",
     "open_pool",
     "parse_duration",
+    "parse_event",
     "parse_routing",
     "record_remote_event",
     "report_district",

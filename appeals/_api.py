@@ -11,6 +11,7 @@
     GET  /open311/v2/media/{key}.{jpg|png|webp}      a photo uploaded with a report
     GET  /api/v1/appeals/{id}                        an appeal with history and links (operator)
     POST /api/v1/appeals/{id}/{action}               accept|progress|resolve|reject|close (operator)
+    POST /api/v1/events                              another system's event (system; _events)
     GET  /health                                     the database answers
     GET  /openapi.json                               this API as OpenAPI 3
 
@@ -46,6 +47,7 @@ from starlette.routing import Match, Route
 
 from appeals._auth import KeyStore, Principal, Role
 from appeals._errors import ApiError, AppealNotFound, TransitionRefused
+from appeals._events import EventIntake
 from appeals._georeport import service_definition, to_xml, to_xml_object
 from appeals._media import (
     MAX_MEDIA,
@@ -523,6 +525,7 @@ def _application(api: Api) -> Starlette:
         Route(v2 + "/media/{name}", api.media, methods=["GET"]),
         Route("/api/v1/appeals/{id}", api.appeal, methods=["GET"]),
         Route("/api/v1/appeals/{id}/{action}", api.act, methods=["POST"]),
+        Route("/api/v1/events", EventIntake(api).submit, methods=["POST"]),
     ]
 
     async def api_error(request: Request, exc: Exception) -> Response:

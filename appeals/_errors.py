@@ -8,6 +8,7 @@
     ├── AppealNotFound      no appeal with ``appeal_id``
     ├── UnknownService      no service ``service_code`` in the routing file
     ├── TransitionRefused   ``appeal_id`` cannot go from ``current`` to ``target``
+    ├── EventConflict       ``source`` sent ``event_id`` again with another body
     ├── ApiError            a request the API refuses; ``status`` is the HTTP status
     └── ServerStartError    the API server did not start on ``host``:``port``
 """
@@ -49,6 +50,17 @@ class TransitionRefused(AppealsError):
         self.appeal_id = appeal_id
         self.current = current
         self.target = target
+
+
+class EventConflict(AppealsError):
+    """An event id a source system already used, sent again with a different body."""
+
+    def __init__(self, source: str, event_id: str) -> None:
+        super().__init__(
+            f"event {event_id!r} of {source} was received before with a different body"
+        )
+        self.source = source
+        self.event_id = event_id
 
 
 class ApiError(AppealsError):

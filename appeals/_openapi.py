@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from appeals._openapi_events import SCHEMAS as EVENT_SCHEMAS
+from appeals._openapi_events import event_paths
+
 _FMT = {
     "name": "fmt",
     "in": "path",
@@ -74,7 +77,7 @@ _SERVICE_REQUEST = {
             "type": "boolean",
             "description": "no coordinates (reported by address): an operator places it",
         },
-        "source": {"type": "string", "enum": ["sensor", "citizen"]},
+        "source": {"type": "string", "enum": ["sensor", "citizen", "system"]},
         "external_id": _TEXT,
         "citypulse_status": {
             "type": "string",
@@ -225,6 +228,7 @@ def openapi_document() -> dict[str, Any]:
                         "token": {"type": "string"},
                     },
                 },
+                **EVENT_SCHEMAS,
             },
         },
         "paths": {
@@ -302,8 +306,8 @@ def openapi_document() -> dict[str, Any]:
                         ),
                         _query(
                             "source",
-                            "sensor or citizen",
-                            {"type": "string", "enum": ["sensor", "citizen"]},
+                            "sensor, citizen or system",
+                            {"type": "string", "enum": ["sensor", "citizen", "system"]},
                         ),
                         _query("sector", "sector block", {"type": "string"}),
                         _query("agency", "responsible agency", {"type": "string"}),
@@ -462,5 +466,6 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **event_paths(_ERRORS),
         },
     }

@@ -143,8 +143,8 @@ def parse_query(params: Mapping[str, str], routing: Routing) -> RequestQuery:
         if bad:
             raise ApiError(400, "status: expected open, closed or both (comma-separated)")
     source = params.get("source") or None
-    if source is not None and source not in ("sensor", "citizen"):
-        raise ApiError(400, "source: expected sensor or citizen")
+    if source is not None and source not in ("sensor", "citizen", "system"):
+        raise ApiError(400, "source: expected sensor, citizen or system")
     sector = params.get("sector") or None
     if sector is not None and sector not in routing.sectors:
         raise ApiError(400, "sector: not one of the sector blocks (see GET services, group)")

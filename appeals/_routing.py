@@ -23,7 +23,7 @@ import yaml
 
 from appeals._districts import DistrictMap, parse_districts
 from appeals._errors import RoutingError
-from citypulse import LOCALES, DeviceKind, IncidentType
+from citypulse import LOCALES, SLUG_RE, DeviceKind, EventIncidentType, IncidentType
 
 DEFAULT_ROUTING = "routing.default.yaml"
 _SERVICE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -39,8 +39,10 @@ _TOP_KEYS = frozenset(
         "correlation",
         "services",
         "routes",
+        "events",
     }
 )
+_EVENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _ROUTE_KEYS = frozenset(
     {"sector", "service_code", "agency", "priority", "deadline", "auto_resolve"}
 )
@@ -94,6 +96,29 @@ class Correlation:
 
 
 @dataclass(frozen=True, slots=True)
+class EventSource:
+    """Another system that sends events: its names in texts, and its event types mapped
+    to the incident types they open."""
+
+    name_ru: str
+    name_en: str
+    types: Mapping[str, EventIncidentType]
+
+    def name(self, locale: str) -> str:
+        return self.name_ru if locale == "ru" else self.name_en
+
+
+@dataclass(frozen=True, slots=True)
+class Events:
+    """The ``events`` section: who may send events, and when two are one situation (same
+    incident type, within ``distance_m`` and ``window`` of the open incident's last event)."""
+
+    sources: Mapping[str, EventSource] = field(default_factory=dict)
+    distance_m: float = 150.0
+    window: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
 class Routing:
     """The whole validated routing configuration."""
 
@@ -107,6 +132,8 @@ class Routing:
     districts: Mapping[str, str] = field(default_factory=dict)
     boundaries: DistrictMap = field(default_factory=DistrictMap)
     correlation: Correlation = field(default_factory=Correlation)
+    event_routes: Mapping[EventIncidentType, Route] = field(default_factory=dict)
+    events: Events = field(default_factory=Events)
 
     def route(self, incident_type: IncidentType, kind: DeviceKind | None = None) -> Route:
         """The route for ``incident_type`` on a device of ``kind`` (every type has one)."""
@@ -115,6 +142,10 @@ class Routing:
             if special is not None:
                 return special
         return self.routes[incident_type]
+
+    def event_route(self, incident_type: EventIncidentType) -> Route:
+        """The route for an incident another system's event opened (every type has one)."""
+        return self.event_routes[incident_type]
 
     def service(self, service_code: str) -> Service | None:
         for s in self.services:
@@ -231,7 +262,7 @@ class _Parser:
             raise self.fail("sectors", "a sector block is listed twice")
         services = self.services(top["services"], sectors)
         codes = {s.service_code for s in services}
-        routes, by_kind = self.routes(top["routes"], sectors, codes)
+        routes, by_kind, event_routes = self.routes(top["routes"], sectors, codes)
         districts = {
             k: self.text(v, f"districts.{k}")
             for k, v in self.mapping(top.get("districts", {}) or {}, "districts").items()
@@ -250,6 +281,49 @@ class _Parser:
             districts=districts,
             boundaries=boundaries,
             correlation=self.correlation(top.get("correlation", {}) or {}),
+            event_routes=event_routes,
+            events=self.events(top.get("events", {}) or {}),
+        )
+
+    def events(self, value: object) -> Events:
+        raw = self.mapping(value, "events")
+        self.keys(raw, frozenset({"dedup", "sources"}), "events")
+        dedup = self.mapping(raw.get("dedup", {}) or {}, "events.dedup")
+        self.keys(dedup, frozenset({"distance_m", "window"}), "events.dedup")
+        distance = dedup.get("distance_m", 150)
+        if isinstance(distance, bool) or not isinstance(distance, int | float) or distance <= 0:
+            raise self.fail("events.dedup.distance_m", "expected a positive number of metres")
+        sources: dict[str, EventSource] = {}
+        for slug, item in self.mapping(raw.get("sources", {}) or {}, "events.sources").items():
+            where = f"events.sources.{slug}"
+            if not SLUG_RE.match(slug):
+                raise self.fail(where, "a source is named by letters, digits, _ and - only")
+            spec = self.mapping(item, where)
+            self.keys(spec, frozenset({"name", "name_en", "types"}), where)
+            types: dict[str, EventIncidentType] = {}
+            mapping = self.mapping(spec.get("types"), f"{where}.types")
+            if not mapping:
+                raise self.fail(f"{where}.types", "map at least one event type")
+            for name, target in mapping.items():
+                if not _EVENT_TYPE.match(name):
+                    raise self.fail(f"{where}.types.{name}", "lowercase letters, digits, _ . -")
+                try:
+                    types[name] = EventIncidentType(self.text(target, f"{where}.types.{name}"))
+                except ValueError:
+                    known = ", ".join(t.value for t in EventIncidentType)
+                    raise self.fail(
+                        f"{where}.types.{name}", f"{target!r} is not one of {known}"
+                    ) from None
+            name_ru = self.text(spec.get("name"), f"{where}.name")
+            sources[slug] = EventSource(
+                name_ru=name_ru,
+                name_en=self.text(spec.get("name_en", name_ru), f"{where}.name_en"),
+                types=types,
+            )
+        return Events(
+            sources=sources,
+            distance_m=float(distance),
+            window=self.duration(dedup.get("window", "1h"), "events.dedup.window"),
         )
 
     def boundaries(self, value: object, districts: Mapping[str, str]) -> DistrictMap:
@@ -325,9 +399,13 @@ class _Parser:
 
     def routes(
         self, value: object, sectors: tuple[str, ...], codes: set[str]
-    ) -> tuple[dict[IncidentType, Route], dict[tuple[IncidentType, DeviceKind], Route]]:
+    ) -> tuple[
+        dict[IncidentType, Route],
+        dict[tuple[IncidentType, DeviceKind], Route],
+        dict[EventIncidentType, Route],
+    ]:
         raw = self.mapping(value, "routes")
-        known = {t.value for t in IncidentType}
+        known = {t.value for t in IncidentType} | {t.value for t in EventIncidentType}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise self.fail("routes", f"unknown incident type(s) {', '.join(unknown)}")
@@ -336,9 +414,17 @@ class _Parser:
             raise self.fail("routes", f"no route for incident type(s) {', '.join(missing)}")
         routes: dict[IncidentType, Route] = {}
         by_kind: dict[tuple[IncidentType, DeviceKind], Route] = {}
+        event_routes: dict[EventIncidentType, Route] = {}
+        events = {t.value for t in EventIncidentType}
         for name, item in raw.items():
             where = f"routes.{name}"
             spec = self.mapping(item, where)
+            if name in events:  # another system's event: no device, so no kinds
+                self.keys(spec, _ROUTE_KEYS, where)
+                event_routes[EventIncidentType(name)] = self.route(
+                    spec, where, sectors, codes, None
+                )
+                continue
             self.keys(spec, _ROUTE_KEYS | {"kinds"}, where)
             base = self.route(spec, where, sectors, codes, None)
             routes[IncidentType(name)] = base
@@ -354,7 +440,7 @@ class _Parser:
                 by_kind[(IncidentType(name), kind)] = self.route(
                     kspec, kwhere, sectors, codes, base
                 )
-        return routes, by_kind
+        return routes, by_kind, event_routes
 
     def route(
         self,

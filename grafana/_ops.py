@@ -20,12 +20,14 @@ from grafana._panels import (
 )
 from grafana._query import GATE, bucket_seconds, series, tiered
 
-#: Sensor appeals follow their incident's device; citizens' appeals have none.
+#: Sensor appeals follow their incident's device; citizens' appeals have none, nor do the
+#: incidents other systems' events open (source ``system``).
 _APPEAL_SCOPE = """
     (a.district IN ($district) OR a.district = '')
     AND (a.incident_id IS NULL
          OR EXISTS (SELECT 1 FROM incidents i
-                    WHERE i.id = a.incident_id AND i.device_id IN ($device)))
+                    WHERE i.id = a.incident_id
+                      AND (i.device_id IS NULL OR i.device_id IN ($device))))
 """
 
 
