@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from appeals._facts import pick
 from appeals._texts import AppealText
+from appeals._zones import zone_label
 from citypulse import EventIncidentType
 
 # What happened, and whether its time is a moment ("в 08:14") or a start ("с 08:14").
@@ -80,8 +81,11 @@ class EventTexts:
         moment = _WHAT[f.incident_type][2]
         at = f.occurred_at.astimezone(self.zone)
         if ru:
-            return f"{'в' if moment else 'с'} {at:%H:%M}"
-        return f"{'at' if moment else 'since'} {at:%H:%M}"
+            return f"{'в' if moment else 'с'} {at:%H:%M} {self._zone(at, 'ru')}"
+        return f"{'at' if moment else 'since'} {at:%H:%M} {self._zone(at, 'en')}"
+
+    def _zone(self, at: datetime, locale: str) -> str:
+        return zone_label(self.zone, at, locale)
 
     def _where(self, f: EventFacts, ru: bool) -> str:
         if f.address:
@@ -108,7 +112,8 @@ class EventTexts:
         if f.lat is not None and f.lon is not None:
             lines.append(("Координаты: " if ru else "Coordinates: ") + f"{f.lat:.5f}, {f.lon:.5f}.")
         lines.append(
-            ("Время события: " if ru else "Happened: ") + f"{at:%d.%m.%Y %H:%M} ({self.zone.key})."
+            ("Время события: " if ru else "Happened: ")
+            + f"{at:%d.%m.%Y %H:%M} {self._zone(at, 'ru' if ru else 'en')}."
         )
         source = pick(f.source_name, "ru" if ru else "en")
         parts = [source]
@@ -134,8 +139,13 @@ class EventTexts:
         at = f.occurred_at.astimezone(self.zone)
         source = pick(f.source_name, locale)
         if locale == "en":
-            return f"Reported again by {source} (event {f.event_id}) at {at:%H:%M} on {at:%Y-%m-%d}"
-        return f"Повторное сообщение: {source}, № {f.event_id}, в {at:%H:%M %d.%m.%Y}"
+            zone = self._zone(at, "en")
+            return (
+                f"Reported again by {source} (event {f.event_id}) at {at:%H:%M} {zone}"
+                f" on {at:%d.%m.%Y}"
+            )
+        zone = self._zone(at, "ru")
+        return f"Повторное сообщение: {source}, № {f.event_id}, в {at:%H:%M} {zone} {at:%d.%m.%Y}"
 
     def escalated_note(self, priority: int, *, locale: str = "ru") -> str:
         if locale == "en":

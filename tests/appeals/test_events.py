@@ -414,9 +414,9 @@ def test_every_event_incident_type_has_a_route_and_plain_texts(
     assert "08:14" in ru.title
     assert "08:14" in en.title
     assert ru.title != en.title
-    assert "25.11.2026 08:14 (Europe/Moscow)" in ru.description
+    assert "Время события: 25.11.2026 08:14 МСК." in ru.description
     assert "Время события:" in ru.description
-    assert "Happened: 25.11.2026 08:14 (Europe/Moscow)" in en.description
+    assert "Happened: 25.11.2026 08:14 MSK." in en.description
     assert "Источник: Система-112, устройство BG-CAM-0451, сообщение № 112-4417." in ru.description
     assert "Source: the 112 dispatch service, device BG-CAM-0451, event 112-4417." in en.description
     assert "Оценка отправителя: высокая (3 из 4)." in ru.description
@@ -427,7 +427,7 @@ def test_every_event_incident_type_has_a_route_and_plain_texts(
     assert any("а" <= ch <= "я" for ch in ru.title.lower())
     assert not any("а" <= ch <= "я" for ch in en.title.split(" — ")[0].lower())
     note = texts.repeated_note(facts)
-    assert note == "Повторное сообщение: Система-112, № 112-4417, в 08:14 25.11.2026"
+    assert note == "Повторное сообщение: Система-112, № 112-4417, в 08:14 МСК 25.11.2026"
 
 
 def test_an_outage_says_what_is_missing_and_since_when() -> None:
@@ -440,10 +440,13 @@ def test_an_outage_says_what_is_missing_and_since_when() -> None:
         utility="hot_water",
     )
     texts = EventTexts()
-    assert texts.render(facts).title == "Авария на сетях: нет горячей воды — ул. Ленина, 5, с 08:14"
+    assert (
+        texts.render(facts).title
+        == "Авария на сетях: нет горячей воды — ул. Ленина, 5, с 08:14 МСК"
+    )
     assert (
         texts.render(facts, locale="en").title
-        == "Utility outage: no hot water — ул. Ленина, 5, since 08:14"
+        == "Utility outage: no hot water — ул. Ленина, 5, since 08:14 MSK"
     )
 
 
