@@ -9,6 +9,7 @@
     GET  /open311/v2/requests/{id}.{json|xml}        one request
     GET  /api/v1/appeals/{id}                        an appeal with history and links (operator)
     POST /api/v1/appeals/{id}/{action}               accept|progress|resolve|reject|close (operator)
+    POST /api/v1/appeals/{id}/transfer|notes|duplicates   see appeals._api_actions (operator)
     GET  /health                                     the database answers
     GET  /openapi.json                               this API as OpenAPI 3
 
@@ -27,6 +28,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -89,6 +91,7 @@ _FIELD_LIMITS = {
     "long": 40,
     "jurisdiction_id": 100,
     "note": 2000,
+    "reason": 2000,
 }
 _CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
 _EVENTS = "SELECT time, status, note, actor FROM appeal_events WHERE appeal_id = %s ORDER BY id"
@@ -537,6 +540,8 @@ class Api:
 
 
 def _application(api: Api) -> Starlette:
+    from appeals._api_actions import duplicate_appeal, note_appeal, transfer_appeal
+
     v2 = "/open311/v2"
     routes = [
         Route("/health", api.health, methods=["GET"]),
@@ -547,6 +552,14 @@ def _application(api: Api) -> Starlette:
         Route(v2 + "/requests.{fmt}", api.create, methods=["POST"]),
         Route(v2 + "/requests/{id}.{fmt}", api.one, methods=["GET"]),
         Route("/api/v1/appeals/{id}", api.appeal, methods=["GET"]),
+        *(
+            Route(f"/api/v1/appeals/{{id}}/{name}", partial(handler, api), methods=["POST"])
+            for name, handler in (
+                ("transfer", transfer_appeal),
+                ("notes", note_appeal),
+                ("duplicates", duplicate_appeal),
+            )
+        ),
         Route("/api/v1/appeals/{id}/{action}", api.act, methods=["POST"]),
     ]
 

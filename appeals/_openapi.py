@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from appeals._openapi_actions import action_paths
+
 _FMT = {
     "name": "fmt",
     "in": "path",
@@ -351,5 +353,6 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **action_paths(appeal_id, _errors),
         },
     }
