@@ -1,0 +1,74 @@
+"""Pages: the Jinja2 environment (autoescaped, strict), and how times, deadlines and
+statuses are written for a reader in the region's time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from appeals import format_duration
+from console._i18n import words
+
+
+def environment() -> jinja2.Environment:
+    """Templates from the package; every value escaped unless marked safe in Python."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("console", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def zone_label(zone: ZoneInfo, now: datetime) -> str:
+    """``Europe/Moscow (UTC+03:00)``: the zone by name and offset, for the pages' footers."""
+    offset = now.astimezone(zone).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{zone.key} (UTC{sign}{hours:02d}:{mins:02d})"
+
+
+class Formats:
+    """Formatting helpers the templates call, bound to a language and a time zone."""
+
+    def __init__(self, lang: str, zone: ZoneInfo) -> None:
+        self.lang = lang
+        self.zone = zone
+        self.t = words(lang)
+
+    def when(self, value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        return value.astimezone(self.zone).strftime("%d.%m.%Y %H:%M")
+
+    def short(self, value: datetime | None, now: datetime) -> str:
+        """Today's times as ``14:05``, older ones with the date."""
+        if value is None:
+            return "—"
+        local, today = value.astimezone(self.zone), now.astimezone(self.zone)
+        if local.date() == today.date():
+            return local.strftime("%H:%M")
+        return local.strftime("%d.%m %H:%M")
+
+    def clock(self, seconds_left: float | None) -> str:
+        """``осталось 2 ч 10 мин`` or ``просрочено на 35 мин``."""
+        if seconds_left is None:
+            return ""
+        if seconds_left >= 0:
+            return f"{self.t('left')} {format_duration(seconds_left, self.lang)}"
+        return f"{self.t('overdue_by')} {format_duration(-seconds_left, self.lang)}"
+
+    def context(self) -> Mapping[str, Callable[..., Any]]:
+        return {
+            "t": self.t,
+            "when": self.when,
+            "short": self.short,
+            "clock": self.clock,
+            "duration": lambda s: format_duration(s, self.lang),
+        }
