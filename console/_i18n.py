@@ -59,7 +59,6 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "title": ("Обращение", "Appeal"),
     "received": ("Поступило", "Received"),
     "deadline": ("Срок", "Deadline"),
-    "left": ("осталось", "left"),
     "overdue_by": ("просрочено на", "overdue by"),
     "no_deadline": ("без срока", "no deadline"),
     "done_at": ("завершено", "finished"),

@@ -47,6 +47,10 @@ class Formats:
             return "—"
         return value.astimezone(self.zone).strftime("%d.%m.%Y %H:%M")
 
+    def when_s(self, value: datetime) -> str:
+        """With seconds: history entries made within a minute stay apart."""
+        return value.astimezone(self.zone).strftime("%d.%m.%Y %H:%M:%S")
+
     def short(self, value: datetime | None, now: datetime) -> str:
         """Today's times as ``14:05``, older ones with the date."""
         if value is None:
@@ -61,13 +65,15 @@ class Formats:
         if seconds_left is None:
             return ""
         if seconds_left >= 0:
-            return f"{self.t('left')} {format_duration(seconds_left, self.lang)}"
+            left = format_duration(seconds_left, self.lang)
+            return f"осталось {left}" if self.lang == "ru" else f"{left} left"
         return f"{self.t('overdue_by')} {format_duration(-seconds_left, self.lang)}"
 
     def context(self) -> Mapping[str, Callable[..., Any]]:
         return {
             "t": self.t,
             "when": self.when,
+            "when_s": self.when_s,
             "short": self.short,
             "clock": self.clock,
             "duration": lambda s: format_duration(s, self.lang),
