@@ -59,7 +59,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def screenshots(tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]) -> Path:
+def screenshots(
+    tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> Path:
     folder = Path(os.environ.get("CITYPULSE_SCREENSHOTS") or tmp_path_factory.mktemp("console"))
     folder.mkdir(parents=True, exist_ok=True)
     with capsys.disabled():

@@ -1,4 +1,5 @@
-"""``citypulse serve`` as a real process: starts, serves, stops on SIGTERM, logs no secret."""
+"""``citypulse serve`` as a real process: starts, serves the API and the console, stops on
+SIGTERM, logs no secret."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from appeals import Api, KeyStore, add_key, load_routing, open_pool, serve_in_th
 from citypulse import ConfigError, Settings
 from citypulse.db import connect
 from tests._procs import free_port
+from tests.console.conftest import sign_in
 from tests.fix_api import LiveApi
 
 OPERATOR_KEY = "op-secret-7f3a9c1e5b"
@@ -84,6 +86,14 @@ def test_serve_process_answers_and_logs_no_key(db_url: str, tmp_path: Path) -> N
                 c.post("/open311/v2/requests.json", data={"api_key": reporter + "x"})
                 r = c.post(f"/api/v1/appeals/{rid}/accept", headers={"X-Api-Key": OPERATOR_KEY})
                 assert r.status_code == 200, r.text
+                # The console is served beside the API, and a sign-in logs no key either.
+                assert c.get("/console").headers["location"] == "/console/"
+                assert sign_in(c, OPERATOR_KEY).status_code == 303
+                with httpx.Client(base_url=url, timeout=10.0) as stranger:
+                    assert sign_in(stranger, reporter).status_code == 403
+                page = c.get(f"/console/appeals/{rid}")
+                assert page.status_code == 200
+                assert "принято" in page.text
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0
         finally:
@@ -92,6 +102,8 @@ def test_serve_process_answers_and_logs_no_key(db_url: str, tmp_path: Path) -> N
                 proc.wait()
     text = log_path.read_text("utf-8", errors="replace")
     assert "service request" in text  # it did log the requests...
+    assert "console sign-in: env-1" in text
+    assert "CITYPULSE_SESSION_SECRET is not set" in text
     assert OPERATOR_KEY not in text  # ...but never a key
     assert reporter not in text
     assert DB_PASSWORD_MARK not in text
