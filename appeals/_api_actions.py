@@ -5,8 +5,9 @@
     POST /api/v1/appeals/{id}/duplicates   duplicate_of, note: it duplicates another appeal
 
 Fields come as a form or a JSON object, like the status actions'.  An agency-limited key
-acts only on its agency's appeals (and transfers them away, after which it no longer
-sees them).  Each answers the appeal after the action, as the status actions do.
+acts only on its agency's appeals (another agency's is 404, as if absent), and may
+transfer them away, after which it no longer sees them.  Each answers the appeal after
+the action, as the status actions do.
 ``appeals._api`` adds these routes, importing this module when it builds the application
 (this one builds on it).
 """
@@ -22,9 +23,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from appeals._actions import add_note, mark_duplicate, transfer
-from appeals._api import Api, _int, _json, parse_fields, read_body
+from appeals._api import Api, _json
 from appeals._auth import Principal
 from appeals._errors import ApiError, AppealNotFound, TransitionRefused
+from appeals._params import int_param
+from appeals._scope import in_scope
 from appeals._store import appeal_payload, load_appeal
 from citypulse import Appeal
 
@@ -33,9 +36,10 @@ MAX_ID = 2**63 - 1
 
 
 def check_scope(principal: Principal, appeal: Appeal) -> None:
-    """An agency-limited key acts only on its agency's appeals (403 otherwise)."""
-    if principal.agency and appeal.agency != principal.agency:
-        raise ApiError(403, "this key acts only on its agency's appeals")
+    """An agency-limited key acts only on its agency's appeals: another agency's answers
+    404, as if it did not exist."""
+    if not in_scope(principal, appeal.agency):
+        raise AppealNotFound(appeal.id)
 
 
 def _required(fields: Mapping[str, str], name: str) -> str:
@@ -51,9 +55,8 @@ async def _run(
     action: str,
     do: Callable[[psycopg.Connection[Any], Principal, Mapping[str, str]], Appeal],
 ) -> Response:
-    appeal_id = _int("id", str(request.path_params["id"]), 1, MAX_ID)
-    body = await read_body(request, api.max_body)
-    fields = parse_fields(body, request.headers.get("content-type", ""))
+    appeal_id = int_param("id", str(request.path_params["id"]), 1, MAX_ID)
+    fields, _ = await api._fields(request)
     principal = await api._principal(request, "operator", fields)
 
     def act(conn: psycopg.Connection[Any]) -> dict[str, Any]:
@@ -105,7 +108,7 @@ async def note_appeal(api: Api, request: Request) -> Response:
 
 async def duplicate_appeal(api: Api, request: Request) -> Response:
     def do(conn: psycopg.Connection[Any], who: Principal, fields: Mapping[str, str]) -> Appeal:
-        original_id = _int("duplicate_of", _required(fields, "duplicate_of"), 1, MAX_ID)
+        original_id = int_param("duplicate_of", _required(fields, "duplicate_of"), 1, MAX_ID)
         check_scope(who, load_appeal(conn, original_id))
         return mark_duplicate(
             conn,

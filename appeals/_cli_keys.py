@@ -17,7 +17,7 @@ HELP = "create an API key (printed once)"
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="who the key is for (unique)")
     parser.add_argument("--role", required=True, choices=("reporter", "operator", "admin"))
-    parser.add_argument("--agency", help="operator keys: act only on this agency's appeals")
+    parser.add_argument("--agency", help="read and act only on this agency's appeals")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

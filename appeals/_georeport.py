@@ -5,7 +5,7 @@ receiver sees one shape.  It has the specification's fields plus citypulse extra
 (``title``, ``sector``, ``agency``, ``priority``, ``district``, ``source``,
 ``external_id`` (the sender's idempotency key), ``citypulse_status``, ``incident_id``,
 ``group_id``, ``confirmed_by_sensors``, ``evidence``).  Citizens' contact details are
-never part of it.
+never part of it (the API adds them for the keys allowed to see them, see ``_scope``).
 """
 
 from __future__ import annotations

@@ -35,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--max-body", type=positive_int, default=64 * 1024, help="largest request body, bytes"
     )
     parser.add_argument(
+        "--max-media",
+        type=positive_int,
+        default=5 * 1024 * 1024,
+        help="largest photo uploaded with a report (media), bytes",
+    )
+    parser.add_argument(
         "--no-background", action="store_true", help="serve the API only (no delivery worker)"
     )
 
@@ -80,6 +86,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             keys=keys,
             connectors=settings.connectors,
             max_body=args.max_body,
+            max_media=args.max_media,
         ).app()
         live = Live(database_url=settings.database_url)
         console = Console(

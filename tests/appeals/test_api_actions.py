@@ -33,10 +33,10 @@ def test_transfer_moves_the_appeal_and_tells_history_and_outbox(live_api: LiveAp
     op = {"X-Api-Key": live_api.operator_key}
     parking = {"X-Api-Key": live_api.agency_operator_key}
     with live_api.client() as c:
-        # Not the parking agency's appeal (yet): its operator may not move it.
-        assert "agency" in _error(
+        # Not the parking agency's appeal (yet): to its operator it does not exist.
+        assert f"no appeal {appeal_id}" in _error(
             c.post(f"{base}/transfer", data={"agency": PARKING, "reason": "x"}, headers=parking),
-            403,
+            404,
         )
         assert "reason: required" in _error(
             c.post(f"{base}/transfer", data={"agency": PARKING}, headers=op), 400
