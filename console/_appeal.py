@@ -33,6 +33,10 @@ WHERE (l.appeal_id = %(id)s OR l.linked_id = %(id)s)
   AND (%(scope)s::text IS NULL OR a.agency = %(scope)s)
 ORDER BY l.created_at, a.id
 """
+# Citizens' contact details: the console's users are operators of the appeal's agency (or
+# of none), whom the API shows them to as well (appeals._scope.sees_contact).
+_CONTACT = "SELECT contact FROM appeals WHERE id = %s"
+_CONTACT_ORDER = ("first_name", "last_name", "phone", "email", "account_id", "device_id")
 _DEVICE = """
 SELECT id, kind, name, address, online, status_changed_at, last_seen FROM devices WHERE id = %s
 """
@@ -100,6 +104,7 @@ class AppealView:
     device: DeviceState | None
     evidence: Evidence | None
     grafana_url: str
+    contact: str = ""
 
 
 def _time(value: object) -> datetime | None:
@@ -210,6 +215,8 @@ def load_view(
     links = tuple(
         Linked(**r) for r in by_name.execute(_LINKS, {"id": appeal_id, "scope": scope}).fetchall()
     )
+    found = conn.cursor().execute(_CONTACT, (appeal_id,)).fetchone()
+    contact = found[0] if found is not None and isinstance(found[0], dict) else {}
     ev = appeal.evidence
     device = None
     evidence = None
@@ -230,4 +237,5 @@ def load_view(
         device=device,
         evidence=evidence,
         grafana_url=grafana if isinstance(grafana, str) and grafana.startswith("http") else "",
+        contact=", ".join(str(contact[k]) for k in _CONTACT_ORDER if contact.get(k)),
     )

@@ -66,6 +66,7 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "times_in": ("Время — ", "Times in "),
     "description": ("Текст", "Text"),
     "address": ("Адрес", "Address"),
+    "contact": ("Заявитель", "Reporter"),
     "history": ("История", "History"),
     "when": ("Когда", "When"),
     "who": ("Кто", "Who"),

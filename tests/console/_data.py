@@ -61,6 +61,7 @@ def citizen_report(
     lat: float = 54.5087,
     lon: float = 36.2492,
     key: str | None = None,
+    contact: dict[str, str] | None = None,
 ) -> int:
     """A citizen's report as ``POST requests`` queues it; returns the appeal id."""
     with connect(db_url) as conn:
@@ -72,6 +73,7 @@ def citizen_report(
                 lat=lat,
                 lon=lon,
                 idempotency_key=key,
+                contact=contact or {},
             ),
             routing=load_routing(),
             connectors=("webhook",),

@@ -102,9 +102,14 @@ def test_an_operator_works_an_appeal_in_the_browser(
     assert page.url.endswith("/console/login")
     _shot(page, screenshots, "01-login")
     page.fill("#key", live_console.operator_key)
-    page.click("button[type=submit]")
+    with page.expect_response(lambda r: r.url.endswith("/console/events")):
+        page.click("button[type=submit]")
     page.wait_for_url(console)
     assert page.locator("tr[data-id]").count() == 3
+    # Live: a report committed now appears in the open queue without a reload.
+    fresh = citizen_report(live_console.db_url, "Свалка мусора у остановки", service_code="waste")
+    page.wait_for_selector(f'tr[data-id="{fresh}"]', timeout=15_000)
+    assert page.locator("tr[data-id]").count() == 4
     _shot(page, screenshots, "02-queue")
 
     # Filters apply on change (the script) and are in the address, so a link keeps them.
@@ -114,10 +119,16 @@ def test_an_operator_works_an_appeal_in_the_browser(
     assert sorted(int(r.get_attribute("data-id") or 0) for r in rows.all()) == sorted(
         [sensor, light]
     )
+    assert (
+        page.locator('select[name=source] option[value="sensor"]').get_attribute("selected")
+        is not None
+    )
     _shot(page, screenshots, "03-queue-sensors")
     page.select_option("select[name=source]", "citizen")
     page.wait_for_url("**source=citizen*")
-    assert page.locator("tr[data-id] td.title").inner_text().count("<b>дышать нечем</b>") == 1
+    assert page.locator("tr[data-id]").count() == 2
+    title = page.locator(f'tr[data-id="{citizen}"] td.title').inner_text()
+    assert "<b>дышать нечем</b>" in title  # the citizen's markup shown as text
 
     page.select_option("select[name=source]", "sensor")
     page.wait_for_url("**source=sensor*")

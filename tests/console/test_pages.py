@@ -153,7 +153,9 @@ def test_a_sensor_appeal_shows_its_evidence_device_links_and_history(
 
 def test_citizens_words_are_shown_as_text_not_run(live_console: LiveConsole) -> None:
     attack = '<script>alert("xss")</script><img src=x onerror=alert(1)>"\'&'
-    appeal_id = citizen_report(live_console.db_url, attack)
+    appeal_id = citizen_report(
+        live_console.db_url, attack, contact={"first_name": "<b>Иван</b>", "phone": "+7 900"}
+    )
     with live_console.signed_in() as c:
         queue = c.get("/console/").text
         page = c.get(f"/console/appeals/{appeal_id}").text
@@ -166,6 +168,7 @@ def test_citizens_words_are_shown_as_text_not_run(live_console: LiveConsole) -> 
         assert "<img src=x" not in html
         assert "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;" in html
     assert after.count("&lt;img src=x onerror=alert(1)&gt;") >= 2  # the text and the note
+    assert '<dd id="contact">&lt;b&gt;Иван&lt;/b&gt;, +7 900</dd>' in page  # for the operator
 
 
 def test_actions_write_history_and_outbox(live_console: LiveConsole) -> None:
