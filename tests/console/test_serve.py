@@ -111,6 +111,43 @@ def test_serve_process_answers_and_logs_no_key(db_url: str, tmp_path: Path) -> N
         assert conn.execute("SELECT count(*) FROM outbox").fetchone() == (2,)  # created, updated
 
 
+@pytest.mark.slow
+def test_serve_stops_promptly_with_a_live_page_open(db_url: str, tmp_path: Path) -> None:
+    """An open event stream (a console tab) does not hold SIGTERM's shutdown."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CITYPULSE_DATABASE_URL": db_url,
+        "CITYPULSE_API_KEYS": f"operator:{OPERATOR_KEY}",
+        "CITYPULSE_SESSION_SECRET": "s" * 40,
+    }
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "citypulse.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, proc)
+            with httpx.Client(base_url=url, timeout=10.0) as c:
+                assert sign_in(c, OPERATOR_KEY).status_code == 303
+                with c.stream("GET", "/console/events") as events:
+                    assert next(events.iter_lines()).startswith("retry:")
+                    started = time.monotonic()
+                    proc.send_signal(signal.SIGTERM)
+                    assert proc.wait(timeout=30) == 0
+                    took = time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert took < 5.0, f"shutdown took {took:.1f} s with a live page open"
+    text = (tmp_path / "serve.log").read_text("utf-8", errors="replace")
+    assert "CITYPULSE_SESSION_SECRET is not set" not in text
+
+
 def test_connector_names_from_the_environment() -> None:
     settings = Settings.from_env({"CITYPULSE_CONNECTORS": " webhook, open311 "})
     assert settings.connectors == ("webhook", "open311")
