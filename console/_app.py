@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import psycopg
 import psycopg_pool
 from markupsafe import Markup
@@ -77,7 +78,7 @@ class Console:
     connectors: Sequence[str] = ()
     db_timeout: float = 5.0
     live: Live | None = None
-    env: Any = field(default_factory=environment, init=False)
+    env: jinja2.Environment = field(default_factory=environment, init=False)
 
     def __post_init__(self) -> None:
         self.connectors = tuple(self.connectors)

@@ -23,7 +23,7 @@ from citypulse import IncidentType
 from citypulse.db import connect
 from tests.appeals._db import sensor_appeals
 from tests.console._data import air_appeal, citizen_report
-from tests.console.conftest import LiveConsole
+from tests.fix_console import LiveConsole
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -10,7 +10,7 @@ from citypulse import IncidentType
 from citypulse.db import connect
 from tests.appeals._db import sensor_appeals
 from tests.console._data import PM25_LIMIT, STATION, air_appeal, citizen_report
-from tests.console.conftest import LiveConsole
+from tests.fix_console import LiveConsole
 
 _ROW_IDS = re.compile(r'<tr class="[^"]*" data-id="(\d+)"')
 

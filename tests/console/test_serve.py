@@ -18,8 +18,8 @@ from appeals import Api, KeyStore, add_key, load_routing, open_pool, serve_in_th
 from citypulse import ConfigError, Settings
 from citypulse.db import connect
 from tests._procs import free_port
-from tests.console.conftest import sign_in
 from tests.fix_api import LiveApi
+from tests.fix_console import sign_in
 
 OPERATOR_KEY = "op-secret-7f3a9c1e5b"
 DB_PASSWORD_MARK = "cp_"  # every generated key starts so; none may reach the log

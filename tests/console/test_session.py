@@ -12,7 +12,7 @@ from citypulse import IncidentType
 from citypulse.db import connect
 from console import SessionCodec
 from tests.appeals._db import sensor_appeals
-from tests.console.conftest import LiveConsole, csrf_of, sign_in
+from tests.fix_console import LiveConsole, csrf_of, sign_in
 
 
 def _status(db_url: str, appeal_id: int) -> str:
