@@ -43,7 +43,7 @@ from citypulse import AppealStatus
 from console._actions import ACTIONS, perform
 from console._appeal import load_view
 from console._errors import BadFilter, Refused
-from console._i18n import LANG_COOKIE, LANGS
+from console._i18n import LANG_COOKIE, LANGS, words
 from console._live import Live
 from console._queue import choices, parse_filters, queue_page
 from console._session import COOKIE, LOGIN_COOKIE, Session, SessionCodec
@@ -261,7 +261,8 @@ class Console:
             return RedirectResponse(PREFIX + "/login", 303)
         appeal_id = _appeal_id(request)
         lang = self._lang(request)
-        labels = {"series": _series_label(lang), "threshold": "порог" if lang == "ru" else "limit"}
+        t = words(lang)
+        labels = {"series": t("readings"), "threshold": t("threshold"), "incident": t("incident")}
         try:
             view = await self._db(
                 lambda conn: load_view(
@@ -331,10 +332,6 @@ class Console:
 
     def app(self) -> Starlette:
         return _application(self)
-
-
-def _series_label(lang: str) -> str:
-    return "показания" if lang == "ru" else "readings"
 
 
 def _appeal_id(request: Request) -> int:

@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 from appeals import AppealNotFound, Routing, format_number, format_unit, load_appeal
 from citypulse import Appeal, DeviceKind
 from citypulse.db import READING_TABLES
-from citypulse.render import Chart, Series, Threshold, legend, line_chart
+from citypulse.render import Band, Chart, Series, Threshold, legend, line_chart
 
 BEFORE = timedelta(hours=2)  # readings shown before the incident started
 AFTER = timedelta(hours=1)  # and after its last alarm (or until now)
@@ -190,8 +190,16 @@ def _chart(
             Threshold(limit, f"{labels['threshold']} {format_number(limit, lang)} {unit}".strip())
         )
     low = min([*values, *(t.value for t in thresholds)])
+    started = _time(ev.get("started_at"))
+    last = _time(ev.get("last_alarm_at")) or started
+    bands = [Band(started, last, labels["incident"])] if started and last else []
     svg = line_chart(
-        chart, series, unit=unit or labels["series"], thresholds=thresholds, y_min=min(0.0, low)
+        chart,
+        series,
+        unit=unit or labels["series"],
+        thresholds=thresholds,
+        y_min=min(0.0, low),
+        bands=bands,
     )
     return Evidence(svg, legend([*series, *thresholds]), start, end, len(values))
 

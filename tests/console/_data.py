@@ -23,7 +23,7 @@ def air_appeal(db_url: str, *, started_at: datetime | None = None) -> int:
     readings = []
     for i in range(-36, 13):
         t = start + timedelta(minutes=5 * i)
-        value = 12.0 + 4 * math.sin(i / 3) if i < -6 else 20.0 + 9.0 * (i + 6) / 2
+        value = 12.0 + 4 * math.sin(i / 3) if i < -2 else 25.0 + 7.0 * (i + 2)
         readings.append((t, STATION, min(value, 95.0)))
     with connect(db_url) as conn:
         conn.execute(
