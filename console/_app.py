@@ -45,7 +45,7 @@ from console._appeal import load_view
 from console._errors import BadFilter, Refused
 from console._i18n import LANG_COOKIE, LANGS, words
 from console._live import Live
-from console._queue import choices, parse_filters, queue_page
+from console._queue import PAGE_SIZE, choices, parse_filters, queue_page
 from console._session import COOKIE, LOGIN_COOKIE, Session, SessionCodec
 from console._web import Formats, environment, zone_label
 
@@ -245,7 +245,7 @@ class Console:
             options=self._choices,
             rows=rows,
             total=total,
-            pages=max(1, -(-total // 50)),
+            pages=max(1, -(-total // PAGE_SIZE)),
         )
 
     async def appeal(
