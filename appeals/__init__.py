@@ -16,22 +16,43 @@ from citypulse import lazy_exports
 if TYPE_CHECKING:
     from appeals._actions import add_note, agencies, mark_duplicate, transfer
     from appeals._api import Api
-    from appeals._auth import KeyStore, Principal, Role, add_key, hash_key, revoke_key
+    from appeals._auth import (
+        KeyStore,
+        Principal,
+        Role,
+        add_key,
+        add_system_key,
+        hash_key,
+        revoke_key,
+    )
     from appeals._correlate import Correlated, Link, correlate, haversine_m
     from appeals._errors import (
         ApiError,
         AppealNotFound,
         AppealsError,
+        EventConflict,
         RoutingError,
         ServerStartError,
         TransitionRefused,
+        UnknownService,
     )
+    from appeals._event_store import EventOutcome, EventRecorder, SystemEvent
+    from appeals._event_texts import EventFacts, EventTexts
+    from appeals._events import parse_event
     from appeals._facts import format_duration, format_number, format_quantity, format_unit
     from appeals._georeport import open311_status, service_request
     from appeals._listener import appeal_writer
-    from appeals._requests import Report, RequestQuery, list_requests, submit_report
+    from appeals._requests import (
+        Report,
+        RequestQuery,
+        list_requests,
+        report_district,
+        submit_report,
+    )
     from appeals._routing import (
         Correlation,
+        Events,
+        EventSource,
         Route,
         Routing,
         Service,
@@ -50,6 +71,7 @@ if TYPE_CHECKING:
     )
     from appeals._texts import AppealText, Texts
     from appeals._writer import DASHBOARDS, AppealWriter, grafana_link
+    from appeals._zones import utc_offset, zone_label
 else:
     __getattr__ = lazy_exports(__name__, __file__)
 
@@ -65,6 +87,13 @@ __all__ = [
     "BackgroundService",
     "Correlated",
     "Correlation",
+    "EventConflict",
+    "EventFacts",
+    "EventOutcome",
+    "EventRecorder",
+    "EventSource",
+    "EventTexts",
+    "Events",
     "KeyStore",
     "Link",
     "Principal",
@@ -76,10 +105,13 @@ __all__ = [
     "RoutingError",
     "ServerStartError",
     "Service",
+    "SystemEvent",
     "Texts",
     "TransitionRefused",
+    "UnknownService",
     "add_key",
     "add_note",
+    "add_system_key",
     "agencies",
     "appeal_writer",
     "correlate",
@@ -99,8 +131,10 @@ __all__ = [
     "open311_status",
     "open_pool",
     "parse_duration",
+    "parse_event",
     "parse_routing",
     "record_remote_event",
+    "report_district",
     "revoke_key",
     "serve",
     "serve_in_thread",
@@ -108,4 +142,6 @@ __all__ = [
     "submit_report",
     "transfer",
     "transition",
+    "utc_offset",
+    "zone_label",
 ]

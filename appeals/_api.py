@@ -12,6 +12,7 @@
     GET  /api/v1/appeals/{id}                        an appeal with history and links (operator)
     POST /api/v1/appeals/{id}/{action}               accept|progress|resolve|reject|close (operator)
     POST /api/v1/appeals/{id}/transfer|notes|duplicates   see appeals._api_actions (operator)
+    POST /api/v1/events                              another system's event (system; _events)
     GET  /health                                     the database answers
     GET  /openapi.json                               this API as OpenAPI 3
 
@@ -48,6 +49,7 @@ from starlette.routing import Match, Route
 
 from appeals._auth import KeyStore, Principal, Role
 from appeals._errors import ApiError, AppealNotFound, TransitionRefused
+from appeals._events import EventIntake
 from appeals._georeport import service_definition, to_xml, to_xml_object
 from appeals._media import (
     MAX_MEDIA,
@@ -242,6 +244,7 @@ def parse_report(fields: Mapping[str, str], routing: Routing, idem: str | None) 
         lat=lat,
         lon=lon,
         address=address,
+        address_id=fields.get("address_id", ""),
         media_url=media,
         contact={k: fields[k] for k in _CONTACT_FIELDS if fields.get(k)},
         idempotency_key=idem,
@@ -534,6 +537,7 @@ def _application(api: Api) -> Starlette:
             )
         ),
         Route("/api/v1/appeals/{id}/{action}", api.act, methods=["POST"]),
+        Route("/api/v1/events", EventIntake(api).submit, methods=["POST"]),
     ]
 
     async def api_error(request: Request, exc: Exception) -> Response:

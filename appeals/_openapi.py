@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from appeals._openapi_actions import action_paths
+from appeals._openapi_events import SCHEMAS as EVENT_SCHEMAS
+from appeals._openapi_events import event_paths
 
 _FMT = {
     "name": "fmt",
@@ -72,7 +74,11 @@ _SERVICE_REQUEST = {
         "agency": {"type": "string"},
         "priority": {"type": "integer", "minimum": 1, "maximum": 4},
         "district": {"type": "string"},
-        "source": {"type": "string", "enum": ["sensor", "citizen"]},
+        "needs_location": {
+            "type": "boolean",
+            "description": "no coordinates (reported by address): an operator places it",
+        },
+        "source": {"type": "string", "enum": ["sensor", "citizen", "system"]},
         "external_id": _TEXT,
         "citypulse_status": {
             "type": "string",
@@ -223,6 +229,7 @@ def openapi_document() -> dict[str, Any]:
                         "token": {"type": "string"},
                     },
                 },
+                **EVENT_SCHEMAS,
             },
         },
         "paths": {
@@ -300,14 +307,19 @@ def openapi_document() -> dict[str, Any]:
                         ),
                         _query(
                             "source",
-                            "sensor or citizen",
-                            {"type": "string", "enum": ["sensor", "citizen"]},
+                            "sensor, citizen or system",
+                            {"type": "string", "enum": ["sensor", "citizen", "system"]},
                         ),
                         _query("sector", "sector block", {"type": "string"}),
                         _query("agency", "responsible agency", {"type": "string"}),
                         _query("district", "district name", {"type": "string"}),
                         _query("external_id", "the sender's idempotency key", {"type": "string"}),
                         _query("overdue", "past the deadline and not done", {"type": "boolean"}),
+                        _query(
+                            "needs_location",
+                            "reported by address only: still to be placed on the map",
+                            {"type": "boolean"},
+                        ),
                         _query("jurisdiction_id", "ignored (one jurisdiction)", {"type": "string"}),
                         _KEY_PARAM,
                     ],
@@ -456,5 +468,6 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **action_paths(appeal_id, _errors),
+            **event_paths(_ERRORS),
         },
     }

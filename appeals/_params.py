@@ -101,6 +101,15 @@ def coordinate(name: str, raw: str, bound: float) -> float:
     return value
 
 
+def _flag(params: Mapping[str, str], name: str) -> bool | None:
+    if not params.get(name):
+        return None
+    flag = params[name].lower()
+    if flag not in ("true", "false", "1", "0"):
+        raise ApiError(400, f"{name}: expected true or false")
+    return flag in ("true", "1")
+
+
 def parse_query(params: Mapping[str, str], routing: Routing) -> RequestQuery:
     """``GET requests`` parameters -> a validated :class:`RequestQuery` (ApiError if bad)."""
     ids: tuple[int, ...] = ()
@@ -135,17 +144,11 @@ def parse_query(params: Mapping[str, str], routing: Routing) -> RequestQuery:
         if bad:
             raise ApiError(400, "status: expected open, closed or both (comma-separated)")
     source = params.get("source") or None
-    if source is not None and source not in ("sensor", "citizen"):
-        raise ApiError(400, "source: expected sensor or citizen")
+    if source is not None and source not in ("sensor", "citizen", "system"):
+        raise ApiError(400, "source: expected sensor, citizen or system")
     sector = params.get("sector") or None
     if sector is not None and sector not in routing.sectors:
         raise ApiError(400, "sector: not one of the sector blocks (see GET services, group)")
-    overdue: bool | None = None
-    if params.get("overdue"):
-        flag = params["overdue"].lower()
-        if flag not in ("true", "false", "1", "0"):
-            raise ApiError(400, "overdue: expected true or false")
-        overdue = flag in ("true", "1")
     return RequestQuery(
         ids=ids,
         service_codes=codes,
@@ -157,7 +160,8 @@ def parse_query(params: Mapping[str, str], routing: Routing) -> RequestQuery:
         agency=params.get("agency") or None,
         district=params.get("district") or None,
         external_id=params.get("external_id") or None,
-        overdue=overdue,
+        overdue=_flag(params, "overdue"),
+        needs_location=_flag(params, "needs_location"),
         page=int_param("page", params["page"], 1, MAX_PAGE) if params.get("page") else 1,
         page_size=int_param("page_size", params["page_size"], 1, MAX_PAGE_SIZE)
         if params.get("page_size")

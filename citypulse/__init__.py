@@ -30,6 +30,7 @@ from citypulse._errors import (
     DatabaseUnavailable,
     MigrationError,
     SchemaModeError,
+    SignatureError,
 )
 from citypulse._hooks import (
     IncidentChange,
@@ -53,6 +54,7 @@ from citypulse._records import (
     DeviceKind,
     DeviceStatus,
     EcologyReading,
+    EventIncidentType,
     Incident,
     IncidentStatus,
     IncidentType,
@@ -62,6 +64,12 @@ from citypulse._records import (
     TrafficLightReading,
 )
 from citypulse._settings import LOCALES, Locale, MqttUrl, Secret, Settings, mask_url
+from citypulse._signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign_body,
+    verify_body,
+)
 
 __all__ = [
     "AIR_LIMITS",
@@ -69,7 +77,9 @@ __all__ = [
     "LOCALES",
     "MG_PER_M3",
     "READING_TYPES",
+    "SIGNATURE_HEADER",
     "SLUG_RE",
+    "TIMESTAMP_HEADER",
     "UG_PER_M3",
     "AirLimit",
     "Appeal",
@@ -84,6 +94,7 @@ __all__ = [
     "DeviceKind",
     "DeviceStatus",
     "EcologyReading",
+    "EventIncidentType",
     "FloatRange",
     "Incident",
     "IncidentChange",
@@ -101,6 +112,7 @@ __all__ = [
     "SchemaModeError",
     "Secret",
     "Settings",
+    "SignatureError",
     "TrafficLightReading",
     "folder",
     "http_url",
@@ -116,7 +128,9 @@ __all__ = [
     "positive_duration",
     "positive_float",
     "positive_int",
+    "sign_body",
     "slug",
     "stop_on_signals",
     "tcp_port",
+    "verify_body",
 ]

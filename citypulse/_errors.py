@@ -10,6 +10,7 @@
     │   │                        starting up, shutting down, too many connections): retry
     │   ├── MigrationError       a migration failed or an applied one was edited
     │   └── SchemaModeError      the requested schema mode cannot run on this server
+    ├── SignatureError           a signed body did not verify (citypulse/_signing.py)
     ├── SimulatorError           simulator/_errors.py
     ├── IngestError              ingest/_errors.py
     ├── DetectorError            detectors/_errors.py
@@ -57,3 +58,12 @@ class MigrationError(DatabaseError):
 
 class SchemaModeError(DatabaseError):
     """The requested schema mode (timescale or plain) is not possible here."""
+
+
+class SignatureError(CitypulseError):
+    """A signed body did not verify: missing header, stale timestamp or wrong signature;
+    ``reason`` says which (it never contains the secret)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -38,7 +38,15 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from appeals import AppealNotFound, KeyStore, Principal, Routing, hash_key, next_statuses
+from appeals import (
+    AppealNotFound,
+    KeyStore,
+    Principal,
+    Routing,
+    hash_key,
+    next_statuses,
+    zone_label,
+)
 from citypulse import AppealStatus
 from console._actions import ACTIONS, perform
 from console._appeal import load_view
@@ -47,7 +55,7 @@ from console._i18n import LANG_COOKIE, LANGS, words
 from console._live import Live
 from console._queue import PAGE_SIZE, choices, parse_filters, queue_page
 from console._session import COOKIE, LOGIN_COOKIE, Session, SessionCodec
-from console._web import Formats, environment, zone_label
+from console._web import Formats, environment, zone_name
 
 log = logging.getLogger(__name__)
 PREFIX = "/console"
@@ -114,7 +122,8 @@ class Console:
             prefix=PREFIX,
             session=session,
             csrf=self.codec.csrf(session.sid) if session else "",
-            zone=zone_label(self.routing.zone, now),
+            zone=zone_name(self.routing.zone, now, lang),
+            tz=zone_label(self.routing.zone, now, lang),
             now=now,
             here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             **formats.context(),

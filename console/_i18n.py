@@ -22,8 +22,8 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     ),
     "bad_key": ("Ключ не подходит или отозван.", "The key is not valid or was revoked."),
     "not_operator": (
-        "Этот ключ — ключ заявителя; нужен ключ оператора или администратора.",
-        "This is a reporter's key; an operator's or an administrator's key is required.",
+        "Этот ключ не оператора: нужен ключ оператора или администратора.",
+        "This is not an operator's key: an operator's or an administrator's is required.",
     ),
     "expired": (
         "Форма устарела — откройте страницу заново и повторите.",

@@ -4,13 +4,13 @@ statuses are written for a reader in the region's time zone."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
 
-from appeals import format_duration
+from appeals import format_duration, utc_offset, zone_label
 from console._i18n import words
 
 
@@ -25,13 +25,11 @@ def environment() -> jinja2.Environment:
     )
 
 
-def zone_label(zone: ZoneInfo, now: datetime) -> str:
-    """``Europe/Moscow (UTC+03:00)``: the zone by name and offset, for the pages' footers."""
-    offset = now.astimezone(zone).utcoffset() or timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    hours, mins = divmod(abs(minutes), 60)
-    return f"{zone.key} (UTC{sign}{hours:02d}:{mins:02d})"
+def zone_name(zone: ZoneInfo, now: datetime, lang: str) -> str:
+    """``Europe/Moscow (МСК, UTC+3)``: the zone by name, as Russians call it, and offset."""
+    short, offset = zone_label(zone, now, lang), utc_offset(zone, now)
+    inner = offset if short == offset else f"{short}, {offset}"
+    return f"{zone.key} ({inner})"
 
 
 class Formats:

@@ -428,7 +428,7 @@ def test_another_citypulse_forwarding_an_appeal(live_api: LiveApi) -> None:
         "service_code": "traffic-signal",
         "lat": repr(54.5065),
         "long": repr(36.248),
-        "description": "Светофорный объект …: фаза «красный» не переключается 7 мин\n\n[citypulse:appeal-42-created-97]",
+        "description": "Светофорный объект …: фаза «красный» не переключается с 08:14 МСК\n\n[citypulse:appeal-42-created-97]",
         "attribute[external_id]": key,
         "attribute[citypulse_appeal_id]": "42",
         "attribute[title]": "Светофорный объект на перекрёстке ул. Кирова — ул. Театральная: "

@@ -49,7 +49,8 @@ def test_queue_puts_open_and_urgent_first_with_sla_clocks(live_console: LiveCons
         assert 'class="p2 overdue"' in page.text
         high_row = page.text[page.text.index(f'data-id="{high}"') :]
         assert "осталось 3\u00a0ч " in high_row[: high_row.index("</tr>")]
-        assert "Время — Europe/Moscow (UTC+03:00)" in page.text
+        assert "Время — Europe/Moscow (МСК, UTC+3)" in page.text
+        assert "Срок, МСК" in page.text
         # A closed appeal leaves the default (open) queue and is found among the closed.
         _sql(db, "UPDATE appeals SET status = 'closed', closed_at = now() WHERE id = %s", high)
         assert _ids(c.get("/console/").text) == [citizen, low]
@@ -81,6 +82,7 @@ def test_queue_filters(live_console: LiveConsole) -> None:
         assert ids() == {parking, light, citizen}
         assert ids(source="citizen") == {citizen}
         assert ids(source="sensor") == {parking, light}
+        assert ids(source="system") == set()  # other systems' events have their own source
         assert ids(overdue="true") == {light}
         assert ids(overdue="false") == {parking, citizen}
         assert ids(agency="МКУ «Городские парковки»") == {parking}
@@ -142,7 +144,7 @@ def test_a_sensor_appeal_shows_its_evidence_device_links_and_history(
     assert "● на связи" in evidence
     assert f'href="/console/appeals/{report}"' in html  # the correlated citizen's report
     assert "подтверждает" in html or "связано" in html
-    assert "Создано по инциденту" in html  # the history
+    assert "Создано автоматически по инциденту" in html  # the history
     assert "Принять" in html
     assert "Передать" in html
     with live_console.signed_in() as c:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from appeals import Principal, hash_key, revoke_key
+from appeals import Principal, add_system_key, hash_key, revoke_key
 from citypulse import IncidentType
 from citypulse.db import connect
 from console import SessionCodec
@@ -80,8 +80,14 @@ def test_bad_and_reporter_keys_are_refused_with_a_message(live_console: LiveCons
         assert live_console.operator_key not in r.text
         r = sign_in(c, live_console.reporter_key)
         assert r.status_code == 403
-        assert "ключ заявителя" in r.text
+        assert "Этот ключ не оператора" in r.text
         assert "cp_session" not in r.headers.get("set-cookie", "")
+        with connect(live_console.db_url) as conn:
+            system, _ = add_system_key(conn, name="monitoring", source_system="monitoring")
+            conn.commit()
+        r = sign_in(c, system)  # another system's key: events only, no console
+        assert r.status_code == 403
+        assert "Этот ключ не оператора" in r.text
         # No CSRF token, or no sign-in form cookie: refused before the key is looked at.
         r = c.post("/console/login", data={"key": live_console.operator_key})
         assert r.status_code == 403
