@@ -82,6 +82,7 @@ def live_console(db_url: str) -> Iterator[LiveConsole]:
         )
         app = application(api, console)
         with serve_in_thread(app, port=free_port(), services=[live]) as url:
+            assert live.listening.wait(10), "the live-updates service did not LISTEN"
             yield LiveConsole(url, db_url, reporter, operator, parking, admin)
     finally:
         pool.close(timeout=5.0)
