@@ -4,7 +4,8 @@ Routing (incident type -> sector block, service, agency, deadline), Russian and 
 texts, :class:`AppealWriter` (the incident listener that writes an appeal, its history
 and its outbox rows in the incident's transaction; registered with the kernel's hooks as
 the ``appeals`` incident listener), correlation with citizens' reports, API keys and
-roles, and the Open311 GeoReport v2 API that ``citypulse serve`` serves.  Delivery of the
+roles, operators' actions (status changes, transfer, notes, duplicates), and the Open311
+GeoReport v2 API that ``citypulse serve`` serves.  Delivery of the
 outbox rows is ``connectors``' work.
 """
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from citypulse import lazy_exports
 
 if TYPE_CHECKING:
+    from appeals._actions import add_note, agencies, mark_duplicate, transfer
     from appeals._api import Api
     from appeals._auth import (
         KeyStore,
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
         AppealDraft,
         create_appeal,
         load_appeal,
+        next_statuses,
         record_remote_event,
         transition,
     )
@@ -107,7 +110,9 @@ __all__ = [
     "TransitionRefused",
     "UnknownService",
     "add_key",
+    "add_note",
     "add_system_key",
+    "agencies",
     "appeal_writer",
     "correlate",
     "create_appeal",
@@ -121,6 +126,8 @@ __all__ = [
     "list_requests",
     "load_appeal",
     "load_routing",
+    "mark_duplicate",
+    "next_statuses",
     "open311_status",
     "open_pool",
     "parse_duration",
@@ -133,6 +140,7 @@ __all__ = [
     "serve_in_thread",
     "service_request",
     "submit_report",
+    "transfer",
     "transition",
     "utc_offset",
     "zone_label",

@@ -11,6 +11,7 @@
     GET  /open311/v2/media/{key}.{jpg|png|webp}      a photo uploaded with a report
     GET  /api/v1/appeals/{id}                        an appeal with history and links (operator)
     POST /api/v1/appeals/{id}/{action}               accept|progress|resolve|reject|close (operator)
+    POST /api/v1/appeals/{id}/transfer|notes|duplicates   see appeals._api_actions (operator)
     POST /api/v1/events                              another system's event (system; _events)
     GET  /health                                     the database answers
     GET  /openapi.json                               this API as OpenAPI 3
@@ -31,6 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -512,6 +514,8 @@ class Api:
 
 
 def _application(api: Api) -> Starlette:
+    from appeals._api_actions import duplicate_appeal, note_appeal, transfer_appeal
+
     v2 = "/open311/v2"
     routes = [
         Route("/health", api.health, methods=["GET"]),
@@ -524,6 +528,14 @@ def _application(api: Api) -> Starlette:
         Route(v2 + "/tokens/{token}.{fmt}", api.token, methods=["GET"]),
         Route(v2 + "/media/{name}", api.media, methods=["GET"]),
         Route("/api/v1/appeals/{id}", api.appeal, methods=["GET"]),
+        *(
+            Route(f"/api/v1/appeals/{{id}}/{name}", partial(handler, api), methods=["POST"])
+            for name, handler in (
+                ("transfer", transfer_appeal),
+                ("notes", note_appeal),
+                ("duplicates", duplicate_appeal),
+            )
+        ),
         Route("/api/v1/appeals/{id}/{action}", api.act, methods=["POST"]),
         Route("/api/v1/events", EventIntake(api).submit, methods=["POST"]),
     ]

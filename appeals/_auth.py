@@ -126,7 +126,11 @@ class KeyStore:
     def lookup(self, conn: psycopg.Connection[Any] | None, key: str) -> Principal | None:
         if not key or len(key) > 512:
             return None
-        digest = hash_key(key)
+        return self.lookup_hash(conn, hash_key(key))
+
+    def lookup_hash(self, conn: psycopg.Connection[Any] | None, digest: bytes) -> Principal | None:
+        """The principal of the key whose :func:`hash_key` is ``digest`` (a console session
+        keeps the hash, so a revoked key ends its sessions too); None if unknown or revoked."""
         for known, principal in self._memory.items():
             if hmac.compare_digest(known, digest):
                 return principal

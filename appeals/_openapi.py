@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from appeals._openapi_actions import action_paths
 from appeals._openapi_events import SCHEMAS as EVENT_SCHEMAS
 from appeals._openapi_events import event_paths
 
@@ -466,6 +467,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **action_paths(appeal_id, _errors),
             **event_paths(_ERRORS),
         },
     }

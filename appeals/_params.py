@@ -44,6 +44,7 @@ FIELD_LIMITS = {
     "long": 40,
     "jurisdiction_id": 100,
     "note": 2000,
+    "reason": 2000,
 }
 
 

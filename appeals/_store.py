@@ -61,6 +61,12 @@ _ALLOWED: Mapping[AppealStatus, frozenset[AppealStatus]] = {
     AppealStatus.REJECTED: frozenset(),
 }
 
+
+def next_statuses(status: AppealStatus) -> frozenset[AppealStatus]:
+    """Where an appeal in ``status`` may go (the module docstring's diagram)."""
+    return _ALLOWED[status]
+
+
 # What every appeal query selects: columns named as Appeal's fields, read by those names.
 COLUMNS = (
     "id, source, sector, service_code, title, description, status, requested_at, priority, "

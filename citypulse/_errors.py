@@ -16,7 +16,8 @@
     ├── DetectorError            detectors/_errors.py
     ├── AppealsError             appeals/_errors.py
     ├── ConnectorError           connectors/_errors.py
-    └── GrafanaError             grafana/_errors.py
+    ├── GrafanaError             grafana/_errors.py
+    └── ConsoleError             console/_errors.py
 
 Each package draws its own subtree in its ``_errors.py``; a package error that is wrong
 input also derives from :class:`ConfigError` (``appeals.RoutingError``,
