@@ -11,10 +11,14 @@ Threads (paho is thread-based, and psycopg's synchronous COPY is its fastest pat
 - the housekeeper writes counters to ``ingest_stats`` and runs the schema upkeep.
 
 Backpressure: the broker sends at most ``receive_maximum`` unacknowledged messages (MQTT
-5), and the network thread blocks when ``max_pending`` messages (or ``max_pending_rows``
-readings) wait, so memory stays bounded when the database is down; nothing
-unacknowledged is lost, because the session is persistent (clean_start false, session
-expiry) and the broker redelivers.
+5; Mosquitto 2.0.11 does not honour it), and when ``max_pending`` messages (or
+``max_pending_rows`` readings) wait, the network thread stops reading the socket until a
+flusher takes a batch, while it goes on sending pings and acknowledgements
+(:meth:`FastClient.hold`).  So what a worker holds is bounded in readings by its own
+means (``max_pending_rows``, plus the flushers' batches, plus one socket read) when the
+database is down, however many readings a message carries, and the connection survives
+an outage of any length; nothing unacknowledged is lost, because the session is
+persistent (clean_start false, session expiry) and the broker redelivers.
 """
 
 from __future__ import annotations
@@ -273,12 +277,11 @@ class IngestWorker:
             size = len(pending)
             if size >= cfg.batch_size or rows >= cfg.batch_rows:
                 self._cond.notify_all()
-            while (
-                size >= cfg.max_pending or rows >= cfg.max_pending_rows
-            ) and not self._stopping.is_set():
+            if (size >= cfg.max_pending or rows >= cfg.max_pending_rows) and not self._client.held:
+                # Full: stop reading the socket (never wait here: this is paho's network
+                # thread, which must go on sending pings and acknowledgements).
                 self.counters.backpressure_waits += 1
-                self._cond.wait(0.5)
-                size, rows = len(self._pending), self._pending_rows
+                self._client.hold()
 
     # --- flushing -------------------------------------------------------------------------
     def _take_batch(self) -> list[Item]:
@@ -310,6 +313,12 @@ class IngestWorker:
             self._held = (self._held[0] + cut, self._held[1] + rows)
             if self._pending:
                 self._first_at = time.monotonic()
+            if (
+                self._client.held
+                and len(self._pending) < cfg.max_pending
+                and self._pending_rows < cfg.max_pending_rows
+            ):
+                self._client.resume()
             self._cond.notify_all()
             return batch
 

@@ -25,7 +25,7 @@ from tests.ingest.test_worker import BASE, camera_message, config, count, runnin
 OUTAGE_S = float(os.environ.get("CITYPULSE_TEST_DB_OUTAGE_S", "8"))
 
 
-def _through(url: str, port: int) -> str:
+def through(url: str, port: int) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)
     host = f"127.0.0.1:{port}"
@@ -48,7 +48,7 @@ def test_database_unreachable_mid_stream_then_everything_stored_once(
     assert port is not None
     with TcpProxy(port, urlsplit(db_url).hostname or "127.0.0.1") as proxy:
         cfg = config(
-            _through(db_url, proxy.port),
+            through(db_url, proxy.port),
             mqtt_broker,
             topic_root,
             retry_cap=2.0,
