@@ -23,7 +23,7 @@ from tests.ingest.test_worker import BASE, camera_message, count, stored_camera
 class IngestProcess:
     """``citypulse ingest`` in a child process; waits until it has subscribed."""
 
-    def __init__(self, db_url: str, broker: Broker, root: str, client_id: str) -> None:
+    def __init__(self, db_url: str, broker: Broker, root: str, client_id: str, *extra: str) -> None:
         env = {
             **os.environ,
             "CITYPULSE_DATABASE_URL": db_url,
@@ -47,6 +47,7 @@ class IngestProcess:
                 "0.05",
                 "--receive-maximum",
                 "1000",
+                *extra,
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -80,8 +81,10 @@ class IngestProcess:
         return code
 
 
-def start_ingest(db_url: str, broker: Broker, root: str, client_id: str) -> IngestProcess:
-    return IngestProcess(db_url, broker, root, client_id)
+def start_ingest(
+    db_url: str, broker: Broker, root: str, client_id: str, *extra: str
+) -> IngestProcess:
+    return IngestProcess(db_url, broker, root, client_id, *extra)
 
 
 @pytest.mark.faults
