@@ -15,18 +15,17 @@ each fault on a database of its own:
 *Acknowledged* counts the messages the broker PUBACKed to the device, *stored* those of
 them whose readings are all in the database, *lost* the difference; *duplicated* is the
 readings ingest received again after storing them (``ingest_stats.duplicates``: written
-twice, kept once); *recovery* runs from the end of the fault (the kill, the database's or
-the broker's return) until the last acknowledged message is stored, or until the bench
-gives up on the lost ones (60 to 300 s).
+twice, kept once).  *Recovery*: for the dead member, from the kill until the last
+acknowledged message is stored (the survivor waits --takeover-after first); for the
+outage, from the database's return until then; for a broker SIGKILL, from the broker's
+return until ingest has subscribed again (its reconnection delay); "never" if a message
+was lost (the bench waits 60 to 300 s for it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from citypulse import Settings, positive_float, positive_int
 from lab._bench_broker import RestartableBroker
+from lab._ingest_process import IngestProcess
 from lab._say import say
 
 if TYPE_CHECKING:
@@ -97,54 +97,8 @@ class Outcome:
     recovery_s: float
 
 
-class _Ingest:
-    """``citypulse ingest`` in a child process; waits until it has subscribed."""
-
-    def __init__(self, db_url: str, mqtt_url: str, client_id: str, *extra: str) -> None:
-        env = {
-            **os.environ,
-            "CITYPULSE_DATABASE_URL": db_url,
-            "CITYPULSE_MQTT_URL": mqtt_url,
-            "CITYPULSE_MQTT_CLIENT_ID": client_id,
-            "CITYPULSE_WORKER_ID": client_id,
-            "CITYPULSE_LOG_LEVEL": "INFO",
-        }
-        self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, our own command
-            [sys.executable, "-m", "citypulse.cli", "ingest", "--group", "bench", *extra],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.log: list[str] = []
-        self._subscribed = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        if not self._subscribed.wait(60):
-            self.stop(kill=True)
-            raise RuntimeError("ingest did not subscribe:\n" + "".join(self.log[-20:]))
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.log.append(line)
-            if "subscribed:" in line:
-                self._subscribed.set()
-
-    def stop(self, *, kill: bool = False) -> None:
-        if self.proc.poll() is None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-        try:
-            self.proc.wait(90)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self._reader.join(5)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+def _ingest(db_url: str, mqtt_url: str, client_id: str, *extra: str) -> IngestProcess:
+    return IngestProcess(db_url, mqtt_url, client_id, "--group", "bench", *extra)
 
 
 class _Device:
@@ -277,7 +231,7 @@ def _settle(db_url: str, fault: str, n: int, acked: set[int], timeout: float) ->
 
 
 def _outcome(
-    db_url: str, fault: str, n: int, acked: set[int], recovery: float, workers: list[_Ingest]
+    db_url: str, fault: str, n: int, acked: set[int], recovery: float, workers: list[IngestProcess]
 ) -> Outcome:
     for w in workers:
         w.stop()  # SIGTERM: each writes its last counters
@@ -293,7 +247,7 @@ def _dead_member(
     db_url, n = _database(pg, "faults_dead_member"), args.messages
     messages = _camera(n)
     extra = ("--takeover-after", f"{args.takeover_after:g}")
-    workers = [_Ingest(db_url, broker.url, f"bench-ingest-{k}", *extra) for k in (1, 2)]
+    workers = [_ingest(db_url, broker.url, f"bench-ingest-{k}", *extra) for k in (1, 2)]
     device = _Device(broker.port)
     sender = threading.Thread(target=device.publish, args=(messages, 0, args.rate))
     sender.start()
@@ -316,7 +270,7 @@ def _db_outage(
     during = max(1, args.outage_readings // PER_BATCH)  # messages while it is away
     n = during + 400
     messages = _ecology(n)
-    worker = _Ingest(db_url, broker.url, "bench-ingest-outage", "--rate-limit", "0")
+    worker = _ingest(db_url, broker.url, "bench-ingest-outage", "--rate-limit", "0")
     device = _Device(broker.port)
     device.publish(messages[:200], 0, args.rate)
     _until(lambda: len(_stored(db_url, "db-outage", n)) >= 200, 60)
@@ -336,23 +290,30 @@ def _db_outage(
     return _outcome(db_url, "db-outage", n, device.acked, time.monotonic() - restarted, [worker])
 
 
+def _kill_mid_stream(
+    broker: RestartableBroker, messages: Sequence[tuple[str, bytes]], rate: float
+) -> tuple[set[int], int]:
+    """Publish at ``rate`` and SIGKILL the broker once half the messages are acknowledged;
+    the messages acknowledged, and the first not yet sent."""
+    device = _Device(broker.port)
+    stop = threading.Event()
+    sender = threading.Thread(target=device.publish, args=(messages, 0, rate, stop))
+    sender.start()
+    _until(lambda: len(device.acked) >= len(messages) // 2, 120)
+    broker.sigkill()
+    stop.set()
+    sender.join()
+    device.client.loop_stop()
+    return set(device.acked), device.sent
+
+
 def _broker_kill(
     pg: EmbeddedPostgres, broker: RestartableBroker, args: argparse.Namespace
 ) -> Outcome:
     db_url, n = _database(pg, "faults_broker_kill"), args.messages
     messages = _camera(n)
-    worker = _Ingest(db_url, broker.url, "bench-ingest-crash")
-    device = _Device(broker.port)
-    stop = threading.Event()
-    sender = threading.Thread(target=device.publish, args=(messages, 0, args.rate, stop))
-    sender.start()
-    _until(lambda: len(device.acked) >= n // 2, 120)
-    broker.sigkill()
-    stop.set()
-    sender.join()
-    acked = set(device.acked)
-    resume = device.sent
-    device.client.loop_stop()
+    worker = _ingest(db_url, broker.url, "bench-ingest-crash")
+    acked, resume = _kill_mid_stream(broker, messages, args.rate)
     say(f"    Mosquitto SIGKILLed after {len(acked):,} acknowledged ({SHIPPED_AUTOSAVE})")
     broker.run_with(SHIPPED_AUTOSAVE)
     restarted = time.monotonic()
@@ -360,13 +321,14 @@ def _broker_kill(
     # again, what devices publish is dropped (docs/deploy.md); that is not what this
     # measures, so the device waits for it.
     _until(lambda: sum("subscribed:" in line for line in worker.log) >= 2, 60)
+    recovery = time.monotonic() - restarted
     device = _Device(broker.port)
     device.publish(messages, resume, args.rate)
     device.wait(n - resume, 60)
     device.close()
     acked |= device.acked
     _settle(db_url, "broker-kill", n, acked, 120)
-    return _outcome(db_url, "broker-kill", n, acked, time.monotonic() - restarted, [worker])
+    return _outcome(db_url, "broker-kill", n, acked, recovery, [worker])
 
 
 def _broker_kill_backlog(
@@ -375,24 +337,15 @@ def _broker_kill_backlog(
     db_url, n = _database(pg, "faults_broker_backlog"), args.messages
     messages = _camera(n)
     client_id = "bench-ingest-away"
-    _Ingest(db_url, broker.url, client_id).stop()  # the last member: its session stays
-    device = _Device(broker.port)
-    stop = threading.Event()
-    sender = threading.Thread(target=device.publish, args=(messages, 0, args.rate, stop))
-    sender.start()
-    _until(lambda: len(device.acked) >= n // 2, 120)
-    broker.sigkill()
-    stop.set()
-    sender.join()
-    acked = set(device.acked)
-    device.client.loop_stop()
+    _ingest(db_url, broker.url, client_id).stop()  # the last member: its session stays
+    acked, _ = _kill_mid_stream(broker, messages, args.rate)
     say(
         f"    Mosquitto SIGKILLed with {len(acked):,} acknowledged and queued for ingest "
         f"({SHIPPED_AUTOSAVE})"
     )
     broker.run_with(SHIPPED_AUTOSAVE)
     restarted = time.monotonic()
-    worker = _Ingest(db_url, broker.url, client_id)
+    worker = _ingest(db_url, broker.url, client_id)
     _settle(db_url, "broker-kill-backlog", n, acked, 60)
     return _outcome(db_url, "broker-kill-backlog", n, acked, time.monotonic() - restarted, [worker])
 

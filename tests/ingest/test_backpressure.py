@@ -16,16 +16,14 @@ import os
 import time
 from collections import Counter
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import orjson
 import pytest
 
 from citypulse.db import connect
 from tests._mqtt import Publisher, print_counts, wait_for
-from tests._proxy import TcpProxy
 from tests.fix_mqtt import Broker
-from tests.ingest.test_faults import through
+from tests.ingest.test_faults import db_proxy, through
 from tests.ingest.test_worker import BASE, config, count, running
 
 OUTAGE_S = float(os.environ.get("CITYPULSE_TEST_LONG_OUTAGE_S", "120"))
@@ -50,9 +48,7 @@ def test_a_long_outage_with_batch_payloads_keeps_the_connection_and_stores_once(
     caplog.set_level(logging.INFO, logger="ingest")
     n, devices = 1200, 4
     messages = [ecology_batch(topic_root, f"eco-{i % devices}", i // devices) for i in range(n)]
-    port = urlsplit(db_url).port
-    assert port is not None
-    with TcpProxy(port, urlsplit(db_url).hostname or "127.0.0.1") as proxy:
+    with db_proxy(db_url) as proxy:
         cfg = config(
             through(db_url, proxy.port),
             mqtt_broker,

@@ -32,6 +32,13 @@ def through(url: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
 
 
+def db_proxy(db_url: str) -> TcpProxy:
+    """A proxy in front of the test database, to cut and restore it."""
+    parts = urlsplit(db_url)
+    assert parts.port is not None
+    return TcpProxy(parts.port, parts.hostname or "127.0.0.1")
+
+
 def _expected(n: int, devices: int) -> Counter[tuple[str, object, int]]:
     return Counter((f"cam-{i % devices}", BASE + timedelta(seconds=i), i % 97) for i in range(n))
 
@@ -44,9 +51,7 @@ def test_database_unreachable_mid_stream_then_everything_stored_once(
     caplog.set_level(logging.DEBUG, logger="ingest")
     n, devices = 4000, 5
     messages = [camera_message(topic_root, f"cam-{i % devices}", i) for i in range(n)]
-    port = urlsplit(db_url).port
-    assert port is not None
-    with TcpProxy(port, urlsplit(db_url).hostname or "127.0.0.1") as proxy:
+    with db_proxy(db_url) as proxy:
         cfg = config(
             through(db_url, proxy.port),
             mqtt_broker,

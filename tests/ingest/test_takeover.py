@@ -18,9 +18,10 @@ from datetime import timedelta
 import pytest
 
 from citypulse.db import connect
+from lab._ingest_process import IngestProcess
 from tests._mqtt import Publisher, print_counts, wait_for
 from tests.fix_mqtt import Broker
-from tests.ingest.test_process import IngestProcess, start_ingest
+from tests.ingest.test_process import start_ingest
 from tests.ingest.test_worker import BASE, camera_message, count, stored_camera
 
 TAKEOVER_AFTER = 10  # s of silence before a survivor takes over (45 in production)
@@ -48,11 +49,7 @@ def _stop(*procs: IngestProcess) -> None:
         if proc.proc.poll() is None:
             proc.signal(signal.SIGTERM)
     for proc in procs:
-        if proc.proc.poll() is None:
-            try:
-                proc.wait(60)
-            except TimeoutError:
-                proc.proc.kill()
+        proc.stop(timeout=60)
 
 
 @pytest.mark.faults
