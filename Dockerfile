@@ -18,6 +18,7 @@ COPY detectors detectors
 COPY appeals appeals
 COPY connectors connectors
 COPY grafana grafana
+COPY console console
 COPY lab lab
 COPY sql sql
 RUN pip wheel --no-deps --wheel-dir /wheels . \

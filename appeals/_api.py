@@ -7,26 +7,32 @@
     GET  /open311/v2/requests.{json|xml}             the queue, filtered and paged
     POST /open311/v2/requests.{json|xml}             a citizen's report (api_key: reporter)
     GET  /open311/v2/requests/{id}.{json|xml}        one request
+    GET  /open311/v2/tokens/{token}.{json|xml}       the request a post's token names
+    GET  /open311/v2/media/{key}.{jpg|png|webp}      a photo uploaded with a report
     GET  /api/v1/appeals/{id}                        an appeal with history and links (operator)
     POST /api/v1/appeals/{id}/{action}               accept|progress|resolve|reject|close (operator)
+    POST /api/v1/appeals/{id}/transfer|notes|duplicates   see appeals._api_actions (operator)
+    POST /api/v1/events                              another system's event (system; _events)
     GET  /health                                     the database answers
     GET  /openapi.json                               this API as OpenAPI 3
 
 Every 4xx carries a message in Open311's error format, ``[{"code": 400, "description":
-"…"}]`` (``<errors><error>…`` for ``.xml``).  ``POST requests`` takes form fields (as the
-specification says) or a JSON object; an ``Idempotency-Key`` header makes a retried post
-return the first request instead of queueing a second.  Keys are sent as the ``api_key``
-field or the ``X-Api-Key`` header; they never reach a log.
+"…"}]``, or ``<errors><error>…`` when the path ends in ``.xml`` (unknown paths too); a
+405 names the allowed methods in ``Allow``.  ``POST requests`` takes form fields (as the
+specification says, urlencoded or multipart with a ``media`` photo) or a JSON object; a
+body of any other type, or of none, is 415.  An ``Idempotency-Key`` header makes a
+retried post return the first request instead of queueing a second.  Keys are sent as
+the ``api_key`` field or the ``X-Api-Key`` header; they never reach a log.  A key limited
+to an agency sees only that agency's appeals in ``/api/v1``; citizens' contact details
+are shown only to their appeal's agency (see ``_scope``).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -39,56 +45,47 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from appeals._auth import KeyStore, Principal, Role
 from appeals._errors import ApiError, AppealNotFound, TransitionRefused
+from appeals._events import EventIntake
 from appeals._georeport import service_definition, to_xml, to_xml_object
-from appeals._openapi import openapi_document
-from appeals._requests import (
-    Report,
-    RequestQuery,
-    count_cap,
-    list_requests,
-    submit_report,
+from appeals._media import (
+    MAX_MEDIA,
+    Media,
+    Upload,
+    load_media,
+    media_from,
+    media_path,
+    media_response,
+    new_key,
+    parse_multipart,
+    store_media,
 )
+from appeals._openapi import openapi_document
+from appeals._params import CONTROL as _CONTROL
+from appeals._params import MAX_ID, parse_query
+from appeals._params import coordinate as _coordinate
+from appeals._params import int_param as _int
+from appeals._params import query_params as _query
+from appeals._params import text_field as _text
+from appeals._requests import Report, count_cap, list_requests, submit_report
 from appeals._routing import Routing
+from appeals._scope import contacts, in_scope, with_contact
 from appeals._store import appeal_payload, load_appeal, transition
-from citypulse import AppealStatus
+from appeals._tokens import TOKEN, find_token, issue_token
+from citypulse import Appeal, AppealStatus
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
-MAX_ID = 2**63 - 1
-MAX_PAGE = 100_000
-MAX_PAGE_SIZE = 1000
-DEFAULT_PAGE_SIZE = 100
-DEFAULT_WINDOW = timedelta(days=90)  # GeoReport v2: without dates, the last 90 days
 _ACTIONS: Mapping[str, AppealStatus] = {
     "accept": AppealStatus.ACCEPTED,
     "progress": AppealStatus.IN_PROGRESS,
     "resolve": AppealStatus.RESOLVED,
     "reject": AppealStatus.REJECTED,
     "close": AppealStatus.CLOSED,
-}
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-_FIELD_LIMITS = {
-    "api_key": 512,
-    "service_code": 64,
-    "description": 4000,
-    "address_string": 500,
-    "address_id": 100,
-    "email": 254,
-    "device_id": 100,
-    "account_id": 100,
-    "first_name": 100,
-    "last_name": 100,
-    "phone": 40,
-    "media_url": 2048,
-    "lat": 40,
-    "long": 40,
-    "jurisdiction_id": 100,
-    "note": 2000,
 }
 _CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
 _EVENTS = "SELECT time, status, note, actor FROM appeal_events WHERE appeal_id = %s ORDER BY id"
@@ -104,7 +101,10 @@ def _check_format(request: Request) -> None:
 
 
 def _fmt(request: Request) -> str:
-    fmt = str(request.path_params.get("fmt", "json"))
+    # An unknown path has no {fmt}: its ending says what the client reads.
+    fmt = request.path_params.get("fmt")
+    if fmt is None:
+        fmt = "xml" if request.url.path.lower().endswith(".xml") else "json"
     return fmt if fmt in ("json", "xml") else "json"
 
 
@@ -140,114 +140,6 @@ def error_response(request: Request, status: int, description: str, **headers: s
 # --- input ------------------------------------------------------------------------------
 
 
-def _text(name: str, value: str) -> str:
-    limit = _FIELD_LIMITS.get(name, 1000 if name.startswith("attribute[") else 200)
-    if len(value) > limit:
-        raise ApiError(400, f"{name}: at most {limit} characters")
-    if _CONTROL.search(value):
-        raise ApiError(400, f"{name}: control characters are not allowed")
-    return value.strip()
-
-
-def _query(request: Request) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in request.query_params.multi_items():
-        if key in out:
-            raise ApiError(400, f"{key}: given more than once")
-        out[key] = _text(key, value)
-    return out
-
-
-def _int(name: str, raw: str, low: int, high: int) -> int:
-    if not re.fullmatch(r"\d{1,19}", raw):
-        raise ApiError(400, f"{name}: expected an integer, got {raw[:40]!r}")
-    value = int(raw)
-    if not low <= value <= high:
-        raise ApiError(400, f"{name}: must be between {low} and {high}")
-    return value
-
-
-def _date(name: str, raw: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(
-            400, f"{name}: expected a W3C date-time like 2026-11-25T08:14:00+03:00"
-        ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    if not datetime(1970, 1, 2, tzinfo=UTC) <= value <= datetime(9999, 1, 1, tzinfo=UTC):
-        raise ApiError(400, f"{name}: out of range")
-    return value
-
-
-def _coordinate(name: str, raw: str, bound: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ApiError(400, f"{name}: expected a number, got {raw[:40]!r}") from None
-    if not math.isfinite(value) or not -bound <= value <= bound:
-        raise ApiError(400, f"{name}: must be between -{bound:g} and {bound:g}")
-    return value
-
-
-def parse_query(params: Mapping[str, str], routing: Routing) -> RequestQuery:
-    """``GET requests`` parameters -> a validated :class:`RequestQuery` (ApiError if bad)."""
-    ids: tuple[int, ...] = ()
-    if params.get("service_request_id"):
-        raw_ids = [p.strip() for p in params["service_request_id"].split(",") if p.strip()]
-        if len(raw_ids) > MAX_PAGE_SIZE:
-            raise ApiError(400, f"service_request_id: at most {MAX_PAGE_SIZE} ids")
-        ids = tuple(_int("service_request_id", p, 1, MAX_ID) for p in raw_ids)
-    codes: tuple[str, ...] = ()
-    if params.get("service_code"):
-        codes = tuple(c.strip() for c in params["service_code"].split(",") if c.strip())
-        for code in codes:
-            if routing.service(code) is None:
-                raise ApiError(400, f"service_code: unknown service {code[:64]!r}")
-    start = _date("start_date", params["start_date"]) if params.get("start_date") else None
-    end = _date("end_date", params["end_date"]) if params.get("end_date") else None
-    if start is not None and end is not None and end < start:
-        raise ApiError(400, "end_date is before start_date")
-    if start is None and end is None and not ids:
-        start = datetime.now(UTC) - DEFAULT_WINDOW
-    statuses: tuple[str, ...] = ()
-    if params.get("status"):
-        statuses = tuple(s.strip() for s in params["status"].split(",") if s.strip())
-        bad = [s for s in statuses if s not in ("open", "closed")]
-        if bad:
-            raise ApiError(400, "status: expected open, closed or both (comma-separated)")
-    source = params.get("source") or None
-    if source is not None and source not in ("sensor", "citizen"):
-        raise ApiError(400, "source: expected sensor or citizen")
-    sector = params.get("sector") or None
-    if sector is not None and sector not in routing.sectors:
-        raise ApiError(400, "sector: not one of the sector blocks (see GET services, group)")
-    overdue: bool | None = None
-    if params.get("overdue"):
-        flag = params["overdue"].lower()
-        if flag not in ("true", "false", "1", "0"):
-            raise ApiError(400, "overdue: expected true or false")
-        overdue = flag in ("true", "1")
-    return RequestQuery(
-        ids=ids,
-        service_codes=codes,
-        start=start,
-        end=end,
-        statuses=statuses,
-        source=source,
-        sector=sector,
-        agency=params.get("agency") or None,
-        district=params.get("district") or None,
-        external_id=params.get("external_id") or None,
-        overdue=overdue,
-        page=_int("page", params["page"], 1, MAX_PAGE) if params.get("page") else 1,
-        page_size=_int("page_size", params["page_size"], 1, MAX_PAGE_SIZE)
-        if params.get("page_size")
-        else DEFAULT_PAGE_SIZE,
-    )
-
-
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing (413) more than ``limit`` bytes without reading it all."""
     declared = request.headers.get("content-length")
@@ -267,10 +159,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def parse_fields(body: bytes, content_type: str) -> dict[str, str]:
-    """Form-encoded or JSON-object fields as text (ApiError if neither or malformed)."""
+    """Form-encoded or JSON-object fields as text (ApiError if neither or malformed); no
+    body needs no type."""
     media = content_type.split(";", 1)[0].strip().lower()
     fields: dict[str, str] = {}
-    if media in ("", "application/x-www-form-urlencoded"):
+    if media == "application/x-www-form-urlencoded" or (media == "" and not body):
         try:
             text = body.decode("utf-8")
             pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=100, errors="strict")
@@ -296,7 +189,14 @@ def parse_fields(body: bytes, content_type: str) -> dict[str, str]:
                 value = "true" if value else "false"
             fields[key] = str(value)
     else:
-        raise ApiError(415, "send application/x-www-form-urlencoded or application/json")
+        raise ApiError(
+            415,
+            "send application/x-www-form-urlencoded, multipart/form-data or application/json",
+        )
+    return _texts(fields)
+
+
+def _texts(fields: Mapping[str, str]) -> dict[str, str]:
     return {k: _text(k, v) for k, v in fields.items() if len(k) <= 100}
 
 
@@ -344,6 +244,7 @@ def parse_report(fields: Mapping[str, str], routing: Routing, idem: str | None) 
         lat=lat,
         lon=lon,
         address=address,
+        address_id=fields.get("address_id", ""),
         media_url=media,
         contact={k: fields[k] for k in _CONTACT_FIELDS if fields.get(k)},
         idempotency_key=idem,
@@ -366,6 +267,7 @@ class Api:
     keys: KeyStore
     connectors: Sequence[str] = ()
     max_body: int = MAX_BODY
+    max_media: int = MAX_MEDIA
     db_timeout: float = 5.0
 
     def __post_init__(self) -> None:
@@ -393,6 +295,32 @@ class Api:
         if not principal.may(role):
             raise ApiError(403, f"this key's role is {principal.role}; {role} is required")
         return principal
+
+    async def _viewer(self, request: Request, params: Mapping[str, str]) -> Principal | None:
+        """Who reads: None without a key; a key that is given must be valid (401)."""
+        if not (request.headers.get("x-api-key") or params.get("api_key")):
+            return None
+        return await self._principal(request, "reporter", params)
+
+    async def _fields(
+        self, request: Request, *, photo: bool = False
+    ) -> tuple[dict[str, str], Media | None]:
+        """The body's fields and, where a ``photo`` is taken, its checked ``media``."""
+        content_type = request.headers.get("content-type", "")
+        uploads: list[Upload] = []
+        if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
+            fields = parse_fields(await read_body(request, self.max_body), content_type)
+        else:
+            body = await read_body(request, self.max_body + (self.max_media if photo else 0))
+            raw, uploads = await parse_multipart(
+                request.scope, body, max_fields=100, max_part_size=self.max_body
+            )
+            fields = _texts(raw)
+        if not photo:
+            if uploads:
+                raise ApiError(400, "files: this request takes none")
+            return fields, None
+        return fields, media_from(fields, uploads, limit=self.max_media)
 
     # GET /health
     async def health(self, request: Request) -> Response:
@@ -425,13 +353,20 @@ class Api:
     # GET requests
     async def list(self, request: Request) -> Response:
         _check_format(request)
-        query = parse_query(_query(request), self.routing)
-        appeals, total = await self._db(lambda conn: list_requests(conn, query))
+        params = _query(request)
+        query = parse_query(params, self.routing)
+        viewer = await self._viewer(request, params)
+
+        def read(conn: psycopg.Connection[Any]) -> tuple[list[Appeal], int, dict[int, Any]]:
+            appeals, total = list_requests(conn, query)
+            return appeals, total, contacts(conn, appeals, viewer)
+
+        appeals, total, shown = await self._db(read)
         return _render(
             request,
             "service_requests",
             "request",
-            [appeal_payload(a, self.routing) for a in appeals],
+            [with_contact(appeal_payload(a, self.routing), shown.get(a.id)) for a in appeals],
             headers={
                 "X-Total-Count": str(total),
                 "X-Total-Count-Capped": "true" if total >= count_cap(query) else "false",
@@ -442,23 +377,53 @@ class Api:
     async def one(self, request: Request) -> Response:
         _check_format(request)
         appeal_id = _int("service_request_id", str(request.path_params["id"]), 1, MAX_ID)
+        params = _query(request)
+        viewer = await self._viewer(request, params)
+
+        def read(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+            appeal = load_appeal(conn, appeal_id)
+            shown = contacts(conn, [appeal], viewer)
+            return with_contact(appeal_payload(appeal, self.routing), shown.get(appeal_id))
+
         try:
-            appeal = await self._db(lambda conn: load_appeal(conn, appeal_id))
+            row = await self._db(read)
         except AppealNotFound:
             raise ApiError(404, f"no service request {appeal_id}") from None
-        return _render(
-            request, "service_requests", "request", [appeal_payload(appeal, self.routing)]
-        )
+        return _render(request, "service_requests", "request", [row])
+
+    # GET tokens/{token}
+    async def token(self, request: Request) -> Response:
+        _check_format(request)
+        token = str(request.path_params["token"])
+        if not TOKEN.fullmatch(token):
+            raise ApiError(400, "token: 16 to 64 letters, digits, - or _")
+        appeal_id = await self._db(lambda conn: find_token(conn, token))
+        if appeal_id is None:
+            raise ApiError(404, f"no token {token}")
+        row = {"service_request_id": str(appeal_id), "token": token}
+        return _render(request, "service_requests", "request", [row])
+
+    # GET media/{key}.{ext}
+    async def media(self, request: Request) -> Response:
+        name = str(request.path_params["name"])
+        media = await self._db(lambda conn: load_media(conn, name))
+        if media is None:
+            raise ApiError(404, "no media here")
+        return media_response(media)
 
     # POST requests
     async def create(self, request: Request) -> Response:
         _check_format(request)
-        body = await read_body(request, self.max_body)
-        fields = parse_fields(body, request.headers.get("content-type", ""))
+        fields, media = await self._fields(request, photo=True)
         principal = await self._principal(request, "reporter", fields)
         report = parse_report(fields, self.routing, request.headers.get("idempotency-key"))
-        appeal, created = await self._db(
-            lambda conn: submit_report(
+        key = new_key()
+        if media is not None:
+            url = str(request.base_url).rstrip("/") + media_path(key, media)
+            report = replace(report, media_url=url)
+
+        def submit(conn: psycopg.Connection[Any]) -> tuple[Appeal, bool, str]:
+            appeal, created = submit_report(
                 conn,
                 report,
                 routing=self.routing,
@@ -466,30 +431,43 @@ class Api:
                 channel=f"api:{principal.name}",
                 actor=principal.name,
             )
-        )
+            if created and media is not None:
+                store_media(conn, key, appeal.id, media)
+            return appeal, created, issue_token(conn, appeal.id)
+
+        appeal, created, token = await self._db(submit)
         log.info(
             "service request %s %s by %s",
             appeal.id,
             "created" if created else "replayed",
             principal.name,
         )
-        row = {"service_request_id": str(appeal.id), "service_notice": "", "account_id": None}
+        row = {
+            "service_request_id": str(appeal.id),
+            "token": token,
+            "service_notice": "",
+            "account_id": None,
+        }
         return _render(request, "service_requests", "request", [row], 201 if created else 200)
 
     # GET /api/v1/appeals/{id}
     async def appeal(self, request: Request) -> Response:
         appeal_id = _int("id", str(request.path_params["id"]), 1, MAX_ID)
-        await self._principal(request, "operator")
+        principal = await self._principal(request, "operator")
 
         def read(conn: psycopg.Connection[Any]) -> dict[str, Any]:
             appeal = load_appeal(conn, appeal_id)
+            if not in_scope(principal, appeal.agency):  # 404: a 403 would tell it exists
+                raise AppealNotFound(appeal_id)
+            shown = contacts(conn, [appeal], principal).get(appeal_id)
             by_name = conn.cursor(row_factory=dict_row)
             events = [
                 {**e, "time": e["time"].isoformat()}
                 for e in by_name.execute(_EVENTS, (appeal_id,)).fetchall()
             ]
             links = by_name.execute(_LINKS, (appeal_id, appeal_id)).fetchall()
-            return {**appeal_payload(appeal, self.routing), "events": events, "links": links}
+            payload = with_contact(appeal_payload(appeal, self.routing), shown)
+            return {**payload, "events": events, "links": links}
 
         try:
             return _json(await self._db(read))
@@ -502,15 +480,14 @@ class Api:
         target = _ACTIONS.get(str(request.path_params["action"]))
         if target is None:
             raise ApiError(404, f"actions are {', '.join(_ACTIONS)}")
-        body = await read_body(request, self.max_body)
-        fields = parse_fields(body, request.headers.get("content-type", ""))
+        fields, _ = await self._fields(request)
         principal = await self._principal(request, "operator", fields)
         note = fields.get("note", "")
 
         def act(conn: psycopg.Connection[Any]) -> dict[str, Any]:
             current = load_appeal(conn, appeal_id, lock=True)
-            if principal.agency and current.agency != principal.agency:
-                raise ApiError(403, "this key acts only on its agency's appeals")
+            if not in_scope(principal, current.agency):  # as if it did not exist
+                raise AppealNotFound(appeal_id)
             updated = transition(
                 conn,
                 appeal_id,
@@ -537,6 +514,8 @@ class Api:
 
 
 def _application(api: Api) -> Starlette:
+    from appeals._api_actions import duplicate_appeal, note_appeal, transfer_appeal
+
     v2 = "/open311/v2"
     routes = [
         Route("/health", api.health, methods=["GET"]),
@@ -546,8 +525,19 @@ def _application(api: Api) -> Starlette:
         Route(v2 + "/requests.{fmt}", api.list, methods=["GET"]),
         Route(v2 + "/requests.{fmt}", api.create, methods=["POST"]),
         Route(v2 + "/requests/{id}.{fmt}", api.one, methods=["GET"]),
+        Route(v2 + "/tokens/{token}.{fmt}", api.token, methods=["GET"]),
+        Route(v2 + "/media/{name}", api.media, methods=["GET"]),
         Route("/api/v1/appeals/{id}", api.appeal, methods=["GET"]),
+        *(
+            Route(f"/api/v1/appeals/{{id}}/{name}", partial(handler, api), methods=["POST"])
+            for name, handler in (
+                ("transfer", transfer_appeal),
+                ("notes", note_appeal),
+                ("duplicates", duplicate_appeal),
+            )
+        ),
         Route("/api/v1/appeals/{id}/{action}", api.act, methods=["POST"]),
+        Route("/api/v1/events", EventIntake(api).submit, methods=["POST"]),
     ]
 
     async def api_error(request: Request, exc: Exception) -> Response:
@@ -559,6 +549,8 @@ def _application(api: Api) -> Starlette:
         text = {404: "no such resource", 405: "method not allowed"}.get(
             exc.status_code, str(exc.detail)
         )
+        if exc.status_code == 405:
+            return error_response(request, 405, text, Allow=_allowed(request))
         return error_response(request, exc.status_code, text)
 
     async def unavailable(request: Request, exc: Exception) -> Response:
@@ -581,3 +573,14 @@ def _application(api: Api) -> Starlette:
             Exception: crashed,
         },
     )
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route serves at this path (one path may have several routes)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))

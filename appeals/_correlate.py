@@ -7,8 +7,11 @@ it is resolved or closed, and the two must come within ``Correlation.window`` of
 
 - citizen + sensor: the report is linked ``confirms`` to the sensor appeal and marked
   ``confirmed_by_sensors``;
+- citizen + system (another system's event): the same, objective monitoring confirming
+  the report as our sensors do;
 - citizen + citizen: the newer is linked ``duplicate`` to the older;
-- sensor + sensor: not linked here (two detectors seeing one fault are the detectors' job).
+- sensor + sensor, sensor + system: not linked here (two witnesses of one fault are the
+  detectors' and the events intake's job).
 
 Everything linked joins one group whose ``group_id`` is the group's first (lowest) appeal
 id; the first appeal itself keeps ``group_id`` NULL.  Closed and rejected appeals are
@@ -49,7 +52,7 @@ WHERE a.sector = %(sector)s
   AND a.id <> %(id)s
   AND (a.source = 'citizen' OR %(source)s = 'citizen')
   AND a.requested_at - %(window)s <= coalesce(%(until)s, 'infinity'::timestamptz)
-  AND %(requested_at)s - %(window)s <= CASE WHEN a.source = 'sensor'
+  AND %(requested_at)s - %(window)s <= CASE WHEN a.source <> 'citizen'
         THEN coalesce(a.resolved_at, a.closed_at, 'infinity') ELSE a.requested_at END
   AND d.m <= %(distance)s
 ORDER BY d.m, a.id
@@ -127,11 +130,12 @@ def correlate(
     source = appeal.source
     dlat = policy.distance_m / _M_PER_DEG_LAT
     dlon = dlat / max(0.01, math.cos(math.radians(appeal.lat)))
-    # A sensor appeal lasts until resolved or closed; a citizen's report is a moment.
+    # A sensor or system appeal lasts until resolved or closed; a citizen's report is a
+    # moment.
     until = (
-        appeal.resolved_at or appeal.closed_at
-        if source is AppealSource.SENSOR
-        else appeal.requested_at
+        appeal.requested_at
+        if source is AppealSource.CITIZEN
+        else appeal.resolved_at or appeal.closed_at
     )
     candidates = conn.cursor(row_factory=class_row(_Candidate))
     rows = candidates.execute(
@@ -156,7 +160,8 @@ def correlate(
     for other in rows:
         other_id, metres = other.id, other.distance_m
         roots.add(int(other.root))
-        if AppealSource(other.source) is source:  # two citizens: the newer duplicates the older
+        other_source = AppealSource(other.source)
+        if other_source is source:  # two citizens: the newer duplicates the older
             new, old = max(appeal_id, other_id), min(appeal_id, other_id)
             link = Link(new, old, "duplicate", float(metres))
         else:
@@ -167,11 +172,13 @@ def correlate(
             statuses = conn.cursor(row_factory=scalar_row)
             confirmed = statuses.execute(_CONFIRM, (citizen,)).fetchone()
             if confirmed is not None:  # the history keeps the status; the note says why
+                sensors = AppealSource.SENSOR in (source, other_source)
+                by = "датчиками" if sensors else "данными объективного контроля"
                 add_event(
                     conn,
                     citizen,
                     str(confirmed),
-                    f"Подтверждено датчиками: обращение №{sensor}, {round(metres)} м",
+                    f"Подтверждено {by}: обращение №{sensor}, {round(metres)} м",
                     actor,
                 )
         inserted = conn.execute(

@@ -6,7 +6,9 @@
     ├── RoutingError        the routing file is invalid; ``where`` names the place
     │                       (also a citypulse ConfigError: exit code 2 at the CLI)
     ├── AppealNotFound      no appeal with ``appeal_id``
+    ├── UnknownService      no service ``service_code`` in the routing file
     ├── TransitionRefused   ``appeal_id`` cannot go from ``current`` to ``target``
+    ├── EventConflict       ``source`` sent ``event_id`` again with another body
     ├── ApiError            a request the API refuses; ``status`` is the HTTP status
     └── ServerStartError    the API server did not start on ``host``:``port``
 """
@@ -36,12 +38,29 @@ class AppealNotFound(AppealsError):
         self.appeal_id = appeal_id
 
 
+class UnknownService(AppealsError):
+    def __init__(self, service_code: str) -> None:
+        super().__init__(f"unknown service_code {service_code[:64]!r} (see GET services)")
+        self.service_code = service_code
+
+
 class TransitionRefused(AppealsError):
     def __init__(self, appeal_id: int, current: str, target: str) -> None:
         super().__init__(f"appeal {appeal_id} is {current}; it cannot become {target}")
         self.appeal_id = appeal_id
         self.current = current
         self.target = target
+
+
+class EventConflict(AppealsError):
+    """An event id a source system already used, sent again with a different body."""
+
+    def __init__(self, source: str, event_id: str) -> None:
+        super().__init__(
+            f"event {event_id!r} of {source} was received before with a different body"
+        )
+        self.source = source
+        self.event_id = event_id
 
 
 class ApiError(AppealsError):

@@ -1,8 +1,9 @@
 """What an appeal text is made of: an incident's facts, formatted for the locale.
 
-Numbers with the locale's decimal mark (``0,21`` in Russian), durations, units (hygienic
-limits in mg/m³), the device's place in words and times in the region's time zone.
-``_texts`` builds the sentences from these.
+Numbers with the locale's decimal mark (``0,21`` in Russian), durations in minutes and
+hours, units (hygienic limits in mg/m³, as СанПиН 1.2.3685-21 states them), the device's
+place in words, reading fields in words (never their keys) and times in the region's
+time zone with the zone named (``10:28 МСК``).  ``_texts`` builds the sentences from these.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from citypulse import Device, DeviceKind, Incident, IncidentType
+from appeals._zones import zone_label
+from citypulse import Device, DeviceKind, Incident
 
 NBSP = "\u00a0"
 
@@ -37,6 +39,14 @@ METRICS = {
     "phase_elapsed": ("длительность фазы", "phase duration"),
     "cycle_length": ("длина цикла", "cycle length"),
     "supply_voltage": ("напряжение питания", "supply voltage"),
+    # What detectors call what they watch, beyond the reading fields.
+    "camera_report": ("показания камеры", "camera readings"),
+    "flow_speed_occupancy": (
+        "сочетание потока, скорости и загрузки полосы",
+        "combination of flow, speed and lane occupancy",
+    ),
+    "phase_duration": ("длительность фазы", "phase duration"),
+    "lamp_fault": ("исправность ламп", "lamp status"),
 }
 _UNITS = {
     "mg/m³": ("мг/м³", "mg/m³"),
@@ -55,6 +65,7 @@ _UNITS = {
     "spots": ("мест", "spaces"),
 }
 _MICROGRAMS = frozenset({"µg/m³", "ug/m3", "μg/m³"})
+_COUNTS = frozenset({"vehicles", "spots"})
 _POLLUTANTS = frozenset({"pm25", "pm10", "no2", "so2", "co", "o3"})
 _APPROACHES = {
     "n": ("с севера", "from the north"),
@@ -81,11 +92,12 @@ def format_number(x: float, locale: str = "ru") -> str:
 
 
 def format_duration(seconds: float, locale: str = "ru") -> str:
-    """``420`` -> ``7 мин``; ``7800`` -> ``2 ч 10 мин``; ``45`` -> ``45 с``."""
+    """``420`` -> ``7 мин``; ``7800`` -> ``2 ч 10 мин``; under a minute ``меньше минуты``:
+    an operator counts in minutes and hours, never in seconds."""
     ru = locale == "ru"
     s = max(0, round(seconds)) if math.isfinite(seconds) else 0
     if s < 60:
-        return f"{s}{NBSP}{'с' if ru else 's'}"
+        return "меньше минуты" if ru else "under a minute"
     minutes = round(s / 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
@@ -119,6 +131,8 @@ def format_quantity(x: float | None, unit: str, locale: str = "ru", *, metric: s
         return format_duration(x, locale)
     if metric in _POLLUTANTS and raw in _MICROGRAMS:
         x, raw = x / 1000.0, "mg/m³"  # hygienic limits are stated in mg/m³
+    if raw in _COUNTS:  # a learnt level of vehicles or spaces: no hundredths of a car
+        x = round(x) if abs(x) >= 10 else round(x, 1)
     shown = format_unit(raw, locale)
     return f"{format_number(x, locale)}{NBSP}{shown}" if shown else format_number(x, locale)
 
@@ -209,43 +223,61 @@ class Facts:
     def local(self, t: datetime) -> datetime:
         return t.astimezone(self.zone)
 
-    def clock(self, t: datetime) -> str:
-        """``08:14``, or ``08:14 24.11.2026`` when not the day of the last alarm."""
-        lt, ref = self.local(t), self.local(self.incident.last_alarm_at)
-        if lt.date() == ref.date():
-            return f"{lt:%H:%M}"
-        return f"{lt:%H:%M %d.%m.%Y}" if self.ru else f"{lt:%H:%M} on {lt:%Y-%m-%d}"
+    def zone_name(self, t: datetime) -> str:
+        """``МСК``, ``МСК+2``, ``UTC+5``: the region's zone as its readers name it."""
+        return zone_label(self.zone, t, self.locale)
+
+    def clock(self, t: datetime, ref: datetime | None = None) -> str:
+        """``10:28 МСК``, or ``24.11.2026 10:28 МСК`` when not the day of ``ref`` (by
+        default the day the incident began)."""
+        lt = self.local(t)
+        ref_day = self.local(ref if ref is not None else self.began()).date()
+        zone = self.zone_name(t)
+        if lt.date() == ref_day:
+            return f"{lt:%H:%M} {zone}"
+        return f"{lt:%d.%m.%Y %H:%M} {zone}" if self.ru else f"{lt:%H:%M} {zone} on {lt:%Y-%m-%d}"
+
+    def stamp(self, t: datetime) -> str:
+        """``25.11.2026 10:28 МСК`` / ``2026-11-25 10:28 MSK``: a time with its date."""
+        lt = self.local(t)
+        day = f"{lt:%d.%m.%Y}" if self.ru else f"{lt:%Y-%m-%d}"
+        return f"{day} {lt:%H:%M} {self.zone_name(t)}"
+
+    def began(self) -> datetime:
+        """When the condition began: the evidence's ``since`` when earlier than the first
+        alarm (a phase stuck since before the alarm), else the first alarm."""
+        start = self.incident.started_at
+        since = self.seen_at("since")
+        return since if since is not None and since < start else start
 
     def since(self) -> str:
-        return self.t("с ", "since ") + self.clock(self.incident.started_at)
+        return self.t("с ", "since ") + self.clock(self.began())
 
-    def duration_s(self) -> float:
-        i = self.incident
-        if (
-            i.unit == "s"
-            and i.value is not None
-            and math.isfinite(i.value)
-            and i.type in _DURATION_VALUED
-        ):
-            return i.value
-        explicit = self.ev_float("duration_s")
-        if explicit is not None:
-            return explicit
-        return max(0.0, (i.last_alarm_at - i.started_at).total_seconds())
+    def seen_at(self, key: str) -> datetime | None:
+        """An ISO time from the evidence (``last_seen``), None when missing or unreadable."""
+        raw = self.evidence.get(key)
+        if not isinstance(raw, str):
+            return None
+        try:
+            t = datetime.fromisoformat(raw)
+        except ValueError:
+            return None
+        return t if t.tzinfo is not None else None
 
-    def lasting(self) -> str:
-        """``7 мин`` / ``for 7 min``."""
-        return self.t("", "for ") + format_duration(self.duration_s(), self.locale)
+    @property
+    def duration_valued(self) -> bool:
+        """The incident's value is how long the condition has lasted (it grows)."""
+        return self.incident.unit.strip() == "s"
 
     # --- how bad ------------------------------------------------------------------------
     def metric_key(self) -> str:
         return self.ev_text("metric", "field", "pollutant")
 
     def metric(self) -> str:
-        key = self.metric_key()
-        if not key:
-            return ""
-        return pick(METRICS.get(key, (key, key)), self.locale)
+        """The watched quantity in words; empty for one that has no name in words (its
+        key is an internal name, never shown)."""
+        pair = METRICS.get(self.metric_key())
+        return pick(pair, self.locale) if pair else ""
 
     def qty(self, x: float | None) -> str:
         return format_quantity(x, self.incident.unit, self.locale, metric=self.metric_key())
@@ -272,16 +304,3 @@ class Facts:
         if not limit:
             return value
         return f"{value} {self.t(ru_against, en_against)} {limit}"
-
-
-_DURATION_VALUED = frozenset(
-    {
-        IncidentType.STUCK_PHASE,
-        IncidentType.DEVICE_SILENT,
-        IncidentType.FROZEN_VALUES,
-        IncidentType.PARKING_STUCK,
-        IncidentType.PARKING_FULL,
-        IncidentType.SIGNAL_FLASHING,
-        IncidentType.SIGNAL_DARK,
-    }
-)

@@ -4,8 +4,9 @@ The same service-request dictionary is the API's answer and the outbox payload, 
 receiver sees one shape.  It has the specification's fields plus citypulse extras
 (``title``, ``sector``, ``agency``, ``priority``, ``district``, ``source``,
 ``external_id`` (the sender's idempotency key), ``citypulse_status``, ``incident_id``,
-``group_id``, ``confirmed_by_sensors``, ``evidence``).  Citizens' contact details are
-never part of it.
+``group_id``, ``confirmed_by_sensors``, ``evidence``, ``needs_location``: no coordinates
+yet, an operator places it on the map).  Citizens' contact details are never part of it
+(the API adds them for the keys allowed to see them, see ``_scope``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def service_request(
         "updated_datetime": _iso(max(times)),
         "expected_datetime": _iso(appeal.expected_at),
         "address": appeal.address,
-        "address_id": "",
+        "address_id": appeal.address_id,
         "zipcode": "",
         "lat": appeal.lat,
         "long": appeal.lon,
@@ -64,6 +65,7 @@ def service_request(
         "agency": appeal.agency,
         "priority": appeal.priority,
         "district": appeal.district,
+        "needs_location": appeal.needs_location,
         "source": appeal.source.value,
         "external_id": appeal.external_id,
         "citypulse_status": appeal.status.value,

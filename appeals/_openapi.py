@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from appeals._openapi_actions import action_paths
+from appeals._openapi_events import SCHEMAS as EVENT_SCHEMAS
+from appeals._openapi_events import event_paths
+
 _FMT = {
     "name": "fmt",
     "in": "path",
@@ -70,7 +74,11 @@ _SERVICE_REQUEST = {
         "agency": {"type": "string"},
         "priority": {"type": "integer", "minimum": 1, "maximum": 4},
         "district": {"type": "string"},
-        "source": {"type": "string", "enum": ["sensor", "citizen"]},
+        "needs_location": {
+            "type": "boolean",
+            "description": "no coordinates (reported by address): an operator places it",
+        },
+        "source": {"type": "string", "enum": ["sensor", "citizen", "system"]},
         "external_id": _TEXT,
         "citypulse_status": {
             "type": "string",
@@ -80,6 +88,12 @@ _SERVICE_REQUEST = {
         "group_id": {"type": ["integer", "null"]},
         "confirmed_by_sensors": {"type": "boolean"},
         "evidence": {"type": "object"},
+        "contact": {
+            "type": "object",
+            "description": "the citizen's contact details; only for a key of the appeal's "
+            "own agency, one not limited to an agency, or an admin's",
+            "additionalProperties": {"type": "string"},
+        },
     },
 }
 _REPORT = {
@@ -101,6 +115,31 @@ _REPORT = {
         "description": {"type": "string", "maxLength": 4000},
         "media_url": {"type": "string", "format": "uri", "maxLength": 2048},
     },
+}
+_UPLOAD = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Report"},
+        {
+            "type": "object",
+            "properties": {
+                "media": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "a photo: JPEG, PNG or WebP (told by its bytes), at most "
+                    "--max-media bytes (5 MiB); served back as media_url; not with media_url",
+                }
+            },
+        },
+    ]
+}
+_OPTIONAL_KEY: list[dict[str, list[str]]] = [{}, {"ApiKey": []}]
+_KEY_PARAM = {
+    "name": "api_key",
+    "in": "query",
+    "required": False,
+    "description": "optional; an operator's key shows citizens' contact details of its "
+    "agency's requests (or the X-Api-Key header)",
+    "schema": {"type": "string", "maxLength": 512},
 }
 
 
@@ -137,7 +176,8 @@ def openapi_document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Open311 GeoReport v2 (https://wiki.open311.org/GeoReport_v2) for "
             "sensor appeals and citizens' reports in one queue, plus operators' actions. "
-            "Errors: [{code, description}].",
+            "Errors: [{code, description}] (XML when the path ends in .xml); every 405 "
+            "carries Allow.",
         },
         "components": {
             "securitySchemes": {
@@ -171,14 +211,25 @@ def openapi_document() -> dict[str, Any]:
                 "ServiceRequest": _SERVICE_REQUEST,
                 "Created": {
                     "type": "object",
-                    "required": ["service_request_id"],
+                    "required": ["service_request_id", "token"],
                     "properties": {
                         "service_request_id": {"type": "string"},
+                        "token": {"type": "string", "description": "see GET tokens/{token}"},
                         "service_notice": {"type": "string"},
                         "account_id": _TEXT,
                     },
                 },
                 "Report": _REPORT,
+                "Upload": _UPLOAD,
+                "TokenRef": {
+                    "type": "object",
+                    "required": ["service_request_id", "token"],
+                    "properties": {
+                        "service_request_id": {"type": "string"},
+                        "token": {"type": "string"},
+                    },
+                },
+                **EVENT_SCHEMAS,
             },
         },
         "paths": {
@@ -232,12 +283,13 @@ def openapi_document() -> dict[str, Any]:
                         _query("service_code", "comma-separated service codes", {"type": "string"}),
                         _query(
                             "start_date",
-                            "requested at or after (W3C date-time)",
+                            "requested at or after (W3C date-time); with end_date, at most "
+                            "90 days before it; alone, the 90 days from it",
                             {"type": "string", "format": "date-time"},
                         ),
                         _query(
                             "end_date",
-                            "requested at or before (W3C date-time)",
+                            "requested at or before (W3C date-time); alone, the 90 days up to it",
                             {"type": "string", "format": "date-time"},
                         ),
                         _query(
@@ -255,22 +307,29 @@ def openapi_document() -> dict[str, Any]:
                         ),
                         _query(
                             "source",
-                            "sensor or citizen",
-                            {"type": "string", "enum": ["sensor", "citizen"]},
+                            "sensor, citizen or system",
+                            {"type": "string", "enum": ["sensor", "citizen", "system"]},
                         ),
                         _query("sector", "sector block", {"type": "string"}),
                         _query("agency", "responsible agency", {"type": "string"}),
                         _query("district", "district name", {"type": "string"}),
                         _query("external_id", "the sender's idempotency key", {"type": "string"}),
                         _query("overdue", "past the deadline and not done", {"type": "boolean"}),
+                        _query(
+                            "needs_location",
+                            "reported by address only: still to be placed on the map",
+                            {"type": "boolean"},
+                        ),
                         _query("jurisdiction_id", "ignored (one jurisdiction)", {"type": "string"}),
+                        _KEY_PARAM,
                     ],
+                    "security": _OPTIONAL_KEY,
                     "responses": {
                         "200": {
                             "description": "a page, newest first; X-Total-Count: matches (capped)",
                             "content": _list_of("ServiceRequest"),
                         },
-                        **_errors(400, 404),
+                        **_errors(400, 401, 404),
                     },
                 },
                 "post": {
@@ -291,6 +350,15 @@ def openapi_document() -> dict[str, Any]:
                             "application/x-www-form-urlencoded": {
                                 "schema": {"$ref": "#/components/schemas/Report"}
                             },
+                            "multipart/form-data": {
+                                "schema": {"$ref": "#/components/schemas/Upload"},
+                                "encoding": {
+                                    "media": {
+                                        "contentType": "image/jpeg, image/png, image/webp, "
+                                        "application/octet-stream"
+                                    }
+                                },
+                            },
                             "application/json": {"schema": {"$ref": "#/components/schemas/Report"}},
                         },
                     },
@@ -307,19 +375,66 @@ def openapi_document() -> dict[str, Any]:
             v2 + "/requests/{id}.{fmt}": {
                 "get": {
                     "summary": "one request",
-                    "parameters": [appeal_id, _FMT],
+                    "parameters": [appeal_id, _FMT, _KEY_PARAM],
+                    "security": _OPTIONAL_KEY,
                     "responses": {
                         "200": {
                             "description": "the request (a list of one)",
                             "content": _list_of("ServiceRequest"),
                         },
+                        **_errors(400, 401, 404),
+                    },
+                }
+            },
+            v2 + "/tokens/{token}.{fmt}": {
+                "get": {
+                    "summary": "the request a token from POST requests names",
+                    "parameters": [
+                        {
+                            "name": "token",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
+                        },
+                        _FMT,
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "its service_request_id (a list of one)",
+                            "content": _list_of("TokenRef"),
+                        },
                         **_errors(400, 404),
+                    },
+                }
+            },
+            v2 + "/media/{name}": {
+                "get": {
+                    "summary": "a photo uploaded with a report (its media_url)",
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "description": "key.jpg, key.png or key.webp",
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the image",
+                            "content": {
+                                t: {"schema": {"type": "string", "format": "binary"}}
+                                for t in ("image/jpeg", "image/png", "image/webp")
+                            },
+                        },
+                        **_errors(404),
                     },
                 }
             },
             "/api/v1/appeals/{id}": {
                 "get": {
-                    "summary": "an appeal with its history and links (operator key)",
+                    "summary": "an appeal with its history and links (operator key; one "
+                    "limited to an agency gets 404 for another agency's)",
                     "security": [{"ApiKey": []}],
                     "parameters": [appeal_id],
                     "responses": {
@@ -330,7 +445,8 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/v1/appeals/{id}/{action}": {
                 "post": {
-                    "summary": "accept, progress, resolve, reject or close (operator key)",
+                    "summary": "accept, progress, resolve, reject or close (operator key; one "
+                    "limited to an agency gets 404 for another agency's)",
                     "security": [{"ApiKey": []}],
                     "parameters": [
                         appeal_id,
@@ -351,5 +467,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **action_paths(appeal_id, _errors),
+            **event_paths(_ERRORS),
         },
     }

@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg.rows import dict_row, scalar_row
 
 from appeals._correlate import correlate
+from appeals._errors import UnknownService
 from appeals._routing import Routing
 from appeals._store import COLUMNS, AppealDraft, appeal_from_row, create_appeal, load_appeal
 from citypulse import Appeal, AppealSource, AppealStatus
@@ -23,7 +24,8 @@ from citypulse import Appeal, AppealSource, AppealStatus
 OPEN_STATUSES = tuple(s.value for s in AppealStatus if s.is_open)
 CLOSED_STATUSES = tuple(s.value for s in AppealStatus if not s.is_open)
 
-# The district of the nearest registered device within about 2 km, for a report's location.
+# Outside every district boundary: the district of the nearest registered device within
+# about 2 km of a report's location.
 _NEAREST_DISTRICT = """
 SELECT district FROM devices
 WHERE lat BETWEEN %(lat)s - 0.02 AND %(lat)s + 0.02
@@ -48,6 +50,7 @@ class RequestQuery:
     district: str | None = None
     external_id: str | None = None
     overdue: bool | None = None
+    needs_location: bool | None = None
     page: int = 1
     page_size: int = 100
 
@@ -61,6 +64,7 @@ class Report:
     lat: float | None = None
     lon: float | None = None
     address: str = ""
+    address_id: str = ""  # GeoReport v2: an address id instead of coordinates
     media_url: str | None = None
     contact: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
@@ -100,6 +104,8 @@ def _where(q: RequestQuery) -> tuple[sql.Composable, list[object]]:
             add("district = %s", q.district)
         if q.external_id is not None:
             add("external_id = %s", q.external_id)
+        if q.needs_location is not None:
+            add("needs_location = %s", q.needs_location)
         if q.overdue is not None:
             add(
                 "(expected_at IS NOT NULL AND expected_at < now() AND status <> ALL(%s)) = %s",
@@ -140,6 +146,18 @@ def list_requests(conn: psycopg.Connection[Any], q: RequestQuery) -> tuple[list[
     return [appeal_from_row(r) for r in rows], int(total or 0)
 
 
+def report_district(conn: psycopg.Connection[Any], routing: Routing, lat: float, lon: float) -> str:
+    """The name of the district whose boundary holds the point; outside them all, the
+    nearest registered device's; "" when neither is known."""
+    slug = routing.district_at(lat, lon)
+    if slug is None:
+        nearest = conn.cursor(row_factory=scalar_row).execute(
+            _NEAREST_DISTRICT, {"lat": lat, "lon": lon}
+        )
+        slug = nearest.fetchone()
+    return routing.district_name(slug) if slug is not None else ""
+
+
 def submit_report(
     conn: psycopg.Connection[Any],
     report: Report,
@@ -149,23 +167,21 @@ def submit_report(
     channel: str,
     actor: str,
 ) -> tuple[Appeal, bool]:
-    """Queue a citizen's report (same queue as sensor appeals); return it and whether it
-    is new.  A repeated ``idempotency_key`` from the same channel returns the first one."""
+    """Queue a citizen's report (same queue, same rules as sensor appeals: routed by its
+    service to a sector block, agency, priority and deadline); return it and whether it
+    is new.  A repeated ``idempotency_key`` from the same channel returns the first one.
+    A report without coordinates is queued all the same, for an operator to place."""
     service = routing.service(report.service_code)
-    if service is None:
-        raise ValueError(f"unknown service_code {report.service_code!r}")
     route = routing.route_for_service(report.service_code)
+    if service is None or route is None:
+        raise UnknownService(report.service_code)
     district = ""
     if report.lat is not None and report.lon is not None:
-        nearest = conn.cursor(row_factory=scalar_row).execute(
-            _NEAREST_DISTRICT, {"lat": report.lat, "lon": report.lon}
-        )
-        found = nearest.fetchone()
-        district = routing.district_name(found) if found is not None else ""
+        district = report_district(conn, routing, report.lat, report.lon)
     summary = " ".join(report.description.split())[:120]
     title = f"{service.service_name}: {summary}" if summary else service.service_name
-    if report.address and not summary:
-        title += f", {report.address}"
+    if (report.address or report.address_id) and not summary:
+        title += f", {report.address or report.address_id}"
     title = report.title or title
     note = (
         f"Обращение гражданина, канал {channel}"
@@ -180,12 +196,13 @@ def submit_report(
             service_code=service.service_code,
             title=title,
             description=report.description,
-            agency=route.agency if route else "",
-            priority=report.priority or 2,
-            deadline=route.deadline if route else None,
+            agency=route.agency,
+            priority=report.priority or route.priority,
+            deadline=route.deadline,
             lat=report.lat,
             lon=report.lon,
             address=report.address,
+            address_id=report.address_id,
             district=district,
             locale=routing.locale,
             channel=channel,

@@ -61,10 +61,17 @@ _ALLOWED: Mapping[AppealStatus, frozenset[AppealStatus]] = {
     AppealStatus.REJECTED: frozenset(),
 }
 
+
+def next_statuses(status: AppealStatus) -> frozenset[AppealStatus]:
+    """Where an appeal in ``status`` may go (the module docstring's diagram)."""
+    return _ALLOWED[status]
+
+
 # What every appeal query selects: columns named as Appeal's fields, read by those names.
 COLUMNS = (
     "id, source, sector, service_code, title, description, status, requested_at, priority, "
-    "agency, channel, external_id, lat, lon, address, district, locale, expected_at, "
+    "agency, channel, external_id, lat, lon, address, address_id, needs_location, district, "
+    "locale, expected_at, "
     "accepted_at, resolved_at, closed_at, evidence, incident_id, group_id, "
     "confirmed_by_sensors, media_url"
 )
@@ -74,12 +81,13 @@ _SELECT_ONE = f"SELECT {COLUMNS} FROM appeals WHERE id = %s"  # noqa: S608 - con
 _CREATE = f"""
 WITH a AS (
     INSERT INTO appeals (source, channel, external_id, sector, service_code, title,
-                         description, lat, lon, address, district, priority, agency, locale,
-                         expected_at, evidence, incident_id, media_url, contact)
+                         description, lat, lon, address, address_id, district, priority,
+                         agency, locale, expected_at, evidence, incident_id, media_url,
+                         contact)
     VALUES (%(source)s, %(channel)s, %(external_id)s, %(sector)s, %(service_code)s,
-            %(title)s, %(description)s, %(lat)s, %(lon)s, %(address)s, %(district)s,
-            %(priority)s, %(agency)s, %(locale)s, now() + %(deadline)s, %(evidence)s,
-            %(incident_id)s, %(media_url)s, %(contact)s)
+            %(title)s, %(description)s, %(lat)s, %(lon)s, %(address)s, %(address_id)s,
+            %(district)s, %(priority)s, %(agency)s, %(locale)s, now() + %(deadline)s,
+            %(evidence)s, %(incident_id)s, %(media_url)s, %(contact)s)
     ON CONFLICT (channel, external_id) DO NOTHING
     RETURNING {COLUMNS}
 ), e AS (
@@ -134,6 +142,7 @@ class AppealDraft:
     lat: float | None = None
     lon: float | None = None
     address: str = ""
+    address_id: str = ""
     district: str = ""
     locale: str = "ru"
     evidence: Mapping[str, object] = field(default_factory=dict)
@@ -250,6 +259,7 @@ def create_appeal(
             "lat": draft.lat,
             "lon": draft.lon,
             "address": draft.address,
+            "address_id": draft.address_id,
             "district": draft.district,
             "priority": draft.priority,
             "agency": draft.agency,

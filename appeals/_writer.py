@@ -9,12 +9,13 @@ It implements citypulse's :class:`~citypulse.IncidentListener`:
   with citizens' reports nearby.  An incident that already has an appeal is left alone,
   so a retried transaction cannot create two.
 - ESCALATED: the appeal's priority rises to the incident's severity (never falls), noted
-  in the history and sent as an update.
-- RESOLVED: the history notes «Датчики: показатели в норме с …».  Where the route says
-  ``auto_resolve`` (the default) an appeal still new, accepted or in progress becomes
-  ``resolved`` — sensors are the best witness that a stuck signal or smog is over — and
-  the update is sent; an operator still closes it, and an appeal an operator already
-  resolved, closed or rejected keeps its status.
+  in the history («Эскалация в 12:52 МСК: … с 10:28 МСК, уже 2 ч 24 мин; …») and sent
+  as an update.
+- RESOLVED: the history notes «Датчики: восстановлено в 12:52 МСК, всего 2 ч 24 мин …».
+  Where the route says ``auto_resolve`` (the default) an appeal still new, accepted or
+  in progress becomes ``resolved`` — sensors are the best witness that a stuck signal or
+  smog is over — and the update is sent; an operator still closes it, and an appeal an
+  operator already resolved, closed or rejected keeps its status.
 
 Nothing here commits: the detect worker owns the transaction.
 """
@@ -149,9 +150,9 @@ class AppealWriter:
             ),
         }
         note = (
-            f"Создано по инциденту №{incident.id} ({incident.detector})"
+            f"Создано автоматически по инциденту №{incident.id}"
             if self.locale == "ru"
-            else f"Created from incident {incident.id} ({incident.detector})"
+            else f"Created automatically from incident {incident.id}"
         )
         appeal, _ = create_appeal(
             conn,
@@ -190,7 +191,7 @@ class AppealWriter:
         if priority <= appeal.priority:
             return
         conn.execute(_PRIORITY, (priority, appeal_id))
-        note = self.texts.escalated_note(incident, priority, locale=self.locale)
+        note = self.texts.escalated_note(incident, priority, device=device, locale=self.locale)
         seq = add_event(conn, appeal_id, appeal.status.value, note, self.actor)
         enqueue(
             conn,
@@ -207,8 +208,7 @@ class AppealWriter:
         if appeal_id is None:
             return
         appeal = load_appeal(conn, appeal_id)
-        at = incident.resolved_at or incident.last_alarm_at
-        note = self.texts.resolved_note(at, locale=self.locale)
+        note = self.texts.resolved_note(incident, device=device, locale=self.locale)
         route = self.routing.route(incident.type, device.kind)
         if route.auto_resolve and appeal.status.is_open:
             transition(

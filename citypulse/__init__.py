@@ -31,6 +31,7 @@ from citypulse._errors import (
     DatabaseUnavailable,
     MigrationError,
     SchemaModeError,
+    SignatureError,
 )
 from citypulse._hooks import (
     IncidentChange,
@@ -54,6 +55,7 @@ from citypulse._records import (
     DeviceKind,
     DeviceStatus,
     EcologyReading,
+    EventIncidentType,
     Incident,
     IncidentStatus,
     IncidentType,
@@ -63,6 +65,12 @@ from citypulse._records import (
     TrafficLightReading,
 )
 from citypulse._settings import LOCALES, Locale, MqttUrl, Secret, Settings, mask_url
+from citypulse._signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign_body,
+    verify_body,
+)
 
 __all__ = [
     "AIR_LIMITS",
@@ -70,7 +78,9 @@ __all__ = [
     "LOCALES",
     "MG_PER_M3",
     "READING_TYPES",
+    "SIGNATURE_HEADER",
     "SLUG_RE",
+    "TIMESTAMP_HEADER",
     "UG_PER_M3",
     "AirLimit",
     "Appeal",
@@ -85,6 +95,7 @@ __all__ = [
     "DeviceKind",
     "DeviceStatus",
     "EcologyReading",
+    "EventIncidentType",
     "FloatRange",
     "Incident",
     "IncidentChange",
@@ -102,6 +113,7 @@ __all__ = [
     "SchemaModeError",
     "Secret",
     "Settings",
+    "SignatureError",
     "TrafficLightReading",
     "folder",
     "http_url",
@@ -118,7 +130,9 @@ __all__ = [
     "positive_float",
     "positive_int",
     "seed_list",
+    "sign_body",
     "slug",
     "stop_on_signals",
     "tcp_port",
+    "verify_body",
 ]

@@ -10,12 +10,14 @@
     │   │                        starting up, shutting down, too many connections): retry
     │   ├── MigrationError       a migration failed or an applied one was edited
     │   └── SchemaModeError      the requested schema mode cannot run on this server
+    ├── SignatureError           a signed body did not verify (citypulse/_signing.py)
     ├── SimulatorError           simulator/_errors.py
     ├── IngestError              ingest/_errors.py
     ├── DetectorError            detectors/_errors.py
     ├── AppealsError             appeals/_errors.py
     ├── ConnectorError           connectors/_errors.py
-    └── GrafanaError             grafana/_errors.py
+    ├── GrafanaError             grafana/_errors.py
+    └── ConsoleError             console/_errors.py
 
 Each package draws its own subtree in its ``_errors.py``; a package error that is wrong
 input also derives from :class:`ConfigError` (``appeals.RoutingError``,
@@ -56,3 +58,12 @@ class MigrationError(DatabaseError):
 
 class SchemaModeError(DatabaseError):
     """The requested schema mode (timescale or plain) is not possible here."""
+
+
+class SignatureError(CitypulseError):
+    """A signed body did not verify: missing header, stale timestamp or wrong signature;
+    ``reason`` says which (it never contains the secret)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

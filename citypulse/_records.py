@@ -162,6 +162,18 @@ class IncidentType(enum.StrEnum):
     INVALID_DATA = "invalid_data"  # impossible values, unit mistakes, malformed payloads
 
 
+class EventIncidentType(enum.StrEnum):
+    """What an event from another of the region's systems opens (``POST /api/v1/events``);
+    the routing file maps each system's own event types to these."""
+
+    ROAD_ACCIDENT = "road_accident"  # ДТП: video analytics, 112
+    STOPPED_VEHICLE = "stopped_vehicle"  # a vehicle standing on the carriageway
+    CROWD = "crowd"  # a crowd where people do not usually gather
+    FIRE = "fire"  # 112
+    UTILITY_OUTAGE = "utility_outage"  # no heat, water or power: 112, housing inspection
+    HOUSING_VIOLATION = "housing_violation"  # a building's upkeep: housing inspection
+
+
 class IncidentStatus(enum.StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"  # the series has been normal for the configured time
@@ -194,8 +206,9 @@ class Incident:
 
 
 class AppealSource(enum.StrEnum):
-    SENSOR = "sensor"
-    CITIZEN = "citizen"
+    SENSOR = "sensor"  # our detectors
+    CITIZEN = "citizen"  # a citizen's report
+    SYSTEM = "system"  # an event from another of the region's systems (objective monitoring)
 
 
 class AppealStatus(enum.StrEnum):
@@ -237,6 +250,8 @@ class Appeal:
     lat: float | None = None
     lon: float | None = None
     address: str = ""
+    address_id: str = ""  # GeoReport v2 address_id, when a reporter gave one
+    needs_location: bool = False  # no coordinates: an operator places it on the map
     district: str = ""
     locale: str = "ru"
     expected_at: datetime | None = None  # deadline

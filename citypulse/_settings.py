@@ -72,6 +72,14 @@ class Secret:
         return bool(self.value)
 
 
+def session_secret(raw: str) -> Secret:
+    """``CITYPULSE_SESSION_SECRET``: empty (the console makes one per process) or at least
+    32 characters, so that a console session cookie cannot be forged."""
+    if raw and len(raw) < 32:
+        raise ConfigError("CITYPULSE_SESSION_SECRET", "at least 32 characters (or unset)")
+    return Secret(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class MqttUrl:
     """A parsed ``mqtt://`` or ``mqtts://`` URL."""
@@ -145,6 +153,7 @@ class Settings:
     open311_jurisdiction: str = ""
     delivery_timeout_s: int = 10
     status_sync_interval_s: int = 300
+    session_secret: Secret = field(default_factory=lambda: Secret(""))  # signs console cookies
 
     def __repr__(self) -> str:
         return (
@@ -233,4 +242,5 @@ class Settings:
             open311_jurisdiction=get("OPEN311_JURISDICTION", ""),
             delivery_timeout_s=integer("DELIVERY_TIMEOUT", 10),
             status_sync_interval_s=integer("STATUS_SYNC_INTERVAL", 300),
+            session_secret=session_secret(get("SESSION_SECRET", "")),
         )

@@ -133,7 +133,8 @@ class Open311Connector:
             raise PermanentDeliveryError("payload has no service_code")
         lat, lon = _float(p, "lat"), _float(p, "long")
         address = _text(p.get("address") or p.get("address_string")).strip()
-        if (lat is None or lon is None) and not address:
+        address_id = _text(p.get("address_id")).strip()
+        if (lat is None or lon is None) and not address and not address_id:
             raise PermanentDeliveryError("payload has neither lat/long nor an address")
         marker = tag(entry.idempotency_key)
         text = _text(p.get("description")).strip() or _text(p.get("title")).strip()
@@ -148,6 +149,8 @@ class Open311Connector:
             form["lat"], form["long"] = repr(lat), repr(lon)
         if address:
             form["address_string"] = address
+        if address_id:  # GeoReport v2 takes it in place of coordinates, as we do
+            form["address_id"] = address_id
         if p.get("media_url"):
             form["media_url"] = _text(p["media_url"])
         form["attribute[external_id]"] = entry.idempotency_key

@@ -10,13 +10,12 @@ Every POST carries::
 
 The body is ``{"event", "idempotency_key", "delivery_id", "appeal_id", "appeal"}`` where
 ``appeal`` is the Open311 service request with citypulse's extras.  Signing the
-timestamp with the body lets a receiver refuse replays older than its tolerance.
+timestamp with the body lets a receiver refuse replays older than its tolerance.  The
+scheme is the kernel's (``citypulse.sign_body``), shared with the events intake.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,16 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
-from citypulse import ConfigError, Secret, Settings
+from citypulse import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    ConfigError,
+    Secret,
+    Settings,
+    SignatureError,
+    sign_body,
+    verify_body,
+)
 from connectors._connector import DeliveryResult
 from connectors._errors import PermanentDeliveryError, WebhookSignatureError
 from connectors._http import send
@@ -32,21 +40,11 @@ from connectors._outbox import OutboxEntry
 
 EVENT_HEADER = "X-Citypulse-Event"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-TIMESTAMP_HEADER = "X-Citypulse-Timestamp"
-SIGNATURE_HEADER = "X-Citypulse-Signature"
-_SCHEME = "sha256="
-
-
-def _key(secret: Secret | str | bytes) -> bytes:
-    if isinstance(secret, Secret):
-        secret = secret.value
-    return secret.encode() if isinstance(secret, str) else secret
 
 
 def sign_webhook(secret: Secret | str | bytes, timestamp: int, body: bytes) -> str:
     """The ``X-Citypulse-Signature`` value for ``body`` sent at ``timestamp``."""
-    mac = hmac.new(_key(secret), str(timestamp).encode() + b"." + body, hashlib.sha256)
-    return _SCHEME + mac.hexdigest()
+    return sign_body(secret, timestamp, body)
 
 
 def verify_webhook(
@@ -63,24 +61,10 @@ def verify_webhook(
     ``body`` must be the raw bytes as received.  The timestamp must be within
     ``tolerance`` seconds of ``now`` (default: the current time) either way.
     """
-    if not _key(secret):
-        raise WebhookSignatureError("no secret configured")
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    lower = {name.lower(): value for name, value in pairs}
-    raw_ts = lower.get(TIMESTAMP_HEADER.lower())
-    signature = lower.get(SIGNATURE_HEADER.lower())
-    if raw_ts is None or signature is None:
-        raise WebhookSignatureError("missing timestamp or signature header")
     try:
-        timestamp = int(raw_ts.strip())
-    except ValueError:
-        raise WebhookSignatureError("timestamp is not an integer") from None
-    current = time.time() if now is None else now
-    if abs(current - timestamp) > tolerance:
-        raise WebhookSignatureError(f"timestamp {timestamp} outside ±{tolerance:g}s")
-    expected = sign_webhook(secret, timestamp, body)
-    if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
-        raise WebhookSignatureError("signature mismatch")
+        verify_body(secret, headers, body, tolerance=tolerance, now=now)
+    except SignatureError as exc:
+        raise WebhookSignatureError(exc.reason) from exc
 
 
 @dataclass(frozen=True, slots=True)

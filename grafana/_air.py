@@ -1,7 +1,8 @@
 """The air quality dashboard: pollutants against the СанПиН 1.2.3685-21 limits.
 
 The limits are the kernel's :data:`citypulse.AIR_LIMITS`; each pollutant's panel also
-draws the 24-hour rolling mean, and a table lists the exceedances.
+draws the rolling mean its ПДК с.с. is judged on (24 hours; 8 for ozone, as СанПиН
+1.2.3685-21 marks it «8 час.»), and a table lists the exceedances.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from citypulse import AIR_LIMITS
 from grafana._devices import incident_annotation, incidents_table, per_device, weighted
-from grafana._panels import CITY_TZ, device_link, grid, new_dashboard, thresholds, ts
+from grafana._panels import device_link, grid, new_dashboard, thresholds, ts
 from grafana._query import series
 
 _POLLUTANTS = (
@@ -32,24 +33,32 @@ def limits(pollutant: str) -> tuple[float, float]:
     return lim.max_single_in_unit, lim.daily_in_unit
 
 
+def _mean_hours(p: str) -> int:
+    """The averaging period of the pollutant's ПДК с.с.: 24 h, but 8 h for ozone."""
+    return round(AIR_LIMITS[p].daily_averaging_s / 3600)
+
+
 def _rolling_mean_sql(p: str) -> str:
+    hours = _mean_hours(p)
     return f"""
         SELECT time, metric, mean FROM (
-            SELECT bucket AS time, device_id || ' · 24 h mean' AS metric,
+            SELECT bucket AS time, device_id || ' · {hours} h mean' AS metric,
                    sum({p}_avg * readings) OVER w / nullif(sum(readings) OVER w, 0) AS mean
             FROM ecology_1h
             WHERE device_id IN ($device)
-              AND bucket > $__timeFrom()::timestamptz - interval '24 hours'
+              AND bucket > $__timeFrom()::timestamptz - interval '{hours} hours'
               AND bucket <= $__timeTo()::timestamptz
             WINDOW w AS (PARTITION BY device_id ORDER BY bucket
-                         RANGE BETWEEN interval '23 hours' PRECEDING AND CURRENT ROW)
+                         RANGE BETWEEN interval '{hours - 1} hours' PRECEDING AND CURRENT ROW)
         ) m
         WHERE $__timeFilter(time)
         ORDER BY 1
         """
 
 
-def _exceedances_sql() -> str:
+def _exceedances_sql(zone: str) -> str:
+    """Hours over the maximum single limit and days (in the region's ``zone``) over the
+    daily one."""
     values = ",\n".join(
         f"('{label}', e.{p}_max, e.{p}_avg, {limits(p)[0]}, {limits(p)[1]})"
         for p, label, _ in _POLLUTANTS
@@ -61,7 +70,7 @@ def _exceedances_sql() -> str:
             CROSS JOIN LATERAL (VALUES {values}) AS v(pollutant, peak, mean, max_single, daily)
             WHERE $__timeFilter(e.bucket) AND e.device_id IN ($device)
         ), daily AS (
-            SELECT device_id, pollutant, date_trunc('day', bucket AT TIME ZONE '{CITY_TZ}') AS day,
+            SELECT device_id, pollutant, date_trunc('day', bucket AT TIME ZONE '{zone}') AS day,
                    sum(mean * readings) / nullif(sum(readings), 0) > max(daily) AS over
             FROM hourly
             GROUP BY 1, 2, 3
@@ -81,8 +90,9 @@ def _exceedances_sql() -> str:
         """
 
 
-def air() -> db.Dashboard:
+def air(zone: str) -> db.Dashboard:
     d = new_dashboard(
+        zone,
         "air",
         "citypulse · Air quality",
         "Pollutants at the ecology stations against the СанПиН 1.2.3685-21 limits (maximum "
@@ -100,8 +110,9 @@ def air() -> db.Dashboard:
                     series(_rolling_mean_sql(p), "B"),
                 ],
                 unit=unit,
-                description=f"{label} per station and its 24-hour rolling mean. Lines: the "
-                f"daily-mean limit {daily:g} and the maximum single limit {max_single:g} "
+                description=f"{label} per station and its {_mean_hours(p)}-hour rolling mean. "
+                f"Lines: the {_mean_hours(p)}-hour mean limit (ПДК с.с.) {daily:g} and the "
+                f"maximum single limit {max_single:g} "
                 f"({'mg/m³' if unit == 'conmgm3' else 'µg/m³'}), СанПиН 1.2.3685-21.",
                 w=8,
                 min_interval="20m",
@@ -111,7 +122,7 @@ def air() -> db.Dashboard:
                 cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED)
             )
             .override_by_regexp(
-                ".*24 h mean",
+                r".* \d+ h mean",
                 [
                     dm.DynamicConfigValue(
                         id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 10]}
@@ -122,7 +133,7 @@ def air() -> db.Dashboard:
     d = d.with_panel(
         grid(
             "Exceedances in the range",
-            _exceedances_sql(),
+            _exceedances_sql(zone),
             description="Per station and pollutant: hours whose maximum exceeded the maximum "
             "single limit and (local) days whose mean exceeded the daily limit.",
             w=12,

@@ -52,7 +52,7 @@ def _schema_mode(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from grafana._build import build_dashboards
+    from grafana._build import build_dashboards, region_timezone
     from grafana._publish import DataSourceSpec, publish
 
     url = args.url or settings.grafana_url
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     report = publish(
         url=url,
         token=token,
-        dashboards=build_dashboards(),
+        dashboards=build_dashboards(timezone=region_timezone(settings.routing_file)),
         datasource=datasource,
         folder_uid=args.folder,
         folder_title=args.folder,

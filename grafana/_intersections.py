@@ -68,8 +68,9 @@ def _phase_state_sql() -> str:
     )
 
 
-def intersections() -> db.Dashboard:
+def intersections(zone: str) -> db.Dashboard:
     d = new_dashboard(
+        zone,
         "intersections",
         "citypulse · Intersections",
         "Signal controllers: phases, faults (lamps, cabinet doors, incidents) and phases "

@@ -20,12 +20,14 @@ from grafana._panels import (
 )
 from grafana._query import GATE, bucket_seconds, series, tiered
 
-#: Sensor appeals follow their incident's device; citizens' appeals have none.
+#: Sensor appeals follow their incident's device; citizens' appeals have none, nor do the
+#: incidents other systems' events open (source ``system``).
 _APPEAL_SCOPE = """
     (a.district IN ($district) OR a.district = '')
     AND (a.incident_id IS NULL
          OR EXISTS (SELECT 1 FROM incidents i
-                    WHERE i.id = a.incident_id AND i.device_id IN ($device)))
+                    WHERE i.id = a.incident_id
+                      AND (i.device_id IS NULL OR i.device_id IN ($device))))
 """
 
 
@@ -33,8 +35,9 @@ def _seconds() -> list[dm.DynamicConfigValue]:
     return [dm.DynamicConfigValue(id_val="unit", value="dtdurations")]
 
 
-def appeals() -> db.Dashboard:
+def appeals(zone: str) -> db.Dashboard:
     d = new_dashboard(
+        zone,
         "appeals",
         "citypulse · Incidents and appeals",
         "The governance center's queue: appeals from sensors and from citizens side by side, "
@@ -231,8 +234,9 @@ def _ingest_tiers(select: str, *, per_worker: bool = False) -> str:
     )
 
 
-def ingest() -> db.Dashboard:
+def ingest(zone: str) -> db.Dashboard:
     d = new_dashboard(
+        zone,
         "ingest",
         "citypulse · Ingest health",
         "Readings per second, rejected payloads by reason, silent devices and ingest lag.",

@@ -42,8 +42,9 @@ def _markers(name: str, ref_id: str, style: dict[str, object]) -> cb.MapLayerOpt
     )
 
 
-def overview() -> db.Dashboard:
+def overview(zone: str) -> db.Dashboard:
     d = new_dashboard(
+        zone,
         "overview",
         "citypulse · City overview",
         "Every field device on the map, coloured by status and open incidents; the counts "

@@ -40,8 +40,6 @@ KIND_DASHBOARD: Mapping[str, str] = {
     "ecology": UIDS["air"],
 }
 TAG = "citypulse"
-#: The city's local time zone: hour-of-week baselines and days are local.
-CITY_TZ = "Europe/Moscow"
 ALL_KINDS = ("traffic_light", "camera", "parking", "ecology")
 #: SQL: the appeal statuses that end an appeal (``status NOT IN`` it: still open).
 NOT_DONE = "('resolved', 'closed', 'rejected')"
@@ -92,15 +90,18 @@ def variables(kinds: Sequence[str]) -> list[db.QueryVariable]:
     return [district, device]
 
 
-def new_dashboard(key: str, title: str, description: str, kinds: Sequence[str]) -> db.Dashboard:
-    """A dashboard with the shared variables, links, time settings and tags."""
+def new_dashboard(
+    zone: str, key: str, title: str, description: str, kinds: Sequence[str]
+) -> db.Dashboard:
+    """A dashboard with the shared variables, links, time settings and tags; times show
+    in ``zone`` (IANA), the region's."""
     return (
         db.Dashboard(title)
         .uid(UIDS[key])
         .description(description)
         .tags([TAG])
         .time("now-24h", "now")
-        .timezone("browser")
+        .timezone(zone)
         .refresh("1m")
         .tooltip(dm.DashboardCursorSync.CROSSHAIR)
         .editable()

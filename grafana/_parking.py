@@ -12,8 +12,9 @@ from grafana._panels import big_number, device_link, grid, new_dashboard, thresh
 from grafana._query import GATE, series, tiered
 
 
-def parking() -> db.Dashboard:
+def parking(zone: str) -> db.Dashboard:
     d = new_dashboard(
+        zone,
         "parking",
         "citypulse · Parking",
         "Occupancy of every lot and of each district's lots together.",

@@ -13,11 +13,12 @@ from grafana._devices import (
     per_device,
     weighted,
 )
-from grafana._panels import CITY_TZ, device_link, grid, heat, new_dashboard, ts
+from grafana._panels import device_link, grid, heat, new_dashboard, ts
 from grafana._query import GATE, bucket_seconds, series, tiered
 
 
-def _baseline_sql(quantiles: tuple[float, float] = (0.1, 0.9), weeks: int = 4) -> str:
+def _baseline_sql(zone: str, quantiles: tuple[float, float] = (0.1, 0.9), weeks: int = 4) -> str:
+    """The hour-of-week band of the past weeks, hours and weekdays in the region's ``zone``."""
     lo, hi = quantiles
     return f"""
         WITH history AS (
@@ -28,8 +29,8 @@ def _baseline_sql(quantiles: tuple[float, float] = (0.1, 0.9), weeks: int = 4) -
               AND bucket < $__timeFrom()::timestamptz
             GROUP BY bucket
         ), band AS (
-            SELECT extract(isodow FROM bucket AT TIME ZONE '{CITY_TZ}') AS dow,
-                   extract(hour FROM bucket AT TIME ZONE '{CITY_TZ}') AS hour,
+            SELECT extract(isodow FROM bucket AT TIME ZONE '{zone}') AS dow,
+                   extract(hour FROM bucket AT TIME ZONE '{zone}') AS hour,
                    percentile_cont({lo}) WITHIN GROUP (ORDER BY vehicles) AS low,
                    percentile_cont({hi}) WITHIN GROUP (ORDER BY vehicles) AS high
             FROM history
@@ -39,8 +40,8 @@ def _baseline_sql(quantiles: tuple[float, float] = (0.1, 0.9), weeks: int = 4) -
                b.high AS "baseline p{round(hi * 100)}"
         FROM generate_series(date_trunc('hour', $__timeFrom()::timestamptz),
                              $__timeTo()::timestamptz, interval '1 hour') AS h
-        JOIN band b ON b.dow = extract(isodow FROM h AT TIME ZONE '{CITY_TZ}')
-                   AND b.hour = extract(hour FROM h AT TIME ZONE '{CITY_TZ}')
+        JOIN band b ON b.dow = extract(isodow FROM h AT TIME ZONE '{zone}')
+                   AND b.hour = extract(hour FROM h AT TIME ZONE '{zone}')
         ORDER BY 1
         """
 
@@ -66,8 +67,9 @@ def _total_intensity_sql() -> str:
     )
 
 
-def traffic() -> db.Dashboard:
+def traffic(zone: str) -> db.Dashboard:
     d = new_dashboard(
+        zone,
         "traffic",
         "citypulse · Traffic flow",
         "Traffic cameras: intensity, speed and occupancy, against the usual level for the "
@@ -78,7 +80,7 @@ def traffic() -> db.Dashboard:
     d = d.with_panel(
         ts(
             "Traffic intensity vs. seasonal baseline (selected cameras)",
-            [series(_total_intensity_sql(), "A"), series(_baseline_sql(), "B")],
+            [series(_total_intensity_sql(), "A"), series(_baseline_sql(zone), "B")],
             unit="short",
             description="Vehicles per hour counted by the selected cameras together. The band "
             "is the 10th-90th percentile of the same hour of the week over the four weeks "

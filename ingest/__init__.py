@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 from citypulse import lazy_exports
 
 if TYPE_CHECKING:
+    from ingest._config import IngestConfig
     from ingest._decode import MAX_PAYLOAD_BYTES, Decoded, Decoder, Rejection, TopicInfo
     from ingest._errors import IngestError, PermanentStoreError, TransientStoreError
     from ingest._limit import RateLimiter
     from ingest._sink import Item, PostgresSink, StoreResult
-    from ingest._worker import IngestConfig, IngestWorker
+    from ingest._worker import IngestWorker
 else:
     __getattr__ = lazy_exports(__name__, __file__)
 

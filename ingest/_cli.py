@@ -3,9 +3,13 @@
 Workers share the stream through the MQTT 5 shared subscription
 $share/GROUP/city/+/+/+/telemetry (and .../status).  A message is acknowledged only after
 its readings are committed; bad payloads land in dead_letters with the reason.  SIGTERM or
-Ctrl-C stops intake, flushes, commits, acknowledges and disconnects.
+Ctrl-C stops intake, flushes, commits, acknowledges and disconnects; while another worker
+of the group is alive, the worker first leaves the group (unsubscribes), stores what its
+session holds and ends the session (scaling down).
 
 Give each worker a stable --client-id (its persistent MQTT session survives restarts).
+Workers write heartbeats to ingest_sessions; one silent for longer than --takeover-after
+has its session taken over by a survivor: drained into the database and ended.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from citypulse import (
 )
 
 if TYPE_CHECKING:
-    from ingest._worker import IngestConfig
+    from ingest._config import IngestConfig
 
 HELP = "store MQTT telemetry in the database"
 log = logging.getLogger(__name__)
@@ -99,6 +103,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="seconds a statement of a batch may take before it is cancelled and retried",
     )
     parser.add_argument(
+        "--takeover-after",
+        type=non_negative_float,
+        default=45.0,
+        help="seconds without a heartbeat after which a peer's MQTT session is drained by "
+        "this worker and ended (default 45; 0: never take over)",
+    )
+    parser.add_argument(
         "--unknown-devices",
         choices=("register", "reject"),
         help="what to do with devices not in the registry "
@@ -107,7 +118,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def build_config(args: argparse.Namespace, settings: Settings) -> IngestConfig:
-    from ingest._worker import IngestConfig
+    from ingest._config import IngestConfig
 
     return IngestConfig(
         database_url=settings.database_url,
@@ -129,6 +140,8 @@ def build_config(args: argparse.Namespace, settings: Settings) -> IngestConfig:
         rate_burst=args.rate_burst,
         statement_timeout=args.statement_timeout,
         receive_maximum=args.receive_maximum,
+        takeover_after=args.takeover_after or None,
+        heartbeat_interval=min(5.0, args.takeover_after / 5) if args.takeover_after else 5.0,
         max_pending=max(2 * args.receive_maximum, args.batch_size),
     )
 

@@ -20,20 +20,34 @@ changes two things:
   ``on_message`` messages reach ``on_publish`` too.
 
 Acknowledgement stays manual (``manual_ack=True`` is required): the caller acknowledges
-after its own commit.  The overrides are paho-internal methods, so paho is pinned to
-2.2.0; ``tests/ingest/test_mqtt.py`` checks this client against stock paho packet for
-packet.
+after its own commit.
+
+The caller may also :meth:`~FastClient.hold` reading when it holds as much as it may: the
+network thread then leaves the socket unread (the broker's messages wait in the kernel's
+buffer and the broker's queue) but goes on sending acknowledgements and keepalive pings,
+so a long database outage never costs the connection.  Waiting inside ``on_publish``
+instead would stop the pings, and the broker would drop the connection after 1.5
+keepalives and redeliver everything unacknowledged.
+
+The overrides are paho-internal methods, so paho is pinned to 2.2.0;
+``tests/ingest/test_mqtt.py`` checks this client against stock paho packet for packet.
 """
 
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK, PUBLISH, time_func
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import (
+    CallbackAPIVersion,
+    MQTTErrorCode,
+    MQTTProtocolVersion,
+    _ConnectionState,
+)
 from paho.mqtt.exception import MalformedPacket
 
 if TYPE_CHECKING:
@@ -41,6 +55,7 @@ if TYPE_CHECKING:
 
 CHUNK: Final = 256 * 1024  # bytes taken from the socket per read
 _PUBACK: Final = struct.Struct("!BBH")
+_HELD_POLL: Final = 0.1  # s: how often a held reader wakes for acks and pings
 OnPublish = Callable[[str, bytes, int, int], None]  # topic, payload, mid, qos
 OnRetry = Callable[[float, OSError | None], None]  # delay before the next attempt, why
 
@@ -68,7 +83,49 @@ class FastClient(mqtt.Client):
         self._on_retry = on_retry
         self._connect_error: OSError | None = None  # why the last connection attempt failed
         self._buffer = b""  # the start of a packet whose rest has not arrived yet
+        self._reading = threading.Event()  # cleared: leave the socket unread (see hold)
+        self._reading.set()
         self.on_message = self._slow_message
+
+    def hold(self) -> None:
+        """Stop reading from the broker until :meth:`resume`; acks and pings go on.
+
+        Takes effect at the next read: the packets already read are still delivered."""
+        self._reading.clear()
+
+    def resume(self) -> None:
+        """Read from the broker again (after :meth:`hold`)."""
+        self._reading.set()
+
+    @property
+    def held(self) -> bool:
+        return not self._reading.is_set()
+
+    def loop_misc(self) -> MQTTErrorCode:
+        """paho's keepalive, except while reading is held on a live connection.
+
+        paho counts a keepalive from the last byte it read and drops a connection whose
+        PINGRESP has not been read within one; a held reader reads nothing, the PINGRESP
+        included.  So while held, a PINGREQ goes out every half keepalive (the broker
+        only needs to hear from us within 1.5) and paho's clocks are kept from running
+        out; the broker's answers wait in the socket until reading resumes."""
+        if (
+            self._reading.is_set()
+            or self._sock is None
+            or self._state != _ConnectionState.MQTT_CS_CONNECTED
+            or not self._keepalive
+        ):
+            return super().loop_misc()
+        now = time_func()
+        with self._msgtime_mutex:
+            due = now - self._last_msg_out >= self._keepalive / 2
+            self._last_bytes_received = now
+            if due:
+                self._last_msg_out = now
+        if due:
+            self._send_pingreq()
+        self._ping_t = 0.0  # no PINGRESP is awaited while nothing is read
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def reconnect(self) -> MQTTErrorCode:
         """paho's, remembering why an attempt failed (paho's network thread swallows it)."""
@@ -118,6 +175,11 @@ class FastClient(mqtt.Client):
         super()._sock_close()
 
     def _packet_read(self) -> MQTTErrorCode:
+        if not self._reading.is_set() and self._state == _ConnectionState.MQTT_CS_CONNECTED:
+            # Held: back to paho's loop (writes, pings) within _HELD_POLL s; at once when
+            # resumed.  (Before a CONNACK the socket is always read.)
+            self._reading.wait(_HELD_POLL)
+            return MQTTErrorCode.MQTT_ERR_AGAIN
         try:
             data = self._sock_recv(CHUNK)
         except BlockingIOError:

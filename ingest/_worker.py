@@ -11,10 +11,14 @@ Threads (paho is thread-based, and psycopg's synchronous COPY is its fastest pat
 - the housekeeper writes counters to ``ingest_stats`` and runs the schema upkeep.
 
 Backpressure: the broker sends at most ``receive_maximum`` unacknowledged messages (MQTT
-5), and the network thread blocks when ``max_pending`` messages (or ``max_pending_rows``
-readings) wait, so memory stays bounded when the database is down; nothing
-unacknowledged is lost, because the session is persistent (clean_start false, session
-expiry) and the broker redelivers.
+5; Mosquitto 2.0.11 does not honour it), and when ``max_pending`` messages (or
+``max_pending_rows`` readings) wait, the network thread stops reading the socket until a
+flusher takes a batch, while it goes on sending pings and acknowledgements
+(:meth:`FastClient.hold`).  So what a worker holds is bounded in readings by its own
+means (``max_pending_rows``, plus the flushers' batches, plus one socket read) when the
+database is down, however many readings a message carries, and the connection survives
+an outage of any length; nothing unacknowledged is lost, because the session is
+persistent (clean_start false, session expiry) and the broker redelivers.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -32,69 +36,17 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from citypulse import MqttUrl
+from ingest._config import IngestConfig
 from ingest._decode import Decoder
 from ingest._errors import PermanentStoreError, TransientStoreError
 from ingest._limit import RateLimiter
 from ingest._mqtt import FastClient
 from ingest._outage import OutageLog
+from ingest._peers import Peers
 from ingest._sink import Item, PostgresSink
 from ingest._stats import Counters
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class IngestConfig:
-    """Everything one ingest worker needs; built by the CLI from Settings and flags."""
-
-    database_url: str = field(repr=False)
-    mqtt: MqttUrl
-    client_id: str
-    worker_id: str
-    share_group: str = "citypulse"
-    topic_root: str = "city"
-    mqtt_ca_file: str | None = None
-    protocol: Literal["auto", "5", "3.1.1"] = "auto"
-    unknown_devices: Literal["register", "reject"] = "register"
-    retention: timedelta = timedelta(days=365)
-    batch_size: int = 5_000  # messages
-    batch_rows: int = 10_000  # readings: a batch of 50-reading messages closes sooner
-    batch_age: float = 0.1
-    flushers: int = 2
-    receive_maximum: int = 20_000
-    max_pending: int = 40_000  # messages
-    max_pending_rows: int = 200_000  # readings
-    session_expiry: int = 7 * 86_400
-    keepalive: int = 30
-    stats_interval: float = 5.0
-    maintain_interval: float = 10.0
-    retry_cap: float = 10.0
-    rate_limit: float | None = 50.0  # readings/s per device; None: no limit
-    rate_burst: float = 5_000.0  # readings a device may send at once (a buffered backlog)
-    statement_timeout: float = 30.0  # s, for each statement of a batch
-    shutdown_timeout: float = 30.0
-    outage_report_interval: float = 30.0  # s between log lines while the database is away
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= self.max_pending:
-            raise ValueError("batch_size must be between 1 and max_pending")
-        if not 1 <= self.batch_rows <= self.max_pending_rows:
-            raise ValueError("batch_rows must be between 1 and max_pending_rows")
-        if not 1 <= self.receive_maximum <= 65_535:
-            raise ValueError("receive_maximum must be 1..65535")
-        if self.batch_age <= 0:
-            raise ValueError("batch_age must be positive")
-        if not 1 <= self.flushers <= 16:
-            raise ValueError("flushers must be 1..16")
-        if not self.outage_report_interval > 0:
-            raise ValueError("outage_report_interval must be positive")
-
-    @property
-    def subscriptions(self) -> tuple[str, ...]:
-        base = f"{self.topic_root}/+/+/+"
-        prefix = f"$share/{self.share_group}/" if self.share_group else ""
-        return (f"{prefix}{base}/telemetry", f"{prefix}{base}/status")
 
 
 def _ack(client: FastClient, batch: list[Item]) -> None:
@@ -141,6 +93,12 @@ class IngestWorker:
         self._threads: list[threading.Thread] = []
         self._protocol = mqtt.MQTTv311 if config.protocol == "3.1.1" else mqtt.MQTTv5
         self._connected = threading.Event()
+        self._unsubscribing = False  # leaving the share group (or draining a session)
+        self._unsubscribed = threading.Event()
+        self._aborted = threading.Event()  # a drained session was taken back
+        self._last_message = 0.0  # time.time() of the last message received
+        self._shut = False
+        self._peers: Peers | None = None
         self._client = self._new_client()
         self.fatal: BaseException | None = None
 
@@ -162,6 +120,7 @@ class IngestWorker:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         return client
 
     def _connect(self) -> None:
@@ -202,9 +161,20 @@ class IngestWorker:
             log.error("MQTT connection refused by %s: %s", self.config.mqtt.url(), reason)
             return
         log.info(
-            "connected to %s (session present: %s)", self.config.mqtt.url(), flags.session_present
+            "connected to %s as %s (session present: %s)",
+            self.config.mqtt.url(),
+            self.config.client_id,
+            flags.session_present,
         )
-        client.subscribe([(topic, 1) for topic in self.config.subscriptions])
+        if self.config.drain and not flags.session_present:
+            log.info("no session left under %s: nothing to drain", self.config.client_id)
+            self._unsubscribed.set()
+            self._connected.set()
+        elif self.config.drain or self._unsubscribing:
+            self._unsubscribing = True
+            client.unsubscribe(list(self.config.subscriptions))
+        else:
+            client.subscribe([(topic, 1) for topic in self.config.subscriptions])
 
     def _on_subscribe(
         self,
@@ -219,6 +189,22 @@ class IngestWorker:
             log.error("subscription refused by the broker: %s", ", ".join(map(str, failed)))
             return
         log.info("subscribed: %s", ", ".join(self.config.subscriptions))
+        self._connected.set()
+
+    def _on_unsubscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        log.info(
+            "unsubscribed (%s): no new messages for session %s; storing what it holds",
+            ", ".join(map(str, reasons)) or "MQTT 3.1.1",
+            self.config.client_id,
+        )
+        self._unsubscribed.set()
         self._connected.set()
 
     def _reconnect_as_311(self) -> None:
@@ -236,8 +222,18 @@ class IngestWorker:
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
-        if not self._stopping.is_set():
-            log.warning("disconnected from the broker (%s); paho reconnects", reason)
+        if self._stopping.is_set():
+            return
+        if self.config.drain:
+            log.warning(
+                "disconnected while draining session %s (%s): left to its owner or a later "
+                "takeover",
+                self.config.client_id,
+                reason,
+            )
+            self._aborted.set()
+            return
+        log.warning("disconnected from the broker (%s); paho reconnects", reason)
 
     def _on_retry(self, delay: float, error: OSError | None) -> None:
         """paho is about to wait ``delay`` s before its next connection attempt; ``error``
@@ -255,6 +251,7 @@ class IngestWorker:
         if not self._accepting:
             return  # not acknowledged: the broker redelivers after we reconnect
         now = time.time()
+        self._last_message = now
         if now - self._tick >= 0.001:  # one clock reading per millisecond is precise enough
             self._tick = now
             self._received_at = datetime.fromtimestamp(now, UTC)
@@ -273,12 +270,11 @@ class IngestWorker:
             size = len(pending)
             if size >= cfg.batch_size or rows >= cfg.batch_rows:
                 self._cond.notify_all()
-            while (
-                size >= cfg.max_pending or rows >= cfg.max_pending_rows
-            ) and not self._stopping.is_set():
+            if (size >= cfg.max_pending or rows >= cfg.max_pending_rows) and not self._client.held:
+                # Full: stop reading the socket (never wait here: this is paho's network
+                # thread, which must go on sending pings and acknowledgements).
                 self.counters.backpressure_waits += 1
-                self._cond.wait(0.5)
-                size, rows = len(self._pending), self._pending_rows
+                self._client.hold()
 
     # --- flushing -------------------------------------------------------------------------
     def _take_batch(self) -> list[Item]:
@@ -310,6 +306,12 @@ class IngestWorker:
             self._held = (self._held[0] + cut, self._held[1] + rows)
             if self._pending:
                 self._first_at = time.monotonic()
+            if (
+                self._client.held
+                and len(self._pending) < cfg.max_pending
+                and self._pending_rows < cfg.max_pending_rows
+            ):
+                self._client.resume()
             self._cond.notify_all()
             return batch
 
@@ -414,6 +416,19 @@ class IngestWorker:
         )
         for t in self._threads:
             t.start()
+        cfg = self.config
+        if cfg.takeover_after is not None and not cfg.drain:
+            self._peers = Peers(
+                database_url=cfg.database_url,
+                client_id=cfg.client_id,
+                login=cfg.mqtt.username or "",
+                worker_id=cfg.worker_id,
+                share_group=cfg.share_group,
+                interval=cfg.heartbeat_interval,
+                takeover_after=cfg.takeover_after,
+                drain=self._drain_peer,
+            )
+            self._peers.start()
         self._connect()
         self._client.loop_start()
         return self
@@ -449,8 +464,96 @@ class IngestWorker:
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
-    def shutdown(self) -> None:
-        """Stop intake, flush and commit, acknowledge, disconnect; within the timeout."""
+    # --- leaving the share group, draining a session -----------------------------------------
+    def drain_session(self, *, timeout: float | None, stop: threading.Event | None = None) -> bool:
+        """Unsubscribe (the broker stops dealing this session new messages), then store and
+        acknowledge what the session holds until nothing is unacknowledged and nothing
+        has come for ``drain_quiet`` s.  False on timeout, ``stop``, failure or a lost
+        connection."""
+        cfg = self.config
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._unsubscribing:
+            self._unsubscribing = True
+            self._unsubscribed.clear()
+            self._client.unsubscribe(list(cfg.subscriptions))
+        while True:
+            if self.fatal is not None or self._aborted.is_set() or (stop and stop.is_set()):
+                return False
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            if (
+                self._unsubscribed.is_set()
+                and self._unacknowledged()[0] == 0
+                and time.time() - self._last_message >= cfg.drain_quiet
+                and not self._client.want_write()
+            ):
+                return True
+            time.sleep(0.05)
+
+    def _drain_peer(self, peer: str, login: str, stop: threading.Event) -> bool:
+        """Take over ``peer``'s session (connect with its client id and login), drain it
+        into the database and end it; see :mod:`ingest._peers`."""
+        cfg = self.config
+        drainer = IngestWorker(
+            replace(
+                cfg,
+                client_id=peer,
+                mqtt=replace(cfg.mqtt, username=login) if login else cfg.mqtt,
+                worker_id=f"{cfg.worker_id}>{peer}",
+                protocol="5",
+                flushers=1,
+                drain=True,
+                takeover_after=None,
+            )
+        )
+        done = False
+        with drainer:
+            if drainer.wait_connected(30):
+                done = drainer.drain_session(timeout=None, stop=stop)
+            drainer.shutdown(end_session=done)
+        totals = drainer.counters.totals()
+        log.info(
+            "session %s: %d messages (%d readings) stored from it",
+            peer,
+            totals["received"],
+            totals["stored"],
+        )
+        return done
+
+    def _leave(self) -> bool:
+        """Scaling down: leave the share group and drain, if another member is alive;
+        True once the session is drained (and may end)."""
+        if (
+            self._peers is None
+            or self._protocol != mqtt.MQTTv5
+            or not self._connected.is_set()
+            or not self._peers.leave()
+        ):
+            return False
+        log.info(
+            "ingest leaving share group %s: unsubscribing, then draining", self.config.share_group
+        )
+        drained = self.drain_session(timeout=self.config.shutdown_timeout / 2)
+        if not drained:
+            log.warning(
+                "session %s not drained in time: it stays for a surviving worker to take over",
+                self.config.client_id,
+            )
+        return drained
+
+    # --- shutdown -------------------------------------------------------------------------
+    def shutdown(self, *, end_session: bool = False) -> None:
+        """Stop intake, flush and commit, acknowledge, disconnect; within the timeout.
+
+        A worker with live peers leaves first (:meth:`_leave`) and ends its session;
+        otherwise the session stays, subscribed, for its return.  ``end_session``: a
+        drained session ends (a takeover)."""
+        if self._shut:
+            return
+        self._shut = True
+        if self._peers is not None:
+            self._peers.close()
+            end_session = self._leave()
         log.info("ingest shutting down: flushing %d pending messages", len(self._pending))
         self._accepting = False
         self._stopping.set()
@@ -460,7 +563,13 @@ class IngestWorker:
         deadline = time.monotonic() + 2.0
         while self._client.want_write() and time.monotonic() < deadline:
             time.sleep(0.01)  # let the network thread send the last acknowledgements
-        self._client.disconnect()
+        end_session = end_session and self._unacknowledged()[0] == 0
+        if end_session and self._protocol == mqtt.MQTTv5:
+            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 0  # the broker drops the session at once
+            self._client.disconnect(properties=props)
+        else:
+            self._client.disconnect()
         self._client.loop_stop()
         for t in self._threads:
             t.join(timeout=5)
@@ -468,4 +577,10 @@ class IngestWorker:
         self._housekeeper.close()
         for sink in self._sinks:
             sink.close()
-        log.info("ingest stopped: %s", self.counters.totals())
+        if end_session and self._peers is not None:
+            self._peers.gone()
+        log.info(
+            "ingest stopped (%s): %s",
+            "session ended" if end_session else "session kept",
+            self.counters.totals(),
+        )

@@ -78,7 +78,7 @@ class Crash:
     lost: int
 
 
-class _Broker(EmbeddedMosquitto):
+class RestartableBroker(EmbeddedMosquitto):
     """The demo's broker with one autosave setting, restartable on the same port."""
 
     def run_with(self, setting: str) -> None:
@@ -190,7 +190,9 @@ def _wait_for(sub: _Subscriber, expected: int, timeout: float = 10) -> None:
         time.sleep(0.01)
 
 
-def _timed(broker: _Broker, pub: _Publisher, count: int, start: int) -> tuple[float, float]:
+def _timed(
+    broker: RestartableBroker, pub: _Publisher, count: int, start: int
+) -> tuple[float, float]:
     before, started = broker.written(), time.perf_counter()
     pub.publish(count, start)
     seconds = time.perf_counter() - started
@@ -200,7 +202,7 @@ def _timed(broker: _Broker, pub: _Publisher, count: int, start: int) -> tuple[fl
 def measure(setting: str, messages: int, window: int) -> tuple[list[Case], Crash]:
     """Both situations and the crash for one autosave setting, on a broker of its own."""
     with tempfile.TemporaryDirectory(prefix="citypulse-bench-broker-") as tmp:
-        broker = _Broker(Path(tmp))
+        broker = RestartableBroker(Path(tmp))
         broker.run_with(setting)
         try:
             sub = _Subscriber(broker.port)

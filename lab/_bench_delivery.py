@@ -45,7 +45,7 @@ SELECT id, 'webhook', 'created', 'bench-' || %(tag)s || '-' || id,
        jsonb_build_object('service_request_id', id::text, 'service_code', 'traffic_light',
            'status', 'open', 'lat', 54.5138, 'long', 36.2612, 'address', 'ул. Кирова, 1',
            'description', 'Светофорный объект на перекрёстке ул. Кирова — ул. Ленина: '
-                          'фаза «красный» не переключается 7 мин (с 08:14)')
+                          'фаза «красный» не переключается с 08:14 МСК')
 FROM a
 """
 

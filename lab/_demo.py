@@ -417,6 +417,7 @@ def _finish(
     from citypulse import AppealStatus
     from citypulse.db import connect
     from lab._report import write_report
+    from lab._report_words import Words
 
     routing = load_routing(settings.routing_file)
     with connect(url, autocommit=True) as conn:
@@ -446,15 +447,14 @@ def _finish(
         f"  appeals:    {total} created from incidents"
         + (f" ({', '.join(f'{n} {s}' for s, n in sectors)})" if sectors else "")
     )
-    zone = routing.zone
+    words = Words(settings.locale or routing.locale, routing.zone)
     for _id, sector, title, description, agency, due in samples:
         print(f"    №{_id} [{sector}] {title}")
         for line in description.splitlines():
             if line.strip() and not line.startswith(title):
                 print(f"        {line}")
         if agency:
-            deadline = f"{due.astimezone(zone):%d.%m %H:%M}" if due else "—"
-            print(f"        → {agency}, срок: {deadline}")
+            print(f"        → {agency}, {words.due(due)}")
     if still_open:
         listed = ", ".join(f"№{a['id']} ({a['status']})" for a in still_open)
         print(f"  open:       {listed}: still going on, waiting for an operator")

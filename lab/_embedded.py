@@ -222,7 +222,7 @@ class EmbeddedPostgres:
                 conf += TIMESCALEDB_CONF
             with (data / "postgresql.conf").open("a") as f:
                 f.write("\n".join(conf) + "\n")
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps its port (fault benches)
         log = self.directory / "postgres.log"
         log.touch()
         chown_tree(self.directory, ids)

@@ -100,6 +100,7 @@ def write_report(
         conn.cursor(row_factory=class_row(CitizenRow)).execute(CITIZEN_APPEALS, params).fetchall()
     )
     chart = Chart(start=start, end=end, tz=routing.zone, number=w.number)
+    now = datetime.now(UTC)
     page = _Page(w, routing, devices, start, end)
     body = [
         page.header(readings, incidents, citizen),
@@ -112,7 +113,7 @@ def write_report(
         title=escape(w.say("title", date=f"{start.astimezone(w.zone):%d.%m.%Y}")),
         css=_CSS,
         body="\n".join(body),
-        footer=escape(w.say("footer", at=f"{w.stamp(datetime.now(UTC))} ({w.zone.key})")),
+        footer=escape(w.say("footer", at=w.zoned(now, w.stamp(now)))),
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -229,9 +230,9 @@ class _Page:
         facts = w.say(
             "traffic_facts",
             peak=f"{w.number(total[peak_at][0] * per_hour)}\u00a0{w.say('veh_h')}",
-            peak_at=self.when(peak_at),
+            peak_at=w.zoned(peak_at, self.when(peak_at)),
             slow=w.quantity(total[slowest][1] / total[slowest][2], "km/h"),
-            slow_at=self.when(slowest),
+            slow_at=w.zoned(slowest, self.when(slowest)),
             step=w.duration(step.total_seconds()),
         )
         veh_h, kmh = w.say("veh_h"), w.unit("km/h")
@@ -281,7 +282,11 @@ class _Page:
             parts.append(f"<h3>{escape(name)}</h3>")
             parts.append(line_chart(chart, series, unit=unit, thresholds=(single, daily)))
             parts.append(legend([*series, single, daily]))
-        parts.append(_thead(w.columns("air_head", unit=unit)))
+        parts.append(
+            _thead(
+                w.columns("air_head", unit=unit), caption=w.zone_named("times_caption", self.start)
+            )
+        )
         for name, station, worst, worst_t, over, mean, single, daily in table:
             share = worst / single.value
             bad = ' class="bad"' if share > 1 else ""

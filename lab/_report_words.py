@@ -9,10 +9,17 @@ types and statuses, Russian plural forms, and one time zone for every time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from appeals import format_duration, format_number, format_quantity, format_unit
+from appeals import (
+    format_duration,
+    format_number,
+    format_quantity,
+    format_unit,
+    utc_offset,
+    zone_label,
+)
 
 #: key -> (Russian, English); ``{name}`` fields are filled by :meth:`Words.say`.
 WORDS = {
@@ -69,6 +76,7 @@ WORDS = {
     "citizens_h": ("Обращения граждан", "Citizens' appeals"),
     "citizen_head": ("№|обращение|где|получено|статус", "#|appeal|where|received|status"),
     "citizen": ("обращение гражданина", "citizen's appeal"),
+    "due": ("срок: {at}", "due: {at}"),
     "footer": (
         "Сформировано citypulse {at}. Графики построены по исходным показаниям; "
         "те же данные — в дашбордах Grafana.",
@@ -201,13 +209,21 @@ class Words:
         """Date and time in the zone: ``24.11.2026 08:14``."""
         return f"{t.astimezone(self.zone):%d.%m.%Y %H:%M}"
 
-    def offset(self, at: datetime) -> str:
-        """``UTC+3``, ``UTC+5:30``: the zone's offset at ``at``."""
-        delta = at.astimezone(self.zone).utcoffset() or timedelta(0)
-        minutes = round(delta.total_seconds() / 60)
-        sign = "+" if minutes >= 0 else "−"
-        hours, rest = divmod(abs(minutes), 60)
-        return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    def label(self, at: datetime) -> str:
+        """``МСК``, ``МСК+2``, ``UTC+5``: the zone as the region's readers name it."""
+        return zone_label(self.zone, at, self.locale)
+
+    def zoned(self, t: datetime, text: str) -> str:
+        """``text`` (a time of ``t``) followed by the zone's name: ``10:28 МСК``."""
+        return f"{text}\u00a0{self.label(t)}"
+
+    def due(self, at: datetime | None) -> str:
+        """``срок: 26.11 10:28 МСК`` / ``due: 26.11 10:28 MSK``; a dash when none."""
+        when = self.zoned(at, f"{at.astimezone(self.zone):%d.%m %H:%M}") if at else "—"
+        return self.say("due", at=when)
 
     def zone_named(self, key: str, at: datetime) -> str:
-        return self.say(key, zone=self.zone.key, offset=self.offset(at))
+        """A sentence naming the zone and its offset: «время: МСК (UTC+3)»; a zone that
+        has no name but its offset by its IANA key: «время: Europe/Berlin (UTC+1)»."""
+        label, offset = self.label(at), utc_offset(self.zone, at)
+        return self.say(key, zone=self.zone.key if label == offset else label, offset=offset)

@@ -290,9 +290,13 @@ def seed_simulation(
     end: datetime,
     seed: int = 1,
     faults_per_day: float = 12.0,
+    scheduled: Sequence[Fault] = (),
     progress: Progress = _quiet,
 ) -> SeedReport:
-    """Fill a migrated database with a simulated ``[start, end)`` of ``city``."""
+    """Fill a migrated database with a simulated ``[start, end)`` of ``city``.
+
+    Faults are drawn at ``faults_per_day``; ``scheduled`` ones are added as given.
+    """
     t0 = time.perf_counter()
     base = Simulation(city, start=start, end=end, seed=seed)
     silent = _silent_at_end(base.devices, end)
@@ -300,7 +304,7 @@ def seed_simulation(
     drawn = random_faults(
         city, start=start, end=end - timedelta(hours=3), rates=faults_per_day, seed=seed
     )
-    faults = [f for f in drawn if not set(f.devices) & silent_ids] + silent
+    faults = [f for f in drawn if not set(f.devices) & silent_ids] + silent + list(scheduled)
     sim = Simulation(city, start=start, end=end, seed=seed, faults=faults)
     decoder = Decoder(root="city", retention=timedelta(days=3650))
     readings = 0

@@ -21,6 +21,7 @@ from tests._procs import free_port
 BOOTSTRAP_OPERATOR_KEY = "bootstrap-operator-key-for-tests"
 API_CONNECTORS = ("webhook", "open311")
 API_MAX_BODY = 16 * 1024
+API_MAX_MEDIA = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def live_api(db_url: str) -> Iterator[LiveApi]:
             keys=KeyStore(bootstrap=(Secret(f"operator:{BOOTSTRAP_OPERATOR_KEY}"),)),
             connectors=API_CONNECTORS,
             max_body=API_MAX_BODY,
+            max_media=API_MAX_MEDIA,
         ).app()
         with serve_in_thread(app, port=free_port()) as url:
             yield LiveApi(url, db_url, reporter, operator, agency_op, admin)

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
+from citypulse import AIR_LIMITS
 from citypulse.db import connect, migrate
 from lab._seed import SeedReport, seed_simulation
-from simulator import generated_city
+from simulator import Fault, FaultType, generated_city
 from tests.fix_db import PgServer
 
 
@@ -36,7 +37,19 @@ def _simulate_week(url: str) -> SimulatedWeek:
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     start = end - timedelta(days=7)
     city = generated_city(2, seed=3, block=1)
-    report = seed_simulation(url, city, start=start, end=end, seed=5, faults_per_day=8.0)
+    # Drawn faults depend on when the week starts; one smog episode is always there, so
+    # the exceedance panels have something to show whatever the hour the suite runs.
+    smog = Fault(
+        "smog-fixture",
+        FaultType.AIR_QUALITY_EXCEEDANCE,
+        ("eco-tsentralny-1",),
+        start + timedelta(days=3),
+        start + timedelta(days=3, hours=5),
+        {"pollutant": "pm25", "level": round(AIR_LIMITS["pm25"].max_single_in_unit * 1.5, 1)},
+    )
+    report = seed_simulation(
+        url, city, start=start, end=end, seed=5, faults_per_day=8.0, scheduled=[smog]
+    )
     return SimulatedWeek(url, start, end, report)
 
 

@@ -9,6 +9,7 @@ do not hide each other.
 
 from citypulse.render._charts import (
     PALETTE,
+    Band,
     Chart,
     Series,
     Threshold,
@@ -23,6 +24,7 @@ __all__ = [
     "PALETTE",
     "SHAPES",
     "Area",
+    "Band",
     "Chart",
     "Crossing",
     "MapKey",

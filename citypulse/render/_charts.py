@@ -41,6 +41,16 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True)
+class Band:
+    """A shaded span of time (an incident, say), labelled at its top left."""
+
+    start: datetime
+    end: datetime
+    label: str
+    color: str = "#fee2e2"
+
+
+@dataclass(frozen=True, slots=True)
 class Chart:
     """Geometry of a time chart: ``[start, end)`` in ``tz`` across ``width`` pixels;
     ``number`` writes the axis' values (the locale's decimal mark)."""
@@ -104,8 +114,10 @@ def line_chart(
     unit: str,
     thresholds: Sequence[Threshold] = (),
     y_min: float | None = 0.0,
+    bands: Sequence[Band] = (),
 ) -> str:
-    """An SVG line chart of ``series`` with optional horizontal ``thresholds``."""
+    """An SVG line chart of ``series`` with optional horizontal ``thresholds`` and shaded
+    time ``bands`` (clipped to the chart, drawn beneath everything else)."""
     values = [v for s in series for _, v in s.points if v is not None]
     values += [th.value for th in thresholds]
     low = min(values, default=0.0) if y_min is None else y_min
@@ -121,6 +133,17 @@ def line_chart(
         f'<svg viewBox="0 0 {chart.width} {chart.height}" class="chart" role="img" '
         f'aria-label="{escape(unit)}" {FONT} font-size="11">'
     ]
+    left, right = chart.pad[3], chart.width - chart.pad[1]
+    for band in bands:
+        x0 = min(max(chart.x(band.start), left), right)
+        x1 = min(max(chart.x(band.end), left), right)
+        if x1 - x0 < 1:
+            continue
+        out.append(
+            f'<rect x="{x0:.1f}" y="{top}" width="{x1 - x0:.1f}" height="{chart.plot_h:.1f}" '
+            f'fill="{band.color}"><title>{escape(band.label)}</title></rect>'
+            f'<text x="{x0 + 4:.1f}" y="{top + 12}" fill="#9f1239">{escape(band.label)}</text>'
+        )
     for v in ticks:
         out.append(
             f'<line x1="{chart.pad[3]}" x2="{chart.width - chart.pad[1]}" y1="{y(v):.1f}" '

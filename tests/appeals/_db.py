@@ -8,9 +8,10 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from citypulse import Device, Incident
-from citypulse.db import upsert_devices
-from tests.appeals._devices import city_devices
+from appeals import AppealWriter, load_routing
+from citypulse import Device, Incident, IncidentType
+from citypulse.db import connect, load_devices, upsert_devices
+from tests.appeals._devices import city_devices, make_incident
 
 _INSERT_INCIDENT = """
 INSERT INTO incidents (type, device_id, severity, started_at, last_alarm_at, detector,
@@ -54,3 +55,18 @@ def count(conn: psycopg.Connection[Any], table: str) -> int:
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def sensor_appeals(
+    db_url: str, *specs: tuple[IncidentType, str], connectors: tuple[str, ...] = ("webhook",)
+) -> list[int]:
+    """Open an incident on each (type, device) and its appeal, as the detect worker does."""
+    writer = AppealWriter(routing=load_routing(), connectors=connectors)
+    ids = []
+    with connect(db_url) as conn:
+        devices = load_devices(conn)
+        for incident_type, device_id in specs:
+            incident = insert_incident(conn, make_incident(incident_type, device_id))
+            ids.append(writer.open(conn, incident, devices[device_id]))
+        conn.commit()
+    return ids

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -47,12 +48,52 @@ def test_default_routes_every_incident_type_to_a_listed_service() -> None:
     assert routing.correlation.distance_m == 300
 
 
+def test_every_service_routes_citizens_reports() -> None:
+    routing = load_routing()
+    for service in routing.services:
+        route = routing.route_for_service(service.service_code)
+        assert route is not None, service.service_code
+        assert route.sector == service.group
+        assert route.agency, service.service_code
+        assert 1 <= route.priority <= 4
+        assert route.deadline > timedelta(0)
+    road = routing.route_for_service("road-damage")
+    assert road is not None
+    assert road.agency == "Управление городского хозяйства г. Калуги"
+    assert road.deadline == timedelta(days=5)
+    waste = routing.route_for_service("waste")
+    assert waste is not None
+    assert waste.sector == "ТКО"
+    assert "региональный экологический оператор" in waste.agency
+    assert routing.route_for_service("ufo") is None
+
+
 def test_routing_file_from_a_path(tmp_path: Path) -> None:
     doc = _default_doc()
     doc["region"] = "Тульская область"
     path = tmp_path / "routing.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
-    assert load_routing(path).region == "Тульская область"
+    # district_boundaries is read from beside the routing file, not from the package.
+    with pytest.raises(RoutingError, match=r"district_boundaries: cannot read"):
+        load_routing(path)
+    square = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"district": "leninsky"},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[37, 54], [38, 54], [38, 55], [37, 55], [37, 54]]],
+                },
+            }
+        ],
+    }
+    (tmp_path / "districts.default.geojson").write_text(json.dumps(square), "utf-8")
+    routing = load_routing(path)
+    assert routing.region == "Тульская область"
+    assert routing.district_at(54.5, 37.5) == "leninsky"
+    assert routing.district_at(54.51, 36.25) is None  # Kaluga is not in this file
     with pytest.raises(RoutingError, match="cannot read"):
         load_routing(tmp_path / "missing.yaml")
 
@@ -90,6 +131,16 @@ def test_routing_file_from_a_path(tmp_path: Path) -> None:
         ),
         (lambda d: d.__setitem__("correlation", {"distance_m": -1}), "distance_m"),
         (lambda d: d.pop("region"), "region: missing"),
+        (lambda d: d["services"][1].pop("agency"), r"services\[1\]\.agency: missing"),
+        (lambda d: d["services"][2].pop("deadline"), r"services\[2\]\.deadline: missing"),
+        (lambda d: d["services"][3].pop("priority"), r"services\[3\]\.priority: missing"),
+        (lambda d: d["services"][0].__setitem__("agency", " "), r"services\[0\]\.agency"),
+        (lambda d: d["services"][0].__setitem__("priority", 5), r"services\[0\]\.priority"),
+        (lambda d: d["services"][0].__setitem__("deadline", "0m"), r"services\[0\]\.deadline"),
+        (
+            lambda d: d.__setitem__("district_boundaries", "nowhere.geojson"),
+            "district_boundaries: cannot read nowhere.geojson",
+        ),
     ],
 )
 def test_invalid_routing_is_refused_with_its_place(change: object, message: str) -> None:

@@ -138,7 +138,12 @@ def test_escalation_raises_priority_and_resolution_notes_and_resolves(db_url: st
         incident = insert_incident(
             conn,
             make_incident(
-                IncidentType.CONGESTION, "cam-kirova-pushkina-e", value=9.0, unit="km/h", severity=2
+                IncidentType.CONGESTION,
+                "cam-kirova-pushkina-e",
+                value=9.0,
+                unit="km/h",
+                severity=2,
+                minutes=144,  # 08:14 to 10:38 in Moscow
             ),
         )
         device = devices[incident.device_id]
@@ -154,7 +159,7 @@ def test_escalation_raises_priority_and_resolution_notes_and_resolves(db_url: st
         )
         assert load_appeal(conn, appeal_id).priority == 4  # never falls
         resolved = replace(
-            incident, status=IncidentStatus.RESOLVED, resolved_at=T0 + timedelta(minutes=48)
+            incident, status=IncidentStatus.RESOLVED, resolved_at=T0 + timedelta(minutes=146)
         )
         writer.incident_changed(conn, resolved, device, IncidentChange.RESOLVED)
         conn.commit()
@@ -162,8 +167,16 @@ def test_escalation_raises_priority_and_resolution_notes_and_resolves(db_url: st
         assert appeal.status is AppealStatus.RESOLVED
         notes = [r[0] for r in conn.execute("SELECT note FROM appeal_events ORDER BY id")]
         assert len(notes) == 3
-        assert "приоритет повышен до 4" in notes[1]
-        assert notes[2] == "Датчики: показатели в норме с 09:02 25.11.2026"
+        assert notes[0] == f"Создано автоматически по инциденту №{incident.id}"
+        assert notes[1] == (
+            "Эскалация в 10:38 МСК: затор с 08:14 МСК, уже 2\u00a0ч 24\u00a0мин; "
+            "значение 4\u00a0км/ч; тяжесть — критическая, приоритет повышен до 4."
+        )
+        # What happened in the end, not a duration frozen at opening.
+        assert notes[2] == (
+            "Датчики: восстановлено в 10:38 МСК, всего 2\u00a0ч 24\u00a0мин (с 08:14 МСК); "
+            "норма подтверждена в 10:40 МСК."
+        )
         events = [r[0] for r in conn.execute("SELECT event FROM outbox ORDER BY id")]
         assert events == ["created"] * 2 + ["updated"] * 4
 

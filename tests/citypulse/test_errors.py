@@ -20,6 +20,7 @@ ROOTS = {
     "appeals": "AppealsError",
     "connectors": "ConnectorError",
     "grafana": "GrafanaError",
+    "console": "ConsoleError",
 }
 
 

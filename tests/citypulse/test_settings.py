@@ -73,6 +73,7 @@ def test_secrets_are_masked_in_repr_and_str() -> None:
         ({"CITYPULSE_RETENTION_DAYS": "0"}, "CITYPULSE_RETENTION_DAYS"),
         ({"CITYPULSE_UNKNOWN_DEVICES": "maybe"}, "CITYPULSE_UNKNOWN_DEVICES"),
         ({"CITYPULSE_LOCALE": "fr"}, "CITYPULSE_LOCALE"),
+        ({"CITYPULSE_SESSION_SECRET": "too-short"}, "CITYPULSE_SESSION_SECRET"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], setting: str) -> None:
@@ -80,3 +81,12 @@ def test_bad_settings_name_the_variable(env: dict[str, str], setting: str) -> No
         Settings.from_env(env)
     assert info.value.setting == setting
     assert setting in str(info.value)
+
+
+def test_session_secret_is_optional_and_masked() -> None:
+    assert not Settings.from_env({}).session_secret
+    secret = "x" * 40
+    settings = Settings.from_env({"CITYPULSE_SESSION_SECRET": secret})
+    assert settings.session_secret.value == secret
+    assert secret not in repr(settings)
+    assert secret not in str(settings.session_secret)

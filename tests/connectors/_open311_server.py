@@ -60,7 +60,8 @@ class Open311Server(LocalServer):
                 if form.get("service_code") not in server.services:
                     self._error(400, "unknown service_code")
                     return
-                if not (("lat" in form and "long" in form) or form.get("address_string")):
+                located = ("lat" in form and "long" in form) or form.get("address_string")
+                if not (located or form.get("address_id")):
                     self._error(400, "location required")
                     return
                 with server.lock:

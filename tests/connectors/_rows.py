@@ -33,7 +33,7 @@ def service_request(appeal_id: int, **changes: object) -> dict[str, object]:
         "service_code": "traffic_light",
         "service_name": "Светофоры",
         "description": "Светофорный объект на перекрёстке ул. Кирова — ул. Ленина: "
-        "фаза «красный» не переключается 7 мин (с 08:14)",
+        "фаза «красный» не переключается с 08:14 МСК",
         "status": "open",
         "requested_datetime": "2026-11-25T08:21:00+03:00",
         "expected_datetime": "2026-11-25T12:21:00+03:00",

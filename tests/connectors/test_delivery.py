@@ -206,8 +206,10 @@ def test_two_workers_deliver_each_entry_once(db_url: str, conn: psycopg.Connecti
         enqueue(conn, insert_appeal(conn), connector="webhook")
     with (
         WebhookReceiver(SECRET) as rx,
-        worker(db_url, rx.url, worker_id="w1") as w1,
-        worker(db_url, rx.url, worker_id="w2") as w2,
+        # A generous timeout: on a loaded machine a 1 s one expired, the entry waited for
+        # its retry after both loops had ended, and the test saw it pending.
+        worker(db_url, rx.url, worker_id="w1", timeout=15.0) as w1,
+        worker(db_url, rx.url, worker_id="w2", timeout=15.0) as w2,
     ):
         barrier = threading.Barrier(2)
 

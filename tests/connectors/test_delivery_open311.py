@@ -135,6 +135,24 @@ def test_refusals_fail_permanently(
     assert "neither lat/long nor an address" in state[nowhere]["last_error"]
     assert remote.requests == {}
 
+
+def test_a_report_located_by_address_id_only_is_forwarded_with_it(
+    db_url: str, conn: psycopg.Connection[Any], remote: Open311Server
+) -> None:
+    entry = enqueue(
+        conn,
+        (a := insert_appeal(conn)),
+        connector="open311",
+        payload=service_request(a, lat=None, long=None, address="", address_id="fias-4021"),
+    )
+    with worker(db_url, remote) as w:
+        drain(w, conn)
+    assert outbox_state(conn)[entry]["remote_id"] == "R-1"
+    form, _ = remote.posts[0]
+    assert form["address_id"] == "fias-4021"
+    assert "lat" not in form
+    assert "address_string" not in form
+
     with worker(db_url, remote, api_key="wrong") as w:
         late = enqueue(conn, insert_appeal(conn), connector="open311")
         drain(w, conn)

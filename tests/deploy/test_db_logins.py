@@ -92,6 +92,14 @@ def test_each_login_does_its_job_and_no_more(logins: dict[str, str]) -> None:
     assert can(logins["ingest"], WRITE_DEVICE)
     assert not can(logins["ingest"], READ_APPEALS)
     assert not can(logins["ingest"], WRITE_INCIDENT)
+    for heartbeat in (  # a worker's own heartbeat, and a survivor's takeover of a peer's
+        "INSERT INTO ingest_sessions (client_id, login, worker, share_group, seen_at) "
+        "VALUES ('citypulse-ingest-9', 'citypulse-ingest-9', 'w9', 'citypulse', now())",
+        "UPDATE ingest_sessions SET claimed_by = 'citypulse-ingest-1', claimed_at = now()",
+        "DELETE FROM ingest_sessions WHERE client_id = 'citypulse-ingest-9'",
+    ):
+        assert can(logins["ingest"], heartbeat)
+    assert not can(logins["api"], "DELETE FROM ingest_sessions")
     assert can(logins["api"], READ_APPEALS)
     assert can(logins["api"], WRITE_INCIDENT)
     assert can(logins["api"], "SELECT count(*) FROM camera_1m")
@@ -101,6 +109,14 @@ def test_each_login_does_its_job_and_no_more(logins: dict[str, str]) -> None:
     for statement in (WRITE_READING, WRITE_INCIDENT, WRITE_DEVICE):
         assert not can(logins["grafana"], statement)
     assert not can(logins["grafana"], "SELECT contact FROM appeals")
+    # Other systems' events (0015): the API records them and reads the signing secrets;
+    # Grafana sees which events came, not what they said nor any secret.
+    assert can(logins["api"], "INSERT INTO system_events SELECT * FROM system_events WHERE false")
+    assert can(logins["api"], "SELECT signing_secret FROM api_keys")
+    assert can(logins["grafana"], "SELECT source, event_id, type, appeal_id FROM system_events")
+    assert not can(logins["grafana"], "SELECT payload FROM system_events")
+    assert not can(logins["grafana"], "SELECT signing_secret FROM api_keys")
+    assert not can(logins["ingest"], "SELECT count(*) FROM system_events")
     with psycopg.connect(logins["grafana"]) as conn:
         assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
         assert conn.execute("SHOW statement_timeout").fetchone() == ("1min",)

@@ -32,7 +32,8 @@ def tracked_data_files() -> list[str]:
     return sorted(
         f.replace("sql/", "citypulse/_sql/", 1) if f.startswith("sql/") else f
         for f in files
-        if not f.endswith(".py") and Path(f).suffix in (".sql", ".json", ".yaml", ".yml")
+        if not f.endswith(".py")
+        and Path(f).suffix in (".sql", ".json", ".geojson", ".yaml", ".yml")
     )
 
 

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+import appeals
+from appeals import load_routing
 from citypulse.cli import main
 from grafana import (
     DASHBOARDS_DIR,
@@ -110,6 +112,42 @@ def test_air_panels_carry_the_sanpin_limits() -> None:
     assert [s["value"] for s in co["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [
         None, 3.0, 5.0,
     ]  # fmt: skip
+
+
+def test_ozone_is_judged_on_its_8_hour_mean() -> None:
+    """СанПиН 1.2.3685-21 gives ozone's ПДК с.с. as an 8-hour mean, not a daily one."""
+    panels = {p["title"]: p for p in MODELS["air"]["panels"]}
+    ozone, pm25 = panels["O₃"], panels["PM2.5"]
+    assert "8-hour mean limit (ПДК с.с.) 100" in ozone["description"]
+    assert "' · 8 h mean'" in ozone["targets"][1]["rawSql"]
+    assert "interval '7 hours' PRECEDING" in ozone["targets"][1]["rawSql"]
+    assert "daily" not in ozone["description"]
+    assert "24-hour mean limit (ПДК с.с.) 35" in pm25["description"]
+
+
+def test_times_show_in_the_regions_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not the viewer's browser's: the zone the appeals and the report use."""
+    assert {m["timezone"] for m in MODELS.values()} == {load_routing().timezone}
+    assert load_routing().timezone == "Europe/Moscow"
+    elsewhere = build_dashboards(timezone="Asia/Yekaterinburg")
+    assert {m["timezone"] for m in elsewhere.values()} == {"Asia/Yekaterinburg"}
+    # Hour-of-week baselines and days are the region's too.
+    text = json.dumps(elsewhere)
+    assert "AT TIME ZONE 'Asia/Yekaterinburg'" in text
+    assert "Europe/Moscow" not in text
+    with pytest.raises(ValueError, match="IANA"):
+        build_dashboards(timezone="Europe/Moscow' OR 1=1 --")
+    # `citypulse grafana build` takes the zone from the routing file in use.
+    routing = tmp_path / "routing.yaml"
+    text = (Path(appeals.__file__).parent / "routing.default.yaml").read_text(encoding="utf-8")
+    routing.write_text(text.replace("timezone: Europe/Moscow", "timezone: Asia/Yekaterinburg"))
+    boundaries = Path(appeals.__file__).parent / "districts.default.geojson"
+    (tmp_path / boundaries.name).write_bytes(boundaries.read_bytes())
+    monkeypatch.setenv("CITYPULSE_ROUTING_FILE", str(routing))
+    out = tmp_path / "out"
+    assert main(["grafana", "build", "--out", str(out)]) == 0
+    assert json.loads((out / "air.json").read_text())["timezone"] == "Asia/Yekaterinburg"
+    assert main(["grafana", "build", "--check"]) == 1  # the checked-in files are Moscow's
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -25,11 +25,18 @@ from tests.ingest.test_worker import BASE, camera_message, config, count, runnin
 OUTAGE_S = float(os.environ.get("CITYPULSE_TEST_DB_OUTAGE_S", "8"))
 
 
-def _through(url: str, port: int) -> str:
+def through(url: str, port: int) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)
     host = f"127.0.0.1:{port}"
     return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+
+
+def db_proxy(db_url: str) -> TcpProxy:
+    """A proxy in front of the test database, to cut and restore it."""
+    parts = urlsplit(db_url)
+    assert parts.port is not None
+    return TcpProxy(parts.port, parts.hostname or "127.0.0.1")
 
 
 def _expected(n: int, devices: int) -> Counter[tuple[str, object, int]]:
@@ -44,11 +51,9 @@ def test_database_unreachable_mid_stream_then_everything_stored_once(
     caplog.set_level(logging.DEBUG, logger="ingest")
     n, devices = 4000, 5
     messages = [camera_message(topic_root, f"cam-{i % devices}", i) for i in range(n)]
-    port = urlsplit(db_url).port
-    assert port is not None
-    with TcpProxy(port, urlsplit(db_url).hostname or "127.0.0.1") as proxy:
+    with db_proxy(db_url) as proxy:
         cfg = config(
-            _through(db_url, proxy.port),
+            through(db_url, proxy.port),
             mqtt_broker,
             topic_root,
             retry_cap=2.0,

@@ -14,74 +14,29 @@ from datetime import timedelta
 
 import pytest
 
+from lab._ingest_process import IngestProcess
 from tests._mqtt import Publisher, print_counts, wait_for
 from tests._procs import free_port
 from tests.fix_mqtt import Broker
 from tests.ingest.test_worker import BASE, camera_message, count, stored_camera
 
 
-class IngestProcess:
-    """``citypulse ingest`` in a child process; waits until it has subscribed."""
-
-    def __init__(self, db_url: str, broker: Broker, root: str, client_id: str) -> None:
-        env = {
-            **os.environ,
-            "CITYPULSE_DATABASE_URL": db_url,
-            "CITYPULSE_MQTT_URL": broker.url,
-            "CITYPULSE_MQTT_CLIENT_ID": client_id,
-            "CITYPULSE_LOG_LEVEL": "INFO",
-        }
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "citypulse.cli",
-                "ingest",
-                "--topic-root",
-                root,
-                "--group",
-                f"g{root}",
-                "--batch-size",
-                "300",
-                "--batch-age",
-                "0.05",
-                "--receive-maximum",
-                "1000",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.log: list[str] = []
-        self._subscribed = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        if not self._subscribed.wait(30):
-            self.proc.kill()
-            self.wait(10)
-            raise TimeoutError("ingest did not subscribe:\n" + "".join(self.log))
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.log.append(line)
-            if "subscribed:" in line:
-                self._subscribed.set()
-
-    def signal(self, signum: int) -> None:
-        self.proc.send_signal(signum)
-
-    def wait(self, timeout: float) -> int:
-        code = self.proc.wait(timeout)
-        self._reader.join(5)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
-        return code
-
-
-def start_ingest(db_url: str, broker: Broker, root: str, client_id: str) -> IngestProcess:
-    return IngestProcess(db_url, broker, root, client_id)
+def start_ingest(
+    db_url: str, broker: Broker, root: str, client_id: str, *extra: str
+) -> IngestProcess:
+    """A worker on ``root`` with small batches, so that a test's messages span many."""
+    return IngestProcess(
+        db_url,
+        broker.url,
+        client_id,
+        "--topic-root", root,
+        "--group", f"g{root}",
+        "--batch-size", "300",
+        "--batch-age", "0.05",
+        "--receive-maximum", "1000",
+        *extra,
+        timeout=30,
+    )  # fmt: skip
 
 
 @pytest.mark.faults

@@ -18,9 +18,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -28,6 +29,7 @@ import pytest
 from citypulse.cli import build_parser, main
 from citypulse.db import count_readings, scalar
 from lab._embedded import EmbeddedPostgres, free_port
+from lab._report_words import Words
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the three showcase faults only, so that every one of them must be found
@@ -324,3 +326,12 @@ def test_scripts_citypulse_bootstraps_then_runs_the_checkout_citypulse(tmp_path:
     )
     assert done.stdout.splitlines() == [str(elsewhere), "db", "status", "--json", "a b"]
     assert "installing" in done.stderr
+
+
+def test_the_summary_gives_deadlines_in_its_language_and_the_regions_zone() -> None:
+    due = datetime(2026, 11, 26, 7, 28, tzinfo=UTC)
+    moscow = ZoneInfo("Europe/Moscow")
+    assert Words("ru", moscow).due(due) == "срок: 26.11 10:28\u00a0МСК"
+    assert Words("en", moscow).due(due) == "due: 26.11 10:28\u00a0MSK"  # not «срок»
+    assert Words("en", moscow).due(None) == "due: —"
+    assert Words("ru", ZoneInfo("Asia/Yekaterinburg")).due(due) == "срок: 26.11 12:28\u00a0МСК+2"

@@ -15,7 +15,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from citypulse import MqttUrl
 from citypulse.db import connect, count_readings, migrate, scalar, upsert_devices
-from ingest._worker import IngestConfig, IngestWorker
+from ingest._config import IngestConfig
+from ingest._worker import IngestWorker
 from lab._embedded import EmbeddedAmqtt, EmbeddedPostgres, wheel_bindir
 from simulator import Simulation, generated_city, publish
 from tests._mqtt import wait_for

@@ -35,7 +35,7 @@ SLUGS = re.compile(r"(?<![\w-])(leninsky|moskovsky|oktyabrsky)(?![\w-])", re.IGN
 # Text in the Russian report, and in the English one (no-break spaces compared as spaces).
 RUSSIAN = [
     "Калужская область, 24.11.2026 06:00 – 24.11.2026 12:00",
-    "время: Europe/Moscow (UTC+3)",
+    "время: МСК (UTC+3)",
     "16 светофоров, 64 камеры, 6 парковок, 3 поста наблюдения",
     "Дорожное движение",
     "Ленинский округ",
@@ -48,7 +48,7 @@ RUSSIAN = [
     "ПДК м.р. 0,3",
     "ПДК м.р. 0,2",
     "ПДК с.с. 0,035",
-    "Даты и время — Europe/Moscow (UTC+3).",
+    "Даты и время — МСК (UTC+3).",
     "превышение ПДК",
     "#1, открыт",
     "высокая",
@@ -65,14 +65,14 @@ RUSSIAN = [
     "Сформировано citypulse",
 ]
 ENGLISH = [
-    "times in Europe/Moscow (UTC+3)",
+    "times in MSK (UTC+3)",
     "16 traffic lights, 64 cameras, 6 parking lots, 3 ecology stations",
     "Traffic",
     "Ленинский округ",  # district names are names
     "Air quality against СанПиН 1.2.3685-21",
     "in mg/m³, the limits' unit",
     "ПДК м.р. 0.16",
-    "Dates and times in Europe/Moscow (UTC+3).",
+    "Dates and times in MSK (UTC+3).",
     "air quality limit exceeded",
     "#1, open",
     "24.11.2026 07:20 –",
@@ -261,13 +261,22 @@ def test_one_time_zone_the_regions(filled_db: str, tmp_path: Path) -> None:
     )
     shifted = [
         "24.11.2026 08:00 – 24.11.2026 14:00",  # UTC+5: two hours later than Moscow
-        "время: Asia/Yekaterinburg (UTC+5)",
-        "Даты и время — Asia/Yekaterinburg (UTC+5).",
+        "время: МСК+2 (UTC+5)",  # as Russians name Yekaterinburg's time
+        "Даты и время — МСК+2 (UTC+5).",
         "24.11.2026 09:20 –",
         "24.11.2026 12:46",
     ]
     assert missing(page, shifted) == []
     assert "Europe/Moscow" not in page.text
+    assert "МСК)" not in page.text
+    # Every time in a sentence carries the zone's name, the footer's too.
+    assert re.search(r"Пиковый поток .* в \d\d:\d\d МСК\+2;", page.text)
+    assert re.search(r"средняя скорость .* в \d\d:\d\d МСК\+2 ", page.text)
+    assert re.search(r"Сформировано citypulse \d\d\.\d\d\.\d{4} \d\d:\d\d МСК\+2\.", page.text)
+    # Outside Russia a zone is named by its offset.
+    _, page = report(filled_db, tmp_path / "b.html", routing=routing_with(timezone="Europe/Berlin"))
+    assert missing(page, ["время: Europe/Berlin (UTC+1)"]) == []
+    assert re.search(r"Сформировано citypulse \S+ \d\d:\d\d UTC\+1\.", page.text)
 
 
 def test_the_map_draws_streets_districts_and_markers_apart(filled_db: str, tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
 """Serve the governance center's API (Open311 GeoReport v2 under /open311/v2/, operators'
-actions under /api/v1/, OpenAPI at /openapi.json, /health) and run the background
-services (outbox delivery) in the same process.
+actions under /api/v1/, OpenAPI at /openapi.json, /health) and the operators' console
+(/console/), and run the background services (outbox delivery, the console's live
+updates) in the same process.
 
 Settings: CITYPULSE_DATABASE_URL, CITYPULSE_ROUTING_FILE (default: the shipped
 routing.default.yaml), CITYPULSE_CONNECTORS (outbox rows per connector),
-CITYPULSE_API_KEYS (bootstrap keys, role:key), CITYPULSE_GRAFANA_URL.
+CITYPULSE_API_KEYS (bootstrap keys, role:key), CITYPULSE_GRAFANA_URL,
+CITYPULSE_SESSION_SECRET (signs console sessions; without it, a random one per process).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from citypulse import Settings, positive_int, tcp_port
 if TYPE_CHECKING:
     import psycopg_pool
 
-HELP = "serve the Open311 API and deliver appeals"
+HELP = "serve the Open311 API and the operators' console, and deliver appeals"
 log = logging.getLogger(__name__)
 
 
@@ -31,6 +33,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pool-size", type=positive_int, default=10, help="database connections")
     parser.add_argument(
         "--max-body", type=positive_int, default=64 * 1024, help="largest request body, bytes"
+    )
+    parser.add_argument(
+        "--max-media",
+        type=positive_int,
+        default=5 * 1024 * 1024,
+        help="largest photo uploaded with a report (media), bytes",
     )
     parser.add_argument(
         "--no-background", action="store_true", help="serve the API only (no delivery worker)"
@@ -45,7 +53,7 @@ class _Delivery:
     name: str = "delivery"
 
     def run(self, stop: threading.Event) -> None:
-        from connectors._delivery import DeliveryWorker
+        from connectors import DeliveryWorker
 
         # httpx logs every request URL at INFO; a webhook URL may carry a token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -57,7 +65,7 @@ def background_services(
     settings: Settings, pool: psycopg_pool.ConnectionPool[Any]
 ) -> Sequence[Any]:
     """What runs beside the API: the outbox delivery worker, when connectors are configured
-    (anything with a ``name`` and ``run(stop)``, see ``appeals._server.BackgroundService``)."""
+    (anything with a ``name`` and ``run(stop)``, see ``appeals.BackgroundService``)."""
     if not settings.connectors:
         log.info("no CITYPULSE_CONNECTORS: appeals are kept here, delivered nowhere")
         return []
@@ -66,19 +74,32 @@ def background_services(
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from appeals import Api, KeyStore, load_routing, open_pool, serve
+    from console import Console, Live, application, session_codec
 
     routing = load_routing(settings.routing_file)
     keys = KeyStore(bootstrap=settings.api_keys)
     pool = open_pool(settings.database_url, max_size=args.pool_size)
     try:
-        app = Api(
+        api = Api(
             pool=pool,
             routing=routing,
             keys=keys,
             connectors=settings.connectors,
             max_body=args.max_body,
+            max_media=args.max_media,
         ).app()
+        live = Live(database_url=settings.database_url)
+        console = Console(
+            pool=pool,
+            routing=routing,
+            keys=keys,
+            codec=session_codec(settings),
+            connectors=settings.connectors,
+            live=live,
+        )
+        app = application(api, console)
         services = [] if args.no_background else list(background_services(settings, pool))
+        services.append(live)
         log.info(
             "serving on %s:%s (%d services, connectors: %s)",
             args.host,

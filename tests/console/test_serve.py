@@ -1,4 +1,5 @@
-"""``citypulse serve`` as a real process: starts, serves, stops on SIGTERM, logs no secret."""
+"""``citypulse serve`` as a real process: starts, serves the API and the console, stops on
+SIGTERM, logs no secret."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from citypulse import ConfigError, Settings
 from citypulse.db import connect
 from tests._procs import free_port
 from tests.fix_api import LiveApi
+from tests.fix_console import sign_in
 
 OPERATOR_KEY = "op-secret-7f3a9c1e5b"
 DB_PASSWORD_MARK = "cp_"  # every generated key starts so; none may reach the log
@@ -84,6 +86,14 @@ def test_serve_process_answers_and_logs_no_key(db_url: str, tmp_path: Path) -> N
                 c.post("/open311/v2/requests.json", data={"api_key": reporter + "x"})
                 r = c.post(f"/api/v1/appeals/{rid}/accept", headers={"X-Api-Key": OPERATOR_KEY})
                 assert r.status_code == 200, r.text
+                # The console is served beside the API, and a sign-in logs no key either.
+                assert c.get("/console").headers["location"] == "/console/"
+                assert sign_in(c, OPERATOR_KEY).status_code == 303
+                with httpx.Client(base_url=url, timeout=10.0) as stranger:
+                    assert sign_in(stranger, reporter).status_code == 403
+                page = c.get(f"/console/appeals/{rid}")
+                assert page.status_code == 200
+                assert "принято" in page.text
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0
         finally:
@@ -92,11 +102,50 @@ def test_serve_process_answers_and_logs_no_key(db_url: str, tmp_path: Path) -> N
                 proc.wait()
     text = log_path.read_text("utf-8", errors="replace")
     assert "service request" in text  # it did log the requests...
+    assert "console sign-in: env-1" in text
+    assert "CITYPULSE_SESSION_SECRET is not set" in text
     assert OPERATOR_KEY not in text  # ...but never a key
     assert reporter not in text
     assert DB_PASSWORD_MARK not in text
     with connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM outbox").fetchone() == (2,)  # created, updated
+
+
+@pytest.mark.slow
+def test_serve_stops_promptly_with_a_live_page_open(db_url: str, tmp_path: Path) -> None:
+    """An open event stream (a console tab) does not hold SIGTERM's shutdown."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CITYPULSE_DATABASE_URL": db_url,
+        "CITYPULSE_API_KEYS": f"operator:{OPERATOR_KEY}",
+        "CITYPULSE_SESSION_SECRET": "s" * 40,
+    }
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "citypulse.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, proc)
+            with httpx.Client(base_url=url, timeout=10.0) as c:
+                assert sign_in(c, OPERATOR_KEY).status_code == 303
+                with c.stream("GET", "/console/events") as events:
+                    assert next(events.iter_lines()).startswith("retry:")
+                    started = time.monotonic()
+                    proc.send_signal(signal.SIGTERM)
+                    assert proc.wait(timeout=30) == 0
+                    took = time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert took < 5.0, f"shutdown took {took:.1f} s with a live page open"
+    text = (tmp_path / "serve.log").read_text("utf-8", errors="replace")
+    assert "CITYPULSE_SESSION_SECRET is not set" not in text
 
 
 def test_connector_names_from_the_environment() -> None:
