@@ -297,8 +297,8 @@ def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
         "faults": [
             {"type": "stuck_phase", "device": "tl-kirova-teatralnaya", "at": at(0.55),
              "duration": "12m", "id": "demo-stuck"},
-            {"type": "air_quality_exceedance", "device": "eco-leninsky-1", "at": at(0.45),
-             "duration": past_the_end(0.45), "id": "demo-smog"},
+            {"type": "air_quality_exceedance", "device": "eco-leninsky-1", "at": at(0.25),
+             "duration": past_the_end(0.25), "id": "demo-smog"},
             {"type": "camera_offline", "device": "cam-kirova-pushkina-n", "at": at(0.6),
              "duration": past_the_end(0.6), "id": "demo-camera"},
         ]
