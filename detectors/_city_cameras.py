@@ -64,12 +64,11 @@ class Collapse(Detector[float]):
     a Poisson model the chance of the run is exp(-sum).  Scores 1 once the sum reaches
     ``expected`` (16: about 1e-7) after at least two zeros.  The expectation is scaled
     by how this lane ran against its profile when the run began (an exponentially
-    weighted level over ``span`` readings, at most twice the profile: a busier day than
-    usual counts, a spike does not make the night's zeros improbable), and never rises
+    weighted level over ``span`` readings, never above the profile), and never rises
     above what it was then: a quiet holiday morning is not an obstruction, yet the
     expectation does not decay through the run, so a camera blinded at night is found
-    as the small expected counts add up.  Until an hour's bin holds ``min_count``
-    readings the level alone is the expectation, decaying through
+    as the small expected counts add up.  Until an hour's bin
+    holds ``min_count`` readings the level alone is the expectation, decaying through
     the run as it learns the zeros.
     """
 
@@ -145,7 +144,7 @@ class Collapse(Detector[float]):
         score = 0.0
         if x == 0.0:
             if self._run == 0:
-                self._scale = min(2.0, self._level / prof) if warm and prof > 0.0 else 1.0
+                self._scale = min(1.0, self._level / prof) if warm and prof > 0.0 else 1.0
                 self._top = prof * self._scale
             self._run += 1
             self._e = min(prof * self._scale, self._top) if warm else self._level
