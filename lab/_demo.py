@@ -491,11 +491,12 @@ def _finish(
     if not (args.serve == "yes" or (args.serve == "auto" and sys.stdin.isatty())):
         summary["commands"] = [_rerun(args, data)]
         print(f"  api:        {summary['commands'][0]}")
-        print("              (runs the demo again and keeps the API up until Ctrl-C)")
+        print("              (runs the demo again and keeps the API and the operators'")
+        print("              console up until Ctrl-C; it prints the console's address and key)")
         print("  grafana:    provision grafana/provisioning/ against the demo's database")
         write()
         return summary
-    with _api(url, args.port, key_file) as base:
+    with _api(url, args.port, key_file, settings) as base:
         tries = _tries(base, url, key_file, still_open[0]["id"] if still_open else None)
         cli = shlex.quote(_script("citypulse"))
         grafana = (
@@ -504,6 +505,8 @@ def _finish(
         )
         summary.update(api=base, commands=[*tries, grafana])
         write()
+        print(f"  console:    {base}/console/ — sign in with the operator key")
+        print(f"              {key_file.read_text().strip()} (also in {key_file})")
         print(f"  api:        {base}/open311/v2/requests.json (Open311 GeoReport v2)")
         print(f"              {base}/openapi.json; operators' key in {key_file}")
         labels = ["try:"] + [""] * (len(tries) - 1)
@@ -535,13 +538,15 @@ def _tries(base: str, url: str, key_file: Path, appeal: int | None) -> list[str]
 
 
 @contextmanager
-def _api(url: str, port: int, key_file: Path) -> Iterator[str]:
-    """The Open311 API and operators' actions over ``url``, on ``port`` or a free one when
-    it is taken; yields the base URL."""
+def _api(url: str, port: int, key_file: Path, settings: Settings) -> Iterator[str]:
+    """The Open311 API, operators' actions and the console (with its live updates) over
+    ``url``, on ``port`` or a free one when it is taken; yields the base URL."""
+    import secrets
     import socket
 
     from appeals import Api, KeyStore, load_routing, open_pool, serve_in_thread
     from citypulse import Secret
+    from console import Console, Live, SessionCodec, application, session_codec
     from lab._embedded import free_port
 
     try:
@@ -550,15 +555,21 @@ def _api(url: str, port: int, key_file: Path) -> Iterator[str]:
     except OSError:
         port = free_port()
     key = key_file.read_text().strip()
+    routing = load_routing()
+    keys = KeyStore(bootstrap=(Secret(f"operator:{key}"),))
     pool = open_pool(url, max_size=4, application_name="citypulse-demo-api")
     try:
-        app = Api(
-            pool=pool,
-            routing=load_routing(),
-            keys=KeyStore(bootstrap=(Secret(f"operator:{key}"),)),
-            connectors=(),
-        ).app()
-        with serve_in_thread(app, port=port) as base:
+        api = Api(pool=pool, routing=routing, keys=keys, connectors=()).app()
+        live = Live(database_url=url)
+        # A demo's sessions may end with it: no warning about a per-run session secret.
+        codec = (
+            session_codec(settings)
+            if settings.session_secret.value
+            else SessionCodec(secret=secrets.token_bytes(32), max_age_s=8 * 3600)
+        )
+        console = Console(pool=pool, routing=routing, keys=keys, codec=codec, live=live)
+        app = application(api, console)
+        with serve_in_thread(app, port=port, services=[live]) as base:
             yield base
     finally:
         pool.close(timeout=5.0)
