@@ -53,6 +53,7 @@ from console._appeal import load_view
 from console._errors import BadFilter, Refused
 from console._i18n import LANG_COOKIE, LANGS, words
 from console._live import Live
+from console._presence import Presence
 from console._queue import PAGE_SIZE, choices, parse_filters, queue_page
 from console._session import COOKIE, LOGIN_COOKIE, Session, SessionCodec
 from console._web import Formats, environment, zone_name
@@ -86,6 +87,7 @@ class Console:
     connectors: Sequence[str] = ()
     db_timeout: float = 5.0
     live: Live | None = None
+    presence: Presence | None = None
     env: jinja2.Environment = field(default_factory=environment, init=False)
 
     def __post_init__(self) -> None:
@@ -294,6 +296,7 @@ class Console:
             session,
             view=view,
             appeal=appeal,
+            presence=(self.presence.get(view.device.id) if self.presence and view.device else None),
             chart=Markup(view.evidence.svg) if view.evidence else None,  # noqa: S704 - escaped by render
             chart_legend=Markup(view.evidence.legend) if view.evidence else None,  # noqa: S704
             seconds_left=_seconds_left(appeal.status, appeal.expected_at),

@@ -25,8 +25,6 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +38,7 @@ from citypulse import (
     folder,
     non_negative_int,
 )
+from lab._demo_serve import serve_demo
 from lab._say import say
 
 if TYPE_CHECKING:
@@ -192,7 +191,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
         detected = _detect(pg.url, start, end, faults, settings)
         summary = _finish(
-            pg.url, data, start, end, published, len(faults), detected, args, settings, kept=kept
+            pg.url,
+            data,
+            start,
+            end,
+            published,
+            len(faults),
+            detected,
+            args,
+            settings,
+            kept=kept,
+            mqtt=mqtt,
         )
         return 0 if summary["readings"] > 0 else 1
     except KeyboardInterrupt:
@@ -404,6 +413,7 @@ def _finish(
     settings: Settings,
     *,
     kept: str,
+    mqtt: MqttUrl,
 ) -> dict[str, Any]:
     """Appeals, the HTML report, summary.json and commands to try, which work as printed:
     while serving, against the API and database kept up until Ctrl-C."""
@@ -496,7 +506,7 @@ def _finish(
         print("  grafana:    provision grafana/provisioning/ against the demo's database")
         write()
         return summary
-    with _api(url, args.port, key_file, settings) as base:
+    with serve_demo(url, args.port, key_file, settings, mqtt) as base:
         tries = _tries(base, url, key_file, still_open[0]["id"] if still_open else None)
         cli = shlex.quote(_script("citypulse"))
         grafana = (
@@ -535,44 +545,6 @@ def _tries(base: str, url: str, key_file: Path, appeal: int | None) -> list[str]
         one = f"{base}/api/v1/appeals/{appeal}"
         tries += [f"curl -s -X POST -H {key} {one}/accept", f"curl -s -H {key} {one}"]
     return [*tries, f"{shlex.quote(_script('citypulse'))} --database-url {url} db status"]
-
-
-@contextmanager
-def _api(url: str, port: int, key_file: Path, settings: Settings) -> Iterator[str]:
-    """The Open311 API, operators' actions and the console (with its live updates) over
-    ``url``, on ``port`` or a free one when it is taken; yields the base URL."""
-    import secrets
-    import socket
-
-    from appeals import Api, KeyStore, load_routing, open_pool, serve_in_thread
-    from citypulse import Secret
-    from console import Console, Live, SessionCodec, application, session_codec
-    from lab._embedded import free_port
-
-    try:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", port))
-    except OSError:
-        port = free_port()
-    key = key_file.read_text().strip()
-    routing = load_routing()
-    keys = KeyStore(bootstrap=(Secret(f"operator:{key}"),))
-    pool = open_pool(url, max_size=4, application_name="citypulse-demo-api")
-    try:
-        api = Api(pool=pool, routing=routing, keys=keys, connectors=()).app()
-        live = Live(database_url=url)
-        # A demo's sessions may end with it: no warning about a per-run session secret.
-        codec = (
-            session_codec(settings)
-            if settings.session_secret.value
-            else SessionCodec(secret=secrets.token_bytes(32), max_age_s=8 * 3600)
-        )
-        console = Console(pool=pool, routing=routing, keys=keys, codec=codec, live=live)
-        app = application(api, console)
-        with serve_in_thread(app, port=port, services=[live]) as base:
-            yield base
-    finally:
-        pool.close(timeout=5.0)
 
 
 #: the checkout this module is in, when it runs from one (scripts/ beside the packages)
