@@ -156,7 +156,7 @@ def parse_filters(params: Sequence[tuple[str, str]], options: Choices) -> Filter
     )
 
 
-def _where(f: Filters, scope: str | None) -> tuple[sql.Composable, list[object]]:
+def where_clause(f: Filters, scope: str | None) -> tuple[sql.Composable, list[object]]:
     parts: list[sql.Composable] = []
     params: list[object] = []
 
@@ -211,7 +211,7 @@ def queue_page(
     conn: psycopg.Connection[Any], f: Filters, *, scope: str | None
 ) -> tuple[list[QueueRow], int]:
     """One page of the queue and how many appeals match; ``scope`` limits it to an agency."""
-    where, params = _where(f, scope)
+    where, params = where_clause(f, scope)
     total = (
         conn.cursor(row_factory=scalar_row)
         .execute(sql.SQL(_COUNT).format(where=where), params)
