@@ -28,7 +28,7 @@ from citypulse.render import (
     streets_through,
 )
 from console._presence import DeviceStatus
-from console._queue import OPEN, Filters, where_clause
+from console._queue import OPEN, Filters, order_clause, where_clause
 
 MAX_MARKERS = 500  # appeals on one map: the rest are in the queue, pages away
 SOURCE_STYLE = {  # an appeal's marker by its source: shape, colour, radius
@@ -42,9 +42,7 @@ _DISTRICT_COLORS = ("#2563eb", "#0891b2", "#7c3aed", "#db2777", "#ca8a04", "#16a
 _APPEALS = """
 SELECT a.id, a.source, a.title, a.status, a.priority, a.district, i.device_id,
        coalesce(a.lat, d.lat) AS lat, coalesce(a.lon, d.lon) AS lon
-FROM (SELECT * FROM appeals WHERE {where}
-      ORDER BY (status = ANY(%s)) DESC, priority DESC, requested_at DESC, id DESC
-      LIMIT %s) AS a
+FROM (SELECT * FROM appeals WHERE {where} ORDER BY {order} LIMIT %s) AS a
 LEFT JOIN incidents i ON i.id = a.incident_id
 LEFT JOIN devices d ON d.id = i.device_id
 ORDER BY (a.status = ANY(%s)) DESC, a.priority DESC, a.requested_at DESC, a.id DESC
@@ -85,18 +83,19 @@ def city_map(
     """The map of the appeals matching ``filters`` (within ``scope``'s agency) and the
     devices, in ``lang``; ``presence`` is the devices' live state where known."""
     where, params = where_clause(filters, scope)
+    order, order_params = order_clause(filters)
     rows = (
         conn.cursor(row_factory=dict_row)
         .execute(
-            sql.SQL(_APPEALS).format(where=where),
-            [*params, list(OPEN), MAX_MARKERS, list(OPEN)],
+            sql.SQL(_APPEALS).format(where=where, order=order),
+            [*params, *order_params, MAX_MARKERS, list(OPEN)],
         )
         .fetchall()
     )
     appeals = [MapAppeal(**r) for r in rows]
     devices = [d for d in load_devices(conn).values() if d.lat is not None and d.lon is not None]
-    order = list(DEVICE_STYLE)
-    devices.sort(key=lambda d: (order.index(d.kind.value) if d.kind.value in order else 9, d.id))
+    kinds = list(DEVICE_STYLE)
+    devices.sort(key=lambda d: (kinds.index(d.kind.value) if d.kind.value in kinds else 9, d.id))
     newest: dict[str, int] = {}
     for a in appeals:
         if a.device_id:
@@ -124,8 +123,8 @@ def city_map(
     ]
     streets = streets_through(crossings_of(devices))
     svg = device_map(points, streets=streets, areas=areas, keys=keys, locale=lang)
-    shown = tuple(placed + [a for a in appeals if a not in placed])
-    return CityMap(svg=svg, appeals=shown, unplaced=len(appeals) - len(placed))
+    unplaced = [a for a in appeals if a.lat is None or a.lon is None]
+    return CityMap(svg=svg, appeals=(*placed, *unplaced), unplaced=len(unplaced))
 
 
 def _device_point(

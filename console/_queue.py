@@ -34,9 +34,13 @@ SELECT id, source, sector, title, status, priority, agency, district, address,
        (status = ANY(%s) AND expected_at IS NOT NULL AND expected_at < now()) AS overdue,
        now() AS now
 FROM appeals WHERE {where}
-ORDER BY (status = ANY(%s)) DESC, priority DESC, requested_at DESC, id DESC
+ORDER BY {order}
 LIMIT %s OFFSET %s
 """
+#: open appeals first; when the filter keeps open ones only, the order of
+#: appeals_queue_open (sql/0018), which the planner then reads instead of sorting
+_ORDER_MIXED = "(status = ANY(%s)) DESC, priority DESC, requested_at DESC, id DESC"
+_ORDER_OPEN = "priority DESC, requested_at DESC, id DESC"
 _COUNT = "SELECT count(*) FROM appeals WHERE {where}"
 
 
@@ -187,6 +191,14 @@ def where_clause(f: Filters, scope: str | None) -> tuple[sql.Composable, list[ob
     return sql.SQL(" AND ").join(parts), params
 
 
+def order_clause(f: Filters) -> tuple[sql.Composable, list[object]]:
+    """The queue's order (open appeals first, then the most urgent, the newest) and its
+    parameters; without the open-first key when ``f`` keeps open appeals only."""
+    if f.status == "open" or f.status in OPEN:
+        return sql.SQL(_ORDER_OPEN), []
+    return sql.SQL(_ORDER_MIXED), [list(OPEN)]
+
+
 def _row(r: Mapping[str, Any]) -> QueueRow:
     return QueueRow(
         id=r["id"],
@@ -217,11 +229,12 @@ def queue_page(
         .execute(sql.SQL(_COUNT).format(where=where), params)
         .fetchone()
     )
+    order, order_params = order_clause(f)
     rows = (
         conn.cursor(row_factory=dict_row)
         .execute(
-            sql.SQL(_ROWS).format(where=where),
-            [list(RUNNING), *params, list(OPEN), PAGE_SIZE, (f.page - 1) * PAGE_SIZE],
+            sql.SQL(_ROWS).format(where=where, order=order),
+            [list(RUNNING), *params, *order_params, PAGE_SIZE, (f.page - 1) * PAGE_SIZE],
         )
         .fetchall()
     )
