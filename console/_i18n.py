@@ -86,7 +86,7 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "device_unknown": ("состояние неизвестно", "state unknown"),
     "since": ("с", "since"),
     "per_broker": ("по статусу в брокере, сейчас", "the broker's status, live"),
-    "per_database": ("последнее, что записано в базе", "as last stored"),
+    "per_database": ("по данным базы", "as the database last recorded"),
     "links": ("Связанные обращения", "Linked appeals"),
     "no_links": ("Связанных обращений нет.", "No linked appeals."),
     "group": ("Дубликат обращения", "Duplicate of appeal"),

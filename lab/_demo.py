@@ -6,8 +6,10 @@ Mosquitto, else amqtt for a demo feed) in a data folder, registers the preset ci
 through MQTT into the ingest worker, runs the detector set over what was stored (as
 ``citypulse detect --from/--to`` does), turning incidents into appeals with Russian
 texts, serves the Open311 API over them and writes a static HTML report.  It ends with a
-summary (also written as ``summary.json``) and, on a terminal, keeps the API up until
-Ctrl-C.  Ctrl-C stops everything cleanly.
+summary (also written as ``summary.json``) and, on a terminal or with ``--serve yes``,
+keeps the API and the operators' console up until Ctrl-C, printing the console's address
+and an operator key; the showcase faults leave appeals open to work there.  Ctrl-C stops
+everything cleanly.
 
 Each run gets a fresh database and broker state: the previous run's database is dropped
 (or, with ``--keep``, kept beside it under another name), because two simulations of
@@ -80,7 +82,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--serve",
         choices=("auto", "yes", "no"),
         default="auto",
-        help="keep the API up after the summary until Ctrl-C (auto: when on a terminal)",
+        help="keep the API and the operators' console up after the summary until Ctrl-C "
+        "(auto: when on a terminal)",
     )
     parser.add_argument(
         "--port",
