@@ -259,6 +259,7 @@ class Console:
             options=self._choices,
             rows=rows,
             total=total,
+            presence=self.presence.snapshot() if self.presence else {},
             pages=max(1, -(-total // PAGE_SIZE)),
         )
 

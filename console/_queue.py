@@ -31,6 +31,7 @@ _FIELDS = ("sector", "district", "agency", "status", "source", "overdue", "page"
 _ROWS = """
 SELECT id, source, sector, title, status, priority, agency, district, address,
        requested_at, expected_at, resolved_at, closed_at, group_id,
+       (SELECT i.device_id FROM incidents i WHERE i.id = appeals.incident_id) AS device_id,
        (status = ANY(%s) AND expected_at IS NOT NULL AND expected_at < now()) AS overdue,
        now() AS now
 FROM appeals WHERE {where}
@@ -86,6 +87,7 @@ class QueueRow:
     group_id: int | None
     overdue: bool
     now: datetime
+    device_id: str | None = None  # a sensor appeal's device
 
     @property
     def running(self) -> bool:
@@ -216,6 +218,7 @@ def _row(r: Mapping[str, Any]) -> QueueRow:
         group_id=r["group_id"],
         overdue=r["overdue"],
         now=r["now"],
+        device_id=r["device_id"],
     )
 
 

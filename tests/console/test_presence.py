@@ -106,6 +106,11 @@ class TestAppealPage:
         assert "не на связи" in page
         assert "по статусу в брокере" in page
         assert "23.11" in page  # since when, in the region's zone
+        with live_console.signed_in() as c:
+            queue = c.get("/console/").text
+        row = queue[queue.index(f'data-id="{appeal_id}"') :].split("</tr>")[0]
+        assert 'class="device-state offline"' in row
+        assert "● не на связи" in row
 
 
 class TestUnreachableBroker:
