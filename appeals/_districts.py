@@ -58,12 +58,25 @@ class DistrictMap:
 
     boundaries: tuple[Boundary, ...] = ()
 
+    def outline(self, district: str) -> tuple[tuple[float, float], ...]:
+        """The largest polygon's outer ring of ``district`` as (lat, lon) corners, for a
+        map; empty when it has no boundary."""
+        for boundary in self.boundaries:
+            if boundary.district == district and boundary.areas:
+                biggest = max(boundary.areas, key=lambda a: _extent(a.bbox))
+                return tuple((lat, lon) for lon, lat in biggest.outer)
+        return ()
+
     def locate(self, lat: float, lon: float) -> str | None:
         """The slug of the first district whose boundary holds the point, else None."""
         for boundary in self.boundaries:
             if boundary.contains(lon, lat):
                 return boundary.district
         return None
+
+
+def _extent(bbox: tuple[float, float, float, float]) -> float:
+    return (bbox[2] - bbox[0]) * (bbox[3] - bbox[1])
 
 
 def _inside(ring: Ring, x: float, y: float) -> bool:

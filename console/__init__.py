@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from console._app import PREFIX, Console
     from console._errors import BadFilter, ConsoleError, Refused
     from console._live import Live
+    from console._presence import DeviceStatus, Presence, parse_status
     from console._serve import application, session_codec
     from console._session import Session, SessionCodec
 else:
@@ -28,10 +29,13 @@ __all__ = [
     "BadFilter",
     "Console",
     "ConsoleError",
+    "DeviceStatus",
     "Live",
+    "Presence",
     "Refused",
     "Session",
     "SessionCodec",
     "application",
+    "parse_status",
     "session_codec",
 ]

@@ -4,6 +4,8 @@
     GET  /console/appeals/{id}           one appeal: text, evidence, links, history, actions
     POST /console/appeals/{id}/{action}  accept, progress, resolve, close, reject,
                                          transfer, note, duplicate
+    GET  /console/map                    the queue's appeals (same filters) and the devices
+                                         on the city's map
     GET  /console/login                  the sign-in form;  POST: a key for a session cookie
     POST /console/logout                 ends the session
     GET  /console/lang?to=en&next=…      the language, kept in a cookie
@@ -53,6 +55,8 @@ from console._appeal import load_view
 from console._errors import BadFilter, Refused
 from console._i18n import LANG_COOKIE, LANGS, words
 from console._live import Live
+from console._map import MAX_MARKERS, city_map
+from console._presence import Presence
 from console._queue import PAGE_SIZE, choices, parse_filters, queue_page
 from console._session import COOKIE, LOGIN_COOKIE, Session, SessionCodec
 from console._web import Formats, environment, zone_name
@@ -86,6 +90,7 @@ class Console:
     connectors: Sequence[str] = ()
     db_timeout: float = 5.0
     live: Live | None = None
+    presence: Presence | None = None
     env: jinja2.Environment = field(default_factory=environment, init=False)
 
     def __post_init__(self) -> None:
@@ -254,7 +259,40 @@ class Console:
             options=self._choices,
             rows=rows,
             total=total,
+            presence=self.presence.snapshot() if self.presence else {},
             pages=max(1, -(-total // PAGE_SIZE)),
+        )
+
+    async def map(self, request: Request) -> Response:
+        session = await self._session(request)
+        if session is None:
+            return RedirectResponse(PREFIX + "/login", 303)
+        try:
+            filters = parse_filters(request.query_params.multi_items(), self._choices)
+        except BadFilter as exc:
+            return self._refusal(request, 400, f"bad_filter:{exc}", session)
+        lang = self._lang(request)
+        presence = self.presence.snapshot() if self.presence else {}
+        view = await self._db(
+            lambda conn: city_map(
+                conn,
+                filters,
+                scope=session.agency,
+                routing=self.routing,
+                lang=lang,
+                t=words(lang),
+                prefix=PREFIX,
+                presence=presence,
+            )
+        )
+        return self._page(
+            request,
+            "map.html",
+            session=session,
+            filters=filters,
+            view=view,
+            svg=Markup(view.svg),  # noqa: S704 - citypulse.render escapes every text
+            max_markers=MAX_MARKERS,
         )
 
     async def appeal(
@@ -294,6 +332,7 @@ class Console:
             session,
             view=view,
             appeal=appeal,
+            presence=(self.presence.get(view.device.id) if self.presence and view.device else None),
             chart=Markup(view.evidence.svg) if view.evidence else None,  # noqa: S704 - escaped by render
             chart_legend=Markup(view.evidence.legend) if view.evidence else None,  # noqa: S704
             seconds_left=_seconds_left(appeal.status, appeal.expected_at),
@@ -371,6 +410,7 @@ def _application(console: Console) -> Starlette:
     static = Path(__file__).parent / "static"
     routes = [
         Route("/", console.queue, methods=["GET"]),
+        Route("/map", console.map, methods=["GET"]),
         Route("/login", console.login_form, methods=["GET"]),
         Route("/login", console.login, methods=["POST"]),
         Route("/logout", console.logout, methods=["POST"]),

@@ -6,7 +6,9 @@ updates) in the same process.
 Settings: CITYPULSE_DATABASE_URL, CITYPULSE_ROUTING_FILE (default: the shipped
 routing.default.yaml), CITYPULSE_CONNECTORS (outbox rows per connector),
 CITYPULSE_API_KEYS (bootstrap keys, role:key), CITYPULSE_GRAFANA_URL,
-CITYPULSE_SESSION_SECRET (signs console sessions; without it, a random one per process).
+CITYPULSE_SESSION_SECRET (signs console sessions; without it, a random one per process),
+CITYPULSE_MQTT_URL (the console reads devices' retained status topics with a read-only
+login, citypulse-console in the shipped ACL; unreachable, devices' state shows as stored).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def background_services(
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from appeals import Api, KeyStore, load_routing, open_pool, serve
-    from console import Console, Live, application, session_codec
+    from console import Console, Live, Presence, application, session_codec
 
     routing = load_routing(settings.routing_file)
     keys = KeyStore(bootstrap=settings.api_keys)
@@ -89,6 +91,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             max_media=args.max_media,
         ).app()
         live = Live(database_url=settings.database_url)
+        presence = Presence(
+            mqtt=settings.mqtt,
+            # its own id: beside an ingest worker on the same host's default id
+            client_id=f"{settings.mqtt_client_id}-console",
+            ca_file=settings.mqtt_ca_file,
+        )
         console = Console(
             pool=pool,
             routing=routing,
@@ -96,10 +104,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             codec=session_codec(settings),
             connectors=settings.connectors,
             live=live,
+            presence=presence,
         )
         app = application(api, console)
         services = [] if args.no_background else list(background_services(settings, pool))
-        services.append(live)
+        services += [live, presence]
         log.info(
             "serving on %s:%s (%d services, connectors: %s)",
             args.host,

@@ -85,6 +85,8 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "device_offline": ("не на связи", "offline"),
     "device_unknown": ("состояние неизвестно", "state unknown"),
     "since": ("с", "since"),
+    "per_broker": ("по статусу в брокере, сейчас", "the broker's status, live"),
+    "per_database": ("по данным базы", "as the database last recorded"),
     "links": ("Связанные обращения", "Linked appeals"),
     "no_links": ("Связанных обращений нет.", "No linked appeals."),
     "group": ("Дубликат обращения", "Duplicate of appeal"),
@@ -138,6 +140,32 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "related": ("связано", "related"),
     "distance": ("м", "m"),
     "back": ("← К очереди", "← Back to the queue"),
+    "map": ("Карта", "Map"),
+    "on_map": ("На карте", "On the map"),
+    "map_hint": (
+        "Обращения очереди с теми же фильтрами и все устройства. Знак обращения открывает "
+        "его, округ — очередь по округу; сдвинутый знак связан линией со своим местом.",
+        "The queue's appeals under the same filters, and every device. An appeal's marker "
+        "opens it, a district the queue for that district; a moved marker is tied to its "
+        "place by a line.",
+    ),
+    "map_shown": ("На карте обращений", "Appeals on the map"),
+    "map_unplaced": ("без места (нет координат)", "without a place (no coordinates)"),
+    "map_more": (
+        "Показаны первые {n}; остальные — в очереди.",
+        "The first {n} are shown; the rest are in the queue.",
+    ),
+    "kind_traffic_light": ("светофор", "traffic light"),
+    "kind_ecology": ("пост наблюдения", "air monitoring station"),
+    "kind_parking": ("парковка", "parking"),
+    "kind_camera": ("камера", "camera"),
+    "map_sensor": ("обращение датчика", "sensor appeal"),
+    "map_citizen": ("сообщение гражданина", "citizen's report"),
+    "map_system": ("событие системы", "system event"),
+    "map_offline": ("устройство не на связи", "device offline"),
+    "map_street": ("улица", "street"),
+    "map_district": ("округ (ссылка на очередь)", "district (links to the queue)"),
+    "map_leader": ("знак сдвинут, линия — к его месту", "moved; the line leads to its place"),
 }
 
 

@@ -31,12 +31,17 @@ _FIELDS = ("sector", "district", "agency", "status", "source", "overdue", "page"
 _ROWS = """
 SELECT id, source, sector, title, status, priority, agency, district, address,
        requested_at, expected_at, resolved_at, closed_at, group_id,
+       (SELECT i.device_id FROM incidents i WHERE i.id = appeals.incident_id) AS device_id,
        (status = ANY(%s) AND expected_at IS NOT NULL AND expected_at < now()) AS overdue,
        now() AS now
 FROM appeals WHERE {where}
-ORDER BY (status = ANY(%s)) DESC, priority DESC, requested_at DESC, id DESC
+ORDER BY {order}
 LIMIT %s OFFSET %s
 """
+#: open appeals first; when the filter keeps open ones only, the order of
+#: appeals_queue_open (sql/0018), which the planner then reads instead of sorting
+_ORDER_MIXED = "(status = ANY(%s)) DESC, priority DESC, requested_at DESC, id DESC"
+_ORDER_OPEN = "priority DESC, requested_at DESC, id DESC"
 _COUNT = "SELECT count(*) FROM appeals WHERE {where}"
 
 
@@ -82,6 +87,7 @@ class QueueRow:
     group_id: int | None
     overdue: bool
     now: datetime
+    device_id: str | None = None  # a sensor appeal's device
 
     @property
     def running(self) -> bool:
@@ -156,7 +162,7 @@ def parse_filters(params: Sequence[tuple[str, str]], options: Choices) -> Filter
     )
 
 
-def _where(f: Filters, scope: str | None) -> tuple[sql.Composable, list[object]]:
+def where_clause(f: Filters, scope: str | None) -> tuple[sql.Composable, list[object]]:
     parts: list[sql.Composable] = []
     params: list[object] = []
 
@@ -187,6 +193,14 @@ def _where(f: Filters, scope: str | None) -> tuple[sql.Composable, list[object]]
     return sql.SQL(" AND ").join(parts), params
 
 
+def order_clause(f: Filters) -> tuple[sql.Composable, list[object]]:
+    """The queue's order (open appeals first, then the most urgent, the newest) and its
+    parameters; without the open-first key when ``f`` keeps open appeals only."""
+    if f.status == "open" or f.status in OPEN:
+        return sql.SQL(_ORDER_OPEN), []
+    return sql.SQL(_ORDER_MIXED), [list(OPEN)]
+
+
 def _row(r: Mapping[str, Any]) -> QueueRow:
     return QueueRow(
         id=r["id"],
@@ -204,6 +218,7 @@ def _row(r: Mapping[str, Any]) -> QueueRow:
         group_id=r["group_id"],
         overdue=r["overdue"],
         now=r["now"],
+        device_id=r["device_id"],
     )
 
 
@@ -211,17 +226,18 @@ def queue_page(
     conn: psycopg.Connection[Any], f: Filters, *, scope: str | None
 ) -> tuple[list[QueueRow], int]:
     """One page of the queue and how many appeals match; ``scope`` limits it to an agency."""
-    where, params = _where(f, scope)
+    where, params = where_clause(f, scope)
     total = (
         conn.cursor(row_factory=scalar_row)
         .execute(sql.SQL(_COUNT).format(where=where), params)
         .fetchone()
     )
+    order, order_params = order_clause(f)
     rows = (
         conn.cursor(row_factory=dict_row)
         .execute(
-            sql.SQL(_ROWS).format(where=where),
-            [list(RUNNING), *params, list(OPEN), PAGE_SIZE, (f.page - 1) * PAGE_SIZE],
+            sql.SQL(_ROWS).format(where=where, order=order),
+            [list(RUNNING), *params, *order_params, PAGE_SIZE, (f.page - 1) * PAGE_SIZE],
         )
         .fetchall()
     )

@@ -6,6 +6,8 @@ measures for a fixed time each:
   (a) ceiling: ``GET services.json`` (the framework and network, no database);
   (b) ``GET requests.json`` with filters (status, sector, page_size=50): req/s, p50/p99;
   (c) ``POST requests.json`` (a citizen's report, correlated on arrival): req/s, p50/p99;
+  (f) the operators' console, signed in (``lab._bench_console``): the queue unfiltered and
+      filtered, an appeal's page with its chart, the map: the server's time p50/p99;
 and before those, in process, (d) incidents written per second with AppealWriter as the
 listener (appeal, history, an outbox row per connector, correlation) against (e) the same
 incidents written with no listener, so the price of an appeal in the detect worker's
@@ -64,6 +66,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=positive_int, default=8, help="concurrent HTTP clients")
     parser.add_argument(
         "--appeals", type=positive_int, help="appeals seeded (default 50,000, quick 5,000)"
+    )
+    parser.add_argument(
+        "--console-clients",
+        type=positive_int,
+        default=4,
+        help="concurrent signed-in operators loading the console's pages (default 4)",
     )
 
 
@@ -159,6 +167,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         serve_in_thread,
     )
     from citypulse.db import connect, migrate, upsert_devices
+    from console import Console, SessionCodec, application
+    from lab import _bench_console as bc
     from lab._embedded import EmbeddedPostgres, free_port
     from simulator import preset_city
 
@@ -181,19 +191,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 conn.execute(_SEED_SQL, (seeded,))
                 conn.execute("ANALYZE appeals")
                 key = add_key(conn, name="bench", role="reporter")
+                operator = add_key(conn, name="bench-operator", role="operator")
             # Before the HTTP part: its burst of fresh reports would all correlate with
             # every new sensor appeal, which measures a flood, not the usual queue.
             say(f"(d)/(e) {incidents} incidents, with and without AppealWriter ...")
             without = _incidents(pg.url, incidents, None)
             writer = AppealWriter(routing=routing, connectors=("webhook", "open311"))
             with_appeals = _incidents(pg.url, incidents, writer)
+            charted = bc.sensor_appeals(pg.url, routing)
             say(f"seeded {seeded:,} appeals; serving the API ...")
             pool = open_pool(pg.url, max_size=args.clients + 2)
             try:
-                app = Api(
-                    pool=pool, routing=routing, keys=KeyStore(), connectors=("webhook",)
-                ).app()
-                with serve_in_thread(app, port=free_port()) as url:
+                keys = KeyStore()
+                api = Api(pool=pool, routing=routing, keys=keys, connectors=("webhook",)).app()
+                console = Console(
+                    pool=pool, routing=routing, keys=keys, codec=SessionCodec(secret=b"b" * 32)
+                )
+                timed = bc.Timed(application(api, console))
+                with serve_in_thread(timed, port=free_port()) as url:  # type: ignore[arg-type]
                     say(f"(a) ceiling: GET services.json for {seconds:g} s ...")
                     ceiling = _load(
                         url,
@@ -238,6 +253,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                             ).status_code
                         ),
                     )
+                    say(f"(f) the console's pages, {args.console_clients} operators, "
+                        f"{seconds:g} s each ...")  # fmt: skip
+                    pages = bc.measure(
+                        timed,
+                        url,
+                        lambda call: _load(url, args.console_clients, seconds, call),
+                        bc.sign_in(url, operator),
+                        charted,
+                    )
             finally:
                 pool.close()
         finally:
@@ -252,6 +276,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "incidents_per_s_without_listener": without,
         "incidents_per_s_with_appeals": with_appeals,
         "appeal_cost_ratio": without / with_appeals if with_appeals else None,
+        "console_clients": args.console_clients,
+        "console_server_ms": pages,
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -275,6 +301,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 " (one transaction each)",
                 f"  (e) incidents alone (no listener)      {without:>8,.0f} /s"
                 f"  -> an appeal costs {without / with_appeals:.1f} x an incident",
+                f"  (f) the console, {args.console_clients} signed-in operators: server time"
+                " per page (target p99 <= 300 ms)",
+                *(
+                    f"      {name:<36} {int(m['requests']):>6} pages  p50 {m['p50_ms']:6.1f} ms"
+                    f"  p99 {m['p99_ms']:6.1f} ms  non-2xx {m['errors']:.0f}"
+                    for name, m in pages.items()
+                ),
             ]
         )
     )

@@ -6,8 +6,10 @@ Mosquitto, else amqtt for a demo feed) in a data folder, registers the preset ci
 through MQTT into the ingest worker, runs the detector set over what was stored (as
 ``citypulse detect --from/--to`` does), turning incidents into appeals with Russian
 texts, serves the Open311 API over them and writes a static HTML report.  It ends with a
-summary (also written as ``summary.json``) and, on a terminal, keeps the API up until
-Ctrl-C.  Ctrl-C stops everything cleanly.
+summary (also written as ``summary.json``) and, on a terminal or with ``--serve yes``,
+keeps the API and the operators' console up until Ctrl-C, printing the console's address
+and an operator key; the showcase faults leave appeals open to work there.  Ctrl-C stops
+everything cleanly.
 
 Each run gets a fresh database and broker state: the previous run's database is dropped
 (or, with ``--keep``, kept beside it under another name), because two simulations of
@@ -25,8 +27,6 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ from citypulse import (
     folder,
     non_negative_int,
 )
+from lab._demo_serve import serve_demo
 from lab._say import say
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--serve",
         choices=("auto", "yes", "no"),
         default="auto",
-        help="keep the API up after the summary until Ctrl-C (auto: when on a terminal)",
+        help="keep the API and the operators' console up after the summary until Ctrl-C "
+        "(auto: when on a terminal)",
     )
     parser.add_argument(
         "--port",
@@ -192,7 +194,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
         detected = _detect(pg.url, start, end, faults, settings)
         summary = _finish(
-            pg.url, data, start, end, published, len(faults), detected, args, settings, kept=kept
+            pg.url,
+            data,
+            start,
+            end,
+            published,
+            len(faults),
+            detected,
+            args,
+            settings,
+            kept=kept,
+            mqtt=mqtt,
         )
         return 0 if summary["readings"] > 0 else 1
     except KeyboardInterrupt:
@@ -404,6 +416,7 @@ def _finish(
     settings: Settings,
     *,
     kept: str,
+    mqtt: MqttUrl,
 ) -> dict[str, Any]:
     """Appeals, the HTML report, summary.json and commands to try, which work as printed:
     while serving, against the API and database kept up until Ctrl-C."""
@@ -491,11 +504,12 @@ def _finish(
     if not (args.serve == "yes" or (args.serve == "auto" and sys.stdin.isatty())):
         summary["commands"] = [_rerun(args, data)]
         print(f"  api:        {summary['commands'][0]}")
-        print("              (runs the demo again and keeps the API up until Ctrl-C)")
+        print("              (runs the demo again and keeps the API and the operators'")
+        print("              console up until Ctrl-C; it prints the console's address and key)")
         print("  grafana:    provision grafana/provisioning/ against the demo's database")
         write()
         return summary
-    with _api(url, args.port, key_file) as base:
+    with serve_demo(url, args.port, key_file, settings, mqtt) as base:
         tries = _tries(base, url, key_file, still_open[0]["id"] if still_open else None)
         cli = shlex.quote(_script("citypulse"))
         grafana = (
@@ -504,6 +518,8 @@ def _finish(
         )
         summary.update(api=base, commands=[*tries, grafana])
         write()
+        print(f"  console:    {base}/console/ — sign in with the operator key")
+        print(f"              {key_file.read_text().strip()} (also in {key_file})")
         print(f"  api:        {base}/open311/v2/requests.json (Open311 GeoReport v2)")
         print(f"              {base}/openapi.json; operators' key in {key_file}")
         labels = ["try:"] + [""] * (len(tries) - 1)
@@ -532,36 +548,6 @@ def _tries(base: str, url: str, key_file: Path, appeal: int | None) -> list[str]
         one = f"{base}/api/v1/appeals/{appeal}"
         tries += [f"curl -s -X POST -H {key} {one}/accept", f"curl -s -H {key} {one}"]
     return [*tries, f"{shlex.quote(_script('citypulse'))} --database-url {url} db status"]
-
-
-@contextmanager
-def _api(url: str, port: int, key_file: Path) -> Iterator[str]:
-    """The Open311 API and operators' actions over ``url``, on ``port`` or a free one when
-    it is taken; yields the base URL."""
-    import socket
-
-    from appeals import Api, KeyStore, load_routing, open_pool, serve_in_thread
-    from citypulse import Secret
-    from lab._embedded import free_port
-
-    try:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", port))
-    except OSError:
-        port = free_port()
-    key = key_file.read_text().strip()
-    pool = open_pool(url, max_size=4, application_name="citypulse-demo-api")
-    try:
-        app = Api(
-            pool=pool,
-            routing=load_routing(),
-            keys=KeyStore(bootstrap=(Secret(f"operator:{key}"),)),
-            connectors=(),
-        ).app()
-        with serve_in_thread(app, port=port) as base:
-            yield base
-    finally:
-        pool.close(timeout=5.0)
 
 
 #: the checkout this module is in, when it runs from one (scripts/ beside the packages)

@@ -1,4 +1,5 @@
-"""The report's map: the city's streets and districts, its devices, the period's
+"""The report's map: the city's streets and districts (their boundaries, when the routing
+file has them), its devices, the period's
 incidents (numbered as in the table) and citizens' appeals, drawn by the kernel's map."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from appeals import Routing
 from citypulse import Device
 from citypulse.render import (
+    DEVICE_STYLE,
     Area,
     MapKey,
     MapPoint,
@@ -19,13 +21,6 @@ from citypulse.render import (
 from lab._report_rows import CitizenRow, IncidentRow
 from lab._report_words import INCIDENT_TYPES, Words
 
-#: Device kind -> marker shape, colour and radius; in this order they keep their places.
-KIND_STYLE = {
-    "traffic_light": ("circle", "#475569", 5.0),
-    "ecology": ("triangle", "#059669", 6.0),
-    "parking": ("diamond", "#7c3aed", 5.5),
-    "camera": ("square", "#2563eb", 3.5),
-}
 INCIDENT_RED = "#dc2626"
 CITIZEN_AMBER = "#f59e0b"
 _BADGES = 3  # incidents shown on one device; more are one badge with their count
@@ -43,7 +38,7 @@ def incident_map(
     """The map with every device, a numbered badge per incident by its device and a
     marker per citizen's appeal; ``colors`` are the districts' chart colours."""
     placed = [d for d in devices.values() if _spot(d)]
-    order = list(KIND_STYLE)
+    order = list(DEVICE_STYLE)
     placed.sort(key=lambda d: (order.index(d.kind.value) if d.kind.value in order else 9, d.id))
     points = [_device_point(w, routing, d) for d in placed]
     for a in citizen:
@@ -67,7 +62,7 @@ def incident_map(
             open_ = any(i.status == "open" for i in rest)
             points.append(_badge(d, f"+{len(rest)}", title, open_=open_))
     areas = _districts(routing, placed, colors)
-    keys = [MapKey(w.kind(kind), shape, color) for kind, (shape, color, _) in KIND_STYLE.items()]
+    keys = [MapKey(w.kind(kind), shape, color) for kind, (shape, color, _) in DEVICE_STYLE.items()]
     keys += [
         MapKey(w.say("key_open"), "circle", INCIDENT_RED),
         MapKey(w.say("key_done"), "circle", "#fff", INCIDENT_RED),
@@ -84,7 +79,7 @@ def incident_map(
 
 
 def _device_point(w: Words, routing: Routing, d: Device) -> MapPoint:
-    shape, color, size = KIND_STYLE.get(d.kind.value, ("circle", "#64748b", 4.0))
+    shape, color, size = DEVICE_STYLE.get(d.kind.value, ("circle", "#64748b", 4.0))
     where = routing.district_name(d.district) if d.district else ""
     title = f"{d.name or d.id} ({w.kind(d.kind.value)}{', ' + where if where else ''}) — {d.id}"
     return MapPoint(*_at(d), title, shape, color, size)
@@ -103,7 +98,12 @@ def _districts(routing: Routing, placed: Sequence[Device], colors: Mapping[str, 
         if d.district:
             spots[d.district].append(_at(d))
     return [
-        Area(routing.district_name(slug), tuple(points), colors.get(slug, "#64748b"))
+        Area(
+            routing.district_name(slug),
+            tuple(points),
+            colors.get(slug, "#64748b"),
+            outline=routing.boundaries.outline(slug),
+        )
         for slug, points in sorted(spots.items())
     ]
 

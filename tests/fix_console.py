@@ -15,7 +15,7 @@ import pytest
 
 from appeals import Api, KeyStore, add_key, load_routing, open_pool, serve_in_thread
 from citypulse.db import connect, upsert_devices
-from console import Console, Live, SessionCodec, application
+from console import Console, Live, Presence, SessionCodec, application
 from simulator import preset_city
 from tests._procs import free_port
 
@@ -58,7 +58,14 @@ def sign_in(client: httpx.Client, key: str) -> httpx.Response:
 
 
 @pytest.fixture
-def live_console(db_url: str) -> Iterator[LiveConsole]:
+def console_presence() -> Presence | None:
+    """The devices' live state service the console runs with (none unless a test module
+    overrides this fixture)."""
+    return None
+
+
+@pytest.fixture
+def live_console(db_url: str, console_presence: Presence | None) -> Iterator[LiveConsole]:
     with connect(db_url) as conn:
         upsert_devices(conn, preset_city().devices())
         reporter = add_key(conn, name="test-reporter", role="reporter")
@@ -79,9 +86,13 @@ def live_console(db_url: str) -> Iterator[LiveConsole]:
             codec=SessionCodec(secret=secrets.token_bytes(32)),
             connectors=CONNECTORS,
             live=live,
+            presence=console_presence,
         )
         app = application(api, console)
-        with serve_in_thread(app, port=free_port(), services=[live]) as url:
+        services: list[Live | Presence] = [live]
+        if console_presence is not None:
+            services.append(console_presence)
+        with serve_in_thread(app, port=free_port(), services=services) as url:
             assert live.listening.wait(10), "the live-updates service did not LISTEN"
             yield LiveConsole(url, db_url, reporter, operator, parking, admin)
     finally:

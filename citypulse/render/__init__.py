@@ -18,9 +18,10 @@ from citypulse.render._charts import (
     nice_ticks,
 )
 from citypulse.render._layout import Crossing, Street, crossings_of, streets_through
-from citypulse.render._map import SHAPES, Area, MapKey, MapPoint, device_map
+from citypulse.render._map import DEVICE_STYLE, SHAPES, Area, MapKey, MapPoint, device_map
 
 __all__ = [
+    "DEVICE_STYLE",
     "PALETTE",
     "SHAPES",
     "Area",

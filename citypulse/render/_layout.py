@@ -157,9 +157,20 @@ def declutter(wanted: Sequence[tuple[float, float, float]]) -> list[Point]:
     (starting up and to the right, the side labels are read from).
     """
     placed: list[tuple[float, float, float]] = []
+    # A grid of cells as wide as the largest clearance: a marker can only touch markers
+    # in its own cell and the eight around it, so a map of hundreds stays fast.
+    cell = max((2 * r + MARKER_GAP for _, _, r in wanted), default=1.0)
+    grid: dict[tuple[int, int], list[tuple[float, float, float]]] = {}
+
+    def near(p: Point) -> list[tuple[float, float, float]]:
+        i, j = math.floor(p[0] / cell), math.floor(p[1] / cell)
+        return [q for di in (-1, 0, 1) for dj in (-1, 0, 1) for q in grid.get((i + di, j + dj), ())]
+
     for x, y, r in wanted:
-        spot = next(p for p in _spots(x, y, r) if _free(p, r, placed))
+        spot = next(p for p in _spots(x, y, r) if _free(p, r, near(p)))
         placed.append((spot[0], spot[1], r))
+        key = (math.floor(spot[0] / cell), math.floor(spot[1] / cell))
+        grid.setdefault(key, []).append(placed[-1])
     return [(x, y) for x, y, _ in placed]
 
 

@@ -5,7 +5,10 @@ hide each other, with a legend and a scale bar.  For the report and the operator
 
 No tiles, nothing fetched, no JavaScript; hovering a marker shows its ``<title>``.  Each
 marker is a ``<g class="marker" transform="translate(x y)">`` around its shape, so a test
-or a page can find where it was drawn.
+or a page can find where it was drawn; a marker or an area with an ``href`` is a link
+(``<a href>`` around it), which is how the console ties the map to its appeals and queue.
+A district's real boundary (``Area.outline``) is drawn cut to the map's frame; without one,
+the area its points cover.
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ from citypulse.render._layout import (
 
 #: Marker shapes; a legend key may also be ``street``, ``area`` or ``leader``.
 SHAPES = ("circle", "square", "triangle", "diamond")
+#: Device kind -> marker shape, colour and radius, alike on every map; in this order
+#: devices keep their places (a later kind's marker moves aside).
+DEVICE_STYLE = {
+    "traffic_light": ("circle", "#475569", 5.0),
+    "ecology": ("triangle", "#059669", 6.0),
+    "parking": ("diamond", "#7c3aed", 5.5),
+    "camera": ("square", "#2563eb", 3.5),
+}
 _KEY_SHAPES = (*SHAPES, "street", "area", "leader")
 _WORDS = {
     "m": ("м", "m"),
@@ -61,6 +72,7 @@ class MapPoint:
     label: str = ""
     stroke: str = "#fff"
     text_color: str = "#fff"
+    href: str = ""
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
@@ -77,11 +89,15 @@ class MapPoint:
 
 @dataclass(frozen=True, slots=True)
 class Area:
-    """A named area (a district), drawn as the padded convex hull of its ``points``."""
+    """A named area (a district): its ``outline`` (a boundary, (lat, lon) corners) cut to
+    the map's frame when given, else the padded convex hull of its ``points``; the map's
+    extent follows ``points`` only, so a large district does not shrink the city."""
 
     name: str
     points: tuple[Point, ...]  # (lat, lon)
     color: str = "#64748b"
+    outline: tuple[Point, ...] = ()
+    href: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +133,8 @@ def device_map(
     """
     word = _words(locale)
     spots = [(p.lat, p.lon) for p in points]
-    spots += [q for s in streets for q in s.points] + [q for a in areas for q in a.points]
+    spots += [q for s in streets for q in s.points]
+    spots += [q for a in areas for q in a.points]
     if not spots:
         return f'<p class="muted">{escape(word("empty"))}</p>'
     project, map_h, scale = _projection(spots, width, height)
@@ -130,7 +147,7 @@ def device_map(
         f'aria-label="{escape(word("map"))}" {FONT} font-size="11">',
         f'<rect width="{width}" height="{map_h}" fill="#f8fafc" rx="8"/>',
     ]
-    area_labels = _areas(out, areas, project)
+    area_labels = _areas(out, areas, project, (width, map_h))
     lines = [[project(lat, lon) for lat, lon in s.points] for s in streets]
     _streets(out, streets, lines, obstacles)
     for name, (x, y), color in area_labels:
@@ -181,21 +198,65 @@ def _projection(
 
 
 def _areas(
-    out: list[str], areas: Sequence[Area], project: Callable[[float, float], Point]
+    out: list[str],
+    areas: Sequence[Area],
+    project: Callable[[float, float], Point],
+    frame: Point,
 ) -> list[tuple[str, Point, str]]:
     labels = []
+    # Boundaries run on past the frame: clipped there rather than cut, so that the frame's
+    # edge is not drawn as a boundary; the label goes in the visible part.
+    clip = f"map-frame-{frame[0]:.0f}x{frame[1]:.0f}"
+    out.append(
+        f'<clipPath id="{clip}"><rect width="{frame[0]:.0f}" height="{frame[1]:.0f}"/></clipPath>'
+        f'<g clip-path="url(#{clip})">'
+    )
     for a in areas:
-        hull = padded_hull([project(lat, lon) for lat, lon in a.points], 16)
-        if len(hull) < 3:
+        if a.outline:
+            shape = [project(lat, lon) for lat, lon in a.outline]
+            visible = _clip(shape, *frame)
+        else:
+            shape = visible = padded_hull([project(lat, lon) for lat, lon in a.points], 16)
+        if len(visible) < 3:
             continue
-        path = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in hull) + " Z"
-        out.append(
+        path = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in shape) + " Z"
+        drawn = (
             f'<path class="area" d="{path}" fill="{a.color}" fill-opacity="0.09" '
             f'stroke="{a.color}" stroke-opacity="0.55" stroke-width="1.3" '
             f'stroke-dasharray="6 4" stroke-linejoin="round"><title>{escape(a.name)}</title></path>'
         )
-        labels.append((a.name, centroid(hull), a.color))
+        out.append(_link(a.href, drawn))
+        labels.append((a.name, centroid(visible), a.color))
+    out.append("</g>")
     return labels
+
+
+def _clip(polygon: list[Point], width: float, height: float) -> list[Point]:
+    """``polygon`` cut to the frame (Sutherland-Hodgman: convex frame, any polygon)."""
+    edges: list[Callable[[Point], float]] = [
+        lambda p: p[0],
+        lambda p: width - p[0],
+        lambda p: p[1],
+        lambda p: height - p[1],
+    ]
+    shape = polygon
+    for inside in edges:
+        if not shape:
+            break
+        kept: list[Point] = []
+        for a, b in zip(shape, shape[1:] + shape[:1], strict=True):
+            da, db = inside(a), inside(b)
+            if da >= 0:
+                kept.append(a)
+            if (da >= 0) != (db >= 0):
+                t = da / (da - db)
+                kept.append((a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t))
+        shape = kept
+    return shape
+
+
+def _link(href: str, inner: str) -> str:
+    return f'<a href="{escape(href)}">{inner}</a>' if href else inner
 
 
 def _streets(
@@ -320,10 +381,11 @@ def _marker(p: MapPoint, x: float, y: float) -> str:
             f'<text dy="0.35em" text-anchor="middle" font-size="{font:.1f}" font-weight="700" '
             f'fill="{p.text_color}">{escape(p.label)}</text>'
         )
-    return (
+    return _link(
+        p.href,
         f'<g class="marker" transform="translate({x:.1f} {y:.1f})">'
         f"<title>{escape(p.title)}</title>"
-        f"{_shape(p.shape, p.size, p.color, p.stroke)}{text}</g>"
+        f"{_shape(p.shape, p.size, p.color, p.stroke)}{text}</g>",
     )
 
 

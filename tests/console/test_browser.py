@@ -1,6 +1,7 @@
 """The console in a real browser: Playwright for Python driving Debian's Chromium.
 
-Signs in, filters the queue, opens a sensor appeal and sees its chart, accepts it,
+Signs in, sees every appeal on the map and opens one from its marker, filters the queue,
+opens a sensor appeal and sees its chart, accepts it,
 transfers it, closes it with a note, and checks through the API and the outbox that each
 step happened; an agency-limited operator does not see another agency's appeal.  A
 screenshot of each page goes to the folder the test prints (``CITYPULSE_SCREENSHOTS``,
@@ -111,6 +112,19 @@ def test_an_operator_works_an_appeal_in_the_browser(
     page.wait_for_selector(f'tr[data-id="{fresh}"]', timeout=15_000)
     assert page.locator("tr[data-id]").count() == 4
     _shot(page, screenshots, "02-queue")
+
+    # The map: every appeal of the queue as a marker that opens it.
+    page.click("header nav a[href='/console/map']")
+    page.wait_for_url("**/console/map")
+    city = page.locator("figure.city-map svg.map")
+    assert city.is_visible()
+    for appeal in (sensor, citizen, light, fresh):
+        assert city.locator(f'a[href="/console/appeals/{appeal}"]').count() >= 1, appeal
+    assert city.locator("path.area").count() == 3  # the districts' boundaries
+    _shot(page, screenshots, "02b-map")
+    page.locator(f'svg.map a[href="/console/appeals/{citizen}"] g.marker').click()
+    page.wait_for_url(f"**/console/appeals/{citizen}")
+    page.goto(console)
 
     # Filters apply on change (the script) and are in the address, so a link keeps them.
     page.select_option("select[name=source]", "sensor")

@@ -38,6 +38,7 @@ from tests._procs import find_binary, free_port, wait_for_port
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
 INGEST = INGEST_ID = "citypulse-ingest-1"  # ingest-1's login and client id (docker-compose.yml)
 INGEST_2 = "citypulse-ingest-2"
+CONSOLE = "citypulse-console"  # serve's read-only login for devices' status
 
 
 @dataclass
@@ -130,6 +131,10 @@ def broker(db_url: str, capsys: pytest.CaptureFixture[str]) -> Iterator[ShippedB
                 ["devices", "login", name, "--password-file", pw,
                  "--acl-file", str(directory / "acl"), *owner], "ingest-secret", capsys,
             )  # fmt: skip
+        b.passwords[CONSOLE] = add_login(
+            ["devices", "login", CONSOLE, "--password-file", pw,
+             "--acl-file", str(directory / "acl"), *owner], "console-secret", capsys,
+        )  # fmt: skip
         for dev, kind in [("cam-1", "camera"), ("eco-2", "ecology")]:
             b.passwords[dev] = add_login(
                 ["--database-url", db_url, "devices", "add", dev, "--kind", kind,
@@ -268,7 +273,13 @@ def test_devices_add_registers_the_device_and_a_mosquitto_hash(
         row = conn.execute("SELECT kind, district, lat FROM devices WHERE id = 'cam-1'").fetchone()
     assert row == ("camera", "leninsky", 54.51)
     lines = broker.password_file.read_text().splitlines()
-    assert sorted(line.split(":")[0] for line in lines) == ["cam-1", INGEST, INGEST_2, "eco-2"]
+    assert sorted(line.split(":")[0] for line in lines) == [
+        "cam-1",
+        CONSOLE,
+        INGEST,
+        INGEST_2,
+        "eco-2",
+    ]
     assert all(line.split(":", 1)[1].startswith("$7$101$") for line in lines)
     assert len(broker.passwords["cam-1"]) >= 24
 
@@ -307,6 +318,24 @@ def test_a_device_cannot_read_the_city_stream(broker: ShippedBroker, clients: li
     # newer versions) but must never deliver a message the login may not read.
     assert spy.received == []
     assert all(code.value in (0, 1, 0x87) for code in spy.suback)
+
+
+def test_the_console_reads_devices_status_only(
+    broker: ShippedBroker, clients: list[Client]
+) -> None:
+    console = connect(broker, clients, CONSOLE)
+    console.subscribe("city/#")
+    ingest = connect(broker, clients, INGEST)
+    ingest.subscribe("city/#")
+    cam = connect(broker, clients, "cam-1")
+    cam.publish("city/leninsky/camera/cam-1/telemetry", b"reading")
+    cam.publish("city/leninsky/camera/cam-1/status", b'{"online": true}')
+    console.publish("city/leninsky/camera/cam-1/status", b'{"online": false}')  # forged
+    settle(console, cam, "city/leninsky/camera/cam-1/status")
+    settle(ingest, cam, "city/leninsky/camera/cam-1/status")
+    assert {t for t, _ in console.received} == {"city/leninsky/camera/cam-1/status"}
+    assert b'{"online": true}' in [p for _, p in console.received]
+    assert b'{"online": false}' not in [p for _, p in ingest.received]
 
 
 def test_wrong_password_and_anonymous_are_refused(

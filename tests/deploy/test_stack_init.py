@@ -44,7 +44,12 @@ def test_stack_init_writes_secrets_logins_and_a_certificate(tmp_path: Path) -> N
     assert (checkout / ".env").stat().st_mode & 0o077 == 0
     passwd = checkout / "deploy" / "mosquitto" / "passwd"
     logins = read_entries(passwd)
-    assert set(logins) == {"citypulse-ingest-1", "citypulse-ingest-2", "simulator"}
+    assert set(logins) == {
+        "citypulse-ingest-1",
+        "citypulse-ingest-2",
+        "citypulse-console",
+        "simulator",
+    }
     st = passwd.stat()
     assert st.st_mode & 0o077 == 0  # the broker's alone, never world-readable
     if os.geteuid() == 0:
@@ -52,6 +57,7 @@ def test_stack_init_writes_secrets_logins_and_a_certificate(tmp_path: Path) -> N
     for n in (1, 2):
         assert verify_password(values["MQTT_INGEST_PASSWORD"], logins[f"citypulse-ingest-{n}"])
     assert verify_password(values["MQTT_SIMULATOR_PASSWORD"], logins["simulator"])
+    assert verify_password(values["MQTT_CONSOLE_PASSWORD"], logins["citypulse-console"])
     assert (checkout / "deploy" / "mosquitto" / "acl").read_text() == (
         ROOT / "deploy" / "mosquitto" / "acl"
     ).read_text()  # the shipped ACL already has both workers' blocks

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import psycopg
 import pytest
 
@@ -30,6 +31,7 @@ from citypulse.cli import build_parser, main
 from citypulse.db import count_readings, scalar
 from lab._embedded import EmbeddedPostgres, free_port
 from lab._report_words import Words
+from tests.fix_console import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the three showcase faults only, so that every one of them must be found
@@ -173,6 +175,7 @@ def test_every_command_the_summary_prints_works_as_printed(folder: Path) -> None
         commands = _commands(out)
         assert commands == summary["commands"]
         assert summary["api"] == f"http://127.0.0.1:{port}"
+        _console_works(out, summary)
         accept = [c for c in commands if c.endswith("/accept")]
         assert len(accept) == 1
         assert any(c.startswith("scripts/citypulse ") for c in commands)
@@ -205,6 +208,21 @@ def test_every_command_the_summary_prints_works_as_printed(folder: Path) -> None
     assert code == 0  # Ctrl-C is how the served demo ends: the servers stop cleanly
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(summary["database"], connect_timeout=2).close()
+
+
+def _console_works(out: str, summary: dict[str, Any]) -> None:
+    """The summary prints the console's address and a key that signs in there, and the
+    queue lists the appeals the demo left open."""
+    found = re.search(r"console: +(\S+/console/)", out)
+    assert found, out
+    key = out.split(found.group(0), 1)[1].splitlines()[1].split()[0]
+    assert summary["open_appeals"], "the demo must leave appeals for an operator"
+    with httpx.Client(base_url=found.group(1).removesuffix("/console/"), timeout=10) as c:
+        assert sign_in(c, key).status_code == 303
+        queue = c.get("/console/")
+        assert queue.status_code == 200
+        for appeal in summary["open_appeals"]:
+            assert f"/console/appeals/{appeal['id']}" in queue.text
 
 
 @pytest.mark.slow

@@ -172,3 +172,24 @@ def test_nothing_to_draw_and_wrong_shapes() -> None:
         MapPoint(LAT, LON, "x", shape="star")
     with pytest.raises(ValueError, match="shape"):
         MapKey("x", shape="hexagon")
+
+
+def test_a_boundary_is_clipped_to_the_frame_and_markers_and_areas_link() -> None:
+    crossings = grid(2, 2)
+    big = ((LAT - 1, LON - 1), (LAT - 1, LON + 1), (LAT + 1, LON + 1), (LAT + 1, LON - 1))
+    area = Area("Ленинский округ", (), outline=big, href="/console/?district=x&y=<1>")
+    points = [MapPoint(c.lat, c.lon, "x", href=f"/console/appeals/{i}") for i, c in
+              enumerate(crossings)]  # fmt: skip
+    html = device_map(points, areas=[area])
+    svg = map_svg(html)
+    # the map's extent follows the markers, not a district a degree wide
+    xs = [x for x, _, _ in markers(svg)]
+    assert max(xs) - min(xs) > 300
+    assert 'href="/console/?district=x&amp;y=&lt;1&gt;"' in html  # escaped
+    links = [a.get("href") for a in svg.iter("a")]
+    assert links[1:] == [f"/console/appeals/{i}" for i in range(4)]
+    assert all(a.find("g") is not None for a in svg.iter("a") if a.get("href", "")[-1].isdigit())
+    label = next(e for e in svg.iter("text") if e.get("class") == "area-name")
+    view = svg.get("viewBox", "").split()
+    assert 0 < float(label.get("x", "-1")) < float(view[2])  # inside the visible part
+    assert 0 < float(label.get("y", "-1")) < float(view[3])
