@@ -24,7 +24,9 @@ was lost (the bench waits 60 to 300 s for it).
 For the broker SIGKILLs, what the broker did from the first message until the kill: the
 messages it acknowledged per second (below --rate when it cannot keep up), and per 1,000
 of them the bytes it wrote (``write_bytes`` of /proc/<pid>/io) and its CPU seconds.  Each
-save rewrites the whole persistence file, so with a backlog the cost grows with it.
+save rewrites the whole persistence file, so with a backlog the cost grows with it; one
+connection gets about one message acknowledged per save, so --devices spreads --rate over
+several connections, as a city's devices are.
 """
 
 from __future__ import annotations
@@ -80,6 +82,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=200_000,
         help="readings published while the database is away (default 200,000)",
+    )
+    parser.add_argument(
+        "--devices",
+        type=positive_int,
+        default=1,
+        help="device connections sharing --rate in the broker SIGKILLs (default 1)",
     )
     parser.add_argument(
         "--autosave",
@@ -159,10 +167,12 @@ class _Device:
         start: int,
         rate: float,
         stop: threading.Event | None = None,
+        step: int = 1,
     ) -> None:
-        """Messages ``start``.. in order at ``rate``/s, until ``stop`` is set."""
+        """Messages ``start``, ``start + step``.. in order at ``rate``/s, until ``stop`` is
+        set."""
         began = time.monotonic()
-        for n, i in enumerate(range(start, len(messages))):
+        for n, i in enumerate(range(start, len(messages), step)):
             if stop is not None and stop.is_set():
                 return
             delay = began + n / rate - time.monotonic()
@@ -178,7 +188,7 @@ class _Device:
                     self.acked.add(i)
                 else:
                     self._sent[info.mid] = i
-            self.sent = i + 1
+            self.sent = i + step
 
     def wait(self, count: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -324,27 +334,36 @@ def _db_outage(
 
 
 def _kill_mid_stream(
-    broker: RestartableBroker, messages: Sequence[tuple[str, bytes]], rate: float
+    broker: RestartableBroker, messages: Sequence[tuple[str, bytes]], rate: float, devices: int
 ) -> tuple[set[int], int, Cost]:
-    """Publish at ``rate`` and SIGKILL the broker once half the messages are acknowledged;
-    the messages acknowledged, the first not yet sent, and the broker's cost until then."""
-    device = _Device(broker.port)
+    """Publish at ``rate`` over ``devices`` connections, and SIGKILL the broker once half
+    the messages are acknowledged; the messages acknowledged, the first not yet sent (by
+    every connection), and the broker's cost until then."""
+    clients = [_Device(broker.port) for _ in range(devices)]
     stop = threading.Event()
     written, cpu, started = broker.written(), broker.cpu_seconds(), time.monotonic()
-    sender = threading.Thread(target=device.publish, args=(messages, 0, rate, stop))
-    sender.start()
+    senders = [
+        threading.Thread(target=d.publish, args=(messages, k, rate / devices, stop, devices))
+        for k, d in enumerate(clients)
+    ]
+    for sender in senders:
+        sender.start()
     # A broker that saves after every change may take minutes for it: it is measured, and
     # the timeout only catches one that hangs.
-    _until(lambda: len(device.acked) >= len(messages) // 2, 60 + 0.1 * len(messages))
+    half, timeout = len(messages) // 2, 60 + 0.1 * len(messages)
+    _until(lambda: sum(len(d.acked) for d in clients) >= half, timeout)
     seconds = time.monotonic() - started
     written, cpu = broker.written() - written, broker.cpu_seconds() - cpu
     broker.sigkill()
     stop.set()
-    sender.join()
-    device.client.loop_stop()
-    acked = set(device.acked)
+    for sender in senders:
+        sender.join()
+    for d in clients:
+        d.client.loop_stop()
+    acked: set[int] = set().union(*(d.acked for d in clients))
     per = 1000 / max(1, len(acked))
-    return acked, device.sent, Cost(len(acked) / seconds, written * per, cpu * per)
+    cost = Cost(len(acked) / seconds, written * per, cpu * per)
+    return acked, min(d.sent for d in clients), cost
 
 
 def _broker_kill(
@@ -353,7 +372,7 @@ def _broker_kill(
     db_url, n = _database(pg, "faults_broker_kill"), args.messages
     messages = _camera(n)
     worker = _ingest(db_url, broker.url, "bench-ingest-crash")
-    acked, resume, cost = _kill_mid_stream(broker, messages, args.rate)
+    acked, resume, cost = _kill_mid_stream(broker, messages, args.rate, args.devices)
     say(f"    Mosquitto SIGKILLed after {len(acked):,} acknowledged ({broker.setting})")
     broker.run_with(broker.setting)
     restarted = time.monotonic()
@@ -378,7 +397,7 @@ def _broker_kill_backlog(
     messages = _camera(n)
     client_id = "bench-ingest-away"
     _ingest(db_url, broker.url, client_id).stop()  # the last member: its session stays
-    acked, _, cost = _kill_mid_stream(broker, messages, args.rate)
+    acked, _, cost = _kill_mid_stream(broker, messages, args.rate, args.devices)
     say(
         f"    Mosquitto SIGKILLed with {len(acked):,} acknowledged and queued for ingest "
         f"({broker.setting})"

@@ -25,6 +25,7 @@ def test_bench_faults_prints_a_row_per_fault(capsys: pytest.CaptureFixture[str])
         outage_readings=1000,
         takeover_after=3.0,
         autosave=None,
+        devices=1,
     )
     assert run(args, Settings()) == 0
     out = capsys.readouterr().out.splitlines()
@@ -56,12 +57,15 @@ def test_bench_faults_measures_each_autosave_setting_given(
         outage_readings=1000,
         takeover_after=3.0,
         autosave=["changes:1", "changes:1000"],
+        devices=2,
     )
     assert run(args, Settings()) == 0
     rows = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert [r["autosave"] for r in rows] == ["changes:1", "changes:1000"]
     durable, rare = rows
-    assert durable["lost"] == 0
+    # Killed mid-stream: at most the messages of the turn being saved (one a connection)
+    # may be lost (docs/deploy.md); tests/deploy/test_broker_crash.py asserts none.
+    assert durable["lost"] <= 2
     assert rare["lost"] == rare["acknowledged"]  # fewer changes than 1,000: never saved
     assert durable["cost"]["write_bytes_per_1000"] > rare["cost"]["write_bytes_per_1000"]
     assert durable["cost"]["cpu_s_per_1000"] > 0
