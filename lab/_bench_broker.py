@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import pwd
+import re
 import signal
 import subprocess
 import tempfile
@@ -46,8 +47,9 @@ if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
 
 HELP = "measure what a SIGKILLed broker loses, and what saving at every change costs"
-NEW = "autosave_on_changes true\nautosave_interval 1\n"
-SETTINGS = {"autosave_interval 60": "autosave_interval 60\n", "autosave_on_changes 1": NEW}
+#: The cases: a label, and the setting as ``--autosave`` takes it (:func:`autosave_lines`).
+SETTINGS = {"autosave_interval 60": "60s", "autosave_on_changes 1": "changes:1"}
+SHIPPED_CONF = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "mosquitto.conf"
 TOPIC = "city/bench/camera/cam-1/telemetry"
 INGEST_ID = "bench-ingest"
 PAYLOAD = json.dumps({"ts": "2026-01-01T00:00:00Z", "vehicles": 12, "pad": "x" * 160})
@@ -78,8 +80,44 @@ class Crash:
     lost: int
 
 
+def autosave_lines(spec: str) -> str:
+    """Mosquitto's lines for an autosave setting: ``60s`` saves every 60 seconds,
+    ``changes:1`` after every change (a message queued, a subscription, a session)."""
+    seconds = re.fullmatch(r"([1-9][0-9]*)s", spec)
+    if seconds:
+        return f"autosave_interval {seconds[1]}\n"
+    changes = re.fullmatch(r"changes:([1-9][0-9]*)", spec)
+    if changes:
+        return f"autosave_on_changes true\nautosave_interval {changes[1]}\n"
+    raise ValueError(f"not an autosave setting (60s, changes:1): {spec!r}")
+
+
+def autosave_spec(text: str) -> str:
+    """An autosave setting argument, checked: ``60s`` or ``changes:N``."""
+    try:
+        autosave_lines(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+def shipped_autosave(conf: Path = SHIPPED_CONF) -> str:
+    """The shipped broker's autosave setting (deploy/mosquitto/mosquitto.conf), as a spec."""
+    lines = dict(
+        line.split(None, 1)
+        for line in conf.read_text().splitlines()
+        if line.startswith(("autosave_interval ", "autosave_on_changes "))
+    )
+    interval = lines["autosave_interval"].strip()
+    on_changes = lines.get("autosave_on_changes", "false").strip() == "true"
+    return f"changes:{interval}" if on_changes else f"{interval}s"
+
+
 class RestartableBroker(EmbeddedMosquitto):
-    """The demo's broker with one autosave setting, restartable on the same port."""
+    """The demo's broker with one autosave setting (:func:`autosave_lines`), restartable on
+    the same port."""
+
+    setting = ""
 
     def run_with(self, setting: str) -> None:
         user = pwd.getpwuid(os.geteuid()).pw_name
@@ -88,7 +126,7 @@ class RestartableBroker(EmbeddedMosquitto):
         demo = "autosave_interval 5\n"  # the demo broker's own setting, swapped for each case
         assert demo in text, "lab/_embedded.py's autosave line changed"
         conf = self.directory / "mosquitto.conf"
-        conf.write_text(text.replace(demo, SETTINGS[setting]))
+        conf.write_text(text.replace(demo, autosave_lines(setting)))
         binary = mosquitto_binary()
         if binary is None:
             raise EmbeddedError("mosquitto is not installed (apt-get install mosquitto)")
@@ -96,6 +134,7 @@ class RestartableBroker(EmbeddedMosquitto):
             [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         wait_for_port(self.port)
+        self.setting = setting
 
     def sigkill(self) -> None:
         assert self.proc is not None
@@ -109,6 +148,12 @@ class RestartableBroker(EmbeddedMosquitto):
             if line.startswith("write_bytes:"):
                 return int(line.split()[1])
         raise RuntimeError("no write_bytes in /proc/<pid>/io")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the broker process has used so far."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _client(port: int, client_id: str, *, session: bool) -> mqtt.Client:
@@ -199,7 +244,7 @@ def _timed(
     return count / seconds, (broker.written() - before) * 1000 / count
 
 
-def measure(setting: str, messages: int, window: int) -> tuple[list[Case], Crash]:
+def measure(label: str, setting: str, messages: int, window: int) -> tuple[list[Case], Crash]:
     """Both situations and the crash for one autosave setting, on a broker of its own."""
     with tempfile.TemporaryDirectory(prefix="citypulse-bench-broker-") as tmp:
         broker = RestartableBroker(Path(tmp))
@@ -208,11 +253,11 @@ def measure(setting: str, messages: int, window: int) -> tuple[list[Case], Crash
             sub = _Subscriber(broker.port)
             pub = _Publisher(broker.port, window)
             rate, written = _timed(broker, pub, messages, 0)
-            cases = [Case(setting, "online", rate, written)]
+            cases = [Case(label, "online", rate, written)]
             _wait_for(sub, messages)
             sub.close()
             rate, written = _timed(broker, pub, messages, messages)
-            cases.append(Case(setting, "away", rate, written))
+            cases.append(Case(label, "away", rate, written))
             pub.publish(messages, 2 * messages, stop_at=messages // 2)
             acked = list(pub.acked[messages:])  # what the broker took while ingest was away
             broker.sigkill()
@@ -221,7 +266,7 @@ def measure(setting: str, messages: int, window: int) -> tuple[list[Case], Crash
             _wait_for(sub, len(acked), timeout=5)
             stored = sum(1 for p in acked if p in sub.received)
             sub.close()
-            return cases, Crash(setting, len(acked), stored, len(acked) - stored)
+            return cases, Crash(label, len(acked), stored, len(acked) - stored)
         finally:
             broker.stop()
 
@@ -229,9 +274,9 @@ def measure(setting: str, messages: int, window: int) -> tuple[list[Case], Crash
 def run(args: argparse.Namespace, settings: Settings) -> int:
     cases: list[Case] = []
     crashes: list[Crash] = []
-    for setting in SETTINGS:
-        say(f"{setting}: {args.messages} messages online, {args.messages} away, then SIGKILL")
-        more, crash = measure(setting, args.messages, args.window)
+    for label, setting in SETTINGS.items():
+        say(f"{label}: {args.messages} messages online, {args.messages} away, then SIGKILL")
+        more, crash = measure(label, setting, args.messages, args.window)
         cases += more
         crashes.append(crash)
     print(f"{'setting':<24}{'ingest':<8}{'messages/s':>12}{'bytes/1000 msgs':>18}")

@@ -1,8 +1,8 @@
 """What each fault costs, end to end: acknowledged, stored, lost, duplicated, recovery.
 
 A private PostgreSQL and Mosquitto (lab/_embedded.py, with the shipped broker's autosave
-line), ``citypulse ingest`` as real processes, a device publishing QoS 1 at a steady rate;
-each fault on a database of its own:
+setting, or each --autosave given), ``citypulse ingest`` as real processes, a device
+publishing QoS 1 at a steady rate; each fault on a database of its own:
 
 - *dead member*: two workers on the shared subscription, one SIGKILLed mid-stream and
   never restarted; the survivor takes its session over after --takeover-after seconds;
@@ -20,6 +20,13 @@ acknowledged message is stored (the survivor waits --takeover-after first); for 
 outage, from the database's return until then; for a broker SIGKILL, from the broker's
 return until ingest has subscribed again (its reconnection delay); "never" if a message
 was lost (the bench waits 60 to 300 s for it).
+
+For the broker SIGKILLs, what the broker did from the first message until the kill: the
+messages it acknowledged per second (below --rate when it cannot keep up), and per 1,000
+of them the bytes it wrote (``write_bytes`` of /proc/<pid>/io) and its CPU seconds.  Each
+save rewrites the whole persistence file, so with a backlog the cost grows with it; one
+connection gets about one message acknowledged per save, so --devices spreads --rate over
+several connections, as a city's devices are.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from citypulse import Settings, positive_float, positive_int
-from lab._bench_broker import RestartableBroker
+from lab._bench_broker import RestartableBroker, autosave_spec, shipped_autosave
 from lab._ingest_process import IngestProcess
 from lab._say import say
 
@@ -53,7 +60,6 @@ LABELS = {
     "broker-kill": "broker SIGKILL",
     "broker-kill-backlog": "broker SIGKILL, backlog",
 }
-SHIPPED_AUTOSAVE = "autosave_interval 60"
 PER_BATCH = 50  # readings per message in the database outage
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
 
@@ -78,6 +84,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="readings published while the database is away (default 200,000)",
     )
     parser.add_argument(
+        "--devices",
+        type=positive_int,
+        default=1,
+        help="device connections sharing --rate in the broker SIGKILLs (default 1)",
+    )
+    parser.add_argument(
+        "--autosave",
+        type=autosave_spec,
+        action="append",
+        help="the broker's autosave setting, 60s (every 60 s) or changes:N (after N changes); "
+        "repeat to compare (default: the shipped one, deploy/mosquitto/mosquitto.conf)",
+    )
+    parser.add_argument(
         "--takeover-after",
         type=positive_float,
         default=45.0,
@@ -87,14 +106,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One fault's figures."""
+    """One fault's figures; the broker's cost is measured for the broker SIGKILLs only."""
 
     fault: str
+    autosave: str
     acknowledged: int
     stored: int
     lost: int
     duplicated: int
     recovery_s: float
+    cost: Cost | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What the broker did until it was killed."""
+
+    acknowledged_per_s: float
+    write_bytes_per_1000: float
+    cpu_s_per_1000: float
 
 
 def _ingest(db_url: str, mqtt_url: str, client_id: str, *extra: str) -> IngestProcess:
@@ -137,10 +167,12 @@ class _Device:
         start: int,
         rate: float,
         stop: threading.Event | None = None,
+        step: int = 1,
     ) -> None:
-        """Messages ``start``.. in order at ``rate``/s, until ``stop`` is set."""
+        """Messages ``start``, ``start + step``.. in order at ``rate``/s, until ``stop`` is
+        set."""
         began = time.monotonic()
-        for n, i in enumerate(range(start, len(messages))):
+        for n, i in enumerate(range(start, len(messages), step)):
             if stop is not None and stop.is_set():
                 return
             delay = began + n / rate - time.monotonic()
@@ -156,7 +188,7 @@ class _Device:
                     self.acked.add(i)
                 else:
                     self._sent[info.mid] = i
-            self.sent = i + 1
+            self.sent = i + step
 
     def wait(self, count: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -231,13 +263,22 @@ def _settle(db_url: str, fault: str, n: int, acked: set[int], timeout: float) ->
 
 
 def _outcome(
-    db_url: str, fault: str, n: int, acked: set[int], recovery: float, workers: list[IngestProcess]
+    broker: RestartableBroker,
+    db_url: str,
+    fault: str,
+    n: int,
+    acked: set[int],
+    recovery: float,
+    workers: list[IngestProcess],
+    cost: Cost | None = None,
 ) -> Outcome:
     for w in workers:
         w.stop()  # SIGTERM: each writes its last counters
     stored = _stored(db_url, fault, n) & acked
+    lost = len(acked - stored)
+    duplicated = _duplicates(db_url)
     return Outcome(
-        LABELS[fault], len(acked), len(stored), len(acked - stored), _duplicates(db_url), recovery
+        LABELS[fault], broker.setting, len(acked), len(stored), lost, duplicated, recovery, cost
     )
 
 
@@ -260,7 +301,7 @@ def _dead_member(
     device.close()
     _settle(db_url, "dead-member", n, device.acked, args.takeover_after + 300)
     recovery = time.monotonic() - killed
-    return _outcome(db_url, "dead-member", n, device.acked, recovery, workers[1:])
+    return _outcome(broker, db_url, "dead-member", n, device.acked, recovery, workers[1:])
 
 
 def _db_outage(
@@ -287,24 +328,42 @@ def _db_outage(
     _settle(db_url, "db-outage", n, device.acked, 300)
     disconnects = sum("disconnected from the broker" in line for line in worker.log)
     say(f"    ingest lost its broker connection {disconnects} times")
-    return _outcome(db_url, "db-outage", n, device.acked, time.monotonic() - restarted, [worker])
+    return _outcome(
+        broker, db_url, "db-outage", n, device.acked, time.monotonic() - restarted, [worker]
+    )
 
 
 def _kill_mid_stream(
-    broker: RestartableBroker, messages: Sequence[tuple[str, bytes]], rate: float
-) -> tuple[set[int], int]:
-    """Publish at ``rate`` and SIGKILL the broker once half the messages are acknowledged;
-    the messages acknowledged, and the first not yet sent."""
-    device = _Device(broker.port)
+    broker: RestartableBroker, messages: Sequence[tuple[str, bytes]], rate: float, devices: int
+) -> tuple[set[int], int, Cost]:
+    """Publish at ``rate`` over ``devices`` connections, and SIGKILL the broker once half
+    the messages are acknowledged; the messages acknowledged, the first not yet sent (by
+    every connection), and the broker's cost until then."""
+    clients = [_Device(broker.port) for _ in range(devices)]
     stop = threading.Event()
-    sender = threading.Thread(target=device.publish, args=(messages, 0, rate, stop))
-    sender.start()
-    _until(lambda: len(device.acked) >= len(messages) // 2, 120)
+    written, cpu, started = broker.written(), broker.cpu_seconds(), time.monotonic()
+    senders = [
+        threading.Thread(target=d.publish, args=(messages, k, rate / devices, stop, devices))
+        for k, d in enumerate(clients)
+    ]
+    for sender in senders:
+        sender.start()
+    # A broker that saves after every change may take minutes for it: it is measured, and
+    # the timeout only catches one that hangs.
+    half, timeout = len(messages) // 2, 60 + 0.1 * len(messages)
+    _until(lambda: sum(len(d.acked) for d in clients) >= half, timeout)
+    seconds = time.monotonic() - started
+    written, cpu = broker.written() - written, broker.cpu_seconds() - cpu
     broker.sigkill()
     stop.set()
-    sender.join()
-    device.client.loop_stop()
-    return set(device.acked), device.sent
+    for sender in senders:
+        sender.join()
+    for d in clients:
+        d.client.loop_stop()
+    acked: set[int] = set().union(*(d.acked for d in clients))
+    per = 1000 / max(1, len(acked))
+    cost = Cost(len(acked) / seconds, written * per, cpu * per)
+    return acked, min(d.sent for d in clients), cost
 
 
 def _broker_kill(
@@ -313,9 +372,9 @@ def _broker_kill(
     db_url, n = _database(pg, "faults_broker_kill"), args.messages
     messages = _camera(n)
     worker = _ingest(db_url, broker.url, "bench-ingest-crash")
-    acked, resume = _kill_mid_stream(broker, messages, args.rate)
-    say(f"    Mosquitto SIGKILLed after {len(acked):,} acknowledged ({SHIPPED_AUTOSAVE})")
-    broker.run_with(SHIPPED_AUTOSAVE)
+    acked, resume, cost = _kill_mid_stream(broker, messages, args.rate, args.devices)
+    say(f"    Mosquitto SIGKILLed after {len(acked):,} acknowledged ({broker.setting})")
+    broker.run_with(broker.setting)
     restarted = time.monotonic()
     # Mosquitto 2.0.11 does not save shared subscriptions: until ingest has subscribed
     # again, what devices publish is dropped (docs/deploy.md); that is not what this
@@ -328,7 +387,7 @@ def _broker_kill(
     device.close()
     acked |= device.acked
     _settle(db_url, "broker-kill", n, acked, 120)
-    return _outcome(db_url, "broker-kill", n, acked, recovery, [worker])
+    return _outcome(broker, db_url, "broker-kill", n, acked, recovery, [worker], cost)
 
 
 def _broker_kill_backlog(
@@ -338,16 +397,17 @@ def _broker_kill_backlog(
     messages = _camera(n)
     client_id = "bench-ingest-away"
     _ingest(db_url, broker.url, client_id).stop()  # the last member: its session stays
-    acked, _ = _kill_mid_stream(broker, messages, args.rate)
+    acked, _, cost = _kill_mid_stream(broker, messages, args.rate, args.devices)
     say(
         f"    Mosquitto SIGKILLed with {len(acked):,} acknowledged and queued for ingest "
-        f"({SHIPPED_AUTOSAVE})"
+        f"({broker.setting})"
     )
-    broker.run_with(SHIPPED_AUTOSAVE)
+    broker.run_with(broker.setting)
     restarted = time.monotonic()
     worker = _ingest(db_url, broker.url, client_id)
     _settle(db_url, "broker-kill-backlog", n, acked, 60)
-    return _outcome(db_url, "broker-kill-backlog", n, acked, time.monotonic() - restarted, [worker])
+    recovery = time.monotonic() - restarted
+    return _outcome(broker, db_url, "broker-kill-backlog", n, acked, recovery, [worker], cost)
 
 
 def _until(condition: Callable[[], bool], timeout: float) -> None:
@@ -387,26 +447,37 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         say("starting a private PostgreSQL and Mosquitto ...")
         pg = EmbeddedPostgres(Path(tmp) / "pg").start()
         try:
-            for fault in args.fault or FAULTS:
-                say(f"{fault} ...")
-                broker = RestartableBroker(Path(tmp) / fault)
-                broker.directory.mkdir()
-                broker.run_with(SHIPPED_AUTOSAVE)
-                try:
-                    outcomes.append(RUNS[fault](pg, broker, args))
-                finally:
-                    broker.stop()
+            for setting in args.autosave or [shipped_autosave()]:
+                for fault in args.fault or FAULTS:
+                    say(f"{fault}, autosave {setting} ...")
+                    broker = RestartableBroker(Path(tmp) / f"{fault}-{setting}")
+                    broker.directory.mkdir()
+                    broker.run_with(setting)
+                    try:
+                        outcomes.append(RUNS[fault](pg, broker, args))
+                    finally:
+                        broker.stop()
         finally:
             pg.stop()
+    _print(outcomes)
+    return 0
+
+
+def _print(outcomes: list[Outcome]) -> None:
     print(
-        f"{'fault':<25}{'acknowledged':>13}{'stored':>9}{'lost':>7}{'duplicated':>12}"
-        f"{'recovery':>11}"
+        f"{'fault':<25}{'autosave':>11}{'acknowledged':>13}{'stored':>9}{'lost':>7}"
+        f"{'duplicated':>12}{'recovery':>11}{'acked/s':>9}{'MB/1000':>9}{'CPU s/1000':>12}"
     )
     for o in outcomes:
         recovery = f"{o.recovery_s:.1f} s" if not o.lost else "never"
+        cost = (
+            f"{o.cost.acknowledged_per_s:>9,.0f}{o.cost.write_bytes_per_1000 / 1e6:>9,.1f}"
+            f"{o.cost.cpu_s_per_1000:>12.2f}"
+            if o.cost
+            else ""
+        )
         print(
-            f"{o.fault:<25}{o.acknowledged:>13,}{o.stored:>9,}{o.lost:>7,}{o.duplicated:>12,}"
-            f"{recovery:>11}"
+            f"{o.fault:<25}{o.autosave:>11}{o.acknowledged:>13,}{o.stored:>9,}{o.lost:>7,}"
+            f"{o.duplicated:>12,}{recovery:>11}{cost}"
         )
     print(json.dumps([asdict(o) for o in outcomes]))
-    return 0
