@@ -123,6 +123,8 @@ def wrong_values(action: argparse.Action) -> list[tuple[str, str]]:
     name = f"{getattr(t, '__module__', '')}.{getattr(t, '__qualname__', repr(t))}"
     if name == "simulator._cli._speed":
         return [("negative", "-1"), ("not a number", "fast"), ("not finite", "nan")]
+    if name == "lab._bench_broker.autosave_spec":
+        return [("malformed setting", "often"), ("zero", "changes:0"), ("no unit", "60")]
     if t in FREE:
         return []
     raise AssertionError(
