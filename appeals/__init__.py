@@ -39,7 +39,14 @@ if TYPE_CHECKING:
     from appeals._event_store import EventOutcome, EventRecorder, SystemEvent
     from appeals._event_texts import EventFacts, EventTexts
     from appeals._events import parse_event
-    from appeals._facts import format_duration, format_number, format_quantity, format_unit
+    from appeals._facts import (
+        APPEAL_STATUSES,
+        SEVERITIES,
+        format_duration,
+        format_number,
+        format_quantity,
+        format_unit,
+    )
     from appeals._georeport import open311_status, service_request
     from appeals._listener import appeal_writer
     from appeals._requests import (
@@ -76,7 +83,9 @@ else:
     __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "APPEAL_STATUSES",
     "DASHBOARDS",
+    "SEVERITIES",
     "Api",
     "ApiError",
     "AppealDraft",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from appeals._facts import pick
+from appeals._facts import SEVERITIES, pick
 from appeals._texts import AppealText
 from appeals._zones import zone_label
 from citypulse import EventIncidentType
@@ -44,12 +44,6 @@ _UTILITIES = {
     "water": ("нет воды", "no water"),
     "power": ("нет электричества", "no power"),
     "gas": ("нет газа", "no gas"),
-}
-_SEVERITY = {
-    1: ("низкая", "low"),
-    2: ("средняя", "medium"),
-    3: ("высокая", "high"),
-    4: ("критическая", "critical"),
 }
 
 
@@ -121,8 +115,8 @@ class EventTexts:
             parts.append(("устройство " if ru else "device ") + f.device_id)
         parts.append(("сообщение № " if ru else "event ") + f.event_id)
         lines.append(("Источник: " if ru else "Source: ") + ", ".join(parts) + ".")
-        if f.severity in _SEVERITY:
-            level = pick(_SEVERITY[f.severity], "ru" if ru else "en")
+        if f.severity in SEVERITIES:
+            level = pick(SEVERITIES[f.severity], "ru" if ru else "en")
             lines.append(
                 f"Оценка отправителя: {level} ({f.severity} из 4)."
                 if ru

@@ -19,6 +19,23 @@ from citypulse import Device, DeviceKind, Incident
 
 NBSP = "\u00a0"
 
+#: An incident's or event's severity (1 to 4) in words: (Russian, English).
+SEVERITIES = {
+    1: ("низкая", "low"),
+    2: ("средняя", "medium"),
+    3: ("высокая", "high"),
+    4: ("критическая", "critical"),
+}
+#: An appeal's status in words: (Russian, English); the texts, the console and the report.
+APPEAL_STATUSES = {
+    "new": ("новое", "new"),
+    "accepted": ("принято", "accepted"),
+    "in_progress": ("в работе", "in progress"),
+    "resolved": ("решено", "resolved"),
+    "closed": ("закрыто", "closed"),
+    "rejected": ("отклонено", "rejected"),
+}
+
 METRICS = {
     "pm25": ("PM2.5", "PM2.5"),
     "pm10": ("PM10", "PM10"),

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from appeals._facts import METRICS, NBSP, Facts, format_duration, pick
+from appeals._facts import METRICS, NBSP, SEVERITIES, Facts, format_duration, pick
 from citypulse import AIR_LIMITS, Device, DeviceKind, Incident, IncidentType
 
 _PHASES = {
@@ -356,8 +356,6 @@ _AGAINST: Mapping[IncidentType, tuple[str, str]] = {
     IncidentType.AIR_QUALITY_EXCEEDANCE: (" при ПДК ", " against a limit of "),
     IncidentType.CONGESTION: (" при пороге затора ", ", congested below "),
 }
-_SEVERITIES = {1: ("низкая", "low"), 2: ("средняя", "medium"), 3: ("высокая", "high"),
-               4: ("критическая", "critical")}  # fmt: skip
 
 
 class Texts:
@@ -418,7 +416,7 @@ class Texts:
         f = self._facts(incident, device or _NO_DEVICE, locale)
         at, began = incident.last_alarm_at, f.began()
         lasted = format_duration((at - began).total_seconds(), f.locale)
-        severity = pick(_SEVERITIES.get(incident.severity, (str(incident.severity),) * 2), f.locale)
+        severity = pick(SEVERITIES.get(incident.severity, (str(incident.severity),) * 2), f.locale)
         head = f.t("Эскалация в ", "Escalated at ") + f.clock(at, at) + ": "
         what = (
             self._what(incident, f.locale)

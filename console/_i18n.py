@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from appeals import APPEAL_STATUSES
+
 LANGS = ("ru", "en")
 LANG_COOKIE = "cp_lang"
 
@@ -126,12 +128,7 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "sensor": ("датчик", "sensor"),
     "citizen": ("гражданин", "citizen"),
     "system": ("система", "system"),
-    "new": ("новое", "new"),
-    "accepted": ("принято", "accepted"),
-    "in_progress": ("в работе", "in progress"),
-    "resolved": ("решено", "resolved"),
-    "closed": ("закрыто", "closed"),
-    "rejected": ("отклонено", "rejected"),
+    **APPEAL_STATUSES,
     "p1": ("низкий", "low"),
     "p2": ("средний", "medium"),
     "p3": ("высокий", "high"),

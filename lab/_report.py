@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from appeals import Routing, format_number, load_routing
+from appeals import APPEAL_STATUSES, SEVERITIES, Routing, format_number, load_routing
 from citypulse import AIR_LIMITS, LOCALES, MG_PER_M3, Device
 from citypulse.db import READING_TABLES, load_devices
 from citypulse.render import (
@@ -44,13 +44,7 @@ from lab._report_rows import (
     IncidentRow,
     TrafficRow,
 )
-from lab._report_words import (
-    APPEAL_STATUSES,
-    INCIDENT_STATUSES,
-    INCIDENT_TYPES,
-    SEVERITIES,
-    Words,
-)
+from lab._report_words import INCIDENT_STATUSES, INCIDENT_TYPES, Words
 
 #: Pollutants shown, with their display names; limits come from the kernel's table.
 POLLUTANTS = {"pm25": "PM2.5", "pm10": "PM10", "no2": "NO₂"}

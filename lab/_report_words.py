@@ -121,20 +121,6 @@ INCIDENT_STATUSES = {
     "resolved": ("завершён", "resolved"),
     "closed": ("закрыт", "closed"),
 }
-APPEAL_STATUSES = {
-    "new": ("новое", "new"),
-    "accepted": ("принято", "accepted"),
-    "in_progress": ("в работе", "in progress"),
-    "resolved": ("решено", "resolved"),
-    "closed": ("закрыто", "closed"),
-    "rejected": ("отклонено", "rejected"),
-}
-SEVERITIES = {
-    1: ("низкая", "low"),
-    2: ("средняя", "medium"),
-    3: ("высокая", "high"),
-    4: ("критическая", "critical"),
-}
 
 
 def plural_ru(n: int, forms: tuple[str, str, str]) -> str:
