@@ -57,7 +57,7 @@ from console._i18n import LANG_COOKIE, LANGS, words
 from console._live import Live
 from console._map import MAX_MARKERS, city_map
 from console._presence import Presence
-from console._queue import PAGE_SIZE, choices, parse_filters, queue_page
+from console._queue import PAGE_SIZE, Filters, choices, parse_filters, queue_page
 from console._session import COOKIE, LOGIN_COOKIE, Session, SessionCodec
 from console._web import Formats, environment, zone_name
 
@@ -180,6 +180,17 @@ class Console:
             raise Refused(403, "expired")
         return session, form
 
+    async def _browse(self, request: Request) -> tuple[Session, Filters] | Response:
+        """A page's session and the queue's filters from its query; else the redirect to
+        sign in (no valid session) or the refusal (400) that names the bad filter."""
+        session = await self._session(request)
+        if session is None:
+            return RedirectResponse(PREFIX + "/login", 303)
+        try:
+            return session, parse_filters(request.query_params.multi_items(), self._choices)
+        except BadFilter as exc:
+            return self._refusal(request, 400, f"bad_filter:{exc}", session)
+
     # --- sign-in --------------------------------------------------------------------------
 
     async def login_form(self, request: Request, error: str = "", status: int = 200) -> Response:
@@ -243,13 +254,10 @@ class Console:
     # --- the queue and an appeal --------------------------------------------------------
 
     async def queue(self, request: Request) -> Response:
-        session = await self._session(request)
-        if session is None:
-            return RedirectResponse(PREFIX + "/login", 303)
-        try:
-            filters = parse_filters(request.query_params.multi_items(), self._choices)
-        except BadFilter as exc:
-            return self._refusal(request, 400, f"bad_filter:{exc}", session)
+        browsed = await self._browse(request)
+        if isinstance(browsed, Response):
+            return browsed
+        session, filters = browsed
         rows, total = await self._db(lambda conn: queue_page(conn, filters, scope=session.agency))
         return self._page(
             request,
@@ -264,13 +272,10 @@ class Console:
         )
 
     async def map(self, request: Request) -> Response:
-        session = await self._session(request)
-        if session is None:
-            return RedirectResponse(PREFIX + "/login", 303)
-        try:
-            filters = parse_filters(request.query_params.multi_items(), self._choices)
-        except BadFilter as exc:
-            return self._refusal(request, 400, f"bad_filter:{exc}", session)
+        browsed = await self._browse(request)
+        if isinstance(browsed, Response):
+            return browsed
+        session, filters = browsed
         lang = self._lang(request)
         presence = self.presence.snapshot() if self.presence else {}
         view = await self._db(
