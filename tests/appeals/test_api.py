@@ -8,11 +8,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from appeals import AppealWriter, load_routing
 from citypulse import IncidentType
-from citypulse.db import connect, load_devices
-from tests.appeals._db import insert_incident
-from tests.appeals._devices import make_incident
+from citypulse.db import connect
+from tests.appeals._db import sensor_appeals
 from tests.fix_api import API_MAX_BODY, BOOTSTRAP_OPERATOR_KEY, LiveApi
 
 V2 = "/open311/v2"
@@ -27,18 +25,6 @@ def _report(api: LiveApi, client: httpx.Client, **fields: str) -> str:
     body = r.json()
     assert isinstance(body, list)
     return str(body[0]["service_request_id"])
-
-
-def _sensor_appeals(api: LiveApi, *specs: tuple[IncidentType, str]) -> list[int]:
-    writer = AppealWriter(routing=load_routing(), connectors=("webhook",))
-    ids = []
-    with connect(api.db_url) as conn:
-        devices = load_devices(conn)
-        for incident_type, device_id in specs:
-            incident = insert_incident(conn, make_incident(incident_type, device_id))
-            ids.append(writer.open(conn, incident, devices[device_id]))
-        conn.commit()
-    return ids
 
 
 def _error(r: httpx.Response, status: int) -> str:
@@ -136,8 +122,8 @@ def test_idempotency_key_returns_the_first_request(live_api: LiveApi) -> None:
 
 
 def test_filters_and_paging(live_api: LiveApi) -> None:
-    sensor_ids = _sensor_appeals(
-        live_api,
+    sensor_ids = sensor_appeals(
+        live_api.db_url,
         (IncidentType.STUCK_PHASE, "tl-kirova-teatralnaya"),
         (IncidentType.AIR_QUALITY_EXCEEDANCE, "eco-oktyabrsky-1"),
         (IncidentType.PARKING_FULL, "pk-leninsky-1"),
@@ -302,7 +288,9 @@ def test_bad_reports_get_4xx_with_a_message(live_api: LiveApi) -> None:
 def test_operator_actions_need_an_operator_key_and_feed_back_to_the_incident(
     live_api: LiveApi,
 ) -> None:
-    (appeal_id,) = _sensor_appeals(live_api, (IncidentType.STUCK_PHASE, "tl-kirova-teatralnaya"))
+    (appeal_id,) = sensor_appeals(
+        live_api.db_url, (IncidentType.STUCK_PHASE, "tl-kirova-teatralnaya")
+    )
     base = f"/api/v1/appeals/{appeal_id}"
     with live_api.client() as c:
         assert "api_key required" in _error(c.post(f"{base}/accept"), 401)
@@ -373,7 +361,7 @@ FILTERS = [
 
 
 def test_injection_strings_in_every_filter(live_api: LiveApi) -> None:
-    _sensor_appeals(live_api, (IncidentType.STUCK_PHASE, "tl-kirova-teatralnaya"))
+    sensor_appeals(live_api.db_url, (IncidentType.STUCK_PHASE, "tl-kirova-teatralnaya"))
     with live_api.client() as c:
         for name in FILTERS:
             for payload in INJECTIONS:

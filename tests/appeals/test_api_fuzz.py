@@ -14,7 +14,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.core.result import Err
 
 from citypulse import IncidentType
-from tests.appeals.test_api import _sensor_appeals
+from tests.appeals._db import sensor_appeals
 from tests.fix_api import LiveApi
 
 EXAMPLES = 20
@@ -39,8 +39,8 @@ def _has(distribution: str) -> bool:
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_error(live_api: LiveApi) -> None:
     assert not _has("urllib3-future"), STALE_URLLIB3
-    _sensor_appeals(
-        live_api,
+    sensor_appeals(
+        live_api.db_url,
         (IncidentType.STUCK_PHASE, "tl-kirova-teatralnaya"),
         (IncidentType.AIR_QUALITY_EXCEEDANCE, "eco-leninsky-1"),
     )

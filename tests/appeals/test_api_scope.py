@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 
 from citypulse import IncidentType
-from tests.appeals.test_api import V2, _error, _sensor_appeals
+from tests.appeals._db import sensor_appeals
+from tests.appeals.test_api import V2, _error
 from tests.fix_api import LiveApi
 
 PARKING = "МКУ «Городские парковки»"
@@ -41,8 +42,8 @@ def _by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_an_agency_operator_reads_and_acts_only_on_its_agency(live_api: LiveApi) -> None:
-    roads, parking = _sensor_appeals(
-        live_api,
+    roads, parking = sensor_appeals(
+        live_api.db_url,
         (IncidentType.STUCK_PHASE, "tl-kirova-teatralnaya"),
         (IncidentType.PARKING_FULL, "pk-leninsky-1"),
     )
