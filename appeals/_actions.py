@@ -18,7 +18,15 @@ from psycopg.rows import dict_row
 
 from appeals._errors import AppealNotFound, TransitionRefused
 from appeals._routing import Routing
-from appeals._store import COLUMNS, FINAL, add_event, appeal_from_row, enqueue, load_appeal
+from appeals._store import (
+    COLUMNS,
+    FINAL,
+    add_event,
+    appeal_from_row,
+    enqueue,
+    load_appeal,
+    record_update,
+)
 from citypulse import Appeal
 
 _SET_AGENCY = f"""
@@ -88,10 +96,7 @@ def transfer(
         if _ru(routing)
         else f"Transferred: {before} → {agency}. Reason: {reason}"
     )
-    seq = add_event(conn, appeal_id, updated.status.value, note, actor)
-    enqueue(
-        conn, updated, event="updated", seq=seq, connectors=connectors, routing=routing, note=note
-    )
+    record_update(conn, updated, note, actor, connectors=connectors, routing=routing)
     return updated
 
 
@@ -110,10 +115,7 @@ def add_note(
     load_appeal(conn, appeal_id, lock=True)
     row = conn.cursor(row_factory=dict_row).execute(_TOUCH, (appeal_id,)).fetchone()
     updated = _updated(row, appeal_id)
-    seq = add_event(conn, appeal_id, updated.status.value, note, actor)
-    enqueue(
-        conn, updated, event="updated", seq=seq, connectors=connectors, routing=routing, note=note
-    )
+    record_update(conn, updated, note, actor, connectors=connectors, routing=routing)
     return updated
 
 

@@ -33,7 +33,7 @@ from appeals._errors import AppealNotFound, EventConflict
 from appeals._event_texts import EventFacts, EventTexts
 from appeals._requests import report_district
 from appeals._routing import EventSource, Routing
-from appeals._store import AppealDraft, add_event, create_appeal, enqueue, load_appeal
+from appeals._store import AppealDraft, create_appeal, load_appeal, record_update
 from citypulse import AppealSource, EventIncidentType
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
@@ -359,14 +359,12 @@ class EventRecorder:
         if priority > appeal.priority:
             conn.execute(_PRIORITY, (priority, appeal.id))
             note += ". " + self.texts.escalated_note(priority, locale=locale)
-        seq = add_event(conn, appeal.id, appeal.status.value, note, f"system:{event.source}")
-        enqueue(
+        record_update(
             conn,
-            load_appeal(conn, appeal.id),
-            event="updated",
-            seq=seq,
+            load_appeal(conn, appeal.id),  # its new priority; the status is unchanged
+            note,
+            f"system:{event.source}",
             connectors=self.connectors,
             routing=self.routing,
-            note=note,
         )
         return appeal.id

@@ -233,6 +233,23 @@ def enqueue(
     conn.execute(_OUTBOX, (appeal.id, event, key, _jsonable(payload), list(connectors)))
 
 
+def record_update(
+    conn: psycopg.Connection[Any],
+    appeal: Appeal,
+    note: str,
+    actor: str,
+    *,
+    connectors: Sequence[str],
+    routing: Routing,
+) -> None:
+    """A history entry for ``appeal`` as it now is (its status, ``note``, ``actor``) and
+    its ``updated`` outbox rows carrying the note."""
+    seq = add_event(conn, appeal.id, appeal.status.value, note, actor)
+    enqueue(
+        conn, appeal, event="updated", seq=seq, connectors=connectors, routing=routing, note=note
+    )
+
+
 def create_appeal(
     conn: psycopg.Connection[Any],
     draft: AppealDraft,

@@ -36,8 +36,8 @@ from appeals._store import (
     AppealDraft,
     add_event,
     create_appeal,
-    enqueue,
     load_appeal,
+    record_update,
     transition,
 )
 from appeals._texts import Texts
@@ -192,15 +192,13 @@ class AppealWriter:
             return
         conn.execute(_PRIORITY, (priority, appeal_id))
         note = self.texts.escalated_note(incident, priority, device=device, locale=self.locale)
-        seq = add_event(conn, appeal_id, appeal.status.value, note, self.actor)
-        enqueue(
+        record_update(
             conn,
-            load_appeal(conn, appeal_id),
-            event="updated",
-            seq=seq,
+            load_appeal(conn, appeal_id),  # its new priority; the status is unchanged
+            note,
+            self.actor,
             connectors=self.connectors,
             routing=self.routing,
-            note=note,
         )
 
     def resolve(self, conn: psycopg.Connection[Any], incident: Incident, device: Device) -> None:
