@@ -3,12 +3,14 @@ SIGTERM, logs no secret."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -46,12 +48,35 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0
     raise AssertionError("citypulse serve did not become healthy")
 
 
+@contextlib.contextmanager
+def _serving(
+    env: dict[str, str], log_path: Path, *args: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``citypulse serve`` on a free port, healthy, its output in ``log_path``: its URL and
+    process; killed on the way out if still running."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "citypulse.cli", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, proc)
+            yield url, proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 @pytest.mark.slow
 def test_serve_process_answers_and_logs_no_key(db_url: str, tmp_path: Path) -> None:
     with connect(db_url) as conn:
         reporter = add_key(conn, name="edge-1", role="reporter")
         conn.commit()
-    port = free_port()
     env = {
         **os.environ,
         "CITYPULSE_DATABASE_URL": db_url,
@@ -60,46 +85,24 @@ def test_serve_process_answers_and_logs_no_key(db_url: str, tmp_path: Path) -> N
         "CITYPULSE_LOG_LEVEL": "DEBUG",
     }
     log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "citypulse.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--pool-size",
-                "2",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_healthy(url, proc)
-            with httpx.Client(base_url=url, timeout=10.0) as c:
-                rid = _report(c, reporter)
-                # Keys in every place a client might put them, valid or not.
-                c.get("/open311/v2/requests.json", params={"api_key": reporter})
-                c.post("/open311/v2/requests.json", data={"api_key": reporter + "x"})
-                r = c.post(f"/api/v1/appeals/{rid}/accept", headers={"X-Api-Key": OPERATOR_KEY})
-                assert r.status_code == 200, r.text
-                # The console is served beside the API, and a sign-in logs no key either.
-                assert c.get("/console").headers["location"] == "/console/"
-                assert sign_in(c, OPERATOR_KEY).status_code == 303
-                with httpx.Client(base_url=url, timeout=10.0) as stranger:
-                    assert sign_in(stranger, reporter).status_code == 403
-                page = c.get(f"/console/appeals/{rid}")
-                assert page.status_code == 200
-                assert "принято" in page.text
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with _serving(env, log_path, "--pool-size", "2") as (url, proc):
+        with httpx.Client(base_url=url, timeout=10.0) as c:
+            rid = _report(c, reporter)
+            # Keys in every place a client might put them, valid or not.
+            c.get("/open311/v2/requests.json", params={"api_key": reporter})
+            c.post("/open311/v2/requests.json", data={"api_key": reporter + "x"})
+            r = c.post(f"/api/v1/appeals/{rid}/accept", headers={"X-Api-Key": OPERATOR_KEY})
+            assert r.status_code == 200, r.text
+            # The console is served beside the API, and a sign-in logs no key either.
+            assert c.get("/console").headers["location"] == "/console/"
+            assert sign_in(c, OPERATOR_KEY).status_code == 303
+            with httpx.Client(base_url=url, timeout=10.0) as stranger:
+                assert sign_in(stranger, reporter).status_code == 403
+            page = c.get(f"/console/appeals/{rid}")
+            assert page.status_code == 200
+            assert "принято" in page.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
     text = log_path.read_text("utf-8", errors="replace")
     assert "service request" in text  # it did log the requests...
     assert "console sign-in: env-1" in text
@@ -114,35 +117,23 @@ def test_serve_process_answers_and_logs_no_key(db_url: str, tmp_path: Path) -> N
 @pytest.mark.slow
 def test_serve_stops_promptly_with_a_live_page_open(db_url: str, tmp_path: Path) -> None:
     """An open event stream (a console tab) does not hold SIGTERM's shutdown."""
-    port = free_port()
     env = {
         **os.environ,
         "CITYPULSE_DATABASE_URL": db_url,
         "CITYPULSE_API_KEYS": f"operator:{OPERATOR_KEY}",
         "CITYPULSE_SESSION_SECRET": "s" * 40,
     }
-    with (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "citypulse.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_healthy(url, proc)
-            with httpx.Client(base_url=url, timeout=10.0) as c:
-                assert sign_in(c, OPERATOR_KEY).status_code == 303
-                with c.stream("GET", "/console/events") as events:
-                    assert next(events.iter_lines()).startswith("retry:")
-                    started = time.monotonic()
-                    proc.send_signal(signal.SIGTERM)
-                    assert proc.wait(timeout=30) == 0
-                    took = time.monotonic() - started
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with (
+        _serving(env, tmp_path / "serve.log") as (url, proc),
+        httpx.Client(base_url=url, timeout=10.0) as c,
+    ):
+        assert sign_in(c, OPERATOR_KEY).status_code == 303
+        with c.stream("GET", "/console/events") as events:
+            assert next(events.iter_lines()).startswith("retry:")
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+            took = time.monotonic() - started
     assert took < 5.0, f"shutdown took {took:.1f} s with a live page open"
     text = (tmp_path / "serve.log").read_text("utf-8", errors="replace")
     assert "CITYPULSE_SESSION_SECRET is not set" not in text
