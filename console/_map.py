@@ -25,6 +25,8 @@ from citypulse.render import (
     MapPoint,
     crossings_of,
     device_map,
+    device_style,
+    in_kind_order,
     streets_through,
 )
 from console._presence import DeviceStatus
@@ -93,9 +95,9 @@ def city_map(
         .fetchall()
     )
     appeals = [MapAppeal(**r) for r in rows]
-    devices = [d for d in load_devices(conn).values() if d.lat is not None and d.lon is not None]
-    kinds = list(DEVICE_STYLE)
-    devices.sort(key=lambda d: (kinds.index(d.kind.value) if d.kind.value in kinds else 9, d.id))
+    devices = in_kind_order(
+        d for d in load_devices(conn).values() if d.lat is not None and d.lon is not None
+    )
     newest: dict[str, int] = {}
     for a in appeals:
         if a.device_id:
@@ -135,7 +137,7 @@ def _device_point(
     appeal: int | None,
     prefix: str,
 ) -> MapPoint:
-    shape, color, size = DEVICE_STYLE.get(d.kind.value, ("circle", "#64748b", 4.0))
+    shape, color, size = device_style(d.kind.value)
     where = routing.district_name(d.district) if d.district else ""
     title = f"{d.name or d.id} ({t('kind_' + d.kind.value)}{', ' + where if where else ''})"
     title += f" — {d.id}"

@@ -16,6 +16,8 @@ from citypulse.render import (
     MapPoint,
     crossings_of,
     device_map,
+    device_style,
+    in_kind_order,
     streets_through,
 )
 from lab._report_rows import CitizenRow, IncidentRow
@@ -37,9 +39,7 @@ def incident_map(
 ) -> str:
     """The map with every device, a numbered badge per incident by its device and a
     marker per citizen's appeal; ``colors`` are the districts' chart colours."""
-    placed = [d for d in devices.values() if _spot(d)]
-    order = list(DEVICE_STYLE)
-    placed.sort(key=lambda d: (order.index(d.kind.value) if d.kind.value in order else 9, d.id))
+    placed = in_kind_order(d for d in devices.values() if _spot(d))
     points = [_device_point(w, routing, d) for d in placed]
     for a in citizen:
         if a.lat is not None and a.lon is not None:
@@ -79,7 +79,7 @@ def incident_map(
 
 
 def _device_point(w: Words, routing: Routing, d: Device) -> MapPoint:
-    shape, color, size = DEVICE_STYLE.get(d.kind.value, ("circle", "#64748b", 4.0))
+    shape, color, size = device_style(d.kind.value)
     where = routing.district_name(d.district) if d.district else ""
     title = f"{d.name or d.id} ({w.kind(d.kind.value)}{', ' + where if where else ''}) — {d.id}"
     return MapPoint(*_at(d), title, shape, color, size)

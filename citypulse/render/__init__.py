@@ -18,7 +18,16 @@ from citypulse.render._charts import (
     nice_ticks,
 )
 from citypulse.render._layout import Crossing, Street, crossings_of, streets_through
-from citypulse.render._map import DEVICE_STYLE, SHAPES, Area, MapKey, MapPoint, device_map
+from citypulse.render._map import (
+    DEVICE_STYLE,
+    SHAPES,
+    Area,
+    MapKey,
+    MapPoint,
+    device_map,
+    device_style,
+    in_kind_order,
+)
 
 __all__ = [
     "DEVICE_STYLE",
@@ -35,6 +44,8 @@ __all__ = [
     "Threshold",
     "crossings_of",
     "device_map",
+    "device_style",
+    "in_kind_order",
     "legend",
     "line_chart",
     "nice_ticks",

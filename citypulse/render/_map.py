@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from citypulse._records import Device
 from citypulse.render._charts import FONT
 from citypulse.render._layout import (
     Point,
@@ -38,6 +39,7 @@ DEVICE_STYLE = {
     "parking": ("diamond", "#7c3aed", 5.5),
     "camera": ("square", "#2563eb", 3.5),
 }
+_OTHER_DEVICE = ("circle", "#64748b", 4.0)  # a kind this table does not know yet
 _KEY_SHAPES = (*SHAPES, "street", "area", "leader")
 _WORDS = {
     "m": ("м", "m"),
@@ -113,6 +115,24 @@ class MapKey:
     def __post_init__(self) -> None:
         if self.shape not in _KEY_SHAPES:
             raise ValueError(f"unknown legend shape {self.shape!r}")
+
+
+def device_style(kind: str) -> tuple[str, str, float]:
+    """The marker of a device of ``kind``: shape, colour, radius (a grey circle for a kind
+    :data:`DEVICE_STYLE` does not name)."""
+    return DEVICE_STYLE.get(kind, _OTHER_DEVICE)
+
+
+def in_kind_order(devices: Iterable[Device]) -> list[Device]:
+    """``devices`` in :data:`DEVICE_STYLE`'s order of kinds (unknown kinds last), by id
+    within a kind: the order in which their markers keep their places."""
+    kinds = list(DEVICE_STYLE)
+
+    def rank(d: Device) -> tuple[int, str]:
+        kind = d.kind.value
+        return (kinds.index(kind) if kind in kinds else len(kinds), d.id)
+
+    return sorted(devices, key=rank)
 
 
 def device_map(
