@@ -67,6 +67,12 @@ class IngestConfig:
             raise ValueError("drain_quiet must be positive")
 
     @property
+    def group_key(self) -> str:
+        """The shared subscription as the broker keys it: the group's name and the topic
+        root (``citypulse/city``).  Workers of one name but different roots share nothing."""
+        return f"{self.share_group}/{self.topic_root}"
+
+    @property
     def subscriptions(self) -> tuple[str, ...]:
         base = f"{self.topic_root}/+/+/+"
         prefix = f"$share/{self.share_group}/" if self.share_group else ""

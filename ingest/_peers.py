@@ -15,7 +15,12 @@ old, the peers' included.  Times are the database's, one clock for every worker.
 :meth:`Peers.leave` is scaling down: it marks this worker as leaving only while another
 member of its group is alive (under a lock on the group, so that two workers stopped at
 once never both leave and leave the subscription with no member, whose messages the
-broker would drop).
+broker would drop).  A member is alive only while it runs: a worker that stops and keeps
+its session (the last member) marks its row as no longer receiving (``leaving``, set back
+by its next heartbeat) — its last heartbeat is seconds old, but a peer that left the
+group on its word would drop what comes until it returns.  A group is the broker's: the
+share name with the topic root (:attr:`IngestConfig.group_key`); a worker of the same
+name on another root receives none of this worker's messages.
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ WHERE client_id = %(client_id)s AND EXISTS (
 RETURNING client_id
 """
 _GONE = "DELETE FROM ingest_sessions WHERE client_id = %s"
+# Stopped, its session kept: no longer a member that receives (its row stays for a takeover)
+_STOPPED = "UPDATE ingest_sessions SET leaving = true WHERE client_id = %s"
 
 
 class Peers:
@@ -117,9 +124,10 @@ class Peers:
         self._close_connection()
 
     def leave(self) -> bool:
-        """Mark this worker as leaving if another member of its group is alive (its
-        heartbeat fresh within two intervals).  False: the last member, or the database
-        is away; then the session must stay, subscribed, for this worker's return."""
+        """Mark this worker as leaving if another member of its group is alive (running:
+        its heartbeat fresh within two intervals, not stopped nor leaving).  False: the
+        last member, or the database is away; then the session must stay, subscribed, for
+        this worker's return."""
         params = {**self._me, "live": 2 * self._interval}
         try:
             with connect(self._url, connect_timeout=5) as conn, conn.transaction():
@@ -131,11 +139,19 @@ class Peers:
 
     def gone(self) -> None:
         """This worker's session has ended: forget its heartbeat."""
+        self._mark(_GONE, "remove")
+
+    def stopped(self) -> None:
+        """This worker stopped and keeps its session for its return: it is no live peer
+        (a worker stopping now must not leave the group on its word)."""
+        self._mark(_STOPPED, "mark as stopped")
+
+    def _mark(self, sql: str, what: str) -> None:
         try:
             with connect(self._url, connect_timeout=5) as conn:
-                conn.execute(_GONE, (self._me["client_id"],))
+                conn.execute(sql, (self._me["client_id"],))
         except (psycopg.Error, CitypulseError) as exc:
-            log.warning("cannot remove ingest session %s: %s", self._me["client_id"], exc)
+            log.warning("cannot %s ingest session %s: %s", what, self._me["client_id"], exc)
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:

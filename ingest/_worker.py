@@ -423,7 +423,7 @@ class IngestWorker:
                 client_id=cfg.client_id,
                 login=cfg.mqtt.username or "",
                 worker_id=cfg.worker_id,
-                share_group=cfg.share_group,
+                share_group=cfg.group_key,
                 interval=cfg.heartbeat_interval,
                 takeover_after=cfg.takeover_after,
                 drain=self._drain_peer,
@@ -577,8 +577,11 @@ class IngestWorker:
         self._housekeeper.close()
         for sink in self._sinks:
             sink.close()
-        if end_session and self._peers is not None:
-            self._peers.gone()
+        if self._peers is not None:
+            if end_session:
+                self._peers.gone()
+            else:
+                self._peers.stopped()
         log.info(
             "ingest stopped (%s): %s",
             "session ended" if end_session else "session kept",

@@ -37,6 +37,7 @@ from lab._say import say
 HELP = "measure ingest throughput and latency"
 _DEVICES = 1000
 _LATENCY_BATCH_AGE = 0.025  # s; the CLI default (0.1) trades latency for larger batches
+_STALL = 60.0  # s without a stored reading after which a drain phase gives up
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -265,10 +266,26 @@ def _ingest_drain(
     _publish_backlog(url, backlog, n_messages)
     started = time.monotonic()
     with IngestWorker(cfg) as worker:
-        if not worker.wait_total("stored", n_readings, 900, poll=0.005):
-            raise RuntimeError(f"ingest stalled at {worker.counters.totals()}")
+        _wait_stored(worker, n_readings)
         took = time.monotonic() - started
     return n_messages / took, n_readings / took
+
+
+def _wait_stored(worker: Any, n_readings: int) -> None:
+    """Wait until ``worker`` stored ``n_readings``; an error once nothing more is stored
+    for ``_STALL`` s (a lost backlog must not hang the bench)."""
+    stored, since = -1, time.monotonic()
+    while not worker.wait_total("stored", n_readings, 1.0, poll=0.005):
+        totals = worker.counters.totals()
+        if worker.fatal is not None:
+            raise RuntimeError(f"ingest failed ({worker.fatal}) at {totals}")
+        if totals["stored"] > stored:
+            stored, since = totals["stored"], time.monotonic()
+        elif time.monotonic() - since > _STALL:
+            raise RuntimeError(
+                f"ingest stored {stored:,} of {n_readings:,} readings and nothing more for "
+                f"{_STALL:g} s: the backlog was lost or the worker is stuck ({totals})"
+            )
 
 
 def _naive(db_url: str, url: MqttUrl, n: int, seconds: float) -> float:
@@ -368,7 +385,8 @@ def _latency(
                 if not publisher.is_alive() or time.monotonic() > give_up:
                     raise RuntimeError("the latency publisher failed") from None
         publisher.join(30)
-        worker.wait_total("received", n, 120, poll=0.01)
+        if not worker.wait_total("received", n, 120, poll=0.01):
+            raise RuntimeError(f"ingest received only {worker.counters.totals()} of {n:,}")
         time.sleep(0.3)
         lags = list(worker.counters.lag_ms)
     return {
