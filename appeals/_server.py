@@ -5,7 +5,10 @@ delivery worker, say) in its own thread; when the server stops, the services are
 to stop and joined.  A background service is anything with a
 ``run(stop: threading.Event)`` that returns soon after ``stop`` is set; one that is a
 context manager (opens a pool, say) is entered before it runs and exited after it
-stopped; its thread is named after its ``name`` or ``worker_id``.
+stopped; its thread is named after its ``name`` or ``worker_id``.  What belongs on the
+server's own event loop runs in the app's ASGI lifespan (uvicorn's is on): a Starlette app
+without one has an empty lifespan, and an app whose startup fails does not serve
+(:class:`ServerStartError`).
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def uvicorn_server(app: Starlette, *, host: str, port: int) -> uvicorn.Server:
         port=port,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on",
         server_header=False,
         timeout_keep_alive=5,
         limit_concurrency=500,
@@ -134,8 +137,11 @@ def _serve(
     # a quiet one lets shutdown finish (join the services, close the pool) and exit 0.
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: None) if main else None
+    server = uvicorn_server(app, host=host, port=port)
     try:
-        uvicorn_server(app, host=host, port=port).run()
+        server.run()
+        if not server.started:  # the app's lifespan startup failed (uvicorn logged why)
+            raise ServerStartError(host, port)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
