@@ -8,7 +8,7 @@ context manager (opens a pool, say) is entered before it runs and exited after i
 stopped; its thread is named after its ``name`` or ``worker_id``.  What belongs on the
 server's own event loop runs in the app's ASGI lifespan (uvicorn's is on): a Starlette app
 without one has an empty lifespan, and an app whose startup fails does not serve
-(:class:`ServerStartError`).
+(uvicorn logs why and exits 3; in a thread, :class:`ServerStartError`).
 """
 
 from __future__ import annotations
@@ -137,11 +137,8 @@ def _serve(
     # a quiet one lets shutdown finish (join the services, close the pool) and exit 0.
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: None) if main else None
-    server = uvicorn_server(app, host=host, port=port)
     try:
-        server.run()
-        if not server.started:  # the app's lifespan startup failed (uvicorn logged why)
-            raise ServerStartError(host, port)
+        uvicorn_server(app, host=host, port=port).run()
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -174,6 +171,13 @@ def _supervised(service: BackgroundService, stop: threading.Event) -> None:
         log.exception("background service %s crashed", _name(service))
 
 
+def _run_quietly(server: uvicorn.Server) -> None:
+    # uvicorn exits (1: the port is taken, 3: the app's startup failed) after logging why;
+    # in a thread that is ServerStartError for serve_in_thread's caller, not an exit.
+    with contextlib.suppress(SystemExit):
+        server.run()
+
+
 @contextlib.contextmanager
 def serve_in_thread(
     app: Starlette,
@@ -185,7 +189,7 @@ def serve_in_thread(
     """Serve ``app`` (and ``services``) in threads (tests, embedding); yield its base URL;
     stop everything on exit."""
     server = uvicorn_server(app, host=host, port=port)
-    thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
+    thread = threading.Thread(target=_run_quietly, args=(server,), name=f"api-{port}", daemon=True)
     thread.start()
     deadline = threading.Event()
     for _ in range(200):
