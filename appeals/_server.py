@@ -5,7 +5,10 @@ delivery worker, say) in its own thread; when the server stops, the services are
 to stop and joined.  A background service is anything with a
 ``run(stop: threading.Event)`` that returns soon after ``stop`` is set; one that is a
 context manager (opens a pool, say) is entered before it runs and exited after it
-stopped; its thread is named after its ``name`` or ``worker_id``.
+stopped; its thread is named after its ``name`` or ``worker_id``.  What belongs on the
+server's own event loop runs in the app's ASGI lifespan (uvicorn's is on): a Starlette app
+without one has an empty lifespan, and an app whose startup fails does not serve
+(uvicorn logs why and exits 3; in a thread, :class:`ServerStartError`).
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def uvicorn_server(app: Starlette, *, host: str, port: int) -> uvicorn.Server:
         port=port,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on",
         server_header=False,
         timeout_keep_alive=5,
         limit_concurrency=500,
@@ -168,6 +171,13 @@ def _supervised(service: BackgroundService, stop: threading.Event) -> None:
         log.exception("background service %s crashed", _name(service))
 
 
+def _run_quietly(server: uvicorn.Server) -> None:
+    # uvicorn exits (1: the port is taken, 3: the app's startup failed) after logging why;
+    # in a thread that is ServerStartError for serve_in_thread's caller, not an exit.
+    with contextlib.suppress(SystemExit):
+        server.run()
+
+
 @contextlib.contextmanager
 def serve_in_thread(
     app: Starlette,
@@ -179,7 +189,7 @@ def serve_in_thread(
     """Serve ``app`` (and ``services``) in threads (tests, embedding); yield its base URL;
     stop everything on exit."""
     server = uvicorn_server(app, host=host, port=port)
-    thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
+    thread = threading.Thread(target=_run_quietly, args=(server,), name=f"api-{port}", daemon=True)
     thread.start()
     deadline = threading.Event()
     for _ in range(200):

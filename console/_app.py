@@ -19,9 +19,10 @@ appeals answer 404, as if absent.  Pages are sent with a strict Content-Security
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -385,6 +386,20 @@ class Console:
 
     def app(self) -> Starlette:
         return _application(self)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """The console's part of the served app's ASGI lifespan: devices' state is read in
+        a task of the server's event loop (``app.state.presence_task``) while it serves.
+        Starlette runs only the outermost app's lifespan, so whoever mounts :meth:`app`
+        passes this one on (see ``console.application``); without a lifespan (an app
+        built without a server) the console shows devices' state as stored."""
+        if self.presence is None:
+            yield
+            return
+        async with self.presence.running() as task:
+            app.state.presence_task = task
+            yield
 
 
 def _appeal_id(request: Request) -> int:

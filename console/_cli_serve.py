@@ -1,7 +1,7 @@
 """Serve the governance center's API (Open311 GeoReport v2 under /open311/v2/, operators'
 actions under /api/v1/, OpenAPI at /openapi.json, /health) and the operators' console
 (/console/), and run the background services (outbox delivery, the console's live
-updates) in the same process.
+updates) in the same process; devices' state is read on the server's own event loop.
 
 Settings: CITYPULSE_DATABASE_URL, CITYPULSE_ROUTING_FILE (default: the shipped
 routing.default.yaml), CITYPULSE_CONNECTORS (outbox rows per connector),
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
         app = application(api, console)
         services = [] if args.no_background else list(background_services(settings, pool))
-        services += [live, presence]
+        services.append(live)  # presence runs on the server's loop: console.lifespan
         log.info(
             "serving on %s:%s (%d services, connectors: %s)",
             args.host,

@@ -1,10 +1,11 @@
 """Devices' online state, live from the broker's retained status topics.
 
-A :class:`Presence` is a background service of ``citypulse serve``: an asyncio loop of
-its own (aiomqtt, one named task in a ``TaskGroup``) subscribes to
-``{root}/+/+/+/status`` with a read-only login and keeps device -> :class:`DeviceStatus`
-in memory.  The broker replays every retained status at subscription, so the map is
-whole as soon as it connects; a device's last will arrives on the same topic.  When the
+A :class:`Presence` runs on the event loop of the server that serves the console: the
+console's ASGI lifespan starts it as one named asyncio task (:meth:`Presence.running`)
+and cancels it at shutdown.  The task (aiomqtt) subscribes to ``{root}/+/+/+/status``
+with a read-only login and keeps device -> :class:`DeviceStatus` in memory.  The broker
+replays every retained status at subscription, so the map is whole as soon as it
+connects; a device's last will arrives on the same topic.  When the
 broker is unreachable it retries with a jittered, capped backoff and the console shows
 what it last knew (or "unknown").
 """
@@ -12,11 +13,13 @@ what it last knew (or "unknown").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
 import ssl
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -89,16 +92,18 @@ class Presence:
 
     # --- the service ------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
-        """Subscribe until ``stop`` (an event loop of this thread's own)."""
-        asyncio.run(self._main(stop))
-
-    async def _main(self, stop: threading.Event) -> None:
-        async with asyncio.TaskGroup() as group:
-            task = group.create_task(self._subscribe_forever(), name=self.name)
-            while not stop.is_set():
-                await asyncio.sleep(0.2)
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[asyncio.Task[None]]:
+        """Subscribe in a task of the running event loop while inside; cancel it (and wait
+        for it to end) on the way out."""
+        task = asyncio.get_running_loop().create_task(self._subscribe_forever(), name=self.name)
+        task.add_done_callback(_report_crash)
+        try:
+            yield task
+        finally:
             task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self.connected.clear()
 
     async def _subscribe_forever(self) -> None:
         delay = self.retry_min_s
@@ -143,3 +148,8 @@ class Presence:
                     log.info("console: ignored a malformed status of device %s", device)
                     continue
                 self._states[device] = status
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("console: devices' status reader stopped", exc_info=exc)

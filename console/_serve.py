@@ -31,7 +31,8 @@ def session_codec(settings: Settings, *, max_age_s: int = 8 * 3600) -> SessionCo
 
 
 def application(api: Starlette, console: Console) -> Starlette:
-    """The API with the console mounted at ``/console`` (and ``/console`` -> ``/console/``)."""
+    """The API with the console mounted at ``/console`` (and ``/console`` -> ``/console/``),
+    and the console's lifespan (devices' state read on the server's loop)."""
 
     async def to_console(request: object) -> Response:
         return RedirectResponse(PREFIX + "/", 308)
@@ -41,5 +42,6 @@ def application(api: Starlette, console: Console) -> Starlette:
             Route(PREFIX, to_console, methods=["GET"]),
             Mount(PREFIX, app=console.app()),
             Mount("/", app=api),
-        ]
+        ],
+        lifespan=console.lifespan,
     )

@@ -46,7 +46,7 @@ def serve_demo(
             pool=pool, routing=routing, keys=keys, codec=codec, live=live, presence=presence
         )
         app = application(api, console)
-        with serve_in_thread(app, port=port, services=[live, presence]) as base:
+        with serve_in_thread(app, port=port, services=[live]) as base:
             yield base
     finally:
         pool.close(timeout=5.0)

@@ -1,6 +1,7 @@
 """The console on a real HTTP server (uvicorn in a thread, a free port) beside the API,
 over a fresh migrated database with the preset city's devices and one key per role;
-the live-updates service runs too."""
+the live-updates service runs too, and the console's lifespan (devices' state) on the
+server's loop."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from appeals import Api, KeyStore, add_key, load_routing, open_pool, serve_in_thread
 from citypulse.db import connect, upsert_devices
@@ -32,6 +34,7 @@ class LiveConsole:
     operator_key: str
     parking_key: str  # an operator limited to the parking agency
     admin_key: str
+    app: Starlette  # what the server serves (its state: the console's lifespan's)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10.0)
@@ -89,11 +92,8 @@ def live_console(db_url: str, console_presence: Presence | None) -> Iterator[Liv
             presence=console_presence,
         )
         app = application(api, console)
-        services: list[Live | Presence] = [live]
-        if console_presence is not None:
-            services.append(console_presence)
-        with serve_in_thread(app, port=free_port(), services=services) as url:
+        with serve_in_thread(app, port=free_port(), services=[live]) as url:
             assert live.listening.wait(10), "the live-updates service did not LISTEN"
-            yield LiveConsole(url, db_url, reporter, operator, parking, admin)
+            yield LiveConsole(url, db_url, reporter, operator, parking, admin, app)
     finally:
         pool.close(timeout=5.0)

@@ -4,6 +4,8 @@ the broker is unreachable."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import Iterator
@@ -43,16 +45,25 @@ def _wait(condition: object, timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def running(mqtt_broker: Broker, topic_root: str) -> Iterator[Presence]:
+    """The subscriber on an event loop of a thread here (the server's, in the console)."""
     presence = Presence(mqtt=mqtt_broker.mqtt, client_id="", topic_root=topic_root)
-    stop = threading.Event()
-    thread = threading.Thread(target=presence.run, args=(stop,), daemon=True)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        async with presence.running():
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
     try:
         yield presence
     finally:
-        stop.set()
+        loop.call_soon_threadsafe(stop.set)
         thread.join(10)
     assert not thread.is_alive()
+    loop.close()
+    assert not presence.connected.is_set()
 
 
 def test_status_payloads_parse_at_the_edge() -> None:
@@ -93,6 +104,21 @@ class TestAppealPage:
             '{"online": false, "time": "2026-11-23T05:20:00Z"}',
         )
         return Presence(mqtt=mqtt_broker.mqtt, client_id="", topic_root=topic_root)
+
+    def test_runs_as_a_task_of_the_servers_loop(
+        self, live_console: LiveConsole, console_presence: Presence
+    ) -> None:
+        assert console_presence.connected.wait(10)
+        task = live_console.app.state.presence_task
+        assert isinstance(task, asyncio.Task)
+        assert task.get_name() == "console-presence"
+        assert not task.done()
+        # The loop the task belongs to is the one uvicorn serves on (serve_in_thread's
+        # thread, api-<port>); no thread of its own reads the broker.
+        on = concurrent.futures.Future[str]()
+        task.get_loop().call_soon_threadsafe(lambda: on.set_result(threading.current_thread().name))
+        assert on.result(5) == f"api-{live_console.url.rsplit(':', 1)[1]}"
+        assert "console-presence" not in {t.name for t in threading.enumerate()}
 
     def test_shows_the_brokers_state(
         self, live_console: LiveConsole, console_presence: Presence

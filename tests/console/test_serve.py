@@ -15,8 +15,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
-from appeals import Api, KeyStore, add_key, load_routing, open_pool, serve_in_thread
+from appeals import (
+    Api,
+    KeyStore,
+    ServerStartError,
+    add_key,
+    load_routing,
+    open_pool,
+    serve,
+    serve_in_thread,
+)
 from citypulse import ConfigError, Settings
 from citypulse.db import connect
 from tests._procs import free_port
@@ -227,3 +237,25 @@ def test_api_works_as_a_login_with_only_the_citypulse_api_role(db_url: str) -> N
             assert c.get("/health").status_code == 200
     finally:
         pool.close()
+
+
+class _BrokenLifespan:
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    async def __aenter__(self) -> None:
+        raise RuntimeError("startup failed")
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def test_an_app_whose_lifespan_startup_fails_does_not_serve() -> None:
+    """uvicorn's lifespan is on: a failed startup is an error (exit 3), not a quiet exit 0."""
+
+    app = Starlette(lifespan=_BrokenLifespan)
+    with pytest.raises(SystemExit) as exited:
+        serve(app, host="127.0.0.1", port=free_port())
+    assert exited.value.code == 3
+    with pytest.raises(ServerStartError), serve_in_thread(app, port=free_port()):
+        pass
