@@ -5,7 +5,9 @@ DATA_DIR holds CATEGORY/FILE.csv files (columns timestamp,value) and windows.jso
 through a fresh detector; with --out the scores are written to OUT/CATEGORY/FILE.csv as
 timestamp,value,anomaly_score on exactly the input rows.  Reported: the normalised NAB
 score (null detector 0, perfect 100) for the standard, reward_low_FP_rate and
-reward_low_FN_rate profiles, each with one threshold optimised over the whole corpus.
+reward_low_FN_rate profiles, each with one threshold optimised over the whole corpus,
+and beside it the leave-one-category-out score: each category (a subfolder of DATA_DIR)
+scored at the threshold optimised on the other categories, normalised once over all.
 --quick scores every fourth file only (the figures are then not comparable to NAB's).
 """
 
@@ -16,14 +18,21 @@ import csv
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from citypulse import Settings, non_negative_int
 from detectors._errors import DetectorConfigError, EvaluationDataError
 from detectors._presets import NAB_PRESETS, nab_detector
-from lab._nab_score import PROFILES, LabelledFile, ProfileResult, score_corpus
+from lab._nab_score import (
+    PROFILES,
+    LabelledFile,
+    ProfileResult,
+    category,
+    score_corpus,
+    score_loco,
+)
 
 HELP = "score detectors on NAB-format data"
 
@@ -149,6 +158,11 @@ def evaluate(
     elapsed = time.perf_counter() - started
     rows = sum(len(df.rows) for df in data)
     results = [score_corpus(labelled, scores, p) for p in PROFILES]
+    if len({category(f) for f in labelled}) > 1:
+        results = [
+            replace(r, loco=score_loco(labelled, scores, p))
+            for r, p in zip(results, PROFILES, strict=True)
+        ]
     meta: dict[str, object] = {
         "detector": preset,
         "seed": seed,
@@ -187,6 +201,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 "fp": r.counts.fp,
                 "fn": r.counts.fn,
                 "tn": r.counts.tn,
+                "leave_one_category_out": None
+                if r.loco is None
+                else {
+                    "score": round(r.loco.normalised, 2),
+                    "thresholds": dict(r.loco.thresholds),
+                    "raw": r.loco.raw,
+                },
             }
             for r in results
         }
@@ -204,4 +225,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             f"{r.profile:<20} {r.normalised:7.1f} {r.threshold:10.4f} "
             f"{r.counts.tp:8d} {r.counts.fp:8d}"
         )
+    for r in results:
+        if r.loco is not None:
+            chosen = ", ".join(f"{c} {t:.4f}" for c, t in r.loco.thresholds.items())
+            print(
+                f"{r.profile:<20} {r.loco.normalised:7.1f} leave-one-category-out "
+                f"(threshold from the other categories: {chosen})"
+            )
     return 0

@@ -10,6 +10,9 @@
   score; ties go to the higher threshold.
 * Scores are normalised to 100 × (S - S_null) / (S_perfect - S_null), where the null
   detector reports a constant 0.5 and S_perfect is one ``tpWeight`` per label window.
+* Leave one category out (not part of NAB): each category (the folder of a file's name)
+  is scored at the threshold optimised on the other categories' files; the raw scores
+  of all files are added and normalised once with the whole corpus's null and perfect.
 """
 
 from __future__ import annotations
@@ -56,6 +59,21 @@ class Counts:
 
 
 @dataclass(frozen=True, slots=True)
+class LocoResult:
+    """The leave-one-category-out result for one profile."""
+
+    profile: str
+    thresholds: Mapping[str, float]
+    raw: float
+    null: float
+    perfect: float
+
+    @property
+    def normalised(self) -> float:
+        return 100.0 * (self.raw - self.null) / (self.perfect - self.null)
+
+
+@dataclass(frozen=True, slots=True)
 class ProfileResult:
     """The corpus result for one profile."""
 
@@ -66,6 +84,7 @@ class ProfileResult:
     perfect: float
     counts: Counts
     per_file: Mapping[str, float] = field(default_factory=dict)
+    loco: LocoResult | None = None
 
     @property
     def normalised(self) -> float:
@@ -195,10 +214,7 @@ def score_corpus(
 ) -> ProfileResult:
     """Optimise the threshold, score every file, and normalise against null and perfect."""
     threshold, _ = best_threshold(files, scores, profile)
-    null_scores = {f.name: [0.5] * f.n_rows for f in files}
-    null_t, _ = best_threshold(files, null_scores, profile)
     raw = 0.0
-    null = 0.0
     per_file: dict[str, float] = {}
     tp = tn = fp = fn = 0
     for f in files:
@@ -206,8 +222,7 @@ def score_corpus(
         per_file[f.name] = s
         raw += s
         tp, tn, fp, fn = tp + c.tp, tn + c.tn, fp + c.fp, fn + c.fn
-        null += score_file(f, null_scores[f.name], profile, null_t)[0]
-    perfect = profile.tp_weight * sum(len(f.windows) for f in files)
+    null, perfect = _anchors(files, profile)
     return ProfileResult(
         profile=profile.name,
         threshold=threshold,
@@ -217,3 +232,37 @@ def score_corpus(
         counts=Counts(tp, tn, fp, fn),
         per_file=per_file,
     )
+
+
+def _anchors(files: Sequence[LabelledFile], profile: Profile) -> tuple[float, float]:
+    """The corpus's null (constant 0.5 at its best threshold) and perfect raw scores."""
+    null_scores = {f.name: [0.5] * f.n_rows for f in files}
+    null_t, _ = best_threshold(files, null_scores, profile)
+    null = sum(score_file(f, null_scores[f.name], profile, null_t)[0] for f in files)
+    return null, profile.tp_weight * sum(len(f.windows) for f in files)
+
+
+def category(f: LabelledFile) -> str:
+    """A file's category: the folder of its name (``realKnownCause/x.csv``)."""
+    return f.name.split("/", 1)[0] if "/" in f.name else ""
+
+
+def score_loco(
+    files: Sequence[LabelledFile], scores: Mapping[str, Sequence[float]], profile: Profile
+) -> LocoResult:
+    """Score each category at the threshold optimised on the other categories' files."""
+    names = sorted({category(f) for f in files})
+    if len(names) < 2:
+        raise ValueError("leave-one-category-out needs at least two categories")
+    thresholds: dict[str, float] = {}
+    raw = 0.0
+    for name in names:
+        others = [f for f in files if category(f) != name]
+        thresholds[name], _ = best_threshold(others, scores, profile)
+        raw += sum(
+            score_file(f, scores[f.name], profile, thresholds[name])[0]
+            for f in files
+            if category(f) == name
+        )
+    null, perfect = _anchors(files, profile)
+    return LocoResult(profile.name, thresholds, raw, null, perfect)

@@ -96,6 +96,25 @@ def test_human_summary_names_every_profile(
     text = capsys.readouterr().out
     for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
         assert profile in text
+    loco = [line for line in text.splitlines() if "leave-one-category-out" in line]
+    assert [line.split()[0] for line in loco] == [
+        "standard",
+        "reward_low_FP_rate",
+        "reward_low_FN_rate",
+    ]
+    assert all("cat " in line and "other " in line for line in loco)
+
+
+def test_json_carries_the_leave_one_category_out_score(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_corpus(tmp_path)
+    assert main(["eval", "nab", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    for profile in doc["profiles"].values():
+        loco = profile["leave_one_category_out"]
+        assert set(loco["thresholds"]) == {"cat", "other"}
+        assert isinstance(loco["score"], float)
 
 
 def test_bench_quick_reports_both_rates(capsys: pytest.CaptureFixture[str]) -> None:
