@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import (
+    ConfigError,
     Settings,
     iso_time,
     non_negative_float,
@@ -130,6 +131,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seeds", type=seed_list, default=(1, 2, 3), help="seeds of --sweep (1,2,3)"
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE.svg",
+        help="with --sweep: also draw recall against severity per fault type as SVG",
     )
 
 
@@ -564,6 +571,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         from lab._eval_sweep import run_cli
 
         return run_cli(args)
+    if args.plot is not None:
+        raise ConfigError("--plot", "draws the detection curve: only with --sweep")
     days = 1.0 if args.quick else args.days
     warmup = min(args.warmup_days, 0.5) if args.quick else args.warmup_days
     start: datetime = args.start

@@ -7,7 +7,8 @@ false incidents per 1,000 device-days and the median delay, the runs of all seed
 pooled.  A false incident is one that starts in the scored period and that no injected
 fault explains (the complement of precision); per fault type, the incidents counted
 are those of the types that find it (``ACCEPT``).  The fault-free run has only false
-incidents.  A benchmark (tens of minutes at the default week), not a check.
+incidents.  ``--plot FILE.svg`` also draws recall against severity, one line per fault
+type and one overall.  A benchmark (tens of minutes at the default week), not a check.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import ConfigError
+from citypulse.render import PALETTE, XYSeries, xy_chart
 from lab._eval_scenario import ACCEPT, IMMEDIATE, Score, run_scenario
 from lab._say import say
 
@@ -195,6 +197,29 @@ def print_sweep(curve: dict[str, Any]) -> None:
     )
 
 
+def plot_curve(curve: dict[str, Any], path: Path) -> None:
+    """Write recall against severity as an SVG: one line per fault type, and overall."""
+    rows = sorted((float(k), v) for k, v in curve["severities"].items())
+    kinds = sorted({k for _, row in rows for k in row["by_fault_type"]})
+    series = [
+        XYSeries(
+            kind,
+            [
+                (sev, row["by_fault_type"].get(kind, {}).get("recall", float("nan")))
+                for sev, row in rows
+            ],
+            color=PALETTE[n % len(PALETTE)],
+        )
+        for n, kind in enumerate(kinds)
+    ]
+    series.append(XYSeries("overall", [(sev, row["recall"]) for sev, row in rows], "#111827", 3.0))
+    svg = xy_chart(series, x_label="fault severity", y_label="recall", y_range=(0.0, 1.0))
+    try:
+        path.write_text(svg + "\n")
+    except OSError as exc:
+        raise ConfigError("--plot", f"cannot write {path}: {exc.strerror}") from exc
+
+
 def run_cli(args: argparse.Namespace) -> int:
     """``citypulse eval scenario --sweep``."""
     if args.use_database or args.mqtt or args.multivariate != "none" or args.truth:
@@ -203,6 +228,9 @@ def run_cli(args: argparse.Namespace) -> int:
             "runs many scenarios on private databases: not with --use-database, "
             "--mqtt, --multivariate or --truth",
         )
+    if args.plot is not None and not args.plot.parent.is_dir():
+        # checked before the sweep: the picture is drawn only after tens of minutes
+        raise ConfigError("--plot", f"no such directory: {args.plot.parent}")
     with tempfile.TemporaryDirectory(prefix="citypulse-sweep-") as tmp:
         Path(tmp).chmod(0o755)  # the server may run as an unprivileged user
         curve = run_sweep(
@@ -217,4 +245,6 @@ def run_cli(args: argparse.Namespace) -> int:
         print(json.dumps(curve, indent=2, default=str))
     else:
         print_sweep(curve)
+    if args.plot is not None:
+        plot_curve(curve, args.plot)
     return 0

@@ -13,9 +13,11 @@ from citypulse.render._charts import (
     Chart,
     Series,
     Threshold,
+    XYSeries,
     legend,
     line_chart,
     nice_ticks,
+    xy_chart,
 )
 from citypulse.render._layout import Crossing, Street, crossings_of, streets_through
 from citypulse.render._map import (
@@ -42,6 +44,7 @@ __all__ = [
     "Series",
     "Street",
     "Threshold",
+    "XYSeries",
     "crossings_of",
     "device_map",
     "device_style",
@@ -50,4 +53,5 @@ __all__ = [
     "line_chart",
     "nice_ticks",
     "streets_through",
+    "xy_chart",
 ]

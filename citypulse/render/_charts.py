@@ -1,4 +1,5 @@
-"""Inline SVG time-series charts, for the report and the pages that show readings.
+"""Inline SVG charts: time series for the report and the pages that show readings, and
+a plain x-y chart (:func:`xy_chart`) for figures against a number, such as a curve.
 
 Plain strings, no dependencies and no JavaScript; hovering a point shows its ``<title>``.
 """
@@ -218,3 +219,90 @@ def legend(series: Sequence[Series | Threshold]) -> str:
             f"</i>{escape(name)}</span>"
         )
     return f'<div class="legend">{"".join(items)}</div>'
+
+
+@dataclass(frozen=True, slots=True)
+class XYSeries:
+    """One line of an x-y chart: ``points`` in x order; a NaN value breaks the line."""
+
+    name: str
+    points: Sequence[tuple[float, float]]
+    color: str = PALETTE[0]
+    width: float = 1.8
+
+
+def xy_chart(
+    series: Sequence[XYSeries],
+    *,
+    x_label: str,
+    y_label: str,
+    y_range: tuple[float, float] | None = None,
+    width: int = 720,
+    height: int = 360,
+) -> str:
+    """A standalone SVG line chart of ``series`` against a numeric x, with its legend
+    (the series' names, in order) inside the picture, right of the plot."""
+    xs = [x for s in series for x, _ in s.points]
+    ys = [v for s in series for _, v in s.points if not math.isnan(v)]
+    x_ticks = nice_ticks(min(xs, default=0.0), max(xs, default=1.0))
+    low, high = y_range or (min(ys, default=0.0), max(ys, default=1.0))
+    y_ticks = nice_ticks(low, high)
+    top, right, bottom, left = 14, width - 190, height - 40, 56
+    x0, x1, y0, y1 = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
+
+    def px(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * (right - left)
+
+    def py(v: float) -> float:
+        return bottom - (v - y0) / (y1 - y0) * (bottom - top)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'class="chart" role="img" aria-label="{escape(y_label)}" {FONT} font-size="11">'
+    ]
+    for v in y_ticks:
+        out.append(
+            f'<line x1="{left}" x2="{right}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="#e5e7eb"/>'
+            f'<text x="{left - 6}" y="{py(v) + 4:.1f}" text-anchor="end" '
+            f'fill="#6b7280">{_fmt(v)}</text>'
+        )
+    for x in x_ticks:
+        out.append(
+            f'<line x1="{px(x):.1f}" x2="{px(x):.1f}" y1="{top}" y2="{bottom}" stroke="#f1f5f9"/>'
+            f'<text x="{px(x):.1f}" y="{bottom + 16}" text-anchor="middle" '
+            f'fill="#6b7280">{_fmt(x)}</text>'
+        )
+    mid = (top + bottom) / 2
+    out.append(
+        f'<text x="{(left + right) / 2:.0f}" y="{height - 6}" text-anchor="middle" '
+        f'fill="#6b7280">{escape(x_label)}</text>'
+        f'<text x="12" y="{mid:.0f}" fill="#6b7280" text-anchor="middle" '
+        f'transform="rotate(-90 12 {mid:.0f})">{escape(y_label)}</text>'
+    )
+    for n, s in enumerate(series):
+        segments: list[list[str]] = [[]]
+        for x, v in s.points:
+            if math.isnan(v):
+                segments.append([])
+            else:
+                segments[-1].append(f"{px(x):.1f},{py(v):.1f}")
+        for seg in segments:
+            if seg:
+                out.append(
+                    f'<polyline points="{" ".join(seg)}" fill="none" stroke="{s.color}" '
+                    f'stroke-width="{s.width}" stroke-linejoin="round">'
+                    f"<title>{escape(s.name)}</title></polyline>"
+                )
+                out.extend(
+                    f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="2.4" '
+                    f'fill="{s.color}"/>'
+                    for p in seg
+                )
+        ky = top + 6 + 16 * n
+        out.append(
+            f'<line x1="{right + 14}" x2="{right + 34}" y1="{ky}" y2="{ky}" '
+            f'stroke="{s.color}" stroke-width="{s.width}"/>'
+            f'<text x="{right + 40}" y="{ky + 4}" fill="#374151">{escape(s.name)}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)

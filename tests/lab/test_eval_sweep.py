@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import tempfile
+import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from citypulse.cli import main
 from lab._eval_scenario import Found, Score, TypeScore
-from lab._eval_sweep import run_sweep, summarise
+from lab._eval_sweep import plot_curve, run_sweep, summarise
 
 
 def _score(found: int, pairs: int, incidents: int, explained: int, delays: list[float]) -> Score:
@@ -54,3 +57,48 @@ def test_the_sweep_draws_every_severity_and_a_fault_free_run() -> None:
         assert "precision" in row
         assert row["by_fault_type"]
     assert curve["fault_free"]["false_per_1000_device_days"] >= 0.0
+
+
+def _curve() -> dict[str, Any]:
+    def fig(recall: float) -> dict[str, float]:
+        return {"recall": recall, "precision": 1.0}
+
+    return {
+        "seeds": [1],
+        "days": 1.0,
+        "devices": 10,
+        "severities": {
+            "0.5": {**fig(0.5), "by_fault_type": {"spike": fig(0.25), "drift": fig(0.75)}},
+            "1": {**fig(1.0), "by_fault_type": {"spike": fig(1.0), "drift": fig(float("nan"))}},
+        },
+        "fault_free": {"incidents": 0, "false_per_1000_device_days": 0.0},
+    }
+
+
+def test_the_plot_draws_recall_against_severity_per_fault_type(tmp_path: Path) -> None:
+    path = tmp_path / "curve.svg"
+    plot_curve(_curve(), path)
+    root = ET.fromstring(path.read_text())
+    ns = "{http://www.w3.org/2000/svg}"
+    lines = root.findall(f"{ns}polyline")
+    by_name = {line.findtext(f"{ns}title") or "": line.get("points", "").split() for line in lines}
+    assert sorted(by_name) == ["drift", "overall", "spike"]
+    assert len(by_name["drift"]) == 1  # its recall at severity 1 is unknown: no point there
+    keys = [t.text for t in root.findall(f"{ns}text")]
+    assert {"drift", "spike", "overall", "fault severity", "recall"} <= set(keys)
+    (xa, ya), (xb, yb) = (map(float, p.split(",")) for p in by_name["spike"])
+    assert xb > xa
+    assert ya > yb  # recall 0.25 drawn lower than recall 1 (SVG y grows downwards)
+
+
+def test_plot_without_sweep_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "scenario", "--plot", "x.svg"]) == 2
+    assert "--plot" in capsys.readouterr().err
+
+
+def test_plot_into_a_missing_directory_is_refused_before_the_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plot = tmp_path / "missing" / "curve.svg"
+    assert main(["eval", "scenario", "--sweep", "--plot", str(plot)]) == 2
+    assert "no such directory" in capsys.readouterr().err

@@ -1,12 +1,13 @@
-"""Time-series charts: shaded time bands (an incident's span) beneath the lines."""
+"""Time-series charts: shaded time bands (an incident's span) beneath the lines; x-y charts."""
 
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from citypulse.render import Band, Chart, Series, line_chart
+from citypulse.render import Band, Chart, Series, XYSeries, line_chart, xy_chart
 
 T0 = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
 CHART = Chart(start=T0, end=T0 + timedelta(hours=4), tz=ZoneInfo("Europe/Moscow"), width=460)
@@ -35,3 +36,25 @@ def test_a_band_is_shaded_beneath_the_lines_and_clipped_to_the_chart() -> None:
     outside = Band(T0 - timedelta(hours=3), T0 - timedelta(hours=2), "раньше")
     assert _rects(line_chart(CHART, SERIES, unit="", bands=[outside])) == []
     assert _rects(line_chart(CHART, SERIES, unit="")) == []
+
+
+def test_xy_chart_breaks_a_line_at_nan_and_keys_every_series() -> None:
+    svg = xy_chart(
+        [
+            XYSeries("a", [(0.0, 0.1), (1.0, float("nan")), (2.0, 0.3), (3.0, 0.4)]),
+            XYSeries("b", [(0.0, 0.9), (3.0, 1.0)], color="#000000"),
+        ],
+        x_label="severity",
+        y_label="recall",
+        y_range=(0.0, 1.0),
+    )
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    lines = [(p.findtext(f"{ns}title"), p.get("points", "")) for p in root.iter(f"{ns}polyline")]
+    assert [(name, len(points.split())) for name, points in lines] == [
+        ("a", 1),
+        ("a", 2),
+        ("b", 2),
+    ]
+    texts = {t.text for t in root.iter(f"{ns}text")}
+    assert {"a", "b", "severity", "recall"} <= texts
