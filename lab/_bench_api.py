@@ -21,7 +21,6 @@ import argparse
 import json
 import logging
 import random
-import statistics
 import tempfile
 import threading
 import time
@@ -30,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from citypulse import Settings, positive_float, positive_int
+from citypulse import Settings, percentile, positive_float, positive_int
 from lab._say import say
 
 HELP = "measure the Open311 API and appeal writing"
@@ -112,8 +111,8 @@ def _load(
         return {"per_s": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": float(sum(errors))}
     return {
         "per_s": len(flat) / elapsed,
-        "p50_ms": statistics.median(flat) * 1000,
-        "p99_ms": flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000,
+        "p50_ms": (percentile(flat, 0.5) or 0.0) * 1000,
+        "p99_ms": (percentile(flat, 0.99) or 0.0) * 1000,
         "errors": float(sum(errors)),
     }
 

@@ -6,7 +6,6 @@ machine."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -14,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg.rows import scalar_row
+
+from citypulse import percentile
 
 STATION = "eco-leninsky-1"
 # Ecology stations report every minute; a day of them, so the chart reads a real index.
@@ -61,8 +62,8 @@ class Timed:
             return {"requests": 0.0, "p50_ms": 0.0, "p99_ms": 0.0}
         return {
             "requests": float(len(flat)),
-            "p50_ms": statistics.median(flat) * 1000,
-            "p99_ms": flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000,
+            "p50_ms": (percentile(flat, 0.5) or 0.0) * 1000,
+            "p99_ms": (percentile(flat, 0.99) or 0.0) * 1000,
         }
 
 
