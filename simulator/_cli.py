@@ -86,6 +86,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from citypulse import (
+    FloatRange,
     IntRange,
     Settings,
     http_url,
@@ -113,13 +114,6 @@ def _speed(value: str) -> float:
         return positive_float(value)
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{exc} (or max)") from exc
-
-
-def _multiplier(value: str) -> float:
-    number = positive_float(value)
-    if number <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be above 1, got {value!r}")
-    return number
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -196,7 +190,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     c.add_argument(
         "--surge-multiplier",
-        type=_multiplier,
+        type=FloatRange(above=1.0),
         default=2.0,
         metavar="X",
         help="a surge's rate over its cell's normal (default 2)",
