@@ -6,7 +6,7 @@ its times are uniform within the hour: exact for that rate, and vectorised over 
 service × district × hour at once.  A surge adds ``(multiplier - 1)`` times the cell's
 rate over its window, so the cell runs at ``multiplier`` times its normal there.
 
-Locations: a background report lies within about 130 m of one of its district's
+Locations: a background report lies within about 100 m of one of its district's
 intersections (the simulator's districts are unions of grid blocks around them); a
 surge's extra reports spread normally around the surge's centre.
 """
@@ -29,7 +29,7 @@ from simulator._city import City
 from simulator._signals import MSK_OFFSET_S
 from simulator._surges import Surge
 
-_JITTER_LAT, _JITTER_LON = 0.0012, 0.002  # about ±130 m either way at 54° N
+_JITTER_LAT, _JITTER_LON = 0.0009, 0.0015
 _M_PER_DEG_LAT = 111_320.0
 
 
