@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING
 from citypulse import lazy_exports, parse_duration
 
 if TYPE_CHECKING:
-    from simulator._citizen_rates import SERVICES, Scale, ServiceRate, daily_rate, rate_table
+    from simulator._citizen_rates import (
+        SERVICES,
+        Scale,
+        ServiceRate,
+        daily_rate,
+        hourly_rate,
+        rate_table,
+    )
     from simulator._citizens import (
         FOLLOW,
         CitizenReport,
@@ -108,6 +115,7 @@ __all__ = [
     "faults_from_spec",
     "follow_faults",
     "generated_city",
+    "hourly_rate",
     "load_scenario",
     "make_surge",
     "parse_duration",

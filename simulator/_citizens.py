@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Any
 
 from citypulse import DeviceKind
-from simulator._citizen_rates import SERVICES, Scale
+from simulator._citizen_rates import Scale
 from simulator._citizen_texts import describe
 from simulator._citizens_bulk import ReportKind, bulk_reports
 from simulator._city import City
@@ -166,31 +166,29 @@ def citizen_reports(
     """Every citizen's report of a run in time order: background and surge reports
     (from :func:`bulk_reports`, ids ``c…``) and those following ``faults`` (``cf…``)."""
     arrays = bulk_reports(city, start=start, end=end, scale=scale, seed=seed, surges=surges)
-    codes = [s.code for s in SERVICES]
     kinds = list(ReportKind)
     out = [
         CitizenReport(
             f"c{n:07d}",
             datetime.fromtimestamp(round(t, 3), UTC),
-            codes[s],
+            code,
             arrays.districts[d],
             round(lat, 6),
             round(lon, 6),
-            describe(codes[s], text, arrays.places[place]),
+            text,
             kinds[kind],
             surges[truth].id if truth >= 0 else "",
         )
-        for n, (t, s, d, lat, lon, kind, truth, text, place) in enumerate(
+        for n, (t, code, d, lat, lon, kind, truth, text) in enumerate(
             zip(
                 arrays.t.tolist(),
-                arrays.service.tolist(),
+                arrays.service_codes(),
                 arrays.district.tolist(),
                 arrays.lat.tolist(),
                 arrays.lon.tolist(),
                 arrays.kind.tolist(),
                 arrays.truth.tolist(),
-                arrays.text.tolist(),
-                arrays.place.tolist(),
+                arrays.descriptions(),
                 strict=True,
             ),
             start=1,

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from simulator._citizen_rates import HOURLY, SERVICE_INDEX, SERVICES, WEEKDAY, HourProfile, Scale
 from simulator._citizen_rates import population as district_population
-from simulator._citizen_texts import TEXT_COUNT
+from simulator._citizen_texts import TEXT_COUNT, describe
 from simulator._city import City
 from simulator._signals import MSK_OFFSET_S
 from simulator._surges import Surge
@@ -77,6 +77,16 @@ class ReportArrays:
     def service_codes(self) -> list[str]:
         codes = np.array([s.code for s in SERVICES], dtype=object)
         return list(codes[self.service])
+
+    def descriptions(self) -> list[str]:
+        """Each report's Russian text, as :func:`citizen_reports` gives it."""
+        codes = [s.code for s in SERVICES]
+        return [
+            describe(codes[s], text, self.places[place])
+            for s, text, place in zip(
+                self.service.tolist(), self.text.tolist(), self.place.tolist(), strict=True
+            )
+        ]
 
 
 def _hour_factors(lo: F64, hi: F64, clip_lo: float, clip_hi: float) -> dict[HourProfile, F64]:

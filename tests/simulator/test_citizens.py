@@ -262,3 +262,18 @@ def test_reports_lie_in_their_district_and_read_in_russian() -> None:
         assert any("а" <= ch <= "я" for ch in r.description.lower())
         assert "{" not in r.description
         assert r.description.split(", ")[-1].startswith("ул.")
+
+
+def test_bulk_arrays_are_the_records() -> None:
+    end = MONDAY + timedelta(days=1)
+    surge = make_surge(CITY, "Дороги", "oktyabrsky", MONDAY + timedelta(hours=8), seed=2)
+    assert set(surge.services) == {"road-damage", "traffic-signal", "road-accident"}
+    arrays = bulk_reports(CITY, start=MONDAY, end=end, seed=6, surges=[surge])
+    records = citizen_reports(CITY, start=MONDAY, end=end, seed=6, surges=[surge])
+    assert len(arrays) == len(records)
+    assert [r.service_code for r in records] == arrays.service_codes()
+    assert [r.description for r in records] == arrays.descriptions()
+    assert [round(r.time.timestamp(), 3) for r in records] == np.round(arrays.t, 3).tolist()
+    assert [r.kind.code for r in records] == arrays.kind.tolist()
+    assert bool(np.all(np.diff(arrays.t) >= 0))
+    assert bool(np.all((arrays.t >= MONDAY.timestamp()) & (arrays.t < end.timestamp())))
