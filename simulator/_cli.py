@@ -65,18 +65,31 @@ Fault types (device kinds; expected incident type):
   sensor_drift (ecology: field, rate_per_hour; sensor_drift), spike (camera or ecology:
   field, factor; spike), malformed_payload (any; invalid_payload), wrong_units (any;
   invalid_payload).
+
+Citizens (docs/simulator.md): --citizens URL also posts simulated citizens' reports to
+the governance center's Open311 API at URL (POST /open311/v2/requests.json, paced with
+the devices' messages), with the reporter key in CITYPULSE_CITIZENS_API_KEY (never a
+flag, never logged): background reports per service and district at the documented
+rates (--citizens-scale city or region), reports following the faults citizens can see,
+and --surges RATE surges per simulated week (each ×--surge-multiplier over its cell's
+normal for --surge-duration).  Their ground truth (surges, then every report with the
+appeal id it got) goes to --citizens-truth.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from citypulse import (
+    FloatRange,
     IntRange,
     Settings,
+    http_url,
     iso_time,
     non_negative_float,
     non_negative_int,
@@ -85,6 +98,9 @@ from citypulse import (
     positive_int,
     slug,
 )
+
+if TYPE_CHECKING:
+    from simulator._parallel import RunSpec
 
 HELP = "publish a simulated city over MQTT"
 _AUTO_DEVICE_LIMIT = 300
@@ -156,6 +172,41 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="ground-truth.jsonl",
         help="where to write injected faults (default ground-truth.jsonl)",
     )
+    c = parser.add_argument_group("citizens")
+    c.add_argument(
+        "--citizens",
+        type=http_url,
+        metavar="URL",
+        help="post citizens' reports to this Open311 API (key: CITYPULSE_CITIZENS_API_KEY)",
+    )
+    c.add_argument(
+        "--citizens-scale",
+        choices=("city", "region"),
+        default="city",
+        help="residents behind each district (default city; region: x9)",
+    )
+    c.add_argument(
+        "--surges", type=non_negative_float, default=0.0, metavar="RATE", help="surges per week"
+    )
+    c.add_argument(
+        "--surge-multiplier",
+        type=FloatRange(above=1.0),
+        default=2.0,
+        metavar="X",
+        help="a surge's rate over its cell's normal (default 2)",
+    )
+    c.add_argument(
+        "--surge-duration",
+        type=positive_duration,
+        default="1d",
+        help="how long a surge lasts (default 1d)",
+    )
+    c.add_argument(
+        "--citizens-truth",
+        metavar="FILE",
+        default="ground-truth-citizens.jsonl",
+        help="where to write the citizens' ground truth (default ground-truth-citizens.jsonl)",
+    )
     m = parser.add_argument_group("output")
     m.add_argument(
         "--topic-root", type=slug, default="city", help="first topic level (default city)"
@@ -181,14 +232,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    import orjson
-
-    from citypulse.db import connect, upsert_devices
     from simulator._city import Intervals, generated_city, preset_city
     from simulator._faults import load_scenario, random_faults, write_ground_truth
-    from simulator._message import batched
-    from simulator._parallel import RunSpec, publish_parallel
-    from simulator._publish import Progress, publish
+    from simulator._parallel import RunSpec
 
     speed = 1.0 if args.realtime else args.speed
     duration: timedelta = args.duration
@@ -251,6 +297,33 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         + (f", ground truth in {args.ground_truth}" if faults else ""),
         file=sys.stderr,
     )
+    citizens: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if args.citizens:
+        from simulator._cli_citizens import CitizensRun
+
+        citizens = CitizensRun(
+            args,
+            settings,
+            city=city,
+            faults=faults,
+            start=start,
+            end=end,
+            speed=(speed or None) if args.rate is None else None,
+        )
+    with citizens:
+        return _emit(args, settings, spec, speed)
+
+
+def _emit(args: argparse.Namespace, settings: Settings, spec: RunSpec, speed: float) -> int:
+    """Write the run's messages to --output or publish them over MQTT."""
+    import orjson
+
+    from citypulse.db import connect, upsert_devices
+    from simulator._message import batched
+    from simulator._parallel import publish_parallel
+    from simulator._publish import Progress, publish
+
+    sim = spec.simulation()
     messages = batched(sim.messages(), args.batch)
     if args.output:
         n = 0
