@@ -10,8 +10,7 @@ sector block of the routing file), ``district`` (a district's name or slug), ``k
 The answer is a JSON array, newest first, and says its language in ``Content-Language``.
 
 A key limited to an agency sees the points that hold at least one appeal of its agency,
-with only its agency's appeals in ``appeal_ids``: a sector-wide surge counts every
-agency's appeals (its explanation says how many), but an agency reads only its own.
+with only its agency's appeals in ``appeal_ids`` (``appeals.analysis.agency_points``).
 ``appeals._api`` adds the route, importing this module when it builds the application.
 """
 
@@ -19,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,13 +30,19 @@ from appeals._api import Api, _json
 from appeals._errors import ApiError
 from appeals._params import date_param, int_param, query_params
 from appeals._routing import Routing
-from appeals.analysis import TensionKind, TensionPoint, TensionQuery, explain, load_points
+from appeals.analysis import (
+    TensionKind,
+    TensionPoint,
+    TensionQuery,
+    agency_points,
+    explain,
+    load_points,
+)
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 500
 _PARAMS = frozenset({"since", "until", "sector", "district", "kind", "lang", "limit", "api_key"})
-_IN_AGENCY = "SELECT id FROM appeals WHERE id = ANY(%s) AND agency = %s"
 _LANG = re.compile(r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]{1,5}))?")
 
 
@@ -136,22 +141,6 @@ def tension_item(point: TensionPoint, lang: str, routing: Routing) -> dict[str, 
     }
 
 
-def scoped(
-    conn: psycopg.Connection[Any], points: list[TensionPoint], agency: str
-) -> list[TensionPoint]:
-    """The points holding an appeal of ``agency``, each with only that agency's appeals."""
-    members = sorted({a for p in points for a in p.appeal_ids})
-    if not members:
-        return []
-    own = {row[0] for row in conn.execute(_IN_AGENCY, (members, agency))}
-    out: list[TensionPoint] = []
-    for p in points:
-        mine = tuple(a for a in p.appeal_ids if a in own)
-        if mine:
-            out.append(replace(p, appeal_ids=mine))
-    return out
-
-
 async def list_tension(api: Api, request: Request) -> Response:
     """``GET /api/v1/tension``."""
     params = query_params(request)
@@ -164,8 +153,7 @@ async def list_tension(api: Api, request: Request) -> Response:
     )
 
     def read(conn: psycopg.Connection[Any]) -> list[TensionPoint]:
-        points = load_points(conn, parsed.query)
-        return scoped(conn, points, principal.agency) if principal.agency else points
+        return agency_points(conn, load_points(conn, parsed.query), principal.agency)
 
     points = await api._db(read)
     items = [tension_item(p, parsed.lang, api.routing) for p in points]

@@ -4,7 +4,6 @@ the OpenAPI document's schema."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -12,8 +11,7 @@ import httpx
 import jsonschema
 import pytest
 
-from appeals.analysis import TensionKind
-from tests.appeals.analysis._points import T0, add_point, reports
+from tests.appeals.analysis._points import T0, Seeded, seed
 from tests.appeals.test_api import _error
 from tests.fix_api import LiveApi
 
@@ -21,39 +19,9 @@ NB = "\u00a0"
 URL = "/api/v1/tension"
 
 
-@dataclass(frozen=True)
-class City:
-    surge: int
-    cluster: int
-    recurrence: int
-    old: int
-    parking_ids: list[int]
-    congestion_ids: list[int]
-
-
 @pytest.fixture
-def city(live_api: LiveApi) -> City:
-    db = live_api.db_url
-    roads = reports(db, "road-damage", 5)
-    parking = reports(db, "parking", 3)
-    congestion = reports(db, "traffic-congestion", 2)
-    signals = reports(db, "traffic-signal", 4)
-    surge = add_point(db, TensionKind.SURGE, roads, sector="Дороги", score=4.2,
-                      facts={"count": 37, "window_h": 24, "expected": 11.0, "normal_low": 9,
-                             "normal_high": 14, "cell": "sector"})  # fmt: skip
-    # A sector-wide cluster holding two agencies' appeals; ended two hours after it began.
-    cluster = add_point(db, TensionKind.CLUSTER, parking + congestion, sector="Транспорт",
-                        district="Октябрьский округ", hours=2, lat=54.51, lon=36.26,
-                        started_at=T0 + timedelta(hours=1),
-                        facts={"count": 5, "radius_m": 250, "window_h": 6,
-                               "address": "ул. Кирова, 1"})  # fmt: skip
-    recurrence = add_point(db, TensionKind.RECURRENCE, signals, sector="Дороги",
-                           service_code="traffic-signal", device_id="tl-lenina-pushkina",
-                           started_at=T0 + timedelta(hours=2),
-                           facts={"count": 4, "days": 30})  # fmt: skip
-    old = add_point(db, TensionKind.SURGE, roads[:2], sector="Дороги",
-                    started_at=T0 - timedelta(days=20), hours=5)  # fmt: skip
-    return City(surge, cluster, recurrence, old, parking, congestion)
+def city(live_api: LiveApi) -> Seeded:
+    return seed(live_api.db_url, T0)
 
 
 def _get(c: httpx.Client, key: str, **params: str) -> list[dict[str, Any]]:
@@ -68,7 +36,9 @@ def _ids(items: list[dict[str, Any]]) -> list[int]:
     return [int(x["id"]) for x in items]
 
 
-def test_points_for_a_period_newest_first_with_explanations(live_api: LiveApi, city: City) -> None:
+def test_points_for_a_period_newest_first_with_explanations(
+    live_api: LiveApi, city: Seeded
+) -> None:
     since = (T0 - timedelta(days=1)).isoformat()
     with live_api.client() as c:
         items = _get(c, live_api.operator_key, since=since)
@@ -80,13 +50,13 @@ def test_points_for_a_period_newest_first_with_explanations(live_api: LiveApi, c
         assert surge["explanation"] == (
             f"Дороги, Ленинский округ: 37{NB}обращений за сутки при норме 9–14"
         )
-        assert surge["score"] == pytest.approx(4.2)
+        assert surge["score"] == pytest.approx(4.25)
         assert len(surge["appeal_ids"]) == 5
         cluster = items[1]
         assert cluster["active"] is False
         assert cluster["ended_at"] is not None
-        assert cluster["lat"] == 54.51
-        assert sorted(cluster["appeal_ids"]) == sorted(city.parking_ids + city.congestion_ids)
+        assert cluster["lat"] == 54.51234
+        assert sorted(cluster["appeal_ids"]) == sorted(city.parking + city.congestion)
         assert items[0]["device_id"] == "tl-lenina-pushkina"
         # Everything, old points too, from far enough back; nothing before it began.
         every = _get(c, live_api.operator_key, since=(T0 - timedelta(days=30)).isoformat())
@@ -99,7 +69,7 @@ def test_points_for_a_period_newest_first_with_explanations(live_api: LiveApi, c
         assert _ids(later) == [city.recurrence, city.surge]
 
 
-def test_filters(live_api: LiveApi, city: City) -> None:
+def test_filters(live_api: LiveApi, city: Seeded) -> None:
     since = (T0 - timedelta(days=30)).isoformat()
     op = live_api.operator_key
     with live_api.client() as c:
@@ -112,7 +82,7 @@ def test_filters(live_api: LiveApi, city: City) -> None:
         assert city.surge in _ids(_get(c, op))  # active, so it overlaps any period
 
 
-def test_the_language_from_lang_or_accept_language(live_api: LiveApi, city: City) -> None:
+def test_the_language_from_lang_or_accept_language(live_api: LiveApi, city: Seeded) -> None:
     op = {"X-Api-Key": live_api.operator_key}
     params = {"kind": "surge"}
     with live_api.client() as c:
@@ -128,12 +98,12 @@ def test_the_language_from_lang_or_accept_language(live_api: LiveApi, city: City
         assert weighed.headers["content-language"] == "ru"
 
 
-def test_an_agency_key_sees_its_own_appeals_only(live_api: LiveApi, city: City) -> None:
+def test_an_agency_key_sees_its_own_appeals_only(live_api: LiveApi, city: Seeded) -> None:
     since = (T0 - timedelta(days=30)).isoformat()
     with live_api.client() as c:
         items = _get(c, live_api.agency_operator_key, since=since)  # the parking agency's
     assert _ids(items) == [city.cluster]
-    assert sorted(items[0]["appeal_ids"]) == sorted(city.parking_ids)
+    assert sorted(items[0]["appeal_ids"]) == sorted(city.parking)
     assert items[0]["explanation"].startswith(f"Транспорт, Октябрьский округ: 5{NB}обращений")
 
 
@@ -169,7 +139,7 @@ def test_an_operator_key_is_required(live_api: LiveApi) -> None:
         assert "operator is required" in _error(r, 403)
 
 
-def test_answers_match_the_openapi_document(live_api: LiveApi, city: City) -> None:
+def test_answers_match_the_openapi_document(live_api: LiveApi, city: Seeded) -> None:
     with live_api.client() as c:
         doc = c.get("/openapi.json").json()
         items = _get(c, live_api.operator_key, since=(T0 - timedelta(days=30)).isoformat())

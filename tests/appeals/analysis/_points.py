@@ -5,6 +5,7 @@ tests of what reads points (texts, API, console, dashboards)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,3 +91,42 @@ def add_point(
             )
         conn.commit()
     return point_id
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """Four points over citizens' reports, around ``at``: a sector-wide surge of road
+    damage (active since ``at``), a cluster of two agencies' transport appeals (an hour
+    after ``at``, ended after two hours), a traffic signal coming back (active, two hours
+    after) and an old surge (20 days before, ended after five hours)."""
+
+    surge: int
+    cluster: int
+    recurrence: int
+    old: int
+    roads: list[int]
+    parking: list[int]
+    congestion: list[int]
+
+
+def seed(db_url: str, at: datetime) -> Seeded:
+    roads = reports(db_url, "road-damage", 5)
+    parking = reports(db_url, "parking", 3)
+    congestion = reports(db_url, "traffic-congestion", 2)
+    signals = reports(db_url, "traffic-signal", 4)
+    surge = add_point(db_url, TensionKind.SURGE, roads, sector="Дороги", score=4.25,
+                      started_at=at,
+                      facts={"count": 37, "window_h": 24, "expected": 11.0, "normal_low": 9,
+                             "normal_high": 14, "cell": "sector"})  # fmt: skip
+    cluster = add_point(db_url, TensionKind.CLUSTER, parking + congestion, sector="Транспорт",
+                        district="Октябрьский округ", hours=2, lat=54.51234, lon=36.26789,
+                        started_at=at + timedelta(hours=1),
+                        facts={"count": 5, "radius_m": 250, "window_h": 6,
+                               "address": "ул. Кирова, 1"})  # fmt: skip
+    recurrence = add_point(db_url, TensionKind.RECURRENCE, signals, sector="Дороги",
+                           service_code="traffic-signal", device_id="tl-lenina-pushkina",
+                           started_at=at + timedelta(hours=2), lat=54.5139, lon=36.2611,
+                           facts={"count": 4, "days": 30})  # fmt: skip
+    old = add_point(db_url, TensionKind.SURGE, roads[:2], sector="Дороги",
+                    started_at=at - timedelta(days=20), hours=5)  # fmt: skip
+    return Seeded(surge, cluster, recurrence, old, roads, parking, congestion)
