@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.appeals.analysis._points import Seeded, seed
+from tests.console.test_browser import _shot, browser, screenshots
 from tests.fix_console import LiveConsole
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+__all__ = ["browser", "screenshots"]  # the browser test's fixtures, used here too
 
 NB = "\u00a0"
 
@@ -88,3 +96,31 @@ def test_signed_out_readers_are_sent_to_sign_in(live_console: LiveConsole) -> No
         r = c.get("/console/tension", follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "/console/login"
+
+
+@pytest.mark.slow
+def test_in_a_browser_from_the_queue_to_a_point_and_its_appeal(
+    live_console: LiveConsole, points: Seeded, browser: Browser, screenshots: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="ru-RU")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live_console.url + "/console/login")
+    page.fill("#key", live_console.operator_key)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/")
+    page.click("header nav a[href='/console/tension']")
+    page.wait_for_url("**/console/tension")
+    rows = page.locator("tr.tension-point")
+    assert rows.count() == 3
+    _shot(page, screenshots, "tension-01")
+    # Filters apply on change, as the queue's do.
+    page.select_option("select[name=kind]", "cluster")
+    page.wait_for_url("**/console/tension?*kind=cluster*")
+    assert [r.get_attribute("data-id") for r in rows.all()] == [str(points.cluster)]
+    page.click(f'tr.tension-point a[href="/console/appeals/{points.parking[0]}"]')
+    page.wait_for_url(f"**/console/appeals/{points.parking[0]}")
+    _shot(page, screenshots, "tension-02-appeal")
+    context.close()
+    assert errors == []
