@@ -7,6 +7,8 @@ from typing import Any
 from appeals._openapi_actions import action_paths
 from appeals._openapi_events import SCHEMAS as EVENT_SCHEMAS
 from appeals._openapi_events import event_paths
+from appeals._openapi_tension import SCHEMAS as TENSION_SCHEMAS
+from appeals._openapi_tension import tension_paths
 
 _FMT = {
     "name": "fmt",
@@ -230,6 +232,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
                 **EVENT_SCHEMAS,
+                **TENSION_SCHEMAS,
             },
         },
         "paths": {
@@ -469,5 +472,6 @@ def openapi_document() -> dict[str, Any]:
             },
             **action_paths(appeal_id, _errors),
             **event_paths(_ERRORS),
+            **tension_paths(_query, _errors),
         },
     }

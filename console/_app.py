@@ -6,6 +6,7 @@
                                          transfer, note, duplicate
     GET  /console/map                    the queue's appeals (same filters) and the devices
                                          on the city's map
+    GET  /console/tension                tension points: active and recent (see _tension)
     GET  /console/login                  the sign-in form;  POST: a key for a session cookie
     POST /console/logout                 ends the session
     GET  /console/lang?to=en&next=…      the language, kept in a cookie
@@ -25,6 +26,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -427,10 +429,13 @@ def _allowed(action: str, status: AppealStatus) -> bool:
 
 
 def _application(console: Console) -> Starlette:
+    from console._tension import tension_page
+
     static = Path(__file__).parent / "static"
     routes = [
         Route("/", console.queue, methods=["GET"]),
         Route("/map", console.map, methods=["GET"]),
+        Route("/tension", partial(tension_page, console), methods=["GET"]),
         Route("/login", console.login_form, methods=["GET"]),
         Route("/login", console.login, methods=["POST"]),
         Route("/logout", console.logout, methods=["POST"]),

@@ -162,6 +162,42 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "map_offline": ("устройство не на связи", "device offline"),
     "map_street": ("улица", "street"),
     "map_district": ("округ (ссылка на очередь)", "district (links to the queue)"),
+    "tension": ("Точки напряжённости", "Tension points"),
+    "tension_hint": (
+        "Где обращений больше обычного для места и времени недели: всплески по блокам и "
+        "округам, скопления обращений на одну тему в одном месте, повторы по одному "
+        "устройству или месту за 30 дней.",
+        "Where appeals pile up beyond what is usual for the place and the time of week: "
+        "surges per sector block and district, clusters of one theme in one place, one "
+        "device or place coming back within 30 days.",
+    ),
+    "period": ("Период", "Period"),
+    "period_active": ("только активные", "active only"),
+    "period_1d": ("за сутки", "last day"),
+    "period_7d": ("за 7 дней", "last 7 days"),
+    "period_30d": ("за 30 дней", "last 30 days"),
+    "kind": ("Вид", "Kind"),
+    "surge": ("всплеск", "surge"),
+    "cluster": ("скопление", "cluster"),
+    "recurrence": ("повторы", "recurrence"),
+    "active_points": ("Активные", "Active"),
+    "ended_points": ("Завершившиеся за период", "Ended in the period"),
+    "no_points": ("Точек напряжённости нет.", "No tension points."),
+    "what": ("Что", "What"),
+    "strength": ("Сила", "Strength"),
+    "strength_hint": (
+        "Во сколько раз сильнее обычного; сравнима внутри одного вида",
+        "How far beyond normal; comparable within one kind",
+    ),
+    "started": ("Начало", "Started"),
+    "ended": ("Конец", "Ended"),
+    "ongoing": ("продолжается", "ongoing"),
+    "members": ("Обращения", "Appeals"),
+    "coordinates": ("Место", "Place"),
+    "more_points": (
+        "Показаны первые {n}; сузьте фильтры.",
+        "The first {n} are shown; narrow the filters.",
+    ),
     "map_leader": ("знак сдвинут, линия — к его месту", "moved; the line leads to its place"),
 }
 

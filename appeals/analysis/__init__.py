@@ -19,6 +19,8 @@ if TYPE_CHECKING:
         TensionQuery,
         load_points,
     )
+    from appeals.analysis._tension_scope import agency_points
+    from appeals.analysis._tension_texts import explain
 else:
     __getattr__ = lazy_exports(__name__, __file__)
 
@@ -26,5 +28,7 @@ __all__ = [
     "TensionKind",
     "TensionPoint",
     "TensionQuery",
+    "agency_points",
+    "explain",
     "load_points",
 ]
