@@ -19,12 +19,30 @@ if TYPE_CHECKING:
         TensionQuery,
         load_points,
     )
+    from appeals.analysis._weekly import (
+        DayCounts,
+        Figure,
+        Trend,
+        WeeklyReport,
+        last_full_week,
+        weekly_report,
+    )
+    from appeals.analysis._weekly_html import WEEKLY_CSS, render_week, render_week_body
 else:
     __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "WEEKLY_CSS",
+    "DayCounts",
+    "Figure",
     "TensionKind",
     "TensionPoint",
     "TensionQuery",
+    "Trend",
+    "WeeklyReport",
+    "last_full_week",
     "load_points",
+    "render_week",
+    "render_week_body",
+    "weekly_report",
 ]

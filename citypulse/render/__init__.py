@@ -7,6 +7,7 @@ streets through the crossings its devices name (:func:`crossings_of`,
 do not hide each other.
 """
 
+from citypulse.render._bars import Bar, bar_chart, sparkbars
 from citypulse.render._charts import (
     PALETTE,
     Band,
@@ -37,6 +38,7 @@ __all__ = [
     "SHAPES",
     "Area",
     "Band",
+    "Bar",
     "Chart",
     "Crossing",
     "MapKey",
@@ -45,6 +47,7 @@ __all__ = [
     "Street",
     "Threshold",
     "XYSeries",
+    "bar_chart",
     "crossings_of",
     "device_map",
     "device_style",
@@ -52,6 +55,7 @@ __all__ = [
     "legend",
     "line_chart",
     "nice_ticks",
+    "sparkbars",
     "streets_through",
     "xy_chart",
 ]
