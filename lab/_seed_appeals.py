@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -110,7 +110,8 @@ def _stamp(epoch: Arr, mask: Arr | None = None, *, unit: str = "s") -> Arr:
     """Epoch seconds (or ``unit``s) as COPY text, ``\\N`` where ``mask`` is false; without
     an offset (appending one costs more than the formatting), read in the loading
     session's time zone, UTC."""
-    text = np.datetime_as_string(epoch.astype(f"datetime64[{unit}]"), unit=unit)
+    stamps: Any = epoch.astype(f"datetime64[{unit}]")
+    text = np.datetime_as_string(stamps, unit=cast(Any, unit))
     return text if mask is None else np.where(mask, text, NULL)
 
 
@@ -137,7 +138,11 @@ def _indexes_rebuilt(conn: psycopg.Connection[Any], tables: Sequence[str]) -> It
     (from their own definitions, in the same transaction): one sorted build is several
     times faster than keeping a dozen indexes up to date row by row."""
     probe = sql.SQL("SELECT NOT EXISTS (SELECT FROM {})")
-    empty = [t for t in tables if scalar(conn, probe.format(sql.Identifier(t)))]
+    empty = [
+        t
+        for t in tables
+        if (conn.execute(probe.format(sql.Identifier(t))).fetchone() or [False])[0]
+    ]
     found = conn.execute(_INDEXES, (empty,)).fetchall() if empty else []
     for schema, name, _ in found:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, name)))
@@ -196,20 +201,20 @@ def seed_appeals(
     day_w = np.array(WEEKDAY_W)[weekday]
     days_drawn = rng.choice(day_numbers, size=n, p=day_w / day_w.sum())
     hours = rng.choice(24, size=n, p=np.array(HOUR_W) / sum(HOUR_W))
-    requested = days_drawn * 86400 + hours * 3600 + rng.integers(0, 3600, n) - offset
+    requested: Arr = days_drawn * 86400 + hours * 3600 + rng.integers(0, 3600, n) - offset
     requested = np.minimum(requested, end_s - 1)
     requested.sort()
 
-    source_ix = rng.choice(3, size=n, p=SOURCE_P)
-    source = np.array(SOURCES)[source_ix]
+    source_ix: Arr = rng.choice(3, size=n, p=SOURCE_P)
+    source: Arr = np.array(SOURCES)[source_ix]
     routes = _routes(routing)
-    sector = np.empty(n, dtype=object)
-    service = np.empty(n, dtype=object)
-    agency = np.empty(n, dtype=object)
-    title = np.empty(n, dtype=object)
-    priority = np.zeros(n, dtype=np.int64)
-    deadline = np.zeros(n, dtype=np.int64)
-    itype = np.empty(n, dtype=object)
+    sector: Arr = np.empty(n, dtype=object)
+    service: Arr = np.empty(n, dtype=object)
+    agency: Arr = np.empty(n, dtype=object)
+    title: Arr = np.empty(n, dtype=object)
+    priority: Arr = np.zeros(n, dtype=np.int64)
+    deadline: Arr = np.zeros(n, dtype=np.int64)
+    itype: Arr = np.empty(n, dtype=object)
     for k, name in enumerate(SOURCES):
         mask = source_ix == k
         r = routes[name]
@@ -220,9 +225,9 @@ def seed_appeals(
         deadline[mask], itype[mask] = r.deadline_s[pick], r.itype[pick]
     district_names = np.array(list(routing.districts.values()) or [""])
     p = np.array(DISTRICT_P[: len(district_names)] or (1.0,))
-    district = district_names[rng.choice(len(district_names), size=n, p=p / p.sum())]
-    lat = np.round(54.51 + rng.normal(0, 0.02, n), 6)
-    lon = np.round(36.26 + rng.normal(0, 0.035, n), 6)
+    district: Arr = district_names[rng.choice(len(district_names), size=n, p=p / p.sum())]
+    lat: Arr = np.round(54.51 + rng.normal(0, 0.02, n), 6)
+    lon: Arr = np.round(36.26 + rng.normal(0, 0.035, n), 6)
 
     # Citizens confirming a sensor appeal: same sector, district and place, a lead apart.
     sensors = np.flatnonzero(source_ix == 1)
