@@ -105,7 +105,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"citypulse bench report-week: {seeded.appeals:,} appeals over 365 days "
         f"({seeded.events:,} history rows, {seeded.incidents:,} incidents, "
         f"{seeded.links:,} links) seeded in {seeded.seconds:.1f} s "
-        f"({seeded.appeals / seeded.seconds:,.0f} appeals/s, {rows / seeded.seconds:,.0f} rows/s)"
+        f"({seeded.appeals / seeded.seconds:,.0f} appeals/s, {rows / seeded.seconds:,.0f} rows/s; "
+        f"rows copied in {seeded.load_seconds:.1f} s, {rows / seeded.load_seconds:,.0f} rows/s, "
+        f"then indexes built and analysed)"
     )
     print(
         f"week {monday:%G-W%V}: {received:,} appeals, {size / 1024:.0f} KiB of HTML; gather and "

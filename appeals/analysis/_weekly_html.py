@@ -239,7 +239,7 @@ class _View:
 
     @property
     def sectors_chart(self) -> Markup:
-        bars = [Bar(t.name, (t.count,)) for t in self.r.sectors if t.count or t.before]
+        bars = [Bar(t.name, (t.count,)) for t in self.r.sectors if t.count or any(t.before)]
         svg = bar_chart(
             bars, series=[self.w("this_week")], unit=self.w("appeals_unit"), horizontal=True,
             number=self.n,

@@ -188,6 +188,11 @@ def test_the_russian_report_says_it_plainly(report: WeeklyReport) -> None:
     bad += [f"internal name {m!r}" for m in SNAKE.findall(text)]
     bad += [f"leftover {w!r}" for w in ("None", "nan", "{", "}") if w in text]
     assert not bad, bad
+    # the sectors' chart draws the blocks with appeals in these five weeks, the table all
+    sectors_svg = re.findall(r'<svg[^>]*class="chart bars".*?</svg>', html, re.S)[1]
+    drawn = set(re.findall(r"<text[^>]*>([^<]+)</text>", sectors_svg))
+    assert {ROADS, HOUSING, ECOLOGY} <= drawn
+    assert "Образование" not in drawn and "Образование 0" in text
     # printable: A4, one page per section
     assert "size: A4" in html
     assert html.count("<section") == 5
