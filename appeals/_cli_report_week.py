@@ -24,7 +24,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     parser.add_argument(
-        "--lang", choices=LOCALES, default=None, help="language (default: the routing file's)"
+        "--lang",
+        choices=LOCALES,
+        default=None,
+        help="language (default: CITYPULSE_LOCALE, else the routing file's)",
     )
 
 

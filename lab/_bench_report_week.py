@@ -66,6 +66,7 @@ def _prepare(args: argparse.Namespace, settings: Settings) -> tuple[str, Any]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    import json
     from datetime import UTC, datetime
 
     from appeals import load_routing
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from lab._seed_appeals import seed_appeals
 
     routing = load_routing(settings.routing_file)
+    if getattr(args, "quick", False):  # every bench's --quick: a small run, under a minute
+        args.appeals, args.runs = min(args.appeals, 20_000), min(args.runs, 3)
     url, stopper = _prepare(args, settings)
     try:
         now = datetime.now(UTC)
@@ -101,6 +104,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     median, p90 = percentile(timings, 0.5), percentile(timings, 0.9)
     assert median is not None  # at least one run
     assert p90 is not None
+    if getattr(args, "json", False):
+        result = {
+            "appeals": seeded.appeals,
+            "events": seeded.events,
+            "incidents": seeded.incidents,
+            "links": seeded.links,
+            "seed_s": round(seeded.seconds, 2),
+            "load_s": round(seeded.load_seconds, 2),
+            "rows_per_s": round(rows / seeded.seconds),
+            "week": f"{monday:%G-W%V}",
+            "week_appeals": received,
+            "html_bytes": size,
+            "runs_s": [round(t, 4) for t in timings],
+            "median_s": round(median, 4),
+            "p90_s": round(p90, 4),
+            "budget_s": BUDGET_S,
+        }
+        print(json.dumps(result, indent=2))
+        return 0
     print(
         f"citypulse bench report-week: {seeded.appeals:,} appeals over 365 days "
         f"({seeded.events:,} history rows, {seeded.incidents:,} incidents, "
