@@ -251,7 +251,7 @@ def seed_appeals(
     lat: Arr = np.round(54.51 + rng.normal(0, 0.02, n), 6)
     lon: Arr = np.round(36.26 + rng.normal(0, 0.035, n), 6)
 
-    # Citizens confirming a sensor appeal: same sector, district and place, a lead apart.
+    # Citizens confirming a sensor appeal: same service, district and place, a lead apart.
     sensors = np.flatnonzero(source_ix == 1)
     citizens = np.flatnonzero(source_ix == 0)
     m = min(len(sensors), int(len(citizens) * CONFIRM_SHARE))
@@ -260,8 +260,8 @@ def seed_appeals(
     lead = rng.lognormal(np.log(40 * 60), 0.8, m).astype(np.int64)
     lead = np.where(rng.random(m) < 0.75, lead, -lead)
     requested[pair_c] = np.clip(requested[pair_s] + lead, requested[0], end_s - 1)
-    for col in (sector, district, lat, lon):
-        col[pair_c] = col[pair_s]
+    for col in (sector, service, agency, title, priority, deadline, district, lat, lon):
+        col[pair_c] = col[pair_s]  # a citizen's report of the sensor's service, same place
     order = np.argsort(requested, kind="stable")
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)

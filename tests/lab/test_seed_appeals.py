@@ -96,7 +96,8 @@ def test_seeded_appeals_look_like_a_regions_year(db_url: str) -> None:
                 conn,
                 "SELECT count(*) FROM appeal_links l JOIN appeals c ON c.id = l.appeal_id"
                 " JOIN appeals s ON s.id = l.linked_id WHERE l.reason = 'confirms'"
-                " AND c.source = 'citizen' AND s.source = 'sensor' AND c.sector = s.sector"
+                " AND c.source = 'citizen' AND s.source = 'sensor' AND c.service_code = s.service_code"
+                " AND c.district = s.district AND c.confirmed_by_sensors"
                 " AND coalesce(c.group_id, s.group_id) = least(c.id, s.id)",
             )
             == seeded.links
