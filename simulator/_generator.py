@@ -55,13 +55,18 @@ class Simulation:
         self.end = end
         self.seed = seed
         self.faults = tuple(faults)
-        self.intervals = intervals or Intervals()
+        self.intervals = intervals or city.intervals
         self.topic_root = topic_root
         everything = city.devices(self.intervals)
         chosen = None if only is None else set(only)
         # ``only`` restricts the run to some devices (a worker's share); their streams are
         # identical to those in the full run because each device has its own seed.
         self.devices = tuple(d for d in everything if chosen is None or d.id in chosen)
+
+    def gateway_windows(self) -> dict[str, float]:
+        """Each batching device's gateway window (s), by device id (see :func:`batched`)."""
+        windows = self.city.gateway_s
+        return {d.id: windows[d.kind] for d in self.devices if windows.get(d.kind, 0.0) > 0}
 
     def status_topic(self, device: Device) -> str:
         return topic(self.topic_root, device, "status")

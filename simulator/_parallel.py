@@ -36,7 +36,7 @@ class RunSpec:
     faults: tuple[Fault, ...] = ()
     intervals: Intervals = field(default_factory=Intervals)
     topic_root: str = "city"
-    batch_s: float = 0.0
+    batch_s: float = 0.0  # one batch window for every device; 0: the city's gateways
 
     def simulation(self, *, worker: int = 0, workers: int = 1) -> Simulation:
         ids = [d.id for d in self.city.devices(self.intervals)][worker::workers]
@@ -69,7 +69,7 @@ def _worker(
             clock[worker] = p.sim_time
 
         report = publish(
-            batched(sim.messages(), spec.batch_s),
+            batched(sim.messages(), spec.batch_s or sim.gateway_windows()),
             devices=sim.devices,
             topic_root=spec.topic_root,
             progress=progress,
