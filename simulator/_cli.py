@@ -215,7 +215,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from citypulse.db import connect, upsert_devices
     from simulator._city import CITIES, generated_city
     from simulator._faults import load_scenario, random_faults, write_ground_truth
-    from simulator._message import batched
     from simulator._parallel import RunSpec, publish_parallel
     from simulator._publish import Progress, publish
     from simulator._stats import schedule_stats
@@ -289,7 +288,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         + (f", ground truth in {args.ground_truth}" if faults else ""),
         file=sys.stderr,
     )
-    messages = batched(sim.messages(), sim.gateway_windows())
+    messages = sim.published()
     if args.dry_run:
         _print_stats(schedule_stats(messages, sim.devices, span_s=duration.total_seconds()), sim)
         return 0

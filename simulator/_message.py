@@ -7,6 +7,7 @@ stream of them the way a gateway (or a device buffering its readings) would send
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,7 +42,10 @@ _MAX_BATCH_BYTES = 200 * 1024  # the contract allows 256 KiB per message
 
 
 def batched(
-    messages: Iterable[Message], window_s: float | Mapping[str, float]
+    messages: Iterable[Message],
+    window_s: float | Mapping[str, float],
+    *,
+    until: float | None = None,
 ) -> Iterator[Message]:
     """Group each device's readings per window into one JSON-array message.
 
@@ -49,7 +53,9 @@ def batched(
     and window, at the window's end, holding the readings with their own times.  Status
     messages and deliberately corrupted payloads pass through alone, in order.
     ``window_s`` is one window for every device, or each device's by id (a device not
-    named, or given 0, sends every report alone).
+    named, or given 0, sends every report alone).  With ``until`` (the run's end, epoch s)
+    what is still held when the stream ends goes out then, as a gateway stopped with the
+    run would send it, not at its window's end after the run.
     """
     if not isinstance(window_s, Mapping) and window_s <= 0:
         yield from messages
@@ -92,7 +98,8 @@ def batched(
         sizes[m.device_id] += len(m.payload) + 1
         if sizes[m.device_id] > _MAX_BATCH_BYTES:
             yield flush(m.device_id, m.t)
+    last = math.inf if until is None else until
     while due:
         at, _, device_id = heapq.heappop(due)
         if device_id in pending:
-            yield flush(device_id, at)
+            yield flush(device_id, min(at, last))

@@ -21,7 +21,6 @@ from simulator._city import City, Intervals
 from simulator._errors import PublishError
 from simulator._faults import Fault
 from simulator._generator import Simulation
-from simulator._message import batched
 from simulator._publish import Mode, Progress, PublishReport, publish
 
 
@@ -69,7 +68,7 @@ def _worker(
             clock[worker] = p.sim_time
 
         report = publish(
-            batched(sim.messages(), spec.batch_s or sim.gateway_windows()),
+            sim.published(spec.batch_s),
             devices=sim.devices,
             topic_root=spec.topic_root,
             progress=progress,

@@ -13,7 +13,6 @@ from simulator import (
     City,
     Message,
     Simulation,
-    batched,
     large_city,
     random_faults,
     read_ground_truth,
@@ -33,7 +32,7 @@ def city() -> City:
 def test_large_city_offers_5000_readings_per_second_at_speed_1(city: City) -> None:
     span = 30.0  # one parking interval: every lot reports once
     sim = Simulation(city, start=MONDAY, end=MONDAY + timedelta(seconds=span), seed=1)
-    messages = list(batched(sim.messages(), sim.gateway_windows()))
+    messages = list(sim.published())
     stats = schedule_stats(messages, sim.devices, span_s=span)
     assert stats.readings_per_s >= 5000
     assert set(stats.readings_by_kind) == set(DeviceKind)
@@ -50,12 +49,12 @@ def test_large_city_offers_5000_readings_per_second_at_speed_1(city: City) -> No
     assert stats.readings_by_kind[DeviceKind.TRAFFIC_LIGHT] >= lights * span
 
 
-def _district_run(city: City, minutes: int) -> tuple[Simulation, list[Message]]:
+def _district_run(city: City, minutes: float) -> tuple[Simulation, list[Message]]:
     district = city.districts[0].slug
     mine = [d.id for d in city.devices() if d.district == district]
     end = MONDAY + timedelta(minutes=minutes)
     sim = Simulation(city, start=MONDAY, end=end, seed=1, only=mine)
-    return sim, list(batched(sim.messages(), sim.gateway_windows()))
+    return sim, list(sim.published())
 
 
 def test_only_gateway_kinds_batch_and_a_batch_is_a_window_of_reports(city: City) -> None:
@@ -116,3 +115,13 @@ def test_live_faults_across_the_large_city_are_ground_truth(city: City, tmp_path
         return list(sim.messages())
 
     assert run(True) != run(False)
+
+
+def test_gateways_send_what_they_hold_when_the_run_ends(city: City) -> None:
+    sim, messages = _district_run(city, 1.75)  # ends inside every gateway's window
+    end = sim.end.timestamp()
+    assert max(m.t for m in messages) == end
+    lots = [m for m in messages if not m.retain and m.topic.split("/")[2] == "parking"]
+    assert lots
+    assert {m.t for m in lots} == {end}  # held since their 5-minute window began
+    assert max(m.reports for m in lots) == 4  # 105 s of 30-s reports
