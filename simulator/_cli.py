@@ -72,11 +72,21 @@ Fault types (device kinds; expected incident type):
   sensor_drift (ecology: field, rate_per_hour; sensor_drift), spike (camera or ecology:
   field, factor; spike), malformed_payload (any; invalid_payload), wrong_units (any;
   invalid_payload).
+
+Citizens (docs/simulator.md): --citizens URL also posts simulated citizens' reports to
+the governance center's Open311 API at URL (POST /open311/v2/requests.json, paced with
+the devices' messages), with the reporter key in CITYPULSE_CITIZENS_API_KEY (never a
+flag, never logged): background reports per service and district at the documented
+rates (--citizens-scale city or region), reports following the faults citizens can see,
+and --surges RATE surges per simulated week (each ×--surge-multiplier over its cell's
+normal for --surge-duration).  Their ground truth (surges, then every report with the
+appeal id it got) goes to --citizens-truth.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -86,8 +96,10 @@ from typing import TYPE_CHECKING
 
 from citypulse import (
     DeviceKind,
+    FloatRange,
     IntRange,
     Settings,
+    http_url,
     iso_time,
     non_negative_float,
     non_negative_int,
@@ -99,6 +111,7 @@ from citypulse import (
 
 if TYPE_CHECKING:
     from simulator._generator import Simulation
+    from simulator._parallel import RunSpec
     from simulator._stats import ScheduleStats
 
 HELP = "publish a simulated city over MQTT"
@@ -177,6 +190,41 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="ground-truth.jsonl",
         help="where to write injected faults (default ground-truth.jsonl)",
     )
+    c = parser.add_argument_group("citizens")
+    c.add_argument(
+        "--citizens",
+        type=http_url,
+        metavar="URL",
+        help="post citizens' reports to this Open311 API (key: CITYPULSE_CITIZENS_API_KEY)",
+    )
+    c.add_argument(
+        "--citizens-scale",
+        choices=("city", "region"),
+        default="city",
+        help="residents behind each district (default city; region: x9)",
+    )
+    c.add_argument(
+        "--surges", type=non_negative_float, default=0.0, metavar="RATE", help="surges per week"
+    )
+    c.add_argument(
+        "--surge-multiplier",
+        type=FloatRange(above=1.0),
+        default=2.0,
+        metavar="X",
+        help="a surge's rate over its cell's normal (default 2)",
+    )
+    c.add_argument(
+        "--surge-duration",
+        type=positive_duration,
+        default="1d",
+        help="how long a surge lasts (default 1d)",
+    )
+    c.add_argument(
+        "--citizens-truth",
+        metavar="FILE",
+        default="ground-truth-citizens.jsonl",
+        help="where to write the citizens' ground truth (default ground-truth-citizens.jsonl)",
+    )
     m = parser.add_argument_group("output")
     m.add_argument(
         "--topic-root", type=slug, default="city", help="first topic level (default city)"
@@ -210,13 +258,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    import orjson
-
-    from citypulse.db import connect, upsert_devices
     from simulator._city import CITIES, generated_city
     from simulator._faults import load_scenario, random_faults, write_ground_truth
-    from simulator._parallel import RunSpec, publish_parallel
-    from simulator._publish import Progress, publish
+    from simulator._parallel import RunSpec
     from simulator._stats import schedule_stats
 
     speed = 1.0 if args.realtime else args.speed
@@ -288,10 +332,37 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         + (f", ground truth in {args.ground_truth}" if faults else ""),
         file=sys.stderr,
     )
-    messages = sim.published()
     if args.dry_run:
-        _print_stats(schedule_stats(messages, sim.devices, span_s=duration.total_seconds()), sim)
+        stats = schedule_stats(sim.published(), sim.devices, span_s=duration.total_seconds())
+        _print_stats(stats, sim)
         return 0
+    citizens: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if args.citizens:
+        from simulator._cli_citizens import CitizensRun
+
+        citizens = CitizensRun(
+            args,
+            settings,
+            city=city,
+            faults=faults,
+            start=start,
+            end=end,
+            speed=(speed or None) if args.rate is None else None,
+        )
+    with citizens:
+        return _emit(args, settings, spec, speed)
+
+
+def _emit(args: argparse.Namespace, settings: Settings, spec: RunSpec, speed: float) -> int:
+    """Write the run's messages to --output or publish them over MQTT."""
+    import orjson
+
+    from citypulse.db import connect, upsert_devices
+    from simulator._parallel import publish_parallel
+    from simulator._publish import Progress, publish
+
+    sim = spec.simulation()
+    messages = sim.published()
     if args.output:
         n = 0
         with open(args.output, "wb") as out:

@@ -17,6 +17,7 @@ from citypulse.render._charts import (
     legend,
     line_chart,
     nice_ticks,
+    series_style,
     xy_chart,
 )
 from citypulse.render._layout import Crossing, Street, crossings_of, streets_through
@@ -52,6 +53,7 @@ __all__ = [
     "legend",
     "line_chart",
     "nice_ticks",
+    "series_style",
     "streets_through",
     "xy_chart",
 ]
