@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from citypulse.cli import main
+from citypulse import Settings
+from simulator import _cli
+
+
+def main(argv: list[str]) -> int:
+    """``citypulse simulate …`` through the command's own parser (not every command's)."""
+    parser = argparse.ArgumentParser(prog="citypulse simulate")
+    _cli.configure(parser)
+    return _cli.run(parser.parse_args(argv[1:]), Settings.from_env({}))
 
 
 def test_dry_run_prints_rates_batches_and_devices(
