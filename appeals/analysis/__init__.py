@@ -19,12 +19,16 @@ if TYPE_CHECKING:
         TensionQuery,
         load_points,
     )
+    from appeals.analysis._tension import TensionConfig, TensionUpdate, update_tension
 else:
     __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "TensionConfig",
     "TensionKind",
     "TensionPoint",
     "TensionQuery",
+    "TensionUpdate",
     "load_points",
+    "update_tension",
 ]
