@@ -29,11 +29,14 @@ class SeasonalCounts(Detector[float]):
 
     ``update(t, x)``: ``x`` events in the bin starting at ``t``.  Bins are ``bin_s``
     long, ``period_s / bin_s`` to a period; ``utc_offset_s`` puts the period on local
-    time.  The normal of a bin: ``(k·mean_b + prior_weight·level·shape_b) /
-    (k + prior_weight)`` where ``mean_b`` is the bin's exponentially weighted mean over
-    the last ``memory`` periods, ``k`` how many periods it has seen (at most ``memory``),
-    ``level`` the cell's mean count per bin.  The score is S / (S + h): 0.5 when the CUSUM
-    statistic S reaches ``h``; 0 until ``warm_periods`` periods are seen.  While alarmed,
+    time.  The normal of a bin is the Gamma-Poisson posterior mean ``(k·mean_b + w·prior_b)
+    / (k + w)`` with ``w = prior_weight / prior_b``: ``mean_b`` is the bin's exponentially
+    weighted mean over the last ``memory`` periods, ``k`` how many periods it has seen (at
+    most ``memory``), ``prior_b`` the cell's ``level`` (mean count per bin) times
+    ``shape_b`` (or, without a shape, the cell's mean at that time of day), worth
+    ``prior_weight`` events: a busy cell follows its own profile, a sparse one the prior.
+    The score is S / (S + h): 0.5 when the CUSUM statistic S reaches ``h``; 0 until
+    ``warm_periods`` periods are seen.  While alarmed,
     S is capped at ``h`` (so the alarm ends, S back to 0, once the rate is normal for a
     while) and the normal learns nothing (a surge does not become the norm).
     """
@@ -88,8 +91,9 @@ class SeasonalCounts(Detector[float]):
         self.utc_offset_s = utc_offset_s
         bins = int(period_s // bin_s)
         self.warm_up = warm_periods * bins
-        #: relative weight of each bin (mean 1), shared by the caller; flat by default
-        self.shape: list[float] = [1.0] * bins
+        #: relative weight of each bin (mean 1) shared by many cells, set by the caller;
+        #: None: the cell's own time-of-day profile
+        self.shape: list[float] | None = None
         self._mean = [0.0] * bins
         self._seen = [0] * bins
         self._level = 0.0
@@ -114,12 +118,22 @@ class SeasonalCounts(Detector[float]):
     def expected(self, t: float) -> float:
         """The normal count for the bin of ``t`` (at least ``floor``)."""
         b = self.bin(t)
+        prior = max(self.floor, self._prior(b))
+        # Gamma-Poisson: the prior weighs as much as ``prior_events`` events would.
+        w = self.prior_weight / prior
         k = self._seen[b]
-        w = self.prior_weight
-        prior = self._level * self.shape[b]
-        if k + w <= 0:
-            return max(self.floor, prior)
         return max(self.floor, (k * self._mean[b] + w * prior) / (k + w))
+
+    def _prior(self, b: int) -> float:
+        if self.shape is not None:
+            return self._level * self.shape[b]
+        # Without a shared shape: the same time of day averaged over the period's days.
+        per_day = int(86400.0 // self.bin_s)
+        days = self.bins // per_day if per_day and self.bins % per_day == 0 else 0
+        if days <= 1:
+            return self._level
+        h = b % per_day
+        return sum(self._mean[h + d * per_day] for d in range(days)) / days
 
     @property
     def statistic(self) -> float:
