@@ -23,7 +23,7 @@ from citypulse import AirLimit, lazy_exports
 
 if TYPE_CHECKING:
     from detectors._base import Alarm, Detector, Keyed, Max, Peaks, Refractory
-    from detectors._counts import SeasonalCounts, poisson_quantile
+    from detectors._counts import SeasonalCounts, poisson_quantile, weekly_shape
     from detectors._errors import (
         DetectorConfigError,
         DetectorError,
@@ -83,4 +83,5 @@ __all__ = [
     "city_scalar",
     "default_univariate",
     "poisson_quantile",
+    "weekly_shape",
 ]

@@ -33,7 +33,7 @@ class SeasonalCounts(Detector[float]):
     / (k + w)`` with ``w = prior_weight / prior_b``: ``mean_b`` is the bin's exponentially
     weighted mean over the last ``memory`` periods, ``k`` how many periods it has seen (at
     most ``memory``), ``prior_b`` the cell's ``level`` (mean count per bin) times
-    ``shape_b`` (or, without a shape, the cell's mean at that time of day), worth
+    ``shape_b`` (without a shape: the cell's own time-of-day × day-of-week profile), worth
     ``prior_weight`` events: a busy cell follows its own profile, a sparse one the prior.
     The score is S / (S + h): 0.5 when the CUSUM statistic S reaches ``h``; 0 until
     ``warm_periods`` periods are seen.  While alarmed,
@@ -71,7 +71,7 @@ class SeasonalCounts(Detector[float]):
         period_s: float = _WEEK_S,
         bin_s: float = 3600.0,
         memory: int = 6,
-        prior_weight: float = 3.0,
+        prior_weight: float = 10.0,
         warm_periods: int = 2,
         floor: float = 0.01,
         utc_offset_s: float = 0.0,
@@ -127,13 +127,16 @@ class SeasonalCounts(Detector[float]):
     def _prior(self, b: int) -> float:
         if self.shape is not None:
             return self._level * self.shape[b]
-        # Without a shared shape: the same time of day averaged over the period's days.
+        # Without a shared shape: the cell's own, as time of day × day of the period.
         per_day = int(86400.0 // self.bin_s)
         days = self.bins // per_day if per_day and self.bins % per_day == 0 else 0
-        if days <= 1:
+        if days <= 1 or self._level <= 0.0:
             return self._level
-        h = b % per_day
-        return sum(self._mean[h + d * per_day] for d in range(days)) / days
+        mean = self._mean
+        h, d = b % per_day, b // per_day
+        at_hour = sum(mean[h + i * per_day] for i in range(days)) / days
+        on_day = sum(mean[d * per_day : (d + 1) * per_day]) / per_day
+        return at_hour * on_day / self._level
 
     @property
     def statistic(self) -> float:
@@ -252,3 +255,22 @@ def _normal_quantile(q: float) -> float:
         else:
             hi = mid
     return 0.5 * (lo + hi)
+
+
+def weekly_shape(means: list[float], bins_per_day: int) -> list[float]:
+    """Relative weight of each bin (mean 1) as time of day × day of the period: the
+    31 numbers of a week's profile rather than its 168, so that it is steady."""
+    days = len(means) // bins_per_day
+    total = sum(means)
+    if total <= 0.0 or days * bins_per_day != len(means):
+        return [1.0] * len(means)
+    mean = total / len(means)
+    at_hour = [
+        sum(means[h + i * bins_per_day] for i in range(days)) / days / mean
+        for h in range(bins_per_day)
+    ]
+    on_day = [
+        sum(means[d * bins_per_day : (d + 1) * bins_per_day]) / bins_per_day / mean
+        for d in range(days)
+    ]
+    return [at_hour[b % bins_per_day] * on_day[b // bins_per_day] for b in range(len(means))]

@@ -145,7 +145,7 @@ def update_tension(
         active = load_active(conn)
         items, last_id = surges.update(conn, now)
         items += clusters(conn, active, last_now, now, cfg.cluster)
-        items += recurrences(conn, active, now, cfg.recurrence)
+        items += recurrences(conn, active, last_now, now, cfg.recurrence)
         opened, updated, ended = _apply(conn, active, items)
         state = {"version": 1, "now": now.isoformat(), "surge": surges.state()}
         conn.execute(

@@ -61,6 +61,36 @@ WHERE a.requested_at > %(start)s AND a.requested_at <= %(now)s
 ORDER BY a.requested_at, a.id
 """
 
+#: places are looked up on a grid of squares the place radius wide (x scaled by
+#: cos(latitude)): the squares of what changed and their neighbours
+_TOUCHED = """
+SELECT DISTINCT i.device_id, a.service_code, floor(a.lat / %(cell)s)::int AS gy,
+       floor(a.lon * cos(radians(a.lat)) / %(cell)s)::int AS gx
+FROM appeals a LEFT JOIN incidents i ON i.id = a.incident_id
+WHERE a.id IN (
+    SELECT id FROM appeals WHERE requested_at > %(since)s AND requested_at <= %(now)s
+    UNION SELECT appeal_id FROM appeal_events
+          WHERE status = 'in_progress' AND time > %(since)s AND time <= %(now)s
+    UNION SELECT m.appeal_id FROM tension_members m JOIN tension_points p ON p.id = m.tension_id
+          WHERE p.kind = 'recurrence' AND p.ended_at IS NULL)
+"""
+
+_NEAR = """
+SELECT a.id, a.source, a.sector, a.service_code, a.district, a.lat, a.lon, a.address,
+       a.requested_at, i.device_id,
+       least(CASE WHEN a.resolved_at <= %(now)s THEN a.resolved_at END,
+             CASE WHEN a.closed_at <= %(now)s THEN a.closed_at END) AS done_at
+FROM appeals a
+LEFT JOIN incidents i ON i.id = a.incident_id
+WHERE a.requested_at > %(start)s AND a.requested_at <= %(now)s
+  AND (i.device_id = ANY(%(devices)s)
+       OR (i.device_id IS NULL AND a.lat IS NOT NULL
+           AND (a.service_code, floor(a.lat / %(cell)s)::int,
+                floor(a.lon * cos(radians(a.lat)) / %(cell)s)::int)
+               IN (SELECT * FROM unnest(%(services)s::text[], %(ys)s::int[], %(xs)s::int[]))))
+ORDER BY a.requested_at, a.id
+"""
+
 _REOPENS = """
 SELECT appeal_id, count(*) AS n FROM (
     SELECT e.appeal_id, e.status, e.time,
@@ -237,15 +267,56 @@ def _last_members(conn: psycopg.Connection[Any], ids: list[int]) -> dict[int, da
         return {row["tension_id"]: row["last"] for row in cur}
 
 
+def _near_touched(
+    conn: psycopg.Connection[Any], since: datetime, start: datetime, now: datetime, radius: float
+) -> list[Row]:
+    """The window's appeals of the devices and places that changed since ``since`` (new
+    appeals, reopenings) or hold an active point: only those can change their count."""
+    cell = radius / 111_320.0
+    devices: set[str] = set()
+    squares: set[tuple[str, int, int]] = set()
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(_TOUCHED, {"since": since, "now": now, "cell": cell})
+        for row in cur:
+            if row["device_id"] is not None:
+                devices.add(row["device_id"])
+            elif row["gy"] is not None:
+                y, x = row["gy"], row["gx"]
+                squares.update(
+                    (row["service_code"], y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                )
+        if not devices and not squares:
+            return []
+        cur.execute(
+            _NEAR,
+            {
+                "start": start,
+                "now": now,
+                "cell": cell,
+                "devices": sorted(devices),
+                "services": [s for s, _, _ in squares],
+                "ys": [y for _, y, _ in squares],
+                "xs": [x for _, _, x in squares],
+            },
+        )
+        return cur.fetchall()
+
+
 def recurrences(
     conn: psycopg.Connection[Any],
     active: Mapping[tuple[TensionKind, str], Active],
+    since: datetime | None,
     now: datetime,
     config: RecurrenceConfig,
 ) -> list[Finding | Ending]:
-    """Devices and places that came back at least ``min_count`` times in ``days`` to ``now``."""
+    """Devices and places that came back at least ``min_count`` times in ``days`` to ``now``
+    (since ``since``: only those whose appeals changed, or that hold an active point)."""
     start = now - timedelta(days=config.days)
-    rows = _located(conn, start, now, devices=True)
+    rows = (
+        _located(conn, start, now, devices=True)
+        if since is None
+        else _near_touched(conn, since, start, now, config.radius_m)
+    )
     reopens: dict[int, int] = {}
     if rows:
         with conn.cursor(row_factory=dict_row) as cur:

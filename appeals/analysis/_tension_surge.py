@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 
 from appeals.analysis._records import TensionKind
 from appeals.analysis._tension_base import Ending, Finding
-from detectors import SeasonalCounts, poisson_quantile
+from detectors import SeasonalCounts, poisson_quantile, weekly_shape
 
 HOUR = timedelta(hours=1)
 #: weekly shape refreshed after this many processed hours (and at each update)
@@ -40,7 +40,7 @@ class SurgeConfig:
     h: float = 9.5
     ratio: float = 2.0
     memory_weeks: int = 6
-    prior_weight: float = 3.0
+    prior_weight: float = 10.0
     warm_weeks: int = 2
     low_q: float = 0.1
     high_q: float = 0.9
@@ -127,15 +127,15 @@ class Surges:
         }
 
     def _refresh_shape(self) -> None:
+        """The all-cells weekly shape, the prior of each cell's normal."""
         if not self.cells:
             return
-        bins = next(iter(self.cells.values())).bins
-        total = [0.0] * bins
+        some = next(iter(self.cells.values()))
+        total = [0.0] * some.bins
         for d in self.cells.values():
             for b, m in enumerate(d.to_state()["mean"]):
                 total[b] += m
-        mean = sum(total) / bins
-        shape = [t / mean for t in total] if mean > 0 else [1.0] * bins
+        shape = weekly_shape(total, int(86400 // some.bin_s))
         for d in self.cells.values():
             d.shape = shape
 

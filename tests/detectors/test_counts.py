@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import pickle
-import random
 
+import numpy as np
 import pytest
 
-from detectors import DetectorConfigError, SeasonalCounts, poisson_quantile
+from detectors import DetectorConfigError, SeasonalCounts, poisson_quantile, weekly_shape
 
 HOUR = 3600.0
 WEEK_H = 168
@@ -22,27 +22,18 @@ def _rate(i: int, per_day: float) -> float:
     return per_day / 24 * day * (0.7 if (i // 24) % 7 >= 5 else 1.1)
 
 
-def _poisson(rng: random.Random, mu: float) -> int:
-    limit, k, p = math.exp(-mu), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p < limit:
-            return k
-        k += 1
-
-
 def _feed(d: SeasonalCounts, counts: list[int], start: int = 0) -> list[float]:
     return [d.update(T0 + (start + i) * HOUR, float(x)) for i, x in enumerate(counts)]
 
 
 def _stream(seed: int, hours: int, per_day: float, surge_at: int | None = None) -> list[int]:
-    rng = random.Random(seed)
+    rng = np.random.default_rng(seed)
     out = []
     for i in range(hours):
         mu = _rate(i, per_day)
         if surge_at is not None and surge_at <= i < surge_at + 24:
             mu *= 2.0
-        out.append(_poisson(rng, mu))
+        out.append(int(rng.poisson(mu)))
     return out
 
 
@@ -128,3 +119,14 @@ def test_poisson_quantile_is_the_smallest_count_reaching_q(mu: float, q: float) 
 
     assert cdf(n) >= q
     assert n == 0 or cdf(n - 1) < q
+
+
+def test_weekly_shape_recovers_a_time_of_day_times_weekday_profile() -> None:
+    hours = [0.5 + (h % 24) / 24 for h in range(WEEK_H)]
+    days = [1.2 if d < 5 else 0.5 for d in range(7)]
+    means = [3.0 * hours[b] * days[b // 24] for b in range(WEEK_H)]
+    shape = weekly_shape(means, 24)
+    assert sum(shape) / len(shape) == pytest.approx(1.0)
+    mean = sum(means) / len(means)
+    assert shape == pytest.approx([m / mean for m in means])
+    assert weekly_shape([0.0] * WEEK_H, 24) == [1.0] * WEEK_H

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import psycopg
 
 from appeals import load_routing
@@ -50,13 +51,9 @@ def daily_shape(at: datetime) -> float:
     return day * (0.75 if local.weekday() >= 5 else 1.1)
 
 
-def poisson(rng: random.Random, mu: float) -> int:
-    limit, k, p = math.exp(-mu), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p < limit:
-            return k
-        k += 1
+def np_rng(rng: random.Random) -> np.random.Generator:
+    """A numpy generator drawn from ``rng`` (so one seed still decides everything)."""
+    return np.random.default_rng(rng.getrandbits(64))
 
 
 def background(
@@ -73,7 +70,7 @@ def background(
     hour = start
     while hour < end:
         mu = factor * per_day / 24 * daily_shape(hour)
-        for _ in range(poisson(rng, mu)):
+        for _ in range(int(np_rng(rng).poisson(mu))):
             yield Plan(
                 at=hour + timedelta(seconds=rng.uniform(0, 3599)),
                 service_code=service_code,
