@@ -15,8 +15,10 @@ would.
 Default thresholds:
 
 - surge: Poisson CUSUM for a doubled rate against the cell's weekly-seasonal normal,
-  decision interval h = 9.5 (about 0.5 false alarms per 100 cell-weeks per cell on
-  simulated Poisson cells with a learnt normal); a normal needs 2 weeks of history;
+  decision interval h = 10 (0.2–0.3 false alarms per 100 cell-weeks per cell on simulated
+  Poisson cells with a learnt normal, so that both cells an appeal counts in, sector and
+  service, stay within 1 per 100 cell-weeks with the other kinds; figures and the recall
+  they cost in detectors/_counts.py); a normal needs 2 weeks of history;
 - cluster: 5 appeals of one service within 250 m (each of another) and 24 hours;
 - recurrence: a device or place (50 m, one service) back 3 times within 30 days.
 """

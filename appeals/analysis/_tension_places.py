@@ -49,7 +49,10 @@ class RecurrenceConfig:
     days: int = 30
 
 
-_LOCATED = """
+#: The window's appeals with a place (or, for recurrences, a device): all of them, or
+#: only those of the given devices and of the given places.  Places are looked up on a
+#: grid of squares the place radius wide (x scaled by cos(latitude)).
+_APPEALS = """
 SELECT a.id, a.source, a.sector, a.service_code, a.district, a.lat, a.lon, a.address,
        a.requested_at, i.device_id,
        least(CASE WHEN a.resolved_at <= %(now)s THEN a.resolved_at END,
@@ -57,12 +60,17 @@ SELECT a.id, a.source, a.sector, a.service_code, a.district, a.lat, a.lon, a.add
 FROM appeals a
 LEFT JOIN incidents i ON i.id = a.incident_id
 WHERE a.requested_at > %(start)s AND a.requested_at <= %(now)s
-  AND (a.lat IS NOT NULL OR (%(devices)s AND i.device_id IS NOT NULL))
+  AND (a.lat IS NOT NULL OR (%(with_devices)s AND i.device_id IS NOT NULL))
+  AND (%(everything)s
+       OR i.device_id = ANY(%(devices)s)
+       OR (i.device_id IS NULL AND a.lat IS NOT NULL
+           AND (a.service_code, floor(a.lat / %(cell)s)::int,
+                floor(a.lon * cos(radians(a.lat)) / %(cell)s)::int)
+               IN (SELECT * FROM unnest(%(services)s::text[], %(ys)s::int[], %(xs)s::int[]))))
 ORDER BY a.requested_at, a.id
 """
 
-#: places are looked up on a grid of squares the place radius wide (x scaled by
-#: cos(latitude)): the squares of what changed and their neighbours
+#: What changed since the last look (new appeals, reopenings) or holds an active point.
 _TOUCHED = """
 SELECT DISTINCT i.device_id, a.service_code, floor(a.lat / %(cell)s)::int AS gy,
        floor(a.lon * cos(radians(a.lat)) / %(cell)s)::int AS gx
@@ -73,22 +81,6 @@ WHERE a.id IN (
           WHERE status = 'in_progress' AND time > %(since)s AND time <= %(now)s
     UNION SELECT m.appeal_id FROM tension_members m JOIN tension_points p ON p.id = m.tension_id
           WHERE p.kind = 'recurrence' AND p.ended_at IS NULL)
-"""
-
-_NEAR = """
-SELECT a.id, a.source, a.sector, a.service_code, a.district, a.lat, a.lon, a.address,
-       a.requested_at, i.device_id,
-       least(CASE WHEN a.resolved_at <= %(now)s THEN a.resolved_at END,
-             CASE WHEN a.closed_at <= %(now)s THEN a.closed_at END) AS done_at
-FROM appeals a
-LEFT JOIN incidents i ON i.id = a.incident_id
-WHERE a.requested_at > %(start)s AND a.requested_at <= %(now)s
-  AND (i.device_id = ANY(%(devices)s)
-       OR (i.device_id IS NULL AND a.lat IS NOT NULL
-           AND (a.service_code, floor(a.lat / %(cell)s)::int,
-                floor(a.lon * cos(radians(a.lat)) / %(cell)s)::int)
-               IN (SELECT * FROM unnest(%(services)s::text[], %(ys)s::int[], %(xs)s::int[]))))
-ORDER BY a.requested_at, a.id
 """
 
 _REOPENS = """
@@ -113,10 +105,29 @@ Row = dict[str, Any]
 
 
 def _located(
-    conn: psycopg.Connection[Any], start: datetime, now: datetime, *, devices: bool
+    conn: psycopg.Connection[Any],
+    start: datetime,
+    now: datetime,
+    *,
+    devices: bool,
+    near: tuple[set[str], set[tuple[str, int, int]], float] | None = None,
 ) -> list[Row]:
+    """The window's located appeals (and device appeals when ``devices``); with ``near``
+    (devices, grid squares, square size) only those of these devices and squares."""
+    found, squares, cell = near if near is not None else (set(), set(), 1.0)
+    params = {
+        "start": start,
+        "now": now,
+        "with_devices": devices,
+        "everything": near is None,
+        "devices": sorted(found),
+        "cell": cell,
+        "services": [s for s, _, _ in squares],
+        "ys": [y for _, y, _ in squares],
+        "xs": [x for _, _, x in squares],
+    }
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_LOCATED, {"start": start, "now": now, "devices": devices})
+        cur.execute(_APPEALS, params)
         return cur.fetchall()
 
 
@@ -285,21 +296,9 @@ def _near_touched(
                 squares.update(
                     (row["service_code"], y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
                 )
-        if not devices and not squares:
-            return []
-        cur.execute(
-            _NEAR,
-            {
-                "start": start,
-                "now": now,
-                "cell": cell,
-                "devices": sorted(devices),
-                "services": [s for s, _, _ in squares],
-                "ys": [y for _, y, _ in squares],
-                "xs": [x for _, _, x in squares],
-            },
-        )
-        return cur.fetchall()
+    if not devices and not squares:
+        return []
+    return _located(conn, start, now, devices=True, near=(devices, squares, cell))
 
 
 def recurrences(

@@ -37,10 +37,10 @@ _SHAPE_EVERY = 24
 class SurgeConfig:
     """The surge detector's parameters; ``h`` sets the false-alarm rate (see README)."""
 
-    h: float = 9.5
+    h: float = 10.0
     ratio: float = 2.0
     memory_weeks: int = 6
-    prior_weight: float = 10.0
+    prior_weight: float = 50.0
     warm_weeks: int = 2
     low_q: float = 0.1
     high_q: float = 0.9
