@@ -2,10 +2,12 @@
 
 Cluster: at least ``min_size`` appeals of one service, each within ``radius_m`` of
 another member (DBSCAN with the haversine metric, ``min_size`` points to a core) and all
-within one ``window``.  The computation looks at sliding windows ending every half window
-since its last run (and at ``now``), so a cluster straddling two looks is still seen.
-A cluster keeps its point (and key: service and first member id) while new appeals join
-it; it ends one window after its last member.
+within one ``window``, about at least ``min_size`` issues (an appeal grouped as another's
+duplicate, ``group_id``, is the same issue: many reports of one fault are not a cluster).
+The computation looks at sliding windows ending every half window since its last run
+(and at ``now``), so a cluster straddling two looks is still seen.  A cluster keeps its
+point (and key: service and first member id) while new appeals join it; it ends one
+window after its last member.
 
 Recurrence: the same device (sensor and system appeals: the incident's device) or place
 (citizens' appeals of one service within ``radius_m`` of each other) coming back at least
@@ -53,8 +55,8 @@ class RecurrenceConfig:
 #: only those of the given devices and of the given places.  Places are looked up on a
 #: grid of squares the place radius wide (x scaled by cos(latitude)).
 _APPEALS = """
-SELECT a.id, a.source, a.sector, a.service_code, a.district, a.lat, a.lon, a.address,
-       a.requested_at, i.device_id,
+SELECT a.id, coalesce(a.group_id, a.id) AS issue, a.source, a.sector, a.service_code,
+       a.district, a.lat, a.lon, a.address, a.requested_at, i.device_id,
        least(CASE WHEN a.resolved_at <= %(now)s THEN a.resolved_at END,
              CASE WHEN a.closed_at <= %(now)s THEN a.closed_at END) AS done_at
 FROM appeals a
@@ -211,6 +213,8 @@ def clusters(
         window = [r for r in rows[lo:] if r["requested_at"] <= look]
         for service, located in _by_service(window).items():
             for group in _groups(located, config.radius_m, config.min_size):
+                if len({r["issue"] for r in group}) < config.min_size:
+                    continue  # one fault and its duplicates are not yet a cluster
                 ids = {r["id"] for r in group}
                 key = _match_live(members, ended, f"{service}:", ids)
                 if key is None:

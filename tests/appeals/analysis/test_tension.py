@@ -263,3 +263,18 @@ def test_updates_are_idempotent_and_a_restart_gives_the_same_points(db_url: str)
         continuous = _snapshot(points(conn))
     assert {k for k, *_ in restarted} == {TensionKind.SURGE, TensionKind.CLUSTER}
     assert continuous == restarted
+
+
+def test_duplicates_of_one_fault_are_not_a_cluster(db_url: str) -> None:
+    start = T0 + 10 * HOUR
+    with connect(db_url) as conn:
+        first, *others = insert(conn, _spot(start, 6))
+        conn.execute("UPDATE appeals SET group_id = %s WHERE id = ANY(%s)", (first, others))
+        conn.commit()
+        _run(conn, [start + 6 * HOUR])
+        assert points(conn) == []
+        conn.execute("UPDATE appeals SET group_id = NULL WHERE id = ANY(%s)", (others[:4],))
+        conn.commit()
+        _run(conn, [start + 7 * HOUR])
+        (cluster,) = points(conn, TensionKind.CLUSTER)
+    assert len(cluster.appeal_ids) == 6  # five issues, one of them reported twice
