@@ -3,7 +3,9 @@
 Cluster: at least ``min_size`` appeals of one service, each within ``radius_m`` of
 another member (DBSCAN with the haversine metric, ``min_size`` points to a core) and all
 within one ``window``, about at least ``min_size`` issues (an appeal grouped as another's
-duplicate, ``group_id``, is the same issue: many reports of one fault are not a cluster).
+duplicate, ``group_id``, is the same issue: many reports of one fault are not a cluster);
+where a service is so common that ``min_size`` would often meet by chance, more are
+needed (a Poisson bound over the city's extent, :func:`_least_cluster`).
 The computation looks at sliding windows ending every half window since its last run
 (and at ``now``), so a cluster straddling two looks is still seen.  A cluster keeps its
 point (and key: service and first member id) while new appeals join it; it ends one
@@ -33,8 +35,11 @@ from sklearn.cluster import DBSCAN
 
 from appeals.analysis._records import TensionKind
 from appeals.analysis._tension_base import Active, Ending, Finding, most_common
+from detectors import poisson_quantile
 
 _EARTH_M = 6_371_000.0
+#: the smallest city extent assumed when judging how common a service's appeals are
+_MIN_AREA_KM2 = 25.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,8 @@ class ClusterConfig:
     min_size: int = 5
     radius_m: float = 250.0
     window: timedelta = timedelta(hours=24)
+    #: chance of a cluster by coincidence, per service and look (Bonferroni over its points)
+    alpha: float = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +204,7 @@ def clusters(
         t += step
     looks.append(now)
     rows = _located(conn, looks[0] - config.window, now, devices=False)
+    area = _area_km2(rows)
     live = {key: a for (k, key), a in active.items() if k is TensionKind.CLUSTER}
     last_at = _last_members(conn, [a.id for a in live.values()])
     last = {key: last_at[a.id] for key, a in live.items() if a.id in last_at}
@@ -212,8 +220,9 @@ def clusters(
             lo += 1
         window = [r for r in rows[lo:] if r["requested_at"] <= look]
         for service, located in _by_service(window).items():
-            for group in _groups(located, config.radius_m, config.min_size):
-                if len({r["issue"] for r in group}) < config.min_size:
+            least = _least_cluster(located, area, config)
+            for group in _groups(located, config.radius_m, least):
+                if len({r["issue"] for r in group}) < least:
                     continue  # one fault and its duplicates are not yet a cluster
                 ids = {r["id"] for r in group}
                 key = _match_live(members, ended, f"{service}:", ids)
@@ -263,6 +272,28 @@ def clusters(
             )
         )
     return out
+
+
+def _least_cluster(located: Sequence[Row], area_km2: float, config: ClusterConfig) -> int:
+    """How many appeals make a cluster of this service now: at least ``min_size``, and more
+    where the service is so common that as many would often fall in one disc by chance
+    (its window's appeals spread evenly over the city's ``area_km2``, Poisson)."""
+    n = len(located)
+    disc = math.pi * (config.radius_m / 1000.0) ** 2
+    neighbours = n * disc / area_km2  # expected others within the radius of an appeal
+    chance = poisson_quantile(neighbours, 1.0 - config.alpha / n)
+    return max(config.min_size, chance + 2)
+
+
+def _area_km2(rows: Sequence[Row]) -> float:
+    """The box the appeals span (all services: the city's extent), at least 25 km²."""
+    lats = [float(r["lat"]) for r in rows if r["lat"] is not None]
+    lons = [float(r["lon"]) for r in rows if r["lon"] is not None]
+    if not lats:
+        return _MIN_AREA_KM2
+    km_lat = (max(lats) - min(lats)) * 111.32
+    km_lon = (max(lons) - min(lons)) * 111.32 * math.cos(math.radians(sum(lats) / len(lats)))
+    return max(_MIN_AREA_KM2, km_lat * km_lon)
 
 
 def _match_live(
