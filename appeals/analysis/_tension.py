@@ -19,7 +19,8 @@ Default thresholds:
   Poisson cells with a learnt normal, so that both cells an appeal counts in, sector and
   service, stay within 1 per 100 cell-weeks with the other kinds; figures and the recall
   they cost in detectors/_counts.py); a normal needs 2 weeks of history;
-- cluster: 5 appeals of one service within 250 m (each of another) and 24 hours;
+- cluster: 5 issues (duplicates count once) of one service within 250 m (each of
+  another) and 24 hours, more for a service common enough to meet so by chance;
 - recurrence: a device or place (50 m, one service) back 3 times within 30 days.
 """
 
