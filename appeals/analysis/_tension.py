@@ -3,9 +3,9 @@
 Each call processes the appeals with ``requested_at <= now`` that the checkpoint
 (tension_state, row ``tension``) has not yet seen, in one transaction: surges over every
 closed hour since the last call (appeals.analysis._tension_surge), clusters in the
-sliding windows since the last call and recurrences at ``now``
-(appeals.analysis._tension_places).  It keeps one active point per (kind, key), adds
-member appeals as they come, ends points that are over, and writes its checkpoint
+sliding windows since the last call (appeals.analysis._tension_clusters) and recurrences
+at ``now`` (appeals.analysis._tension_places).  It keeps one active point per (kind, key),
+adds member appeals as they come, ends points that are over, and writes its checkpoint
 (last appeal id, the hour up to which surges are judged, the cells' learnt normals as
 JSON) in the same transaction; a call with a ``now`` not after the last one changes
 nothing.  ``now`` is stream time, so an evaluation can replay simulated weeks hour by
@@ -19,8 +19,10 @@ Default thresholds:
   Poisson cells with a learnt normal, so that both cells an appeal counts in, sector and
   service, stay within 1 per 100 cell-weeks with the other kinds; figures and the recall
   they cost in detectors/_counts.py); a normal needs 2 weeks of history;
-- cluster: 5 issues (duplicates count once) of one service within 250 m (each of
-  another) and 24 hours, more for a service common enough to meet so by chance;
+- cluster: issues (duplicates count once) of one service within 250 m of a spot and
+  24 hours beyond the Poisson quantile of that spot's own normal (its trailing 4 weeks,
+  the district's density as a floor, a weekday factor), false alarms 0.2 per 100
+  cell-weeks, and at least 5;
 - recurrence: a device or place (50 m, one service) back 3 times within 30 days.
 """
 
@@ -39,12 +41,8 @@ from psycopg.types.json import Jsonb
 from appeals._routing import Routing
 from appeals.analysis._records import TensionKind
 from appeals.analysis._tension_base import Active, Ending, Finding, load_active
-from appeals.analysis._tension_places import (
-    ClusterConfig,
-    RecurrenceConfig,
-    clusters,
-    recurrences,
-)
+from appeals.analysis._tension_clusters import ClusterConfig, clusters
+from appeals.analysis._tension_places import RecurrenceConfig, recurrences
 from appeals.analysis._tension_surge import SurgeConfig, Surges
 
 log = logging.getLogger(__name__)

@@ -1,15 +1,5 @@
-"""Clusters and recurrences: tension in one place rather than in a whole cell.
-
-Cluster: at least ``min_size`` appeals of one service, each within ``radius_m`` of
-another member (DBSCAN with the haversine metric, ``min_size`` points to a core) and all
-within one ``window``, about at least ``min_size`` issues (an appeal grouped as another's
-duplicate, ``group_id``, is the same issue: many reports of one fault are not a cluster);
-where a service is so common that ``min_size`` would often meet by chance, more are
-needed (a Poisson bound over the city's extent, :func:`_least_cluster`).
-The computation looks at sliding windows ending every half window since its last run
-(and at ``now``), so a cluster straddling two looks is still seen.  A cluster keeps its
-point (and key: service and first member id) while new appeals join it; it ends one
-window after its last member.
+"""Recurrences, and what clusters share with them: tension in one place rather than in a
+whole cell (clusters: appeals.analysis._tension_clusters).
 
 Recurrence: the same device (sensor and system appeals: the incident's device) or place
 (citizens' appeals of one service within ``radius_m`` of each other) coming back at least
@@ -22,7 +12,6 @@ Only what was known at ``now`` counts (a resolution recorded later is not yet on
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,20 +24,8 @@ from sklearn.cluster import DBSCAN
 
 from appeals.analysis._records import TensionKind
 from appeals.analysis._tension_base import Active, Ending, Finding, most_common
-from detectors import poisson_quantile
 
 _EARTH_M = 6_371_000.0
-#: the smallest city extent assumed when judging how common a service's appeals are
-_MIN_AREA_KM2 = 25.0
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterConfig:
-    min_size: int = 5
-    radius_m: float = 250.0
-    window: timedelta = timedelta(hours=24)
-    #: chance of a cluster by coincidence, per service and look (Bonferroni over its points)
-    alpha: float = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,17 +80,10 @@ WHERE status = 'in_progress' AND before IN ('resolved', 'closed') AND time > %(s
 GROUP BY appeal_id
 """
 
-_LAST_MEMBER = """
-SELECT m.tension_id, max(a.requested_at) AS last
-FROM tension_members m JOIN appeals a ON a.id = m.appeal_id
-WHERE m.tension_id = ANY(%(ids)s)
-GROUP BY m.tension_id
-"""
-
 Row = dict[str, Any]
 
 
-def _located(
+def located(
     conn: psycopg.Connection[Any],
     start: datetime,
     now: datetime,
@@ -155,7 +125,7 @@ def _groups(rows: Sequence[Row], radius_m: float, min_samples: int) -> list[list
     return list(groups.values())
 
 
-def _by_service(rows: Sequence[Row]) -> dict[str, list[Row]]:
+def by_service(rows: Sequence[Row]) -> dict[str, list[Row]]:
     out: dict[str, list[Row]] = {}
     for r in rows:
         if r["lat"] is not None and r["lon"] is not None:
@@ -176,141 +146,16 @@ def _match(
     return None
 
 
-def _place_facts(rows: Sequence[Row]) -> tuple[str, str, str, float | None, float | None]:
+def place_facts(rows: Sequence[Row]) -> tuple[str, str, str, float | None, float | None]:
     sector = most_common(r["sector"] for r in rows)
     district = most_common(r["district"] for r in rows)
     address = most_common(r["address"] for r in rows)
-    located = [r for r in rows if r["lat"] is not None and r["lon"] is not None]
-    if not located:
+    placed = [r for r in rows if r["lat"] is not None and r["lon"] is not None]
+    if not placed:
         return sector, district, address, None, None
-    lat = sum(r["lat"] for r in located) / len(located)
-    lon = sum(r["lon"] for r in located) / len(located)
+    lat = sum(r["lat"] for r in placed) / len(placed)
+    lon = sum(r["lon"] for r in placed) / len(placed)
     return sector, district, address, round(lat, 6), round(lon, 6)
-
-
-def clusters(
-    conn: psycopg.Connection[Any],
-    active: Mapping[tuple[TensionKind, str], Active],
-    since: datetime | None,
-    now: datetime,
-    config: ClusterConfig,
-) -> list[Finding | Ending]:
-    """Clusters found in the windows ending between ``since`` and ``now``, and those over."""
-    step = config.window / 2
-    looks = []
-    t = now if since is None else since + step
-    while t < now:
-        looks.append(t)
-        t += step
-    looks.append(now)
-    rows = _located(conn, looks[0] - config.window, now, devices=False)
-    area = _area_km2(rows)
-    live = {key: a for (k, key), a in active.items() if k is TensionKind.CLUSTER}
-    last_at = _last_members(conn, [a.id for a in live.values()])
-    last = {key: last_at[a.id] for key, a in live.items() if a.id in last_at}
-    started = {key: a.started_at for key, a in live.items()}
-    detected: dict[str, datetime] = {}
-    members = {key: set(a.members) for key, a in live.items()}
-    seen: dict[int, Row] = {}
-    ended: dict[str, datetime] = {}
-    touched: set[str] = set()
-    lo = 0
-    for look in looks:
-        while lo < len(rows) and rows[lo]["requested_at"] <= look - config.window:
-            lo += 1
-        window = [r for r in rows[lo:] if r["requested_at"] <= look]
-        for service, located in _by_service(window).items():
-            least = _least_cluster(located, area, config)
-            for group in _groups(located, config.radius_m, least):
-                if len({r["issue"] for r in group}) < least:
-                    continue  # one fault and its duplicates are not yet a cluster
-                ids = {r["id"] for r in group}
-                key = _match_live(members, ended, f"{service}:", ids)
-                if key is None:
-                    key = f"{service}:{min(ids)}"
-                    members[key] = set()
-                    started[key] = min(r["requested_at"] for r in group)
-                    detected[key] = look
-                members[key] |= ids
-                last[key] = max(last.get(key, look), max(r["requested_at"] for r in group))
-                seen.update((r["id"], r) for r in group)
-                touched.add(key)
-        for key, at in last.items():
-            if key not in ended and at + config.window <= look:
-                ended[key] = at + config.window
-    out: list[Finding | Ending] = []
-    for key in sorted(members):
-        if key not in touched:
-            if key in ended and key in live:
-                out.append(Ending(TensionKind.CLUSTER, key, ended[key]))
-            continue
-        group = [seen[i] for i in sorted(members[key]) if i in seen]
-        sector, district, address, lat, lon = _place_facts(group)
-        span_h = (last[key] - started[key]) / timedelta(hours=1)
-        window_h = max(config.window / timedelta(hours=1), math.ceil(span_h))
-        count = len(members[key])
-        out.append(
-            Finding(
-                kind=TensionKind.CLUSTER,
-                key=key,
-                sector=sector,
-                district=district,
-                service_code=key.rsplit(":", 1)[0],
-                score=round(count / config.min_size, 2),
-                started_at=started[key],
-                detected_at=detected.get(key, now),
-                facts={
-                    "count": count,
-                    "radius_m": round(config.radius_m),
-                    "window_h": round(window_h),
-                    "address": address,
-                },
-                appeal_ids=tuple(sorted(members[key])),
-                ended_at=ended.get(key),
-                lat=lat,
-                lon=lon,
-            )
-        )
-    return out
-
-
-def _least_cluster(located: Sequence[Row], area_km2: float, config: ClusterConfig) -> int:
-    """How many appeals make a cluster of this service now: at least ``min_size``, and more
-    where the service is so common that as many would often fall in one disc by chance
-    (its window's appeals spread evenly over the city's ``area_km2``, Poisson)."""
-    n = len(located)
-    disc = math.pi * (config.radius_m / 1000.0) ** 2
-    neighbours = n * disc / area_km2  # expected others within the radius of an appeal
-    chance = poisson_quantile(neighbours, 1.0 - config.alpha / n)
-    return max(config.min_size, chance + 2)
-
-
-def _area_km2(rows: Sequence[Row]) -> float:
-    """The box the appeals span (all services: the city's extent), at least 25 km²."""
-    lats = [float(r["lat"]) for r in rows if r["lat"] is not None]
-    lons = [float(r["lon"]) for r in rows if r["lon"] is not None]
-    if not lats:
-        return _MIN_AREA_KM2
-    km_lat = (max(lats) - min(lats)) * 111.32
-    km_lon = (max(lons) - min(lons)) * 111.32 * math.cos(math.radians(sum(lats) / len(lats)))
-    return max(_MIN_AREA_KM2, km_lat * km_lon)
-
-
-def _match_live(
-    members: Mapping[str, set[int]], ended: Mapping[str, datetime], prefix: str, ids: set[int]
-) -> str | None:
-    for key, have in members.items():
-        if key not in ended and key.startswith(prefix) and have & ids:
-            return key
-    return None
-
-
-def _last_members(conn: psycopg.Connection[Any], ids: list[int]) -> dict[int, datetime]:
-    if not ids:
-        return {}
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_LAST_MEMBER, {"ids": ids})
-        return {row["tension_id"]: row["last"] for row in cur}
 
 
 def _near_touched(
@@ -333,7 +178,7 @@ def _near_touched(
                 )
     if not devices and not squares:
         return []
-    return _located(conn, start, now, devices=True, near=(devices, squares, cell))
+    return located(conn, start, now, devices=True, near=(devices, squares, cell))
 
 
 def recurrences(
@@ -347,7 +192,7 @@ def recurrences(
     (since ``since``: only those whose appeals changed, or that hold an active point)."""
     start = now - timedelta(days=config.days)
     rows = (
-        _located(conn, start, now, devices=True)
+        located(conn, start, now, devices=True)
         if since is None
         else _near_touched(conn, since, start, now, config.radius_m)
     )
@@ -365,8 +210,8 @@ def recurrences(
         else:
             places.append(r)
     groups.extend(by_device.items())
-    for located in _by_service(places).values():
-        groups.extend((None, g) for g in _groups(located, config.radius_m, 1))
+    for same in by_service(places).values():
+        groups.extend((None, g) for g in _groups(same, config.radius_m, 1))
     out: list[Finding | Ending] = []
     found: set[str] = set()
     for device, group in groups:
@@ -382,7 +227,7 @@ def recurrences(
                 f"place:{service}:{min(ids)}"
             )
         found.add(key)
-        sector, district, address, lat, lon = _place_facts(group)
+        sector, district, address, lat, lon = place_facts(group)
         point = active.get((TensionKind.RECURRENCE, key))
         out.append(
             Finding(

@@ -278,14 +278,3 @@ def test_duplicates_of_one_fault_are_not_a_cluster(db_url: str) -> None:
         _run(conn, [start + 7 * HOUR])
         (cluster,) = points(conn, TensionKind.CLUSTER)
     assert len(cluster.appeal_ids) == 6  # five issues, one of them reported twice
-
-
-def test_a_common_service_needs_more_than_five_to_make_a_cluster() -> None:
-    from appeals.analysis._tension_places import ClusterConfig, _least_cluster
-
-    config = ClusterConfig()
-    rare = [{"lat": LAT, "lon": LON}] * 20
-    common = [{"lat": LAT, "lon": LON}] * 2000
-    assert _least_cluster(rare, 100.0, config) == config.min_size
-    assert _least_cluster(common, 100.0, config) > config.min_size
-    assert _least_cluster(common, 25.0, config) > _least_cluster(common, 100.0, config)

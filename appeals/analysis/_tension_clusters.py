@@ -1,0 +1,356 @@
+"""Clusters: more appeals of one service in one spot than that spot's own normal.
+
+A spot is a disc of ``radius_m`` around an issue's first appeal; its count is the issues
+(an appeal grouped as another's duplicate, ``group_id``, is the same issue) of the
+service within the disc and one ``window``.  Its **normal** is what the same service
+brought to that disc over the trailing ``history`` (4 weeks, ending where the window
+begins, so a cluster is never part of its own normal), per window:
+
+    expected = season × max(local, district)
+
+- ``local``: the disc's history issues per day of history actually held (a database
+  with 10 days of appeals has 10 days of history);
+- ``district``: the floor (a prior for places with little history): the district's
+  history issues of the service per day, spread evenly over the district's extent (the
+  box its located appeals of every service span, at least ``_MIN_DISTRICT_KM2``), times
+  the disc's area;
+- ``season``: the service's region-wide issues in the same 24 hours 1–4 weeks earlier
+  over its average day of history (weekdays differ), within [0.5, 2]; 1 with less than a
+  week of history.
+
+With less than a day of history there is no normal yet: the expected count is then the
+window's appeals of the service spread evenly over the region's extent (at least 25 km²).
+
+A spot is a cluster when its count reaches ``min_size`` and exceeds the Poisson quantile
+of ``expected`` at ``1 - alpha``; ``alpha`` shares the false-alarm budget
+(``false_per_100_cell_weeks``, 0.2 of the issue's 1 per 100 cell-weeks for all kinds)
+among the looks in a week (one every half window: 14) and the independent discs of the
+district (its extent over the disc's area), Bonferroni.  A busy spot that always has many
+complaints is therefore not a new cluster (a recurrence covers a place that keeps coming
+back); the same count at a quiet spot is.  Overlapping cluster discs (flagged spots within
+``radius_m`` of each other) make one cluster whose members are every appeal of their
+discs' issues.
+
+The computation looks at sliding windows ending every half window since its last run (and
+at ``now``), so a cluster straddling two looks is still seen; the history is judged once
+per run, for its first look.  A cluster keeps its point (and key: service and first
+member id) while new appeals join it; it ends one window after its last member.  Neighbour
+counts use scikit-learn's BallTree (haversine); the history is read as counts per
+``_SQUARE_M`` square, so an hourly update reads a few thousand rows, not weeks of appeals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import psycopg
+from psycopg.rows import dict_row
+from sklearn.cluster import DBSCAN
+from sklearn.neighbors import BallTree
+
+from appeals.analysis._records import TensionKind
+from appeals.analysis._tension_base import Active, Ending, Finding
+from appeals.analysis._tension_places import Row, by_service, located, place_facts
+from detectors import poisson_quantile
+
+_EARTH_M = 6_371_000.0
+#: the smallest region extent assumed with no history (as the first look sees it)
+_MIN_AREA_KM2 = 25.0
+#: the smallest district extent assumed for the district's density
+_MIN_DISTRICT_KM2 = 1.0
+#: history is read as counts per square of this side (positions: the square's mean)
+_SQUARE_M = 25.0
+_LOOKS_PER_WINDOW = 2
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    min_size: int = 5
+    radius_m: float = 250.0
+    window: timedelta = timedelta(hours=24)
+    #: trailing history that makes a spot's normal
+    history: timedelta = timedelta(days=28)
+    #: the clusters' share of the false-alarm budget, per 100 cell-weeks (service × district)
+    false_per_100_cell_weeks: float = 0.2
+
+
+#: The trailing history's located issues (duplicates left out) as counts per square of
+#: one service and district, with those in the same 24 hours a whole number of weeks
+#: before the look (``same``) for the weekday factor.
+_HISTORY = """
+SELECT service_code, district, avg(lat) AS lat, avg(lon) AS lon, count(*) AS n,
+       count(*) FILTER (
+           WHERE floor(extract(epoch FROM %(look)s - requested_at) / 86400)::int %% 7 = 0
+       ) AS same
+FROM appeals
+WHERE requested_at > %(start)s AND requested_at <= %(end)s
+  AND lat IS NOT NULL AND lon IS NOT NULL AND group_id IS NULL
+GROUP BY service_code, district, floor(lat / %(cell)s)::int,
+         floor(lon * cos(radians(lat)) / %(cell)s)::int
+"""
+_FIRST = "SELECT min(requested_at) AS first FROM appeals"
+
+
+@dataclass(frozen=True, slots=True)
+class Normal:
+    """What the trailing history says about each service's spots (see the module)."""
+
+    days: float  # days of history held (0: none yet)
+    #: per service: square positions (radians, lat/lon) and their issue counts
+    squares: Mapping[str, tuple[F64, F64]]
+    #: per (service, district): history issues per day spread over the district's extent,
+    #: expected in one disc
+    district: Mapping[tuple[str, str], float]
+    #: per district: independent discs in its extent
+    discs: Mapping[str, float]
+    #: per service: the weekday factor
+    season: Mapping[str, float]
+
+    def expected(self, service: str, district: str, at: F64, radius_m: float) -> F64:
+        """Expected issues of ``service`` in a window within ``radius_m`` of each point of
+        ``at`` (radians, lat/lon) in ``district``."""
+        floor = self.district.get((service, district), 0.0)
+        local = np.zeros(len(at))
+        if service in self.squares and len(at):
+            where, counts = self.squares[service]
+            tree = BallTree(where, metric="haversine")
+            for k, ind in enumerate(tree.query_radius(at, radius_m / _EARTH_M)):
+                local[k] = counts[ind].sum()
+        per_day = np.maximum(local / self.days, floor)
+        return np.asarray(per_day * self.season.get(service, 1.0), dtype=np.float64)
+
+
+def normal(conn: psycopg.Connection[Any], look: datetime, config: ClusterConfig) -> Normal | None:
+    """The normal for windows ending at ``look`` (None with less than a day of history)."""
+    end = look - config.window
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(_FIRST)
+        row = cur.fetchone()
+        first = None if row is None else row["first"]
+        if first is None or end - first < timedelta(days=1):
+            return None
+        start = max(end - config.history, first)
+        cur.execute(
+            _HISTORY,
+            {"look": look, "start": end - config.history, "end": end, "cell": _SQUARE_M / 111_320},
+        )
+        rows = cur.fetchall()
+    days = (end - start) / timedelta(days=1)
+    disc_km2 = math.pi * (config.radius_m / 1000.0) ** 2
+    per_service: dict[str, list[Row]] = {}
+    per_district: dict[str, list[Row]] = {}
+    for r in rows:
+        per_service.setdefault(r["service_code"], []).append(r)
+        per_district.setdefault(r["district"], []).append(r)
+    squares = {
+        s: (
+            np.radians(np.array([[r["lat"], r["lon"]] for r in rs], dtype=float)),
+            np.array([r["n"] for r in rs], dtype=float),
+        )
+        for s, rs in per_service.items()
+    }
+    area = {d: max(_MIN_DISTRICT_KM2, _extent_km2(rs)) for d, rs in per_district.items()}
+    totals: dict[tuple[str, str], int] = {}
+    for r in rows:
+        key = (r["service_code"], r["district"])
+        totals[key] = totals.get(key, 0) + int(r["n"])
+    district = {(s, d): n / days / area[d] * disc_km2 for (s, d), n in totals.items()}
+    weeks = int(days // 7)  # same-weekday windows wholly within the history held
+    season: dict[str, float] = {}
+    if weeks >= 1:
+        for s, rs in per_service.items():
+            same = sum(int(r["same"]) for r in rs) / weeks
+            mean = sum(int(r["n"]) for r in rs) / days
+            if mean > 0:
+                season[s] = min(2.0, max(0.5, same / mean))
+    discs = {d: max(1.0, a / disc_km2) for d, a in area.items()}
+    return Normal(days, squares, district, discs, season)
+
+
+def clusters(
+    conn: psycopg.Connection[Any],
+    active: Mapping[tuple[TensionKind, str], Active],
+    since: datetime | None,
+    now: datetime,
+    config: ClusterConfig,
+) -> list[Finding | Ending]:
+    """Clusters found in the windows ending between ``since`` and ``now``, and those over."""
+    step = config.window / _LOOKS_PER_WINDOW
+    looks = []
+    t = now if since is None else since + step
+    while t < now:
+        looks.append(t)
+        t += step
+    looks.append(now)
+    rows = located(conn, looks[0] - config.window, now, devices=False)
+    usual = normal(conn, looks[0], config)
+    area = _extent_km2(rows)
+    live = {key: a for (k, key), a in active.items() if k is TensionKind.CLUSTER}
+    last_at = _last_members(conn, [a.id for a in live.values()])
+    last = {key: last_at[a.id] for key, a in live.items() if a.id in last_at}
+    started = {key: a.started_at for key, a in live.items()}
+    detected: dict[str, datetime] = {}
+    members = {key: set(a.members) for key, a in live.items()}
+    scores: dict[str, tuple[float, float]] = {}
+    seen: dict[int, Row] = {}
+    ended: dict[str, datetime] = {}
+    touched: set[str] = set()
+    lo = 0
+    for look in looks:
+        while lo < len(rows) and rows[lo]["requested_at"] <= look - config.window:
+            lo += 1
+        window = [r for r in rows[lo:] if r["requested_at"] <= look]
+        for service, mine in by_service(window).items():
+            for group, score, expected in _spots(mine, usual, area, config):
+                ids = {r["id"] for r in group}
+                key = _match_live(members, ended, f"{service}:", ids)
+                if key is None:
+                    key = f"{service}:{min(ids)}"
+                    members[key] = set()
+                    started[key] = min(r["requested_at"] for r in group)
+                    detected[key] = look
+                members[key] |= ids
+                scores[key] = max(scores.get(key, (0.0, 0.0)), (score, expected))
+                last[key] = max(last.get(key, look), max(r["requested_at"] for r in group))
+                seen.update((r["id"], r) for r in group)
+                touched.add(key)
+        for key, at in last.items():
+            if key not in ended and at + config.window <= look:
+                ended[key] = at + config.window
+    out: list[Finding | Ending] = []
+    for key in sorted(members):
+        if key not in touched:
+            if key in ended and key in live:
+                out.append(Ending(TensionKind.CLUSTER, key, ended[key]))
+            continue
+        group = [seen[i] for i in sorted(members[key]) if i in seen]
+        sector, district, address, lat, lon = place_facts(group)
+        span_h = (last[key] - started[key]) / timedelta(hours=1)
+        window_h = max(config.window / timedelta(hours=1), math.ceil(span_h))
+        score, expected = scores[key]
+        out.append(
+            Finding(
+                kind=TensionKind.CLUSTER,
+                key=key,
+                sector=sector,
+                district=district,
+                service_code=key.rsplit(":", 1)[0],
+                score=round(score, 2),
+                started_at=started[key],
+                detected_at=detected.get(key, now),
+                facts={
+                    "count": len(members[key]),
+                    "radius_m": round(config.radius_m),
+                    "window_h": round(window_h),
+                    "address": address,
+                    "expected": round(expected, 1),
+                },
+                appeal_ids=tuple(sorted(members[key])),
+                ended_at=ended.get(key),
+                lat=lat,
+                lon=lon,
+            )
+        )
+    return out
+
+
+def _spots(
+    rows: Sequence[Row], usual: Normal | None, area_km2: float, config: ClusterConfig
+) -> list[tuple[list[Row], float, float]]:
+    """The window's clusters of one service: (member rows, score, expected count), the
+    score being the busiest flagged disc's issues over its threshold (at least 1)."""
+    firsts: dict[int, Row] = {}
+    for r in rows:  # in time order: an issue's first appeal places it
+        firsts.setdefault(r["issue"], r)
+    if len(firsts) < config.min_size:
+        return []
+    issues = list(firsts.values())
+    at = np.radians(np.array([[r["lat"], r["lon"]] for r in issues], dtype=float))
+    tree = BallTree(at, metric="haversine")
+    radius = config.radius_m / _EARTH_M
+    counts = tree.query_radius(at, radius, count_only=True)
+    maybe = np.flatnonzero(counts >= config.min_size)
+    if maybe.size == 0:
+        return []
+    disc_km2 = math.pi * (config.radius_m / 1000.0) ** 2
+    budget = config.false_per_100_cell_weeks / 100.0 / (_LOOKS_PER_WINDOW * 7)
+    budget *= config.window / timedelta(days=1)  # looks per week scale with the window
+    expected = np.zeros(maybe.size)
+    alpha = np.zeros(maybe.size)
+    if usual is None:  # no normal yet: the window's appeals spread over the region
+        expected[:] = len(issues) * disc_km2 / max(_MIN_AREA_KM2, area_km2)
+        alpha[:] = budget / max(1.0, max(_MIN_AREA_KM2, area_km2) / disc_km2)
+    else:
+        service = issues[0]["service_code"]
+        for district in {issues[i]["district"] for i in maybe}:
+            part = np.array([i for i in maybe if issues[i]["district"] == district])
+            pos = np.searchsorted(maybe, part)
+            expected[pos] = usual.expected(service, district, at[part], config.radius_m)
+            alpha[pos] = budget / usual.discs.get(district, 1.0)
+    need = np.array(
+        [
+            max(config.min_size, poisson_quantile(float(mu), 1.0 - float(a)) + 1)
+            for mu, a in zip(expected, alpha, strict=True)
+        ]
+    )
+    hot = counts[maybe] >= need
+    if not hot.any():
+        return []
+    flagged = maybe[hot]
+    excess = counts[flagged] / need[hot]
+    labels = DBSCAN(eps=radius, min_samples=1, metric="haversine").fit_predict(at[flagged])
+    by_issue: dict[int, list[Row]] = {}
+    for r in rows:
+        by_issue.setdefault(r["issue"], []).append(r)
+    out = []
+    for label in sorted(set(labels.tolist())):
+        mine = np.flatnonzero(labels == label)
+        near = tree.query_radius(at[flagged[mine]], radius)
+        chosen = sorted({int(i) for ind in near for i in ind})
+        group = [r for i in chosen for r in by_issue[issues[i]["issue"]]]
+        best = mine[int(np.argmax(excess[mine]))]
+        out.append((group, float(excess[best]), float(expected[hot][best])))
+    return out
+
+
+def _extent_km2(rows: Sequence[Row]) -> float:
+    """The box the rows' positions span, in km² (0 for none)."""
+    lats = [float(r["lat"]) for r in rows if r["lat"] is not None]
+    lons = [float(r["lon"]) for r in rows if r["lon"] is not None]
+    if not lats:
+        return 0.0
+    km_lat = (max(lats) - min(lats)) * 111.32
+    km_lon = (max(lons) - min(lons)) * 111.32 * math.cos(math.radians(sum(lats) / len(lats)))
+    return km_lat * km_lon
+
+
+def _match_live(
+    members: Mapping[str, set[int]], ended: Mapping[str, datetime], prefix: str, ids: set[int]
+) -> str | None:
+    for key, have in members.items():
+        if key not in ended and key.startswith(prefix) and have & ids:
+            return key
+    return None
+
+
+_LAST_MEMBER = """
+SELECT m.tension_id, max(a.requested_at) AS last
+FROM tension_members m JOIN appeals a ON a.id = m.appeal_id
+WHERE m.tension_id = ANY(%(ids)s)
+GROUP BY m.tension_id
+"""
+
+
+def _last_members(conn: psycopg.Connection[Any], ids: list[int]) -> dict[int, datetime]:
+    if not ids:
+        return {}
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(_LAST_MEMBER, {"ids": ids})
+        return {row["tension_id"]: row["last"] for row in cur}
