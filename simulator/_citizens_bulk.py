@@ -6,9 +6,16 @@ its times are uniform within the hour: exact for that rate, and vectorised over 
 service × district × hour at once.  A surge adds ``(multiplier - 1)`` times the cell's
 rate over its window, so the cell runs at ``multiplier`` times its normal there.
 
-Locations: a background report lies within about 100 m of one of its district's
-intersections (the simulator's districts are unions of grid blocks around them); a
-surge's extra reports spread normally around the surge's centre.
+Locations: a background report lies anywhere in its district's area, the union of the
+grid blocks around its intersections (the points nearer to one of its intersections than
+to any other district's), within the box those blocks span (its intersections' extent and
+half a grid step beyond); the density falls off from the district's centre as a normal
+distribution whose standard deviation per axis is half the box's size (at the box's edge
+about 0.6 of the centre's).  Reports keep ``_BORDER_M`` (half of it each side) off the
+border between two districts, so that a hand-drawn boundary file near those borders
+(appeals' districts.default.geojson for the preset city) puts each in its own district.
+A report's place is its nearest intersection.  A surge's extra reports spread normally
+around the surge's centre, so only they gather in one spot.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.neighbors import KDTree
 
 from simulator._citizen_rates import HOURLY, SERVICE_INDEX, SERVICES, WEEKDAY, HourProfile, Scale
 from simulator._citizen_rates import population as district_population
@@ -29,8 +37,10 @@ from simulator._city import City
 from simulator._signals import MSK_OFFSET_S
 from simulator._surges import Surge
 
-_JITTER_LAT, _JITTER_LON = 0.0009, 0.0015
 _M_PER_DEG_LAT = 111_320.0
+#: how much nearer a background report is to its own district's nearest intersection
+#: than to another district's (metres): a strip of about half of it each side of a border
+_BORDER_M = 180.0
 
 
 class ReportKind(enum.StrEnum):
@@ -100,29 +110,45 @@ def _hour_factors(lo: F64, hi: F64, clip_lo: float, clip_hi: float) -> dict[Hour
     return {p: np.asarray(w)[hour] * day / 24.0 * overlap for p, w in HOURLY.items()}
 
 
-def _anchors(city: City) -> tuple[tuple[str, ...], F64, F64, I32, I32]:
-    """Places to put reports near: each district's intersections, grouped by district
-    (names, lat, lon, first index per district, count per district)."""
-    names: list[str] = []
-    lat: list[float] = []
-    lon: list[float] = []
-    first: list[int] = []
-    count: list[int] = []
-    for d in city.districts:
-        members = [i for i in city.intersections if i.district == d.slug]
-        first.append(len(names))
-        count.append(len(members))
-        for i in members:
-            names.append(i.name)
-            lat.append(i.lat)
-            lon.append(i.lon)
-    return (
-        tuple(names),
-        np.asarray(lat),
-        np.asarray(lon),
-        np.asarray(first, dtype=np.int32),
-        np.asarray(count, dtype=np.int32),
-    )
+def _spread(city: City, d_idx: I32, rng: np.random.Generator) -> tuple[F64, F64, I32]:
+    """Background reports' positions over their districts (see the module docstring):
+    (lat, lon, index of the nearest intersection in ``city.intersections``)."""
+    lat0 = sum(i.lat for i in city.intersections) / len(city.intersections)
+    kx = _M_PER_DEG_LAT * math.cos(math.radians(lat0))
+    xy = np.array([[i.lat * _M_PER_DEG_LAT, i.lon * kx] for i in city.intersections])
+    slug = np.array([i.district for i in city.intersections])
+    # the grid step: the median distance to the nearest other intersection
+    step = float(np.median(KDTree(xy).query(xy, k=2)[0][:, 1])) if len(xy) > 1 else 400.0
+    lat = np.zeros(d_idx.size)
+    lon = np.zeros(d_idx.size)
+    near = np.zeros(d_idx.size, np.int32)
+    for d, district in enumerate(city.districts):
+        todo = np.flatnonzero(d_idx == d)
+        own = np.flatnonzero(slug == district.slug)
+        if todo.size == 0:
+            continue
+        if own.size == 0:
+            raise ValueError("every district with reports needs at least one intersection")
+        lo, hi = xy[own].min(axis=0) - step / 2, xy[own].max(axis=0) + step / 2
+        centre, sd = (lo + hi) / 2, (hi - lo) / 2
+        own_tree = KDTree(xy[own])
+        other = np.flatnonzero(slug != district.slug)
+        other_tree = KDTree(xy[other]) if other.size else None
+        for _ in range(1000):
+            if todo.size == 0:
+                break
+            p = centre + rng.normal(0.0, 1.0, (todo.size, 2)) * sd
+            ok = np.all((p >= lo) & (p <= hi), axis=1)
+            dist, which = own_tree.query(p)
+            if other_tree is not None:
+                ok &= other_tree.query(p)[0][:, 0] - dist[:, 0] >= _BORDER_M
+            lat[todo[ok]] = p[ok, 0] / _M_PER_DEG_LAT
+            lon[todo[ok]] = p[ok, 1] / kx
+            near[todo[ok]] = own[which[ok, 0]]
+            todo = todo[~ok]
+        if todo.size:
+            raise ValueError(f"district {district.slug} has no room away from its borders")
+    return lat, lon, near
 
 
 def bulk_reports(
@@ -158,14 +184,9 @@ def bulk_reports(
     b_lo = np.maximum(lo[b_idx], t0)
     b_hi = np.minimum(hi[b_idx], t1)
     t = b_lo + rng.random(cell.size) * (b_hi - b_lo)
-    names, a_lat, a_lon, a_first, a_count = _anchors(city)
-    if np.any(a_count[d_idx] == 0):
-        raise ValueError("every district with reports needs at least one intersection")
-    anchor = a_first[d_idx] + (rng.random(cell.size) * a_count[d_idx]).astype(np.int32)
-    lat = a_lat[anchor] + rng.uniform(-_JITTER_LAT, _JITTER_LAT, cell.size)
-    lon = a_lon[anchor] + rng.uniform(-_JITTER_LON, _JITTER_LON, cell.size)
+    lat, lon, anchor = _spread(city, d_idx.astype(np.int32), rng)
     parts = [(t, s_idx, d_idx, lat, lon, np.zeros(cell.size, np.int32) - 1, anchor)]
-    places = list(names)
+    places = [i.name for i in city.intersections]
     for k, surge in enumerate(surges):
         places.append(surge.place)
         f = _hour_factors(lo, hi, max(t0, surge.start.timestamp()), min(t1, surge.end.timestamp()))

@@ -277,3 +277,26 @@ def test_bulk_arrays_are_the_records() -> None:
     assert [r.kind.code for r in records] == arrays.kind.tolist()
     assert bool(np.all(np.diff(arrays.t) >= 0))
     assert bool(np.all((arrays.t >= MONDAY.timestamp()) & (arrays.t < end.timestamp())))
+
+
+def test_background_reports_spread_over_their_district() -> None:
+    _, arrays = _weeks(weeks=1, scale=Scale.REGION)
+    background = arrays.kind == ReportKind.BACKGROUND.code
+    at = {i.name: i for i in CITY.intersections}
+    far = 0
+    for k in np.flatnonzero(background)[:5000]:
+        place = at[arrays.places[arrays.place[k]]]
+        assert place.district == arrays.districts[arrays.district[k]]  # its nearest
+        far += _distance_m(arrays.lat[k], arrays.lon[k], place.lat, place.lon) > 100.0
+    assert far > 0.5 * 5000  # not gathered at the intersections
+    for d, district in enumerate(CITY.districts):
+        mine = background & (arrays.district == d)
+        lat, lon = arrays.lat[mine], arrays.lon[mine]
+        span_y = (lat.max() - lat.min()) * _M_PER_DEG
+        span_x = (lon.max() - lon.min()) * _M_PER_DEG * math.cos(math.radians(lat.mean()))
+        assert min(span_x, span_y) > 500.0, district.slug  # a district is ~800 m across
+        # denser at the centre than at the edges, as documented
+        cy, cx = np.median(lat), np.median(lon)
+        r = np.hypot((lat - cy) * _M_PER_DEG, (lon - cx) * _M_PER_DEG * 0.58)
+        inner, outer = np.sum(r < 150.0), np.sum((r >= 150.0) & (r < 212.0))
+        assert inner > outer  # equal areas (π·150² and π·(212² − 150²))
