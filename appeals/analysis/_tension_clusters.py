@@ -65,7 +65,7 @@ _MIN_AREA_KM2 = 25.0
 #: the smallest district extent assumed for the district's density
 _MIN_DISTRICT_KM2 = 1.0
 #: history is read as counts per square of this side (positions: the square's mean)
-_SQUARE_M = 25.0
+_SQUARE_M = 50.0
 _LOOKS_PER_WINDOW = 2
 F64 = npt.NDArray[np.float64]
 
@@ -130,47 +130,53 @@ class Normal:
 def normal(conn: psycopg.Connection[Any], look: datetime, config: ClusterConfig) -> Normal | None:
     """The normal for windows ending at ``look`` (None with less than a day of history)."""
     end = look - config.window
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor() as cur:
         cur.execute(_FIRST)
         row = cur.fetchone()
-        first = None if row is None else row["first"]
+        first = None if row is None else row[0]
         if first is None or end - first < timedelta(days=1):
             return None
-        start = max(end - config.history, first)
         cur.execute(
             _HISTORY,
             {"look": look, "start": end - config.history, "end": end, "cell": _SQUARE_M / 111_320},
         )
-        rows = cur.fetchall()
-    days = (end - start) / timedelta(days=1)
+        rows = cur.fetchall()  # (service, district, lat, lon, n, same): thousands, by position
+    days = (end - max(end - config.history, first)) / timedelta(days=1)
     disc_km2 = math.pi * (config.radius_m / 1000.0) ** 2
-    per_service: dict[str, list[Row]] = {}
-    per_district: dict[str, list[Row]] = {}
-    for r in rows:
-        per_service.setdefault(r["service_code"], []).append(r)
-        per_district.setdefault(r["district"], []).append(r)
-    squares = {
-        s: (
-            np.radians(np.array([[r["lat"], r["lon"]] for r in rs], dtype=float)),
-            np.array([r["n"] for r in rs], dtype=float),
-        )
-        for s, rs in per_service.items()
+    if not rows:
+        return Normal(days, {}, {}, {}, {})
+    services, s_of = np.unique([r[0] for r in rows], return_inverse=True)
+    districts, d_of = np.unique([r[1] for r in rows], return_inverse=True)
+    where = np.array([(r[2], r[3]) for r in rows], dtype=float)
+    n = np.array([r[4] for r in rows], dtype=float)
+    same = np.array([r[5] for r in rows], dtype=float)
+    radians = np.radians(where)
+    squares = {}
+    for k, service in enumerate(services.tolist()):
+        mine = s_of == k
+        squares[service] = (radians[mine], n[mine])
+    lo = np.full((len(districts), 2), np.inf)
+    hi = np.full((len(districts), 2), -np.inf)
+    np.minimum.at(lo, d_of, where)
+    np.maximum.at(hi, d_of, where)
+    km = (hi - lo) * 111.32
+    km[:, 1] *= np.cos(np.radians((hi[:, 0] + lo[:, 0]) / 2))
+    area = np.maximum(_MIN_DISTRICT_KM2, km[:, 0] * km[:, 1])
+    totals = np.zeros((len(services), len(districts)))
+    np.add.at(totals, (s_of, d_of), n)
+    district = {
+        (str(services[i]), str(districts[j])): float(totals[i, j] / days / area[j] * disc_km2)
+        for i, j in zip(*np.nonzero(totals), strict=True)
     }
-    area = {d: max(_MIN_DISTRICT_KM2, _extent_km2(rs)) for d, rs in per_district.items()}
-    totals: dict[tuple[str, str], int] = {}
-    for r in rows:
-        key = (r["service_code"], r["district"])
-        totals[key] = totals.get(key, 0) + int(r["n"])
-    district = {(s, d): n / days / area[d] * disc_km2 for (s, d), n in totals.items()}
     weeks = int(days // 7)  # same-weekday windows wholly within the history held
     season: dict[str, float] = {}
     if weeks >= 1:
-        for s, rs in per_service.items():
-            same = sum(int(r["same"]) for r in rs) / weeks
-            mean = sum(int(r["n"]) for r in rs) / days
-            if mean > 0:
-                season[s] = min(2.0, max(0.5, same / mean))
-    discs = {d: max(1.0, a / disc_km2) for d, a in area.items()}
+        per_day = np.bincount(s_of, weights=n, minlength=len(services)) / days
+        same_day = np.bincount(s_of, weights=same, minlength=len(services)) / weeks
+        for k, service in enumerate(services.tolist()):
+            if per_day[k] > 0:
+                season[service] = float(min(2.0, max(0.5, same_day[k] / per_day[k])))
+    discs = {str(d): float(max(1.0, a / disc_km2)) for d, a in zip(districts, area, strict=True)}
     return Normal(days, squares, district, discs, season)
 
 
