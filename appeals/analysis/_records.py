@@ -7,7 +7,8 @@ fills are its contract with the texts:
   cell's seasonal normal for that window), ``normal_low`` and ``normal_high`` (the usual
   range for that window), ``cell`` ("sector" or "service");
 - cluster: ``count``, ``radius_m``, ``window_h``, ``address`` (nearest known address, may
-  be empty);
+  be empty), ``expected`` (the spot's normal count of the service within ``radius_m`` in a
+  window, which ``count`` exceeded);
 - recurrence: ``count`` (appeals on the place or device within ``days``), ``days``,
   ``address`` (may be empty).
 """
