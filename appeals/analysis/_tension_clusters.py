@@ -14,18 +14,20 @@ begins, so a cluster is never part of its own normal), per window:
   history issues of the service per day, spread evenly over the district's extent (the
   box its located appeals of every service span, at least ``_MIN_DISTRICT_KM2``), times
   the disc's area;
-- ``season``: the service's region-wide issues in the same 24 hours 1–4 weeks earlier
-  over its average day of history (weekdays differ), within [0.5, 2]; 1 with less than a
-  week of history.
+- ``season``: the region's issues (every service: a steady estimate) in the same 24 hours
+  1–4 weeks earlier over its average day of history (weekdays differ), within [0.5, 2];
+  1 with less than a week of history.
 
 With less than a day of history there is no normal yet: the expected count is then the
 window's appeals of the service spread evenly over the region's extent (at least 25 km²).
 
-A spot is a cluster when its count reaches ``min_size`` and exceeds the Poisson quantile
-of ``expected`` at ``1 - alpha``; ``alpha`` shares the false-alarm budget
+A spot is a cluster when its count reaches ``min_size`` and its other issues (the disc
+round an issue holds that issue and, by chance, Poisson(expected) others) exceed the
+Poisson quantile of ``expected`` at ``1 - alpha``; ``alpha`` shares the false-alarm budget
 (``false_per_100_cell_weeks``, 0.2 of the issue's 1 per 100 cell-weeks for all kinds)
-among the looks in a week (one every half window: 14) and the independent discs of the
-district (its extent over the disc's area), Bonferroni.  A busy spot that always has many
+among the looks in a week (one every half window: 14) and the spots tested at a look (the
+window's issues of the service in the district, or the district's independent discs — its
+extent over the disc's area — if more), Bonferroni.  A busy spot that always has many
 complaints is therefore not a new cluster (a recurrence covers a place that keeps coming
 back); the same count at a quiet spot is.  Overlapping cluster discs (flagged spots within
 ``radius_m`` of each other) make one cluster whose members are every appeal of their
@@ -42,6 +44,7 @@ counts use scikit-learn's BallTree (haversine); the history is read as counts pe
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -171,11 +174,9 @@ def normal(conn: psycopg.Connection[Any], look: datetime, config: ClusterConfig)
     weeks = int(days // 7)  # same-weekday windows wholly within the history held
     season: dict[str, float] = {}
     if weeks >= 1:
-        per_day = np.bincount(s_of, weights=n, minlength=len(services)) / days
-        same_day = np.bincount(s_of, weights=same, minlength=len(services)) / weeks
-        for k, service in enumerate(services.tolist()):
-            if per_day[k] > 0:
-                season[service] = float(min(2.0, max(0.5, same_day[k] / per_day[k])))
+        # one factor for every service: the region's whole volume gives a steady estimate
+        factor = float(min(2.0, max(0.5, same.sum() / weeks / (n.sum() / days))))
+        season = dict.fromkeys(services.tolist(), factor)
     discs = {str(d): float(max(1.0, a / disc_km2)) for d, a in zip(districts, area, strict=True)}
     return Normal(days, squares, district, discs, season)
 
@@ -292,17 +293,19 @@ def _spots(
     alpha = np.zeros(maybe.size)
     if usual is None:  # no normal yet: the window's appeals spread over the region
         expected[:] = len(issues) * disc_km2 / max(_MIN_AREA_KM2, area_km2)
-        alpha[:] = budget / max(1.0, max(_MIN_AREA_KM2, area_km2) / disc_km2)
+        alpha[:] = budget / max(len(issues), max(_MIN_AREA_KM2, area_km2) / disc_km2)
     else:
         service = issues[0]["service_code"]
+        tested = Counter(r["district"] for r in issues)
         for district in {issues[i]["district"] for i in maybe}:
             part = np.array([i for i in maybe if issues[i]["district"] == district])
             pos = np.searchsorted(maybe, part)
             expected[pos] = usual.expected(service, district, at[part], config.radius_m)
-            alpha[pos] = budget / usual.discs.get(district, 1.0)
+            alpha[pos] = budget / max(tested[district], usual.discs.get(district, 1.0))
+    # a disc round an issue holds that issue and, by chance, Poisson(expected) others
     need = np.array(
         [
-            max(config.min_size, poisson_quantile(float(mu), 1.0 - float(a)) + 1)
+            max(config.min_size, poisson_quantile(float(mu), 1.0 - float(a)) + 2)
             for mu, a in zip(expected, alpha, strict=True)
         ]
     )
