@@ -33,7 +33,9 @@ back); the same count at a quiet spot is.  Overlapping cluster discs (flagged sp
 ``radius_m`` of each other) make one cluster whose members are every appeal of their
 discs' issues.
 
-The computation looks at sliding windows ending every half window since its last run (and
+A cluster starts where its busiest disc's excess began (the change point: the issue time
+after which the issues most exceed those expected), not at the first usual appeal in its
+window.  The computation looks at sliding windows ending every half window since its last run (and
 at ``now``), so a cluster straddling two looks is still seen; the history is judged once
 per run, for its first look.  A cluster keeps its point (and key: service and first
 member id) while new appeals join it; it ends one window after its last member.  Neighbour
@@ -215,16 +217,17 @@ def clusters(
             lo += 1
         window = [r for r in rows[lo:] if r["requested_at"] <= look]
         for service, mine in by_service(window).items():
-            for group, score, expected in _spots(mine, usual, area, config):
+            for spot in _spots(mine, usual, area, look, config):
+                group = spot.rows
                 ids = {r["id"] for r in group}
                 key = _match_live(members, ended, f"{service}:", ids)
                 if key is None:
                     key = f"{service}:{min(ids)}"
                     members[key] = set()
-                    started[key] = min(r["requested_at"] for r in group)
+                    started[key] = spot.onset
                     detected[key] = look
                 members[key] |= ids
-                scores[key] = max(scores.get(key, (0.0, 0.0)), (score, expected))
+                scores[key] = max(scores.get(key, (0.0, 0.0)), (spot.score, spot.expected))
                 last[key] = max(last.get(key, look), max(r["requested_at"] for r in group))
                 seen.update((r["id"], r) for r in group)
                 touched.add(key)
@@ -268,11 +271,25 @@ def clusters(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Spot:
+    """One cluster in a window: its members, score (the busiest flagged disc's issues over
+    its threshold, at least 1), that disc's expected count and when its excess began."""
+
+    rows: list[Row]
+    score: float
+    expected: float
+    onset: datetime
+
+
 def _spots(
-    rows: Sequence[Row], usual: Normal | None, area_km2: float, config: ClusterConfig
-) -> list[tuple[list[Row], float, float]]:
-    """The window's clusters of one service: (member rows, score, expected count), the
-    score being the busiest flagged disc's issues over its threshold (at least 1)."""
+    rows: Sequence[Row],
+    usual: Normal | None,
+    area_km2: float,
+    look: datetime,
+    config: ClusterConfig,
+) -> list[Spot]:
+    """The window's clusters of one service ending at ``look`` (see the module)."""
     firsts: dict[int, Row] = {}
     for r in rows:  # in time order: an issue's first appeal places it
         firsts.setdefault(r["issue"], r)
@@ -325,8 +342,25 @@ def _spots(
         chosen = sorted({int(i) for ind in near for i in ind})
         group = [r for i in chosen for r in by_issue[issues[i]["issue"]]]
         best = mine[int(np.argmax(excess[mine]))]
-        out.append((group, float(excess[best]), float(expected[hot][best])))
+        mu = float(expected[hot][best])
+        disc = tree.query_radius(at[flagged[best : best + 1]], radius)[0]
+        times = sorted(issues[int(i)]["requested_at"] for i in disc)
+        out.append(Spot(group, float(excess[best]), mu, _onset(times, mu, look, config.window)))
     return out
+
+
+def _onset(
+    times: Sequence[datetime], expected: float, look: datetime, window: timedelta
+) -> datetime:
+    """When the disc's excess began: the issue time ``t`` that maximises the issues since
+    ``t`` less those expected since then (the change point of a Poisson rate's rise), so
+    that the usual appeals before a cluster do not date its start."""
+    best, at = -math.inf, times[0]
+    for k, t in enumerate(times):
+        excess = len(times) - k - expected * ((look - t) / window)
+        if excess > best:
+            best, at = excess, t
+    return at
 
 
 def _extent_km2(rows: Sequence[Row]) -> float:

@@ -7,7 +7,7 @@ import random
 from datetime import datetime, timedelta
 
 from appeals.analysis import TensionKind, TensionPoint, update_tension
-from appeals.analysis._tension_clusters import ClusterConfig, Normal, normal
+from appeals.analysis._tension_clusters import ClusterConfig, Normal, _onset, normal
 from citypulse.db import connect
 from tests.appeals.analysis._history import HOUR, LAT, LON, ROUTING, T0, Plan, background, insert
 from tests.appeals.analysis._history import points as all_points
@@ -85,3 +85,11 @@ def test_no_history_no_normal(db_url: str) -> None:
         insert(conn, _around(random.Random(5), BUSY, T0, 3, 60.0))
         assert normal(conn, T0 + 12 * HOUR, ClusterConfig()) is None
         assert normal(conn, T0 + 3 * DAY, ClusterConfig()) is not None
+
+
+def test_a_cluster_starts_where_its_excess_began_not_at_the_usual_appeals_before() -> None:
+    look = T0 + DAY
+    usual = [T0 + k * 2 * HOUR for k in range(10)]  # about its normal: 12 a day
+    burst = [look - 4 * HOUR + k * timedelta(minutes=10) for k in range(20)]
+    assert _onset([*usual, *burst], 12.0, look, DAY) == burst[0]
+    assert _onset(usual, 0.1, look, DAY) == usual[0]  # nothing usual: from its first
