@@ -358,7 +358,7 @@ def _onset(
     best, at = -math.inf, times[0]
     for k, t in enumerate(times):
         excess = len(times) - k - expected * ((look - t) / window)
-        if excess > best:
+        if excess >= best:  # on a tie the later: the appeals before add nothing
             best, at = excess, t
     return at
 
