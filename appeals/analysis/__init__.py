@@ -13,6 +13,15 @@ from typing import TYPE_CHECKING
 from citypulse import lazy_exports
 
 if TYPE_CHECKING:
+    from appeals.analysis._ratings import (
+        MIN_RANKED,
+        Rating,
+        RatingBy,
+        SensorsFirst,
+        ratings,
+        sensors_first,
+        sensors_first_by_sector,
+    )
     from appeals.analysis._records import (
         TensionKind,
         TensionPoint,
@@ -23,8 +32,15 @@ else:
     __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "MIN_RANKED",
+    "Rating",
+    "RatingBy",
+    "SensorsFirst",
     "TensionKind",
     "TensionPoint",
     "TensionQuery",
     "load_points",
+    "ratings",
+    "sensors_first",
+    "sensors_first_by_sector",
 ]
