@@ -2,7 +2,7 @@
 
 Every figure is about the appeals **received** in ``[since, until)`` (``requested_at``),
 grouped by agency or by sector block, as the database holds them at ``now`` (the
-database's clock unless given: a report for a past week passes the week's end):
+current time unless given: a report for a past week passes the week's end):
 
 - ``accept_*_s``: seconds from ``requested_at`` to ``accepted_at`` (accepted by ``now``);
 - ``resolve_*_s``: seconds from ``requested_at`` to ``resolved_at`` (``closed_at`` when
@@ -51,7 +51,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -68,6 +68,10 @@ REOPEN_DAYS = 30
 REOPEN_DISTANCE_M = 50.0
 
 _M_PER_DEG_LAT = 111_320.0
+# The statements sort and hash a period's appeals: room for a month's in memory, for this
+# transaction only (the server's default of 4 MB spills them to disk many times over); and
+# no JIT, whose compiling took longer than the query itself (figures in docs/appeals.md).
+_SETTINGS = "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
 _EARTH_RADIUS_M = 6_371_008.8
 
 
@@ -108,10 +112,11 @@ class SensorsFirst:
 
 # One statement: the period's appeals with their per-appeal figures, the reopenings by
 # history and by repeat, aggregated per group.  ``{key}`` is agency or sector (an
-# Identifier); the rest are parameters.  Repeats on a place are found by a hash join on
-# (service, 50 m grid cell) with the 3×3 neighbouring cells, then the exact distance.
+# Identifier); the rest are parameters.  Repeats on a place are found by an equi-join on
+# (service, 50 m grid cell): each resolved appeal stands in its cell's 3×3 neighbourhood,
+# then the exact distance decides.
 _RATINGS = """
-WITH clock AS (SELECT coalesce(%(now)s::timestamptz, now()) AS now),
+WITH clock AS (SELECT %(now)s::timestamptz AS now),
 p AS (
     SELECT a.id, a.{key} AS name, a.source, a.service_code, a.status, a.requested_at,
            a.expected_at, a.lat, a.lon, i.device_id,
@@ -125,7 +130,7 @@ p AS (
                AS overdue
     FROM appeals a
     CROSS JOIN clock c
-    LEFT JOIN incidents i ON i.id = a.incident_id
+    LEFT JOIN LATERAL (SELECT device_id FROM incidents WHERE id = a.incident_id LIMIT 1) i ON true
     WHERE a.requested_at >= %(since)s AND a.requested_at < %(until)s
 ),
 f AS (
@@ -153,13 +158,16 @@ agg AS (
     FROM f GROUP BY name
 ),
 history AS (
-    SELECT h.name, count(*) AS n
-    FROM (SELECT p.name, e.status, e.time,
-                 lag(e.status) OVER (PARTITION BY e.appeal_id ORDER BY e.time, e.id) AS prev
-          FROM appeal_events e JOIN p ON p.id = e.appeal_id) h
-    WHERE h.status = 'in_progress' AND h.prev IN ('resolved', 'closed')
-      AND h.time <= (SELECT now FROM clock)
-    GROUP BY h.name
+    SELECT p.name, sum(h.n) AS n
+    FROM p
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n
+        FROM (SELECT e.status, e.time,
+                     lag(e.status) OVER (ORDER BY e.time, e.id) AS prev
+              FROM appeal_events e WHERE e.appeal_id = p.id) e
+        WHERE e.status = 'in_progress' AND e.prev IN ('resolved', 'closed')
+          AND e.time <= %(now)s) h
+    GROUP BY p.name
 ),
 prior AS (
     SELECT id, name, service_code, done_at, lat, lon, device_id
@@ -171,12 +179,22 @@ grid AS (
                / cos(radians(least(80.0, coalesce(max(abs(lat)), 0.0)))) AS dlon
     FROM prior
 ),
-later AS (
+cells AS MATERIALIZED (
+    SELECT r.id, r.name, r.service_code, r.done_at, r.lat, r.lon, r.device_id,
+           floor(r.lat / g.dlat)::bigint + y.dy AS cy,
+           floor(r.lon / g.dlon)::bigint + x.dx AS cx
+    FROM prior r
+    CROSS JOIN grid g
+    CROSS JOIN (VALUES (-1), (0), (1)) AS y (dy)
+    CROSS JOIN (VALUES (-1), (0), (1)) AS x (dx)
+    WHERE r.lat IS NOT NULL AND r.lon IS NOT NULL
+),
+later AS MATERIALIZED (
     SELECT a.id, a.service_code, a.requested_at, a.lat, a.lon, i.device_id
     FROM appeals a
-    LEFT JOIN incidents i ON i.id = a.incident_id
+    LEFT JOIN LATERAL (SELECT device_id FROM incidents WHERE id = a.incident_id LIMIT 1) i ON true
     WHERE a.requested_at >= %(since)s
-      AND a.requested_at <= (SELECT now FROM clock)
+      AND a.requested_at <= %(now)s
       AND a.requested_at <= (SELECT max(done_at) FROM prior) + %(window)s
 ),
 pairs AS (
@@ -186,18 +204,13 @@ pairs AS (
     WHERE l.requested_at > r.done_at AND l.requested_at <= r.done_at + %(window)s
     UNION ALL
     SELECT l.id, r.id, r.name, r.done_at
-    FROM (SELECT l.*, floor(l.lat / g.dlat)::bigint + dy AS cy,
-                 floor(l.lon / g.dlon)::bigint + dx AS cx
-          FROM later l CROSS JOIN grid g
-          CROSS JOIN (VALUES (-1), (0), (1)) AS y (dy)
-          CROSS JOIN (VALUES (-1), (0), (1)) AS x (dx)
-          WHERE l.lat IS NOT NULL AND l.lon IS NOT NULL) l
-    JOIN (SELECT r.*, floor(r.lat / g.dlat)::bigint AS cy,
-                 floor(r.lon / g.dlon)::bigint AS cx
-          FROM prior r CROSS JOIN grid g
-          WHERE r.lat IS NOT NULL AND r.lon IS NOT NULL) r
-      ON r.service_code = l.service_code AND r.cy = l.cy AND r.cx = l.cx
-    WHERE (l.device_id IS NULL OR r.device_id IS NULL)
+    FROM later l
+    CROSS JOIN grid g
+    JOIN cells r
+      ON r.service_code = l.service_code
+     AND r.cy = floor(l.lat / g.dlat)::bigint AND r.cx = floor(l.lon / g.dlon)::bigint
+    WHERE l.lat IS NOT NULL AND l.lon IS NOT NULL
+      AND (l.device_id IS NULL OR r.device_id IS NULL)
       AND l.requested_at > r.done_at AND l.requested_at <= r.done_at + %(window)s
       AND 2 * %(radius)s * asin(least(1.0, sqrt(
             power(sin(radians(l.lat - r.lat) / 2), 2)
@@ -322,14 +335,16 @@ def ratings(
     params = {
         "since": since,
         "until": until,
-        "now": now,
+        "now": now or datetime.now(UTC),
         "window": f"{REOPEN_DAYS} days",
         "cell": REOPEN_DISTANCE_M,
         "m_per_deg": _M_PER_DEG_LAT,
         "radius": _EARTH_RADIUS_M,
         "distance": REOPEN_DISTANCE_M,
     }
-    rows = conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
+    with conn.transaction():
+        conn.execute(_SETTINGS)
+        rows = conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
     found = []
     for row in rows:
         received = int(row["received"])
