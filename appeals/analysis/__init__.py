@@ -18,9 +18,13 @@ if TYPE_CHECKING:
         Rating,
         RatingBy,
         SensorsFirst,
+        last_full_week,
+        rating_payload,
         ratings,
         sensors_first,
         sensors_first_by_sector,
+        sensors_first_figures,
+        sensors_first_payload,
     )
     from appeals.analysis._records import (
         TensionKind,
@@ -39,8 +43,12 @@ __all__ = [
     "TensionKind",
     "TensionPoint",
     "TensionQuery",
+    "last_full_week",
     "load_points",
+    "rating_payload",
     "ratings",
     "sensors_first",
     "sensors_first_by_sector",
+    "sensors_first_figures",
+    "sensors_first_payload",
 ]

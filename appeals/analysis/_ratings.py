@@ -50,9 +50,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
@@ -374,9 +375,10 @@ def ratings(
     return _ranked(found, min_ranked)
 
 
-def _sensors_first(
+def sensors_first_figures(
     conn: psycopg.Connection[Any], since: datetime, until: datetime
 ) -> tuple[SensorsFirst, dict[str, SensorsFirst]]:
+    """:func:`sensors_first` and :func:`sensors_first_by_sector` from one statement."""
     if until <= since:
         raise ValueError("until must be after since")
     rows = (
@@ -399,11 +401,36 @@ def _sensors_first(
 def sensors_first(conn: psycopg.Connection[Any], since: datetime, until: datetime) -> SensorsFirst:
     """Faults reported both by a sensor and by citizens whose first report came in
     ``[since, until)``: how many, how often the sensor was first, the median lead."""
-    return _sensors_first(conn, since, until)[0]
+    return sensors_first_figures(conn, since, until)[0]
 
 
 def sensors_first_by_sector(
     conn: psycopg.Connection[Any], since: datetime, until: datetime
 ) -> dict[str, SensorsFirst]:
     """:func:`sensors_first` per sector block (the same statement, grouped)."""
-    return _sensors_first(conn, since, until)[1]
+    return sensors_first_figures(conn, since, until)[1]
+
+
+def last_full_week(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The last full ISO week (Monday 00:00 to Monday 00:00 in ``zone``) before ``now``."""
+    local = now.astimezone(zone)
+    monday = datetime.combine(local.date() - timedelta(days=local.weekday()), time(), zone)
+    previous = datetime.combine(monday.date() - timedelta(days=7), time(), zone)
+    return previous, monday
+
+
+def rating_payload(rating: Rating) -> dict[str, Any]:
+    """A rating as JSON (the API's and the weekly report's data)."""
+    return {name: getattr(rating, name) for name in _FIELDS}
+
+
+def sensors_first_payload(figures: SensorsFirst) -> dict[str, Any]:
+    return {
+        "faults": figures.faults,
+        "sensor_first": figures.sensor_first,
+        "share": figures.share,
+        "median_lead_s": figures.median_lead_s,
+    }
+
+
+_FIELDS = tuple(f.name for f in fields(Rating))
