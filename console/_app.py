@@ -6,6 +6,7 @@
                                          transfer, note, duplicate
     GET  /console/map                    the queue's appeals (same filters) and the devices
                                          on the city's map
+    GET  /console/ratings?from=&to=      agencies' and sector blocks' ratings (_ratings)
     GET  /console/login                  the sign-in form;  POST: a key for a session cookie
     POST /console/logout                 ends the session
     GET  /console/lang?to=en&next=…      the language, kept in a cookie
@@ -59,6 +60,7 @@ from console._live import Live
 from console._map import MAX_MARKERS, city_map
 from console._presence import Presence
 from console._queue import PAGE_SIZE, Filters, choices, parse_filters, queue_page
+from console._ratings import load_ratings, parse_period
 from console._session import COOKIE, LOGIN_COOKIE, Session, SessionCodec
 from console._web import Formats, environment, zone_name
 
@@ -301,6 +303,18 @@ class Console:
             max_markers=MAX_MARKERS,
         )
 
+    async def ratings(self, request: Request) -> Response:
+        session = await self._session(request)
+        if session is None:
+            return RedirectResponse(PREFIX + "/login", 303)
+        query = dict(request.query_params)
+        try:
+            period = parse_period(query, self.routing.zone, datetime.now(UTC))
+        except BadFilter as exc:
+            return self._refusal(request, 400, f"bad_filter:{exc}", session)
+        view = await self._db(lambda conn: load_ratings(conn, period))
+        return self._page(request, "ratings.html", session=session, view=view)
+
     async def appeal(
         self,
         request: Request,
@@ -431,6 +445,7 @@ def _application(console: Console) -> Starlette:
     routes = [
         Route("/", console.queue, methods=["GET"]),
         Route("/map", console.map, methods=["GET"]),
+        Route("/ratings", console.ratings, methods=["GET"]),
         Route("/login", console.login_form, methods=["GET"]),
         Route("/login", console.login, methods=["POST"]),
         Route("/logout", console.logout, methods=["POST"]),
