@@ -114,8 +114,9 @@ class SensorsFirst:
 # One statement: the period's appeals with their per-appeal figures, the reopenings by
 # history and by repeat, aggregated per group.  ``{key}`` is agency or sector (an
 # Identifier); the rest are parameters.  Repeats on a place are found by an equi-join on
-# (service, 50 m grid cell): each resolved appeal stands in its cell's 3×3 neighbourhood,
-# then the exact distance decides.
+# (service, 100 m grid cell): each resolved appeal stands in its own cell and the three
+# neighbours nearest to it (the 2×2 block of its quadrant: all that 50 m can reach from a
+# cell twice as wide), then the exact distance decides.
 _RATINGS = """
 WITH clock AS (SELECT %(now)s::timestamptz AS now),
 p AS (
@@ -182,12 +183,14 @@ grid AS (
 ),
 cells AS MATERIALIZED (
     SELECT r.id, r.name, r.service_code, r.done_at, r.lat, r.lon, r.device_id,
-           floor(r.lat / g.dlat)::bigint + y.dy AS cy,
-           floor(r.lon / g.dlon)::bigint + x.dx AS cx
+           floor(r.lat / g.dlat)::bigint + y.dy * sign(r.lat / g.dlat - floor(r.lat / g.dlat)
+                                                        - 0.5)::bigint AS cy,
+           floor(r.lon / g.dlon)::bigint + x.dx * sign(r.lon / g.dlon - floor(r.lon / g.dlon)
+                                                        - 0.5)::bigint AS cx
     FROM prior r
     CROSS JOIN grid g
-    CROSS JOIN (VALUES (-1), (0), (1)) AS y (dy)
-    CROSS JOIN (VALUES (-1), (0), (1)) AS x (dx)
+    CROSS JOIN (VALUES (0), (1)) AS y (dy)
+    CROSS JOIN (VALUES (0), (1)) AS x (dx)
     WHERE r.lat IS NOT NULL AND r.lon IS NOT NULL
 ),
 later AS MATERIALIZED (
@@ -338,7 +341,7 @@ def ratings(
         "until": until,
         "now": now or datetime.now(UTC),
         "window": f"{REOPEN_DAYS} days",
-        "cell": REOPEN_DISTANCE_M,
+        "cell": 2 * REOPEN_DISTANCE_M,
         "m_per_deg": _M_PER_DEG_LAT,
         "radius": _EARTH_RADIUS_M,
         "distance": REOPEN_DISTANCE_M,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -16,8 +17,19 @@ from appeals.analysis import (
     sensors_first,
     sensors_first_by_sector,
 )
+from appeals.analysis._ratings import REOPEN_DISTANCE_M
 from citypulse.db import connect
-from tests.appeals.analysis._build import DEVICE, LAT, NOW, SINCE, UNTIL, Builder, north
+from tests.appeals.analysis._build import (
+    DEVICE,
+    LAT,
+    LON,
+    M_PER_DEG,
+    NOW,
+    SINCE,
+    UNTIL,
+    Builder,
+    north,
+)
 
 H = 3600.0
 
@@ -185,3 +197,25 @@ def test_sensors_first_ordering_and_median_lead(db_url: str) -> None:
 def test_sensors_first_with_no_faults(db_url: str) -> None:
     with connect(db_url) as conn:
         assert sensors_first(conn, SINCE, UNTIL) == SensorsFirst(0, 0, None, None)
+
+
+def test_place_repeats_are_found_across_grid_cells(db_url: str) -> None:
+    """The place join works on a 100 m grid: 30 m north and 30 m east (42 m) of a resolved
+    appeal standing 5 m short of a cell's corner is a repeat; 40 m + 40 m (57 m) is not."""
+    cell = 2 * REOPEN_DISTANCE_M / M_PER_DEG
+    with connect(db_url) as conn:
+        lat = math.ceil(LAT / cell) * cell - 5 / M_PER_DEG
+        dlon = cell / math.cos(math.radians(lat))  # the grid's width at this latitude
+        lon = math.ceil(LON / dlon) * dlon - 5 / (M_PER_DEG * math.cos(math.radians(lat)))
+        east = 1 / (M_PER_DEG * math.cos(math.radians(lat)))
+        b = Builder(conn)
+        b.appeal("citizen", lat=lat, lon=lon, requested=0, resolved=1, status="resolved")
+        b.appeal("citizen", lat=lat + 30 / M_PER_DEG, lon=lon + 30 * east, requested=2)
+        b.appeal("citizen", agency="Б", lat=lat, lon=lon, requested=3, resolved=4,
+                 status="resolved")  # fmt: skip
+        b.appeal("citizen", lat=lat + 40 / M_PER_DEG, lon=lon + 40 * east, requested=5)
+        conn.commit()
+        got = {r.name: r.reopened for r in ratings(conn, SINCE, UNTIL, now=NOW)}
+    # А's resolution is repeated 42 m away (2 h) and on the spot by Б's appeal (3 h); the
+    # last one is 57 m from both resolved ones: no repeat of Б's
+    assert got == {"А": 2, "Б": 0}
