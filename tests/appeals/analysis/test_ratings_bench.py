@@ -95,6 +95,7 @@ ANALYZE incidents;
 
 
 @pytest.mark.benchmark
+@pytest.mark.timeout(1200)
 def test_ratings_over_a_year_of_appeals(db_url: str) -> None:
     with connect(db_url) as conn:
         upsert_devices(conn, preset_city().devices())
