@@ -69,11 +69,11 @@ REOPEN_DAYS = 30
 REOPEN_DISTANCE_M = 50.0
 
 _M_PER_DEG_LAT = 111_320.0
+_EARTH_RADIUS_M = 6_371_008.8
 # The statements sort and hash a period's appeals: room for a month's in memory, for this
 # transaction only (the server's default of 4 MB spills them to disk many times over); and
 # no JIT, whose compiling took longer than the query itself (figures in docs/appeals.md).
 _SETTINGS = "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
-_EARTH_RADIUS_M = 6_371_008.8
 
 
 class RatingBy(enum.StrEnum):
@@ -331,7 +331,9 @@ def ratings(
     min_ranked: int = MIN_RANKED,
 ) -> list[Rating]:
     """The agencies' (``by="agency"``) or sector blocks' (``by="sector"``) ratings for
-    the appeals received in ``[since, until)``, best first (one statement)."""
+    the appeals received in ``[since, until)``, best first (one statement, in a
+    transaction or savepoint of its own whose settings, :data:`_SETTINGS`, last until
+    the caller's transaction ends)."""
     key = RatingBy(by)
     if until <= since:
         raise ValueError("until must be after since")
@@ -384,11 +386,13 @@ def sensors_first_figures(
     """:func:`sensors_first` and :func:`sensors_first_by_sector` from one statement."""
     if until <= since:
         raise ValueError("until must be after since")
-    rows = (
-        conn.cursor(row_factory=dict_row)
-        .execute(_SENSORS_FIRST, {"since": since, "until": until})
-        .fetchall()
-    )
+    with conn.transaction():
+        conn.execute(_SETTINGS)
+        rows = (
+            conn.cursor(row_factory=dict_row)
+            .execute(_SENSORS_FIRST, {"since": since, "until": until})
+            .fetchall()
+        )
     overall = SensorsFirst(0, 0, None, None)
     by_sector: dict[str, SensorsFirst] = {}
     for row in rows:
