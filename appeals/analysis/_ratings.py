@@ -251,8 +251,12 @@ members AS (
     SELECT unnest(ARRAY[l.appeal_id, s.id]), coalesce(s.group_id, s.id)
     FROM appeal_links l
     JOIN appeals s ON s.id = l.linked_id AND s.source = 'sensor'
-    WHERE l.reason = 'confirms'
-      AND (l.linked_id IN (SELECT id FROM touched) OR l.appeal_id IN (SELECT id FROM touched))
+    WHERE l.reason = 'confirms' AND l.linked_id IN (SELECT id FROM touched)
+    UNION  -- not one OR: that is no semi-join, and a year's ids outgrow a hashed subplan
+    SELECT unnest(ARRAY[l.appeal_id, s.id]), coalesce(s.group_id, s.id)
+    FROM appeal_links l
+    JOIN appeals s ON s.id = l.linked_id AND s.source = 'sensor'
+    WHERE l.reason = 'confirms' AND l.appeal_id IN (SELECT id FROM touched)
 ),
 faults AS (
     SELECT m.root,
