@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         format_number,
         format_quantity,
         format_unit,
+        plural_ru,
     )
     from appeals._georeport import open311_status, service_request
     from appeals._listener import appeal_writer
@@ -142,6 +143,7 @@ __all__ = [
     "parse_duration",
     "parse_event",
     "parse_routing",
+    "plural_ru",
     "record_remote_event",
     "report_district",
     "revoke_key",

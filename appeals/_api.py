@@ -10,6 +10,7 @@
     GET  /open311/v2/tokens/{token}.{json|xml}       the request a post's token names
     GET  /open311/v2/media/{key}.{jpg|png|webp}      a photo uploaded with a report
     GET  /api/v1/appeals/{id}                        an appeal with history and links (operator)
+    GET  /api/v1/tension                             tension points (operator; _api_tension)
     POST /api/v1/appeals/{id}/{action}               accept|progress|resolve|reject|close (operator)
     POST /api/v1/appeals/{id}/transfer|notes|duplicates   see appeals._api_actions (operator)
     POST /api/v1/events                              another system's event (system; _events)
@@ -517,6 +518,7 @@ class Api:
 def _application(api: Api) -> Starlette:
     from appeals._api_actions import duplicate_appeal, note_appeal, transfer_appeal
     from appeals._api_ratings import get_ratings
+    from appeals._api_tension import list_tension
 
     v2 = "/open311/v2"
     routes = [
@@ -530,6 +532,7 @@ def _application(api: Api) -> Starlette:
         Route(v2 + "/tokens/{token}.{fmt}", api.token, methods=["GET"]),
         Route(v2 + "/media/{name}", api.media, methods=["GET"]),
         Route("/api/v1/appeals/{id}", api.appeal, methods=["GET"]),
+        Route("/api/v1/tension", partial(list_tension, api), methods=["GET"]),
         *(
             Route(f"/api/v1/appeals/{{id}}/{name}", partial(handler, api), methods=["POST"])
             for name, handler in (

@@ -11,7 +11,7 @@ figure and the score) and the sensors-first figures, overall and per sector bloc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,7 +56,8 @@ def parse_period(
         by = RatingBy(params.get("by", "agency"))
     except ValueError:
         raise ApiError(400, "by: agency or sector") from None
-    week = last_full_week(now, zone)
+    monday = last_full_week(now, zone)
+    week = tuple(datetime.combine(monday + timedelta(days=d), time(), zone) for d in (0, 7))
     since = period_param("since", params["since"], zone) if "since" in params else week[0]
     until = period_param("until", params["until"], zone) if "until" in params else None
     if until is None:

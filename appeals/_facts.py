@@ -154,6 +154,15 @@ def format_quantity(x: float | None, unit: str, locale: str = "ru", *, metric: s
     return f"{format_number(x, locale)}{NBSP}{shown}" if shown else format_number(x, locale)
 
 
+def plural_ru(n: int, forms: tuple[str, str, str]) -> str:
+    """The Russian form for ``n``: 1 светофор, 2 светофора, 5 светофоров, 21 светофор."""
+    if n % 10 == 1 and n % 100 != 11:
+        return forms[0]
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return forms[1]
+    return forms[2]
+
+
 def pick(pair: tuple[str, str], locale: str) -> str:
     """The locale's half of a (Russian, English) pair."""
     return pair[0] if locale == "ru" else pair[1]

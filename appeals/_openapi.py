@@ -9,6 +9,8 @@ from appeals._openapi_events import SCHEMAS as EVENT_SCHEMAS
 from appeals._openapi_events import event_paths
 from appeals._openapi_ratings import SCHEMAS as RATING_SCHEMAS
 from appeals._openapi_ratings import ratings_paths
+from appeals._openapi_tension import SCHEMAS as TENSION_SCHEMAS
+from appeals._openapi_tension import tension_paths
 
 _FMT = {
     "name": "fmt",
@@ -233,6 +235,7 @@ def openapi_document() -> dict[str, Any]:
                 },
                 **EVENT_SCHEMAS,
                 **RATING_SCHEMAS,
+                **TENSION_SCHEMAS,
             },
         },
         "paths": {
@@ -473,5 +476,6 @@ def openapi_document() -> dict[str, Any]:
             **action_paths(appeal_id, _errors),
             **event_paths(_ERRORS),
             **ratings_paths(_errors),
+            **tension_paths(_query, _errors),
         },
     }

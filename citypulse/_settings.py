@@ -154,6 +154,7 @@ class Settings:
     delivery_timeout_s: int = 10
     status_sync_interval_s: int = 300
     session_secret: Secret = field(default_factory=lambda: Secret(""))  # signs console cookies
+    citizens_api_key: Secret = field(default_factory=lambda: Secret(""))  # simulate --citizens
 
     def __repr__(self) -> str:
         return (
@@ -243,4 +244,5 @@ class Settings:
             delivery_timeout_s=integer("DELIVERY_TIMEOUT", 10),
             status_sync_interval_s=integer("STATUS_SYNC_INTERVAL", 300),
             session_secret=session_secret(get("SESSION_SECRET", "")),
+            citizens_api_key=Secret(get("CITIZENS_API_KEY", "")),
         )

@@ -138,6 +138,11 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "distance": ("м", "m"),
     "back": ("← К очереди", "← Back to the queue"),
     "map": ("Карта", "Map"),
+    "weekly": ("Анализ недели", "Weekly analysis"),
+    "week_pick": ("Неделя", "Week"),
+    "week_show": ("Показать", "Show"),
+    "week_previous": ("← предыдущая", "← previous"),
+    "week_next": ("следующая →", "next →"),
     "on_map": ("На карте", "On the map"),
     "map_hint": (
         "Обращения очереди с теми же фильтрами и все устройства. Знак обращения открывает "
@@ -162,11 +167,46 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "map_offline": ("устройство не на связи", "device offline"),
     "map_street": ("улица", "street"),
     "map_district": ("округ (ссылка на очередь)", "district (links to the queue)"),
+    "tension": ("Точки напряжённости", "Tension points"),
+    "tension_hint": (
+        "Где обращений больше обычного для места и времени недели: всплески по блокам и "
+        "округам, скопления обращений на одну тему в одном месте, повторы по одному "
+        "устройству или месту за 30 дней.",
+        "Where appeals pile up beyond what is usual for the place and the time of week: "
+        "surges per sector block and district, clusters of one theme in one place, one "
+        "device or place coming back within 30 days.",
+    ),
+    "period": ("Период", "Period"),
+    "period_active": ("только активные", "active only"),
+    "period_1d": ("за сутки", "last day"),
+    "period_7d": ("за 7 дней", "last 7 days"),
+    "period_30d": ("за 30 дней", "last 30 days"),
+    "kind": ("Вид", "Kind"),
+    "surge": ("всплеск", "surge"),
+    "cluster": ("скопление", "cluster"),
+    "recurrence": ("повторы", "recurrence"),
+    "active_points": ("Активные", "Active"),
+    "ended_points": ("Завершившиеся за период", "Ended in the period"),
+    "no_points": ("Точек напряжённости нет.", "No tension points."),
+    "what": ("Что", "What"),
+    "strength": ("Сила", "Strength"),
+    "strength_hint": (
+        "Во сколько раз сильнее обычного; сравнима внутри одного вида",
+        "How far beyond normal; comparable within one kind",
+    ),
+    "started": ("Начало", "Started"),
+    "ended": ("Конец", "Ended"),
+    "ongoing": ("продолжается", "ongoing"),
+    "members": ("Обращения", "Appeals"),
+    "coordinates": ("Место", "Place"),
+    "more_points": (
+        "Показаны первые {n}; сузьте фильтры.",
+        "The first {n} are shown; narrow the filters.",
+    ),
     "map_leader": ("знак сдвинут, линия — к его месту", "moved; the line leads to its place"),
     # the ratings page (console/_ratings.py)
     "ratings": ("Рейтинг ведомств", "Agencies' ratings"),
     "rank": ("Место", "Rank"),
-    "period": ("Период", "Period"),
     "period_from": ("с", "from"),
     "period_to": ("по", "to"),
     "by_agency": ("По ведомствам", "By agency"),

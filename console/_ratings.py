@@ -56,8 +56,8 @@ class RatingsView:
 def parse_period(query: Mapping[str, str], zone: ZoneInfo, now: datetime) -> Period:
     """``from`` and ``to`` (ISO dates, inclusive) from the query; the last full week by
     default; :class:`BadFilter` names a wrong one."""
-    since, until = last_full_week(now, zone)
-    first, last = since.date(), (until - timedelta(days=1)).date()
+    first = last_full_week(now, zone)
+    last = first + timedelta(days=6)
     for name in ("from", "to"):
         raw = query.get(name, "").strip()
         if not raw:

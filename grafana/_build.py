@@ -16,6 +16,7 @@ from grafana._intersections import intersections
 from grafana._ops import appeals, ingest
 from grafana._overview import overview
 from grafana._parking import parking
+from grafana._tension import tension
 from grafana._traffic import traffic
 
 DASHBOARDS: Mapping[str, Callable[[str], db.Dashboard]] = {
@@ -26,6 +27,7 @@ DASHBOARDS: Mapping[str, Callable[[str], db.Dashboard]] = {
     "air": air,
     "appeals": appeals,
     "ingest": ingest,
+    "tension": tension,
 }
 _ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*")
 #: Where ``citypulse grafana build`` writes and the provisioning file reads.

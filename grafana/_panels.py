@@ -31,6 +31,7 @@ UIDS: Mapping[str, str] = {
     "air": "citypulse-air",
     "appeals": "citypulse-appeals",
     "ingest": "citypulse-ingest",
+    "tension": "citypulse-tension",
 }
 #: The dashboard that shows a device of each kind (evidence links point there).
 KIND_DASHBOARD: Mapping[str, str] = {
@@ -58,34 +59,43 @@ def kinds_sql(kinds: Sequence[str]) -> str:
     return ", ".join(f"'{k}'" for k in kinds)
 
 
-def variables(kinds: Sequence[str]) -> list[db.QueryVariable]:
-    """``district`` and ``device`` (devices of ``kinds`` in the chosen districts)."""
-    district = (
-        db.QueryVariable("district")
-        .label("District")
-        .description("Districts of the devices shown")
+def query_variable(
+    name: str, label: str, description: str, sql: str, *, sort: bool = True
+) -> db.QueryVariable:
+    """A multi-value variable read from the database, All by default."""
+    v = (
+        db.QueryVariable(name)
+        .label(label)
+        .description(description)
         .datasource(DATASOURCE)
-        .query("SELECT DISTINCT district FROM devices WHERE district <> '' ORDER BY 1")
+        .query(sql)
         .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
-        .sort(dm.VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
+    )
+    if sort:
+        v = v.sort(dm.VariableSort.ALPHABETICAL_ASC)
+    return (
+        v.multi(True)
         .include_all(True)
         .current(dm.VariableOption(selected=True, text="All", value="$__all"))
     )
-    device = (
-        db.QueryVariable("device")
-        .label("Device")
-        .description("Devices shown (their name is the text, their id the value)")
-        .datasource(DATASOURCE)
-        .query(
-            "SELECT id AS __value, CASE WHEN name = '' THEN id ELSE name || ' (' || id || ')' END "
-            f"AS __text FROM devices WHERE kind IN ({kinds_sql(kinds)}) "
-            "AND district IN ($district) ORDER BY id"
-        )
-        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
-        .multi(True)
-        .include_all(True)
-        .current(dm.VariableOption(selected=True, text="All", value="$__all"))
+
+
+def variables(kinds: Sequence[str]) -> list[db.QueryVariable]:
+    """``district`` and ``device`` (devices of ``kinds`` in the chosen districts)."""
+    district = query_variable(
+        "district",
+        "District",
+        "Districts of the devices shown",
+        "SELECT DISTINCT district FROM devices WHERE district <> '' ORDER BY 1",
+    )
+    device = query_variable(
+        "device",
+        "Device",
+        "Devices shown (their name is the text, their id the value)",
+        "SELECT id AS __value, CASE WHEN name = '' THEN id ELSE name || ' (' || id || ')' END "
+        f"AS __text FROM devices WHERE kind IN ({kinds_sql(kinds)}) "
+        "AND district IN ($district) ORDER BY id",
+        sort=False,
     )
     return [district, device]
 

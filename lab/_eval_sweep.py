@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import ConfigError
-from citypulse.render import PALETTE, XYSeries, xy_chart
+from citypulse.render import XYSeries, series_style, xy_chart
 from lab._eval_scenario import ACCEPT, IMMEDIATE, Score, run_scenario
 from lab._say import say
 
@@ -201,17 +201,14 @@ def plot_curve(curve: dict[str, Any], path: Path) -> None:
     """Write recall against severity as an SVG: one line per fault type, and overall."""
     rows = sorted((float(k), v) for k, v in curve["severities"].items())
     kinds = sorted({k for _, row in rows for k in row["by_fault_type"]})
-    series = [
-        XYSeries(
-            kind,
-            [
-                (sev, row["by_fault_type"].get(kind, {}).get("recall", float("nan")))
-                for sev, row in rows
-            ],
-            color=PALETTE[n % len(PALETTE)],
-        )
-        for n, kind in enumerate(kinds)
-    ]
+    series = []
+    for n, kind in enumerate(kinds):
+        color, dash = series_style(n)
+        points = [
+            (sev, row["by_fault_type"].get(kind, {}).get("recall", float("nan")))
+            for sev, row in rows
+        ]
+        series.append(XYSeries(kind, points, color=color, dash=dash))
     series.append(XYSeries("overall", [(sev, row["recall"]) for sev, row in rows], "#111827", 3.0))
     svg = xy_chart(series, x_label="fault severity", y_label="recall", y_range=(0.0, 1.0))
     try:

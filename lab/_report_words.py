@@ -17,6 +17,7 @@ from appeals import (
     format_number,
     format_quantity,
     format_unit,
+    plural_ru,
     utc_offset,
     zone_label,
 )
@@ -121,15 +122,6 @@ INCIDENT_STATUSES = {
     "resolved": ("завершён", "resolved"),
     "closed": ("закрыт", "closed"),
 }
-
-
-def plural_ru(n: int, forms: tuple[str, str, str]) -> str:
-    """The Russian form for ``n``: 1 светофор, 2 светофора, 5 светофоров, 21 светофор."""
-    if n % 10 == 1 and n % 100 != 11:
-        return forms[0]
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return forms[1]
-    return forms[2]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from psycopg.types.json import Jsonb
 
 from citypulse import AIR_LIMITS
 from citypulse.db import connect, migrate
@@ -50,7 +51,49 @@ def _simulate_week(url: str) -> SimulatedWeek:
     report = seed_simulation(
         url, city, start=start, end=end, seed=5, faults_per_day=8.0, scheduled=[smog]
     )
+    _tension_points(url)
     return SimulatedWeek(url, start, end, report)
+
+
+# The week's busiest 6-hour cells of appeals (sector block × district) as tension points,
+# every third kind in turn, the busiest still active: what the tension dashboard reads.
+# Written here from the week's own appeals until the computation (appeals.analysis)
+# fills them itself.
+_TENSION_CELLS = """
+SELECT sector, district, date_bin('6 hours', requested_at, '2000-01-01 00:00+00') AS t,
+       count(*) AS n, array_agg(id ORDER BY id) AS ids,
+       avg(lat) AS lat, avg(lon) AS lon
+FROM appeals GROUP BY 1, 2, 3 ORDER BY n DESC, t DESC LIMIT 12
+"""
+_TENSION_POINT = """
+INSERT INTO tension_points (kind, key, sector, district, score, started_at, ended_at,
+                            detected_at, lat, lon, facts)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+RETURNING id
+"""
+
+
+def _tension_points(url: str) -> None:
+    kinds = itertools.cycle(("surge", "cluster", "recurrence"))
+    with connect(url) as conn:
+        cells = conn.execute(_TENSION_CELLS).fetchall()
+        assert cells, "the simulated week has no appeals"
+        for i, (sector, district, t, n, ids, lat, lon) in enumerate(cells):
+            kind = next(kinds)
+            facts = {"count": n, "window_h": 6, "normal_low": 0, "normal_high": 1}
+            row = conn.execute(
+                _TENSION_POINT,
+                (kind, f"{kind}:{sector}:{district}:{t.isoformat()}", sector, district,
+                 float(n), t, None if i == 0 else t + timedelta(hours=6),
+                 t + timedelta(hours=1), lat, lon, Jsonb(facts)),
+            ).fetchone()  # fmt: skip
+            assert row is not None
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO tension_members (tension_id, appeal_id) VALUES (%s, %s)",
+                    [(row[0], a) for a in ids],
+                )
+        conn.commit()
 
 
 @pytest.fixture(scope="session")

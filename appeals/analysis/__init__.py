@@ -18,7 +18,6 @@ if TYPE_CHECKING:
         Rating,
         RatingBy,
         SensorsFirst,
-        last_full_week,
         rating_payload,
         ratings,
         sensors_first,
@@ -32,23 +31,48 @@ if TYPE_CHECKING:
         TensionQuery,
         load_points,
     )
+    from appeals.analysis._tension import TensionConfig, TensionUpdate, update_tension
+    from appeals.analysis._tension_scope import agency_points
+    from appeals.analysis._tension_texts import explain
+    from appeals.analysis._weekly import (
+        DayCounts,
+        Figure,
+        Trend,
+        WeeklyReport,
+        last_full_week,
+        weekly_report,
+    )
+    from appeals.analysis._weekly_html import WEEKLY_CSS, render_week, render_week_body
 else:
     __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "MIN_RANKED",
+    "WEEKLY_CSS",
+    "DayCounts",
+    "Figure",
     "Rating",
     "RatingBy",
     "SensorsFirst",
+    "TensionConfig",
     "TensionKind",
     "TensionPoint",
     "TensionQuery",
+    "TensionUpdate",
+    "Trend",
+    "WeeklyReport",
+    "agency_points",
+    "explain",
     "last_full_week",
     "load_points",
     "rating_payload",
     "ratings",
+    "render_week",
+    "render_week_body",
     "sensors_first",
     "sensors_first_by_sector",
     "sensors_first_figures",
     "sensors_first_payload",
+    "update_tension",
+    "weekly_report",
 ]

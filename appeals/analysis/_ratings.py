@@ -51,9 +51,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
@@ -420,14 +419,6 @@ def sensors_first_by_sector(
 ) -> dict[str, SensorsFirst]:
     """:func:`sensors_first` per sector block (the same statement, grouped)."""
     return sensors_first_figures(conn, since, until)[1]
-
-
-def last_full_week(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The last full ISO week (Monday 00:00 to Monday 00:00 in ``zone``) before ``now``."""
-    local = now.astimezone(zone)
-    monday = datetime.combine(local.date() - timedelta(days=local.weekday()), time(), zone)
-    previous = datetime.combine(monday.date() - timedelta(days=7), time(), zone)
-    return previous, monday
 
 
 def rating_payload(rating: Rating) -> dict[str, Any]:

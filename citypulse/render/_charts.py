@@ -229,6 +229,17 @@ class XYSeries:
     points: Sequence[tuple[float, float]]
     color: str = PALETTE[0]
     width: float = 1.8
+    dash: str = ""
+
+
+#: Line patterns that tell series of the same colour apart, after the palette's colours.
+DASHES = ("", "6 3", "2 3", "8 3 2 3")
+
+
+def series_style(n: int) -> tuple[str, str]:
+    """The ``n``-th series' colour and dash pattern: every colour solid, then every colour
+    dashed, and so on, so ``len(PALETTE) * len(DASHES)`` series all look different."""
+    return PALETTE[n % len(PALETTE)], DASHES[(n // len(PALETTE)) % len(DASHES)]
 
 
 def xy_chart(
@@ -286,11 +297,12 @@ def xy_chart(
                 segments.append([])
             else:
                 segments[-1].append(f"{px(x):.1f},{py(v):.1f}")
+        dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
         for seg in segments:
             if seg:
                 out.append(
                     f'<polyline points="{" ".join(seg)}" fill="none" stroke="{s.color}" '
-                    f'stroke-width="{s.width}" stroke-linejoin="round">'
+                    f'stroke-width="{s.width}" stroke-linejoin="round"{dash}>'
                     f"<title>{escape(s.name)}</title></polyline>"
                 )
                 out.extend(
@@ -301,7 +313,7 @@ def xy_chart(
         ky = top + 6 + 16 * n
         out.append(
             f'<line x1="{right + 14}" x2="{right + 34}" y1="{ky}" y2="{ky}" '
-            f'stroke="{s.color}" stroke-width="{s.width}"/>'
+            f'stroke="{s.color}" stroke-width="{s.width}"{dash}/>'
             f'<text x="{right + 40}" y="{ky + 4}" fill="#374151">{escape(s.name)}</text>'
         )
     out.append("</svg>")

@@ -240,11 +240,17 @@ def _places(device: Device, district: str) -> list[str]:
 
 def violations(text: str, locale: str, device: Device, district: str) -> list[str]:
     """What breaks the rules in ``text`` (empty when nothing does)."""
+    return text_violations(text, locale, _places(device, district))
+
+
+def text_violations(text: str, locale: str, places: list[str]) -> list[str]:
+    """What breaks the rules in ``text``, whose ``places`` (names, addresses: the region's
+    own words, longest first) are quoted as they are in either language."""
     bad: list[str] = []
     words = set(re.findall(r"\w+", text))
     bad += [f"internal name {n!r}" for n in sorted(INTERNAL & words)]
     rest = text
-    for place in _places(device, district):
+    for place in places:
         rest = rest.replace(place, " ")
     bad += [f"internal name {m!r}" for m in SNAKE.findall(rest)]
     bad += [f"class name {m!r}" for m in CAMEL.findall(rest)]

@@ -45,6 +45,7 @@ def test_uids_are_the_fixed_contract() -> None:
     assert {m["uid"] for m in MODELS.values()} == {
         "citypulse-overview", "citypulse-intersections", "citypulse-traffic",
         "citypulse-parking", "citypulse-air", "citypulse-appeals", "citypulse-ingest",
+        "citypulse-tension",
     }  # fmt: skip
     assert set(UIDS.values()) == {m["uid"] for m in MODELS.values()}
 
@@ -83,12 +84,15 @@ def test_dashboard_structure(name: str) -> None:
     assert refs
     assert all(r == {"type": "grafana-postgresql-datasource", "uid": DATASOURCE_UID} for r in refs)
     variables = {v["name"]: v for v in model["templating"]["list"]}
-    assert set(variables) == {"district", "device"}
+    # Tension points are filtered by their own sector, district and kind; no device.
+    own = {"tension": {"sector", "district", "kind"}}
+    assert set(variables) == own.get(name, {"district", "device"})
     for v in variables.values():
         assert v["type"] == "query"
         assert v["multi"]
         assert v["includeAll"]
-    assert "$district" in variables["device"]["query"]
+    if "device" in variables:
+        assert "$district" in variables["device"]["query"]
     link = model["links"][0]
     assert link["type"] == "dashboards"
     assert link["keepTime"]

@@ -189,6 +189,7 @@ def test_every_dashboard_has_queries() -> None:
         "air",
         "appeals",
         "ingest",
+        "tension",
     }
     assert len(QUERIES) > 50
 

@@ -7,7 +7,16 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from citypulse.render import Band, Chart, Series, XYSeries, line_chart, xy_chart
+from citypulse.render import (
+    PALETTE,
+    Band,
+    Chart,
+    Series,
+    XYSeries,
+    line_chart,
+    series_style,
+    xy_chart,
+)
 
 T0 = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
 CHART = Chart(start=T0, end=T0 + timedelta(hours=4), tz=ZoneInfo("Europe/Moscow"), width=460)
@@ -58,3 +67,26 @@ def test_xy_chart_breaks_a_line_at_nan_and_keys_every_series() -> None:
     ]
     texts = {t.text for t in root.iter(f"{ns}text")}
     assert {"a", "b", "severity", "recall"} <= texts
+
+
+def test_series_styles_stay_distinct_beyond_the_palette() -> None:
+    styles = [series_style(n) for n in range(len(PALETTE) * 2 + 1)]
+    assert len(set(styles)) == len(styles)
+    kinds = [f"type{n}" for n in range(len(PALETTE) + 2)]
+    svg = xy_chart(
+        [
+            XYSeries(
+                k,
+                [(0.5, 0.1 * n), (1.0, 0.1 * n + 0.05)],
+                *series_style(n)[:1],
+                dash=series_style(n)[1],
+            )
+            for n, k in enumerate(kinds)
+        ],
+        x_label="severity",
+        y_label="recall",
+    )
+    # The eighth series has the first one's colour, so it must be drawn dashed.
+    eighth = svg.split("<title>type7</title>")[0].rsplit("<polyline", 1)[1]
+    assert f'stroke="{PALETTE[0]}"' in eighth
+    assert "stroke-dasharray" in eighth
