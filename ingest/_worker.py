@@ -3,7 +3,8 @@
 Threads (paho is thread-based, and psycopg's synchronous COPY is its fastest path):
 
 - paho's network thread (:class:`~ingest._mqtt.FastClient`, paho with a buffered reader)
-  decodes each message and appends it to the pending list;
+  decodes the messages of each socket read and appends them to the pending list, under
+  one lock per read;
 - ``flushers`` threads (each with its own connection, so PostgreSQL works on two batches
   at once) take a batch at ``batch_size`` messages, ``batch_rows`` readings or
   ``batch_age`` seconds, whichever comes first, store it in one transaction, then
@@ -40,7 +41,7 @@ from ingest._config import IngestConfig
 from ingest._decode import Decoder
 from ingest._errors import PermanentStoreError, TransientStoreError
 from ingest._limit import RateLimiter
-from ingest._mqtt import FastClient
+from ingest._mqtt import FastClient, Message
 from ingest._outage import OutageLog
 from ingest._peers import Peers
 from ingest._sink import Item, PostgresSink
@@ -109,7 +110,7 @@ class IngestWorker:
             client_id=cfg.client_id,
             protocol=self._protocol,
             clean_session=None if self._protocol == mqtt.MQTTv5 else False,
-            on_publish=self._on_publish,
+            on_publish_many=self._on_publish,
             on_retry=self._on_retry,
         )
         if cfg.mqtt.username:
@@ -247,7 +248,8 @@ class IngestWorker:
         else:
             log.info("reconnecting to %s in %g s at %s", url, delay, at)
 
-    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+    def _on_publish(self, messages: list[Message]) -> None:
+        """The messages of one socket read: decoded, then queued under one lock."""
         if not self._accepting:
             return  # not acknowledged: the broker redelivers after we reconnect
         now = time.time()
@@ -256,17 +258,24 @@ class IngestWorker:
             self._tick = now
             self._received_at = datetime.fromtimestamp(now, UTC)
         received_at = self._received_at
-        decoded = self._decoder.decode(topic, payload, received_at)
-        if self._limiter is not None:
-            decoded = self._limiter.check(decoded, time.monotonic())
-        item = Item(mid, qos, topic, payload, received_at, decoded)
+        decode = self._decoder.decode
+        limiter = self._limiter
+        at = time.monotonic()
+        items: list[Item] = []
+        weight = 0
+        for topic, payload, mid, qos in messages:
+            decoded = decode(topic, payload, received_at)
+            if limiter is not None:
+                decoded = limiter.check(decoded, at)
+            items.append(Item(mid, qos, topic, payload, received_at, decoded))
+            weight += len(decoded.rows) or 1  # Decoded.weight
         cfg = self.config
         with self._cond:
             pending = self._pending
             if not pending:
                 self._first_at = time.monotonic()
-            pending.append(item)
-            rows = self._pending_rows = self._pending_rows + decoded.weight
+            pending.extend(items)
+            rows = self._pending_rows = self._pending_rows + weight
             size = len(pending)
             if size >= cfg.batch_size or rows >= cfg.batch_rows:
                 self._cond.notify_all()
