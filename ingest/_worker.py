@@ -288,7 +288,8 @@ class IngestWorker:
                 self._client.hold()
 
     # --- flushing -------------------------------------------------------------------------
-    def _take_batch(self) -> list[Item]:
+    def _take_batch(self) -> tuple[list[Item], int]:
+        """The next batch and its readings (its messages' weights), once it is due."""
         cfg = self.config
         with self._cond:
             while True:
@@ -305,12 +306,15 @@ class IngestWorker:
                     else max(0.001, cfg.batch_age - (time.monotonic() - self._first_at))
                 )
                 self._cond.wait(timeout)
-            cut = rows = 0
-            for item in self._pending[: cfg.batch_size]:
-                rows += item.decoded.weight
-                cut += 1
-                if rows >= cfg.batch_rows:
-                    break
+            if self._pending_rows == size:  # every message one reading (a weight is >= 1)
+                cut = rows = min(size, cfg.batch_size, cfg.batch_rows)
+            else:
+                cut = rows = 0
+                for item in self._pending[: cfg.batch_size]:
+                    rows += len(item.decoded.rows) or 1  # Decoded.weight
+                    cut += 1
+                    if rows >= cfg.batch_rows:
+                        break
             batch = self._pending[:cut]
             del self._pending[:cut]
             self._pending_rows -= rows
@@ -324,12 +328,12 @@ class IngestWorker:
             ):
                 self._client.resume()
             self._cond.notify_all()
-            return batch
+            return batch, rows
 
     def _flush_loop(self, sink: PostgresSink) -> None:
         try:
             while True:
-                batch = self._take_batch()
+                batch, rows = self._take_batch()
                 if not batch:
                     if self._stopping.is_set():
                         return
@@ -338,7 +342,6 @@ class IngestWorker:
                 if stored:
                     _ack(self._client, batch)
                 with self._cond:
-                    rows = sum(item.decoded.weight for item in batch)
                     self._held = (self._held[0] - len(batch), self._held[1] - rows)
                 if not stored:
                     return  # shutting down with the database still away: not acked
