@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from argparse import ArgumentTypeError
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from citypulse._duration import parse_duration
@@ -107,6 +108,21 @@ def iso_time(text: str) -> datetime:
     if value.tzinfo is None:
         raise ArgumentTypeError(f"{text!r} needs a UTC offset (e.g. +03:00 or Z)")
     return value
+
+
+_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def iso_week(text: str) -> date:
+    """An ISO week, ``2026-W48``: the date of its Monday."""
+    match = _ISO_WEEK.match(text.strip())
+    if match is None:
+        raise ArgumentTypeError(f"expected an ISO week like 2026-W48, got {text!r}")
+    year, week = int(match.group(1)), int(match.group(2))
+    try:
+        return date.fromisocalendar(year, week, 1)
+    except ValueError as exc:
+        raise ArgumentTypeError(f"{year} has no week {week}: {text!r}") from exc
 
 
 def positive_duration(text: str) -> timedelta:

@@ -56,6 +56,7 @@ _GROUP_HELP = {
     "bench": "benchmarks that print what they measured",
     "eval": "detector evaluation",
     "keys": "API keys for the governance center's API",
+    "report": "reports for the governance center",
 }
 
 

@@ -7,6 +7,8 @@
     GET  /console/map                    the queue's appeals (same filters) and the devices
                                          on the city's map
     GET  /console/tension                tension points: active and recent (see _tension)
+    GET  /console/reports/week?week=…    the weekly analysis of appeals (ISO week, e.g.
+                                         2026-W48; default the last full one), printable
     GET  /console/login                  the sign-in form;  POST: a key for a session cookie
     POST /console/logout                 ends the session
     GET  /console/lang?to=en&next=…      the language, kept in a cookie
@@ -23,9 +25,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+from argparse import ArgumentTypeError
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -52,7 +55,8 @@ from appeals import (
     next_statuses,
     zone_label,
 )
-from citypulse import AppealStatus
+from appeals.analysis import WEEKLY_CSS, last_full_week, render_week_body, weekly_report
+from citypulse import AppealStatus, iso_week
 from console._actions import ACTIONS, perform
 from console._appeal import load_view
 from console._errors import BadFilter, Refused
@@ -303,6 +307,31 @@ class Console:
             max_markers=MAX_MARKERS,
         )
 
+    async def week(self, request: Request) -> Response:
+        session = await self._session(request)
+        if session is None:
+            return RedirectResponse(PREFIX + "/login", 303)
+        raw = request.query_params.get("week", "").strip()
+        now = datetime.now(UTC)
+        try:
+            monday = iso_week(raw) if raw else last_full_week(now, self.routing.zone)
+        except ArgumentTypeError as exc:
+            return self._refusal(request, 400, f"bad_filter:week: {exc}", session)
+        lang = self._lang(request)
+        report = await self._db(lambda conn: weekly_report(conn, self.routing, monday, now=now))
+        body = render_week_body(report, self.routing, locale=lang)
+        return self._page(
+            request,
+            "week.html",
+            session=session,
+            report=report,
+            week=_week_label(monday),
+            previous=_week_label(monday - timedelta(days=7)),
+            following=_week_label(monday + timedelta(days=7)),
+            body=Markup(body),  # noqa: S704 - rendered by an autoescaping template
+            css=Markup(WEEKLY_CSS),  # noqa: S704 - a constant
+        )
+
     async def appeal(
         self,
         request: Request,
@@ -404,6 +433,11 @@ class Console:
             yield
 
 
+def _week_label(monday: date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def _appeal_id(request: Request) -> int:
     raw = str(request.path_params["id"])
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
@@ -436,6 +470,7 @@ def _application(console: Console) -> Starlette:
         Route("/", console.queue, methods=["GET"]),
         Route("/map", console.map, methods=["GET"]),
         Route("/tension", partial(tension_page, console), methods=["GET"]),
+        Route("/reports/week", console.week, methods=["GET"]),
         Route("/login", console.login_form, methods=["GET"]),
         Route("/login", console.login, methods=["POST"]),
         Route("/logout", console.logout, methods=["POST"]),

@@ -138,6 +138,11 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "distance": ("м", "m"),
     "back": ("← К очереди", "← Back to the queue"),
     "map": ("Карта", "Map"),
+    "weekly": ("Анализ недели", "Weekly analysis"),
+    "week_pick": ("Неделя", "Week"),
+    "week_show": ("Показать", "Show"),
+    "week_previous": ("← предыдущая", "← previous"),
+    "week_next": ("следующая →", "next →"),
     "on_map": ("На карте", "On the map"),
     "map_hint": (
         "Обращения очереди с теми же фильтрами и все устройства. Знак обращения открывает "

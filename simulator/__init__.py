@@ -4,9 +4,11 @@ and its citizens' reports to the governance center (:func:`citizen_reports`,
 
 The generator core (:class:`Simulation`, :func:`simulate`) is pure and fast: it yields
 :class:`Message` objects (simulated time, topic, payload bytes, retain) in time order, for
-tests, benchmarks and evaluation without a broker.  :func:`publish` sends them over MQTT
-at a simulated speed or a fixed offered rate; :func:`publish_parallel` does the same from
-several processes for a :class:`RunSpec`.  For example::
+tests, benchmarks and evaluation without a broker; :func:`schedule_stats` counts what a
+run offers.  :func:`publish` sends them over MQTT at a simulated speed or a fixed offered
+rate; :func:`publish_parallel` does the same from several processes for a
+:class:`RunSpec`.  Cities: :func:`preset_city`, :func:`large_city` (named in
+:data:`CITIES`) and :func:`generated_city`.  For example::
 
     city, end = preset_city(), start + timedelta(days=1)
     faults = random_faults(city, start=start, end=end, rates=6.0, seed=1)
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from simulator._citizens_bulk import ReportArrays, ReportKind, bulk_reports
     from simulator._citizens_publish import CitizenPoster, PostReport, post_reports
     from simulator._city import (
+        CITIES,
         City,
         District,
         DistrictProfile,
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
         ParkingLot,
         Station,
         generated_city,
+        large_city,
         preset_city,
         topic,
     )
@@ -71,11 +75,13 @@ if TYPE_CHECKING:
     from simulator._message import WILL_PAYLOAD, Message, batched
     from simulator._parallel import RunSpec, publish_parallel
     from simulator._publish import Progress, PublishReport, publish
+    from simulator._stats import ScheduleStats, device_counts, schedule_stats
     from simulator._surges import Surge, SurgeTheme, make_surge, random_surges
 else:
     __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "CITIES",
     "FOLLOW",
     "SERVICES",
     "WILL_PAYLOAD",
@@ -102,6 +108,7 @@ __all__ = [
     "RunSpec",
     "Scale",
     "ScenarioError",
+    "ScheduleStats",
     "ServiceRate",
     "Simulation",
     "SimulatorError",
@@ -112,10 +119,12 @@ __all__ = [
     "bulk_reports",
     "citizen_reports",
     "daily_rate",
+    "device_counts",
     "faults_from_spec",
     "follow_faults",
     "generated_city",
     "hourly_rate",
+    "large_city",
     "load_scenario",
     "make_surge",
     "parse_duration",
@@ -128,6 +137,7 @@ __all__ = [
     "rate_table",
     "read_citizens_truth",
     "read_ground_truth",
+    "schedule_stats",
     "simulate",
     "topic",
     "write_citizens_truth",

@@ -2,8 +2,11 @@
 
 Two builders: :func:`preset_city` (a compact layout modelled on Kaluga's centre, around
 54.51 N 36.26 E) and :func:`generated_city` (a grid of any size with real-looking Russian
-street names).  Intersections sit on a grid of streets, so "upstream" for congestion is
-simply the neighbouring intersection along either street.
+street names; the mix of device kinds per intersection and district are its
+parameters).  :func:`large_city` is the generated grid at the size of a real city's
+network (10,075 devices, over 5,000 readings per second); :data:`CITIES` names the
+presets for ``--city``.  Intersections sit on a grid of streets, so "upstream" for
+congestion is simply the neighbouring intersection along either street.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import enum
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from citypulse import Device, DeviceKind
@@ -113,11 +116,18 @@ class Intervals:
 
 @dataclass(frozen=True, slots=True)
 class City:
+    """A city's layout, with how often its devices report (``intervals``, the default for
+    a run) and which kinds sit behind gateways that batch their readings: ``gateway_s``
+    maps a kind to the gateway's window in seconds (a kind not named sends every report
+    alone)."""
+
     name: str
     districts: tuple[District, ...]
     intersections: tuple[Intersection, ...]
     parking: tuple[ParkingLot, ...]
     stations: tuple[Station, ...]
+    intervals: Intervals = field(default_factory=Intervals)
+    gateway_s: Mapping[DeviceKind, float] = field(default_factory=dict)
     _by_cell: Mapping[tuple[int, int], Intersection] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -144,11 +154,20 @@ class City:
         cells = ((i.row - 1, i.col), (i.row + 1, i.col), (i.row, i.col - 1), (i.row, i.col + 1))
         return tuple(self._by_cell[c] for c in cells if c in self._by_cell)
 
+    def report_interval(self, kind: DeviceKind, intervals: Intervals | None = None) -> float:
+        """How often a device's data arrives: its interval, or its gateway's window if longer
+        (what the registry records, so that silence is judged against the batches)."""
+        return max((intervals or self.intervals).of(kind), self.gateway_s.get(kind, 0.0))
+
     def devices(self, intervals: Intervals | None = None) -> tuple[Device, ...]:
-        """Every field device in a stable order: per intersection, then lots, then stations."""
-        iv = intervals or Intervals()
-        heartbeat_s, camera_interval_s = iv.heartbeat_s, iv.camera_s
-        parking_interval_s, ecology_interval_s = iv.parking_s, iv.ecology_s
+        """Every field device in a stable order: per intersection, then lots, then stations.
+
+        ``intervals`` defaults to the city's own."""
+        iv = intervals or self.intervals
+        heartbeat_s = self.report_interval(DeviceKind.TRAFFIC_LIGHT, iv)
+        camera_interval_s = self.report_interval(DeviceKind.CAMERA, iv)
+        parking_interval_s = self.report_interval(DeviceKind.PARKING, iv)
+        ecology_interval_s = self.report_interval(DeviceKind.ECOLOGY, iv)
         out: list[Device] = []
         for i in self.intersections:
             out.append(
@@ -334,10 +353,35 @@ def _street(index: int) -> tuple[str, str]:
     return f"{slug}{n + 1}", f"{n + 1}-я {name}"
 
 
-def generated_city(intersections: int, *, seed: int = 0, block: int = 5) -> City:
-    """A grid city with ``intersections`` crossings; districts are ``block``×``block`` cells."""
+def generated_city(
+    intersections: int,
+    *,
+    seed: int = 0,
+    block: int = 5,
+    cameras: Sequence[str] = APPROACHES,
+    parking: int = 2,
+    stations: int = 1,
+    intervals: Intervals | None = None,
+    gateway_s: Mapping[DeviceKind, float] | None = None,
+    name: str | None = None,
+) -> City:
+    """A grid city with ``intersections`` crossings; districts are ``block``×``block`` cells.
+
+    The mix of devices: every intersection has a signal controller and a camera on each
+    approach in ``cameras`` (a subset of ``n``, ``e``, ``s``, ``w``; ``e`` and ``w`` lie on
+    the main street, with one or two lanes, the others one); every district has
+    ``parking`` lots and ``stations`` ecology stations.  The first two lots and the first
+    station stand beside the district's centre, the others at its intersections in turn.
+    ``intervals`` and ``gateway_s`` are the city's own (see :class:`City`).  The defaults
+    build what they always did, device for device.
+    """
     if intersections < 1:
         raise ValueError("a city needs at least one intersection")
+    if block < 1 or parking < 0 or stations < 0:
+        raise ValueError("block must be positive, parking and stations not negative")
+    unknown = set(cameras) - set(APPROACHES)
+    if unknown:
+        raise ValueError(f"camera approaches must be among {APPROACHES}, not {sorted(unknown)}")
     rng = random.Random(f"city:{seed}:{intersections}")
     cols = math.ceil(math.sqrt(intersections))
     rows = math.ceil(intersections / cols)
@@ -357,58 +401,128 @@ def generated_city(intersections: int, *, seed: int = 0, block: int = 5) -> City
         )
         _, rname = _street(r)
         _, cname = _street(rows + c)
+        # Drawn in this order, so that the defaults keep every city they always built.
+        lat = round(base_lat + r * 0.004 + rng.uniform(-0.0004, 0.0004), 6)
+        lon = round(base_lon + c * 0.0065 + rng.uniform(-0.0006, 0.0006), 6)
+        weight = round(rng.uniform(0.6, 1.2), 3)
+        main = 2 if rng.random() < 0.5 else 1
+        lanes = {"n": 1, "s": 1, "e": main, "w": main}
         items.append(
             Intersection(
                 id=f"r{r:03d}c{c:03d}",
                 name=f"{rname} / {cname}",
                 district=slug,
-                lat=round(base_lat + r * 0.004 + rng.uniform(-0.0004, 0.0004), 6),
-                lon=round(base_lon + c * 0.0065 + rng.uniform(-0.0006, 0.0006), 6),
+                lat=lat,
+                lon=lon,
                 row=r,
                 col=c,
                 main_street=rname,
                 cross_street=cname,
-                weight=round(rng.uniform(0.6, 1.2), 3),
-                lanes={"n": 1, "s": 1, "e": 2, "w": 2}
-                if rng.random() < 0.5
-                else {"n": 1, "s": 1, "e": 1, "w": 1},
+                weight=weight,
+                lanes={a: n for a, n in lanes.items() if a in cameras},
             )
         )
-    parking: list[ParkingLot] = []
-    stations: list[Station] = []
+    lots: list[ParkingLot] = []
+    posts: list[Station] = []
     for d_i, d in enumerate(districts.values()):
         members = [i for i in items if i.district == d.slug]
-        lat = sum(i.lat for i in members) / len(members)
-        lon = sum(i.lon for i in members) / len(members)
-        anchor = members[0]
-        for n, profile in enumerate((d.profile, DistrictProfile.RESIDENTIAL), start=1):
-            parking.append(
-                ParkingLot(
-                    id=f"pk-{d.slug}-{n}",
-                    name=f"Парковка {d.name}, №{n}",
-                    district=d.slug,
-                    address=f"{anchor.main_street}, {10 * n + d_i}",
-                    lat=round(lat + 0.0008 * n, 6),
-                    lon=round(lon - 0.0011 * n, 6),
-                    total_spots=rng.choice((40, 60, 90, 120, 150, 200, 300)),
-                    profile=profile,
-                )
-            )
-        stations.append(
-            Station(
-                id=f"eco-{d.slug}-1",
-                name=f"Пост наблюдения {d.name}",
-                district=d.slug,
-                address=f"{anchor.cross_street}, {d_i + 3}",
-                lat=round(lat - 0.0009, 6),
-                lon=round(lon + 0.0012, 6),
-                traffic_exposure=round(rng.uniform(0.6, 1.3), 2),
-            )
-        )
+        more_lots, more_posts = _district_sites(d, d_i, members, parking, stations, rng)
+        lots += more_lots
+        posts += more_posts
     return City(
-        f"Город на {intersections} перекрёстков",
+        name or f"Город на {intersections} перекрёстков",
         tuple(districts.values()),
         tuple(items),
-        tuple(parking),
-        tuple(stations),
+        tuple(lots),
+        tuple(posts),
+        intervals or Intervals(),
+        dict(gateway_s or {}),
     )
+
+
+_CORNERS = ((1, 1), (-1, 1), (-1, -1), (1, -1))  # NE, SE, SW, NW of a crossing
+
+
+def _centre(members: Sequence[Intersection]) -> tuple[float, float]:
+    return (
+        sum(i.lat for i in members) / len(members),
+        sum(i.lon for i in members) / len(members),
+    )
+
+
+def _site(members: Sequence[Intersection], k: int, count: int) -> tuple[float, float, Intersection]:
+    """The ``k``-th of ``count`` sites round a district's crossings, a corner further each
+    time round: (lat, lon, the crossing)."""
+    j = members[k * len(members) // count]
+    dlat, dlon = _CORNERS[k % 4]
+    return round(j.lat + dlat * 0.0006, 6), round(j.lon + dlon * 0.0009, 6), j
+
+
+def _district_sites(
+    d: District,
+    d_i: int,
+    members: Sequence[Intersection],
+    parking: int,
+    stations: int,
+    rng: random.Random,
+) -> tuple[list[ParkingLot], list[Station]]:
+    """A district's lots (its own profile and residential ones by turns) and stations."""
+    lat, lon = _centre(members)
+    lots: list[ParkingLot] = []
+    for n in range(1, parking + 1):
+        if n <= 2:
+            at = (round(lat + 0.0008 * n, 6), round(lon - 0.0011 * n, 6), members[0])
+        else:
+            at = _site(members, n - 3, parking - 2)
+        spots = rng.choice((40, 60, 90, 120, 150, 200, 300))
+        profile = d.profile if n % 2 else DistrictProfile.RESIDENTIAL
+        address = f"{at[2].main_street}, {10 * n + d_i}"
+        name = f"Парковка {d.name}, №{n}"
+        lots.append(ParkingLot(f"pk-{d.slug}-{n}", name, d.slug, address, *at[:2], spots, profile))
+    posts: list[Station] = []
+    for n in range(1, stations + 1):
+        if n == 1:
+            at, name = (round(lat - 0.0009, 6), round(lon + 0.0012, 6), members[0]), ""
+        else:
+            at, name = _site(members, n - 1, stations), f", №{n}"
+        address = f"{at[2].cross_street}, {d_i + 3 if n == 1 else 2 * n + 1}"
+        exposure = round(rng.uniform(0.6, 1.3), 2)
+        name = f"Пост наблюдения {d.name}{name}"
+        posts.append(Station(f"eco-{d.slug}-{n}", name, d.slug, address, *at[:2], exposure))
+    return lots, posts
+
+
+# --- the large city ------------------------------------------------------------------------
+
+#: How often the large city's devices report: controllers their state every second (as
+#: Hamburg's open traffic-light feed does) and every phase change; cameras every 2 s per
+#: lane; parking lots every 30 s; ecology stations every minute.
+LARGE_INTERVALS = Intervals(camera_s=2.0, parking_s=30.0, ecology_s=60.0, heartbeat_s=1.0)
+#: Cameras and parking lots sit behind gateways that send each device's readings as one
+#: batch per window (10 s and 5 min); controllers and ecology stations publish alone.
+LARGE_GATEWAY_S: Mapping[DeviceKind, float] = {DeviceKind.CAMERA: 10.0, DeviceKind.PARKING: 300.0}
+
+
+def large_city(*, seed: int = 1) -> City:
+    """A real city's network on the generated grid: 2,025 intersections (45 × 45) in 25
+    districts of 9 × 9; a controller at each and cameras on the main street's two
+    approaches (4,050); 140 parking lots and 20 ecology stations per district (3,500 and
+    500): 10,075 devices, about 5,200 readings per second (see ``docs/simulator.md``)."""
+    return generated_city(
+        2025,
+        seed=seed,
+        block=9,
+        cameras=("e", "w"),
+        parking=140,
+        stations=20,
+        intervals=LARGE_INTERVALS,
+        gateway_s=LARGE_GATEWAY_S,
+        name="Большой город (2025 перекрёстков)",
+    )
+
+
+#: The named cities of ``citypulse simulate --city``; each builder takes the run's seed.
+CITIES: Mapping[str, Callable[[int], City]] = {
+    "kaluga": lambda seed: preset_city(),
+    "large": lambda seed: large_city(seed=seed),
+}

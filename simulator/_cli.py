@@ -1,12 +1,16 @@
 """Publish a simulated city's field devices over MQTT, with injected faults.
 
-The city is the preset (a Kaluga-centre-like layout: 16 intersections with a signal
-controller and approach cameras each, 6 parking lots, 3 ecology stations in 3 districts)
-or, with --intersections N, a generated grid city of any size.  Devices publish on
+The city is a named one (--city): "kaluga" (the default: a Kaluga-centre-like layout,
+16 intersections with a signal controller and approach cameras each, 6 parking lots, 3
+ecology stations in 3 districts) or "large" (the generated grid at a real city's size:
+2,025 intersections in 25 districts, 10,075 devices, about 5,250 readings/s at speed 1,
+cameras and parking behind batching gateways; docs/simulator.md), or, with
+--intersections N, a generated grid city of any size.  Devices publish on
 {root}/{district}/{kind}/{device_id}/telemetry and .../status exactly as
 docs/wire-contract.md says, with timestamps in simulated time: traffic lights on every
 phase change plus a heartbeat (--heartbeat), cameras every --camera-interval s (one
-object per lane), parking every --parking-interval s, ecology every --ecology-interval s.
+object per lane), parking every --parking-interval s, ecology every --ecology-interval s;
+each defaults to the city's own (60, 60, 300 and 1200 s but for "large").
 
 Time: --speed 600 runs ten simulated minutes per second, --realtime runs at wall-clock
 pace, --speed max as fast as the broker acknowledges; --rate R instead offers a fixed R
@@ -17,11 +21,14 @@ Connections (--mode): "device" gives every device its own connection with its re
 last will, and a power loss drops the connection uncleanly so the broker fires the will;
 "gateway" shares --gateways connections and publishes the will-equivalent offline
 status; "auto" picks device mode up to 300 devices.  --workers N splits the devices over
-N processes (default 2 when running flat out: one process tops out near 2,000-3,000 QoS 1
-messages/s here); each device keeps its own order.  --batch S makes each device's
-readings travel as one JSON array per S simulated seconds (a gateway batch).  The device
-registry is written to the database first (citypulse.db.upsert_devices) unless
---no-register; --output FILE writes the messages as JSON lines instead of publishing.
+N processes (default 2 when running flat out or for more than 5,000 devices: one process
+tops out near 2,000-3,000 QoS 1 messages/s here); each device keeps its own order.
+--batch S makes every device's readings travel as one JSON array per S simulated seconds
+(a gateway batch; 0: none), instead of the city's own gateways.  The device registry is
+written to the database first (citypulse.db.upsert_devices) unless --no-register;
+--output FILE writes the messages as JSON lines instead of publishing; --dry-run only
+counts what the run would offer (devices per kind and district, readings and messages
+per simulated second, the share of batches) and prints it.
 
 Faults: --random-faults RATE draws RATE faults per simulated day across all types, and
 --scenario FILE (YAML or JSON) lists them explicitly.  Every injected fault is written
@@ -80,12 +87,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from citypulse import (
+    DeviceKind,
     FloatRange,
     IntRange,
     Settings,
@@ -100,10 +110,14 @@ from citypulse import (
 )
 
 if TYPE_CHECKING:
+    from simulator._generator import Simulation
     from simulator._parallel import RunSpec
+    from simulator._stats import ScheduleStats
 
 HELP = "publish a simulated city over MQTT"
 _AUTO_DEVICE_LIMIT = 300
+_PARALLEL_DEVICES = 5000  # above this, two processes even at a simulated speed
+CITY_NAMES = ("kaluga", "large")  # simulator._city.CITIES, named here for a light --help
 
 
 def _speed(value: str) -> float:
@@ -118,7 +132,14 @@ def _speed(value: str) -> float:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     city = parser.add_argument_group("city")
-    city.add_argument(
+    which = city.add_mutually_exclusive_group()
+    which.add_argument(
+        "--city",
+        choices=CITY_NAMES,
+        default="kaluga",
+        help="a named city: kaluga (default, 89 devices) or large (10,075 devices)",
+    )
+    which.add_argument(
         "--intersections",
         type=positive_int,
         metavar="N",
@@ -143,15 +164,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--rate", type=positive_float, help="offer a fixed number of messages per second"
     )
     dev = parser.add_argument_group("devices")
-    dev.add_argument("--camera-interval", type=positive_float, default=60.0, metavar="S")
-    dev.add_argument("--parking-interval", type=positive_float, default=300.0, metavar="S")
-    dev.add_argument("--ecology-interval", type=positive_float, default=1200.0, metavar="S")
+    own = " (default: the city's own)"
+    dev.add_argument("--camera-interval", type=positive_float, metavar="S", help="s" + own)
+    dev.add_argument("--parking-interval", type=positive_float, metavar="S", help="s" + own)
+    dev.add_argument("--ecology-interval", type=positive_float, metavar="S", help="s" + own)
     dev.add_argument(
-        "--heartbeat",
-        type=positive_float,
-        default=60.0,
-        metavar="S",
-        help="traffic-light heartbeat",
+        "--heartbeat", type=positive_float, metavar="S", help="traffic-light heartbeat, s" + own
     )
     f = parser.add_argument_group("faults")
     f.add_argument("--scenario", metavar="FILE", help="YAML or JSON fault scenario")
@@ -214,7 +232,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--mode", choices=("auto", "device", "gateway"), default="auto")
     m.add_argument("--gateways", type=positive_int, default=4, help="connections in gateway mode")
     m.add_argument(
-        "--batch", type=non_negative_float, default=0.0, metavar="S", help="batch window, s"
+        "--batch",
+        type=non_negative_float,
+        metavar="S",
+        help="every device's batch window, s; 0: none (default: the city's gateways)",
     )
     m.add_argument(
         "--max-inflight", type=IntRange(1, 60_000), default=2000, help="unacknowledged QoS 1 cap"
@@ -228,13 +249,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     m.add_argument("--no-register", action="store_true", help="do not write the device registry")
     m.add_argument("--output", metavar="FILE", help="write JSON lines here instead of MQTT")
+    m.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="publish nothing: print what the run offers (rates, batch share, devices)",
+    )
     m.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from simulator._city import Intervals, generated_city, preset_city
+    from simulator._city import CITIES, generated_city
     from simulator._faults import load_scenario, random_faults, write_ground_truth
     from simulator._parallel import RunSpec
+    from simulator._stats import schedule_stats
 
     speed = 1.0 if args.realtime else args.speed
     duration: timedelta = args.duration
@@ -246,15 +273,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         start = now - duration
     end = start + duration
-    intervals = Intervals(
-        camera_s=args.camera_interval,
-        parking_s=args.parking_interval,
-        ecology_s=args.ecology_interval,
-        heartbeat_s=args.heartbeat,
-    )
     city = (
-        generated_city(args.intersections, seed=args.seed) if args.intersections else preset_city()
+        generated_city(args.intersections, seed=args.seed)
+        if args.intersections
+        else CITIES[args.city](args.seed)
     )
+    given = {
+        "camera_s": args.camera_interval,
+        "parking_s": args.parking_interval,
+        "ecology_s": args.ecology_interval,
+        "heartbeat_s": args.heartbeat,
+    }
+    intervals = dataclasses.replace(
+        city.intervals, **{k: v for k, v in given.items() if v is not None}
+    )
+    if args.batch is not None:  # the same window for every kind instead of the city's
+        city = dataclasses.replace(
+            city, gateway_s=dict.fromkeys(DeviceKind, args.batch) if args.batch else {}
+        )
     faults = []
     if args.scenario:
         faults += load_scenario(
@@ -286,7 +322,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         faults=tuple(faults),
         intervals=intervals,
         topic_root=args.topic_root,
-        batch_s=args.batch,
     )
     sim = spec.simulation()
     if faults:
@@ -297,6 +332,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         + (f", ground truth in {args.ground_truth}" if faults else ""),
         file=sys.stderr,
     )
+    if args.dry_run:
+        stats = schedule_stats(sim.published(), sim.devices, span_s=duration.total_seconds())
+        _print_stats(stats, sim)
+        return 0
     citizens: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if args.citizens:
         from simulator._cli_citizens import CitizensRun
@@ -319,12 +358,11 @@ def _emit(args: argparse.Namespace, settings: Settings, spec: RunSpec, speed: fl
     import orjson
 
     from citypulse.db import connect, upsert_devices
-    from simulator._message import batched
     from simulator._parallel import publish_parallel
     from simulator._publish import Progress, publish
 
     sim = spec.simulation()
-    messages = batched(sim.messages(), args.batch)
+    messages = sim.published()
     if args.output:
         n = 0
         with open(args.output, "wb") as out:
@@ -340,10 +378,12 @@ def _emit(args: argparse.Namespace, settings: Settings, spec: RunSpec, speed: fl
         print(f"simulate: wrote {n} messages to {args.output}", file=sys.stderr)
         return 0
     if not args.no_register:
+        t0 = time.monotonic()
         with connect(settings.database_url, application_name="citypulse-simulate") as conn:
             count = upsert_devices(conn, sim.devices)
             conn.commit()
-        print(f"simulate: registered {count} devices", file=sys.stderr)
+        took = time.monotonic() - t0
+        print(f"simulate: registered {count} devices in {took:.1f} s", file=sys.stderr)
     mode = args.mode
     if mode == "auto":
         mode = "device" if len(sim.devices) <= _AUTO_DEVICE_LIMIT else "gateway"
@@ -370,7 +410,8 @@ def _emit(args: argparse.Namespace, settings: Settings, spec: RunSpec, speed: fl
     workers = args.workers
     if workers <= 0:
         flat_out = not speed or args.rate is not None
-        workers = min(2, os.cpu_count() or 1) if flat_out else 1
+        many = len(sim.devices) > _PARALLEL_DEVICES
+        workers = min(2, os.cpu_count() or 1) if flat_out or many else 1
     if workers > 1:
         report = publish_parallel(spec, workers=workers, **common)
     else:
@@ -382,3 +423,31 @@ def _emit(args: argparse.Namespace, settings: Settings, spec: RunSpec, speed: fl
         file=sys.stderr,
     )
     return 0
+
+
+def _print_stats(stats: ScheduleStats, sim: Simulation) -> None:
+    """What the run offers, per simulated second (so at speed 1, per wall second)."""
+    from simulator._stats import device_counts
+
+    kinds, districts = device_counts(sim.devices)
+    per_s = stats.span_s
+    print(f"simulate: dry run over {per_s:.0f} simulated s, nothing published")
+    print(
+        f"readings/s {stats.readings_per_s:.1f}  messages/s {stats.messages_per_s:.1f} "
+        f"(telemetry {stats.telemetry / per_s:.1f})  batches {stats.batches} = "
+        f"{stats.batch_share:.1%} of messages, {stats.batches / max(1, stats.telemetry):.1%} "
+        f"of telemetry  invalid (faults) {stats.invalid}"
+    )
+    print("kind            devices  readings/s  messages/s  batch window s")
+    for kind in DeviceKind:
+        print(
+            f"{kind.value:<15} {kinds.get(kind, 0):>7}  "
+            f"{stats.readings_by_kind.get(kind, 0) / per_s:>10.1f}  "
+            f"{stats.messages_by_kind.get(kind, 0) / per_s:>10.1f}  "
+            f"{sim.city.gateway_s.get(kind, 0.0):>14g}"
+        )
+    sizes = sorted(districts.values())
+    print(
+        f"districts {len(districts)}: {sizes[0]}..{sizes[-1]} devices each  "
+        + " ".join(f"{d}={n}" for d, n in sorted(districts.items()))
+    )

@@ -393,7 +393,7 @@ def faults_from_spec(
 ) -> list[Fault]:
     """Faults described by a parsed scenario document (see :func:`load_scenario`);
     ``severity`` scales the magnitudes the document does not give (module docstring)."""
-    iv = intervals or Intervals()
+    iv = intervals or city.intervals
     resolver = _Resolver(city, start=start, end=end, intervals=iv, seed=seed, severity=severity)
     unknown = set(spec) - {"faults", "random"}
     if unknown:
@@ -433,6 +433,8 @@ def faults_from_spec(
                 crossing = resolver.city.intersection(str(intersection))
             except KeyError:
                 raise ScenarioError(where, f"no intersection {intersection!r}") from None
+            if not (_TL in ftype.kinds or crossing.camera_ids):
+                raise ScenarioError(where, f"intersection {intersection!r} has no camera")
             devices = [crossing.controller_id] if _TL in ftype.kinds else [crossing.camera_ids[0]]
         else:
             devices = [resolver.rng.choice(resolver.eligible(ftype)).id]
@@ -523,7 +525,7 @@ def random_faults(
     Durations and magnitudes are drawn from their documented ranges, the magnitudes
     scaled by ``severity`` (see the module docstring).
     """
-    iv = intervals or Intervals()
+    iv = intervals or city.intervals
     resolver = _Resolver(city, start=start, end=end, intervals=iv, seed=seed, severity=severity)
     if not isinstance(rates, Mapping):
         rates = dict.fromkeys(FaultType, float(rates) / len(FaultType))
@@ -542,7 +544,7 @@ def _random(
         count = poisson(rng, rates.get(ftype, 0.0) * days, normal_above=30.0)
         lo, hi = _SPECS[ftype].duration_s
         candidates = resolver.eligible(ftype)
-        for _ in range(count):
+        for _ in range(count if candidates else 0):  # a city may lack a kind
             for _attempt in range(30):
                 duration = min(rng.uniform(lo, hi) if hi else 60.0, span * 0.5)
                 offset = rng.uniform(0.0, max(0.0, span - duration))

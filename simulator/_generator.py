@@ -16,7 +16,7 @@ from operator import attrgetter
 from citypulse import Device, DeviceKind
 from simulator._city import City, Intervals, topic
 from simulator._faults import Fault
-from simulator._message import Message
+from simulator._message import Message, batched
 from simulator._models import (
     CameraModel,
     EcologyModel,
@@ -55,13 +55,25 @@ class Simulation:
         self.end = end
         self.seed = seed
         self.faults = tuple(faults)
-        self.intervals = intervals or Intervals()
+        self.intervals = intervals or city.intervals
         self.topic_root = topic_root
         everything = city.devices(self.intervals)
         chosen = None if only is None else set(only)
         # ``only`` restricts the run to some devices (a worker's share); their streams are
         # identical to those in the full run because each device has its own seed.
         self.devices = tuple(d for d in everything if chosen is None or d.id in chosen)
+
+    def gateway_windows(self) -> dict[str, float]:
+        """Each batching device's gateway window (s), by device id (see :func:`batched`)."""
+        windows = self.city.gateway_s
+        return {d.id: windows[d.kind] for d in self.devices if windows.get(d.kind, 0.0) > 0}
+
+    def published(self, batch_s: float = 0.0) -> Iterator[Message]:
+        """The messages as the city's gateways send them (or all batched per ``batch_s``):
+        each batching device's readings grouped per window, what is held at the end sent
+        then."""
+        windows = batch_s or self.gateway_windows()
+        return batched(self.messages(), windows, until=self.end.timestamp())
 
     def status_topic(self, device: Device) -> str:
         return topic(self.topic_root, device, "status")

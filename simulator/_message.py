@@ -6,8 +6,9 @@ stream of them the way a gateway (or a device buffering its readings) would send
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Iterator
+import heapq
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +31,7 @@ class Message:
     device_id: str
     last_will: bool = False
     valid: bool = True  # False for payloads corrupted on purpose (malformed, wrong units)
+    reports: int = 1  # how many of the device's reports it carries: > 1 for a batch
 
     @property
     def time(self) -> datetime:
@@ -39,19 +41,30 @@ class Message:
 _MAX_BATCH_BYTES = 200 * 1024  # the contract allows 256 KiB per message
 
 
-def batched(messages: Iterable[Message], window_s: float) -> Iterator[Message]:
-    """Group each device's readings per ``window_s`` window into one JSON-array message.
+def batched(
+    messages: Iterable[Message],
+    window_s: float | Mapping[str, float],
+    *,
+    until: float | None = None,
+) -> Iterator[Message]:
+    """Group each device's readings per window into one JSON-array message.
 
     What a gateway (or a device buffering its readings) sends: one publication per device
     and window, at the window's end, holding the readings with their own times.  Status
     messages and deliberately corrupted payloads pass through alone, in order.
+    ``window_s`` is one window for every device, or each device's by id (a device not
+    named, or given 0, sends every report alone).  With ``until`` (the run's end, epoch s)
+    what is still held when the stream ends goes out then, as a gateway stopped with the
+    run would send it, not at its window's end after the run.
     """
-    if window_s <= 0:
+    if not isinstance(window_s, Mapping) and window_s <= 0:
         yield from messages
         return
+    windows, every = (window_s, 0.0) if isinstance(window_s, Mapping) else (None, window_s)
     pending: dict[str, list[Message]] = {}
     sizes: dict[str, int] = {}
-    due: deque[tuple[float, str]] = deque()
+    due: list[tuple[float, int, str]] = []  # a heap: windows may differ between devices
+    seq = 0
 
     def flush(device_id: str, at: float) -> Message:
         group = pending.pop(device_id)
@@ -60,14 +73,16 @@ def batched(messages: Iterable[Message], window_s: float) -> Iterator[Message]:
             m = group[0]
             return Message(at, m.topic, m.payload, m.retain, device_id)
         parts = [m.payload[1:-1] if m.payload[:1] == b"[" else m.payload for m in group]
-        return Message(at, group[0].topic, b"[" + b",".join(parts) + b"]", False, device_id)
+        body = b"[" + b",".join(parts) + b"]"
+        return Message(at, group[0].topic, body, False, device_id, reports=len(group))
 
     for m in messages:
         while due and due[0][0] <= m.t:
-            at, device_id = due.popleft()
+            at, _, device_id = heapq.heappop(due)
             if device_id in pending:
                 yield flush(device_id, at)
-        if m.retain or not m.valid:
+        window = every if windows is None else windows.get(m.device_id, 0.0)
+        if m.retain or not m.valid or window <= 0:
             if m.device_id in pending:
                 yield flush(m.device_id, m.t)
             yield m
@@ -76,13 +91,15 @@ def batched(messages: Iterable[Message], window_s: float) -> Iterator[Message]:
         if group is None:
             pending[m.device_id] = [m]
             sizes[m.device_id] = len(m.payload)
-            due.append(((m.t // window_s + 1) * window_s, m.device_id))
+            seq += 1
+            heapq.heappush(due, ((m.t // window + 1) * window, seq, m.device_id))
             continue
         group.append(m)
         sizes[m.device_id] += len(m.payload) + 1
         if sizes[m.device_id] > _MAX_BATCH_BYTES:
             yield flush(m.device_id, m.t)
+    last = math.inf if until is None else until
     while due:
-        at, device_id = due.popleft()
+        at, _, device_id = heapq.heappop(due)
         if device_id in pending:
-            yield flush(device_id, at)
+            yield flush(device_id, min(at, last))

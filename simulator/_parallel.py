@@ -21,7 +21,6 @@ from simulator._city import City, Intervals
 from simulator._errors import PublishError
 from simulator._faults import Fault
 from simulator._generator import Simulation
-from simulator._message import batched
 from simulator._publish import Mode, Progress, PublishReport, publish
 
 
@@ -36,7 +35,7 @@ class RunSpec:
     faults: tuple[Fault, ...] = ()
     intervals: Intervals = field(default_factory=Intervals)
     topic_root: str = "city"
-    batch_s: float = 0.0
+    batch_s: float = 0.0  # one batch window for every device; 0: the city's gateways
 
     def simulation(self, *, worker: int = 0, workers: int = 1) -> Simulation:
         ids = [d.id for d in self.city.devices(self.intervals)][worker::workers]
@@ -69,7 +68,7 @@ def _worker(
             clock[worker] = p.sim_time
 
         report = publish(
-            batched(sim.messages(), spec.batch_s),
+            sim.published(spec.batch_s),
             devices=sim.devices,
             topic_root=spec.topic_root,
             progress=progress,

@@ -21,14 +21,32 @@ if TYPE_CHECKING:
     )
     from appeals.analysis._tension_scope import agency_points
     from appeals.analysis._tension_texts import explain
+    from appeals.analysis._weekly import (
+        DayCounts,
+        Figure,
+        Trend,
+        WeeklyReport,
+        last_full_week,
+        weekly_report,
+    )
+    from appeals.analysis._weekly_html import WEEKLY_CSS, render_week, render_week_body
 else:
     __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "WEEKLY_CSS",
+    "DayCounts",
+    "Figure",
     "TensionKind",
     "TensionPoint",
     "TensionQuery",
+    "Trend",
+    "WeeklyReport",
     "agency_points",
     "explain",
+    "last_full_week",
     "load_points",
+    "render_week",
+    "render_week_body",
+    "weekly_report",
 ]

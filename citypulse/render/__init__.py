@@ -7,6 +7,7 @@ streets through the crossings its devices name (:func:`crossings_of`,
 do not hide each other.
 """
 
+from citypulse.render._bars import Bar, bar_chart, sparkbars
 from citypulse.render._charts import (
     PALETTE,
     Band,
@@ -38,6 +39,7 @@ __all__ = [
     "SHAPES",
     "Area",
     "Band",
+    "Bar",
     "Chart",
     "Crossing",
     "MapKey",
@@ -46,6 +48,7 @@ __all__ = [
     "Street",
     "Threshold",
     "XYSeries",
+    "bar_chart",
     "crossings_of",
     "device_map",
     "device_style",
@@ -54,6 +57,7 @@ __all__ = [
     "line_chart",
     "nice_ticks",
     "series_style",
+    "sparkbars",
     "streets_through",
     "xy_chart",
 ]

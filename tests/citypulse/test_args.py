@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from argparse import ArgumentTypeError
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -15,6 +15,7 @@ from citypulse import (
     MqttUrl,
     http_url,
     iso_time,
+    iso_week,
     parse_duration,
     positive_duration,
     positive_float,
@@ -31,6 +32,8 @@ def test_right_text_becomes_the_value() -> None:
     assert tcp_port("0") == 0
     assert FloatRange(-90, 90)("-90") == -90.0
     assert iso_time("2026-03-01T00:00Z") == datetime(2026, 3, 1, tzinfo=UTC)
+    assert iso_week("2026-W48") == date(2026, 11, 23)
+    assert iso_week("2020-W53") == date(2020, 12, 28)
     assert positive_duration("1d2h30m") == timedelta(days=1, hours=2, minutes=30)
     assert positive_duration("90") == timedelta(seconds=90)
     assert slug("leninsky") == "leninsky"
@@ -50,6 +53,9 @@ def test_right_text_becomes_the_value() -> None:
         (positive_float, "nan", "expected a finite number, got 'nan'"),
         (FloatRange(1), "0.5", "must be at least 1, got 0.5"),
         (iso_time, "2026-03-01T00:00", "needs a UTC offset"),
+        (iso_week, "2026-48", "expected an ISO week like 2026-W48"),
+        (iso_week, "2026-W54", "2026 has no week 54"),
+        (iso_week, "2027-W53", "2027 has no week 53"),
         (positive_duration, "inf", "not a duration: 'inf'"),
         (positive_duration, "1e300", "not a duration: '1e300'"),
         (positive_duration, "0s", "must be positive"),

@@ -29,6 +29,7 @@ from citypulse import (
     folder,
     http_url,
     iso_time,
+    iso_week,
     positive_duration,
     seed_list,
     slug,
@@ -95,6 +96,7 @@ def wrong_values(action: argparse.Action) -> list[tuple[str, str]]:
             ("time without offset", "2026-03-01T00:00"),
             ("impossible time", "2026-02-30T00:00+03:00"),
         ],
+        iso_week: [("malformed week", "2026-48"), ("no such week", "2027-W53")],
         positive_duration: [("malformed duration", "soon"), ("zero", "0"), ("negative", "-90")],
         database_url: [
             ("malformed URL", "notaurl"),
