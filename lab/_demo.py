@@ -193,6 +193,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 conn, published.messages, published.wall_s, len(faults), pg.url, broker.url, data
             )
         detected = _detect(pg.url, start, end, faults, settings)
+        analysis = _analysis(pg.url, data, city, faults, start, end, settings, seed=args.seed)
         summary = _finish(
             pg.url,
             data,
@@ -205,6 +206,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             settings,
             kept=kept,
             mqtt=mqtt,
+            analysis=analysis,
         )
         return 0 if summary["readings"] > 0 else 1
     except KeyboardInterrupt:
@@ -392,6 +394,28 @@ def _detect(
     }
 
 
+def _analysis(
+    url: str,
+    data: Path,
+    city: Any,
+    faults: list[Any],
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+    *,
+    seed: int,
+) -> dict[str, Any]:
+    """Citizens, tension points, sensors first and the weekly analysis (lab._demo_citizens)."""
+    from appeals import load_routing
+    from lab._demo_citizens import citizens_and_analysis
+
+    routing = load_routing(settings.routing_file)
+    return citizens_and_analysis(
+        url, data, city, faults, start=start, end=end, routing=routing,
+        connectors=settings.connectors, locale=settings.locale or routing.locale, seed=seed,
+    )  # fmt: skip
+
+
 _APPEALS = """
 SELECT id, sector, title, description, agency, expected_at FROM appeals
 WHERE source = 'sensor' ORDER BY priority DESC, id LIMIT 3
@@ -417,6 +441,7 @@ def _finish(
     *,
     kept: str,
     mqtt: MqttUrl,
+    analysis: dict[str, Any],
 ) -> dict[str, Any]:
     """Appeals, the HTML report, summary.json and commands to try, which work as printed:
     while serving, against the API and database kept up until Ctrl-C."""
@@ -492,6 +517,7 @@ def _finish(
         "report": str(report.path),
         "start": start.isoformat(),
         "end": end.isoformat(),
+        **analysis,
         "kept": kept or None,
         "database": url,
         "api": None,
