@@ -294,9 +294,10 @@ def _faults(
 
 
 def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
-    """Three faults every run shows in its second half: a stuck signal the sensors see
-    resolved, and smog and a dead camera still going on at the end, so that their
-    appeals stay open for an operator to accept."""
+    """Four faults every run shows: a dark signal in its first half that citizens see too
+    (their report comes after the sensors' appeal: sensors first), in its second half a
+    stuck signal the sensors see resolved, and smog and a dead camera still going on at
+    the end, so that their appeals stay open for an operator to accept."""
     from simulator import faults_from_spec
 
     span = (end - start).total_seconds()
@@ -309,6 +310,8 @@ def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
 
     spec = {
         "faults": [
+            {"type": "power_loss", "device": "tl-lenina-pushkina", "at": at(0.2),
+             "duration": "35m", "id": "demo-dark"},
             {"type": "stuck_phase", "device": "tl-kirova-teatralnaya", "at": at(0.55),
              "duration": "12m", "id": "demo-stuck"},
             {"type": "air_quality_exceedance", "device": "eco-leninsky-1", "at": at(0.25),
