@@ -9,7 +9,8 @@ state pickles, so a worker can checkpoint it.
 Families: validity (:class:`Range`, :class:`UnitMistake`, :class:`CameraConsistency`,
 :class:`ParkingConsistency`), rules (:class:`LimitRule`, :func:`air_quality_rule` with
 the СанПиН 1.2.3685-21 limits), statistics (:class:`Deviation`,
-:class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`, :class:`Novelty`),
+:class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`, :class:`Novelty`; counts
+against a weekly-seasonal normal: :class:`SeasonalCounts`),
 multivariate (:class:`CameraForest`, :class:`CameraIsolationForest`), device health
 (:class:`Silence`, :class:`Flatline`, :class:`StuckPhase`, :class:`SignalDark`,
 :class:`LampFault`) and traffic/parking (:class:`Congestion`, :class:`ParkingStuck`,
@@ -22,6 +23,7 @@ from citypulse import AirLimit, lazy_exports
 
 if TYPE_CHECKING:
     from detectors._base import Alarm, Detector, Keyed, Max, Peaks, Refractory
+    from detectors._counts import SeasonalCounts, poisson_quantile, weekly_shape
     from detectors._errors import (
         DetectorConfigError,
         DetectorError,
@@ -71,6 +73,7 @@ __all__ = [
     "Range",
     "Refractory",
     "SeasonalBaseline",
+    "SeasonalCounts",
     "SeasonalNovelty",
     "SignalDark",
     "Silence",
@@ -79,4 +82,6 @@ __all__ = [
     "air_quality_rule",
     "city_scalar",
     "default_univariate",
+    "poisson_quantile",
+    "weekly_shape",
 ]

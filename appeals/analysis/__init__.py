@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         TensionQuery,
         load_points,
     )
+    from appeals.analysis._tension import TensionConfig, TensionUpdate, update_tension
     from appeals.analysis._tension_scope import agency_points
     from appeals.analysis._tension_texts import explain
     from appeals.analysis._weekly import (
@@ -37,9 +38,11 @@ __all__ = [
     "WEEKLY_CSS",
     "DayCounts",
     "Figure",
+    "TensionConfig",
     "TensionKind",
     "TensionPoint",
     "TensionQuery",
+    "TensionUpdate",
     "Trend",
     "WeeklyReport",
     "agency_points",
@@ -48,5 +51,6 @@ __all__ = [
     "load_points",
     "render_week",
     "render_week_body",
+    "update_tension",
     "weekly_report",
 ]
