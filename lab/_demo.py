@@ -5,7 +5,9 @@ Mosquitto, else amqtt for a demo feed) in a data folder, registers the preset ci
 (Kaluga's centre), simulates the last few hours with injected faults at high speed
 through MQTT into the ingest worker, runs the detector set over what was stored (as
 ``citypulse detect --from/--to`` does), turning incidents into appeals with Russian
-texts, serves the Open311 API over them and writes a static HTML report.  It ends with a
+texts dated by their evidence, adds citizens' appeals, tension points and the weekly
+analysis (:mod:`lab._demo_citizens`), serves the Open311 API over them and writes a
+static HTML report.  It ends with a
 summary (also written as ``summary.json``) and, on a terminal or with ``--serve yes``,
 keeps the API and the operators' console up until Ctrl-C, printing the console's address
 and an operator key; the showcase faults leave appeals open to work there.  Ctrl-C stops
@@ -108,6 +110,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from citypulse.db import connect, migrate, refresh_rollups, upsert_devices
     from ingest import IngestConfig, IngestWorker
+    from lab._demo_citizens import citizens_and_analysis
     from lab._embedded import (
         EmbeddedAmqtt,
         EmbeddedMosquitto,
@@ -193,7 +196,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 conn, published.messages, published.wall_s, len(faults), pg.url, broker.url, data
             )
         detected = _detect(pg.url, start, end, faults, settings)
-        analysis = _analysis(pg.url, data, city, faults, start, end, settings, seed=args.seed)
+        analysis = citizens_and_analysis(
+            pg.url, data, city, faults, start=start, end=end, settings=settings, seed=args.seed
+        )
         summary = _finish(
             pg.url,
             data,
@@ -395,28 +400,6 @@ def _detect(
         "explained": result.explained,
         "incidents": result.incidents,
     }
-
-
-def _analysis(
-    url: str,
-    data: Path,
-    city: Any,
-    faults: list[Any],
-    start: datetime,
-    end: datetime,
-    settings: Settings,
-    *,
-    seed: int,
-) -> dict[str, Any]:
-    """Citizens, tension points, sensors first and the weekly analysis (lab._demo_citizens)."""
-    from appeals import load_routing
-    from lab._demo_citizens import citizens_and_analysis
-
-    routing = load_routing(settings.routing_file)
-    return citizens_and_analysis(
-        url, data, city, faults, start=start, end=end, routing=routing,
-        connectors=settings.connectors, locale=settings.locale or routing.locale, seed=seed,
-    )  # fmt: skip
 
 
 _APPEALS = """

@@ -12,17 +12,17 @@ makes of it, all with the simulated times:
   surge stands out against.  Their statuses follow their deadlines (accepted after a
   median half hour, resolved after a median 60 % of the deadline, then closed), so the
   queue holds only the recent ones;
-- tension points brought up to now hour by hour over the last week, as the continuous
-  worker would have;
+- tension points brought up to now over the last week (every 6 hours, then hour by hour
+  over the last day), as the continuous worker would have;
 - the weekly analysis of the current ISO week and the previous one beside report.html.
 """
 
 from __future__ import annotations
 
 import io
+import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ import numpy as np
 import psycopg
 
 from appeals import Report, Routing, submit_report
-from citypulse import ConfigError
+from citypulse import ConfigError, Settings
 from lab._say import say
 from simulator import (
     SERVICES,
@@ -74,18 +74,6 @@ _COPY = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Citizens:
-    """What the demo's citizens added: reports of its faults (and how many of them the
-    sensors confirmed), the background history and its surge."""
-
-    follow: int
-    confirmed: int
-    history: int
-    history_s: float
-    surge: Surge
-
-
 def import_follow(
     conn: psycopg.Connection[Any],
     city: City,
@@ -109,7 +97,7 @@ def import_follow(
                 description=r.description,
                 lat=r.lat,
                 lon=r.lon,
-                idempotency_key=f"{r.id}:{r.truth}",
+                idempotency_key=r.id,
             ),
             routing=routing,
             connectors=connectors,
@@ -224,7 +212,7 @@ def _field(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
-def tension_hourly(
+def tension_catch_up(
     conn: psycopg.Connection[Any], routing: Routing, *, since: datetime, until: datetime
 ) -> int:
     """Tension points brought up to ``until`` as the continuous worker would have: every
@@ -290,17 +278,18 @@ def citizens_and_analysis(
     *,
     start: datetime,
     end: datetime,
-    routing: Routing,
-    connectors: Sequence[str],
-    locale: str,
+    settings: Settings,
     seed: int,
 ) -> dict[str, Any]:
     """Steps (a)-(e) of the module docstring on the demo's database; prints the summary's
     lines and returns them for ``summary.json``."""
-    import time
-
-    from appeals.analysis import TensionQuery, explain, load_points, sensors_first
+    from appeals import load_routing
+    from appeals.analysis import TensionKind, TensionQuery, explain, load_points, sensors_first
     from citypulse.db import connect
+
+    routing = load_routing(settings.routing_file)
+    locale = settings.locale or routing.locale
+    connectors = settings.connectors
 
     with connect(url) as conn:
         say("citizens: their reports of the faults, then four weeks of background ...")
@@ -314,23 +303,24 @@ def citizens_and_analysis(
             conn, city, start=start - HISTORY, end=end, routing=routing, surge=surge, seed=seed
         )
         history_s = time.perf_counter() - began
-        say("tension points over the last week, hour by hour ...")
+        say("tension points over the last week ...")
         now = datetime.now(UTC)
         began = time.perf_counter()
-        calls = tension_hourly(conn, routing, since=end - TENSION_WEEK, until=now)
+        calls = tension_catch_up(conn, routing, since=end - TENSION_WEEK, until=now)
         tension_s = time.perf_counter() - began
-        points = load_points(conn, TensionQuery(since=end - TENSION_WEEK, until=now))
+        since = end - TENSION_WEEK
+        points = load_points(conn, TensionQuery(since=since, until=now, limit=100_000))
         first = sensors_first(conn, start, now)
         weeks = write_weeks(conn, routing, data, now=now, locale=locale)
     kinds = Counter(p.kind.value for p in points)
     # surges first (the day's news), then the strongest
-    points.sort(key=lambda p: (p.kind.value != "surge", -p.score))
+    points.sort(key=lambda p: (p.kind is not TensionKind.SURGE, -p.score))
     explained = [explain(p, locale, routing) for p in points[:2]]
     truth = surge.ground_truth(city)
     found = [
         p
         for p in points
-        if p.kind.value == "surge" and p.sector == truth["sector"]
+        if p.kind is TensionKind.SURGE and p.sector == truth["sector"]
         and p.district == truth["district_name"]
     ]  # fmt: skip
     by_kind = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
@@ -358,6 +348,8 @@ def citizens_and_analysis(
             "surge": truth,
         },
         "tension": {
+            "since": since.isoformat(),
+            "until": now.isoformat(),
             "points": len(points),
             "by_kind": dict(sorted(kinds.items())),
             "surge_found": bool(found),
