@@ -21,11 +21,12 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from citypulse import Settings, positive_duration, stop_on_signals
+
+if TYPE_CHECKING:
+    import psycopg
 
 HELP = "compute tension points (surges, clusters, recurrences) from the appeals"
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ class _Worker:
             return self._update(conn)
 
     def run(self) -> None:
+        from psycopg import Error as DatabaseError
+
         from citypulse.db import connect
 
         failures = 0
@@ -108,7 +111,7 @@ class _Worker:
                     listen.execute(f"LISTEN {CHANNEL}")
                     failures = 0
                     self._loop(conn, listen)
-            except (psycopg.Error, OSError) as exc:
+            except (DatabaseError, OSError) as exc:
                 failures += 1
                 delay = min(self.interval_s, 2.0 ** min(failures, 6))
                 log.warning("tension worker: database lost (%s); retry in %.0f s", exc, delay)
