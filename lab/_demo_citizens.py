@@ -12,8 +12,8 @@ makes of it, all with the simulated times:
   surge stands out against.  Their statuses follow their deadlines (accepted after a
   median half hour, resolved after a median 60 % of the deadline, then closed), so the
   queue holds only the recent ones;
-- tension points brought up to now over the last week (every 6 hours, then hour by hour
-  over the last day), as the continuous worker would have;
+- tension points brought up to now over the last week (every 12 hours, then hour by
+  hour over the last 12), as the continuous worker would have;
 - the weekly analysis of the current ISO week and the previous one beside report.html.
 """
 
@@ -46,7 +46,8 @@ from simulator import (
 
 HISTORY = timedelta(days=28)
 TENSION_WEEK = timedelta(days=7)
-COARSE = timedelta(hours=6)
+COARSE = timedelta(hours=12)
+FINE = timedelta(hours=12)
 SURGE_MULTIPLIER = 3.0
 FOLLOW_CHANNEL = "demo-citizens"
 HISTORY_CHANNEL = "demo-history"
@@ -216,17 +217,18 @@ def tension_catch_up(
     conn: psycopg.Connection[Any], routing: Routing, *, since: datetime, until: datetime
 ) -> int:
     """Tension points brought up to ``until`` as the continuous worker would have: every
-    :data:`COARSE` hours from ``since``, then hour by hour over the last day (where the
-    surge is), so that the demo stays quick; surges are judged over every closed hour
-    whatever the step, so only recurrences and detection times are coarser before the
-    last day.  Returns the calls made."""
+    :data:`COARSE` from ``since``, then hour by hour over the last :data:`FINE` (the
+    surge's rise), so that the demo stays quick (each call costs a fraction of a second
+    however few appeals it adds); surges are judged over every closed hour whatever the
+    step, so only recurrences and detection times are coarser before.  Returns the calls
+    made."""
     from appeals.analysis import update_tension
 
     steps: list[datetime] = []
     at = since
-    fine = until - timedelta(days=1)
     while at < until:
-        at = min(until, at + (COARSE if at < fine else timedelta(hours=1)))
+        coarse = at + COARSE <= until - FINE
+        at = min(until, at + (COARSE if coarse else timedelta(hours=1)))
         steps.append(at)
     for n, step in enumerate(steps, 1):
         update_tension(conn, routing, step)
