@@ -247,20 +247,13 @@ def write_weeks(
 ) -> list[Path]:
     """The weekly analysis of the current ISO week and the previous one, as
     ``week-<YYYY-Www>.html`` in ``data``; returns the paths, the current week first."""
-    from appeals.analysis import ratings, render_week, sensors_first, weekly_report
+    from appeals.analysis import render_week, weekly_report
 
     today = now.astimezone(routing.zone).date()
     monday = today - timedelta(days=today.weekday())
     paths = []
     for week in (monday, monday - timedelta(days=7)):
-        report = weekly_report(
-            conn,
-            routing,
-            week,
-            now=now,
-            ratings=lambda c, s, u: ratings(c, s, u, by="agency"),
-            sensors_first=sensors_first,
-        )
+        report = weekly_report(conn, routing, week, now=now)
         path = data / f"week-{_iso(week)}.html"
         path.write_text(render_week(report, routing, locale=locale), encoding="utf-8")
         paths.append(path)
