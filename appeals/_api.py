@@ -14,6 +14,7 @@
     POST /api/v1/appeals/{id}/{action}               accept|progress|resolve|reject|close (operator)
     POST /api/v1/appeals/{id}/transfer|notes|duplicates   see appeals._api_actions (operator)
     POST /api/v1/events                              another system's event (system; _events)
+    GET  /api/v1/ratings                             agencies' ratings (operator; _api_ratings)
     GET  /health                                     the database answers
     GET  /openapi.json                               this API as OpenAPI 3
 
@@ -516,6 +517,7 @@ class Api:
 
 def _application(api: Api) -> Starlette:
     from appeals._api_actions import duplicate_appeal, note_appeal, transfer_appeal
+    from appeals._api_ratings import get_ratings
     from appeals._api_tension import list_tension
 
     v2 = "/open311/v2"
@@ -541,6 +543,7 @@ def _application(api: Api) -> Starlette:
         ),
         Route("/api/v1/appeals/{id}/{action}", api.act, methods=["POST"]),
         Route("/api/v1/events", EventIntake(api).submit, methods=["POST"]),
+        Route("/api/v1/ratings", partial(get_ratings, api), methods=["GET"]),
     ]
 
     async def api_error(request: Request, exc: Exception) -> Response:

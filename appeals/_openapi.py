@@ -7,6 +7,8 @@ from typing import Any
 from appeals._openapi_actions import action_paths
 from appeals._openapi_events import SCHEMAS as EVENT_SCHEMAS
 from appeals._openapi_events import event_paths
+from appeals._openapi_ratings import SCHEMAS as RATING_SCHEMAS
+from appeals._openapi_ratings import ratings_paths
 from appeals._openapi_tension import SCHEMAS as TENSION_SCHEMAS
 from appeals._openapi_tension import tension_paths
 
@@ -232,6 +234,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
                 **EVENT_SCHEMAS,
+                **RATING_SCHEMAS,
                 **TENSION_SCHEMAS,
             },
         },
@@ -472,6 +475,7 @@ def openapi_document() -> dict[str, Any]:
             },
             **action_paths(appeal_id, _errors),
             **event_paths(_ERRORS),
+            **ratings_paths(_errors),
             **tension_paths(_query, _errors),
         },
     }

@@ -166,11 +166,16 @@ def submit_report(
     connectors: Sequence[str],
     channel: str,
     actor: str,
+    received_at: datetime | None = None,
 ) -> tuple[Appeal, bool]:
     """Queue a citizen's report (same queue, same rules as sensor appeals: routed by its
     service to a sector block, agency, priority and deadline); return it and whether it
     is new.  A repeated ``idempotency_key`` from the same channel returns the first one.
-    A report without coordinates is queued all the same, for an operator to place."""
+    A report without coordinates is queued all the same, for an operator to place.
+
+    ``received_at`` is for trusted importers only (the lab, an importer of another
+    system's appeals), never taken from the public API: the report keeps its own time
+    (never later than now) for its deadline, history and correlation; None: now."""
     service = routing.service(report.service_code)
     route = routing.route_for_service(report.service_code)
     if service is None or route is None:
@@ -210,6 +215,7 @@ def submit_report(
             media_url=report.media_url,
             contact=report.contact,
             evidence={"attributes": dict(report.attributes)} if report.attributes else {},
+            requested_at=received_at,
         ),
         note=note,
         actor=actor,

@@ -78,28 +78,35 @@ COLUMNS = (
 _NAMES = tuple(COLUMNS.split(", "))
 _SELECT_ONE = f"SELECT {COLUMNS} FROM appeals WHERE id = %s"  # noqa: S608 - constants only
 # One round trip: the appeal and its first history entry; nothing on a repeated external id.
+# The appeal is dated by its evidence when the draft carries a time (never later than the
+# transaction's now()), else by now(); the deadline and the first history entry run from
+# that date.
 _CREATE = f"""
-WITH a AS (
+WITH t AS (
+    SELECT least(coalesce(%(requested_at)s::timestamptz, now()), now()) AS at
+), a AS (
     INSERT INTO appeals (source, channel, external_id, sector, service_code, title,
                          description, lat, lon, address, address_id, district, priority,
-                         agency, locale, expected_at, evidence, incident_id, media_url,
-                         contact)
-    VALUES (%(source)s, %(channel)s, %(external_id)s, %(sector)s, %(service_code)s,
-            %(title)s, %(description)s, %(lat)s, %(lon)s, %(address)s, %(address_id)s,
-            %(district)s, %(priority)s, %(agency)s, %(locale)s, now() + %(deadline)s,
-            %(evidence)s, %(incident_id)s, %(media_url)s, %(contact)s)
+                         agency, locale, requested_at, expected_at, evidence, incident_id,
+                         media_url, contact)
+    SELECT %(source)s, %(channel)s, %(external_id)s, %(sector)s, %(service_code)s,
+           %(title)s, %(description)s, %(lat)s, %(lon)s, %(address)s, %(address_id)s,
+           %(district)s, %(priority)s, %(agency)s, %(locale)s, t.at, t.at + %(deadline)s,
+           %(evidence)s, %(incident_id)s, %(media_url)s, %(contact)s
+    FROM t
     ON CONFLICT (channel, external_id) DO NOTHING
     RETURNING {COLUMNS}
 ), e AS (
-    INSERT INTO appeal_events (appeal_id, status, note, actor)
-    SELECT id, 'new', %(note)s, %(actor)s FROM a
+    INSERT INTO appeal_events (appeal_id, time, status, note, actor)
+    SELECT id, requested_at, 'new', %(note)s, %(actor)s FROM a
     RETURNING id
 )
 SELECT a.*, e.id AS event_id FROM a, e
 """  # noqa: S608 - constants only
 _BY_EXTERNAL = "SELECT id FROM appeals WHERE channel = %s AND external_id = %s"
 _EVENT = """
-INSERT INTO appeal_events (appeal_id, status, note, actor) VALUES (%s, %s, %s, %s)
+INSERT INTO appeal_events (appeal_id, time, status, note, actor)
+VALUES (%s, least(coalesce(%s::timestamptz, now()), now()), %s, %s, %s)
 RETURNING id
 """
 _OUTBOX = """
@@ -107,16 +114,23 @@ INSERT INTO outbox (appeal_id, connector, event, idempotency_key, payload)
 SELECT %s, connector, %s, %s, %s FROM unnest(%s::text[]) AS c (connector)
 ON CONFLICT (connector, idempotency_key) DO NOTHING
 """
+# A transition happens now, or at the time its evidence gives (the sensors saw a fault
+# end), never later than now nor before the appeal's own earlier steps.
 _TRANSITION = f"""
 UPDATE appeals SET status = %(status)s, updated_at = now(),
     accepted_at = CASE WHEN %(status)s IN ('accepted', 'in_progress', 'resolved', 'closed')
-                       THEN coalesce(accepted_at, now()) ELSE accepted_at END,
+                       THEN coalesce(accepted_at, t.at) ELSE accepted_at END,
     resolved_at = CASE WHEN %(status)s IN ('resolved', 'closed')
-                       THEN coalesce(resolved_at, now())
+                       THEN coalesce(resolved_at, t.at)
                        WHEN %(status)s = 'in_progress' THEN NULL ELSE resolved_at END,
-    closed_at = CASE WHEN %(status)s IN ('closed', 'rejected') THEN now() ELSE closed_at END
+    closed_at = CASE WHEN %(status)s IN ('closed', 'rejected') THEN t.at ELSE closed_at END
+FROM (
+    SELECT greatest(least(coalesce(%(at)s::timestamptz, now()), now()),
+                    requested_at, accepted_at, resolved_at) AS at
+    FROM appeals WHERE id = %(id)s
+) AS t
 WHERE id = %(id)s
-RETURNING {COLUMNS}
+RETURNING {COLUMNS}, t.at AS at
 """  # noqa: S608 - constants only
 # The incident behind an appeal that closed (by an operator, or by the remote system).
 CLOSE_INCIDENT = """
@@ -151,6 +165,9 @@ class AppealDraft:
     external_id: str | None = None
     media_url: str | None = None
     contact: Mapping[str, str] = field(default_factory=dict)
+    # When the problem was seen (a sensor appeal: the reading time of the alarm that
+    # opened its incident; an imported report: its own time); None: now.
+    requested_at: datetime | None = None
 
 
 def _plain(value: object) -> object:
@@ -192,10 +209,17 @@ def load_appeal(conn: psycopg.Connection[Any], appeal_id: int, *, lock: bool = F
 
 
 def add_event(
-    conn: psycopg.Connection[Any], appeal_id: int, status: str, note: str, actor: str
+    conn: psycopg.Connection[Any],
+    appeal_id: int,
+    status: str,
+    note: str,
+    actor: str,
+    *,
+    at: datetime | None = None,
 ) -> int:
-    """Record a history entry; return its id (it makes the outbox idempotency key)."""
-    return int(scalar(conn, _EVENT, (appeal_id, status, note, actor)))
+    """Record a history entry (at ``at``, never later than now; None: now); return its id
+    (it makes the outbox idempotency key)."""
+    return int(scalar(conn, _EVENT, (appeal_id, at, status, note, actor)))
 
 
 def idempotency_key(appeal_id: int, event: str, seq: int) -> str:
@@ -241,10 +265,11 @@ def record_update(
     *,
     connectors: Sequence[str],
     routing: Routing,
+    at: datetime | None = None,
 ) -> None:
-    """A history entry for ``appeal`` as it now is (its status, ``note``, ``actor``) and
-    its ``updated`` outbox rows carrying the note."""
-    seq = add_event(conn, appeal.id, appeal.status.value, note, actor)
+    """A history entry for ``appeal`` as it now is (its status, ``note``, ``actor``; at
+    ``at`` as :func:`add_event` dates it) and its ``updated`` outbox rows carrying the note."""
+    seq = add_event(conn, appeal.id, appeal.status.value, note, actor, at=at)
     enqueue(
         conn, appeal, event="updated", seq=seq, connectors=connectors, routing=routing, note=note
     )
@@ -286,6 +311,7 @@ def create_appeal(
             "incident_id": draft.incident_id,
             "media_url": draft.media_url,
             "contact": Jsonb(dict(draft.contact)),
+            "requested_at": draft.requested_at,
             "note": note,
             "actor": actor,
         },
@@ -310,18 +336,21 @@ def transition(
     actor: str,
     connectors: Sequence[str],
     routing: Routing,
+    at: datetime | None = None,
 ) -> Appeal:
     """Move an appeal to ``target`` (see the module docstring), note it, queue an update,
-    and close the incident behind a closed or rejected sensor appeal."""
+    and close the incident behind a closed or rejected sensor appeal.  ``at`` dates the
+    step by its evidence (the sensors saw the fault end then): never later than now, nor
+    before the appeal's earlier steps; None: now."""
     current = load_appeal(conn, appeal_id, lock=True)
     if target not in _ALLOWED[current.status]:
         raise TransitionRefused(appeal_id, current.status.value, target.value)
     cur = conn.cursor(row_factory=dict_row)
-    row = cur.execute(_TRANSITION, {"status": target.value, "id": appeal_id}).fetchone()
+    row = cur.execute(_TRANSITION, {"status": target.value, "id": appeal_id, "at": at}).fetchone()
     if row is None:  # pragma: no cover - the row is locked above
         raise AppealNotFound(appeal_id)
     updated = appeal_from_row(row)
-    seq = add_event(conn, appeal_id, target.value, note, actor)
+    seq = add_event(conn, appeal_id, target.value, note, actor, at=row["at"])
     if target in FINAL and current.incident_id is not None:
         verb = "closed" if target is AppealStatus.CLOSED else "rejected"
         close_incident(

@@ -172,6 +172,8 @@ class AppealWriter:
                 locale=self.locale,
                 evidence=evidence,
                 incident_id=incident.id,
+                # dated by its evidence: the alarm that opened the incident
+                requested_at=incident.last_alarm_at,
             ),
             note=note,
             actor=self.actor,
@@ -199,6 +201,7 @@ class AppealWriter:
             self.actor,
             connectors=self.connectors,
             routing=self.routing,
+            at=incident.last_alarm_at,  # the alarm that escalated it
         )
 
     def resolve(self, conn: psycopg.Connection[Any], incident: Incident, device: Device) -> None:
@@ -217,6 +220,9 @@ class AppealWriter:
                 actor="sensors",
                 connectors=self.connectors,
                 routing=self.routing,
+                at=incident.resolved_at,
             )
         else:
-            add_event(conn, appeal_id, appeal.status.value, note, "sensors")
+            add_event(
+                conn, appeal_id, appeal.status.value, note, "sensors", at=incident.resolved_at
+            )

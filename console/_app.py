@@ -6,6 +6,7 @@
                                          transfer, note, duplicate
     GET  /console/map                    the queue's appeals (same filters) and the devices
                                          on the city's map
+    GET  /console/ratings?from=&to=      agencies' and sector blocks' ratings (_ratings)
     GET  /console/tension                tension points: active and recent (see _tension)
     GET  /console/reports/week?week=…    the weekly analysis of appeals (ISO week, e.g.
                                          2026-W48; default the last full one), printable
@@ -65,6 +66,7 @@ from console._live import Live
 from console._map import MAX_MARKERS, city_map
 from console._presence import Presence
 from console._queue import PAGE_SIZE, Filters, choices, parse_filters, queue_page
+from console._ratings import load_ratings, parse_period
 from console._session import COOKIE, LOGIN_COOKIE, Session, SessionCodec
 from console._web import Formats, environment, zone_name
 
@@ -307,6 +309,18 @@ class Console:
             max_markers=MAX_MARKERS,
         )
 
+    async def ratings(self, request: Request) -> Response:
+        session = await self._session(request)
+        if session is None:
+            return RedirectResponse(PREFIX + "/login", 303)
+        query = dict(request.query_params)
+        try:
+            period = parse_period(query, self.routing.zone, datetime.now(UTC))
+        except BadFilter as exc:
+            return self._refusal(request, 400, f"bad_filter:{exc}", session)
+        view = await self._db(lambda conn: load_ratings(conn, period))
+        return self._page(request, "ratings.html", session=session, view=view)
+
     async def week(self, request: Request) -> Response:
         session = await self._session(request)
         if session is None:
@@ -469,6 +483,7 @@ def _application(console: Console) -> Starlette:
     routes = [
         Route("/", console.queue, methods=["GET"]),
         Route("/map", console.map, methods=["GET"]),
+        Route("/ratings", console.ratings, methods=["GET"]),
         Route("/tension", partial(tension_page, console), methods=["GET"]),
         Route("/reports/week", console.week, methods=["GET"]),
         Route("/login", console.login_form, methods=["GET"]),

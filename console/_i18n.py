@@ -204,6 +204,67 @@ _WORDS: Mapping[str, tuple[str, str]] = {
         "The first {n} are shown; narrow the filters.",
     ),
     "map_leader": ("знак сдвинут, линия — к его месту", "moved; the line leads to its place"),
+    # the ratings page (console/_ratings.py)
+    "ratings": ("Рейтинг ведомств", "Agencies' ratings"),
+    "rank": ("Место", "Rank"),
+    "period_from": ("с", "from"),
+    "period_to": ("по", "to"),
+    "by_agency": ("По ведомствам", "By agency"),
+    "by_sector": ("По блокам", "By sector block"),
+    "no_agency": ("(не назначено)", "(unassigned)"),
+    "accept_time": ("Принятие, медиана / p90", "To accept, median / p90"),
+    "resolve_time": ("Решение, медиана / p90", "To resolve, median / p90"),
+    "on_time": ("В срок", "On time"),
+    "reopened": ("Повторные", "Reopened"),
+    "sensor_share": ("От датчиков", "From sensors"),
+    "score": ("Балл", "Score"),
+    "times_median_p90": (
+        "Время — медиана и 90-й процентиль: 9 из 10 обращений приняты (решены) не дольше.",
+        "Times are the median and the 90th percentile: 9 in 10 appeals took no longer.",
+    ),
+    "sensors_first": ("Датчики раньше жителей", "Sensors first"),
+    "faults_both": ("Неисправностей (датчик и жители)", "Faults (sensor and citizens)"),
+    "sensor_was_first": ("Датчик первым", "Sensor first"),
+    "median_lead": ("Медианное опережение", "Median lead"),
+    "sensor_ahead": ("датчик раньше на", "sensor ahead by"),
+    "citizens_ahead": ("жители раньше на", "citizens ahead by"),
+    "formula": ("Как считается балл", "How the score is computed"),
+    "formula_score": (
+        "Балл от 0 до 100 = 40 % × доля решённых в срок + 20 % × скорость + 20 % × доля "
+        "непросроченных + 20 % × доля неповторных. Часть без данных (нет обращений со "
+        "сроком) не учитывается, её вес делится между остальными.",
+        "Score from 0 to 100 = 40 % × share resolved on time + 20 % × speed + 20 % × share "
+        "not overdue + 20 % × share not reopened. A part without data (no appeals with a "
+        "deadline) is left out and its weight shared by the others.",
+    ),
+    "formula_parts": (
+        "В срок — из обращений со сроком, которые решены или срок которых уже прошёл, "
+        "решённые не позже срока; отклонённые не считаются. Скорость — 1, если 9 из 10 "
+        "обращений решены в пределах своего срока, и падает до 0, когда 90-й процентиль "
+        "достигает двойного срока. Просроченные — открытые после срока. Повторные — "
+        "возвращённые из «решено» в работу и новые обращения по тому же датчику или месту "
+        "(до 50 м) и той же услуге в течение 30 дней после решения; каждое считается один "
+        "раз. Обращения других систем (видеоаналитика, 112, жилинспекция) — не датчики.",
+        "On time: of the appeals with a deadline that are resolved or past it, those "
+        "resolved by it; rejected ones do not count. Speed: 1 when 9 in 10 appeals are "
+        "resolved within their deadline, falling to 0 when the 90th percentile reaches twice "
+        "the deadline. Overdue: open past the deadline. Reopened: taken back to work from "
+        "resolved, and new appeals on the same device or place (within 50 m) and service "
+        "within 30 days of a resolution; each counted once. Other systems' events (video "
+        "analytics, 112, housing inspection) are not sensors.",
+    ),
+    "formula_rank": (
+        "Место получают ведомства и блоки, у которых за период не меньше {n} обращений.",
+        "Agencies and blocks with at least {n} appeals in the period are ranked.",
+    ),
+    "formula_sensors": (
+        "Датчики раньше жителей — неисправности, о которых сообщили и датчик, и жители "
+        "(обращения связаны или в одной группе): как часто датчик был первым и на сколько "
+        "(медиана; отрицательное — жители раньше).",
+        "Sensors first: faults reported both by a sensor and by citizens (linked or "
+        "grouped appeals): how often the sensor came first and by how much (median; "
+        "negative means citizens first).",
+    ),
 }
 
 

@@ -160,6 +160,7 @@ class Episode:
         "last_alarm",
         "limit",
         "metric",
+        "opening",
         "peak",
         "readings",
         "resolved_at",
@@ -194,6 +195,10 @@ class Episode:
         self.extra: dict[str, object] = dict(f.extra)
         self.readings: deque[tuple[float, float | None]] = deque(maxlen=_KEEP_READINGS)
         self.resolved_at: float | None = None
+        # The alarm that opened the incident and its severity then: what the stored row
+        # says at opening, even when later alarms of the same batch (a replay's chunk of
+        # an hour) are applied with it.
+        self.opening: tuple[float, int] = (f.t, severity)
 
     def add(self, f: Finding, severity: int) -> None:
         self.alarms += 1
@@ -285,6 +290,7 @@ class Tracker:
             self.held = None
             ep = self.episode = Episode(f, started, policy.severity)
             ep.add(f, policy.severity_for(f.t - ep.since, f.value, f.limit))
+            ep.opening = (f.t, ep.severity)
             self._dirty = True
             out.append(Action(ActionKind.OPEN, self.device_id, self.type, ep))
             return
@@ -485,14 +491,17 @@ class IncidentStore:
         return incident
 
     def _open(self, conn: psycopg.Connection[Any], a: Action) -> None:
+        """Store the incident as its opening alarm saw it (the listener dates its appeal
+        by that alarm), then what later alarms of the batch added, as an update."""
         ep = a.episode
         ep.unsaved_alarms, alarms = 0, max(1, ep.unsaved_alarms)
+        opened_t, opened_severity = getattr(ep, "opening", (ep.last_alarm, ep.severity))
         params = (
             a.type.value,
             a.device_id,
-            ep.severity,
+            opened_severity,
             ep.started,
-            max(ep.last_alarm, ep.started),
+            max(opened_t, ep.started),
             ep.detector,
             clip01(ep.score),
             clip01(ep.threshold),
@@ -509,6 +518,8 @@ class IncidentStore:
                 ep.incident_id = row["id"]
                 self.counts.opened += 1
                 self._notify(conn, row, IncidentChange.OPENED)
+                if ep.last_alarm > opened_t or ep.severity > opened_severity:
+                    self._update(conn, a)  # the batch's later alarms, dated by them
                 return
             found = fetch_one(conn, _EXISTING, (a.device_id, a.type.value, ep.started, ep.started))
             if found is None:

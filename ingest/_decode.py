@@ -9,8 +9,7 @@ in a batch rejects that reading only.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
@@ -23,8 +22,18 @@ from citypulse import (
     SLUG_RE,
     DeviceKind,
     DeviceStatus,
-    Phase,
     Reading,
+)
+from ingest._fast import fast_rows
+from ingest._fields import (
+    FIELDS,
+    REQUIRED,
+    _Bad,
+    _integer,
+    _json_type,
+    _number,
+    _parse_time,
+    _Parser,
 )
 
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
@@ -79,116 +88,10 @@ class Decoded(NamedTuple):
         return tuple(build(*row) for row in self.rows)
 
 
-class _Bad(Exception):
-    """A field the decoder rejects; caught within this module and turned into a
-    :class:`Rejection` (a malformed message is counted and kept, never raised), so it is
-    control flow, not part of the package's error tree."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-# --- field specifications -----------------------------------------------------------
-# name -> (parser, low, high); bounds are physical limits, not "normal" ranges.
-
-_Parser = Callable[[str, object, float, float], object]
-Spec = tuple[_Parser, float, float]
-
-
-def _number(name: str, value: object, low: float, high: float) -> float:
-    if type(value) is float:
-        number = value
-    elif type(value) is int:
-        number = float(value)
-    else:
-        raise _Bad("wrong_type", f"{name} must be a number, got {_json_type(value)}")
-    if not math.isfinite(number):
-        raise _Bad("not_finite", f"{name} is not a finite number")
-    if not low <= number <= high:
-        raise _Bad("out_of_range", f"{name}={number:g} is outside [{low:g}, {high:g}]")
-    return number
-
-
-def _integer(name: str, value: object, low: float, high: float) -> int:
-    if type(value) is float and value.is_integer():
-        value = int(value)
-    if type(value) is not int:
-        raise _Bad("wrong_type", f"{name} must be an integer, got {_json_type(value)}")
-    if not low <= value <= high:
-        raise _Bad("out_of_range", f"{name}={value} is outside [{low:g}, {high:g}]")
-    return value
-
-
-def _boolean(name: str, value: object, low: float, high: float) -> bool:
-    if type(value) is not bool:
-        raise _Bad("wrong_type", f"{name} must be true or false, got {_json_type(value)}")
-    return value
-
-
-def _text(name: str, value: object, low: float, high: float) -> str:
-    if type(value) is not str:
-        raise _Bad("wrong_type", f"{name} must be a string, got {_json_type(value)}")
-    if not low <= len(value) <= high:
-        raise _Bad("out_of_range", f"{name} must have {low:g}..{high:g} characters")
-    return value
-
-
-_PHASES = frozenset(p.value for p in Phase)
-
-
-def _phase(name: str, value: object, low: float, high: float) -> Phase:
-    if type(value) is not str or value not in _PHASES:
-        raise _Bad("wrong_type", f"{name} must be one of {', '.join(sorted(_PHASES))}")
-    return Phase(value)
-
-
-FIELDS: Final[Mapping[DeviceKind, Mapping[str, Spec]]] = {
-    DeviceKind.TRAFFIC_LIGHT: {
-        "phase": (_phase, 0, 0),
-        "phase_elapsed": (_number, 0, 7 * 86400),
-        "cycle_length": (_number, 0, 3600),
-        "lamp_fault": (_boolean, 0, 0),
-        "door_open": (_boolean, 0, 0),
-        "supply_voltage": (_number, 0, 400),
-        "controller_mode": (_text, 1, 32),
-    },
-    DeviceKind.CAMERA: {
-        "lane_id": (_integer, 0, 32),
-        "intensity": (_integer, 0, 10_000),
-        "average_vehicle_speed": (_number, 0, 250),
-        "occupancy": (_number, 0, 1),
-        "heavy_vehicle_share": (_number, 0, 1),
-        "congested": (_boolean, 0, 0),
-    },
-    DeviceKind.PARKING: {
-        "total_spot_number": (_integer, 0, 100_000),
-        "occupied_spot_number": (_integer, 0, 100_000),
-        "out_of_service_slot_number": (_integer, 0, 100_000),
-    },
-    DeviceKind.ECOLOGY: {
-        "pm25": (_number, 0, 2_000),
-        "pm10": (_number, 0, 3_000),
-        "no2": (_number, 0, 5_000),
-        "so2": (_number, 0, 5_000),
-        "co": (_number, 0, 500),
-        "o3": (_number, 0, 2_000),
-        "laeq": (_number, 0, 150),
-        "temperature": (_number, -60, 60),
-        "relative_humidity": (_number, 0, 1),
-        "atmospheric_pressure": (_number, 800, 1_100),
-    },
-}
-REQUIRED: Final[Mapping[DeviceKind, frozenset[str]]] = {
-    DeviceKind.TRAFFIC_LIGHT: frozenset({"phase"}),
-    DeviceKind.CAMERA: frozenset(),
-    DeviceKind.PARKING: frozenset(),
-    DeviceKind.ECOLOGY: frozenset(),
-}
 _MEASURES: Final = {k: frozenset(v) - {"lane_id"} for k, v in FIELDS.items()}
 _KINDS: Final = {k.value: k for k in DeviceKind}
 _MAX_FUTURE_S: Final = MAX_FUTURE.total_seconds()
+_new: Final = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,37 +133,6 @@ def _row_layout(kind: DeviceKind) -> _Layout:
 
 _LAYOUTS: Final = {k: _row_layout(k) for k in DeviceKind}
 _UTC: Final = UTC
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _parse_time(value: object) -> float:
-    """Epoch seconds from ISO-8601 text with an offset or from epoch milliseconds."""
-    if type(value) is int or type(value) is float:
-        if not 0 <= value < 32_503_680_000_000:  # also rejects NaN; inf fails the bound
-            raise _Bad("bad_time", f"epoch milliseconds {value!r} out of range")
-        return value / 1000.0
-    if type(value) is str:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise _Bad("bad_time", f"time {value[:40]!r} is not ISO-8601") from None
-        if parsed.tzinfo is None:
-            raise _Bad("bad_time", "time has no UTC offset (add Z or +03:00)")
-        return parsed.timestamp()
-    raise _Bad("bad_time", f"time must be ISO-8601 text or epoch ms, got {_json_type(value)}")
 
 
 # --- repeated keys --------------------------------------------------------------------
@@ -384,10 +256,22 @@ def parse_topic(topic: str, root: str) -> TopicInfo:
 class Decoder:
     """Decodes telemetry and status messages for one topic root and retention.
 
-    Topic parses are cached (devices publish to the same topic over and over).
+    Topic parses are cached (devices publish to the same topic over and over).  With
+    ``fast`` (the default) a telemetry payload goes through :func:`ingest._fast.fast_rows`
+    first, and only what that does not accept through the checks here, which give the
+    exact rejection; ``fast=False`` decodes everything here (the reference in tests).
     """
 
-    __slots__ = ("_clock", "_retention_s", "_topics", "max_payload", "retention", "root")
+    __slots__ = (
+        "_bounds",
+        "_clock",
+        "_retention_s",
+        "_topics",
+        "fast",
+        "max_payload",
+        "retention",
+        "root",
+    )
     _TOPIC_CACHE_SIZE: Final = 200_000
 
     def __init__(
@@ -396,16 +280,19 @@ class Decoder:
         root: str = "city",
         retention: timedelta = timedelta(days=365),
         max_payload: int = MAX_PAYLOAD_BYTES,
+        fast: bool = True,
     ) -> None:
         if not SLUG_RE.match(root):
             raise ValueError(f"topic root {root!r} must be a slug")
         self.root = root
         self.retention = retention
         self.max_payload = max_payload
+        self.fast = fast
         self._topics: dict[str, TopicInfo | Rejection] = {}
         self._retention_s = retention.total_seconds()
         epoch = datetime.fromtimestamp(0, UTC)
         self._clock = (epoch, 0.0)
+        self._bounds = (0.0, self._retention_s, _MAX_FUTURE_S)
 
     def _topic(self, topic: str) -> TopicInfo | Rejection:
         cached = self._topics.get(topic)
@@ -421,10 +308,17 @@ class Decoder:
 
     def decode(self, topic: str, payload: bytes, received_at: datetime) -> Decoded:
         """Decode one message; never raises for bad input."""
-        info = self._topic(topic)
+        info = self._topics.get(topic) or self._topic(topic)
         if type(info) is Rejection:
             return Decoded(None, (), (info,))
         assert type(info) is TopicInfo
+        if received_at is not self._clock[0]:  # callers reuse one clock reading per tick
+            self._clock = (received_at, received_at.timestamp())
+            self._bounds = (self._clock[1], self._retention_s, _MAX_FUTURE_S)
+        if self.fast and info.channel == "telemetry" and len(payload) <= self.max_payload:
+            done = fast_rows(info.kind, info.device_id, payload, received_at, self._bounds)
+            if done is not None:  # a named tuple's own __new__ would cost twice as much
+                return _new(Decoded, (info, done[0], (), None, done[1], done[2]))
         try:
             if len(payload) > self.max_payload:
                 raise _Bad("payload_too_large", f"{len(payload)} bytes > {self.max_payload}")
@@ -454,8 +348,6 @@ class Decoder:
         rows: list[tuple[Any, ...]] = []
         rejections: list[Rejection] = []
         layout = _LAYOUTS[info.kind]
-        if received_at is not self._clock[0]:  # callers reuse one clock reading per tick
-            self._clock = (received_at, received_at.timestamp())
         window = (self._clock[1], self._retention_s)
         for i, item in enumerate(items):
             try:

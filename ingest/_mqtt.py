@@ -15,9 +15,12 @@ changes two things:
   read;
 - a QoS 0 or 1 PUBLISH without MQTT 5 properties (what a broker sends a subscriber that
   asked for no topic aliases) goes straight to ``on_publish(topic, payload, mid, qos)``
-  without an ``MQTTMessage`` or ``Properties``.  Anything else — QoS 2, a PUBLISH with
-  properties, every other packet type — is handed to paho's own handlers unchanged, and
-  ``on_message`` messages reach ``on_publish`` too.
+  without an ``MQTTMessage`` or ``Properties``; or, given ``on_publish_many`` instead,
+  the messages of one read go to it as one list of such tuples, in order, so that the
+  receiver takes its locks once per read rather than once per message.  Anything else —
+  QoS 2, a PUBLISH with properties, every other packet type — is handed to paho's own
+  handlers unchanged, and ``on_message`` messages reach ``on_publish`` (or
+  ``on_publish_many``) too.
 
 Acknowledgement stays manual (``manual_ack=True`` is required): the caller acknowledges
 after its own commit.
@@ -57,6 +60,8 @@ CHUNK: Final = 256 * 1024  # bytes taken from the socket per read
 _PUBACK: Final = struct.Struct("!BBH")
 _HELD_POLL: Final = 0.1  # s: how often a held reader wakes for acks and pings
 OnPublish = Callable[[str, bytes, int, int], None]  # topic, payload, mid, qos
+Message = tuple[str, bytes, int, int]  # topic, payload, mid, qos
+OnPublishMany = Callable[[list[Message]], None]
 OnRetry = Callable[[float, OSError | None], None]  # delay before the next attempt, why
 
 
@@ -68,10 +73,13 @@ class FastClient(mqtt.Client):
         *,
         client_id: str,
         protocol: MQTTProtocolVersion,
-        on_publish: OnPublish,
+        on_publish: OnPublish | None = None,
+        on_publish_many: OnPublishMany | None = None,
         on_retry: OnRetry | None = None,
         **kw: Any,
     ) -> None:
+        if (on_publish is None) == (on_publish_many is None):
+            raise ValueError("give one of on_publish and on_publish_many")
         super().__init__(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -80,6 +88,7 @@ class FastClient(mqtt.Client):
             **kw,
         )
         self._deliver = on_publish
+        self._deliver_many = on_publish_many
         self._on_retry = on_retry
         self._connect_error: OSError | None = None  # why the last connection attempt failed
         self._buffer = b""  # the start of a packet whose rest has not arrived yet
@@ -168,7 +177,11 @@ class FastClient(mqtt.Client):
         except UnicodeDecodeError:  # a broker must not send this; keep it visible
             topic = bytes(msg._topic).decode("utf-8", "replace")
         payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
-        self._deliver(topic, payload, msg.mid, msg.qos)
+        if self._deliver_many is not None:
+            self._deliver_many([(topic, payload, msg.mid, msg.qos)])
+        else:
+            assert self._deliver is not None
+            self._deliver(topic, payload, msg.mid, msg.qos)
 
     def _sock_close(self) -> None:
         self._buffer = b""  # what was left belongs to the old connection
@@ -203,6 +216,8 @@ class FastClient(mqtt.Client):
         pos = 0
         v5 = self._protocol == mqtt.MQTTv5
         deliver = self._deliver
+        many = self._deliver_many
+        got: list[Message] = []  # with on_publish_many: this read's messages, in order
         while pos < end:
             # fixed header: the command byte, then the remaining length in 1..4 bytes
             p = pos + 1
@@ -234,19 +249,29 @@ class FastClient(mqtt.Client):
                 mid = (data[topic_end] << 8) | data[topic_end + 1] if qos and q <= body_end else 0
                 plain = not v5 or (q < body_end and not data[q])  # no MQTT 5 properties
                 if topic_end > p + 2 and q <= body_end and plain:
-                    deliver(
-                        data[p + 2 : topic_end].decode("utf-8", "replace"),
-                        data[q + 1 if v5 else q : body_end],
-                        mid,
-                        qos,
-                    )
+                    topic = data[p + 2 : topic_end].decode("utf-8", "replace")
+                    payload = data[q + 1 if v5 else q : body_end]
+                    if many is not None:
+                        got.append((topic, payload, mid, qos))
+                    else:
+                        assert deliver is not None
+                        deliver(topic, payload, mid, qos)
                     continue
+            if got:
+                assert many is not None
+                many(got)  # before paho's packet, so that messages keep their order
+                got = []
+                if self._sock is not sock:
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS  # a callback disconnected
             rc = self._paho_handle(command, length, bytearray(data[p:body_end]))
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return rc  # paho drops the connection, and the buffer with it
             if self._sock is not sock:
                 return rc  # a callback disconnected: the rest is the old connection's
         self._buffer = data[pos:]
+        if got:
+            assert many is not None
+            many(got)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _paho_handle(self, command: int, length: int, packet: bytearray) -> MQTTErrorCode:

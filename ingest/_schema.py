@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from citypulse import DeviceKind, Phase
-from ingest._decode import FIELDS, REQUIRED, _boolean, _integer, _number, _phase, _text
+from ingest._fields import FIELDS, REQUIRED, _boolean, _integer, _number, _phase, _text
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 _UNITS = {

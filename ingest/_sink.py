@@ -22,7 +22,7 @@ from psycopg.abc import Query
 
 from citypulse import CitypulseError, DeviceKind, DeviceStatus, Reading
 from citypulse.db import READING_TABLES, connect, is_transient
-from ingest._decode import Decoded, Rejection
+from ingest._decode import Decoded, Rejection, TopicInfo
 from ingest._errors import PermanentStoreError, TransientStoreError
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ WHERE d.id = u.id AND (d.status_changed_at IS NULL OR d.status_changed_at <= u.t
 _ENSURE_PARTITIONS = "SELECT citypulse_ensure_partitions(%s, %s)"
 LAST_SEEN_STEP: Final = timedelta(seconds=10)
 _STAGED_AFTER_DUPLICATE: Final = 20
+_NEVER: Final = datetime.max.replace(tzinfo=UTC)
 
 
 class Item(NamedTuple):
@@ -182,8 +183,12 @@ class PostgresSink:
         self._conn: psycopg.Connection[Any] | None = None
         self._layouts = _layouts()
         self._registered: dict[str, tuple[str, str]] = {}  # device id -> (kind, district)
+        # device id -> the topic (the decoder's cached object) its messages passed on; a
+        # message on that same object passes without looking at kind and district again
+        self._checked: dict[str, TopicInfo] = {}
         self._last_seen: dict[str, datetime] = {}
         self._days: set[int] = set()  # UTC days (ordinals) known to have partitions
+        self._span = (_NEVER, _NEVER)  # [from, to): times within days known, when one run
         self._stage_next = 0  # batches still to go through the staging table
 
     def __enter__(self) -> PostgresSink:
@@ -256,9 +261,12 @@ class PostgresSink:
     def _ensure_partitions(self, conn: psycopg.Connection[Any], batch: Sequence[Item]) -> None:
         days = self._days
         missing: set[int] = set()
+        low, high = self._span
         for item in batch:
             decoded = item.decoded
             if decoded.oldest is not None and decoded.newest is not None:
+                if low <= decoded.oldest and decoded.newest < high:
+                    continue  # two comparisons instead of two ordinals and lookups
                 first, last = decoded.oldest.toordinal(), decoded.newest.toordinal()
                 if first not in days or last not in days:
                     missing.update((first, last))
@@ -270,6 +278,12 @@ class PostgresSink:
             end = datetime.combine(date.fromordinal(max(missing)), dtime(), UTC)
             conn.execute(_ENSURE_PARTITIONS, (start, end + timedelta(hours=1)))
         days.update(range(min(missing), max(missing) + 1))
+        first, last = min(days), max(days)
+        if len(days) == last - first + 1:  # one run of days: its bounds say it all
+            self._span = (
+                datetime.combine(date.fromordinal(first), dtime(), UTC),
+                datetime.combine(date.fromordinal(last + 1), dtime(), UTC),
+            )
 
     def _store(self, conn: psycopg.Connection[Any], batch: Sequence[Item]) -> StoreResult:
         result = StoreResult()
@@ -383,11 +397,16 @@ class PostgresSink:
         confines a device to its own id only.
         """
         registered = self._registered
-        unknown = {
-            i.decoded.topic.device_id: i.decoded.topic
-            for i in batch
-            if i.decoded.topic is not None and i.decoded.topic.device_id not in registered
-        }
+        checked = self._checked
+        unknown: dict[str, TopicInfo] = {}
+        for item in batch:
+            topic = item.decoded.topic
+            if (
+                topic is not None
+                and checked.get(topic.device_id) is not topic
+                and topic.device_id not in registered
+            ):
+                unknown[topic.device_id] = topic
         if unknown:
             for device_id, kind, district in conn.execute(_KNOWN, (list(unknown),)):
                 registered[device_id] = (kind, district)
@@ -409,6 +428,9 @@ class PostgresSink:
             if topic is None:
                 dead.extend(self._dead(item, r) for r in item.decoded.rejections)
                 continue
+            if checked.get(topic.device_id) is topic:  # this topic passed before
+                accepted.append(item)
+                continue
             known = registered.get(topic.device_id)
             if known is None:
                 rejection = Rejection(
@@ -426,6 +448,7 @@ class PostgresSink:
                 )
             else:
                 accepted.append(item)
+                checked[topic.device_id] = topic
                 continue
             dead.append(self._dead(item, rejection))
         return accepted
@@ -445,6 +468,7 @@ class PostgresSink:
     def forget_devices(self) -> None:
         """Drop the device cache (after the registry changed under us)."""
         self._registered.clear()
+        self._checked.clear()
 
 
 def _count(dead: Iterable[tuple[Any, ...]]) -> list[tuple[str, int]]:

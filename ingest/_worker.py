@@ -3,7 +3,8 @@
 Threads (paho is thread-based, and psycopg's synchronous COPY is its fastest path):
 
 - paho's network thread (:class:`~ingest._mqtt.FastClient`, paho with a buffered reader)
-  decodes each message and appends it to the pending list;
+  decodes the messages of each socket read and appends them to the pending list, under
+  one lock per read;
 - ``flushers`` threads (each with its own connection, so PostgreSQL works on two batches
   at once) take a batch at ``batch_size`` messages, ``batch_rows`` readings or
   ``batch_age`` seconds, whichever comes first, store it in one transaction, then
@@ -40,7 +41,7 @@ from ingest._config import IngestConfig
 from ingest._decode import Decoder
 from ingest._errors import PermanentStoreError, TransientStoreError
 from ingest._limit import RateLimiter
-from ingest._mqtt import FastClient
+from ingest._mqtt import FastClient, Message
 from ingest._outage import OutageLog
 from ingest._peers import Peers
 from ingest._sink import Item, PostgresSink
@@ -109,7 +110,7 @@ class IngestWorker:
             client_id=cfg.client_id,
             protocol=self._protocol,
             clean_session=None if self._protocol == mqtt.MQTTv5 else False,
-            on_publish=self._on_publish,
+            on_publish_many=self._on_publish,
             on_retry=self._on_retry,
         )
         if cfg.mqtt.username:
@@ -247,7 +248,8 @@ class IngestWorker:
         else:
             log.info("reconnecting to %s in %g s at %s", url, delay, at)
 
-    def _on_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+    def _on_publish(self, messages: list[Message]) -> None:
+        """The messages of one socket read: decoded, then queued under one lock."""
         if not self._accepting:
             return  # not acknowledged: the broker redelivers after we reconnect
         now = time.time()
@@ -256,17 +258,26 @@ class IngestWorker:
             self._tick = now
             self._received_at = datetime.fromtimestamp(now, UTC)
         received_at = self._received_at
-        decoded = self._decoder.decode(topic, payload, received_at)
-        if self._limiter is not None:
-            decoded = self._limiter.check(decoded, time.monotonic())
-        item = Item(mid, qos, topic, payload, received_at, decoded)
+        decode = self._decoder.decode
+        limiter = self._limiter
+        at = time.monotonic()
+        items: list[Item] = []
+        new = tuple.__new__
+        weight = 0
+        for topic, payload, mid, qos in messages:
+            decoded = decode(topic, payload, received_at)
+            if limiter is not None:
+                decoded = limiter.check(decoded, at)
+            # tuple.__new__: a named tuple's own __new__ would cost twice as much
+            items.append(new(Item, (mid, qos, topic, payload, received_at, decoded)))
+            weight += len(decoded.rows) or 1  # Decoded.weight
         cfg = self.config
         with self._cond:
             pending = self._pending
             if not pending:
                 self._first_at = time.monotonic()
-            pending.append(item)
-            rows = self._pending_rows = self._pending_rows + decoded.weight
+            pending.extend(items)
+            rows = self._pending_rows = self._pending_rows + weight
             size = len(pending)
             if size >= cfg.batch_size or rows >= cfg.batch_rows:
                 self._cond.notify_all()
@@ -277,7 +288,8 @@ class IngestWorker:
                 self._client.hold()
 
     # --- flushing -------------------------------------------------------------------------
-    def _take_batch(self) -> list[Item]:
+    def _take_batch(self) -> tuple[list[Item], int]:
+        """The next batch and its readings (its messages' weights), once it is due."""
         cfg = self.config
         with self._cond:
             while True:
@@ -294,12 +306,15 @@ class IngestWorker:
                     else max(0.001, cfg.batch_age - (time.monotonic() - self._first_at))
                 )
                 self._cond.wait(timeout)
-            cut = rows = 0
-            for item in self._pending[: cfg.batch_size]:
-                rows += item.decoded.weight
-                cut += 1
-                if rows >= cfg.batch_rows:
-                    break
+            if self._pending_rows == size:  # every message one reading (a weight is >= 1)
+                cut = rows = min(size, cfg.batch_size, cfg.batch_rows)
+            else:
+                cut = rows = 0
+                for item in self._pending[: cfg.batch_size]:
+                    rows += len(item.decoded.rows) or 1  # Decoded.weight
+                    cut += 1
+                    if rows >= cfg.batch_rows:
+                        break
             batch = self._pending[:cut]
             del self._pending[:cut]
             self._pending_rows -= rows
@@ -313,12 +328,12 @@ class IngestWorker:
             ):
                 self._client.resume()
             self._cond.notify_all()
-            return batch
+            return batch, rows
 
     def _flush_loop(self, sink: PostgresSink) -> None:
         try:
             while True:
-                batch = self._take_batch()
+                batch, rows = self._take_batch()
                 if not batch:
                     if self._stopping.is_set():
                         return
@@ -327,7 +342,6 @@ class IngestWorker:
                 if stored:
                     _ack(self._client, batch)
                 with self._cond:
-                    rows = sum(item.decoded.weight for item in batch)
                     self._held = (self._held[0] - len(batch), self._held[1] - rows)
                 if not stored:
                     return  # shutting down with the database still away: not acked

@@ -149,8 +149,9 @@ def _session(
 
 def _ceiling(url: MqttUrl, n: int, root: str, *, fast: bool = False) -> float:
     """(a): drain a backlog with a stock paho subscriber that only counts; (a') with
-    ``fast``, through ingest's own reader (FastClient), acknowledging in runs of 1,000 as
-    ingest acknowledges its batches."""
+    ``fast``, through ingest's own reader (FastClient, a list of messages per read, as
+    ingest takes them), acknowledging in runs of 1,000 as ingest acknowledges its
+    batches."""
     import paho.mqtt.client as mqtt
 
     from ingest._mqtt import FastClient
@@ -168,16 +169,19 @@ def _ceiling(url: MqttUrl, n: int, root: str, *, fast: bool = False) -> float:
         if received[0] >= n:
             done.set()
 
-    def on_publish(topic: str, payload: bytes, mid: int, qos: int) -> None:
-        acks.append(mid)
-        count()
-        if len(acks) >= 1000 or done.is_set():
-            client.ack_many(acks)
-            acks.clear()
+    def on_publish_many(messages: list[tuple[str, bytes, int, int]]) -> None:
+        for _, _, mid, _ in messages:  # what ingest does per message, without the work
+            acks.append(mid)
+            count()
+            if len(acks) >= 1000 or done.is_set():
+                client.ack_many(acks)
+                acks.clear()
 
     client: Any
     if fast:
-        client = FastClient(client_id=client_id, protocol=mqtt.MQTTv5, on_publish=on_publish)
+        client = FastClient(
+            client_id=client_id, protocol=mqtt.MQTTv5, on_publish_many=on_publish_many
+        )
         started = time.monotonic()
         _connect(client, url)
     else:

@@ -5,7 +5,9 @@ Mosquitto, else amqtt for a demo feed) in a data folder, registers the preset ci
 (Kaluga's centre), simulates the last few hours with injected faults at high speed
 through MQTT into the ingest worker, runs the detector set over what was stored (as
 ``citypulse detect --from/--to`` does), turning incidents into appeals with Russian
-texts, serves the Open311 API over them and writes a static HTML report.  It ends with a
+texts dated by their evidence, adds citizens' appeals, tension points and the weekly
+analysis (:mod:`lab._demo_citizens`), serves the Open311 API over them and writes a
+static HTML report.  It ends with a
 summary (also written as ``summary.json``) and, on a terminal or with ``--serve yes``,
 keeps the API and the operators' console up until Ctrl-C, printing the console's address
 and an operator key; the showcase faults leave appeals open to work there.  Ctrl-C stops
@@ -108,6 +110,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from citypulse.db import connect, migrate, refresh_rollups, upsert_devices
     from ingest import IngestConfig, IngestWorker
+    from lab._demo_citizens import citizens_and_analysis
     from lab._embedded import (
         EmbeddedAmqtt,
         EmbeddedMosquitto,
@@ -193,6 +196,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 conn, published.messages, published.wall_s, len(faults), pg.url, broker.url, data
             )
         detected = _detect(pg.url, start, end, faults, settings)
+        analysis = citizens_and_analysis(
+            pg.url, data, city, faults, start=start, end=end, settings=settings, seed=args.seed
+        )
         summary = _finish(
             pg.url,
             data,
@@ -205,6 +211,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             settings,
             kept=kept,
             mqtt=mqtt,
+            analysis=analysis,
         )
         return 0 if summary["readings"] > 0 else 1
     except KeyboardInterrupt:
@@ -292,9 +299,10 @@ def _faults(
 
 
 def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
-    """Three faults every run shows in its second half: a stuck signal the sensors see
-    resolved, and smog and a dead camera still going on at the end, so that their
-    appeals stay open for an operator to accept."""
+    """Four faults every run shows: a dark signal in its first half that citizens see too
+    (their report comes after the sensors' appeal: sensors first), in its second half a
+    stuck signal the sensors see resolved, and smog and a dead camera still going on at
+    the end, so that their appeals stay open for an operator to accept."""
     from simulator import faults_from_spec
 
     span = (end - start).total_seconds()
@@ -307,6 +315,8 @@ def _showcase(city: Any, start: datetime, end: datetime) -> list[Any]:
 
     spec = {
         "faults": [
+            {"type": "power_loss", "device": "tl-lenina-pushkina", "at": at(0.2),
+             "duration": "35m", "id": "demo-dark"},
             {"type": "stuck_phase", "device": "tl-kirova-teatralnaya", "at": at(0.55),
              "duration": "12m", "id": "demo-stuck"},
             {"type": "air_quality_exceedance", "device": "eco-leninsky-1", "at": at(0.25),
@@ -417,6 +427,7 @@ def _finish(
     *,
     kept: str,
     mqtt: MqttUrl,
+    analysis: dict[str, Any],
 ) -> dict[str, Any]:
     """Appeals, the HTML report, summary.json and commands to try, which work as printed:
     while serving, against the API and database kept up until Ctrl-C."""
@@ -492,6 +503,7 @@ def _finish(
         "report": str(report.path),
         "start": start.isoformat(),
         "end": end.isoformat(),
+        **analysis,
         "kept": kept or None,
         "database": url,
         "api": None,

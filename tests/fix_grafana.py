@@ -57,8 +57,9 @@ def _simulate_week(url: str) -> SimulatedWeek:
 
 # The week's busiest 6-hour cells of appeals (sector block × district) as tension points,
 # every third kind in turn, the busiest still active: what the tension dashboard reads.
-# Written here from the week's own appeals until the computation (appeals.analysis)
-# fills them itself.
+# Written here from the week's own appeals: the computation (appeals.analysis, tested in
+# tests/appeals/analysis) needs two weeks of history before it reports a surge, and this
+# fixture simulates one; the dashboard's queries only need rows of the table's shape.
 _TENSION_CELLS = """
 SELECT sector, district, date_bin('6 hours', requested_at, '2000-01-01 00:00+00') AS t,
        count(*) AS n, array_agg(id ORDER BY id) AS ids,

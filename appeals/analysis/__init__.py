@@ -13,6 +13,18 @@ from typing import TYPE_CHECKING
 from citypulse import lazy_exports
 
 if TYPE_CHECKING:
+    from appeals.analysis._ratings import (
+        MIN_RANKED,
+        Rating,
+        RatingBy,
+        SensorsFirst,
+        rating_payload,
+        ratings,
+        sensors_first,
+        sensors_first_by_sector,
+        sensors_first_figures,
+        sensors_first_payload,
+    )
     from appeals.analysis._records import (
         TensionKind,
         TensionPoint,
@@ -35,9 +47,13 @@ else:
     __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "MIN_RANKED",
     "WEEKLY_CSS",
     "DayCounts",
     "Figure",
+    "Rating",
+    "RatingBy",
+    "SensorsFirst",
     "TensionConfig",
     "TensionKind",
     "TensionPoint",
@@ -49,8 +65,14 @@ __all__ = [
     "explain",
     "last_full_week",
     "load_points",
+    "rating_payload",
+    "ratings",
     "render_week",
     "render_week_body",
+    "sensors_first",
+    "sensors_first_by_sector",
+    "sensors_first_figures",
+    "sensors_first_payload",
     "update_tension",
     "weekly_report",
 ]

@@ -13,9 +13,9 @@ a few grouped scans, never rows in Python.  What the figures mean:
 - trend: a row's count this week against the mean of the four weeks before it.
 
 The agencies' rating and the sensors-first figures come from the ratings' functions
-(``appeals.analysis._ratings``), passed in as ``ratings`` and ``sensors_first`` so the
-report does not compute them twice; until that module is merged the defaults return
-nothing and the report says the rating is not available.
+(``appeals.analysis._ratings``): by default the agencies' ratings and ``sensors_first``
+of the week; a caller that has them already passes its own ``ratings`` and
+``sensors_first`` so the report does not compute them twice.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from appeals._routing import Routing
+from appeals.analysis._ratings import RatingBy, ratings, sensors_first
 from appeals.analysis._records import TensionPoint, TensionQuery, load_points
 
 #: Weeks before the reported one that its trend is measured against.
@@ -87,16 +88,9 @@ RatingsFn = Callable[[Conn, datetime, datetime], Sequence[RatingRow]]
 SensorsFirstFn = Callable[[Conn, datetime, datetime], SensorsFirstRow | None]
 
 
-def _ratings_pending(conn: Conn, since: datetime, until: datetime) -> Sequence[RatingRow]:
-    """Placeholder until ``appeals.analysis._ratings`` is merged: the lead replaces it with
-    ``lambda conn, since, until: ratings(conn, since, until, by="agency")``."""
-    return ()
-
-
-def _sensors_first_pending(conn: Conn, since: datetime, until: datetime) -> SensorsFirstRow | None:
-    """Placeholder until ``appeals.analysis._ratings`` is merged: the lead replaces it with
-    ``sensors_first``."""
-    return None
+def _agencies(conn: Conn, since: datetime, until: datetime) -> Sequence[RatingRow]:
+    """The agencies' rating of the week (``appeals.analysis._ratings``)."""
+    return ratings(conn, since, until, by=RatingBy.AGENCY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +216,8 @@ def weekly_report(
     monday: date,
     *,
     now: datetime | None = None,
-    ratings: RatingsFn = _ratings_pending,
-    sensors_first: SensorsFirstFn = _sensors_first_pending,
+    ratings: RatingsFn = _agencies,
+    sensors_first: SensorsFirstFn = sensors_first,
 ) -> WeeklyReport:
     """Gather the analysis of the ISO week starting ``monday`` (read-only queries)."""
     if monday.weekday() != 0:

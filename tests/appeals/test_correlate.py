@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -67,7 +68,13 @@ def _sensor_appeal(conn: psycopg.Connection[Any]) -> int:
     devices = register_city(conn)
     incident = insert_incident(
         conn,
-        make_incident(IncidentType.STUCK_PHASE, "tl-kirova-teatralnaya", evidence={"phase": "red"}),
+        make_incident(
+            IncidentType.STUCK_PHASE,
+            "tl-kirova-teatralnaya",
+            evidence={"phase": "red"},
+            # the appeal is dated by this alarm (last_alarm_at): three minutes ago
+            started_at=datetime.now(UTC) - timedelta(minutes=10),
+        ),
     )
     writer = AppealWriter(routing=load_routing())
     writer.incident_changed(conn, incident, devices[incident.device_id], IncidentChange.OPENED)

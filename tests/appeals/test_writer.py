@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import psycopg
 import pytest
 
 from appeals import AppealWriter, TransitionRefused, load_appeal, load_routing, transition
-from citypulse import AppealStatus, IncidentChange, IncidentStatus, IncidentType, Settings
+from citypulse import (
+    AppealStatus,
+    Device,
+    Incident,
+    IncidentChange,
+    IncidentStatus,
+    IncidentType,
+    Settings,
+)
 from citypulse.db import connect
 from tests.appeals._db import count, insert_incident, register_city
 from tests.appeals._devices import T0, make_incident
@@ -22,16 +32,26 @@ def _writer() -> AppealWriter:
     )
 
 
-def _stuck(device_id: str = "tl-kirova-teatralnaya") -> object:
+def _stuck(device_id: str = "tl-kirova-teatralnaya", started_at: datetime = T0) -> object:
     return make_incident(
         IncidentType.STUCK_PHASE,
         device_id,
+        started_at=started_at,
         value=420.0,
         limit_value=120.0,
         unit="s",
         severity=2,
         evidence={"phase": "red"},
     )
+
+
+def _open_stuck(conn: psycopg.Connection[Any], writer: AppealWriter) -> tuple[Incident, Device]:
+    """The city registered, a stuck signal's incident stored and its appeal opened."""
+    devices = register_city(conn)
+    incident = insert_incident(conn, _stuck())  # type: ignore[arg-type]
+    device = devices[incident.device_id]
+    writer.incident_changed(conn, incident, device, IncidentChange.OPENED)
+    return incident, device
 
 
 def test_writer_from_settings() -> None:
@@ -66,10 +86,7 @@ def test_commit_leaves_one_appeal_with_history_and_one_outbox_row_per_connector(
 ) -> None:
     writer = _writer()
     with connect(db_url) as conn:
-        devices = register_city(conn)
-        incident = insert_incident(conn, _stuck())  # type: ignore[arg-type]
-        device = devices[incident.device_id]
-        writer.incident_changed(conn, incident, device, IncidentChange.OPENED)
+        incident, device = _open_stuck(conn, writer)
         conn.commit()
         # A retried call (the worker re-running its transaction) adds nothing.
         writer.incident_changed(conn, incident, device, IncidentChange.OPENED)
@@ -248,8 +265,10 @@ def test_sla_views(db_url: str) -> None:
         devices = register_city(conn)
         writer = _writer()
         ids = []
+        # seen a quarter of an hour ago: the third appeal's deadline is hours ahead
+        recent = datetime.now(UTC) - timedelta(minutes=15)
         for device_id in ("tl-kirova-teatralnaya", "tl-lenina-pushkina", "tl-marksa-suvorova"):
-            incident = insert_incident(conn, _stuck(device_id))  # type: ignore[arg-type]
+            incident = insert_incident(conn, _stuck(device_id, recent))  # type: ignore[arg-type]
             ids.append(writer.open(conn, incident, devices[device_id]))
         conn.execute(
             "UPDATE appeals SET requested_at = now() - interval '6 hours',"
@@ -273,3 +292,47 @@ def test_sla_views(db_url: str) -> None:
         assert row[:4] == (3, 2, 1, 1)
         assert 3500 < row[4] < 3700
         assert 3500 < row[5] < 3700
+
+
+def test_a_sensor_appeal_is_dated_by_its_evidence(db_url: str) -> None:
+    """requested_at is the reading time of the alarm that opened the incident, the deadline
+    and the history run from it, and the sensors' resolution is dated when they saw the
+    fault end: a replay's appeals carry the simulated times, not the replay's."""
+    writer = _writer()
+    with connect(db_url) as conn:
+        incident, device = _open_stuck(conn, writer)
+        escalated = replace(incident, severity=4, last_alarm_at=T0 + timedelta(minutes=20))
+        writer.incident_changed(conn, escalated, device, IncidentChange.ESCALATED)
+        resolved = replace(
+            escalated, status=IncidentStatus.RESOLVED, resolved_at=T0 + timedelta(minutes=40)
+        )
+        writer.incident_changed(conn, resolved, device, IncidentChange.RESOLVED)
+        conn.commit()
+        appeal_id = conn.execute("SELECT id FROM appeals").fetchone()[0]  # type: ignore[index]
+        appeal = load_appeal(conn, appeal_id)
+        assert appeal.requested_at == incident.last_alarm_at == T0 + timedelta(minutes=7)
+        assert appeal.expected_at == appeal.requested_at + timedelta(hours=4)
+        assert appeal.resolved_at == T0 + timedelta(minutes=40)
+        times = [r[0] for r in conn.execute("SELECT time FROM appeal_events ORDER BY id")]
+        assert times == [appeal.requested_at, T0 + timedelta(minutes=40)]
+        # with no escalation event here (priority 4 already): created, resolved in order
+        sla = conn.execute(
+            "SELECT resolve_s FROM appeal_sla WHERE id = %s", (appeal_id,)
+        ).fetchone()
+        assert sla is not None
+        assert sla[0] == 33 * 60
+
+
+def test_a_sensor_appeal_is_never_dated_after_now(db_url: str) -> None:
+    writer = _writer()
+    with connect(db_url) as conn:
+        devices = register_city(conn)
+        ahead = datetime.now(UTC) + timedelta(hours=1)  # a device whose clock runs fast
+        incident = insert_incident(
+            conn, make_incident(IncidentType.STUCK_PHASE, "tl-kirova-teatralnaya", started_at=ahead)
+        )
+        appeal_id = writer.open(conn, incident, devices[incident.device_id])
+        now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+        appeal = load_appeal(conn, appeal_id)
+        assert appeal.requested_at == now
+        assert appeal.expected_at == now + timedelta(hours=4)

@@ -105,6 +105,48 @@ def test_open_update_escalate_resolve(db_url: str) -> None:
     ]
 
 
+class Opened(Recorder):
+    """Also what the incident said when it opened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened: list[Incident] = []
+
+    def incident_changed(
+        self,
+        conn: psycopg.Connection[Any],
+        incident: Incident,
+        device: Device,
+        change: IncidentChange,
+    ) -> None:
+        super().incident_changed(conn, incident, device, change)
+        if change is IncidentChange.OPENED:
+            self.opened.append(incident)
+
+
+def test_an_incident_opens_as_its_opening_alarm_saw_it_in_a_long_batch(db_url: str) -> None:
+    """A replay applies an hour of alarms at once: the incident still opens with the
+    alarm that opened it (the appeal is dated by it), and the later alarms follow as an
+    update and an escalation dated by them."""
+    _setup(db_url)
+    rec = Opened()
+    store = IncidentStore(listener=rec, worker="t", devices={DEV.id: DEV})
+    tr = Trackers()
+    for i in range(20):
+        tr.observe(DEV.id, _stuck(T0 + 60 * i, 160.0 + 60 * i))
+    _apply(db_url, tr, store)  # one batch: the opening alarm and 19 more
+    (opened,) = rec.opened
+    assert opened.last_alarm_at.timestamp() == T0
+    assert opened.severity == 3
+    assert [c[2] for c in rec.calls] == [IncidentChange.OPENED, IncidentChange.ESCALATED]
+    (row,) = _rows(db_url)
+    assert row[3:5] == (4, 20)
+    with connect(db_url) as conn:
+        last = conn.execute("SELECT extract(epoch FROM last_alarm_at) FROM incidents").fetchone()
+    assert last is not None
+    assert float(last[0]) == T0 + 60 * 19
+
+
 def test_flapping_is_damped_by_the_cooldown(db_url: str) -> None:
     _setup(db_url)
     store = IncidentStore(listener=Recorder(), worker="t", devices={DEV.id: DEV})

@@ -50,13 +50,24 @@ def _publish(topic: str, payload: bytes, qos: int, mid: int, props: bytes | None
 
 
 @contextmanager
-def _client(v5: bool) -> Iterator[tuple[FastClient, socket.socket, list[Received]]]:
-    """A FastClient reading from one end of a socket pair; the test writes the other."""
+def _client(
+    v5: bool, *, many: bool = False
+) -> Iterator[tuple[FastClient, socket.socket, list[Received]]]:
+    """A FastClient reading from one end of a socket pair; the test writes the other.
+    ``many``: it delivers through ``on_publish_many`` (a list per read), as ingest's is."""
     got: list[Received] = []
-    client = FastClient(
-        client_id="parser",
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-        on_publish=lambda topic, payload, mid, qos: got.append((topic, payload, qos)),
+    client = (
+        FastClient(
+            client_id="parser",
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            on_publish_many=lambda messages: got.extend((t, p, q) for t, p, _, q in messages),
+        )
+        if many
+        else FastClient(
+            client_id="parser",
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            on_publish=lambda topic, payload, mid, qos: got.append((topic, payload, qos)),
+        )
     )
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
@@ -85,11 +96,12 @@ _messages = st.lists(
     messages=_messages,
     cuts=st.lists(st.integers(1, 700), min_size=1, max_size=50),
     v5=st.booleans(),
+    many=st.booleans(),
 )
 def test_every_publish_arrives_once_in_order_wherever_the_stream_is_cut(
-    messages: list[tuple[str, bytes, int, bool]], cuts: list[int], v5: bool
+    messages: list[tuple[str, bytes, int, bool]], cuts: list[int], v5: bool, many: bool
 ) -> None:
-    with _client(v5) as (client, peer, got):
+    with _client(v5, many=many) as (client, peer, got):
         stream = b""
         for i, (topic, payload, qos, with_props) in enumerate(messages):
             props = None

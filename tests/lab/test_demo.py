@@ -11,6 +11,7 @@ import re
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -89,7 +90,6 @@ def test_every_run_in_the_same_folder_is_its_own(
     monkeypatch.chdir(ROOT)  # where the README runs it: commands print as scripts/...
     argv = ["--data-dir", str(folder), *SHORT, "--serve", "no"]
     first, _ = _run(capsys, *argv)
-    began = datetime.now().astimezone()
     second, out = _run(capsys, *argv)
 
     with _cluster(folder) as pg, psycopg.connect(pg.url) as conn:
@@ -102,20 +102,28 @@ def test_every_run_in_the_same_folder_is_its_own(
         )
         assert second["devices"] == scalar(conn, "SELECT count(*) FROM devices") == 89
         # its own faults were found ...
-        assert second["faults_found"] == second["fault_pairs"] == 3
+        assert second["faults_found"] == second["fault_pairs"] == 4
         incidents = scalar(conn, "SELECT count(*) FROM incidents")
         assert second["incidents_opened"] == incidents >= 3
-        # ... and its appeals are its own: every one made after this run began
+        # ... and its appeals are its own, each dated by the alarm that opened its
+        # incident: within the simulated hour, its history starting then
         appeals = conn.execute(
-            "SELECT id, status, requested_at FROM appeals WHERE source = 'sensor' ORDER BY id"
+            "SELECT a.id, a.status, a.requested_at, min(e.time) FROM appeals a"
+            " JOIN appeal_events e ON e.appeal_id = a.id"
+            " WHERE a.source = 'sensor' GROUP BY a.id ORDER BY a.id"
         ).fetchall()
         assert second["appeals"] == len(appeals) == incidents
-        assert all(requested > began for _, _, requested in appeals)
+        start, end = datetime.fromisoformat(second["start"]), datetime.fromisoformat(second["end"])
+        assert all(
+            start <= requested <= end + timedelta(minutes=1) for _, _, requested, _ in appeals
+        )
+        assert all(history == requested for _, _, requested, history in appeals)
+        _analysis_is_the_databases(conn, second, out, folder)
         listed = {int(n) for n in re.findall(r"№(\d+) \[", out)}
         assert listed
         assert listed <= {a[0] for a in appeals}
         # some are left open for an operator, and the summary says which
-        still_open = [{"id": i, "status": s} for i, s, _ in appeals if s == "new"]
+        still_open = [{"id": i, "status": s} for i, s, _, _ in appeals if s == "new"]
         assert still_open
         listed_open = [{"id": a["id"], "status": a["status"]} for a in second["open_appeals"]]
         assert sorted(listed_open, key=lambda a: a["id"]) == still_open
@@ -144,13 +152,86 @@ def test_every_run_in_the_same_folder_is_its_own(
     third, _ = _run(capsys, *argv, "--keep")
     assert re.fullmatch(r"citypulse_\d{8}_\d{6}", third["kept"])
     with _cluster(folder) as pg:
+        sensors = "SELECT count(*) FROM appeals WHERE source = 'sensor'"
         with psycopg.connect(pg.database_url(third["kept"])) as conn:
             assert sum(count_readings(conn).values()) == second["readings"]
-            assert scalar(conn, "SELECT count(*) FROM appeals") == second["appeals"]
+            assert scalar(conn, sensors) == second["appeals"]
         with psycopg.connect(pg.url) as conn:
             assert sum(count_readings(conn).values()) == third["readings"]
-            assert scalar(conn, "SELECT count(*) FROM appeals") == third["appeals"]
-            assert third["faults_found"] == third["fault_pairs"] == 3
+            assert scalar(conn, sensors) == third["appeals"]
+            assert third["faults_found"] == third["fault_pairs"] == 4
+
+
+_CONFIRMED = """
+SELECT s.requested_at AS sensor_at, min(c.requested_at) AS citizen_at
+FROM appeal_links l
+JOIN appeals c ON c.id = l.appeal_id AND c.source = 'citizen'
+JOIN appeals s ON s.id = l.linked_id AND s.source = 'sensor'
+WHERE l.reason = 'confirms'
+GROUP BY s.id
+"""
+
+
+def _analysis_is_the_databases(
+    conn: psycopg.Connection[Any], summary: dict[str, Any], out: str, folder: Path
+) -> None:
+    """Citizens, tension points, the weekly reports and the sensors-first figure as the
+    summary gives them are what the demo's database holds."""
+    citizens = summary["citizens"]
+    imported = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE confirmed_by_sensors) FROM appeals"
+        " WHERE channel = 'demo-citizens'"
+    ).fetchone()
+    assert imported == (citizens["follow_reports"], citizens["confirmed_by_sensors"])
+    assert citizens["follow_reports"] >= 1  # the dark signal: citizens saw it too
+    history = scalar(conn, "SELECT count(*) FROM appeals WHERE channel = 'demo-history'")
+    assert history == citizens["history_appeals"] > 1000
+    oldest = scalar(conn, "SELECT min(requested_at) FROM appeals")
+    assert oldest < datetime.fromisoformat(summary["start"]) - timedelta(days=27)
+    # tension points: the summary's counts are the table's, the injected surge among them
+    tension = summary["tension"]
+    by_kind = dict(
+        conn.execute(
+            "SELECT kind, count(*) FROM tension_points WHERE started_at < %(until)s"
+            " AND coalesce(ended_at, 'infinity') >= %(since)s GROUP BY 1",
+            {"since": tension["since"], "until": tension["until"]},
+        ).fetchall()
+    )
+    assert by_kind == tension["by_kind"]
+    assert tension["points"] == sum(by_kind.values()) > 0
+    assert tension["surge_found"]
+    surge = citizens["surge"]
+    assert scalar(
+        conn,
+        "SELECT count(*) FROM tension_points WHERE kind = 'surge' AND sector = %s"
+        " AND district = %s AND started_at >= %s",
+        (surge["sector"], surge["district_name"], datetime.fromisoformat(surge["start"])),
+    )
+    assert f"tension:    {tension['points']} points" in out
+    for line in tension["explanations"]:
+        assert f"        {line}" in out
+    assert len(tension["explanations"]) == 2
+    # the weekly analysis of this week and the last, beside report.html
+    current, previous = (Path(p) for p in summary["weekly_reports"])
+    assert current.parent == previous.parent == folder
+    for path in (current, previous):
+        named = re.fullmatch(r"week-(\d{4})-W(\d{2})\.html", path.name)
+        assert named, path
+        year, week = int(named.group(1)), int(named.group(2))
+        title = f"<title>Еженедельный анализ обращений: {week}-я неделя {year} года"
+        assert title in path.read_text()
+    today = datetime.fromisoformat(tension["until"]).astimezone(ZoneInfo("Europe/Moscow"))
+    weeks = [(today - timedelta(days=d)).isocalendar() for d in (0, 7)]
+    assert [current.name, previous.name] == [f"week-{y}-W{w:02d}.html" for y, w, _ in weeks]
+    assert f"week:       {current}" in out
+    # sensors first, recomputed from the links between the appeals
+    pairs = conn.execute(_CONFIRMED).fetchall()
+    first = summary["sensors_first"]
+    assert first["faults"] == len(pairs) >= 1
+    assert first["sensor_first"] == sum(1 for s, c in pairs if s < c)
+    leads = sorted((c - s).total_seconds() for s, c in pairs)
+    assert first["median_lead_s"] == pytest.approx(statistics.median(leads))
+    assert f"first in {first['sensor_first']} of the {first['faults']} faults" in out
 
 
 @pytest.mark.slow

@@ -39,7 +39,7 @@ def test_a_surge_found_in_time_late_or_not_at_all_and_false_points_counted() -> 
     score(result, truth, points, weeks, CELLS, within=timedelta(hours=6))
     assert (result.gated.surges, result.gated.found, result.gated.late) == (2, 1, 1)
     assert result.gated.delays_h == [4.0]
-    assert result.bands["0-10"].surges == 1 and result.bands["0-10"].found == 0
+    assert (result.bands["0-10"].surges, result.bands["0-10"].found) == (1, 0)
     # Surge week, gated cells: points 1, 2 explained, 3 not.
     assert (result.surge_points, result.explained) == (3, 2)
     assert result.free_points == {"cluster": 1, "surge": 1}

@@ -16,6 +16,7 @@ import pytest
 from appeals import load_routing
 from appeals.analysis import (
     Figure,
+    SensorsFirst,
     WeeklyReport,
     last_full_week,
     render_week,
@@ -219,7 +220,8 @@ def test_an_empty_week_renders_with_nothing_to_rank(db_url: str) -> None:
         report = weekly_report(conn, routing, W48, now=NOW)
     assert report.received == Figure(0, 0)
     assert report.ratings == ()
-    assert report.sensors_first is None
+    assert report.sensors_first == SensorsFirst(faults=0, sensor_first=0, share=None,
+                                                median_lead_s=None)  # fmt: skip
     text = visible(render_week(report, routing))
     assert "За неделю точек напряжённости не найдено." in text
     assert "Рейтинг ведомств за эту неделю не рассчитан." in text
