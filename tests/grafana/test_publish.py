@@ -53,7 +53,7 @@ def test_publish_creates_then_updates_idempotently(fake_grafana: FakeGrafana) ->
     assert {v for _, v, _ in second.dashboards} == {2}
 
     assert list(fake_grafana.folders) == ["citypulse"]
-    assert len(fake_grafana.dashboards) == 7
+    assert len(fake_grafana.dashboards) == len(build_dashboards())
     assert {d["folderUid"] for d in fake_grafana.dashboards.values()} == {"citypulse"}
     stored = fake_grafana.dashboards["citypulse-traffic"]["model"]
     assert stored["panels"] == build_dashboards()["traffic"]["panels"]
@@ -64,7 +64,7 @@ def test_publish_creates_then_updates_idempotently(fake_grafana: FakeGrafana) ->
     assert ds["jsonData"]["timescaledb"] is False
     assert ds["secureJsonData"] == {"password": "s3cret"}
     saves = [doc for method, path, doc in fake_grafana.requests if path == "/api/dashboards/db"]
-    assert len(saves) == 14
+    assert len(saves) == 2 * len(build_dashboards())  # published twice
     assert all(doc and doc["overwrite"] is True and doc["dashboard"]["id"] is None for doc in saves)
 
 
@@ -80,7 +80,7 @@ def test_unavailable_grafana_is_retried(fake_grafana: FakeGrafana) -> None:
     fake_grafana.fail_next = 2
     report = _publish(fake_grafana)
     assert report.folder == "created"
-    assert len(fake_grafana.dashboards) == 7
+    assert len(fake_grafana.dashboards) == len(build_dashboards())
 
 
 def test_gives_up_after_the_attempts(fake_grafana: FakeGrafana) -> None:
@@ -99,7 +99,7 @@ def test_timeouts_throttling_and_server_errors_are_retried(
     fake_grafana.fail_next = 2
     report = _publish(fake_grafana)
     assert report.folder == "created"
-    assert len(fake_grafana.dashboards) == 7
+    assert len(fake_grafana.dashboards) == len(build_dashboards())
 
 
 @pytest.mark.parametrize("status", [400, 403, 409, 422])
@@ -152,7 +152,7 @@ def test_grafana_under_a_sub_path(fake_grafana: FakeGrafana, suffix: str) -> Non
     fake_grafana.prefix = "/grafana"
     report = _publish(fake_grafana, url=fake_grafana.url + suffix)
     assert report.folder == "created"
-    assert len(fake_grafana.dashboards) == 7
+    assert len(fake_grafana.dashboards) == len(build_dashboards())
     assert {path for _, path, _ in fake_grafana.requests} >= {
         "/grafana/api/folders/citypulse",
         "/grafana/api/datasources/uid/citypulse-pg",
