@@ -317,6 +317,7 @@ def citizens_and_analysis(
         for p in points
         if p.kind is TensionKind.SURGE and p.sector == truth["sector"]
         and p.district == truth["district_name"]
+        and (p.ended_at is None or p.ended_at >= surge.start)
     ]  # fmt: skip
     by_kind = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
     print(
