@@ -16,9 +16,10 @@ Scoring, per the issue's terms:
   cell's normal rate, and gated on cells of at least 20 appeals a day;
 - a surge point is **explained** when it overlaps an injected surge in its cell
   (precision = explained / all, on the surge weeks, for cells of at least 20 a day);
-- on surge-free weeks every tension point of any kind that starts there is false; the
-  rate is given per 100 cell-weeks (cells: service × district and sector × district
-  with a non-zero normal).
+- on surge-free weeks every tension point of any kind that starts or is reported there
+  is false; the rate is given per 100 cell-weeks (cells: service × district and sector ×
+  district with a non-zero normal).  Every appeal is resolved after a lognormal delay
+  (median 2 days), so places come back and recurrences are judged too.
 
 It also times each hourly update: the computation keeps up with the appeal stream when
 an hour of appeals takes well under a minute to process.
@@ -47,6 +48,11 @@ HELP = "score tension points on simulated weeks with injected surges"
 BANDS = ((0.0, 10.0), (10.0, 20.0), (20.0, 50.0), (50.0, 100.0), (100.0, float("inf")))
 GATE_PER_DAY = 20.0
 WEEK = timedelta(days=7)
+#: every simulated appeal is resolved after a lognormal delay: median 2 days (the
+#: regions' usual deadlines are days), sigma 0.8 (a tenth take over 5.6 days), so places
+#: can come back after a resolution and recurrences are judged as in a region
+RESOLVE_MEDIAN_DAYS = 2.0
+RESOLVE_SIGMA = 0.8
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -142,9 +148,16 @@ def cells(city: Any, scale: Any) -> dict[tuple[str, str, str], Cell]:
     return out
 
 
-def _copy_appeals(conn: Any, reports: Any, routing: Any, city: Any) -> int:
-    """COPY the reports as citizens' appeals with their simulated times; returns rows."""
+def _copy_appeals(conn: Any, reports: Any, routing: Any, city: Any, seed: int) -> int:
+    """COPY the reports as citizens' appeals with their simulated times, each resolved
+    after a lognormal delay (median ``RESOLVE_MEDIAN_DAYS``), so places come back after a
+    resolution as they do in a region; returns rows."""
+    import numpy as np
+
     codes = reports.service_codes()
+    delays = np.random.default_rng(seed).lognormal(
+        np.log(RESOLVE_MEDIAN_DAYS * 86400.0), RESOLVE_SIGMA, len(reports)
+    )
     names = {d.slug: d.name for d in city.districts}
     district_names = [names[s] for s in reports.districts]
     buf = io.StringIO()
@@ -154,6 +167,7 @@ def _copy_appeals(conn: Any, reports: Any, routing: Any, city: Any) -> int:
         if service is None:
             raise ConfigError("routing", f"the simulated service {code!r} is not in the routing")
         at = datetime.fromtimestamp(float(reports.t[i]), UTC).isoformat()
+        done = datetime.fromtimestamp(float(reports.t[i]) + float(delays[i]), UTC).isoformat()
         buf.write(
             "\t".join(
                 (
@@ -168,6 +182,8 @@ def _copy_appeals(conn: Any, reports: Any, routing: Any, city: Any) -> int:
                     at,
                     f"{float(reports.lat[i]):.6f}",
                     f"{float(reports.lon[i]):.6f}",
+                    "resolved",
+                    done,
                 )
             )
             + "\n"
@@ -179,7 +195,7 @@ def _copy_appeals(conn: Any, reports: Any, routing: Any, city: Any) -> int:
         )
         with cur.copy(
             "COPY appeals (source, channel, external_id, sector, service_code, title, district,"
-            " agency, requested_at, lat, lon) FROM STDIN"
+            " agency, requested_at, lat, lon, status, resolved_at) FROM STDIN"
         ) as copy:
             copy.write(buf.getvalue())
         cur.execute("ANALYZE appeals")
@@ -280,7 +296,11 @@ def score(
         inside = [p for p in points if w.start <= p.started < end]
         if not w.surges:
             result.free_cell_weeks += len(all_cells)
-            for p in inside:
+            # a recurrence starts at its place's first appeal, up to 30 days back: what
+            # an operator sees is a point reported in the week
+            for p in [
+                p for p in points if w.start <= p.started < end or w.start <= p.detected < end
+            ]:
                 result.free_points[p.kind] = result.free_points.get(p.kind, 0) + 1
             continue
         for p in inside:
@@ -359,7 +379,7 @@ def run_seed(
             )
         )
     with connect(url) as conn:
-        result.appeals += _copy_appeals(conn, reports, routing, city)
+        result.appeals += _copy_appeals(conn, reports, routing, city, seed)
         hours = int((end - weeks[0].start).total_seconds() // 3600)
         for h in range(1, hours + 1):
             began = time.perf_counter()

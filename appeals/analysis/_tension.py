@@ -4,7 +4,7 @@ Each call processes the appeals with ``requested_at <= now`` that the checkpoint
 (tension_state, row ``tension``) has not yet seen, in one transaction: surges over every
 closed hour since the last call (appeals.analysis._tension_surge), clusters in the
 sliding windows since the last call (appeals.analysis._tension_clusters) and recurrences
-at ``now`` (appeals.analysis._tension_places).  It keeps one active point per (kind, key),
+at ``now`` (appeals.analysis._tension_recur).  It keeps one active point per (kind, key),
 adds member appeals as they come, ends points that are over, and writes its checkpoint
 (last appeal id, the hour up to which surges are judged, the cells' learnt normals as
 JSON) in the same transaction; a call with a ``now`` not after the last one changes
@@ -23,7 +23,9 @@ Default thresholds:
   24 hours beyond the Poisson quantile of that spot's own normal (its trailing 4 weeks,
   the district's density as a floor, a weekday factor), false alarms 0.2 per 100
   cell-weeks, and at least 5;
-- recurrence: a device or place (50 m, one service) back 3 times within 30 days.
+- recurrence: a device back 3 times within 30 days; a place (a disc of 50 m, one
+  service) back 3 times when one of its appeals was reopened or its appeals are beyond
+  what that disc's normal brings by chance (false alarms 0.2 per 100 cell-weeks).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from appeals._routing import Routing
 from appeals.analysis._records import TensionKind
 from appeals.analysis._tension_base import Active, Ending, Finding, load_active
 from appeals.analysis._tension_clusters import ClusterConfig, clusters
-from appeals.analysis._tension_places import RecurrenceConfig, recurrences
+from appeals.analysis._tension_recur import RecurrenceConfig, recurrences
 from appeals.analysis._tension_surge import SurgeConfig, Surges
 
 log = logging.getLogger(__name__)

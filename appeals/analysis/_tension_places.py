@@ -1,39 +1,18 @@
-"""Recurrences, and what clusters share with them: tension in one place rather than in a
-whole cell (clusters: appeals.analysis._tension_clusters).
-
-Recurrence: the same device (sensor and system appeals: the incident's device) or place
-(citizens' appeals of one service within ``radius_m`` of each other) coming back at least
-``min_count`` times within ``days``.  Times it came back: its first appeal, each appeal
-opened when every earlier one there was already resolved or closed, and each reopening
-(an appeal taken back to work from resolved or closed, appeal_events).  Judged at ``now``
-over the trailing ``days``; the point ends when the count falls below ``min_count``.
-Only what was known at ``now`` counts (a resolution recorded later is not yet one).
+"""Located appeals, what clusters (appeals.analysis._tension_clusters) and recurrences
+(appeals.analysis._tension_recur) read: the window's appeals with a place or a device,
+grouped by service, and a group's facts (sector, district, address, centre).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-import numpy as np
 import psycopg
 from psycopg.rows import dict_row
-from sklearn.cluster import DBSCAN
 
-from appeals.analysis._records import TensionKind
-from appeals.analysis._tension_base import Active, Ending, Finding, most_common
-
-_EARTH_M = 6_371_000.0
-
-
-@dataclass(frozen=True, slots=True)
-class RecurrenceConfig:
-    min_count: int = 3
-    radius_m: float = 50.0
-    days: int = 30
-
+from appeals.analysis._tension_base import most_common
 
 #: The window's appeals with a place (or, for recurrences, a device): all of them, or
 #: only those of the given devices and of the given places.  Places are looked up on a
@@ -54,30 +33,6 @@ WHERE a.requested_at > %(start)s AND a.requested_at <= %(now)s
                 floor(a.lon * cos(radians(a.lat)) / %(cell)s)::int)
                IN (SELECT * FROM unnest(%(services)s::text[], %(ys)s::int[], %(xs)s::int[]))))
 ORDER BY a.requested_at, a.id
-"""
-
-#: What changed since the last look (new appeals, reopenings) or holds an active point.
-_TOUCHED = """
-SELECT DISTINCT i.device_id, a.service_code, floor(a.lat / %(cell)s)::int AS gy,
-       floor(a.lon * cos(radians(a.lat)) / %(cell)s)::int AS gx
-FROM appeals a LEFT JOIN incidents i ON i.id = a.incident_id
-WHERE a.id IN (
-    SELECT id FROM appeals WHERE requested_at > %(since)s AND requested_at <= %(now)s
-    UNION SELECT appeal_id FROM appeal_events
-          WHERE status = 'in_progress' AND time > %(since)s AND time <= %(now)s
-    UNION SELECT m.appeal_id FROM tension_members m JOIN tension_points p ON p.id = m.tension_id
-          WHERE p.kind = 'recurrence' AND p.ended_at IS NULL)
-"""
-
-_REOPENS = """
-SELECT appeal_id, count(*) AS n FROM (
-    SELECT e.appeal_id, e.status, e.time,
-           lag(e.status) OVER (PARTITION BY e.appeal_id ORDER BY e.time, e.id) AS before
-    FROM appeal_events e
-    WHERE e.appeal_id = ANY(%(ids)s) AND e.time <= %(now)s
-) h
-WHERE status = 'in_progress' AND before IN ('resolved', 'closed') AND time > %(start)s
-GROUP BY appeal_id
 """
 
 Row = dict[str, Any]
@@ -110,40 +65,12 @@ def located(
         return cur.fetchall()
 
 
-def _groups(rows: Sequence[Row], radius_m: float, min_samples: int) -> list[list[Row]]:
-    """DBSCAN groups (noise left out) of located rows, by haversine distance."""
-    if len(rows) < min_samples:
-        return []
-    xy = np.radians(np.array([[r["lat"], r["lon"]] for r in rows], dtype=float))
-    labels = DBSCAN(
-        eps=radius_m / _EARTH_M, min_samples=min_samples, metric="haversine", algorithm="ball_tree"
-    ).fit_predict(xy)
-    groups: dict[int, list[Row]] = {}
-    for row, label in zip(rows, labels, strict=True):
-        if label >= 0:
-            groups.setdefault(int(label), []).append(row)
-    return list(groups.values())
-
-
 def by_service(rows: Sequence[Row]) -> dict[str, list[Row]]:
     out: dict[str, list[Row]] = {}
     for r in rows:
         if r["lat"] is not None and r["lon"] is not None:
             out.setdefault(r["service_code"], []).append(r)
     return out
-
-
-def _match(
-    active: Mapping[tuple[TensionKind, str], Active],
-    kind: TensionKind,
-    prefix: str,
-    ids: set[int],
-) -> str | None:
-    """The key of the active point of ``kind`` whose key starts ``prefix`` sharing an appeal."""
-    for (k, key), point in active.items():
-        if k is kind and key.startswith(prefix) and point.members & ids:
-            return key
-    return None
 
 
 def place_facts(rows: Sequence[Row]) -> tuple[str, str, str, float | None, float | None]:
@@ -156,113 +83,3 @@ def place_facts(rows: Sequence[Row]) -> tuple[str, str, str, float | None, float
     lat = sum(r["lat"] for r in placed) / len(placed)
     lon = sum(r["lon"] for r in placed) / len(placed)
     return sector, district, address, round(lat, 6), round(lon, 6)
-
-
-def _near_touched(
-    conn: psycopg.Connection[Any], since: datetime, start: datetime, now: datetime, radius: float
-) -> list[Row]:
-    """The window's appeals of the devices and places that changed since ``since`` (new
-    appeals, reopenings) or hold an active point: only those can change their count."""
-    cell = radius / 111_320.0
-    devices: set[str] = set()
-    squares: set[tuple[str, int, int]] = set()
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_TOUCHED, {"since": since, "now": now, "cell": cell})
-        for row in cur:
-            if row["device_id"] is not None:
-                devices.add(row["device_id"])
-            elif row["gy"] is not None:
-                y, x = row["gy"], row["gx"]
-                squares.update(
-                    (row["service_code"], y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                )
-    if not devices and not squares:
-        return []
-    return located(conn, start, now, devices=True, near=(devices, squares, cell))
-
-
-def recurrences(
-    conn: psycopg.Connection[Any],
-    active: Mapping[tuple[TensionKind, str], Active],
-    since: datetime | None,
-    now: datetime,
-    config: RecurrenceConfig,
-) -> list[Finding | Ending]:
-    """Devices and places that came back at least ``min_count`` times in ``days`` to ``now``
-    (since ``since``: only those whose appeals changed, or that hold an active point)."""
-    start = now - timedelta(days=config.days)
-    rows = (
-        located(conn, start, now, devices=True)
-        if since is None
-        else _near_touched(conn, since, start, now, config.radius_m)
-    )
-    reopens: dict[int, int] = {}
-    if rows:
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(_REOPENS, {"ids": [r["id"] for r in rows], "start": start, "now": now})
-            reopens = {row["appeal_id"]: int(row["n"]) for row in cur}
-    groups: list[tuple[str | None, list[Row]]] = []
-    by_device: dict[str, list[Row]] = {}
-    places: list[Row] = []
-    for r in rows:
-        if r["device_id"] is not None:
-            by_device.setdefault(r["device_id"], []).append(r)
-        else:
-            places.append(r)
-    groups.extend(by_device.items())
-    for same in by_service(places).values():
-        groups.extend((None, g) for g in _groups(same, config.radius_m, 1))
-    out: list[Finding | Ending] = []
-    found: set[str] = set()
-    for device, group in groups:
-        count = _comebacks(group, reopens)
-        if count < config.min_count:
-            continue
-        ids = {r["id"] for r in group}
-        service = most_common(r["service_code"] for r in group)
-        if device is not None:
-            key = f"device:{device}"
-        else:
-            key = _match(active, TensionKind.RECURRENCE, f"place:{service}:", ids) or (
-                f"place:{service}:{min(ids)}"
-            )
-        found.add(key)
-        sector, district, address, lat, lon = place_facts(group)
-        point = active.get((TensionKind.RECURRENCE, key))
-        out.append(
-            Finding(
-                kind=TensionKind.RECURRENCE,
-                key=key,
-                sector=sector,
-                district=district,
-                service_code=service,
-                score=round(count / config.min_count, 2),
-                started_at=group[0]["requested_at"] if point is None else point.started_at,
-                detected_at=now,
-                facts={"count": count, "days": config.days, "address": address},
-                appeal_ids=tuple(sorted(ids)),
-                device_id=device,
-                lat=lat,
-                lon=lon,
-            )
-        )
-    for (kind, key), point in active.items():
-        if kind is TensionKind.RECURRENCE and key not in found:
-            out.append(Ending(kind, key, max(now, point.started_at)))
-    return out
-
-
-def _comebacks(group: Sequence[Row], reopens: Mapping[int, int]) -> int:
-    """Its first appeal, each one opened after all earlier were done, and reopenings."""
-    count = 0
-    done_by: datetime | None = None  # the latest resolution of the earlier ones
-    still_open = False  # some earlier one is not resolved (as of now)
-    for i, r in enumerate(group):  # in order of arrival
-        if i == 0 or (not still_open and done_by is not None and done_by <= r["requested_at"]):
-            count += 1
-        if r["done_at"] is None:
-            still_open = True
-        else:
-            done_by = r["done_at"] if done_by is None else max(done_by, r["done_at"])
-        count += reopens.get(r["id"], 0)
-    return count

@@ -4,7 +4,8 @@ against what normal.
 ::
 
     Дороги, Ленинский округ: 37 обращений за сутки при норме 9–14
-    ЖКХ, Ленинский округ: 12 обращений «Протечка» в радиусе 250 м за сутки (ул. Ленина, 5)
+    ЖКХ, Ленинский округ: 12 обращений «Протечка» в радиусе 250 м за сутки при обычных 1,5
+    (ул. Ленина, 5)
     Дороги, Ленинский округ: 4 обращения «Неисправность светофора» за 30 дней по одному
     устройству (tl-lenina-pushkina, ул. Ленина — ул. Пушкина)
 
@@ -145,6 +146,7 @@ def _cluster(point: TensionPoint, routing: Routing, locale: str) -> str:
         _service(point, routing, locale),
         near,
         window_phrase(window, locale) if window else "",
+        _normal(facts, locale),
     ]
     address = _text(facts, "address")
     text = _where(point, routing, locale) + ": " + " ".join(p for p in parts if p)
@@ -167,6 +169,7 @@ def _recurrence(point: TensionPoint, routing: Routing, locale: str) -> str:
         _service(point, routing, locale),
         days_phrase(round(days), locale) if days and round(days) >= 1 else "",
         about,
+        _normal(facts, locale),
     ]
     text = _where(point, routing, locale) + ": " + " ".join(p for p in parts if p)
     return text + (f" ({detail})" if detail else "")

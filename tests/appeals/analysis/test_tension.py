@@ -212,6 +212,59 @@ def test_a_reopened_appeal_counts_as_coming_back(db_url: str) -> None:
     assert found.facts["count"] == 3
 
 
+def _comebacks(at: datetime, n: int, *, step_m: float = 0.0) -> list[Plan]:
+    """``n`` road-damage appeals 5 days apart, each resolved a day after it came, each
+    ``step_m`` metres north of the one before (0: the same spot)."""
+    return [
+        Plan(
+            at + i * 5 * 24 * HOUR,
+            "road-damage",
+            LENINSKY,
+            LAT + i * step_m / 111_320,
+            LON,
+            resolved_at=at + (i * 5 + 1) * 24 * HOUR,
+            address="ул. Кирова, 10",
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_quiet_place_back_three_times_is_a_recurrence_against_its_normal(db_url: str) -> None:
+    start = T0 + 2 * 24 * HOUR
+    with connect(db_url) as conn:
+        ids = insert(conn, _comebacks(start, 3))
+        _run(conn, [start + 11 * 24 * HOUR])
+        (found,) = points(conn, TensionKind.RECURRENCE)
+    assert set(found.appeal_ids) == set(ids)
+    assert found.facts["count"] == 3
+    assert 0 < found.facts["expected"] < 0.5  # what chance brings to a quiet disc
+
+
+def test_a_place_where_the_service_is_common_is_not_a_recurrence(db_url: str) -> None:
+    """300 road-damage appeals a day over the district, each resolved in 2 hours: many 50 m
+    discs see 3 or more in 30 days by chance, the spot's 3 among them; none is a point."""
+    rng = random.Random(3)
+    start = T0 + 2 * 24 * HOUR
+    busy = [
+        Plan(p.at, p.service_code, p.district, p.lat, p.lon, resolved_at=p.at + 2 * HOUR)
+        for p in background(
+            rng, "road-damage", LENINSKY, per_day=300, start=T0, end=T0 + 30 * 24 * HOUR
+        )
+    ]
+    with connect(db_url) as conn:
+        insert(conn, [*busy, *_comebacks(start, 3)])
+        _run(conn, [T0 + 30 * 24 * HOUR])
+        assert points(conn, TensionKind.RECURRENCE) == []
+
+
+def test_appeals_along_a_street_do_not_chain_into_one_place(db_url: str) -> None:
+    """Six appeals 40 m apart, one after another: no 50 m disc holds three."""
+    with connect(db_url) as conn:
+        insert(conn, _comebacks(T0 + 2 * 24 * HOUR, 6, step_m=40.0))
+        _run(conn, [T0 + 30 * 24 * HOUR])
+        assert points(conn, TensionKind.RECURRENCE) == []
+
+
 def _snapshot(ps: list[TensionPoint]) -> list[tuple[Any, ...]]:
     return [
         (

@@ -195,6 +195,17 @@ def test_a_recurrence_names_its_device_or_place(routing: Routing) -> None:
     assert explain(place, "en", routing).endswith(f"in 30{NB}days at one place (ул. Кирова, 1)")
 
 
+def test_a_cluster_and_a_place_say_what_is_usual_there(routing: Routing) -> None:
+    cluster = point(TensionKind.CLUSTER, {**CLUSTER, "expected": 1.5}, sector="ЖКХ",
+                    service_code="housing")  # fmt: skip
+    assert explain(cluster, "ru", routing).endswith("за сутки при обычных 1,5 (ул. Гагарина, 9)")
+    assert "in a day against a usual 1.5 (ул. Гагарина, 9)" in explain(cluster, "en", routing)
+    place = point(TensionKind.RECURRENCE, {**RECURRENCE, "expected": 0.06})
+    assert explain(place, "ru", routing).endswith(
+        f"за 30{NB}дней по одному месту при обычных 0,06 (ул. Ленина — ул. Пушкина)"
+    )
+
+
 def test_missing_facts_shorten_the_sentence_and_the_members_count(routing: Routing) -> None:
     p = point(TensionKind.RECURRENCE, {"days": "thirty", "count": None}, appeal_ids=(4, 9, 11))
     assert explain(p, "ru", routing) == f"Дороги, Ленинский округ: 3{NB}обращения по одному месту"
