@@ -55,12 +55,8 @@ def verify_webhook(
     tolerance: float = 300.0,
     now: float | None = None,
 ) -> None:
-    """Check a received webhook; raise :class:`WebhookSignatureError` if it is not genuine.
-
-    ``headers`` may be any mapping or (name, value) pairs (names are case-insensitive);
-    ``body`` must be the raw bytes as received.  The timestamp must be within
-    ``tolerance`` seconds of ``now`` (default: the current time) either way.
-    """
+    """Check a received webhook as :func:`citypulse.verify_body` does (its arguments);
+    raise :class:`WebhookSignatureError` if it is not genuine."""
     try:
         verify_body(secret, headers, body, tolerance=tolerance, now=now)
     except SignatureError as exc:

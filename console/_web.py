@@ -11,18 +11,13 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from appeals import format_duration, utc_offset, zone_label
+from citypulse.render import templates
 from console._i18n import words
 
 
 def environment() -> jinja2.Environment:
     """Templates from the package; every value escaped unless marked safe in Python."""
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("console", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return templates("console")
 
 
 def zone_name(zone: ZoneInfo, now: datetime, lang: str) -> str:

@@ -29,12 +29,12 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import psycopg
 
 from citypulse import CitypulseError
 from citypulse.db import connect, is_transient
+from ingest._side import SideConnection
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Peers:
         self._interval = interval
         self._after = takeover_after
         self._drain = drain
-        self._conn: psycopg.Connection[Any] | None = None
+        self._db = SideConnection(database_url, f"citypulse-ingest-peers {worker_id}")
         self._alive_since: datetime | None = None  # first heartbeat of an unbroken run
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest-peers", daemon=True)
@@ -121,7 +121,7 @@ class Peers:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=60)
-        self._close_connection()
+        self._db.close()
 
     def leave(self) -> bool:
         """Mark this worker as leaving if another member of its group is alive (running:
@@ -153,21 +153,6 @@ class Peers:
         except (psycopg.Error, CitypulseError) as exc:
             log.warning("cannot %s ingest session %s: %s", what, self._me["client_id"], exc)
 
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(
-                self._url,
-                application_name=f"citypulse-ingest-peers {self._me['worker']}",
-                autocommit=True,
-                connect_timeout=5,
-            )
-        return self._conn
-
-    def _close_connection(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
@@ -175,21 +160,21 @@ class Peers:
                 claimed = self._claim()
             except (psycopg.Error, CitypulseError) as exc:
                 self._alive_since = None
-                self._close_connection()
+                self._db.close()
                 level = logging.DEBUG if is_transient(exc) else logging.ERROR
                 log.log(level, "ingest heartbeat failed: %s", exc)
                 claimed = None
             except Exception:  # the top of this thread's loop: keep beating
                 log.exception("ingest heartbeat failed")
                 self._alive_since = None
-                self._close_connection()
+                self._db.close()
                 claimed = None
             if claimed is not None:
                 self._take_over(*claimed)
             self._stop.wait(self._interval)
 
     def _beat(self) -> None:
-        row = self._connection().execute(_BEAT, self._me).fetchone()
+        row = self._db.get().execute(_BEAT, self._me).fetchone()
         assert row is not None
         if self._alive_since is None:
             self._alive_since = row[0]
@@ -201,7 +186,7 @@ class Peers:
             "alive_since": self._alive_since,
             "lease": max(600.0, 10 * self._after),
         }
-        row = self._connection().execute(_CLAIM, params).fetchone()
+        row = self._db.get().execute(_CLAIM, params).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
     def _take_over(self, peer: str, login: str, seen_at: datetime) -> None:
@@ -218,9 +203,9 @@ class Peers:
             log.exception("draining the session of %s failed", peer)
         me = self._me["client_id"]
         try:
-            self._connection().execute(_ENDED if done else _UNCLAIM, (peer, me))
+            self._db.get().execute(_ENDED if done else _UNCLAIM, (peer, me))
         except (psycopg.Error, CitypulseError) as exc:
-            self._close_connection()
+            self._db.close()
             log.warning("cannot record the takeover of %s: %s", peer, exc)
         if done:
             self.takeovers += 1

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from citypulse import percentile
-from citypulse.db import connect, is_transient, maintain
+from citypulse.db import is_transient, maintain
+from ingest._side import SideConnection
 
 if TYPE_CHECKING:
     from ingest._outage import OutageLog
@@ -127,7 +127,6 @@ class Housekeeper:
         stopping: threading.Event,
         outage: OutageLog | None = None,
     ) -> None:
-        self._url = database_url
         self._outage = outage
         self._worker = worker_id
         self._counters = counters
@@ -136,17 +135,7 @@ class Housekeeper:
         self._maintain_interval = maintain_interval
         self._stopping = stopping
         self._last = time.monotonic()
-        self._conn: psycopg.Connection[Any] | None = None
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(
-                self._url,
-                application_name=f"citypulse-ingest-stats {self._worker}",
-                autocommit=True,
-                connect_timeout=5,
-            )
-        return self._conn
+        self._db = SideConnection(database_url, f"citypulse-ingest-stats {worker_id}")
 
     def run(self) -> None:
         next_maintain = time.monotonic()
@@ -155,10 +144,10 @@ class Housekeeper:
             if time.monotonic() >= next_maintain:
                 next_maintain = time.monotonic() + self._maintain_interval
                 try:
-                    maintain(self._connection())
+                    maintain(self._db.get())
                 except Exception as exc:  # upkeep retries at the next interval
                     self._failed("schema upkeep failed (retrying later): %s", exc)
-                    self._close()
+                    self._db.close()
 
     def flush(self) -> None:
         now = time.monotonic()
@@ -178,7 +167,7 @@ class Housekeeper:
                 f"{snap['lag_ms_p99']:.0f}" if snap["lag_ms_p99"] is not None else "-",
             )
         try:
-            self._connection().execute(
+            self._db.get().execute(
                 _INSERT,
                 (
                     datetime.now(UTC),
@@ -200,7 +189,7 @@ class Housekeeper:
             )
         except Exception as exc:  # counters of one interval are not worth failing ingest
             self._failed("could not write ingest_stats (skipped this interval): %s", exc)
-            self._close()
+            self._db.close()
         else:
             if self._outage is not None:
                 self._outage.succeeded()
@@ -213,9 +202,4 @@ class Housekeeper:
             log.warning(message, exc)
 
     def close(self) -> None:
-        self._close()
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._db.close()

@@ -21,12 +21,10 @@ import argparse
 import json
 import logging
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from citypulse import Settings, percentile, positive_float, positive_int
@@ -165,10 +163,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         open_pool,
         serve_in_thread,
     )
-    from citypulse.db import connect, migrate, upsert_devices
+    from citypulse.db import connect, upsert_devices
     from console import Console, SessionCodec, application
     from lab import _bench_console as bc
-    from lab._embedded import EmbeddedPostgres, free_port
+    from lab._embedded import free_port, migrated_postgres
     from simulator import preset_city
 
     # One log line per request would measure the log, not the API.
@@ -179,92 +177,86 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     seeded = args.appeals or (5_000 if quick else 50_000)
     incidents = 300 if quick else 1200
     routing = load_routing(settings.routing_file)
-    with tempfile.TemporaryDirectory(prefix="citypulse-bench-api-") as tmp:
-        Path(tmp).chmod(0o755)
-        say("starting a private PostgreSQL ...")
-        pg = EmbeddedPostgres(Path(tmp) / "pg").start()
+    say("starting a private PostgreSQL ...")
+    with migrated_postgres("citypulse-bench-api-") as (pg, _):
+        with connect(pg.url, autocommit=True) as conn:
+            upsert_devices(conn, preset_city().devices())
+            conn.execute(_SEED_SQL, (seeded,))
+            conn.execute("ANALYZE appeals")
+            key = add_key(conn, name="bench", role="reporter")
+            operator = add_key(conn, name="bench-operator", role="operator")
+        # Before the HTTP part: its burst of fresh reports would all correlate with
+        # every new sensor appeal, which measures a flood, not the usual queue.
+        say(f"(d)/(e) {incidents} incidents, with and without AppealWriter ...")
+        without = _incidents(pg.url, incidents, None)
+        writer = AppealWriter(routing=routing, connectors=("webhook", "open311"))
+        with_appeals = _incidents(pg.url, incidents, writer)
+        charted = bc.sensor_appeals(pg.url, routing)
+        say(f"seeded {seeded:,} appeals; serving the API ...")
+        pool = open_pool(pg.url, max_size=args.clients + 2)
         try:
-            with connect(pg.url, autocommit=True) as conn:
-                migrate(conn, mode="plain")
-                upsert_devices(conn, preset_city().devices())
-                conn.execute(_SEED_SQL, (seeded,))
-                conn.execute("ANALYZE appeals")
-                key = add_key(conn, name="bench", role="reporter")
-                operator = add_key(conn, name="bench-operator", role="operator")
-            # Before the HTTP part: its burst of fresh reports would all correlate with
-            # every new sensor appeal, which measures a flood, not the usual queue.
-            say(f"(d)/(e) {incidents} incidents, with and without AppealWriter ...")
-            without = _incidents(pg.url, incidents, None)
-            writer = AppealWriter(routing=routing, connectors=("webhook", "open311"))
-            with_appeals = _incidents(pg.url, incidents, writer)
-            charted = bc.sensor_appeals(pg.url, routing)
-            say(f"seeded {seeded:,} appeals; serving the API ...")
-            pool = open_pool(pg.url, max_size=args.clients + 2)
-            try:
-                keys = KeyStore()
-                api = Api(pool=pool, routing=routing, keys=keys, connectors=("webhook",)).app()
-                console = Console(
-                    pool=pool, routing=routing, keys=keys, codec=SessionCodec(secret=b"b" * 32)
+            keys = KeyStore()
+            api = Api(pool=pool, routing=routing, keys=keys, connectors=("webhook",)).app()
+            console = Console(
+                pool=pool, routing=routing, keys=keys, codec=SessionCodec(secret=b"b" * 32)
+            )
+            timed = bc.Timed(application(api, console))
+            with serve_in_thread(timed, port=free_port()) as url:  # type: ignore[arg-type]
+                say(f"(a) ceiling: GET services.json for {seconds:g} s ...")
+                ceiling = _load(
+                    url,
+                    args.clients,
+                    seconds,
+                    lambda c, i: c.get("/open311/v2/services.json").status_code,
                 )
-                timed = bc.Timed(application(api, console))
-                with serve_in_thread(timed, port=free_port()) as url:  # type: ignore[arg-type]
-                    say(f"(a) ceiling: GET services.json for {seconds:g} s ...")
-                    ceiling = _load(
-                        url,
-                        args.clients,
-                        seconds,
-                        lambda c, i: c.get("/open311/v2/services.json").status_code,
-                    )
-                    say(f"(b) GET requests.json (filtered, 50 a page) for {seconds:g} s ...")
-                    sectors = ("Дороги", "Экология", "ТКО", "Транспорт")
-                    listing = _load(
-                        url,
-                        args.clients,
-                        seconds,
-                        lambda c, i: (
-                            c.get(
-                                "/open311/v2/requests.json",
-                                params={
-                                    "status": "open",
-                                    "sector": sectors[i % 4],
-                                    "page_size": 50,
-                                    "page": 1 + i % 3,
-                                },
-                            ).status_code
-                        ),
-                    )
-                    rnd = random.Random(7)
-                    say(f"(c) POST requests.json (citizens' reports) for {seconds:g} s ...")
-                    posting = _load(
-                        url,
-                        args.clients,
-                        seconds,
-                        lambda c, i: (
-                            c.post(
-                                "/open311/v2/requests.json",
-                                data={
-                                    "api_key": key,
-                                    "service_code": "traffic-signal",
-                                    "lat": f"{54.50 + rnd.random() * 0.03:.6f}",
-                                    "long": f"{36.23 + rnd.random() * 0.05:.6f}",
-                                    "description": f"Светофор не работает ({i})",
-                                },
-                            ).status_code
-                        ),
-                    )
-                    say(f"(f) the console's pages, {args.console_clients} operators, "
-                        f"{seconds:g} s each ...")  # fmt: skip
-                    pages = bc.measure(
-                        timed,
-                        url,
-                        lambda call: _load(url, args.console_clients, seconds, call),
-                        bc.sign_in(url, operator),
-                        charted,
-                    )
-            finally:
-                pool.close()
+                say(f"(b) GET requests.json (filtered, 50 a page) for {seconds:g} s ...")
+                sectors = ("Дороги", "Экология", "ТКО", "Транспорт")
+                listing = _load(
+                    url,
+                    args.clients,
+                    seconds,
+                    lambda c, i: (
+                        c.get(
+                            "/open311/v2/requests.json",
+                            params={
+                                "status": "open",
+                                "sector": sectors[i % 4],
+                                "page_size": 50,
+                                "page": 1 + i % 3,
+                            },
+                        ).status_code
+                    ),
+                )
+                rnd = random.Random(7)
+                say(f"(c) POST requests.json (citizens' reports) for {seconds:g} s ...")
+                posting = _load(
+                    url,
+                    args.clients,
+                    seconds,
+                    lambda c, i: (
+                        c.post(
+                            "/open311/v2/requests.json",
+                            data={
+                                "api_key": key,
+                                "service_code": "traffic-signal",
+                                "lat": f"{54.50 + rnd.random() * 0.03:.6f}",
+                                "long": f"{36.23 + rnd.random() * 0.05:.6f}",
+                                "description": f"Светофор не работает ({i})",
+                            },
+                        ).status_code
+                    ),
+                )
+                say(f"(f) the console's pages, {args.console_clients} operators, "
+                    f"{seconds:g} s each ...")  # fmt: skip
+                pages = bc.measure(
+                    timed,
+                    url,
+                    lambda call: _load(url, args.console_clients, seconds, call),
+                    bc.sign_in(url, operator),
+                    charted,
+                )
         finally:
-            pg.stop()
+            pool.close()
     result = {
         "seeded_appeals": seeded,
         "clients": args.clients,

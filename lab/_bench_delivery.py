@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from citypulse import Secret, Settings, percentile, positive_float, positive_int
@@ -246,22 +244,17 @@ def _latency(db_url: str, url: str, rate: float, seconds: float) -> dict[str, fl
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import logging
 
-    from citypulse.db import connect, migrate
-    from lab._embedded import EmbeddedPostgres
+    from lab._embedded import migrated_postgres
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("connectors").setLevel(logging.ERROR)  # retries are expected here
     quick = bool(args.quick)
     n = args.appeals or (1_000 if quick else 5_000)
     seconds = 5.0 if quick else 15.0
-    with tempfile.TemporaryDirectory(prefix="citypulse-bench-") as tmp:
-        Path(tmp).chmod(0o755)
-        say("starting a private PostgreSQL and a local webhook receiver ...")
-        pg = EmbeddedPostgres(Path(tmp) / "pg").start()
+    say("starting a private PostgreSQL and a local webhook receiver ...")
+    with migrated_postgres("citypulse-bench-") as (pg, _):
         rx = _Receiver()
         try:
-            with connect(pg.url, autocommit=True) as conn:
-                migrate(conn, mode="plain")
             say(f"(a) ceiling: {n:,} bare signed POSTs from 8 threads ...")
             ceiling = _ceiling(rx.url, n)
             say(f"    {ceiling:,.0f} POST/s")
@@ -296,7 +289,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             rejected = rx.rejected
         finally:
             rx.close()
-            pg.stop()
     result: dict[str, object] = {
         "appeals": n,
         "ceiling_post_per_s": round(ceiling),

@@ -24,11 +24,9 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from citypulse import Settings, percentile, positive_float, positive_int
@@ -79,21 +77,17 @@ def _background(
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from citypulse import Device, DeviceKind, MqttUrl
-    from citypulse.db import connect, migrate, scalar, upsert_devices
-    from lab._embedded import EmbeddedMosquitto, EmbeddedPostgres
+    from citypulse.db import connect, scalar, upsert_devices
+    from lab._embedded import EmbeddedMosquitto, migrated_postgres
     from lab._publish import BoundedPublisher
     from simulator import Intervals, preset_city, topic
 
     probes_n = max(10, args.probes // (5 if args.quick else 1))
-    with tempfile.TemporaryDirectory(prefix="citypulse-latency-") as tmp:
-        Path(tmp).chmod(0o755)
-        pg = EmbeddedPostgres(Path(tmp) / "pg").start()
-        broker = EmbeddedMosquitto(Path(tmp) / "mqtt").start()
+    with migrated_postgres("citypulse-latency-") as (pg, folder):
+        broker = EmbeddedMosquitto(folder / "mqtt").start()
         procs: list[subprocess.Popen[bytes]] = []
         stop = threading.Event()
         try:
-            with connect(pg.url, autocommit=True) as conn:
-                migrate(conn, mode="plain")
             city = preset_city()
             devices = list(city.devices(Intervals()))
             probes = [
@@ -179,7 +173,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 except subprocess.TimeoutExpired:
                     proc.kill()
             broker.stop()
-            pg.stop()
     ingest_lat = [stored[k] - published[k] for k in published if k in stored]
     detect_lat = [opened[k] - published[k] for k in published if k in opened]
     result = {

@@ -78,17 +78,9 @@ def _prepare(args: argparse.Namespace, settings: Settings) -> tuple[str, Any]:
     from psycopg import sql
 
     from citypulse.db import connect
+    from lab._embedded import configured_or_private
 
-    default = Settings().database_url
-    if settings.database_url != default:
-        server_url, stopper = settings.database_url, None
-    else:
-        from lab._embedded import EmbeddedPostgres
-
-        pg = EmbeddedPostgres(args.data_dir.resolve())
-        say(f"starting PostgreSQL in {args.data_dir} ...")
-        pg.start()
-        server_url, stopper = pg.url, pg
+    server_url, stopper = configured_or_private(settings, args.data_dir)
     url = _with_db(server_url, BENCH_DB)
     with connect(_with_db(server_url, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,))

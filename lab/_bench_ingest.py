@@ -23,12 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import queue
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from citypulse import MqttUrl, Settings, positive_float, positive_int
@@ -402,22 +400,17 @@ def _latency(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from citypulse.db import connect, migrate
-    from lab._embedded import EmbeddedMosquitto, EmbeddedPostgres
+    from lab._embedded import EmbeddedMosquitto, migrated_postgres
 
     quick = bool(args.quick)
     n = args.messages or (20_000 if quick else 200_000)
     seconds = args.seconds or (4.0 if quick else 10.0)
     rounds = max(1, args.rounds or (2 if quick else 3))
     batch_messages = max(n // 20, 4000)  # 200,000 readings at least: fixed costs stay small
-    with tempfile.TemporaryDirectory(prefix="citypulse-bench-") as tmp:
-        Path(tmp).chmod(0o755)
-        say("starting a private PostgreSQL and Mosquitto ...")
-        pg = EmbeddedPostgres(Path(tmp) / "pg").start()
-        broker = EmbeddedMosquitto(Path(tmp) / "mqtt").start()
+    say("starting a private PostgreSQL and Mosquitto ...")
+    with migrated_postgres("citypulse-bench-") as (pg, folder):
+        broker = EmbeddedMosquitto(folder / "mqtt").start()
         try:
-            with connect(pg.url, autocommit=True) as conn:
-                migrate(conn, mode="plain")
             url = MqttUrl.parse(broker.url)
             ceilings: list[float] = []
             ingests: list[float] = []
@@ -465,7 +458,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             say(f"    {copy_rate:,.0f} rows/s")
         finally:
             broker.stop()
-            pg.stop()
     result = {
         "messages": n,
         "rounds": rounds,

@@ -45,16 +45,9 @@ def _prepare(args: argparse.Namespace, settings: Settings) -> tuple[str, Any]:
 
     from citypulse.db import connect, migrate
     from lab._bench_grafana import _with_db
+    from lab._embedded import configured_or_private
 
-    if settings.database_url != Settings().database_url:
-        server_url, stopper = settings.database_url, None
-    else:
-        from lab._embedded import EmbeddedPostgres
-
-        pg = EmbeddedPostgres(args.data_dir.resolve())
-        say(f"starting PostgreSQL in {args.data_dir} ...")
-        pg.start()
-        server_url, stopper = pg.url, pg
+    server_url, stopper = configured_or_private(settings, args.data_dir)
     with connect(_with_db(server_url, "postgres"), autocommit=True) as conn:
         name = sql.Identifier(BENCH_DB)
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))

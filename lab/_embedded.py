@@ -23,12 +23,15 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from citypulse import CitypulseError
+from citypulse import CitypulseError, Settings
+from lab._say import say
 
 MOSQUITTO_CONF = """\
 listener {port} 127.0.0.1
@@ -271,6 +274,44 @@ class EmbeddedPostgres:
             capture_output=True,
             preexec_fn=demote(unprivileged_user()),
         )
+
+
+@contextmanager
+def migrated_postgres(prefix: str) -> Iterator[tuple[EmbeddedPostgres, Path]]:
+    """A private PostgreSQL with the plain schema, in a fresh temporary folder.
+
+    The folder is yielded too, for the run's other files (a broker's, say); the server is
+    stopped and the folder removed on exit.
+    """
+    from citypulse.db import connect, migrate
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        folder = Path(tmp)
+        folder.chmod(0o755)  # the server may run as an unprivileged user
+        pg = EmbeddedPostgres(folder / "postgres")
+        pg.start()
+        try:
+            with connect(pg.url, autocommit=True) as conn:
+                migrate(conn, mode="plain")
+            yield pg, folder
+        finally:
+            pg.stop()
+
+
+def configured_or_private(
+    settings: Settings, data_dir: Path
+) -> tuple[str, EmbeddedPostgres | None]:
+    """The configured server's URL, or a private server's started in ``data_dir``.
+
+    A benchmark uses the server ``CITYPULSE_DATABASE_URL`` names when it is set (differs
+    from the default); else it starts its own, returned too for the caller to stop.
+    """
+    if settings.database_url != Settings().database_url:
+        return settings.database_url, None
+    pg = EmbeddedPostgres(data_dir.resolve())
+    say(f"starting PostgreSQL in {data_dir} ...")
+    pg.start()
+    return pg.url, pg
 
 
 def mosquitto_binary() -> str | None:

@@ -591,21 +591,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             kwargs["mqtt_dir"] = Path(tempfile.mkdtemp(prefix="citypulse-eval-"))
         result, sim_run, _ = run_scenario(settings.database_url, **kwargs)
     else:
-        from citypulse.db import connect, migrate
-        from lab._embedded import EmbeddedPostgres
+        from lab._embedded import migrated_postgres
 
-        with tempfile.TemporaryDirectory(prefix="citypulse-eval-") as tmp:
-            Path(tmp).chmod(0o755)  # the server may run as an unprivileged user
-            pg = EmbeddedPostgres(Path(tmp) / "postgres")
-            pg.start()
-            try:
-                with connect(pg.url, autocommit=True) as conn:
-                    migrate(conn, mode="plain")
-                if args.mqtt:
-                    kwargs["mqtt_dir"] = Path(tmp)
-                result, sim_run, _ = run_scenario(pg.url, **kwargs)
-            finally:
-                pg.stop()
+        with migrated_postgres("citypulse-eval-") as (pg, folder):
+            if args.mqtt:
+                kwargs["mqtt_dir"] = folder
+            result, sim_run, _ = run_scenario(pg.url, **kwargs)
     if args.json:
         print(json.dumps(report_dict(result, sim_run), indent=2, default=str))
     else:

@@ -32,12 +32,10 @@ import io
 import json
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from citypulse import ConfigError, FloatRange, IntRange, Settings, percentile, seed_list
@@ -476,7 +474,6 @@ def print_report(d: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from appeals import load_routing
-    from citypulse.db import connect, migrate
 
     if args.quick:
         args.seeds, args.weeks, args.warmup_weeks = args.seeds[:1], 2, 2
@@ -487,19 +484,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for seed in args.seeds:
             run_seed(settings.database_url, seed, args, routing, result, first)
     else:
-        from lab._embedded import EmbeddedPostgres
+        from lab._embedded import migrated_postgres
 
-        with tempfile.TemporaryDirectory(prefix="citypulse-eval-") as tmp:
-            Path(tmp).chmod(0o755)  # the server may run as an unprivileged user
-            pg = EmbeddedPostgres(Path(tmp) / "postgres")
-            pg.start()
-            try:
-                with connect(pg.url, autocommit=True) as conn:
-                    migrate(conn, mode="plain")
-                for seed in args.seeds:
-                    run_seed(pg.url, seed, args, routing, result, first)
-            finally:
-                pg.stop()
+        with migrated_postgres("citypulse-eval-") as (pg, _):
+            for seed in args.seeds:
+                run_seed(pg.url, seed, args, routing, result, first)
     d = report_dict(result, args)
     if args.json:
         json.dump(d, sys.stdout, indent=2, default=str)

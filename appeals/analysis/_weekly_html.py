@@ -28,7 +28,7 @@ from appeals.analysis._weekly_words import (
     percent,
     word,
 )
-from citypulse.render import PALETTE, Bar, bar_chart, sparkbars
+from citypulse.render import PALETTE, Bar, bar_chart, sparkbars, templates
 
 SOURCE_COLORS = (PALETTE[0], PALETTE[2], PALETTE[1])  # citizens, sensors, other systems
 
@@ -253,22 +253,12 @@ class _View:
         return lines
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("appeals.analysis", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 _ENV: list[jinja2.Environment] = []
 
 
 def _template(name: str) -> jinja2.Template:
     if not _ENV:
-        _ENV.append(_environment())
+        _ENV.append(templates("appeals.analysis"))
     return _ENV[0].get_template(name)
 
 

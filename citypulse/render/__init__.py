@@ -4,7 +4,8 @@ Product code, so that the report, the console and the weekly analysis draw alike
 dependencies, no JavaScript, nothing fetched.  The map draws the city from what it knows:
 streets through the crossings its devices name (:func:`crossings_of`,
 :func:`streets_through`), districts as the areas their devices cover, and markers that
-do not hide each other.
+do not hide each other.  HTML pages around them are Jinja2 templates under one policy
+(:func:`templates`).
 """
 
 from citypulse.render._bars import Bar, bar_chart, sparkbars
@@ -32,6 +33,7 @@ from citypulse.render._map import (
     device_style,
     in_kind_order,
 )
+from citypulse.render._templates import templates
 
 __all__ = [
     "DEVICE_STYLE",
@@ -59,5 +61,6 @@ __all__ = [
     "series_style",
     "sparkbars",
     "streets_through",
+    "templates",
     "xy_chart",
 ]

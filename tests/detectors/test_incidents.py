@@ -16,10 +16,12 @@ DEV = Device(id="tl-1", kind=DeviceKind.TRAFFIC_LIGHT)
 
 
 class Recorder:
-    """A listener that records what it was told, and checks it runs in a transaction."""
+    """A listener that records what it was told, and what each incident said when it
+    opened, and checks it runs in a transaction."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[int, str, IncidentChange]] = []
+        self.opened: list[Incident] = []
 
     def incident_changed(
         self,
@@ -30,6 +32,8 @@ class Recorder:
     ) -> None:
         assert conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
         self.calls.append((incident.id, incident.type.value, change))
+        if change is IncidentChange.OPENED:
+            self.opened.append(incident)
 
 
 def _stuck(t: float, seconds: float) -> Finding:
@@ -105,31 +109,12 @@ def test_open_update_escalate_resolve(db_url: str) -> None:
     ]
 
 
-class Opened(Recorder):
-    """Also what the incident said when it opened."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.opened: list[Incident] = []
-
-    def incident_changed(
-        self,
-        conn: psycopg.Connection[Any],
-        incident: Incident,
-        device: Device,
-        change: IncidentChange,
-    ) -> None:
-        super().incident_changed(conn, incident, device, change)
-        if change is IncidentChange.OPENED:
-            self.opened.append(incident)
-
-
 def test_an_incident_opens_as_its_opening_alarm_saw_it_in_a_long_batch(db_url: str) -> None:
     """A replay applies an hour of alarms at once: the incident still opens with the
     alarm that opened it (the appeal is dated by it), and the later alarms follow as an
     update and an escalation dated by them."""
     _setup(db_url)
-    rec = Opened()
+    rec = Recorder()
     store = IncidentStore(listener=rec, worker="t", devices={DEV.id: DEV})
     tr = Trackers()
     for i in range(20):

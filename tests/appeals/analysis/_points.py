@@ -13,17 +13,10 @@ from psycopg.types.json import Jsonb
 
 from appeals import Report, load_routing, submit_report
 from appeals.analysis import TensionKind
+from appeals.analysis._tension import _INSERT  # the computation's own statement
 from citypulse.db import connect
 
 T0 = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)  # 08:00 МСК
-_INSERT = """
-INSERT INTO tension_points (kind, key, sector, district, service_code, device_id, lat, lon,
-                            score, started_at, ended_at, detected_at, facts)
-VALUES (%(kind)s, %(key)s, %(sector)s, %(district)s, %(service_code)s, %(device_id)s,
-        %(lat)s, %(lon)s, %(score)s, %(started_at)s, %(ended_at)s, %(detected_at)s,
-        %(facts)s)
-RETURNING id
-"""
 
 
 def reports(db_url: str, service_code: str, n: int, *, lat: float = 54.5087,

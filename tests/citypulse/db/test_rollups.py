@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -111,6 +111,37 @@ def _assert_camera(conn: psycopg.Connection[TupleRow], view: str, expected: dict
         )
 
 
+def _assert_rollup(
+    conn: psycopg.Connection[TupleRow],
+    view: str,
+    columns: str,
+    rows: list[Row],
+    width: timedelta,
+    want: Callable[[list[Row]], Row],
+) -> None:
+    """``view``'s rows (``bucket, device_id, <columns>``) equal ``want`` of the raw rows
+    (``time, device_id, ...``; the first of a device's duplicate times kept) in each
+    bucket of ``width`` and device."""
+    seen: dict[Row, Row] = {}
+    for r in rows:
+        seen.setdefault((r[1], r[0]), r)
+    groups: dict[Row, list[Row]] = defaultdict(list)
+    for r in seen.values():
+        groups[(_bucket(r[0], width), r[1])].append(r)
+    got = {
+        (r[0], r[1]): r[2:]
+        for r in conn.execute(f"SELECT bucket, device_id, {columns} FROM {view}")
+    }
+    assert set(got) == set(groups)
+    for key, rs in groups.items():
+        expected = want(rs)
+        assert all(_close(a, b) for a, b in zip(got[key], expected, strict=True)), (
+            key,
+            got[key],
+            expected,
+        )
+
+
 def test_camera_rollups_match_python_including_late_data(any_mode_db_url: str) -> None:
     rng = random.Random(7)
     rows = _camera_rows(rng, 1500, T0)
@@ -173,87 +204,53 @@ def test_ecology_parking_traffic_light_rollups_match_python(any_mode_db_url: str
             )
         refresh_rollups(conn)
         for width, suffix in ((timedelta(minutes=1), "1m"), (timedelta(hours=1), "1h")):
-
-            def dedup(rows: list[Any]) -> list[Row]:
-                seen: dict[Row, Row] = {}
-                for r in rows:
-                    seen.setdefault((r[1], r[0]), r)
-                return list(seen.values())
-
-            groups: dict[Row, list[Row]] = defaultdict(list)
-            for r in dedup(eco):
-                groups[(_bucket(r[0], width), r[1])].append(r)
-            got = {
-                (r[0], r[1]): r[2:]
-                for r in conn.execute(
-                    f"SELECT bucket, device_id, readings, pm25_avg, pm25_max, no2_avg, co_avg, co_max FROM ecology_{suffix}"
-                )
-            }
-            assert set(got) == set(groups)
-            for key, rs in groups.items():
-                want = (
+            _assert_rollup(
+                conn,
+                f"ecology_{suffix}",
+                "readings, pm25_avg, pm25_max, no2_avg, co_avg, co_max",
+                eco,
+                width,
+                lambda rs: (
                     len(rs),
                     _avg(r[2] for r in rs),
                     max(r[2] for r in rs),
                     _avg(r[3] for r in rs),
                     _avg(r[4] for r in rs),
                     max((r[4] for r in rs if r[4] is not None), default=None),
-                )
-                assert all(_close(a, b) for a, b in zip(got[key], want, strict=True)), (
-                    key,
-                    got[key],
-                    want,
-                )
-
-            groups = defaultdict(list)
-            for r in dedup(park):
-                groups[(_bucket(r[0], width), r[1])].append(r)
-            got = {
-                (r[0], r[1]): r[2:]
-                for r in conn.execute(
-                    f"SELECT bucket, device_id, readings, occupied_avg, occupied_max, total_spots, out_of_service_max, occupancy_avg FROM parking_{suffix}"
-                )
-            }
-            assert set(got) == set(groups)
-            for key, rs in groups.items():
-                want = (
+                ),
+            )
+            _assert_rollup(
+                conn,
+                f"parking_{suffix}",
+                "readings, occupied_avg, occupied_max, total_spots, out_of_service_max,"
+                " occupancy_avg",
+                park,
+                width,
+                lambda rs: (
                     len(rs),
                     _avg(r[3] for r in rs),
                     max(r[3] for r in rs),
                     120,
                     max(r[4] for r in rs),
                     _avg(r[3] / 120 for r in rs),
-                )
-                assert all(_close(a, b) for a, b in zip(got[key], want, strict=True)), (
-                    key,
-                    got[key],
-                    want,
-                )
-
-            groups = defaultdict(list)
-            for r in dedup(tl):
-                groups[(_bucket(r[0], width), r[1])].append(r)
-            got = {
-                (r[0], r[1]): r[2:]
-                for r in conn.execute(
-                    f"SELECT bucket, device_id, readings, max_phase_elapsed, lamp_fault_readings, flashing_readings, dark_readings, min_supply_voltage FROM traffic_light_{suffix}"
-                )
-            }
-            assert set(got) == set(groups)
-            for key, rs in groups.items():
-                want = (
+                ),
+            )
+            _assert_rollup(
+                conn,
+                f"traffic_light_{suffix}",
+                "readings, max_phase_elapsed, lamp_fault_readings, flashing_readings,"
+                " dark_readings, min_supply_voltage",
+                tl,
+                width,
+                lambda rs: (
                     len(rs),
                     max(r[3] for r in rs),
                     sum(1 for r in rs if r[4]),
                     sum(1 for r in rs if r[2] == "flashing_yellow"),
                     sum(1 for r in rs if r[2] == "off"),
                     min(r[5] for r in rs),
-                )
-                assert all(_close(a, b) for a, b in zip(got[key], want, strict=True)), (
-                    key,
-                    got[key],
-                    want,
-                )
+                ),
+            )
 
 
 @pytest.mark.timescale
