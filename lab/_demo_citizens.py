@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from appeals import Report, Routing, submit_report
+from appeals import Report, Routing, submit_report, zone_label
 from citypulse import ConfigError, Settings
 from lab._say import say
 from simulator import (
@@ -233,8 +233,13 @@ def tension_catch_up(
     for n, step in enumerate(steps, 1):
         update_tension(conn, routing, step)
         if n % 12 == 0:
-            say(f"  tension points up to {step:%d.%m %H:%M} UTC")
+            say(f"  tension points up to {_when(step, routing)}")
     return len(steps)
+
+
+def _when(t: datetime, routing: Routing) -> str:
+    """``02.12 13:54 МСК``: a time in the region's zone, named."""
+    return f"{t.astimezone(routing.zone):%d.%m %H:%M} {zone_label(routing.zone, t)}"
 
 
 def write_weeks(
@@ -310,7 +315,11 @@ def citizens_and_analysis(
     kinds = Counter(p.kind.value for p in points)
     # surges first (the day's news), then the strongest
     points.sort(key=lambda p: (p.kind is not TensionKind.SURGE, -p.score))
-    explained = [explain(p, locale, routing) for p in points[:2]]
+    # the two strongest surges, then the strongest point of each other kind
+    shown = [p for p in points if p.kind is TensionKind.SURGE][:2]
+    for kind in (TensionKind.CLUSTER, TensionKind.RECURRENCE):
+        shown += [p for p in points if p.kind is kind][:1]
+    explained = [explain(p, locale, routing) for p in shown]
     truth = surge.ground_truth(city)
     found = [
         p
@@ -325,7 +334,7 @@ def citizens_and_analysis(
         f"({confirmed} confirmed by sensors); {history:,} background appeals over "
         f"{HISTORY.days} days and the window loaded in {history_s:.1f} s, with a surge of "
         f"{truth['sector']} in {truth['district_name']} (×{surge.multiplier:g} from "
-        f"{surge.start:%d.%m %H:%M} UTC)"
+        f"{_when(surge.start, routing)})"
     )
     print(
         f"  tension:    {len(points)} points over the last week ({by_kind}), {calls} updates "

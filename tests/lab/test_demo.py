@@ -84,6 +84,10 @@ def _parse(command: str) -> None:
 
 
 @pytest.mark.slow
+def _msk(iso: str) -> str:
+    return f"{datetime.fromisoformat(iso).astimezone(ZoneInfo('Europe/Moscow')):%d.%m %H:%M}"
+
+
 def test_every_run_in_the_same_folder_is_its_own(
     folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -212,7 +216,13 @@ def _analysis_is_the_databases(
     assert f"tension:    {tension['points']} points" in out
     for line in tension["explanations"]:
         assert f"        {line}" in out
-    assert len(tension["explanations"]) == 2
+    # the two strongest surges, then one point of each other kind found
+    others = sum(1 for k in ("cluster", "recurrence") if by_kind.get(k))
+    assert len(tension["explanations"]) == min(2, by_kind.get("surge", 0)) + others
+    # background appeals spread over the districts come back to a 50 m spot by chance;
+    # judged against that chance, few places recur (499 did before, of 502 points)
+    assert by_kind.get("recurrence", 0) < 10
+    assert f"from {_msk(surge['start'])} МСК)" in out  # times in the region's zone, named
     # the weekly analysis of this week and the last, beside report.html
     current, previous = (Path(p) for p in summary["weekly_reports"])
     assert current.parent == previous.parent == folder
