@@ -40,7 +40,6 @@ from appeals.analysis._records import TensionKind
 from appeals.analysis._tension_base import Active, Ending, Finding, most_common
 from appeals.analysis._tension_places import Row, by_service, located, place_facts
 
-_EARTH_M = 6_371_000.0
 _M_PER_DEG = 111_320.0
 #: the smallest district extent assumed (as the clusters' floor does)
 _MIN_DISTRICT_KM2 = 1.0
@@ -245,8 +244,10 @@ def _tail(mu: float, k: int) -> float:
 def _discs(rows: Sequence[Row], radius_m: float) -> list[list[Row]]:
     """Rows (one service, in order of arrival) in discs of ``radius_m`` round the first
     appeal of each: a row joins the earliest disc whose first appeal is within reach,
-    else begins a disc.  Looked up on a grid of squares the radius wide."""
+    else begins a disc.  Looked up on a grid of squares the radius wide; distances on
+    the local plane (at 50 m its error is far below a metre)."""
     cell = radius_m / _M_PER_DEG
+    reach = radius_m * radius_m
     squares: dict[tuple[int, int], list[int]] = {}
     discs: list[list[Row]] = []
     centres: list[tuple[float, float]] = []
@@ -254,28 +255,24 @@ def _discs(rows: Sequence[Row], radius_m: float) -> list[list[Row]]:
         lat, lon = float(r["lat"]), float(r["lon"])
         kx = math.cos(math.radians(lat))
         gy, gx = math.floor(lat / cell), math.floor(lon * kx / cell)
-        best: int | None = None
+        best = -1
         for dy in (-1, 0, 1):
             for dx in (-1, 0, 1):
                 for d in squares.get((gy + dy, gx + dx), ()):
-                    if (best is None or d < best) and _metres(centres[d], (lat, lon)) <= radius_m:
+                    if best != -1 and d > best:
+                        continue
+                    c_lat, c_lon = centres[d]
+                    north = (lat - c_lat) * _M_PER_DEG
+                    east = (lon - c_lon) * kx * _M_PER_DEG
+                    if north * north + east * east <= reach:
                         best = d
-        if best is None:
+        if best == -1:
             squares.setdefault((gy, gx), []).append(len(discs))
             centres.append((lat, lon))
             discs.append([r])
         else:
             discs[best].append(r)
     return discs
-
-
-def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    lat1, lon1, lat2, lon2 = (math.radians(v) for v in (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * _EARTH_M * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _match(
