@@ -184,7 +184,9 @@ def _create(url: str, index: _Index, progress: Progress) -> None:
                 + index.constraint_def.encode()
             )
         else:
-            conn.execute(index.index_def.encode())  # from the catalogue, as it was
+            # As the catalogue has it, but for the partitions too (a partitioned table's
+            # index is defined ON ONLY the parent there).
+            conn.execute(index.index_def.replace(" ON ONLY ", " ON ", 1).encode())
     progress(f"  index {index.name} built ({time.perf_counter() - t0:.0f} s)")
 
 
@@ -317,8 +319,36 @@ def seed_window(
             _triggers(conn, tables, enable=True)
         index_s = time.perf_counter() - t1
     t2 = time.perf_counter()
+    incidents, appeals = finish_window(
+        database_url, city, devices, start=start, end=end, raw_from=raw_from, seed=seed,
+        readings=meter.done, workers=workers, progress=progress,
+    )  # fmt: skip
+    rollup_s = time.perf_counter() - t2
+    by_kind = {k: meter.by_kind.get(_BULK_NAME.get(k, k), 0) for k in KINDS}
+    return WindowReport(
+        len(devices), meter.done, by_kind, raw_from, start, end,
+        load_s, index_s, rollup_s, time.perf_counter() - t0, incidents, appeals,
+    )  # fmt: skip
+
+
+def finish_window(
+    database_url: str,
+    city: City,
+    devices: Sequence[Device],
+    *,
+    start: datetime,
+    end: datetime,
+    raw_from: datetime,
+    seed: int,
+    readings: int,
+    workers: int = 2,
+    progress: Progress = _quiet,
+) -> tuple[int, int]:
+    """After the raw window is loaded and indexed: its rollups, copied back to ``start``;
+    operations data, incidents and appeals; vacuum.  Returns incidents and appeals."""
+    t0 = time.perf_counter()
     _parallel(
-        [partial(_rollup, database_url, k, f, u) for f, u in hours for k in KINDS],
+        [partial(_rollup, database_url, k, f, u) for f, u in _hours(raw_from, end) for k in KINDS],
         workers,
     )
     whole = int((end - raw_from) / HOUR)
@@ -335,24 +365,19 @@ def seed_window(
                         shift=shift, floor=floor,
                     )  # fmt: skip
             shift += width
-    rollup_s = time.perf_counter() - t2
     progress(
         f"  rollups of the raw hours built and {copied:,} rollup rows copied back to "
-        f"{start:%Y-%m-%d %H:%M} ({rollup_s:.0f} s); vacuuming ..."
+        f"{start:%Y-%m-%d %H:%M} ({time.perf_counter() - t0:.0f} s); vacuuming ..."
     )
-    per_10s = max(1, round(meter.done / max(1.0, (end - raw_from).total_seconds()) * 5))
+    per_10s = max(1, round(readings / max(1.0, (end - raw_from).total_seconds()) * 5))
     with connect(database_url) as conn:
         write_operations(conn, devices, start=start, end=end, per_10s=per_10s)
         incidents, appeals = finish_bulk(conn, city, devices, start=start, end=end, seed=seed)
-    vacuum = [*tables, *(f"{k}_{w}" for k in KINDS for w in ("1m", "1h"))]
-    _parallel([partial(_vacuum, database_url, t) for t in vacuum], workers)
+    tables = [f"{k}_{w}" for k in KINDS for w in ("readings", "1m", "1h")]
+    _parallel([partial(_vacuum, database_url, t) for t in tables], workers)
     with connect(database_url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")  # the rest, as autovacuum would have by now
-    by_kind = {k: meter.by_kind.get(_BULK_NAME.get(k, k), 0) for k in KINDS}
-    return WindowReport(
-        len(devices), meter.done, by_kind, raw_from, start, end,
-        load_s, index_s, rollup_s, time.perf_counter() - t0, incidents, appeals,
-    )  # fmt: skip
+    return incidents, appeals
 
 
 def _vacuum(url: str, table: str) -> None:

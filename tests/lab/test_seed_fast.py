@@ -20,6 +20,15 @@ _INDEXES = (
     "SELECT string_agg(indexdef, ';' ORDER BY indexname) FROM pg_indexes "
     "WHERE tablename ~ '^[a-z_]+_readings$'"
 )
+#: Indexes of the readings' partitions, and invalid ones anywhere.
+_PARTITION_INDEXES = (
+    "SELECT count(*) FROM pg_indexes WHERE tablename ~ '^[a-z_]+_readings_p[0-9]+$'"
+)
+_PARTITIONS = (
+    "SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent "
+    "WHERE p.relname ~ '^[a-z_]+_readings$'"
+)
+_INVALID = "SELECT count(*) FROM pg_index WHERE NOT indisvalid"
 _DISABLED = "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'D'"
 
 
@@ -34,6 +43,8 @@ def test_window_at_the_large_citys_rates(db_url: str) -> None:
     raw_from, start = datetime(2026, 12, 1, 11, tzinfo=UTC), END - timedelta(hours=3)
     with connect(db_url) as conn:
         indexes = scalar(conn, _INDEXES)
+        per_partition = scalar(conn, _PARTITION_INDEXES) / scalar(conn, _PARTITIONS)
+        assert per_partition == 3  # primary key, time, received_at
     report = seed_window(db_url, city, start=start, end=END, raw_from=raw_from, seed=2)
     devices = city.devices()
     kinds = Counter(d.kind.value for d in devices)
@@ -44,6 +55,8 @@ def test_window_at_the_large_citys_rates(db_url: str) -> None:
     assert report.readings == sum(expected.values())
     with connect(db_url) as conn:
         assert scalar(conn, _INDEXES) == indexes
+        assert scalar(conn, _PARTITION_INDEXES) == per_partition * scalar(conn, _PARTITIONS)
+        assert scalar(conn, _INVALID) == 0
         assert scalar(conn, _DISABLED) == 0
         for kind in KINDS:
             raw = scalar(conn, f"SELECT count(*) FROM {kind}_readings")
