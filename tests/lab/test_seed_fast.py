@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from citypulse.db import connect, scalar
 from lab._bench_grafana import LARGE_RANGES, RANGES, plan
+from lab._seed import seed_bulk
 from lab._seed_fast import KINDS, disk_bytes, expected_rows, seed_window
-from simulator import City, large_city
+from simulator import City, generated_city, large_city
 from simulator._city import LARGE_INTERVALS
 
 END = datetime(2026, 12, 1, 12, 5, tzinfo=UTC)
@@ -112,3 +113,20 @@ def test_bench_takes_the_large_city_from_ten_thousand_devices() -> None:
     assert not small.large
     assert small.ranges == RANGES
     assert plan(_args(city="large", days=2)).days == 2
+
+
+def test_bulk_seed_keeps_its_own_rates(db_url: str) -> None:
+    # seed_bulk shares the generating statements: a day at its rates (a lane a minute, a
+    # controller every 20 s, a lot every 5 minutes, a station every 20 minutes).
+    city = generated_city(1, seed=3)
+    start = datetime(2026, 11, 30, tzinfo=UTC)
+    report = seed_bulk(db_url, city, start=start, end=start + timedelta(days=1), seed=2)
+    devices = city.devices()
+    lanes = sum(int(str(d.attributes["lanes"])) for d in devices if d.kind.value == "camera")
+    count = Counter(d.kind.value for d in devices)
+    assert report.readings == (
+        lanes * 1440 + count["traffic_light"] * 4320 + count["parking"] * 288
+        + count["ecology"] * 72
+    )  # fmt: skip
+    with connect(db_url) as conn:
+        assert scalar(conn, "SELECT sum(readings) FROM camera_1h") == lanes * 1440
