@@ -34,16 +34,18 @@ def _top(kind: str, rank: str) -> str:
     """SQL: ``AND device_id IN`` the :data:`TOP_DEVICES` chosen devices highest by ``rank``.
 
     Ranked over the range from the 1-hour rollup: with "All" of 400 cameras a panel would
-    draw 400 lines and read a month of each.
+    draw 400 lines and read a month of each.  An array, not ``IN (subquery)``: PostgreSQL
+    then reads the chosen devices by the primary key (device, time) instead of joining
+    every device's rows of the range to them (4,000 cameras' 6 hours took seconds).
     """
-    return f"""AND device_id IN (
+    return f"""AND device_id = ANY(ARRAY(
     SELECT device_id FROM {kind}_1h
     WHERE device_id IN ($device)
       AND bucket >= date_trunc('hour', $__timeFrom()::timestamptz)
       AND bucket <= $__timeTo()::timestamptz
     GROUP BY device_id
     ORDER BY {rank} DESC NULLS LAST, device_id
-    LIMIT {TOP_DEVICES})
+    LIMIT {TOP_DEVICES}))
 """
 
 
@@ -54,13 +56,14 @@ def per_device(
 
     With ``rank`` (an aggregate over the 1-hour rollup) only the top devices are drawn.
     """
-    if rank is not None:
-        extra = f"{extra}{_top(kind, rank)}"
+    # The top devices are chosen among the selected ones: the selection is not repeated,
+    # so that the chosen few are the only devices the planner has to look up.
+    chosen = "AND device_id IN ($device) " if rank is None else _top(kind, rank)
 
     def branch(source: str, col: str, select: str) -> str:
         return (
             f"SELECT $__timeGroupAlias({col}, $__interval), device_id AS metric, {select}\n"
-            f"FROM {source}\nWHERE $__timeFilter({col}) AND device_id IN ($device) {extra}{GATE}\n"
+            f"FROM {source}\nWHERE $__timeFilter({col}) {chosen}{extra}{GATE}\n"
             "GROUP BY 1, 2"
         )
 

@@ -26,12 +26,13 @@ def parking(zone: str) -> db.Dashboard:
             """
             SELECT coalesce(sum(total_spot_number - occupied_spot_number
                                 - coalesce(out_of_service_slot_number, 0)), 0) AS free
-            FROM (
-                SELECT DISTINCT ON (device_id) *
-                FROM parking_readings
-                WHERE time > now() - interval '1 hour' AND device_id IN ($device)
-                ORDER BY device_id, time DESC
+            FROM devices d CROSS JOIN LATERAL (
+                SELECT * FROM parking_readings r
+                WHERE r.device_id = d.id AND r.time > now() - interval '1 hour'
+                ORDER BY r.time DESC
+                LIMIT 1
             ) latest
+            WHERE d.id IN ($device)
             """,
             description="Free usable spots in the selected lots, from each lot's latest reading "
             "within the last hour.",
@@ -108,13 +109,15 @@ def parking(zone: str) -> db.Dashboard:
                    l.occupied_spot_number::double precision / nullif(l.total_spot_number, 0)
                        AS occupancy,
                    'citypulse-parking' AS dashboard
-            FROM (
-                SELECT DISTINCT ON (device_id) *
-                FROM parking_readings
-                WHERE time > $__timeTo()::timestamptz - interval '1 hour'
-                  AND time <= $__timeTo()::timestamptz AND device_id IN ($device)
-                ORDER BY device_id, time DESC
-            ) l JOIN devices d ON d.id = l.device_id
+            FROM devices d CROSS JOIN LATERAL (
+                SELECT * FROM parking_readings r
+                WHERE r.device_id = d.id
+                  AND r.time > $__timeTo()::timestamptz - interval '1 hour'
+                  AND r.time <= $__timeTo()::timestamptz
+                ORDER BY r.time DESC
+                LIMIT 1
+            ) l
+            WHERE d.id IN ($device)
             ORDER BY occupancy DESC NULLS LAST
             """,
             description="Each lot's latest reading at the end of the range.",

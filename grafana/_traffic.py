@@ -7,7 +7,6 @@ from grafana_foundation_sdk.models import dashboard as dm
 
 from grafana._devices import (
     DEVICE_MINUTE_MAX,
-    DEVICE_RAW_MAX,
     TOP_DEVICES,
     incident_annotation,
     per_device,
@@ -48,21 +47,29 @@ def _baseline_sql(zone: str, quantiles: tuple[float, float] = (0.1, 0.9), weeks:
 
 def _total_intensity_sql() -> str:
     def branch(source: str, col: str, select: str, grain: int) -> str:
+        # Summed per bucket first, then per panel bucket: the macro's numeric arithmetic
+        # runs once a bucket instead of once a camera's bucket (3 times faster for 4,000).
         return f"""
             SELECT $__timeGroupAlias({col}, $__interval),
-                   {select} * 3600.0 / {bucket_seconds(grain)} AS "vehicles per hour"
-            FROM {source}
-            WHERE $__timeFilter({col}) AND device_id IN ($device) {GATE}
+                   sum(vehicles) * 3600.0 / {bucket_seconds(grain)} AS "vehicles per hour"
+            FROM (
+                SELECT {col}, {select} AS vehicles
+                FROM {source}
+                WHERE $__timeFilter({col}) AND device_id IN ($device) {GATE}
+                GROUP BY 1
+            ) b
             GROUP BY 1
             """
 
     # Summing every camera's minutes of a day reads ~550,000 rows for 400 cameras: beyond
-    # 6 h the hourly rollup serves, at the resolution of the hour-of-week baseline.
+    # 6 h the hourly rollup serves, at the resolution of the hour-of-week baseline.  Up to
+    # 6 h the 1-minute rollup serves, however short the range: the panel's buckets are a
+    # minute at least, whose sums the rollup holds (raw readings of 4,000 cameras' hour
+    # are 11 million rows).
     return tiered(
-        raw=branch("camera_readings", "time", "sum(intensity)", 60),
+        raw=None,
         minute=branch("camera_1m", "bucket", "sum(intensity_sum)", 60),
         hour=branch("camera_1h", "bucket", "sum(intensity_sum)", 3600),
-        raw_max=DEVICE_RAW_MAX,
         minute_max=DEVICE_MINUTE_MAX,
     )
 

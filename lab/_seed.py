@@ -389,15 +389,16 @@ _HOW = (
 )
 _BULK_CAMERAS = """
 INSERT INTO camera_readings (time, device_id, lane_id, intensity, average_vehicle_speed,
-    occupancy, heavy_vehicle_share, congested)
+    occupancy, heavy_vehicle_share, congested, received_at)
 SELECT ts.t, c.id, lane,
        greatest(0, round(c.capacity * l.load * (0.8 + 0.4 * random())))::int,
        greatest(3.0, c.free_flow * (1.0 - o.occ / 0.92) + 4.0 * (random() - 0.5)),
-       o.occ, 0.04 + 0.08 * (1.0 - ts.demand) + 0.02 * random(), o.occ > 0.45
+       o.occ, 0.04 + 0.08 * (1.0 - ts.demand) + 0.02 * random(), o.occ > 0.45,
+       ts.t + interval '200 milliseconds'
 FROM (SELECT t, (%(demand)s::float8[])[{how}] AS demand
-      FROM generate_series(%(day)s::timestamptz,
-                           %(day)s::timestamptz + interval '1 day' - interval '1 minute',
-                           interval '1 minute') AS t) ts
+      FROM generate_series(%(from)s::timestamptz,
+                           %(until)s::timestamptz - %(step)s::interval,
+                           %(step)s::interval) AS t) ts
 CROSS JOIN unnest(%(ids)s::text[], %(lanes)s::int[], %(weights)s::float8[],
                   %(free_flow)s::float8[], %(capacity)s::float8[])
     AS c(id, lanes, weight, free_flow, capacity)
@@ -407,40 +408,42 @@ CROSS JOIN LATERAL (SELECT least(0.97, 0.03 + 0.38 * l.load * l.load + 0.02 * ra
 """.replace("{how}", _HOW)
 _BULK_LIGHTS = """
 INSERT INTO traffic_light_readings (time, device_id, phase, phase_elapsed, cycle_length,
-    lamp_fault, door_open, supply_voltage, controller_mode)
+    lamp_fault, door_open, supply_voltage, controller_mode, received_at)
 SELECT t, c.id,
        (ARRAY['green', 'yellow', 'red', 'red_yellow'])[
            mod(extract(epoch FROM t)::bigint / 20 + c.offset_, 4) + 1],
        round((random() * 19)::numeric, 1), 80, false, false, 229.5 + 2 * random(),
-       'fixed_time'
-FROM generate_series(%(day)s::timestamptz,
-                     %(day)s::timestamptz + interval '1 day' - interval '20 seconds',
-                     interval '20 seconds') AS t
+       'fixed_time', t + interval '200 milliseconds'
+FROM generate_series(%(from)s::timestamptz,
+                     %(until)s::timestamptz - %(step)s::interval,
+                     %(step)s::interval) AS t
 CROSS JOIN unnest(%(ids)s::text[], %(offsets)s::int[]) AS c(id, offset_)
 """
 _BULK_PARKING = """
 INSERT INTO parking_readings (time, device_id, total_spot_number, occupied_spot_number,
-    out_of_service_slot_number)
+    out_of_service_slot_number, received_at)
 SELECT ts.t, c.id, c.total,
        least(c.total, greatest(0, round(c.total * ((%(fill)s::float8[])[ts.how]
-                                      + 0.05 * (random() - 0.5)))))::int, 0
+                                      + 0.05 * (random() - 0.5)))))::int, 0,
+       ts.t + interval '200 milliseconds'
 FROM (SELECT t, {how} AS how
-      FROM generate_series(%(day)s::timestamptz,
-                           %(day)s::timestamptz + interval '1 day' - interval '5 minutes',
-                           interval '5 minutes') AS t) ts
+      FROM generate_series(%(from)s::timestamptz,
+                           %(until)s::timestamptz - %(step)s::interval,
+                           %(step)s::interval) AS t) ts
 CROSS JOIN unnest(%(ids)s::text[], %(totals)s::int[]) AS c(id, total)
 """.replace("{how}", _HOW)
 _BULK_ECOLOGY = """
 INSERT INTO ecology_readings (time, device_id, pm25, pm10, no2, so2, co, o3, laeq,
-    temperature, relative_humidity, atmospheric_pressure)
+    temperature, relative_humidity, atmospheric_pressure, received_at)
 SELECT ts.t, c.id, p.pm25, p.pm25 * 1.7 + 3,
        10 + 50 * ts.demand * c.exposure * (0.8 + 0.4 * random()),
        3 + 4 * ts.demand, 0.25 + 0.85 * ts.demand * c.exposure, 30 + 20 * random(),
-       50 + 15 * ts.demand, 5 + 3 * random(), 0.7 + 0.1 * random(), 1013 + 5 * random()
+       50 + 15 * ts.demand, 5 + 3 * random(), 0.7 + 0.1 * random(), 1013 + 5 * random(),
+       ts.t + interval '200 milliseconds'
 FROM (SELECT t, (%(demand)s::float8[])[{how}] AS demand
-      FROM generate_series(%(day)s::timestamptz,
-                           %(day)s::timestamptz + interval '1 day' - interval '20 minutes',
-                           interval '20 minutes') AS t) ts
+      FROM generate_series(%(from)s::timestamptz,
+                           %(until)s::timestamptz - %(step)s::interval,
+                           %(step)s::interval) AS t) ts
 CROSS JOIN unnest(%(ids)s::text[], %(exposure)s::float8[]) AS c(id, exposure)
 CROSS JOIN LATERAL (SELECT 5 + 20 * ts.demand * c.exposure * (0.7 + 0.6 * random()) AS pm25) p
 """.replace("{how}", _HOW)
@@ -450,8 +453,8 @@ INSERT INTO ingest_stats (time, worker, interval_s, received, stored, duplicates
 SELECT t, w, 10, %(per_10s)s, %(per_10s)s, 0, (random() < 0.01)::int, 20, 500,
        3 + random() * 3, 10 + random() * 20, 150 + random() * 100, 500 + random() * 900,
        (random() * 50)::int
-FROM generate_series(%(day)s::timestamptz, %(day)s::timestamptz + interval '1 day'
-                     - interval '10 seconds', interval '10 seconds') AS t
+FROM generate_series(%(from)s::timestamptz, %(until)s::timestamptz - interval '10 seconds',
+                     interval '10 seconds') AS t
 CROSS JOIN unnest(ARRAY['ingest-1', 'ingest-2']) AS w
 """
 _BULK_DEAD = """
@@ -459,7 +462,7 @@ INSERT INTO dead_letters (received_at, topic, payload, reason, detail, device_id
 SELECT t, 'city/x/camera/' || d || '/telemetry', '\\x7b'::bytea,
        (ARRAY['invalid_json', 'out_of_range', 'unknown_field'])[1 + floor(random() * 3)::int],
        'generated', d, 'ingest-1'
-FROM generate_series(%(day)s::timestamptz, %(day)s::timestamptz + interval '1 day',
+FROM generate_series(%(from)s::timestamptz, %(until)s::timestamptz - interval '1 second',
                      interval '7 minutes') AS t
 CROSS JOIN LATERAL (
     SELECT (%(ids)s::text[])[1 + floor(random() * cardinality(%(ids)s::text[]))::int] AS d) x
@@ -470,22 +473,29 @@ def _week(f: Callable[[float], float]) -> list[float]:
     return [f(_MONDAY_MSK + h * 3600.0 + 1800.0) for h in range(168)]
 
 
-def seed_bulk(
-    database_url: str,
-    city: City,
-    *,
-    start: datetime,
-    end: datetime,
-    seed: int = 1,
-    progress: Progress = _quiet,
-) -> SeedReport:
-    """Generate ``[start, end)`` of ``city`` inside PostgreSQL, a day per transaction."""
+#: Seconds between generated readings of each kind by default: a camera lane every
+#: minute, a controller every 20 s, a lot every 5 minutes, a station every 20 minutes.
+BULK_STEPS_S: dict[str, float] = {
+    "cameras": 60.0,
+    "lights": 20.0,
+    "parking": 300.0,
+    "ecology": 1200.0,
+}
+#: The generating statement of each kind, in the order they run.
+BULK_STATEMENTS: tuple[tuple[str, str], ...] = (
+    ("cameras", _BULK_CAMERAS),
+    ("lights", _BULK_LIGHTS),
+    ("parking", _BULK_PARKING),
+    ("ecology", _BULK_ECOLOGY),
+)
+
+
+def bulk_parameters(city: City, devices: Sequence[Device]) -> dict[str, dict[str, Any]]:
+    """Each kind's per-device arrays for its :data:`BULK_STATEMENTS` entry (all but the
+    range ``from``/``until`` and the ``step``)."""
     from citypulse import DeviceKind
     from simulator import DistrictProfile
 
-    t0 = time.perf_counter()
-    sim = Simulation(city, start=start, end=end, seed=seed)
-    devices = sim.devices
     crossings = {i.id: i for i in city.intersections}
     cams = [d for d in devices if d.kind is DeviceKind.CAMERA]
     lights = [d for d in devices if d.kind is DeviceKind.TRAFFIC_LIGHT]
@@ -494,7 +504,7 @@ def seed_bulk(
     ecology = [d for d in devices if d.kind is DeviceKind.ECOLOGY]
     demand = _week(traffic_demand)
     fill = _week(lambda t: parking_fill(t, DistrictProfile.MIXED))
-    per_day = {
+    return {
         "cameras": {
             "ids": [d.id for d in cams],
             "lanes": [int(str(d.attributes["lanes"])) for d in cams],
@@ -519,12 +529,71 @@ def seed_bulk(
             "demand": demand,
         },
     }
-    statements = (
-        ("cameras", _BULK_CAMERAS),
-        ("lights", _BULK_LIGHTS),
-        ("parking", _BULK_PARKING),
-        ("ecology", _BULK_ECOLOGY),
+
+
+def write_operations(
+    conn: psycopg.Connection[Any],
+    devices: Sequence[Device],
+    *,
+    start: datetime,
+    end: datetime,
+    per_10s: int,
+) -> None:
+    """``ingest_stats`` and dead letters over ``[start, end)``, a day per statement."""
+    ids = [d.id for d in devices]
+    day = start
+    while day < end:
+        until = min(day + timedelta(days=1), end)
+        conn.execute(_BULK_STATS, {"from": day, "until": until, "per_10s": per_10s})
+        conn.execute(_BULK_DEAD, {"from": day, "until": until, "ids": ids})
+        day = until
+
+
+def finish_bulk(
+    conn: psycopg.Connection[Any],
+    city: City,
+    devices: Sequence[Device],
+    *,
+    start: datetime,
+    end: datetime,
+    seed: int,
+) -> tuple[int, int]:
+    """Faults as incidents with their appeals, citizens' appeals, the devices' last
+    contact (one of each kind silent for the last two hours); commits.  Returns the
+    incidents and appeals written."""
+    faults = random_faults(city, start=start, end=end, rates=len(devices) / 20, seed=seed)
+    silent = _silent_at_end(devices, end)
+    silent_ids = {d for f in silent for d in f.devices}
+    faults = [f for f in faults if not set(f.devices) & silent_ids] + silent
+    incidents, appeals = write_incidents_and_appeals(
+        conn, devices, faults, start=start, now=end, citizen_per_day=40.0, seed=seed
     )
+    conn.execute(
+        "UPDATE devices SET last_seen = %s, online = true WHERE NOT (id = ANY(%s))",
+        (end, sorted(silent_ids)),
+    )
+    conn.execute(
+        "UPDATE devices SET last_seen = %s, online = false WHERE id = ANY(%s)",
+        (end - timedelta(hours=2), sorted(silent_ids)),
+    )
+    conn.commit()
+    return incidents, appeals
+
+
+def seed_bulk(
+    database_url: str,
+    city: City,
+    *,
+    start: datetime,
+    end: datetime,
+    seed: int = 1,
+    progress: Progress = _quiet,
+) -> SeedReport:
+    """Generate ``[start, end)`` of ``city`` inside PostgreSQL, a day per transaction."""
+    t0 = time.perf_counter()
+    sim = Simulation(city, start=start, end=end, seed=seed)
+    devices = sim.devices
+    per_kind = bulk_parameters(city, devices)
     readings = 0
     per_10s = max(1, round(len(devices) * 10 / 60 / 2))
     with connect(database_url) as conn:
@@ -535,11 +604,16 @@ def seed_bulk(
         while day < end:
             day_t0 = time.perf_counter()
             rows = 0
-            for name, statement in statements:
-                params: dict[str, Any] = {"day": day, **per_day[name]}
+            until = day + timedelta(days=1)
+            for name, statement in BULK_STATEMENTS:
+                params: dict[str, Any] = {
+                    "from": day,
+                    "until": until,
+                    "step": timedelta(seconds=BULK_STEPS_S[name]),
+                    **per_kind[name],
+                }
                 rows += conn.execute(statement, params).rowcount
-            conn.execute(_BULK_STATS, {"day": day, "per_10s": per_10s})
-            conn.execute(_BULK_DEAD, {"day": day, "ids": [d.id for d in devices]})
+            write_operations(conn, devices, start=day, end=until, per_10s=per_10s)
             conn.commit()
             readings += rows
             conn.autocommit = True
@@ -549,23 +623,8 @@ def seed_bulk(
                 f"  {day:%Y-%m-%d}: {rows:,} readings, rollups refreshed "
                 f"({time.perf_counter() - day_t0:.1f} s; {readings:,} so far)"
             )
-            day += timedelta(days=1)
-        faults = random_faults(city, start=start, end=end, rates=len(devices) / 20, seed=seed)
-        silent = _silent_at_end(devices, end)
-        silent_ids = {d for f in silent for d in f.devices}
-        faults = [f for f in faults if not set(f.devices) & silent_ids] + silent
-        incidents, appeals = write_incidents_and_appeals(
-            conn, devices, faults, start=start, now=end, citizen_per_day=40.0, seed=seed
-        )
-        conn.execute(
-            "UPDATE devices SET last_seen = %s, online = true WHERE NOT (id = ANY(%s))",
-            (end, sorted(silent_ids)),
-        )
-        conn.execute(
-            "UPDATE devices SET last_seen = %s, online = false WHERE id = ANY(%s)",
-            (end - timedelta(hours=2), sorted(silent_ids)),
-        )
-        conn.commit()
+            day = until
+        incidents, appeals = finish_bulk(conn, city, devices, start=start, end=end, seed=seed)
         conn.autocommit = True
         conn.execute("VACUUM (ANALYZE)")  # as autovacuum would have by now
     return SeedReport(len(devices), readings, incidents, appeals, time.perf_counter() - t0)

@@ -503,13 +503,14 @@ LARGE_INTERVALS = Intervals(camera_s=2.0, parking_s=30.0, ecology_s=60.0, heartb
 LARGE_GATEWAY_S: Mapping[DeviceKind, float] = {DeviceKind.CAMERA: 10.0, DeviceKind.PARKING: 300.0}
 
 
-def large_city(*, seed: int = 1) -> City:
+def large_city(*, seed: int = 1, intersections: int = 2025) -> City:
     """A real city's network on the generated grid: 2,025 intersections (45 × 45) in 25
     districts of 9 × 9; a controller at each and cameras on the main street's two
     approaches (4,050); 140 parking lots and 20 ecology stations per district (3,500 and
-    500): 10,075 devices, about 5,200 readings per second (see ``docs/simulator.md``)."""
+    500): 10,075 devices, about 5,200 readings per second (see ``docs/simulator.md``).
+    Fewer ``intersections`` give the same mix and rates on a smaller grid (for tests)."""
     return generated_city(
-        2025,
+        intersections,
         seed=seed,
         block=9,
         cameras=("e", "w"),
@@ -517,7 +518,7 @@ def large_city(*, seed: int = 1) -> City:
         stations=20,
         intervals=LARGE_INTERVALS,
         gateway_s=LARGE_GATEWAY_S,
-        name="Большой город (2025 перекрёстков)",
+        name=f"Большой город ({intersections} перекрёстков)",
     )
 
 
