@@ -6,6 +6,12 @@ milliseconds per device and lane), the wall time at which a sample of them left,
 each simulated second went out, and every message of the devices that carry faults.
 The copies come back from the workers and are merged; the soak then compares them with
 the database.
+
+It also stamps a gateway's offline status (the will-equivalent it publishes for a
+device that lost power) with the time the device went dark, as the wire contract allows
+(``{"online": false, "reason": "last_will", "time": ...}``).  Unstamped, ingest stamps it
+on receipt; in a simulation of the past that is the present, which moves detect's data
+clock (the newest ``last_seen``) up to now and makes every other device look silent.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ import resource
 import time
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -32,6 +38,11 @@ def reading_ms(t: object) -> int:
     if isinstance(t, int):
         return t
     return int(datetime.fromisoformat(str(t)).timestamp() * 1000)
+
+
+def _stamped_will(t: float) -> bytes:
+    when = datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+    return orjson.dumps({"online": False, "reason": "last_will", "time": when})
 
 
 @dataclass
@@ -65,6 +76,8 @@ class SentTap:
             if self.stop_at and n % 256 == 0 and time.time() > self.stop_at:
                 self.cut = True
                 break
+            if m.last_will:
+                m = replace(m, payload=_stamped_will(m.t))
             yield m
             # Past the yield, ``m`` has been handed to its connection: this is when it left.
             now = time.time()

@@ -31,8 +31,9 @@ class Tap(Protocol):
     """Watches a worker's messages as they are published (pickled into each worker)."""
 
     def wrap(self, messages: Iterator[Message]) -> Iterator[Message]:
-        """Yield ``messages`` unchanged, observing each (code after a ``yield`` runs once
-        the message has been handed to the broker connection)."""
+        """Yield the messages to publish (``messages``, or a bench's variant of each),
+        observing each: code after a ``yield`` runs once the message has been handed to
+        the broker connection."""
         ...
 
     def merge(self, other: Any) -> None:
