@@ -501,11 +501,11 @@ def _saturation(
     others = max(0.0, machine - total)
     io_share = iowait / max(1e-9, wall_s)
     short = result["publisher"]["shortfall_pct"]
-    if machine >= 0.85 * cores and others > total:
+    if machine >= 0.85 * cores and others > 0.25 * total:
         verdict = (
-            f"CPU: the machine's {cores} cores were busy ({machine:.2f}), mostly with other "
-            f"work ({others:.2f} of a core beside this soak's {total:.2f}); the soak's largest "
-            f"share is {busiest} ({share[busiest]:.2f})"
+            f"CPU: the machine's {cores} cores were busy ({machine:.2f}), {others:.2f} of a "
+            f"core with other work beside this soak's {total:.2f}; the soak's largest share "
+            f"is {busiest} ({share[busiest]:.2f})"
         )
     elif io_share > 0.3 and total < 0.85 * cores:
         verdict = f"I/O: the machine waited {io_share:.0%} of a core on storage"
