@@ -29,6 +29,7 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -284,9 +285,16 @@ SELECT 1 FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_sche
 
 
 def _faults(
-    city: Any, start: datetime, end: datetime, *, rate: float, seed: int, showcase: bool = True
+    city: Any,
+    start: datetime,
+    end: datetime,
+    *,
+    rate: float | Mapping[Any, float],
+    seed: int,
+    showcase: bool = True,
 ) -> list[Any]:
-    """The showcase faults (with ``showcase``), then random ones on the other devices."""
+    """The showcase faults (with ``showcase``), then random ones on the other devices
+    (``rate`` per simulated day in total, or per fault type)."""
     from simulator import random_faults
 
     faults = _showcase(city, start, end) if showcase else []

@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     )
     from simulator._generator import Simulation, simulate
     from simulator._message import WILL_PAYLOAD, Message, batched
-    from simulator._parallel import RunSpec, publish_parallel
+    from simulator._parallel import RunSpec, Tap, publish_parallel
     from simulator._publish import Progress, PublishReport, publish
     from simulator._stats import ScheduleStats, device_counts, schedule_stats
     from simulator._surges import Surge, SurgeTheme, make_surge, random_surges
@@ -115,6 +115,7 @@ __all__ = [
     "Station",
     "Surge",
     "SurgeTheme",
+    "Tap",
     "batched",
     "bulk_reports",
     "citizen_reports",

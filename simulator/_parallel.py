@@ -3,7 +3,9 @@
 One Python process tops out at a few thousand QoS 1 publications a second (paho's per-
 message cost).  Devices are independent (each has its own seed), so ``workers`` processes
 each run the generator for every ``workers``-th device and publish it over their own
-connections; together they publish exactly what one process would.
+connections; together they publish exactly what one process would.  A :class:`Tap`
+(a benchmark's observer) sees each worker's stream as it is published and is sent back
+to be merged into the caller's.
 """
 
 from __future__ import annotations
@@ -11,17 +13,32 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from citypulse import MqttUrl
 from simulator._city import City, Intervals
 from simulator._errors import PublishError
 from simulator._faults import Fault
 from simulator._generator import Simulation
+from simulator._message import Message
 from simulator._publish import Mode, Progress, PublishReport, publish
+
+
+class Tap(Protocol):
+    """Watches a worker's messages as they are published (pickled into each worker)."""
+
+    def wrap(self, messages: Iterator[Message]) -> Iterator[Message]:
+        """Yield the messages to publish (``messages``, or a bench's variant of each),
+        observing each: code after a ``yield`` runs once the message has been handed to
+        the broker connection."""
+        ...
+
+    def merge(self, other: Any) -> None:
+        """Add what a worker's copy (returned from its process) observed."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,25 +76,29 @@ def _worker(
     sent: Any,
     clock: Any,
     results: Any,
+    tap: Tap | None,
 ) -> None:
     try:
         sim = spec.simulation(worker=worker, workers=workers)
+        stream: Iterator[Message] = sim.published(spec.batch_s)
+        if tap is not None:
+            stream = tap.wrap(stream)
 
         def progress(p: Progress) -> None:
             sent[worker] = p.messages
             clock[worker] = p.sim_time
 
         report = publish(
-            sim.published(spec.batch_s),
+            stream,
             devices=sim.devices,
             topic_root=spec.topic_root,
             progress=progress,
             progress_every_s=0.5,
             **options,
         )
-        results.put((worker, report, None))
+        results.put((worker, report, None, tap))
     except Exception as exc:  # reported to the parent, which raises it
-        results.put((worker, None, f"{type(exc).__name__}: {exc}"))
+        results.put((worker, None, f"{type(exc).__name__}: {exc}", None))
 
 
 def publish_parallel(
@@ -94,8 +115,12 @@ def publish_parallel(
     ca_file: str | None = None,
     progress: Callable[[Progress], None] | None = None,
     progress_every_s: float = 2.0,
+    tap: Tap | None = None,
 ) -> PublishReport:
-    """Run ``spec`` in ``workers`` processes; ``rate`` is the total offered rate."""
+    """Run ``spec`` in ``workers`` processes; ``rate`` is the total offered rate.
+
+    With ``tap``, each worker wraps its stream in a copy of it, and every copy that
+    finished is merged into ``tap``."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     ctx = multiprocessing.get_context("spawn")
@@ -117,7 +142,7 @@ def publish_parallel(
         }
         proc = ctx.Process(
             target=_worker,
-            args=(spec, w, workers, options, sent, clock, results),
+            args=(spec, w, workers, options, sent, clock, results, tap),
             name=f"citypulse-sim-{w}",
             daemon=True,
         )
@@ -129,7 +154,7 @@ def publish_parallel(
     try:
         while len(reports) + len(errors) < workers:
             try:
-                w, report, error = results.get(timeout=0.2)
+                w, report, error, tapped = results.get(timeout=0.2)
             except queue.Empty:
                 dead = [p for p in procs if p.exitcode not in (None, 0)]
                 if dead:
@@ -139,6 +164,8 @@ def publish_parallel(
                     errors.append(f"worker {w}: {error}")
                 else:
                     reports.append(report)
+                    if tap is not None:
+                        tap.merge(tapped)
             now = time.monotonic()
             if progress is not None and now >= next_progress:
                 next_progress = now + progress_every_s

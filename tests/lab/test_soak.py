@@ -29,5 +29,62 @@ def test_short_soak_loses_nothing_and_logs_no_secret(capsys: pytest.CaptureFixtu
     assert result["readings_stored"] == result["readings_expected"]
     assert result["secrets_in_logs"] == []
     assert result["crashed"] == []
-    assert set(result["memory_kib"]) == {"ingest-1", "ingest-2", "detect", "serve"}
+    assert set(result["memory_kib"]) == {
+        "ingest-1",
+        "ingest-2",
+        "detect-1",
+        "detect-2",
+        "serve",
+        "mosquitto",
+    }
+    assert code == 0
+
+
+@pytest.mark.slow
+def test_soak_of_a_tiny_generated_city_reports_every_figure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["bench", "soak", "--intersections", "4", "--minutes", "0.3", "--speed", "20"]
+    code = main([*argv, "--faults", "20000", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["readings_offered"] == result["readings_acknowledged"] > 100
+    assert result["lost"] == 0
+    assert result["duplicated"] == 0
+    assert result["readings_stored"] == result["readings_acknowledged"]
+    assert result["publish_to_commit_ms"]["samples"] > 0
+    assert result["publish_to_commit_ms"]["p99"] >= result["publish_to_commit_ms"]["p50"] > 0
+    assert result["faults"] > 0
+    assert 0.0 <= result["recall"] <= 1.0
+    assert set(result["publish_to_incident_s"]) == {"p50", "p99", "max", "n"}
+    assert result["appeals_delivered"] == result["appeals_received"]
+    pipeline = {"ingest-1", "ingest-2", "detect-1", "detect-2", "serve"}
+    assert pipeline | {"mosquitto", "postgres", "publishers"} == set(
+        result["cpu_s_per_1000_readings"]
+    )
+    for name in pipeline:
+        m = result["memory_kib"][name]
+        assert 0 < m["start"] <= m["max"]
+        assert 0 < m["warm"] <= m["max"]
+        assert 0 < m["end"] <= m["max"]
+        assert isinstance(m["growth_pct"], float)
+    assert result["db_bytes_per_reading"]["raw"] > 0
+    assert result["db_bytes_per_reading"]["rollups"] > 0
+    assert result["timescale_compression_ratio"] == "not available"  # plain PostgreSQL
+    assert result["rollup_lag_s"]["markers"] > 0
+    assert result["rollup_lag_s"]["max"] < 60.0
+    assert result["saturation"]["verdict"]
+    assert result["crashed"] == []
+    assert code == 0
+
+
+@pytest.mark.benchmark
+def test_find_capacity_steps_up_until_the_pipeline_gives_way(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["bench", "soak", "--intersections", "4", "--find-capacity", "--speed", "20"]
+    code = main([*argv, "--step-minutes", "0.3", "--max-steps", "2", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert 1 <= len(out["steps"]) <= 2
+    assert out["steps"][0]["speed"] == 20
+    assert out["saturated_first"]
     assert code == 0
