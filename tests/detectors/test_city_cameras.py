@@ -109,3 +109,14 @@ def test_a_count_far_above_the_hours_normal_is_an_anomaly_below_countspikes_floo
         mon.reading(row, found)
     anomalies = [f for f in found if f.type is IncidentType.ANOMALY and f.alarm]
     assert [(f.t, f.detector) for f in anomalies] == [(spike_at, "SeasonalStream")]
+
+
+def test_a_camera_blinded_in_a_busy_hour_is_found_on_its_first_zero() -> None:
+    """Where twenty-odd vehicles a minute are expected, one empty report has a chance of
+    about e^-24 under Poisson: no second minute is needed."""
+    rng = random.Random(12)
+    det = Collapse()
+    for i in range(int((4 * DAY + 13 * 3600.0) / 60)):  # four days, then to 13:00
+        t = MIDNIGHT + 60.0 * i
+        assert det.update(t, _poisson(rng, 2.0 * _rate(t))) == 0.0
+    assert det.update(MIDNIGHT + 4 * DAY + 13 * 3600.0, 0.0) == 1.0
