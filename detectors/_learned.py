@@ -169,7 +169,10 @@ class SeasonalStream(Detector[float]):
     def _spread(self, b: int, e: float) -> float:
         # the bin's own spread, at least a share of the range seen (a flat stretch is not
         # a zero spread) and, for counts, the Poisson one
-        v = self._vars[b].get() / _unbias(self._a_bin, self._cnt[b])
+        v = self._vars[b].get()
+        n = self._cnt[b]
+        if n < 8 * self.memory:  # past that, the start at 0 is forgotten
+            v /= _unbias(self._a_bin, n)
         f = self.range_floor * (self._max - self._min)
         if f * f > v:
             v = f * f
@@ -222,8 +225,14 @@ class SeasonalStream(Detector[float]):
                 sd = self._spread(b, e)
                 self._z = z = (r - level) / sd
                 clip = self.clip
-                score = squash(abs(z) - clip, self.half)  # 0 within ``clip`` spreads
-                zc = clip if z > clip else -clip if z < -clip else z
+                if z > clip:  # the point view: 0 within ``clip`` spreads
+                    score = squash(z - clip, self.half)
+                    zc = clip
+                elif z < -clip:
+                    score = squash(-z - clip, self.half)
+                    zc = -clip
+                else:
+                    zc = z
                 cap = 2.0 * self.freeze
                 self._hi = hi = min(cap, max(0.0, self._hi + zc - self.k))
                 self._lo = lo = min(cap, max(0.0, self._lo - zc - self.k))
