@@ -9,8 +9,10 @@ state pickles, so a worker can checkpoint it.
 Families: validity (:class:`Range`, :class:`UnitMistake`, :class:`CameraConsistency`,
 :class:`ParkingConsistency`), rules (:class:`LimitRule`, :func:`air_quality_rule` with
 the СанПиН 1.2.3685-21 limits), statistics (:class:`Deviation`,
-:class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`, :class:`Novelty`; counts
-against a weekly-seasonal normal: :class:`SeasonalCounts`),
+:class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`, :class:`Novelty`; the
+learned time-of-day normal of one stream that the city set and NAB both run:
+:class:`SeasonalStream`, :func:`learned_stream`; counts against a weekly-seasonal normal:
+:class:`SeasonalCounts`),
 multivariate (:class:`CameraForest`, :class:`CameraIsolationForest`), device health
 (:class:`Silence`, :class:`Flatline`, :class:`StuckPhase`, :class:`SignalDark`,
 :class:`LampFault`) and traffic/parking (:class:`Congestion`, :class:`ParkingStuck`,
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
         LostPartitionsError,
     )
     from detectors._health import Flatline, LampFault, SignalDark, Silence, StuckPhase
+    from detectors._learned import LearnedStream, SeasonalStream, learned_stream
     from detectors._multivariate import CameraForest, CameraIsolationForest
     from detectors._novelty import Novelty
     from detectors._presets import Constant, city_scalar, default_univariate
@@ -62,6 +65,7 @@ __all__ = [
     "IncidentConflictError",
     "Keyed",
     "LampFault",
+    "LearnedStream",
     "LimitRule",
     "LostPartitionsError",
     "Max",
@@ -75,6 +79,7 @@ __all__ = [
     "SeasonalBaseline",
     "SeasonalCounts",
     "SeasonalNovelty",
+    "SeasonalStream",
     "SignalDark",
     "Silence",
     "StuckPhase",
@@ -82,6 +87,7 @@ __all__ = [
     "air_quality_rule",
     "city_scalar",
     "default_univariate",
+    "learned_stream",
     "poisson_quantile",
     "weekly_shape",
 ]

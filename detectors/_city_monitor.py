@@ -36,10 +36,13 @@ class CityConfig:
     jam_readings: int = 3
     spike_z: float = 8.0
     spike_min_excess: float = 10.0
+    flow_z: float = 8.0  # a count this many spreads above the lane's usual for the hour
+    flow_local_z: float = 5.0  # ... and this many above its recent level
     parking_stuck_s: float = 2 * 3600.0
     parking_full_s: float = 160 * 60.0
     parking_gap_s: float = 30 * 60.0  # spots free for less than this: still one full period
     parking_full_share: float = 0.6  # of a full period's readings, at least this many full
+    parking_full_z: float = 3.0  # full this many spreads above the lot's usual share
     air_lasts_s: float = 0.0
     drift_h: float = 10.0
     log_spike_z: float = 5.0

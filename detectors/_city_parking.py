@@ -1,10 +1,12 @@
-"""The city set's parking monitor: impossible counts, a count stuck for hours, full for long."""
+"""The city set's parking monitor: impossible counts, a count stuck for hours, full for long
+where this lot is not usually full at this time of day."""
 
 from __future__ import annotations
 
 from citypulse import Device, IncidentType
 from detectors._city_monitor import CityConfig, Monitor
 from detectors._incidents import Finding, normal
+from detectors._learned import learned_stream
 from detectors._rows import ParkingRow
 from detectors._traffic import FullForLong, ParkingStuck
 from detectors._validity import ParkingConsistency
@@ -15,7 +17,7 @@ _T = IncidentType
 class ParkingMonitor(Monitor[ParkingRow]):
     """Judges the occupied count against the lot's total and usable spots."""
 
-    __slots__ = ("consistency", "full", "stuck")
+    __slots__ = ("_full_since", "_full_z", "config", "consistency", "full", "occupancy", "stuck")
 
     def __init__(self, device: Device, config: CityConfig) -> None:
         super().__init__(device, config)
@@ -33,6 +35,12 @@ class ParkingMonitor(Monitor[ParkingRow]):
             gap_s=config.parking_gap_s,
             min_share=config.parking_full_share,
         )
+        # The share of spots occupied, against this lot's own learnt time-of-day normal: a
+        # residential lot full every night, or a business lot every noon, is not news.
+        self.occupancy = learned_stream()
+        self.config = config
+        self._full_since: float | None = None
+        self._full_z = 0.0  # how unusual full was when the current full period began
 
     def reading(self, row: ParkingRow, out: list[Finding]) -> None:
         super().reading(row, out)
@@ -74,8 +82,16 @@ class ParkingMonitor(Monitor[ParkingRow]):
             )
         else:
             out.append(normal(_T.PARKING_STUCK, t))
+        self.occupancy.update(t, occ / tot if tot > 0.0 else 0.0)
         full = self.full.update(t, (occ, usable))
-        if stuck > 0.0:  # a stuck count says nothing about the lot
+        since = self.full.since
+        if since is not None and since != self._full_since:
+            # Judged once, at the period's first full reading, before a long full period
+            # could move the normal: full for long is news only where it is unusual.
+            self._full_since = since
+            self._full_z = self.occupancy.stream.last_z
+        usual = self._full_z < self.config.parking_full_z
+        if stuck > 0.0 or (full > 0.0 and usual):  # a stuck count says nothing of the lot
             out.append(normal(_T.PARKING_FULL, t))
         elif full > 0.0:
             out.append(
@@ -88,7 +104,11 @@ class ParkingMonitor(Monitor[ParkingRow]):
                     limit=usable,
                     unit="spots",
                     since=self.full.since,
-                    extra={"total": tot},
+                    extra={
+                        "total": tot,
+                        "usual_share": round(self.occupancy.stream.last_expected, 3),
+                        "z": round(self._full_z, 1),
+                    },
                 )
             )
         elif self.full.since is None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from detectors._base import Detector, Max, Peaks, Refractory
 from detectors._errors import DetectorConfigError
 from detectors._health import Flatline
+from detectors._learned import learned_stream
 from detectors._novelty import Novelty
 from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline, SeasonalNovelty
 from detectors._validity import Range
@@ -66,12 +67,20 @@ def _null(seed: int = 0) -> Detector[float]:
     return Constant(0.5)
 
 
+def city_stream(seed: int = 0) -> Detector[float]:
+    """Exactly what the city set runs on a stream without a physical limit
+    (:func:`~detectors._learned.learned_stream`), for NAB to measure ``citypulse detect``."""
+    del seed  # deterministic
+    return learned_stream()
+
+
 def _deviation(seed: int = 0) -> Detector[float]:
     return Peaks(Deviation(span=200), window=200, damp=0.5)
 
 
 NAB_PRESETS: dict[str, Callable[[int], Detector[float]]] = {
     "default": default_univariate,
+    "city": city_stream,
     "null": _null,
     "deviation": _deviation,
     "seasonal": seasonal_univariate,
@@ -88,11 +97,12 @@ def nab_detector(name: str, *, seed: int = 0) -> Detector[float]:
 
 
 def city_scalar(*, low: float = -math.inf, high: float = math.inf, seed: int = 0) -> Max[float]:
-    """The default set for one numeric city series: validity, frozen values, statistics."""
+    """The default set for one numeric city series: validity, frozen values, and the
+    learned seasonal stream the city monitors run (:func:`city_stream`)."""
     return Max(
         {
             "range": Range(low=low, high=high),
             "flatline": Flatline(min_duration_s=3 * 3600.0, min_count=30),
-            "statistics": default_univariate(seed),
+            "statistics": city_stream(seed),
         }
     )

@@ -11,6 +11,7 @@ from typing import Any
 import detectors as d
 from detectors._city_cameras import Collapse, CountSpike, Jam, Repeats
 from detectors._city_ecology import LogSpike, PairDrift
+from detectors._learned import SeasonalStream, learned_stream
 
 Stream = list[tuple[float, Any]]
 T0 = 1_700_000_000.0  # a Tuesday; whole-hour aligned streams start here
@@ -199,6 +200,8 @@ CASES: tuple[Case, ...] = (
     Case("peaks", lambda s: d.Peaks(d.Deviation(), window=50), _daily, numeric=True),
     Case("refractory", lambda s: d.Refractory(d.Deviation(), level=0.5, quiet=20), _daily, True),
     Case("default_univariate", d.default_univariate, _daily, numeric=True),
+    Case("seasonal_stream", lambda s: SeasonalStream(novelty=0.0, warm_up=20), _daily, True),
+    Case("learned_stream", lambda s: learned_stream(), _daily, numeric=True),
     Case("camera_forest", lambda s: d.CameraForest(seed=s, window_size=50), _camera),
     Case(
         "camera_isolation_forest",

@@ -90,3 +90,33 @@ def test_zeros_between_dead_letters_are_no_obstruction() -> None:
         row = CameraRow(cam.id, t, 1, int(n), 40.0 if n else None, 0.1 if n else 0.0, None, t)
         mon.reading(row, found)
     assert [f for f in found if f.type is IncidentType.CAMERA_OBSTRUCTED and f.alarm] == []
+
+
+def test_a_count_far_above_the_hours_normal_is_an_anomaly_below_countspikes_floor() -> None:
+    """Two and a half times the count plus ten at 13:00: under CountSpike's floor (four
+    times the level plus ten), yet far above what this lane's early afternoon brings."""
+    rng = random.Random(11)
+    cam = Device(id="cam-1", kind=DeviceKind.CAMERA, report_interval_s=60.0)
+    mon = CameraMonitor(cam, CityConfig())
+    found: list[Finding] = []
+    spike_at = MIDNIGHT + 3 * DAY + 13 * 3600.0
+    for i in range(int(3.75 * DAY / 60)):
+        t = MIDNIGHT + 60.0 * i
+        n = _poisson(rng, 3.0 * _rate(t))
+        if t == spike_at:
+            n = round(2.5 * max(n, 3.0)) + 10.0
+        row = CameraRow(cam.id, t, 1, int(n), 40.0 if n else None, 0.1 if n else 0.0, None, t)
+        mon.reading(row, found)
+    anomalies = [f for f in found if f.type is IncidentType.ANOMALY and f.alarm]
+    assert [(f.t, f.detector) for f in anomalies] == [(spike_at, "SeasonalStream")]
+
+
+def test_a_camera_blinded_in_a_busy_hour_is_found_on_its_first_zero() -> None:
+    """Where twenty-odd vehicles a minute are expected, one empty report has a chance of
+    about e^-24 under Poisson: no second minute is needed."""
+    rng = random.Random(12)
+    det = Collapse()
+    for i in range(int((4 * DAY + 13 * 3600.0) / 60)):  # four days, then to 13:00
+        t = MIDNIGHT + 60.0 * i
+        assert det.update(t, _poisson(rng, 2.0 * _rate(t))) == 0.0
+    assert det.update(MIDNIGHT + 4 * DAY + 13 * 3600.0, 0.0) == 1.0

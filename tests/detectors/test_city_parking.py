@@ -55,3 +55,25 @@ def test_a_small_lot_full_overnight_is_one_parking_full_incident() -> None:
     full = [a for a in actions if a.kind is ActionKind.OPEN and a.type is _T.PARKING_FULL]
     assert len(full) == 1
     assert [a for a in actions if a.type is _T.PARKING_STUCK] == []
+
+
+def _residential_day(noon_full: bool = False) -> list[int]:
+    """A lot full from 22:00 to 06:00 (as residential lots are), a third full by day;
+    with ``noon_full``, also full from 11:00 to 15:00."""
+    counts = []
+    for i in range(288):
+        hour = ((T0 + STEP * i) % 86400) / 3600
+        if hour >= 22 or hour < 6 or (noon_full and 11 <= hour < 15):
+            counts.append(TOTAL - 1 if i % 4 == 3 else TOTAL)
+        else:
+            counts.append(20 + i % 3)
+    return counts
+
+
+def test_a_lot_full_every_night_is_not_news_but_full_at_noon_is() -> None:
+    days = [_residential_day() for _ in range(4)] + [_residential_day(noon_full=True)]
+    _, trackers = _run([c for day in days for c in day])
+    opened = [a for a in trackers.take() if a.kind is ActionKind.OPEN and a.type is _T.PARKING_FULL]
+    assert len(opened) == 1
+    hour = (opened[0].episode.since % 86400) / 3600  # the full period began at 11:00
+    assert 11 <= hour < 15

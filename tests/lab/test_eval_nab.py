@@ -159,3 +159,29 @@ def test_default_notices_a_day_without_its_peak(tmp_path: Path) -> None:
     assert scores["default"] > 50.0
     assert scores["deviation_novelty"] < 25.0
     assert scores["deviation"] < 25.0
+
+
+def test_detector_city_runs_what_the_city_set_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--detector city`` is the learned stream a parking monitor watches its lot with,
+    arguments and all, and its scores are that detector's on every row."""
+    from citypulse import Device, DeviceKind
+    from detectors._city import CityConfig, ParkingMonitor
+    from detectors._presets import nab_detector
+    from lab._eval_nab import detect, load_corpus
+
+    lot = ParkingMonitor(
+        Device(id="pk-1", kind=DeviceKind.PARKING, report_interval_s=300.0), CityConfig()
+    )
+    assert repr(nab_detector("city")) == repr(lot.occupancy)
+    _write_flat_day_corpus(tmp_path)
+    data, _ = load_corpus(tmp_path)
+    for df in data:
+        own = lot.occupancy.clone()
+        expected = [own.update(t, x) for t, x in zip(df.times, df.values, strict=True)]
+        assert detect(df, "city", 0) == expected
+    assert main(["eval", "nab", str(tmp_path), "--detector", "city", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["detector"] == "city"
+    assert doc["profiles"]["standard"]["score"] > 50.0
