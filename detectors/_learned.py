@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import math
 
-from river import stats
-
 from detectors._base import Detector, Peaks, check, squash
 from detectors._novelty import Novelty
 
@@ -131,6 +129,8 @@ class SeasonalStream(Detector[float]):
         a = 2.0 / (memory + 1.0)
         n = int(period_s // bin_s)
         # per bin: mean, variance (river's statistics, in Rust; they pickle), readings
+        from river import stats  # imported on first use: help pages stay light
+
         self._means = [stats.EWMean(a) for _ in range(n)]
         self._vars = [stats.EWVar(a) for _ in range(n)]
         self._cnt = [0] * n
