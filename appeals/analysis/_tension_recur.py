@@ -39,6 +39,7 @@ from psycopg.rows import dict_row
 from appeals.analysis._records import TensionKind
 from appeals.analysis._tension_base import Active, Ending, Finding, most_common
 from appeals.analysis._tension_places import Row, by_service, located, place_facts
+from detectors import poisson_quantile
 
 _M_PER_DEG = 111_320.0
 #: the smallest district extent assumed (as the clusters' floor does)
@@ -140,7 +141,10 @@ def recurrences(
         facts: dict[str, Any] = {}
         if group.device is None and usual is not None:
             expected, alpha = usual.judge(group.rows[0])
-            if not group.reopens and _tail(expected, group.comebacks - 1) > alpha:
+            # the first appeal and, by chance, Poisson(expected) others: P(others ≥
+            # comebacks − 1) ≤ alpha, i.e. comebacks − 2 reaches the 1 − alpha quantile
+            chance = poisson_quantile(expected, 1.0 - alpha)
+            if not group.reopens and group.comebacks - 2 < chance:
                 continue  # chance brings this many to a place this busy
             facts["expected"] = round(expected, 2)
         out.append(_finding(group, active, now, config, facts))
@@ -225,20 +229,6 @@ class _Usual:
         """(expected appeals in a disc over the window, alpha) for the place begun by
         ``first``: the service's district count spread over the district's extent."""
         return self._cells.get((first["service_code"], first["district"]), (0.0, self._budget))
-
-
-def _tail(mu: float, k: int) -> float:
-    """P(X ≥ k) for X ~ Poisson(mu)."""
-    if k <= 0:
-        return 1.0
-    if mu <= 0.0:
-        return 0.0
-    term = math.exp(-mu)
-    below = 0.0
-    for n in range(k):
-        below += term
-        term *= mu / (n + 1)
-    return max(0.0, 1.0 - below)
 
 
 def _discs(rows: Sequence[Row], radius_m: float) -> list[list[Row]]:
