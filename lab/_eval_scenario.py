@@ -45,6 +45,7 @@ from citypulse import (
     non_negative_float,
     non_negative_int,
     positive_float,
+    positive_int,
     seed_list,
 )
 from lab._say import say
@@ -131,6 +132,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seeds", type=seed_list, default=(1, 2, 3), help="seeds of --sweep (1,2,3)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="with --sweep: scenarios run at once, a process each (1)",
     )
     parser.add_argument(
         "--plot",
@@ -573,6 +580,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return run_cli(args)
     if args.plot is not None:
         raise ConfigError("--plot", "draws the detection curve: only with --sweep")
+    if args.jobs != 1:
+        raise ConfigError("--jobs", "runs the sweep's scenarios at once: only with --sweep")
     days = 1.0 if args.quick else args.days
     warmup = min(args.warmup_days, 0.5) if args.quick else args.warmup_days
     start: datetime = args.start

@@ -104,6 +104,31 @@ def summarise(scores: Sequence[Score], device_days: float) -> dict[str, Figures]
     return out
 
 
+def _one_run(pg_url: str, name: str, severity: float, seed: int, kwargs: dict[str, Any]) -> Score:
+    """One scenario of the sweep on a database of its own (also in a worker process)."""
+    import psycopg
+    from psycopg import sql
+
+    from citypulse.db import connect, migrate
+
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _database_url(pg_url, name)
+    with connect(url, autocommit=True) as conn:
+        migrate(conn, mode="plain")
+    rate = kwargs["rate"] if severity else 0.0
+    result, _, _ = run_scenario(
+        url, **{**kwargs, "rate": rate}, seed=seed, severity=severity or 1.0
+    )
+    return result
+
+
+def _database_url(url: str, name: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    return make_conninfo("", **{**conninfo_to_dict(url), "dbname": name})
+
+
 def run_sweep(
     *,
     seeds: Sequence[int],
@@ -113,12 +138,12 @@ def run_sweep(
     rate: float,
     severities: Sequence[float] = SEVERITIES,
     directory: Path,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Every run of the sweep on one private PostgreSQL; the curve as a JSON-ready dict."""
-    import psycopg
-    from psycopg import sql
+    """Every run of the sweep on one private PostgreSQL; the curve as a JSON-ready dict.
 
-    from citypulse.db import connect, migrate
+    ``jobs`` runs that many scenarios at once, each in a process of its own (the runs are
+    independent: a database each, the same seeds give the same faults)."""
     from lab._embedded import EmbeddedPostgres
     from simulator import Intervals, preset_city
 
@@ -127,27 +152,21 @@ def run_sweep(
     pg.start()
     runs = [(sev, seed) for sev in severities for seed in seeds]
     runs += [(0.0, seed) for seed in seeds]  # fault-free
+    kwargs: dict[str, Any] = {
+        "start": start,
+        "days": days,
+        "warmup_days": warmup_days,
+        "rate": rate,
+    }
     scores: dict[float, list[Score]] = {}
     try:
-        for n, (severity, seed) in enumerate(runs, start=1):
-            name = f"sweep_{n}"
-            with psycopg.connect(pg.url, autocommit=True) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            url = pg.database_url(name)
-            with connect(url, autocommit=True) as conn:
-                migrate(conn, mode="plain")
-            what = f"severity {severity:g}" if severity else "no faults"
-            say(f"sweep {n}/{len(runs)}: {what}, seed {seed}")
-            result, _, _ = run_scenario(
-                url,
-                start=start,
-                days=days,
-                warmup_days=warmup_days,
-                rate=rate if severity else 0.0,
-                seed=seed,
-                severity=severity or 1.0,
-            )
-            scores.setdefault(severity, []).append(result)
+        if jobs <= 1:
+            for n, (severity, seed) in enumerate(runs, start=1):
+                say(f"sweep {n}/{len(runs)}: {_what(severity)}, seed {seed}")
+                result = _one_run(pg.url, f"sweep_{n}", severity, seed, kwargs)
+                scores.setdefault(severity, []).append(result)
+        else:
+            _run_parallel(pg.url, runs, kwargs, jobs, scores)
     finally:
         pg.stop()
     device_days = devices * days * len(seeds)
@@ -166,6 +185,37 @@ def run_sweep(
         "false_per_1000_device_days": free.false_per_1000_device_days,
     }
     return out
+
+
+def _what(severity: float) -> str:
+    return f"severity {severity:g}" if severity else "no faults"
+
+
+def _run_parallel(
+    pg_url: str,
+    runs: Sequence[tuple[float, int]],
+    kwargs: dict[str, Any],
+    jobs: int,
+    scores: dict[float, list[Score]],
+) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    # spawn: a fresh interpreter per worker, no inherited connections or threads
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending: dict[Future[Score], tuple[float, int]] = {
+            pool.submit(_one_run, pg_url, f"sweep_{n}", sev, seed, kwargs): (sev, seed)
+            for n, (sev, seed) in enumerate(runs, start=1)
+        }
+        done_count = 0
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                severity, seed = pending.pop(future)
+                scores.setdefault(severity, []).append(future.result())
+                done_count += 1
+                say(f"sweep {done_count}/{len(runs)} done: {_what(severity)}, seed {seed}")
 
 
 def _cell(x: float, spec: str) -> str:
@@ -237,6 +287,7 @@ def run_cli(args: argparse.Namespace) -> int:
             warmup_days=min(args.warmup_days, 0.5) if args.quick else args.warmup_days,
             rate=args.rate,
             directory=Path(tmp),
+            jobs=args.jobs,
         )
     if args.json:
         print(json.dumps(curve, indent=2, default=str))

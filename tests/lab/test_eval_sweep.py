@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import json
 import tempfile
 import xml.etree.ElementTree as ET
 from datetime import datetime
@@ -59,6 +60,28 @@ def test_the_sweep_draws_every_severity_and_a_fault_free_run() -> None:
     assert curve["fault_free"]["false_per_1000_device_days"] >= 0.0
 
 
+@pytest.mark.slow
+def test_parallel_runs_give_the_same_curve_as_one_after_another() -> None:
+    def curve(jobs: int) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="citypulse-sweep-") as tmp:
+            Path(tmp).chmod(0o755)
+            return run_sweep(
+                seeds=(2, 5),
+                start=datetime.fromisoformat("2026-03-02T00:00:00+03:00"),
+                days=0.1,
+                warmup_days=0.05,
+                rate=60.0,
+                severities=(1.0,),
+                directory=Path(tmp),
+                jobs=jobs,
+            )
+
+    serial, parallel = curve(1), curve(2)
+    assert serial["severities"]["1"]["by_fault_type"]  # faults were injected and scored
+    # NaN (no such incident) is unequal to itself: compare the printed curves
+    assert json.dumps(parallel, sort_keys=True) == json.dumps(serial, sort_keys=True)
+
+
 def _curve() -> dict[str, Any]:
     def fig(recall: float) -> dict[str, float]:
         return {"recall": recall, "precision": 1.0}
@@ -102,3 +125,8 @@ def test_plot_into_a_missing_directory_is_refused_before_the_sweep(
     plot = tmp_path / "missing" / "curve.svg"
     assert main(["eval", "scenario", "--sweep", "--plot", str(plot)]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_jobs_without_sweep_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "scenario", "--jobs", "2"]) == 2
+    assert "--jobs" in capsys.readouterr().err
