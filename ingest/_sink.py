@@ -345,8 +345,12 @@ class PostgresSink:
                     [s.online for s in ordered],
                 ),
             )
+            # last_seen is when the device itself was last heard: a reading or its
+            # "online".  An offline status (above all a will, which the broker publishes,
+            # stamped on receipt) says when it stopped and lives in status_changed_at;
+            # were it to move last_seen, a replay of the past would read "now" there.
             for s in statuses:
-                if newest.get(s.device_id, s.time) <= s.time:
+                if s.online and newest.get(s.device_id, s.time) <= s.time:
                     newest[s.device_id] = s.time
             result.statuses = len(statuses)
         # last_seen is written when it advances by LAST_SEEN_STEP or more (or on a status),

@@ -10,8 +10,9 @@ the database.
 It also stamps a gateway's offline status (the will-equivalent it publishes for a
 device that lost power) with the time the device went dark, as the wire contract allows
 (``{"online": false, "reason": "last_will", "time": ...}``).  Unstamped, ingest stamps it
-on receipt; in a simulation of the past that is the present, which moves detect's data
-clock (the newest ``last_seen``) up to now and makes every other device look silent.
+on receipt, which in a simulation of the past is the present: the ``device_silent``
+incident would start then, hours from the fault.  (An offline status never moves
+``last_seen``, so it no longer moves detect's data clock either.)
 """
 
 from __future__ import annotations

@@ -229,7 +229,33 @@ def test_status_and_last_seen_never_move_backwards(
         ).fetchone()  # type: ignore[misc]
     assert online is False  # the older "online" status arrived late and did not win
     assert changed == BASE + timedelta(seconds=200)
-    assert last_seen == BASE + timedelta(seconds=200)
+    # the will says when the camera stopped, not that it was heard: last_seen is its
+    # newest reading, and the late, older reading and "online" did not move it back
+    assert last_seen == BASE + timedelta(seconds=100)
+
+
+def test_a_will_stamped_on_receipt_leaves_last_seen_at_the_last_reading(
+    db_url: str, mqtt_broker: Broker, topic_root: str
+) -> None:
+    # A replay of the past: readings carry their own (old) times, the broker's will has
+    # none and is stamped now.  last_seen must stay in the replay's time, or detect's
+    # data clock jumps to the present and every other device looks silent.
+    root = topic_root
+    status = f"{root}/centr/camera/cam-8/status"
+    with running(config(db_url, mqtt_broker, root)):
+        publish_all(
+            mqtt_broker.mqtt,
+            [camera_message(root, "cam-8", 30), (status, b'{"online":false,"reason":"last_will"}')],
+        )
+        wait_for(lambda: count(db_url, "device_status") == 1, 30, "status")
+        wait_for(lambda: count(db_url, "camera_readings") == 1, 30, "reading")
+    with connect(db_url) as conn:
+        online, last_seen, changed = conn.execute(
+            "SELECT online, last_seen, status_changed_at FROM devices WHERE id = 'cam-8'"
+        ).fetchone()  # type: ignore[misc]
+    assert online is False
+    assert last_seen == BASE + timedelta(seconds=30)
+    assert changed > BASE + timedelta(hours=2)  # stamped on receipt, three hours later
 
 
 def test_two_workers_split_a_shared_subscription(
