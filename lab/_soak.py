@@ -140,6 +140,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except SoakError as exc:
         say(f"soak: {exc}")
         return 1
+    except KeyboardInterrupt:
+        say("soak: interrupted; every process it started is stopped")
+        return 130
     _print(result, json_out=args.json)
     return 0 if _sound(result) else 1
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,10 @@ def _worker(
     results: Any,
     tap: Tap | None,
 ) -> None:
+    # Ctrl-C reaches the whole process group: the parent decides, and ends the workers
+    # at once (see publish_parallel); a worker left to die of it mid-publish reports a
+    # broker error instead, or keeps its connections up while its parent waits.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         sim = spec.simulation(worker=worker, workers=workers)
         stream: Iterator[Message] = sim.published(spec.batch_s)
@@ -170,6 +175,11 @@ def publish_parallel(
             if progress is not None and now >= next_progress:
                 next_progress = now + progress_every_s
                 progress(Progress(sum(sent[:]), min(clock[:]), now - wall0, 0))
+    except BaseException:  # an error, or Ctrl-C: the workers stop now, not in 10 s each
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        raise
     finally:
         for p in procs:
             p.join(timeout=10)

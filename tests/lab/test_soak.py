@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -88,3 +93,50 @@ def test_find_capacity_steps_up_until_the_pipeline_gives_way(
     assert out["steps"][0]["speed"] == 20
     assert out["saturated_first"]
     assert code == 0
+
+
+def _group_alive(pgid: int) -> list[str]:
+    """The command lines of the processes still in process group ``pgid``."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return alive
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_soak_and_every_process_it_started() -> None:
+    # Ctrl-C in a terminal signals the whole foreground group: the soak, its publishers,
+    # the pipeline, PostgreSQL and Mosquitto.  It used to end with a publisher's broker
+    # error (exit 1), or hang while publishers kept their connections.
+    argv = [sys.executable, "-m", "citypulse.cli", "bench", "soak", "--quick", "--publishers", "2"]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    assert proc.stderr is not None
+    err = b""
+    try:
+        deadline = time.monotonic() + 120
+        while b"soak: " not in err and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            err += line
+        assert b"soak: " in err, err.decode()
+        time.sleep(3.0)  # publishing
+        os.killpg(proc.pid, signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+        err += rest
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert b"interrupted" in err
+    time.sleep(1.0)
+    assert _group_alive(proc.pid) == []
