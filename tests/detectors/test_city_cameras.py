@@ -120,3 +120,36 @@ def test_a_camera_blinded_in_a_busy_hour_is_found_on_its_first_zero() -> None:
         t = MIDNIGHT + 60.0 * i
         assert det.update(t, _poisson(rng, 2.0 * _rate(t))) == 0.0
     assert det.update(MIDNIGHT + 4 * DAY + 13 * 3600.0, 0.0) == 1.0
+
+
+def _first_obstruction(lanes_blinded: tuple[int, ...], seed: int) -> int | None:
+    """Minutes from 06:00 on the fifth day until a two-lane camera, some of whose lanes
+    go blank then, raises camera_obstructed (None: not within 90 minutes)."""
+    rng = random.Random(seed)
+    cam = Device(id="cam-1", kind=DeviceKind.CAMERA, report_interval_s=60.0)
+    mon = CameraMonitor(cam, CityConfig())
+    blind_at = MIDNIGHT + 4 * DAY + 6 * 3600.0  # about two vehicles a minute per lane
+    for i in range(int((4 * DAY + 6 * 3600.0) / 60) + 90):
+        t = MIDNIGHT + 60.0 * i
+        found: list[Finding] = []
+        for lane in (1, 2):
+            n = 0.0 if t >= blind_at and lane in lanes_blinded else _poisson(rng, _rate(t))
+            row = CameraRow(
+                cam.id, t, lane, int(n), 40.0 if n else None, 0.1 if n else 0.0, None, t
+            )
+            mon.reading(row, found)
+        if any(f.type is IncidentType.CAMERA_OBSTRUCTED and f.alarm for f in found):
+            assert t >= blind_at, "an obstruction before the camera was blinded"
+            return int((t - blind_at) // 60)
+    return None
+
+
+def test_a_blinded_camera_is_judged_on_all_its_lanes_together() -> None:
+    """Both lanes empty at once: the expected counts of both add up, so the chance of the
+    run reaches e^-16 in half the minutes one lane alone needs."""
+    both = [_first_obstruction((1, 2), seed) for seed in (21, 22, 23)]
+    one = [_first_obstruction((1,), seed) for seed in (21, 22, 23)]
+    assert all(b is not None for b in both) and all(o is not None for o in one)
+    for b, o in zip(both, one, strict=True):
+        assert b is not None and o is not None
+        assert b <= o // 2 + 1  # minutes: 6 or 7 against 10 to 15 for one lane
