@@ -20,7 +20,7 @@ class TrafficLightMonitor(Monitor[TrafficLightRow]):
         super().__init__(device, config)
         # A gap is what Silence calls one: k report intervals without a reading.
         self.stuck = StuckPhase(
-            max_phase_s=config.max_phase_s, max_gap_s=config.silence_k * self.interval
+            max_phase_s=config.max_phase_s, max_gap_s=self.silence.k * self.interval
         )
         self.flashing = SignalDark(grace_s=config.dark_grace_s)
         self.dark = SignalDark(grace_s=config.dark_grace_s)

@@ -26,6 +26,9 @@ class CityConfig:
     """Thresholds of the city set; defaults are the evaluated configuration."""
 
     silence_k: float = 3.0
+    # ... and never less than this: a controller reporting every second is not "silent"
+    # after 3 s, which transport alone (publish to commit, a poll) can take under load
+    silence_min_s: float = 30.0
     max_phase_s: float = 150.0
     dark_grace_s: float = 60.0
     lamp_reports: int = 2
@@ -59,7 +62,8 @@ class Monitor(Generic[RowT]):
     def __init__(self, device: Device, config: CityConfig) -> None:
         self.device_id = device.id
         self.interval = max(1.0, float(device.report_interval_s))
-        self.silence = Silence(expected_interval_s=self.interval, k=config.silence_k)
+        k = max(config.silence_k, config.silence_min_s / self.interval)
+        self.silence = Silence(expected_interval_s=self.interval, k=k)
         self._last: dict[Any, float] = {}  # series key -> newest reading time processed
         self._offline: float | None = None
 

@@ -149,7 +149,9 @@ def test_a_blinded_camera_is_judged_on_all_its_lanes_together() -> None:
     run reaches e^-16 in half the minutes one lane alone needs."""
     both = [_first_obstruction((1, 2), seed) for seed in (21, 22, 23)]
     one = [_first_obstruction((1,), seed) for seed in (21, 22, 23)]
-    assert all(b is not None for b in both) and all(o is not None for o in one)
+    assert all(b is not None for b in both)
+    assert all(o is not None for o in one)
     for b, o in zip(both, one, strict=True):
-        assert b is not None and o is not None
+        assert b is not None
+        assert o is not None
         assert b <= o // 2 + 1  # minutes: 6 or 7 against 10 to 15 for one lane

@@ -53,3 +53,29 @@ def test_a_phase_heard_throughout_is_still_stuck() -> None:
     assert found
     assert found[-1].value == 660.0
     assert found[-1].since == T0 + 600.0
+
+
+def _silent(mon: TrafficLightMonitor, now: float) -> list[Finding]:
+    out: list[Finding] = []
+    mon.tick(T0 + now, out)
+    return [f for f in out if f.type is IncidentType.DEVICE_SILENT and f.alarm]
+
+
+def test_a_controller_reporting_every_second_is_not_silent_after_a_few_seconds() -> None:
+    # The large city's controllers report every second: three intervals is less than
+    # publish to commit and a poll can take under load.  Silence has a floor of 30 s.
+    fast = Device(id="tl-fast", kind=DeviceKind.TRAFFIC_LIGHT, report_interval_s=1.0)
+    mon = TrafficLightMonitor(fast, CityConfig())
+    out: list[Finding] = []
+    for s in range(60):
+        mon.reading(TrafficLightRow(fast.id, T0 + s, "red", None, False, "fixed_time", T0 + s), out)
+    assert _silent(mon, 59.0 + 10.0) == []
+    assert _silent(mon, 59.0 + 29.0) == []
+    found = _silent(mon, 59.0 + 31.0)
+    assert found
+    assert found[0].limit == 30.0
+    # a slow device keeps k intervals: 3 minutes for a 60-second heartbeat
+    slow = TrafficLightMonitor(TL, CityConfig())
+    slow.reading(TrafficLightRow(TL.id, T0, "red", None, False, "fixed_time", T0), out)
+    assert _silent(slow, 170.0) == []
+    assert _silent(slow, 181.0)

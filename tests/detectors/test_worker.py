@@ -20,6 +20,7 @@ from psycopg import sql
 
 from citypulse import Device, DeviceKind
 from citypulse.db import connect, upsert_devices
+from detectors._city import CityConfig
 from detectors._incidents import NullListener
 from detectors._replay import replay
 from detectors._worker import DetectWorker, PartitionState, WorkerConfig, partition_of
@@ -169,7 +170,8 @@ def test_silence_fires_with_no_data_at_all(db_url: str, start_worker: Any) -> No
         Device(id="cam-chatty", kind=DeviceKind.CAMERA, report_interval_s=60.0),
     )
     _register(db_url, [quiet, chatty])
-    start_worker(_config(db_url, "w", partitions=2))
+    # a second's interval without the 30-s floor: the test waits seconds, not minutes
+    start_worker(_config(db_url, "w", partitions=2, city=CityConfig(silence_min_s=0.0)))
     now = datetime.now(UTC)
     with connect(db_url) as conn:
         for d in (quiet, chatty):

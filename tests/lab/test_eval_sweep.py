@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import json
+import math
 import tempfile
 import xml.etree.ElementTree as ET
 from datetime import datetime
