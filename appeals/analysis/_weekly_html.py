@@ -50,6 +50,8 @@ WEEKLY_CSS = """
   vertical-align: top; }
 .weekly th { font-weight: 600; color: #374151; font-size: 12px; }
 .weekly td.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.weekly td.pair { white-space: normal; }  /* "median / 90 %" may break at the slash only */
+.weekly .ratings th, .weekly .ratings td { padding: 4px 4px; }
 .weekly .up { color: #b91c1c; }
 .weekly .down { color: #047857; }
 .weekly svg.chart { width: 100%; height: auto; }

@@ -4,11 +4,13 @@ English."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date
 from html.parser import HTMLParser
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -34,6 +36,10 @@ from tests.appeals.analysis._week_data import (
     write_week,
 )
 from tests.appeals.test_text_rules import ALLOWED_LATIN_RU, CLOCK, CYRILLIC, LATIN, SNAKE
+from tests.console.test_browser import browser as browser  # the fixture
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 W48 = date(2026, 11, 23)
 
@@ -230,3 +236,37 @@ def test_an_empty_week_renders_with_nothing_to_rank(db_url: str) -> None:
 def test_a_day_other_than_monday_is_refused(db_url: str) -> None:
     with connect(db_url) as conn, pytest.raises(ValueError, match="not a Monday"):
         weekly_report(conn, load_routing(), date(2026, 11, 24), now=NOW)
+
+
+@pytest.mark.parametrize("width", [1200, 900])
+def test_every_table_fits_the_page_in_a_browser(
+    report: WeeklyReport,
+    browser: Browser,
+    tmp_path: Path,
+    width: int,
+) -> None:
+    """The ratings table has ten columns: at 1200 px its «Баллы» column ran off the page."""
+    routing = load_routing()
+    longest = max((s.agency for s in routing.services), key=len)
+    slow = _Rating(longest, 12_345, 183_600.0, 1_029_600.0, 1_029_600.0, 2_595_600.0,
+                   0.755, 1_234, 567, 0.255, 81.5, 10)  # fmt: skip
+    wide = dataclasses.replace(report, ratings=(slow, *RATINGS))  # type: ignore[arg-type]
+    page_file = tmp_path / "week.html"
+    page_file.write_text(render_week(wide, routing))
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(page_file.as_uri())
+        overflow = page.evaluate(
+            """() => {
+                const page = document.querySelector('.weekly').getBoundingClientRect();
+                const right = Math.min(page.right, window.innerWidth) + 1;
+                return [...document.querySelectorAll('th, td')]
+                    .filter(c => c.getBoundingClientRect().right > right)
+                    .map(c => c.textContent.trim());
+            }"""
+        )
+        page_wide = page.evaluate("() => document.documentElement.scrollWidth")
+    finally:
+        page.close()
+    assert overflow == []
+    assert page_wide <= width
