@@ -250,7 +250,7 @@ def test_every_table_fits_the_page_in_a_browser(
     longest = max((s.agency for s in routing.services), key=len)
     slow = _Rating(longest, 12_345, 183_600.0, 1_029_600.0, 1_029_600.0, 2_595_600.0,
                    0.755, 1_234, 567, 0.255, 81.5, 10)  # fmt: skip
-    wide = dataclasses.replace(report, ratings=(slow, *RATINGS))  # type: ignore[arg-type]
+    wide = dataclasses.replace(report, ratings=(slow, *RATINGS))
     page_file = tmp_path / "week.html"
     page_file.write_text(render_week(wide, routing))
     page = browser.new_page(viewport={"width": width, "height": 900})
