@@ -5,15 +5,16 @@ and the passage of time into :class:`~detectors._incidents.Finding` objects, one
 incident type it judges: an alarm with evidence, or "normal" (which lets an open
 incident resolve).  Per kind:
 
-- every device: :class:`~detectors.Silence` (k × its report interval, driven by ticks,
-  so it fires while nothing arrives) and its MQTT last will / offline status →
+- every device: :class:`~detectors.Silence` (k × its report interval and at least
+  ``silence_min_s``, driven by ticks, so it fires while nothing arrives) and its MQTT last will / offline status →
   ``device_silent``; dead letters (malformed payloads, wrong units) → ``invalid_data``.
 - traffic light: :class:`~detectors.StuckPhase` → ``stuck_phase``; flashing yellow /
   off for a minute (:class:`~detectors.SignalDark`) → ``signal_flashing`` /
   ``signal_dark``; :class:`~detectors.LampFault` → ``lamp_fault``.
 - camera, per lane: :class:`~detectors.CameraConsistency` → ``invalid_data``; the same
   non-empty report repeated (:class:`Repeats`) → ``frozen_values``; counts collapsing
-  to zero where traffic is expected (:class:`Collapse`) → ``camera_obstructed``; a
+  to zero where traffic is expected (:class:`Collapse`, per lane and, when every lane
+  is empty at once, on their expected counts together) → ``camera_obstructed``; a
   jammed lane (:class:`Jam`: low speed at high occupancy for minutes) →
   ``congestion``; a count far above the lane's level (:class:`CountSpike`), or far above
   both this hour's learnt normal (:func:`~detectors.learned_stream`) and, less far, the
