@@ -6,8 +6,9 @@ incident type it judges: an alarm with evidence, or "normal" (which lets an open
 incident resolve).  Per kind:
 
 - every device: :class:`~detectors.Silence` (k × its report interval and at least
-  ``silence_min_s``, driven by ticks, so it fires while nothing arrives) and its MQTT last will / offline status →
-  ``device_silent``; dead letters (malformed payloads, wrong units) → ``invalid_data``.
+  ``silence_min_s``, driven by ticks, so it fires while nothing arrives) and its MQTT
+  last will / offline status → ``device_silent``; dead letters (malformed payloads,
+  wrong units) → ``invalid_data``.
 - traffic light: :class:`~detectors.StuckPhase` → ``stuck_phase``; flashing yellow /
   off for a minute (:class:`~detectors.SignalDark`) → ``signal_flashing`` /
   ``signal_dark``; :class:`~detectors.LampFault` → ``lamp_fault``.

@@ -155,3 +155,28 @@ def test_a_blinded_camera_is_judged_on_all_its_lanes_together() -> None:
         assert b is not None
         assert o is not None
         assert b <= o // 2 + 1  # minutes: 6 or 7 against 10 to 15 for one lane
+
+
+def test_lanes_empty_together_at_night_are_judged_each_alone() -> None:
+    """At 01:00 (a car every four minutes) both lanes of a road are often empty together:
+    pooling them there raised a false obstruction.  Each lane alone needs its own run."""
+    rng = random.Random(31)
+    cam = Device(id="cam-1", kind=DeviceKind.CAMERA, report_interval_s=60.0)
+    mon = CameraMonitor(cam, CityConfig())
+    blind_at = MIDNIGHT + 4 * DAY + 3600.0
+    fired = None
+    for i in range(int((4 * DAY + 3600.0) / 60) + 120):
+        t = MIDNIGHT + 60.0 * i
+        found: list[Finding] = []
+        for lane in (1, 2):
+            n = 0.0 if t >= blind_at else _poisson(rng, _rate(t))
+            row = CameraRow(
+                cam.id, t, lane, int(n), 40.0 if n else None, 0.1 if n else 0.0, None, t
+            )
+            mon.reading(row, found)
+        if fired is None and any(
+            f.type is IncidentType.CAMERA_OBSTRUCTED and f.alarm for f in found
+        ):
+            fired = (t - blind_at) / 60.0
+    assert fired is not None
+    assert fired >= 50  # minutes: a lane's own sum of 16 at about 0.25 a minute
