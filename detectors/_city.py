@@ -14,8 +14,7 @@ incident resolve).  Per kind:
   ``signal_dark``; :class:`~detectors.LampFault` → ``lamp_fault``.
 - camera, per lane: :class:`~detectors.CameraConsistency` → ``invalid_data``; the same
   non-empty report repeated (:class:`Repeats`) → ``frozen_values``; counts collapsing
-  to zero where traffic is expected (:class:`Collapse`, per lane and, when every lane
-  is empty at once, on their expected counts together) → ``camera_obstructed``; a
+  to zero where traffic is expected (:class:`Collapse`) → ``camera_obstructed``; a
   jammed lane (:class:`Jam`: low speed at high occupancy for minutes) →
   ``congestion``; a count far above the lane's level (:class:`CountSpike`), or far above
   both this hour's learnt normal (:func:`~detectors.learned_stream`) and, less far, the

@@ -137,12 +137,6 @@ class Collapse(Detector[float]):
         """The count the last reading was expected to have (evidence for an incident)."""
         return self._e
 
-    @property
-    def run_expected(self) -> float:
-        """The counts expected over the current run of zeros (its chance is exp(-this));
-        0 outside a run or while the stream is still warming up."""
-        return self._sum if self._run and self._n >= self.warm_up else 0.0
-
     def update(self, t: float, x: float) -> float:
         if x != x or x < 0 or x == math.inf:
             return 0.0
@@ -319,23 +313,6 @@ class CameraMonitor(Monitor[CameraRow]):
         for lane in self.lanes.values():
             lane.collapse.interrupt()
 
-    def _all_lanes_empty(self, flow: float) -> bool:
-        """Whether every lane of the camera is in a run of zeros that, together, had a
-        chance under exp(-``collapse_expected``).  A blinded camera empties all its lanes
-        at once; each lane's own run is judged alone as well (one lane's fault)."""
-        if flow != 0.0 or len(self.lanes) < 2:
-            return False
-        total = 0.0
-        for other in self.lanes.values():
-            e = other.collapse.run_expected
-            # Only where every lane expects half a vehicle a report: in the quiet of night
-            # the lanes of one road are empty together far more often than independent
-            # Poisson counts say (the first evaluation saw one such false alarm at 23:51).
-            if e <= 0.0 or other.collapse.expectation < 0.5:
-                return False
-            total += e
-        return total >= self.config.collapse_expected
-
     def reading(self, row: CameraRow, out: list[Finding]) -> None:
         super().reading(row, out)
         t, lane_id, intensity = row.time, row.lane_id, row.intensity
@@ -378,7 +355,7 @@ class CameraMonitor(Monitor[CameraRow]):
             )
         else:
             out.append(normal(_T.FROZEN_VALUES, t))
-        if lane.collapse.update(t, flow) > 0.0 or self._all_lanes_empty(flow):
+        if lane.collapse.update(t, flow) > 0.0:
             level = lane.collapse.expectation
             out.append(
                 Finding(
