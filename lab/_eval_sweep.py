@@ -21,12 +21,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from citypulse import ConfigError
 from citypulse.render import XYSeries, series_style, xy_chart
 from lab._eval_scenario import ACCEPT, IMMEDIATE, Score, run_scenario
 from lab._say import say
+
+if TYPE_CHECKING:
+    from lab._embedded import EmbeddedPostgres
 
 SEVERITIES = (0.25, 0.5, 1.0, 2.0)
 
@@ -104,16 +107,18 @@ def summarise(scores: Sequence[Score], device_days: float) -> dict[str, Figures]
     return out
 
 
-def _one_run(pg_url: str, name: str, severity: float, seed: int, kwargs: dict[str, Any]) -> Score:
-    """One scenario of the sweep on a database of its own (also in a worker process)."""
+def _one_run(
+    admin_url: str, name: str, url: str, severity: float, seed: int, kwargs: dict[str, Any]
+) -> Score:
+    """One scenario of the sweep on database ``name`` at ``url``, created through
+    ``admin_url`` (also in a worker process)."""
     import psycopg
     from psycopg import sql
 
     from citypulse.db import connect, migrate
 
-    with psycopg.connect(pg_url, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = _database_url(pg_url, name)
     with connect(url, autocommit=True) as conn:
         migrate(conn, mode="plain")
     rate = kwargs["rate"] if severity else 0.0
@@ -121,12 +126,6 @@ def _one_run(pg_url: str, name: str, severity: float, seed: int, kwargs: dict[st
         url, **{**kwargs, "rate": rate}, seed=seed, severity=severity or 1.0
     )
     return result
-
-
-def _database_url(url: str, name: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    return make_conninfo("", **{**conninfo_to_dict(url), "dbname": name})
 
 
 def run_sweep(
@@ -163,10 +162,11 @@ def run_sweep(
         if jobs <= 1:
             for n, (severity, seed) in enumerate(runs, start=1):
                 say(f"sweep {n}/{len(runs)}: {_what(severity)}, seed {seed}")
-                result = _one_run(pg.url, f"sweep_{n}", severity, seed, kwargs)
+                name = f"sweep_{n}"
+                result = _one_run(pg.url, name, pg.database_url(name), severity, seed, kwargs)
                 scores.setdefault(severity, []).append(result)
         else:
-            _run_parallel(pg.url, runs, kwargs, jobs, scores)
+            _run_parallel(pg, runs, kwargs, jobs, scores)
     finally:
         pg.stop()
     device_days = devices * days * len(seeds)
@@ -192,7 +192,7 @@ def _what(severity: float) -> str:
 
 
 def _run_parallel(
-    pg_url: str,
+    pg: EmbeddedPostgres,
     runs: Sequence[tuple[float, int]],
     kwargs: dict[str, Any],
     jobs: int,
@@ -205,7 +205,9 @@ def _run_parallel(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         pending: dict[Future[Score], tuple[float, int]] = {
-            pool.submit(_one_run, pg_url, f"sweep_{n}", sev, seed, kwargs): (sev, seed)
+            pool.submit(
+                _one_run, pg.url, f"sweep_{n}", pg.database_url(f"sweep_{n}"), sev, seed, kwargs
+            ): (sev, seed)
             for n, (sev, seed) in enumerate(runs, start=1)
         }
         done_count = 0
