@@ -57,6 +57,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="a partition without checkpoint starts this many seconds back (default 600)",
     )
     parser.add_argument(
+        "--checkpoint-every",
+        type=non_negative_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="save a partition's state at most this often; a successor re-derives up to "
+        "this much, idempotently (default 10; 0 = every poll)",
+    )
+    parser.add_argument(
         "--clock",
         choices=("wall", "data"),
         default="wall",
@@ -143,6 +151,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             poll_s=args.poll,
             overlap_s=args.overlap,
             lookback_s=args.lookback,
+            checkpoint_s=args.checkpoint_every,
             clock=args.clock,
             city=city,
         )

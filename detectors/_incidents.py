@@ -15,9 +15,12 @@ Concurrency and restarts: the partial unique index ``incidents_one_open`` stops 
 workers opening the same (device, type); ``INSERT … ON CONFLICT DO NOTHING`` makes the
 loser adopt and update the winner's row instead.  The unique index on
 ``(device_id, type, started_at)`` (sql/0007) makes re-deriving an incident from the
-same readings (a replay) find the stored row rather than open it twice.  The listener
-is called only for changes that really happened in the database (a row inserted, a
-severity raised, a status changed), so a replay never notifies twice.
+same readings (a replay) find the stored row rather than open it twice, and every update
+is idempotent (``alarms`` is the episode's own count, the times and severity only
+grow), so a worker that re-derives what it already applied (a restart from a checkpoint
+older than its last commit) changes nothing.  The listener is called only for changes
+that really happened in the database (a row inserted, a severity raised, a status
+changed), so a replay never notifies twice.
 
 Evidence (``incidents.evidence``), for every type: ``detector``, ``metric``, ``score``,
 ``threshold``, ``value``, ``limit``, ``unit`` (as the columns ``value``,
@@ -151,6 +154,7 @@ class Episode:
     """One incident as the tracker knows it; ``incident_id`` is set once stored."""
 
     __slots__ = (
+        "alarm_base",
         "alarms",
         "closed",
         "detector",
@@ -182,6 +186,7 @@ class Episode:
         self.first = f.value
         self.last_alarm = f.t
         self.alarms = 0
+        self.alarm_base = 0  # the stored row's alarms when it was adopted from another worker
         self.unsaved_alarms = 0
         self.severity = severity
         self.detector = f.detector
@@ -386,7 +391,7 @@ LIMIT 1
 _UPDATE: Final = """
 UPDATE incidents AS i
 SET last_alarm_at = greatest(i.last_alarm_at, to_timestamp(%s)),
-    alarms = i.alarms + %s,
+    alarms = greatest(i.alarms, %s),
     severity = greatest(i.severity, %s),
     score = greatest(i.score, %s),
     value = %s, limit_value = %s, unit = %s,
@@ -532,6 +537,7 @@ class IncidentStore:
                 return
             if not same_start:
                 # Another worker opened it first: ours becomes an update of theirs.
+                ep.alarm_base = int(found["alarms"])
                 ep.unsaved_alarms = alarms
                 self._update(conn, a)
             return
@@ -541,13 +547,13 @@ class IncidentStore:
         ep = a.episode
         if ep.incident_id is None or ep.closed:
             return
-        alarms, ep.unsaved_alarms = ep.unsaved_alarms, 0
+        ep.unsaved_alarms = 0
         row = fetch_one(
             conn,
             _UPDATE,
             (
                 ep.last_alarm,
-                alarms,
+                ep.alarm_base + ep.alarms,
                 ep.severity,
                 clip01(ep.score),
                 ep.peak,

@@ -11,12 +11,17 @@ One poll (every ``poll_s``) is one transaction: read the rows that arrived since
 watermark (``received_at``, minus ``overlap_s`` for transactions that committed out of
 order; re-read rows are dropped because each series remembers the newest reading time
 it processed), feed them in reading-time order to the city detector set, tick the
-clock (silence fires with no data at all), apply the incident actions, call the
-listener, and save every touched partition's pickled state and watermark in
-``detector_checkpoints``.  Before committing, the worker checks that it still holds
-its partitions' locks.  After a crash (even SIGKILL) the next owner restores the
-checkpoint and re-reads from its watermark: nothing it committed is done twice, and
-nothing after it is missed.
+clock (silence fires with no data at all), apply the incident actions and call the
+listener.  A partition's pickled state and watermark go to ``detector_checkpoints`` in
+the same transaction, but at most every ``checkpoint_s`` (and always on its first poll,
+before it is released and when the worker stops): at a large city's size a partition's
+state is megabytes, and rewriting it on every poll cost more CPU and disk than the
+detection itself.  Before committing, the worker checks that it still holds its
+partitions' locks.  After a crash (even SIGKILL) the next owner restores the checkpoint
+and re-reads from its watermark, up to ``checkpoint_s`` of readings it has already
+processed: the incident store is idempotent (:mod:`detectors._incidents`), so what
+was committed is found again rather than done twice, the listener is not called again,
+and nothing after the checkpoint is missed.
 
 The clock for ticks is the database's ``now()`` capped at the newest ``last_seen`` of
 any device plus ``grace_s``: when ingest stalls, the whole city does not go "silent".
@@ -71,7 +76,8 @@ _MAX_SLOTS: Final = 4096
 #: changes shape (slots added or renamed): a checkpoint of another format then restarts
 #: its detectors at its watermark, instead of failing on a missing attribute mid-stream.
 #: 2: PairDrift's shadow fit, StuckPhase's gaps, Collapse's hourly profile, FullForLong.
-CHECKPOINT_FORMAT: Final = 2
+#: 3: an episode's ``alarm_base`` (idempotent alarm counts).
+CHECKPOINT_FORMAT: Final = 3
 
 _CLOCK: Final = (
     "SELECT extract(epoch FROM now())::float8 AS now, "
@@ -225,6 +231,7 @@ class WorkerConfig:
     max_lateness_s: float = 86_400.0
     clock: str = "wall"  # wall | data
     grace_s: float = 60.0
+    checkpoint_s: float = 10.0
     rebalance_s: float = 2.0
     device_refresh_s: float = 30.0
     city: CityConfig = field(default_factory=CityConfig)
@@ -236,6 +243,8 @@ class WorkerConfig:
             raise ValueError("partition must be in 0..partitions-1")
         if self.clock not in ("wall", "data"):
             raise ValueError("clock must be wall or data")
+        if not 0.0 <= self.checkpoint_s <= 3600.0:
+            raise ValueError("checkpoint interval must be 0..3600 s")
 
 
 @dataclass(slots=True)
@@ -247,6 +256,7 @@ class WorkerStats:
     errors: int = 0
     claimed: int = 0
     released: int = 0
+    checkpoints: int = 0
 
 
 class DetectWorker:
@@ -262,6 +272,8 @@ class DetectWorker:
         self._slot: int | None = None
         self._states: dict[int, PartitionState] = {}
         self._saved: set[int] = set()  # partitions with a checkpoint from this session
+        self._saved_at: dict[int, float] = {}  # partition -> monotonic time of that save
+        self._dirty: set[int] = set()  # partitions changed since their last checkpoint
         self._devices: dict[str, Device] = {}
         self._devices_at = 0.0
         self._rebalanced_at = 0.0
@@ -278,6 +290,7 @@ class DetectWorker:
         self._stop.set()
 
     def close(self) -> None:
+        self.flush()
         if self._lock_conn is not None and not self._lock_conn.broken:
             # Hand the partitions over now: closing the connection returns before the
             # server has ended the session, and another worker may be claiming already.
@@ -287,9 +300,56 @@ class DetectWorker:
             if c is not None:
                 c.close()
         self._conn = self._lock_conn = None
+        self._forget()
+        self._slot = None
+
+    def _forget(self) -> None:
+        """Own no partition state any more (closed, or its locks died with a session)."""
         self._states.clear()
         self._saved.clear()
-        self._slot = None
+        self._saved_at.clear()
+        self._dirty.clear()
+
+    def flush(self) -> None:
+        """Checkpoint every partition changed since its last checkpoint, so the next owner
+        resumes exactly here; a failure is logged (the next owner then re-derives)."""
+        if not self._dirty or self._conn is None or self._lock_conn is None:
+            return
+        if self._conn.broken or self._lock_conn.broken:
+            return
+        parts = sorted(self._dirty)
+        try:
+            with self._conn.transaction():
+                self._fence(self._lock_conn, self._conn, parts)
+                self._checkpoint(self._conn, parts)
+        except (psycopg.Error, LostPartitionsError) as exc:
+            log.warning("detect worker %s: final checkpoint failed: %s", self.config.worker_id, exc)
+
+    def _checkpoint(self, conn: psycopg.Connection[Any], parts: list[int]) -> None:
+        """Save ``parts``' states in ``conn``'s open transaction, which the caller has
+        fenced (:meth:`_fence`).  They count as saved from here: if the transaction
+        fails, the caller forgets every state anyway."""
+        for p in parts:
+            state = self._states[p]
+            conn.execute(
+                _SAVE_CHECKPOINT,
+                (
+                    self.config.partitions,
+                    p,
+                    pickle.dumps(state, protocol=5),
+                    state.watermark,
+                    self.config.worker_id,
+                ),
+            )
+        self._saved_now(parts)
+
+    def _saved_now(self, parts: list[int]) -> None:
+        now = time.monotonic()
+        for p in parts:
+            self._saved.add(p)
+            self._saved_at[p] = now
+            self._dirty.discard(p)
+        self.stats.checkpoints += len(parts)
 
     def __enter__(self) -> DetectWorker:
         return self
@@ -302,7 +362,7 @@ class DetectWorker:
     def _connections(self) -> tuple[psycopg.Connection[Any], psycopg.Connection[Any]]:
         name = f"citypulse-detect {self.config.worker_id}"
         if self._lock_conn is None or self._lock_conn.closed or self._lock_conn.broken:
-            self._states.clear()  # locks died with the session: own nothing any more
+            self._forget()  # locks died with the session: own nothing any more
             self._slot = None
             self._lock_conn = connect(
                 self.config.database_url, application_name=name, autocommit=True
@@ -341,8 +401,13 @@ class DetectWorker:
                 log.info("worker %s claimed partition %d/%d", cfg.worker_id, p, cfg.partitions)
         while len(self._states) > target:
             p = max(self._states)
+            if p in self._dirty:  # hand it over where it is, not at its last checkpoint
+                with conn.transaction():
+                    self._fence(lock, conn, [p])
+                    self._checkpoint(conn, [p])
             del self._states[p]
             self._saved.discard(p)
+            self._saved_at.pop(p, None)
             lock.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, self._key(p)))
             self.stats.released += 1
             log.info("worker %s released partition %d/%d", cfg.worker_id, p, cfg.partitions)
@@ -454,12 +519,18 @@ class DetectWorker:
                     self._devices.update(load_devices(conn))
                 by_part = self._route(rows, cfg.partitions)
                 actions = []
-                touched = []
+                changed = []
+                fed = 0  # readings processed (not re-read)
                 for p, state in self._states.items():
                     events = events_from_rows(by_part.get(p, {}))
+                    fed -= state.readings
                     self.engine.feed(state, events, now)
+                    fed += state.readings
                     if newest is not None:
-                        state.watermark = max(state.watermark, newest if caught_up else upto)
+                        # Cut at ``upto``, the rows kept end before it: the next poll reads
+                        # on from the newest kept, not from ``upto``, or the rows that
+                        # arrived at ``upto`` itself would be skipped without an overlap.
+                        state.watermark = max(state.watermark, newest)
                     horizon = state.watermark - cfg.overlap_s - 60.0
                     if state.dead_seen:
                         state.dead_seen = {k: v for k, v in state.dead_seen.items() if v >= horizon}
@@ -467,34 +538,32 @@ class DetectWorker:
                     actions.extend(taken)
                     # Ticks alone change nothing worth saving unless they acted: a restart
                     # would tick again to the same effect.
-                    if events or taken or p not in self._saved:
-                        touched.append(p)
+                    if events or taken:
+                        changed.append(p)
                 self.store.apply(conn, actions)
                 self._fence(lock, conn, held)
-                for p in touched:
-                    state = self._states[p]
-                    conn.execute(
-                        _SAVE_CHECKPOINT,
-                        (
-                            cfg.partitions,
-                            p,
-                            pickle.dumps(state, protocol=5),
-                            state.watermark,
-                            cfg.worker_id,
-                        ),
-                    )
+                self._dirty.update(changed)
+                due = time.monotonic() - cfg.checkpoint_s
+                save = [
+                    p
+                    for p in held
+                    if p not in self._saved or (p in self._dirty and self._saved_at[p] <= due)
+                ]
+                self._checkpoint(conn, save)
         except BaseException:
             self.stats.errors += 1
             # In-memory state ran ahead of the rolled-back transaction: reload it.
-            self._states = {p: self._load(conn, p) for p in self._states} if not conn.broken else {}
-            self._saved.clear()
+            states = self._states
+            self._forget()
+            if not conn.broken:
+                self._states = {p: self._load(conn, p) for p in states}
             raise
         for state in self._states.values():
             state.trackers.saved()
-        self._saved.update(touched)
         self.stats.polls += 1
         self.stats.commits += 1
         self.stats.rows += count
+        self.stats.readings += fed
         return count
 
     def _fence(
@@ -550,8 +619,7 @@ class DetectWorker:
                 with contextlib.suppress(psycopg.Error):
                     c.close()
         self._conn = self._lock_conn = None
-        self._states.clear()
-        self._saved.clear()
+        self._forget()
         self._slot = None
 
 

@@ -25,6 +25,7 @@ from detectors._incidents import NullListener
 from detectors._replay import replay
 from detectors._worker import DetectWorker, PartitionState, WorkerConfig, partition_of
 from tests._proxy import TcpProxy
+from tests.detectors.test_incidents import Recorder
 
 EPISODE = 21  # steps of 60 s: 3 lamp-fault reports, then normal past resolve and cooldown
 
@@ -304,6 +305,147 @@ def test_sigkill_mid_stream_then_restart_misses_nothing_and_repeats_nothing(
     for d in devices:
         starts = [r[2] for r in rows if r[0] == d.id]
         assert starts == [t0 + timedelta(minutes=e * EPISODE + 1) for e in range(episodes)]
+
+
+_STORED = (
+    "SELECT id, type, device_id, severity, status, started_at, last_alarm_at, resolved_at, "
+    "alarms, evidence FROM incidents ORDER BY id"
+)
+
+
+def _stored(db_url: str) -> list[tuple[Any, ...]]:
+    with connect(db_url) as conn:
+        return conn.execute(_STORED).fetchall()
+
+
+def _checkpoint(db_url: str) -> tuple[Any, ...] | None:
+    with connect(db_url) as conn:
+        return conn.execute(
+            "SELECT watermark, saved_at, worker FROM detector_checkpoints WHERE partitions = 1"
+        ).fetchone()
+
+
+def test_a_successor_re_deriving_from_an_older_checkpoint_changes_nothing_committed(
+    db_url: str, t0: datetime
+) -> None:
+    """A worker that checkpoints rarely is killed long after its last checkpoint; the
+    successor re-reads and re-derives everything since, and the stored incidents (alarm
+    counts included) stay as they were, with no listener call."""
+    devices = _lights(4)
+    _register(db_url, devices)
+    for step in (0, 1):  # its first poll opens an incident per device and checkpoints it
+        _insert_step(db_url, devices, t0, step)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citypulse.cli", "--database-url", db_url, "--log-level",
+         "WARNING", "detect", "--partitions", "1", "--poll", "0.1", "--lookback",
+         str(6 * 3600), "--listener", "none", "--worker-id", "rare",
+         "--checkpoint-every", "3600"],
+    )  # fmt: skip
+    try:
+        assert _wait(lambda: _checkpoint(db_url) is not None, 30)  # its first poll saves
+        first = _checkpoint(db_url)
+        for step in range(2, EPISODE + 4):
+            _insert_step(db_url, devices, t0, step)
+        # two episodes per device: the first resolved, the second open
+        assert _wait(lambda: [r[4] for r in _stored(db_url)].count("open") == len(devices), 60)
+        time.sleep(1.0)  # its alarms of the last steps are committed too
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    before = _stored(db_url)
+    assert len(before) == 2 * len(devices)
+    assert min(r[8] for r in before) >= 2  # counts that a replay would double
+    assert _checkpoint(db_url) == first  # nothing saved since: the successor re-derives
+    listener = Recorder()
+    # A step per poll, as a busy worker would: a replayed alarm is an update of its own.
+    config = _config(
+        db_url, "successor", partitions=1, limit=2 * len(devices), overlap_s=0.0,
+        lookback_s=6 * 3600,
+    )  # fmt: skip
+    successor = DetectWorker(config, listener=listener)
+    try:
+        successor.rebalance()
+        assert successor.held == [0]
+        for _ in range(EPISODE + 6):
+            successor.poll()
+    finally:
+        successor.close()
+    assert _stored(db_url) == before
+    assert listener.calls == []
+    assert successor.store.counts.adopted >= len(devices)  # it did re-derive them
+    saved = _checkpoint(db_url)
+    assert saved is not None
+    assert first is not None
+    assert saved[0] > first[0]
+
+
+def test_a_worker_checkpoints_on_its_budget_and_when_it_stops(db_url: str, t0: datetime) -> None:
+    devices = _lights(2)
+    _register(db_url, devices)
+    _insert_step(db_url, devices, t0, 0)
+    w = DetectWorker(
+        _config(db_url, "w", partitions=1, lookback_s=6 * 3600, checkpoint_s=3600),
+        listener=NullListener(),
+    )
+    try:
+        w.rebalance()
+        w.poll()
+        first = _checkpoint(db_url)
+        assert first is not None
+        assert w.stats.checkpoints == 1
+        for step in (1, 2, 3):
+            _insert_step(db_url, devices, t0, step)
+            assert w.poll() > 0
+        assert _checkpoint(db_url) == first  # changed, but not due
+    finally:
+        w.close()
+    last = _checkpoint(db_url)
+    assert last is not None
+    assert last[0] > first[0]
+    assert w.stats.checkpoints == 2
+    every = DetectWorker(
+        _config(db_url, "every", partitions=1, checkpoint_s=0), listener=NullListener()
+    )
+    try:
+        every.rebalance()
+        for step in (4, 5):
+            _insert_step(db_url, devices, t0, step)
+            every.poll()
+            saved = _checkpoint(db_url)
+            assert saved is not None
+            assert saved[2] == "every"
+            assert saved[0] > last[0]
+            last = saved
+    finally:
+        every.close()
+
+
+def test_a_backlog_read_in_chunks_without_overlap_skips_no_arrival(
+    db_url: str, t0: datetime
+) -> None:
+    """Each poll stops before the arrival that filled its limit; the next must read that
+    arrival, not start after it (it used to: every other step was lost)."""
+    devices = _lights(3)
+    _register(db_url, devices)
+    steps = 8
+    for step in range(steps):
+        _insert_step(db_url, devices, t0, step)
+    config = _config(
+        db_url, "w", partitions=1, limit=2 * len(devices), overlap_s=0.0, lookback_s=6 * 3600
+    )
+    w = DetectWorker(config, listener=NullListener())
+    try:
+        w.rebalance()
+        for _ in range(2 * steps):
+            w.poll()
+        assert w.stats.readings == steps * len(devices)
+    finally:
+        w.close()
+
+
+def test_a_checkpoint_interval_out_of_range_is_refused(db_url: str) -> None:
+    with pytest.raises(ValueError, match="checkpoint interval"):
+        _config(db_url, "w", checkpoint_s=-1.0)
 
 
 def test_the_detect_role_is_enough_to_run_a_worker(
