@@ -519,7 +519,10 @@ def _acknowledged_then_killed(broker: ShippedBroker, clients: list[Client]) -> i
     again.close()
     cam = connect(broker, clients, "cam-1")
     topic = "city/leninsky/camera/cam-1/telemetry"
-    sent = [f"acknowledged {i}".encode() for i in range(20)]
+    # Payloads unique to this call: the previous call's subscriber may disconnect before
+    # its last PUBACKs go out, and the broker then rightly delivers those again.
+    tag = uuid.uuid4().hex
+    sent = [f"acknowledged {i} {tag}".encode() for i in range(20)]
     for payload in sent:
         cam.publish(topic, payload)  # returns once the broker has acknowledged it
     # Mosquitto acknowledges a message before it saves it, at the end of the same turn
