@@ -72,7 +72,8 @@ def bar_chart(
             )
     else:
         h = height or 240
-        left, right, top, bottom = 56, width - 16, legend_h + 10, h - 28
+        # room above the plot for the tallest bar's total, clear of the legend
+        left, right, top, bottom = 56, width - 16, legend_h + 22, h - 28
         slot = (right - left) / max(1, len(bars))
 
         def py(v: float) -> float:

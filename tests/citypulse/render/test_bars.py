@@ -44,3 +44,15 @@ def test_sparkbars_mark_the_last_period() -> None:
     assert len({r.get("fill") for r in rects[:-1]}) == 1
     assert rects[-1].get("fill") != rects[0].get("fill")
     assert float(rects[3].get("height", "0")) == 2 * float(rects[2].get("height", "0"))
+
+
+def test_the_tallest_total_clears_the_legend() -> None:
+    """The total over the highest bar is written above it; with a legend on top it used to
+    touch the legend's names (the axis ends exactly at a round total)."""
+    svg = bar_chart([Bar("пн", (60, 40)), Bar("вт", (10, 5))], series=("граждане", "датчики"),
+                    unit="обращений")  # fmt: skip
+    texts = list(ET.fromstring(svg).iter(f"{NS}text"))
+    legend_bottom = max(float(t.get("y", "0")) for t in texts if t.text == "датчики")
+    total = next(t for t in texts if t.text == "100" and t.get("text-anchor") == "middle")
+    font = 11.0  # the chart's font size: a text's glyphs rise this far above its y
+    assert float(total.get("y", "0")) - font >= legend_bottom + 4
