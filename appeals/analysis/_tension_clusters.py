@@ -61,14 +61,19 @@ from sklearn.neighbors import BallTree
 
 from appeals.analysis._records import TensionKind
 from appeals.analysis._tension_base import Active, Ending, Finding
-from appeals.analysis._tension_places import Row, by_service, located, place_facts
+from appeals.analysis._tension_places import (
+    FIRST_APPEAL,
+    Row,
+    box_km2,
+    by_service,
+    located,
+    place_facts,
+)
 from detectors import poisson_quantile
 
 _EARTH_M = 6_371_000.0
 #: the smallest region extent assumed with no history (as the first look sees it)
 _MIN_AREA_KM2 = 25.0
-#: the smallest district extent assumed for the district's density
-_MIN_DISTRICT_KM2 = 1.0
 #: history is read as counts per square of this side (positions: the square's mean)
 _SQUARE_M = 50.0
 _LOOKS_PER_WINDOW = 2
@@ -100,7 +105,6 @@ WHERE requested_at > %(start)s AND requested_at <= %(end)s
 GROUP BY service_code, district, floor(lat / %(cell)s)::int,
          floor(lon * cos(radians(lat)) / %(cell)s)::int
 """
-_FIRST = "SELECT min(requested_at) AS first FROM appeals"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,7 @@ def normal(conn: psycopg.Connection[Any], look: datetime, config: ClusterConfig)
     """The normal for windows ending at ``look`` (None with less than a day of history)."""
     end = look - config.window
     with conn.cursor() as cur:
-        cur.execute(_FIRST)
+        cur.execute(FIRST_APPEAL)
         row = cur.fetchone()
         first = None if row is None else row[0]
         if first is None or end - first < timedelta(days=1):
@@ -164,9 +168,7 @@ def normal(conn: psycopg.Connection[Any], look: datetime, config: ClusterConfig)
     hi = np.full((len(districts), 2), -np.inf)
     np.minimum.at(lo, d_of, where)
     np.maximum.at(hi, d_of, where)
-    km = (hi - lo) * 111.32
-    km[:, 1] *= np.cos(np.radians((hi[:, 0] + lo[:, 0]) / 2))
-    area = np.maximum(_MIN_DISTRICT_KM2, km[:, 0] * km[:, 1])
+    area = np.array([box_km2(a[0], b[0], a[1], b[1]) for a, b in zip(lo, hi, strict=True)])
     totals = np.zeros((len(services), len(districts)))
     np.add.at(totals, (s_of, d_of), n)
     district = {

@@ -5,9 +5,10 @@ grouped by service, and a group's facts (sector, district, address, centre).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import psycopg
 from psycopg.rows import dict_row
@@ -36,6 +37,19 @@ ORDER BY a.requested_at, a.id
 """
 
 Row = dict[str, Any]
+
+#: When the region's appeals begin: a normal cannot look back before it.
+FIRST_APPEAL: Final = "SELECT min(requested_at) AS first FROM appeals"
+#: The smallest district extent assumed for a district's density.
+MIN_DISTRICT_KM2: Final = 1.0
+
+
+def box_km2(lat0: float, lat1: float, lon0: float, lon1: float) -> float:
+    """The area of a latitude/longitude box in km² (east-west scaled at its middle
+    latitude), at least :data:`MIN_DISTRICT_KM2`: a district's extent."""
+    km_lat = (lat1 - lat0) * 111.32
+    km_lon = (lon1 - lon0) * 111.32 * math.cos(math.radians((lat0 + lat1) / 2))
+    return max(MIN_DISTRICT_KM2, km_lat * km_lon)
 
 
 def located(

@@ -38,12 +38,17 @@ from psycopg.rows import dict_row
 
 from appeals.analysis._records import TensionKind
 from appeals.analysis._tension_base import Active, Ending, Finding, most_common
-from appeals.analysis._tension_places import Row, by_service, located, place_facts
+from appeals.analysis._tension_places import (
+    FIRST_APPEAL,
+    Row,
+    box_km2,
+    by_service,
+    located,
+    place_facts,
+)
 from detectors import poisson_quantile
 
 _M_PER_DEG = 111_320.0
-#: the smallest district extent assumed (as the clusters' floor does)
-_MIN_DISTRICT_KM2 = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +97,6 @@ WHERE requested_at > %(start)s AND requested_at <= %(now)s
 GROUP BY service_code, district
 WINDOW d AS (PARTITION BY district)
 """
-_FIRST = "SELECT min(requested_at) AS first FROM appeals"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,15 +213,13 @@ class _Usual:
         self._budget = config.false_per_100_cell_weeks / 100.0
         self._cells: dict[tuple[str, str], tuple[float, float]] = {}
         with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(_FIRST)
+            cur.execute(FIRST_APPEAL)
             row = cur.fetchone()
             first = start if row is None or row["first"] is None else row["first"]
             days = max(1.0, (now - max(start, first)) / timedelta(days=1))
             cur.execute(_DENSITY, {"start": start, "now": now})
             for r in cur:
-                km_lat = (r["lat1"] - r["lat0"]) * 111.32
-                km_lon = (r["lon1"] - r["lon0"]) * 111.32 * math.cos(math.radians(r["lat0"]))
-                area = max(_MIN_DISTRICT_KM2, km_lat * km_lon)
+                area = box_km2(r["lat0"], r["lat1"], r["lon0"], r["lon1"])
                 # the tests a week holds: at most a place begun per issue
                 weekly = r["n"] * 7.0 / max(days, 7.0)
                 self._cells[r["service_code"], r["district"]] = (
