@@ -81,6 +81,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="publisher processes (0: 2 above 1,000 devices, else 1)",
     )
+    parser.add_argument(
+        "--detect-checkpoint",
+        type=non_negative_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="the detect workers' --checkpoint-every (10; 0 = every poll, the old cost)",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=11, help="simulation seed")
     parser.add_argument(
         "--faults",
@@ -337,7 +344,11 @@ def soak(args: argparse.Namespace, *, speed: float, minutes: float) -> dict[str,
         )
         for i in range(args.detect_workers):
             name = f"detect-{i + 1}"
-            spawn(name, ["detect", "--clock", "data", "--lookback", "86400", "--worker-id", name])
+            spawn(
+                name,
+                ["detect", "--clock", "data", "--lookback", "86400", "--worker-id", name,
+                 "--checkpoint-every", str(args.detect_checkpoint)],
+            )  # fmt: skip
         spawn("serve", ["serve", "--port", str(free_port())])
         # Publish only once every ingest session is subscribed: before that the broker
         # has nobody to queue the city's messages for.
@@ -477,6 +488,7 @@ def soak(args: argparse.Namespace, *, speed: float, minutes: float) -> dict[str,
             crashed=crashed,
         )
         result["saturation"] = _saturation(result, report.wall_s, busy, iowait)
+        result["detect_checkpoint_s"] = args.detect_checkpoint
         _stop(procs)
         result["secrets_in_logs"] = _leaks(logs, secrets_used)
         return result
