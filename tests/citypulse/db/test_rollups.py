@@ -275,3 +275,23 @@ def test_timescale_mode_has_hypertables_and_policies(timescale_db_url: str) -> N
     } <= hypertables
     assert {"camera_1m", "camera_1h", "ecology_1m", "ecology_1h"} <= caggs
     assert {"policy_compression", "policy_retention", "policy_refresh_continuous_aggregate"} <= jobs
+
+
+def test_the_open_hour_is_rolled_up_once_it_has_waited_five_minutes(db_url: str) -> None:
+    """Plain mode: a minute is rolled up at the next refresh, its open hour only once that
+    hour has been waiting 5 minutes (it used to be re-read from raw at every refresh)."""
+    now = datetime.now(UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    rows = _camera_rows(random.Random(3), 200, hour)
+    rows = [(hour + (now - hour) * (i + 1) / (len(rows) + 1), *r[1:]) for i, r in enumerate(rows)]
+    with connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT citypulse_ensure_partitions(%s, %s)", (hour, hour + timedelta(1)))
+        _insert_camera(conn, rows)
+        refresh_rollups(conn)
+        _assert_camera(conn, "camera_1m", _expected_camera(rows, timedelta(minutes=1)))
+        _assert_camera(conn, "camera_1h", {})
+        # five minutes later (the wait is the row's own clock): the hour comes due
+        conn.execute("UPDATE rollup_dirty_hours SET since = since - interval '5 minutes'")
+        refresh_rollups(conn)
+        _assert_camera(conn, "camera_1h", _expected_camera(rows, timedelta(hours=1)))
+        assert conn.execute("SELECT count(*) FROM rollup_dirty_hours").fetchone() == (0,)
