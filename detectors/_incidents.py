@@ -538,7 +538,6 @@ class IncidentStore:
             if not same_start:
                 # Another worker opened it first: ours becomes an update of theirs.
                 ep.alarm_base = int(found["alarms"])
-                ep.unsaved_alarms = alarms
                 self._update(conn, a)
             return
         raise IncidentConflictError(a.device_id, a.type.value)

@@ -271,8 +271,8 @@ class DetectWorker:
         self._conn: psycopg.Connection[Any] | None = None
         self._slot: int | None = None
         self._states: dict[int, PartitionState] = {}
-        self._saved: set[int] = set()  # partitions with a checkpoint from this session
-        self._saved_at: dict[int, float] = {}  # partition -> monotonic time of that save
+        # partition -> monotonic time of its last checkpoint in this session
+        self._saved_at: dict[int, float] = {}
         self._dirty: set[int] = set()  # partitions changed since their last checkpoint
         self._devices: dict[str, Device] = {}
         self._devices_at = 0.0
@@ -306,7 +306,6 @@ class DetectWorker:
     def _forget(self) -> None:
         """Own no partition state any more (closed, or its locks died with a session)."""
         self._states.clear()
-        self._saved.clear()
         self._saved_at.clear()
         self._dirty.clear()
 
@@ -346,7 +345,6 @@ class DetectWorker:
     def _saved_now(self, parts: list[int]) -> None:
         now = time.monotonic()
         for p in parts:
-            self._saved.add(p)
             self._saved_at[p] = now
             self._dirty.discard(p)
         self.stats.checkpoints += len(parts)
@@ -406,7 +404,6 @@ class DetectWorker:
                     self._fence(lock, conn, [p])
                     self._checkpoint(conn, [p])
             del self._states[p]
-            self._saved.discard(p)
             self._saved_at.pop(p, None)
             lock.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, self._key(p)))
             self.stats.released += 1
@@ -547,7 +544,7 @@ class DetectWorker:
                 save = [
                     p
                     for p in held
-                    if p not in self._saved or (p in self._dirty and self._saved_at[p] <= due)
+                    if p not in self._saved_at or (p in self._dirty and self._saved_at[p] <= due)
                 ]
                 self._checkpoint(conn, save)
         except BaseException:
