@@ -13,7 +13,14 @@ from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
 from citypulse import AIR_LIMITS
-from grafana._devices import incident_annotation, incidents_table, per_device, weighted
+from grafana._devices import (
+    TOP_DEVICES,
+    incident_annotation,
+    incidents_table,
+    per_device,
+    top,
+    weighted,
+)
 from grafana._panels import device_link, grid, new_dashboard, thresholds, ts
 from grafana._query import series
 
@@ -38,6 +45,11 @@ def _mean_hours(p: str) -> int:
     return round(AIR_LIMITS[p].daily_averaging_s / 3600)
 
 
+def _rank(p: str) -> str:
+    """SQL: what chooses the stations a pollutant's panel draws: the highest peaks."""
+    return f"max({p}_max)"
+
+
 def _rolling_mean_sql(p: str) -> str:
     hours = _mean_hours(p)
     return f"""
@@ -45,9 +57,9 @@ def _rolling_mean_sql(p: str) -> str:
             SELECT bucket AS time, device_id || ' · {hours} h mean' AS metric,
                    sum({p}_avg * readings) OVER w / nullif(sum(readings) OVER w, 0) AS mean
             FROM ecology_1h
-            WHERE device_id IN ($device)
-              AND bucket > $__timeFrom()::timestamptz - interval '{hours} hours'
+            WHERE bucket > $__timeFrom()::timestamptz - interval '{hours} hours'
               AND bucket <= $__timeTo()::timestamptz
+              {top("ecology", _rank(p))}
             WINDOW w AS (PARTITION BY device_id ORDER BY bucket
                          RANGE BETWEEN interval '{hours - 1} hours' PRECEDING AND CURRENT ROW)
         ) m
@@ -110,11 +122,17 @@ def air(zone: str) -> db.Dashboard:
             ts(
                 label,
                 [
-                    series(per_device("ecology", None, f"{weighted(p + '_avg')} AS {p}"), "A"),
+                    series(
+                        per_device(
+                            "ecology", None, f"{weighted(p + '_avg')} AS {p}", rank=_rank(p)
+                        ),
+                        "A",
+                    ),
                     series(_rolling_mean_sql(p), "B"),
                 ],
                 unit=unit,
-                description=f"{label} per station and its {_mean_hours(p)}-hour rolling mean. "
+                description=f"{label} at the {TOP_DEVICES} stations of the selection with "
+                f"the highest peaks in the range, and their {_mean_hours(p)}-hour rolling mean. "
                 f"Lines: the {_mean_hours(p)}-hour mean limit (ПДК с.с.) {daily:g} and the "
                 f"maximum single limit {max_single:g} "
                 f"({'mg/m³' if unit == 'conmgm3' else 'µg/m³'}), СанПиН 1.2.3685-21.",

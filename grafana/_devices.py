@@ -30,7 +30,7 @@ DEVICE_MINUTE_MAX = timedelta(hours=6)
 TOP_DEVICES = 20
 
 
-def _top(kind: str, rank: str) -> str:
+def top(kind: str, rank: str) -> str:
     """SQL: ``AND device_id IN`` the :data:`TOP_DEVICES` chosen devices highest by ``rank``.
 
     Ranked over the range from the 1-hour rollup: with "All" of 400 cameras a panel would
@@ -58,7 +58,7 @@ def per_device(
     """
     # The top devices are chosen among the selected ones: the selection is not repeated,
     # so that the chosen few are the only devices the planner has to look up.
-    chosen = "AND device_id IN ($device) " if rank is None else _top(kind, rank)
+    chosen = "AND device_id IN ($device) " if rank is None else top(kind, rank)
 
     def branch(source: str, col: str, select: str) -> str:
         return (

@@ -101,6 +101,9 @@ def _phase_state_sql() -> str:
         hour=rollup("traffic_light_1h"),
         raw_max=DEVICE_RAW_MAX,
         minute_max=DEVICE_MINUTE_MAX,
+        # every phase of 2,000 controllers' hour is 7 million rows: more than a browser
+        # draws, and half a minute to send
+        raw_devices=TOP_DEVICES,
     )
 
 
@@ -118,9 +121,10 @@ def intersections(zone: str) -> db.Dashboard:
         timeline(
             "Signal phases per controller",
             table(_phase_state_sql()),
-            description=f"Phases as reported, for ranges up to 1 h; longer ranges show each "
-            f"minute's (or hour's) state: cycling, lamp fault, stuck (a phase over "
-            f"{STUCK_AFTER_S} s), flashing yellow or dark.",
+            description=f"Phases as reported, for ranges up to 1 h and up to {TOP_DEVICES} "
+            f"controllers selected; longer ranges and larger selections show each minute's "
+            f"(or hour's) state: cycling, lamp fault, stuck (a phase over {STUCK_AFTER_S} s), "
+            f"flashing yellow or dark.",
             partition_by="metric",
             mappings=_PHASE_COLOURS,
             h=12,

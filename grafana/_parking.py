@@ -7,7 +7,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from grafana._devices import per_device, weighted
+from grafana._devices import TOP_DEVICES, per_device, weighted
 from grafana._panels import big_number, device_link, grid, new_dashboard, thresholds, ts
 from grafana._query import GATE, series, tiered
 
@@ -77,7 +77,7 @@ def parking(zone: str) -> db.Dashboard:
     )
     d = d.with_panel(
         ts(
-            "Occupancy per lot",
+            "Occupancy of the fullest lots",
             [
                 series(
                     per_device(
@@ -85,11 +85,14 @@ def parking(zone: str) -> db.Dashboard:
                         "avg(occupied_spot_number::double precision "
                         "/ nullif(total_spot_number, 0)) AS occupancy",
                         f"{weighted('occupancy_avg')} AS occupancy",
+                        rank="max(occupancy_avg)",
                     )
                 )
             ],
             unit="percentunit",
-            description="Share of occupied spots of each lot.",
+            description=f"Share of occupied spots of each lot, the {TOP_DEVICES} of the "
+            "selection that were fullest in any hour of the range (the table below lists "
+            "every lot).",
             w=24,
             h=9,
             min_interval="5m",

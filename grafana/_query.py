@@ -27,6 +27,9 @@ Format = Literal["table", "time_series"]
 RAW_MAX = timedelta(hours=3)
 MINUTE_MAX = timedelta(hours=36)
 SPAN = "($__timeTo()::timestamptz - $__timeFrom()::timestamptz)"
+#: How many devices ``$device`` selects (Grafana writes a multi-value variable as a
+#: list of quoted values).
+SELECTED = "cardinality(ARRAY[$device])"
 #: Marks where :func:`tiered` puts each branch's range condition.
 GATE = "/*tier*/"
 
@@ -99,6 +102,7 @@ def tiered(
     hour: str,
     raw_max: timedelta = RAW_MAX,
     minute_max: timedelta = MINUTE_MAX,
+    raw_devices: int | None = None,
 ) -> str:
     """One query whose branches read the source fitting the time range.
 
@@ -107,7 +111,9 @@ def tiered(
     PostgreSQL evaluates once (a one-time filter), so the other branches cost nothing.
     ``None`` skips a tier (the next longer one takes its ranges).  Panels with a series
     per device lower ``raw_max``/``minute_max``: a day of 1-minute points for every camera
-    is more than a panel can draw and costs seconds to read.
+    is more than a panel can draw and costs seconds to read.  With ``raw_devices``, raw
+    readings serve only a selection of at most that many devices (``$device``); a larger
+    one reads the 1-minute rollup however short the range.
     """
     branches: list[tuple[str, timedelta | None, timedelta | None]] = []
     low: timedelta | None = None
@@ -119,14 +125,20 @@ def tiered(
     if len(branches) == 1:
         return branches[0][0].replace(GATE, "")
     parts = []
-    for text, lo, hi in branches:
+    for k, (text, lo, hi) in enumerate(branches):
         if GATE not in text:
             raise ValueError(f"a tiered branch needs {GATE} in its WHERE clause: {text[:60]}")
         conds = []
+        few = raw_devices is not None and raw is not None
         if lo is not None:
-            conds.append(f"{SPAN} > {_interval(lo)}")
+            above = f"{SPAN} > {_interval(lo)}"
+            if few and k == 1:  # the tier after raw also takes large selections
+                above = f"({above} OR {SELECTED} > {raw_devices})"
+            conds.append(above)
         if hi is not None:
             conds.append(f"{SPAN} <= {_interval(hi)}")
+            if few and k == 0:
+                conds.append(f"{SELECTED} <= {raw_devices}")
         parts.append("(" + _dedent(text).replace(GATE, "AND " + " AND ".join(conds)) + ")")
     return "\nUNION ALL\n".join(parts) + "\nORDER BY 1"
 

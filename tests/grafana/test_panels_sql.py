@@ -14,6 +14,7 @@ import pytest
 
 from citypulse.db import connect
 from grafana import DASHBOARDS_DIR, QueryContext, Variable, expand
+from grafana._devices import TOP_DEVICES
 from tests.fix_grafana import SimulatedWeek
 
 pytestmark = pytest.mark.slow
@@ -194,14 +195,26 @@ def test_every_dashboard_has_queries() -> None:
     assert len(QUERIES) > 50
 
 
+def _explain(conn: psycopg.Connection[Any], sql: str) -> str:
+    rows = conn.execute(b"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + sql.encode())
+    return "\n".join(str(r[0]) for r in rows)
+
+
 def _plan(week: SimulatedWeek, sql: str, span: timedelta) -> str:
     with connect(week.url) as conn:
         variables = _variables(conn, DASHBOARDS["traffic"], QueryContext(week.end - span, week.end))
         ctx = QueryContext(week.end - span, week.end, variables, min_interval=timedelta(minutes=1))
-        rows = conn.execute(
-            b"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + expand(sql, ctx).encode()
-        )
-        return "\n".join(str(r[0]) for r in rows)
+        return _explain(conn, expand(sql, ctx))
+
+
+def _executed(plan: str, kind: str) -> set[str]:
+    """The tables of ``kind`` (raw, minute and hour) that ``plan`` read."""
+    return {
+        table
+        for table in (f"{kind}_readings", f"{kind}_1m", f"{kind}_1h")
+        for block in plan.split("->")
+        if table in block and "never executed" not in block
+    }
 
 
 @pytest.mark.parametrize(
@@ -222,10 +235,47 @@ def test_long_ranges_read_the_hourly_rollup_and_short_ones_the_minute_one(
         p for p in DASHBOARDS["traffic"]["panels"] if p["title"].startswith("Traffic intensity vs")
     )
     plan = _plan(simulated_week, panel["targets"][0]["rawSql"], span)
-    executed = {
-        table
-        for table in ("camera_readings", "camera_1m", "camera_1h")
-        for block in plan.split("->")
-        if table in block and "never executed" not in block
-    }
-    assert executed == {read}, plan
+    assert _executed(plan, "camera") == {read}, plan
+
+
+@pytest.mark.parametrize(
+    ("selected", "read"),
+    [
+        (1, "traffic_light_readings"),
+        (TOP_DEVICES, "traffic_light_readings"),
+        (TOP_DEVICES + 1, "traffic_light_1m"),
+    ],
+    ids=["one", "top", "more"],
+)
+def test_signal_phases_are_read_raw_only_for_a_few_controllers(
+    simulated_week: SimulatedWeek, selected: int, read: str
+) -> None:
+    # every phase of a whole city's controllers is millions of rows an hour: a large
+    # selection reads the minute states even on a range raw readings would serve
+    panel = next(
+        p
+        for p in DASHBOARDS["intersections"]["panels"]
+        if p["title"] == "Signal phases per controller"
+    )
+    end, span = simulated_week.end, timedelta(minutes=30)
+    with connect(simulated_week.url) as conn:
+        model = DASHBOARDS["intersections"]
+        variables = dict(_variables(conn, model, QueryContext(end - span, end)))
+        ids = variables["device"].options
+        heard = conn.execute(
+            "SELECT DISTINCT device_id FROM traffic_light_readings "
+            "WHERE time > %s AND time <= %s ORDER BY 1",
+            (end - span, end),
+        ).fetchall()
+        assert heard, "the simulated week has no phase in its last half hour"
+        first = tuple(r[0] for r in heard)
+        chosen = (first + tuple(i for i in ids if i not in first))[:selected]
+        chosen += tuple(f"tl-none-{k}" for k in range(selected - len(chosen)))
+        variables["device"] = Variable("device", chosen, multi=True, include_all=True, options=ids)
+        ctx = QueryContext(end - span, end, variables, min_interval=timedelta(minutes=1))
+        sql = expand(panel["targets"][0]["rawSql"], ctx)
+        plan = _explain(conn, sql)
+        rows = conn.execute(sql.encode()).fetchall()
+    assert _executed(plan, "traffic_light") == {read}, plan
+    assert rows, "no phase or state in the range"
+    assert {r[1] for r in rows} <= set(chosen)
