@@ -471,6 +471,12 @@ def soak(args: argparse.Namespace, *, speed: float, minutes: float) -> dict[str,
                     "end": w.rss_end,
                     "max": w.rss_max,
                     "growth_pct": round((w.rss_end - w.rss_warm) / max(1, w.rss_warm) * 100, 1),
+                    # the same over the median of a minute at each end: the level, without
+                    # the transients a point sample may catch
+                    "warm_median": (wm := w.rss_median(watcher.warm_s, watcher.warm_s + 60)),
+                    "end_median": (em := w.rss_median(watcher.span_s - 60, watcher.span_s)),
+                    "steady_growth_pct": round((em - wm) / max(1, wm) * 100, 1),
+                    "series": w.rss_series,
                 }
                 for w in watched
                 if w.name != "postgres"  # its backends share memory: RSS means little
@@ -480,6 +486,7 @@ def soak(args: argparse.Namespace, *, speed: float, minutes: float) -> dict[str,
             cpu_s_per_1000_readings={w.name: round(w.cpu / stored * 1000, 4) for w in watched}
             | {"publishers": round(tap.cpu_s / stored * 1000, 4)},
             written_bytes={w.name: w.written for w in watched},
+            cpu_series={w.name: w.cpu_series for w in watched},
             db_bytes={k: size1[k] - size0[k] for k in size1},
             db_bytes_per_reading={k: round((size1[k] - size0[k]) / stored, 1) for k in size1},
             db_mode="plain",
@@ -565,9 +572,11 @@ class _Watcher:
         self.lags: list[float] = []
         self.pending: dict[int, float] = {}
         self.last_change = time.monotonic()
+        self.span_s = 0.0  # how long it has watched
 
     def run(self, stop: threading.Event) -> None:
         from citypulse.db import connect
+        from lab._soak_procs import cpu_s
 
         t0 = time.monotonic()
         warm = False
@@ -577,11 +586,14 @@ class _Watcher:
             while not stop.wait(0.5):
                 self._incidents(conn)
                 now = time.monotonic()
+                self.span_s = now - t0
                 if now < next_slow:
                     continue
                 next_slow = now + 5.0
                 for w in self.watched:
                     rss = w.sample()
+                    w.rss_series.append((round(now - t0, 1), rss))
+                    w.cpu_series.append((round(now - t0, 1), round(cpu_s(w.pid), 2)))
                     if not warm and now - t0 >= self.warm_s:
                         w.rss_warm = rss
                 warm = warm or now - t0 >= self.warm_s
@@ -813,12 +825,14 @@ def _print(result: dict[str, Any], *, json_out: bool) -> None:
         )
     print(
         f"  memory (RSS, MiB)     start  warm-up ({result['warm_up_s']:g} s)    end      max"
-        "   growth after warm-up"
+        "   growth after warm-up: samples; minute medians"
     )
     for name, m in result["memory_kib"].items():
         print(
             f"    {name:14s} {m['start'] / 1024:9.1f} {m['warm'] / 1024:12.1f} "
             f"{m['end'] / 1024:10.1f} {m['max'] / 1024:8.1f} {m['growth_pct']:+8.1f} %"
+            f"  {m['warm_median'] / 1024:.1f} → {m['end_median'] / 1024:.1f}"
+            f" {m['steady_growth_pct']:+.1f} %"
         )
     print(f"    publishers: peak {pub['max_rss_kib'] / 1024:.1f} MiB (the largest)")
     per, total = result["db_bytes_per_reading"], result["db_bytes"]

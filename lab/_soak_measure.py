@@ -196,7 +196,8 @@ def detection(
 
 
 def sizes(conn: Any) -> dict[str, int]:
-    """Bytes on disk (tables, indexes, TOAST) of the raw readings and of the rollups."""
+    """Bytes on disk (tables, indexes, TOAST) of the raw readings, of the rollups and of
+    the detect workers' checkpoints."""
 
     def total(tables: Iterable[str]) -> int:
         n = 0
@@ -214,6 +215,9 @@ def sizes(conn: Any) -> dict[str, int]:
     return {
         "raw": total(_table(k.value) for k in DeviceKind),
         "rollups": total(_ROLLUPS),
+        # the detect workers' pickled states, rewritten in place (TOAST): what it holds,
+        # dead versions included, is what vacuum has still to reclaim
+        "checkpoints": total(["detector_checkpoints"]),
     }
 
 

@@ -7,7 +7,7 @@ with the CPU of descendants that have exited and been reaped (``cutime``/``cstim
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -98,6 +98,12 @@ class Watched:
     rss_warm: int = 0
     rss_end: int = 0
     rss_max: int = 0
+    #: (seconds since the soak began, RSS KiB) every few seconds: a point sample can catch
+    #: a transient (a detect worker's checkpoint pickles megabytes at a time)
+    rss_series: list[tuple[float, int]] = field(default_factory=list)
+    #: (seconds since the soak began, CPU seconds so far), sampled with the RSS: whether
+    #: a process's cost per second changes over a long run
+    cpu_series: list[tuple[float, float]] = field(default_factory=list)
     cpu0: float = 0.0
     cpu1: float = 0.0
     io0: tuple[int, int] = (0, 0)
@@ -119,6 +125,15 @@ class Watched:
         self.rss_end = self.sample()
         if not self.rss_warm:
             self.rss_warm = self.rss_end
+
+    def rss_median(self, since: float, until: float) -> int:
+        """The median RSS sampled in [``since``, ``until``] s (the nearest sample if none)."""
+        inside = sorted(r for t, r in self.rss_series if since <= t <= until)
+        if not inside:
+            if not self.rss_series:
+                return self.rss_end
+            return min(self.rss_series, key=lambda s: abs(s[0] - since))[1]
+        return inside[len(inside) // 2]
 
     @property
     def cpu(self) -> float:

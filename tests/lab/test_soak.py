@@ -72,8 +72,21 @@ def test_soak_of_a_tiny_generated_city_reports_every_figure(
         assert 0 < m["warm"] <= m["max"]
         assert 0 < m["end"] <= m["max"]
         assert isinstance(m["growth_pct"], float)
+        # the level at each end is a median of what was sampled there
+        assert m["series"], name
+        assert [t for t, _ in m["series"]] == sorted(t for t, _ in m["series"])
+        sampled = {kib for _, kib in m["series"]}
+        assert m["warm_median"] in sampled
+        assert m["end_median"] in sampled
+        assert isinstance(m["steady_growth_pct"], float)
     assert result["db_bytes_per_reading"]["raw"] > 0
     assert result["db_bytes_per_reading"]["rollups"] > 0
+    assert result["db_bytes"]["checkpoints"] > 0  # the detect workers saved their states
+    assert pipeline <= set(result["cpu_series"])
+    for name in pipeline:  # processes without children: CPU time so far never falls
+        spent = [cpu for _, cpu in result["cpu_series"][name]]
+        assert spent, name
+        assert spent == sorted(spent), name
     assert result["timescale_compression_ratio"] == "not available"  # plain PostgreSQL
     assert result["rollup_lag_s"]["markers"] > 0
     assert result["rollup_lag_s"]["max"] < 60.0
