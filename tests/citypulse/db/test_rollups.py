@@ -295,3 +295,40 @@ def test_the_open_hour_is_rolled_up_once_it_has_waited_five_minutes(db_url: str)
         refresh_rollups(conn)
         _assert_camera(conn, "camera_1h", _expected_camera(rows, timedelta(hours=1)))
         assert conn.execute("SELECT count(*) FROM rollup_dirty_hours").fetchone() == (0,)
+
+
+def test_a_closed_hour_still_receiving_data_waits_and_comes_due_once_quiet(db_url: str) -> None:
+    """Plain mode (0025): late data that keeps arriving for a past hour (a backlog, a clock
+    behind) no longer re-reads that hour from raw at every refresh; the hour is rolled up
+    once a refresh brings nothing new for it, or once it has waited 5 minutes."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    rng = random.Random(11)
+
+    def within(n: int, lo: int, hi: int) -> list[Row]:  # n rows in minutes lo..hi of hour
+        return [
+            (hour + timedelta(seconds=rng.randrange(lo * 60, hi * 60)), *r[1:])
+            for r in _camera_rows(rng, n, hour)
+        ]
+
+    first = within(120, 0, 20)
+    more = within(120, 20, 40)
+    with connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT citypulse_ensure_partitions(%s, %s)", (hour, hour + timedelta(1)))
+        _insert_camera(conn, first)
+        conn.execute("SELECT citypulse_refresh_rollups()")  # its minutes, not yet the hour
+        _assert_camera(conn, "camera_1m", _expected_camera(first, timedelta(minutes=1)))
+        _assert_camera(conn, "camera_1h", {})
+        _insert_camera(conn, more)  # still arriving
+        conn.execute("SELECT citypulse_refresh_rollups()")
+        _assert_camera(conn, "camera_1h", {})
+        conn.execute("SELECT citypulse_refresh_rollups()")  # nothing new: quiet, due
+        _assert_camera(conn, "camera_1h", _expected_camera(first + more, timedelta(hours=1)))
+        assert conn.execute("SELECT count(*) FROM rollup_dirty_hours").fetchone() == (0,)
+        # data that never stops still comes due once it has waited 5 minutes
+        late = within(60, 40, 50)
+        _insert_camera(conn, late)
+        conn.execute("SELECT citypulse_refresh_rollups()")
+        conn.execute("UPDATE rollup_dirty_hours SET since = since - interval '5 minutes'")
+        _insert_camera(conn, within(1, 50, 60))
+        conn.execute("SELECT citypulse_refresh_rollups()")
+        assert conn.execute("SELECT count(*) FROM rollup_dirty_hours").fetchone() == (0,)
