@@ -201,17 +201,6 @@ def _run_parallel(
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-    import psycopg
-
-    from citypulse.db import connect, migrate
-
-    # The roles the migrations create belong to the whole server: two workers migrating
-    # their first databases at once both tried CREATE ROLE (a unique violation, one run in
-    # two).  One database migrated here first creates them before any worker starts.
-    with psycopg.connect(pg.url, autocommit=True) as admin:
-        admin.execute("CREATE DATABASE sweep_roles")
-    with connect(pg.database_url("sweep_roles"), autocommit=True) as conn:
-        migrate(conn, mode="plain")
     # spawn: a fresh interpreter per worker, no inherited connections or threads
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:

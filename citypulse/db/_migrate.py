@@ -28,6 +28,10 @@ Mode = Literal["timescale", "plain"]
 Variant = Literal["common", "plain", "timescale"]
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+?)(?:\.(plain|timescale))?\.sql$")
 _LOCK_KEY = 7_412_903_301  # pg_advisory_lock key held while migrating
+#: Unique indexes of the server-wide role catalogs: a migration of another database
+#: creating the same role or membership at the same moment violates them (see _apply).
+_SHARED_INDEXES = frozenset({"pg_authid_rolname_index", "pg_auth_members_role_member_index"})
+_SHARED_RACE_ATTEMPTS = 3
 
 _CREATE_LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -173,6 +177,32 @@ def _choose_mode(
     return requested
 
 
+def _apply(conn: psycopg.Connection[TupleRow], m: Migration) -> None:
+    """Run ``m`` and record it, in one transaction.
+
+    Roles are the server's, not the database's, and the advisory lock serialises only the
+    runners of one database: two databases migrated at once on a fresh server both find a
+    role missing and both create it, and the later one fails on ``pg_authid``'s unique
+    index.  Its transaction rolled back, it runs again and now finds the role.
+    """
+    for attempt in range(1, _SHARED_RACE_ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                conn.execute(m.sql.encode())
+                conn.execute(_RECORD, (m.version, m.name, m.variant, m.checksum))
+            return
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name not in _SHARED_INDEXES or attempt == _SHARED_RACE_ATTEMPTS:
+                raise MigrationError(m.version, f"{m.filename} failed: {exc}") from exc
+            log.info(
+                "%s: another database's migration created %s first; running it again",
+                m.filename,
+                exc.diag.constraint_name,
+            )
+        except psycopg.Error as exc:
+            raise MigrationError(m.version, f"{m.filename} failed: {exc}") from exc
+
+
 def migrate(
     conn: psycopg.Connection[TupleRow],
     *,
@@ -182,7 +212,8 @@ def migrate(
     """Apply pending migrations; each in its own transaction; stop at the first failure.
 
     ``conn`` must be in autocommit mode.  A session advisory lock serialises concurrent
-    runners.  An applied migration whose file changed is refused before anything runs.
+    runners of the database (a race with another database over a role is retried).  An
+    applied migration whose file changed is refused before anything runs.
     """
     if not conn.autocommit:
         raise MigrationError(None, "the migration connection must be in autocommit mode")
@@ -212,12 +243,7 @@ def migrate(
             if m.version in done:
                 continue
             log.info("applying migration %s", m.filename)
-            try:
-                with conn.transaction():
-                    conn.execute(m.sql.encode())
-                    conn.execute(_RECORD, (m.version, m.name, m.variant, m.checksum))
-            except psycopg.Error as exc:
-                raise MigrationError(m.version, f"{m.filename} failed: {exc}") from exc
+            _apply(conn, m)
             newly.append(m)
         return MigrationReport(chosen_mode, tuple(newly), len(done))
     finally:

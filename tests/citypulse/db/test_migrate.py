@@ -231,3 +231,63 @@ def test_expired_partitions_are_dropped_by_maintain(db_url: str) -> None:
         left = scalar(conn, "SELECT count(*) FROM parking_readings")
     assert result["partitions_dropped"] >= 4
     assert left == 1
+
+
+def test_two_databases_migrated_at_once_on_a_fresh_server_both_get_their_roles() -> None:
+    """Roles are the server's: the advisory lock does not serialise two databases, so a
+    migration that finds a role missing can lose the race to create it.  Here the race is
+    held open: another session creates the first role of 0005 and waits, uncommitted,
+    until the runner is blocked behind it; then commits.  The runner's CREATE ROLE then
+    fails on pg_authid's unique index; it runs 0005 again and finds the role."""
+    import os
+    import tempfile
+    import time
+
+    from lab._embedded import EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(dir="/var/tmp", prefix="citypulse-roles-") as d:
+        os.chmod(d, 0o755)
+        pg = EmbeddedPostgres(Path(d) / "pg").start()
+        try:
+            with psycopg.connect(pg.url, autocommit=True) as admin:
+                admin.execute("CREATE DATABASE racer")
+            with (
+                psycopg.connect(pg.url) as other,
+                psycopg.connect(pg.url, autocommit=True) as watch,
+            ):
+                other.execute("CREATE ROLE citypulse_ingest NOLOGIN")  # left uncommitted
+                failure: list[BaseException] = []
+
+                def run() -> None:
+                    try:
+                        with connect(pg.database_url("racer"), autocommit=True) as conn:
+                            migrate(conn, mode="plain")
+                    except BaseException as exc:
+                        failure.append(exc)
+
+                runner = threading.Thread(target=run)
+                runner.start()
+                deadline = time.monotonic() + 30
+                while not watch.execute(  # its own snapshot of the activity each time
+                    "SELECT 1 FROM pg_stat_activity "
+                    "WHERE datname = 'racer' AND wait_event_type = 'Lock'"
+                ).fetchone():
+                    assert time.monotonic() < deadline, "the runner never reached CREATE ROLE"
+                    assert runner.is_alive(), failure
+                    time.sleep(0.05)
+                other.commit()
+                runner.join(60)
+            assert not failure, failure
+            with connect(pg.database_url("racer")) as conn:
+                assert scalar(conn, "SELECT count(*) FROM schema_migrations") == len(
+                    plan_migrations(load_migrations(), "plain")
+                )
+                assert (
+                    scalar(
+                        conn,
+                        "SELECT count(*) FROM pg_roles WHERE starts_with(rolname, 'citypulse_')",
+                    )
+                    >= 4
+                )
+        finally:
+            pg.stop()
