@@ -124,12 +124,12 @@ def tiered(
         low = high
     if len(branches) == 1:
         return branches[0][0].replace(GATE, "")
+    few = raw_devices is not None and raw is not None  # branch 0 is raw, 1 the next tier
     parts = []
     for k, (text, lo, hi) in enumerate(branches):
         if GATE not in text:
             raise ValueError(f"a tiered branch needs {GATE} in its WHERE clause: {text[:60]}")
         conds = []
-        few = raw_devices is not None and raw is not None
         if lo is not None:
             above = f"{SPAN} > {_interval(lo)}"
             if few and k == 1:  # the tier after raw also takes large selections
