@@ -1,9 +1,10 @@
 """A learned, seasonal, per-stream detector: the city set's and NAB's one statistical family.
 
 :class:`SeasonalStream` learns, online and per stream, what is normal at each time of
-the day (an exponentially weighted mean and variance per ``bin_s`` bin, river's
-``EWMean`` / ``EWVar``), and how far this stream's day runs from that profile (a level
-over ``span`` readings).  A reading is scored by three views, the highest reported:
+the day (an exponentially weighted mean and variance per ``bin_s`` bin, computed
+exactly as river's ``EWMean`` / ``EWVar`` compute them), and how far this stream's day
+runs from that profile (a level over ``span`` readings).  A reading is scored by three
+views, the highest reported:
 
 - ``point``: its residual from the profile and level, in units of the bin's own spread
   (at least ``range_floor`` of the range seen, and the Poisson spread for counts);
@@ -59,7 +60,7 @@ class SeasonalStream(Detector[float]):
         "_n",
         "_novelty",
         "_shadow",
-        "_vars",
+        "_sq",
         "_whole",
         "_z",
         "bin_s",
@@ -128,11 +129,14 @@ class SeasonalStream(Detector[float]):
         self.utc_offset_s = utc_offset_s
         a = 2.0 / (memory + 1.0)
         n = int(period_s // bin_s)
-        # per bin: mean, variance (river's statistics, in Rust; they pickle), readings
-        from river import stats  # imported on first use: help pages stay light
-
-        self._means = [stats.EWMean(a) for _ in range(n)]
-        self._vars = [stats.EWVar(a) for _ in range(n)]
+        # Per bin: the exponentially weighted mean and mean square of what it learnt, and
+        # how many readings that was.  These are river's ``EWMean`` and ``EWVar`` (mean
+        # square less squared mean), bit for bit (the first value is taken as it is, then
+        # ``a·x + (1 − a)·m``), kept as plain floats: a partition's checkpoint pickles
+        # thousands of streams, and 48 river objects per stream made pickling it cost as
+        # much CPU as the detection itself.
+        self._means = [0.0] * n
+        self._sq = [0.0] * n
         self._cnt = [0] * n
         self._whole = [False] * n  # the stream has passed through the bin at least once
         self._cur = -1  # the bin of the last reading
@@ -156,7 +160,7 @@ class SeasonalStream(Detector[float]):
         """What the stream is expected to read at ``t`` (profile plus level)."""
         b = self._bin(t)
         if self._whole[b] and self._cnt[b] >= self.min_count:
-            return self._means[b].get() + self._level
+            return self._means[b] + self._level
         return math.nan
 
     def spread(self, t: float) -> float:
@@ -164,12 +168,13 @@ class SeasonalStream(Detector[float]):
         b = self._bin(t)
         if not (self._whole[b] and self._cnt[b] >= self.min_count):
             return math.nan
-        return self._spread(b, self._means[b].get() + self._level)
+        return self._spread(b, self._means[b] + self._level)
 
     def _spread(self, b: int, e: float) -> float:
         # the bin's own spread, at least a share of the range seen (a flat stretch is not
         # a zero spread) and, for counts, the Poisson one
-        v = self._vars[b].get()
+        m = self._means[b]
+        v = self._sq[b] - m * m
         n = self._cnt[b]
         if n < 8 * self.memory:  # past that, the start at 0 is forgotten
             v /= _unbias(self._a_bin, n)
@@ -217,7 +222,7 @@ class SeasonalStream(Detector[float]):
         self._z = 0.0
         y = x  # what the bin learns: the reading less this stretch's level, clipped
         if self._whole[b] and self._cnt[b] >= self.min_count:
-            base = self._means[b].get()
+            base = self._means[b]
             level = self._level
             self._e = e = base + level
             r = x - base
@@ -261,8 +266,13 @@ class SeasonalStream(Detector[float]):
             if nov > score:
                 score = nov
         if learn:
-            self._means[b].update(y)
-            self._vars[b].update(y)
+            a = self._a_bin
+            if self._cnt[b]:
+                self._means[b] = a * y + (1.0 - a) * self._means[b]
+                self._sq[b] = a * (y * y) + (1.0 - a) * self._sq[b]
+            else:
+                self._means[b] = y
+                self._sq[b] = y * y
             self._cnt[b] += 1
             if x < self._min:
                 self._min = x

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
+from typing import Any
 
 from detectors._base import Detector, check, squash
 from detectors._stats import nearest_distance
@@ -124,6 +125,38 @@ class Novelty(Detector[float]):
         n_bins = int(period_s // bin_s) if context_weight else 0
         self._bins = [_ValueSet(context_memory) for _ in range(n_bins)]
         self._n = 0
+
+    # A partition's checkpoint pickles thousands of these.  Pickled as they are, each is
+    # 13 value sets of two arrays; as three flat arrays it pickles several times faster.
+    _PARAMS = tuple(k for k in __slots__ if not k.startswith("_"))
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        values, last, shape = array("d"), array("q"), array("q")
+        for s in (self._all, *self._bins):
+            values.extend(s.values)
+            last.extend(s._last)
+            shape.append(len(s.values))
+            shape.append(s._n)
+        params = tuple(getattr(self, k) for k in self._PARAMS)
+        return (params, self._n, shape.tobytes(), values.tobytes(), last.tobytes())
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        params, self._n, shape_b, values_b, last_b = state
+        for k, v in zip(self._PARAMS, params, strict=True):
+            setattr(self, k, v)
+        shape, values, last = array("q"), array("d"), array("q")
+        shape.frombytes(shape_b)
+        values.frombytes(values_b)
+        last.frombytes(last_b)
+        sets: list[_ValueSet] = []
+        at = 0
+        for i in range(0, len(shape), 2):
+            size, n = shape[i], shape[i + 1]
+            s = _ValueSet(self.memory if i == 0 else self.context_memory)
+            s.values, s._last, s._n = values[at : at + size], last[at : at + size], n
+            sets.append(s)
+            at += size
+        self._all, self._bins = sets[0], sets[1:]
 
     def update(self, t: float, x: float) -> float:
         if x != x or x in (math.inf, -math.inf):

@@ -89,3 +89,24 @@ def test_scores_do_not_depend_on_later_readings() -> None:
     sb = [b.update(t, x) for t, x in changed]
     assert sa[:cut] == sb[:cut]
     assert max(sb[cut:]) > max(sa[cut:])
+
+
+def test_bin_statistics_are_rivers_ewmean_and_ewvar_bit_for_bit() -> None:
+    # Within one hour bin, before the stream has passed through it whole, every reading
+    # is learnt as it is: the bin's mean and variance must be what river computes.
+    from river import stats
+
+    s = SeasonalStream(novelty=0.0, memory=60)
+    a = 2.0 / 61.0
+    mean, var = stats.EWMean(a), stats.EWVar(a)
+    rng = random.Random(3)
+    b = s._bin(T0)
+    for i in range(400):
+        x = rng.choice([0.0, rng.gauss(40.0, 12.0), float(rng.randint(0, 90))])
+        s.update(T0 + i, x)
+        mean.update(x)
+        var.update(x)
+        m = s._means[b]
+        assert m == mean.get()
+        assert s._sq[b] - m * m == var.get()
+    assert s._cnt[b] == 400
