@@ -39,8 +39,11 @@ it) is in :mod:`detectors._rows`.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import logging
 import math
+import operator
 import pickle
 import threading
 import time
@@ -212,8 +215,11 @@ def events_from_rows(rows_by_source: Mapping[SourceQuery, Iterable[SourceRow]]) 
     for source, rows in rows_by_source.items():
         rank = source.rank
         events.extend([(row.time, rank, row.device_id, row) for row in rows])
-    events.sort(key=lambda e: (e[0], e[1]))
+    events.sort(key=_BY_TIME_AND_RANK)
     return events
+
+
+_BY_TIME_AND_RANK: Final = operator.itemgetter(0, 1)
 
 
 # --- the worker -------------------------------------------------------------------------------
@@ -627,8 +633,7 @@ def _jitter() -> float:
     return random.random()
 
 
+@functools.lru_cache(maxsize=1 << 16)  # every row is routed: a city's ids, hashed once
 def partition_of(device_id: str, partitions: int) -> int:
     """Python twin of SQL ``citypulse_partition`` (md5 of the id, first 32 bits)."""
-    import hashlib
-
     return int(hashlib.md5(device_id.encode()).hexdigest()[:8], 16) % partitions  # noqa: S324
