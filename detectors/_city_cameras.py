@@ -9,7 +9,7 @@ import math
 from citypulse import Device, IncidentType
 from detectors._base import Detector, check, clip01, squash
 from detectors._city_monitor import CityConfig, Monitor
-from detectors._incidents import Finding, normal
+from detectors._incidents import Finding, Judgement, normal
 from detectors._learned import learned_stream
 from detectors._rows import CameraRow
 from detectors._validity import CameraConsistency
@@ -306,14 +306,14 @@ class CameraMonitor(Monitor[CameraRow]):
         self.config = config
         self.lanes: dict[int, _Lane] = {}
 
-    def dead_letter(self, t: float, reason: str, detail: str, out: list[Finding]) -> None:
+    def dead_letter(self, t: float, reason: str, detail: str, out: list[Judgement]) -> None:
         super().dead_letter(t, reason, detail, out)
         # The unreadable report may have counted vehicles: no run of zeros spans it (a
         # camera in wrong units at night has only its empty reports readable).
         for lane in self.lanes.values():
             lane.collapse.interrupt()
 
-    def reading(self, row: CameraRow, out: list[Finding]) -> None:
+    def reading(self, row: CameraRow, out: list[Judgement]) -> None:
         super().reading(row, out)
         t, lane_id, intensity = row.time, row.lane_id, row.intensity
         speed, occ, heavy = row.average_vehicle_speed, row.occupancy, row.heavy_vehicle_share

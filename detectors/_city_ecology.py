@@ -9,7 +9,7 @@ from citypulse import AIR_LIMITS, Device, IncidentType
 from detectors._base import Detector, check
 from detectors._city_cameras import CountSpike
 from detectors._city_monitor import CityConfig, Monitor
-from detectors._incidents import Finding, normal
+from detectors._incidents import Finding, Judgement, normal
 from detectors._rows import EcologyRow
 from detectors._rules import LimitRule, air_quality_rule
 
@@ -204,7 +204,7 @@ class EcologyMonitor(Monitor[EcologyRow]):
         self.drift = PairDrift(h=config.drift_h)
         self.spikes = {p: LogSpike(z_min=config.log_spike_z) for p in ("pm25", "pm10", "no2")}
 
-    def reading(self, row: EcologyRow, out: list[Finding]) -> None:
+    def reading(self, row: EcologyRow, out: list[Judgement]) -> None:
         super().reading(row, out)
         t = row.time
         values = {
@@ -271,7 +271,7 @@ class EcologyMonitor(Monitor[EcologyRow]):
         else:
             out.append(normal(_T.SENSOR_DRIFT, t))
 
-    def _limits(self, t: float, values: dict[str, float | None], out: list[Finding]) -> set[str]:
+    def _limits(self, t: float, values: dict[str, float | None], out: list[Judgement]) -> set[str]:
         """Judge every limit; append the worst exceedance (or normal) and return the
         pollutants over their ПДК м.р."""
         worst: Finding | None = None

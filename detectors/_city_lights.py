@@ -5,7 +5,7 @@ from __future__ import annotations
 from citypulse import Device, IncidentType
 from detectors._city_monitor import CityConfig, Monitor
 from detectors._health import LampFault, SignalDark, StuckPhase
-from detectors._incidents import Finding, normal
+from detectors._incidents import Finding, Judgement, normal
 from detectors._rows import TrafficLightRow
 
 _T = IncidentType
@@ -26,7 +26,7 @@ class TrafficLightMonitor(Monitor[TrafficLightRow]):
         self.dark = SignalDark(grace_s=config.dark_grace_s)
         self.lamp = LampFault(min_reports=config.lamp_reports)
 
-    def reading(self, row: TrafficLightRow, out: list[Finding]) -> None:
+    def reading(self, row: TrafficLightRow, out: list[Judgement]) -> None:
         super().reading(row, out)
         t, phase, mode = row.time, row.phase, row.controller_mode
         self._judge(t, self.stuck.update(t, phase), out)
@@ -51,11 +51,11 @@ class TrafficLightMonitor(Monitor[TrafficLightRow]):
             elif not lamp:
                 out.append(normal(_T.LAMP_FAULT, t))
 
-    def dead_letter(self, t: float, reason: str, detail: str, out: list[Finding]) -> None:
+    def dead_letter(self, t: float, reason: str, detail: str, out: list[Judgement]) -> None:
         super().dead_letter(t, reason, detail, out)
         self.stuck.reset()  # the unreadable report may have carried a phase change
 
-    def _judge(self, t: float, score: float, out: list[Finding]) -> None:
+    def _judge(self, t: float, score: float, out: list[Judgement]) -> None:
         if score > 0.0:
             since = self.stuck._since
             out.append(
@@ -82,7 +82,7 @@ class TrafficLightMonitor(Monitor[TrafficLightRow]):
         itype: IncidentType,
         phase: str,
         mode: str | None,
-        out: list[Finding],
+        out: list[Judgement],
     ) -> None:
         if score > 0.0:
             since = det._since if det._since is not None else t

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from citypulse import Device, IncidentType
 from detectors._health import Silence
-from detectors._incidents import Finding, iso, normal
+from detectors._incidents import Finding, Judgement, iso, normal
 from detectors._rows import ReadingRow
 
 _T = IncidentType
@@ -75,7 +75,7 @@ class Monitor(Generic[RowT]):
         self._last[key] = t
         return True
 
-    def reading(self, row: RowT, out: list[Finding]) -> None:
+    def reading(self, row: RowT, out: list[Judgement]) -> None:
         """Judge one stored reading (a row as the worker selects it for this kind)."""
         t = row.time
         self.silence.update(t, None)
@@ -83,7 +83,7 @@ class Monitor(Generic[RowT]):
         out.append(normal(_T.DEVICE_SILENT, t))
         out.append(normal(_T.INVALID_DATA, t))
 
-    def status(self, t: float, online: bool, reason: str, out: list[Finding]) -> None:
+    def status(self, t: float, online: bool, reason: str, out: list[Judgement]) -> None:
         if online:
             self._offline = None
             out.append(normal(_T.DEVICE_SILENT, t))
@@ -104,7 +104,7 @@ class Monitor(Generic[RowT]):
             )
         )
 
-    def dead_letter(self, t: float, reason: str, detail: str, out: list[Finding]) -> None:
+    def dead_letter(self, t: float, reason: str, detail: str, out: list[Judgement]) -> None:
         # A device sending garbage is not silent: it is a data problem, not a dead device.
         self.silence.update(t, None)
         out.append(normal(_T.DEVICE_SILENT, t))
@@ -118,7 +118,7 @@ class Monitor(Generic[RowT]):
             )
         )
 
-    def tick(self, now: float, out: list[Finding]) -> None:
+    def tick(self, now: float, out: list[Judgement]) -> None:
         if self.silence.tick(now) > 0.0:
             last = self.silence.last_seen
             assert last is not None

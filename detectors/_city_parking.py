@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from citypulse import Device, IncidentType
 from detectors._city_monitor import CityConfig, Monitor
-from detectors._incidents import Finding, normal
+from detectors._incidents import Finding, Judgement, normal
 from detectors._learned import learned_stream
 from detectors._rows import ParkingRow
 from detectors._traffic import FullForLong, ParkingStuck
@@ -42,7 +42,7 @@ class ParkingMonitor(Monitor[ParkingRow]):
         self._full_since: float | None = None
         self._full_z = 0.0  # how unusual full was when the current full period began
 
-    def reading(self, row: ParkingRow, out: list[Finding]) -> None:
+    def reading(self, row: ParkingRow, out: list[Judgement]) -> None:
         super().reading(row, out)
         t, total, occupied = row.time, row.total_spot_number, row.occupied_spot_number
         oos = row.out_of_service_slot_number

@@ -62,7 +62,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, assert_never
+from typing import Any, Final, NamedTuple, assert_never
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -104,8 +104,27 @@ class Finding:
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
-def normal(itype: IncidentType, t: float) -> Finding:
-    return Finding(itype, t, alarm=False, score=0.0)
+class Normal(NamedTuple):
+    """A judgement that nothing is wrong with ``type`` at ``t``.
+
+    Monitors judge every reading for each of their incident types, and nearly all of
+    those judgements are normal and dropped at once (no incident of that type is open).
+    A tuple is built several times faster than a frozen :class:`Finding`, which cost a
+    tenth of a detect worker's CPU at a large city's rate.
+    """
+
+    type: IncidentType
+    t: float
+    alarm: bool = False
+
+
+#: What a monitor says about one incident type at one reading: an alarm (or an alarm's
+#: detail) as a :class:`Finding`, or :class:`Normal`.
+Judgement = Finding | Normal
+
+
+def normal(itype: IncidentType, t: float) -> Normal:
+    return Normal(itype, t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,11 +293,11 @@ class Tracker:
     def open(self) -> bool:
         return self.episode is not None
 
-    def observe(self, f: Finding, out: list[Action]) -> None:
-        """Feed one finding; append the database actions it calls for to ``out``."""
+    def observe(self, f: Judgement, out: list[Action]) -> None:
+        """Feed one judgement; append the database actions it calls for to ``out``."""
         policy = POLICIES[self.type]
         ep = self.episode
-        if not f.alarm:
+        if isinstance(f, Normal) or not f.alarm:
             self.held = None
             if ep is not None:
                 if self.normal_since is None or f.t < self.normal_since:
@@ -337,7 +356,7 @@ class Trackers:
         self._by_key: dict[tuple[str, IncidentType], Tracker] = {}
         self.actions: list[Action] = []
 
-    def observe(self, device_id: str, f: Finding) -> None:
+    def observe(self, device_id: str, f: Judgement) -> None:
         key = (device_id, f.type)
         tr = self._by_key.get(key)
         if tr is None:
@@ -346,7 +365,7 @@ class Trackers:
             tr = self._by_key[key] = Tracker(device_id, f.type)
         tr.observe(f, self.actions)
 
-    def observe_all(self, device_id: str, findings: Iterable[Finding]) -> None:
+    def observe_all(self, device_id: str, findings: Iterable[Judgement]) -> None:
         for f in findings:
             self.observe(device_id, f)
 

@@ -57,7 +57,7 @@ from citypulse import DatabaseError, Device, IncidentListener
 from citypulse.db import connect, is_transient, load_devices, scalar
 from detectors._city import CityConfig, Monitor, monitor_for
 from detectors._errors import LostPartitionsError
-from detectors._incidents import Finding, IncidentStore, Trackers
+from detectors._incidents import IncidentStore, Judgement, Trackers
 from detectors._rows import (
     LIVE,
     CameraRow,
@@ -168,7 +168,7 @@ class Engine:
 
     def feed(self, state: PartitionState, events: list[Event], now: float | None) -> None:
         """Process ``events`` (sorted by time) and, if given, let the clock reach ``now``."""
-        findings: list[Finding] = []
+        findings: list[Judgement] = []
         trackers = state.trackers
         step = self.tick_step_s
         for t, _, device_id, row in events:
@@ -200,7 +200,7 @@ class Engine:
             self.tick(state, now)
 
     def tick(self, state: PartitionState, now: float) -> None:
-        findings: list[Finding] = []
+        findings: list[Judgement] = []
         for device_id, mon in state.monitors.items():
             mon.tick(now, findings)
             state.trackers.observe_all(device_id, findings)

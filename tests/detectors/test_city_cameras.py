@@ -8,7 +8,7 @@ import random
 from citypulse import Device, DeviceKind, IncidentType
 from detectors._city import CameraMonitor, CityConfig
 from detectors._city_cameras import Collapse
-from detectors._incidents import Finding
+from detectors._incidents import Finding, Judgement
 from detectors._rows import CameraRow
 from tests.detectors._cases import T0
 
@@ -78,7 +78,7 @@ def test_zeros_between_dead_letters_are_no_obstruction() -> None:
     rng = random.Random(10)
     cam = Device(id="cam-1", kind=DeviceKind.CAMERA, report_interval_s=60.0)
     mon = CameraMonitor(cam, CityConfig())
-    found: list[Finding] = []
+    found: list[Judgement] = []
     for i in range(int(5 * DAY / 60)):
         t = MIDNIGHT + 60.0 * i
         n = _poisson(rng, _rate(t))
@@ -89,7 +89,11 @@ def test_zeros_between_dead_letters_are_no_obstruction() -> None:
             continue
         row = CameraRow(cam.id, t, 1, int(n), 40.0 if n else None, 0.1 if n else 0.0, None, t)
         mon.reading(row, found)
-    assert [f for f in found if f.type is IncidentType.CAMERA_OBSTRUCTED and f.alarm] == []
+    assert [
+        f
+        for f in found
+        if isinstance(f, Finding) and f.type is IncidentType.CAMERA_OBSTRUCTED and f.alarm
+    ] == []
 
 
 def test_a_count_far_above_the_hours_normal_is_an_anomaly_below_countspikes_floor() -> None:
@@ -98,7 +102,7 @@ def test_a_count_far_above_the_hours_normal_is_an_anomaly_below_countspikes_floo
     rng = random.Random(11)
     cam = Device(id="cam-1", kind=DeviceKind.CAMERA, report_interval_s=60.0)
     mon = CameraMonitor(cam, CityConfig())
-    found: list[Finding] = []
+    found: list[Judgement] = []
     spike_at = MIDNIGHT + 3 * DAY + 13 * 3600.0
     for i in range(int(3.75 * DAY / 60)):
         t = MIDNIGHT + 60.0 * i
@@ -107,7 +111,9 @@ def test_a_count_far_above_the_hours_normal_is_an_anomaly_below_countspikes_floo
             n = round(2.5 * max(n, 3.0)) + 10.0
         row = CameraRow(cam.id, t, 1, int(n), 40.0 if n else None, 0.1 if n else 0.0, None, t)
         mon.reading(row, found)
-    anomalies = [f for f in found if f.type is IncidentType.ANOMALY and f.alarm]
+    anomalies = [
+        f for f in found if isinstance(f, Finding) and f.type is IncidentType.ANOMALY and f.alarm
+    ]
     assert [(f.t, f.detector) for f in anomalies] == [(spike_at, "SeasonalStream")]
 
 

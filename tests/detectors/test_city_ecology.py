@@ -8,7 +8,7 @@ import random
 from citypulse import Device, DeviceKind, IncidentType
 from detectors._city import CityConfig, EcologyMonitor
 from detectors._city_ecology import PairDrift
-from detectors._incidents import Finding
+from detectors._incidents import Finding, Judgement
 from detectors._rows import EcologyRow
 from tests.detectors._cases import T0
 
@@ -25,21 +25,21 @@ def _row(rng: random.Random, i: int, *, pm25: float | None = None) -> EcologyRow
     return EcologyRow(ECO.id, t, base if pm25 is None else pm25, pm10, 30.0, 4.0, 0.5, 40.0, t)
 
 
-def _alarms(out: list[Finding], itype: IncidentType) -> list[Finding]:
-    return [f for f in out if f.type is itype and f.alarm]
+def _alarms(out: list[Judgement], itype: IncidentType) -> list[Finding]:
+    return [f for f in out if isinstance(f, Finding) and f.type is itype and f.alarm]
 
 
 def test_a_one_reading_jump_over_the_limit_is_a_spike_not_an_air_quality_incident() -> None:
     rng = random.Random(1)
     mon = EcologyMonitor(ECO, CityConfig())
     for i in range(3 * 72):  # three days of 20-minute readings
-        out: list[Finding] = []
+        out: list[Judgement] = []
         mon.reading(_row(rng, i), out)
         assert not [f for f in out if f.alarm], out
     glitch = 210.0  # eightfold, and over ПДК м.р. of PM2.5 (160 µg/m³) for one reading
-    found: list[Finding] = []
+    found: list[Judgement] = []
     mon.reading(_row(rng, 3 * 72, pm25=glitch), found)
-    after: list[Finding] = []
+    after: list[Judgement] = []
     for i in range(3 * 72 + 1, 4 * 72):
         mon.reading(_row(rng, i), after)
     spikes = _alarms(found, _T.ANOMALY)
@@ -53,10 +53,10 @@ def test_an_exceedance_that_persists_is_reported_once_it_spans_the_20_minute_mea
     mon = EcologyMonitor(ECO, CityConfig())
     for i in range(3 * 72):
         mon.reading(_row(rng, i), [])
-    outs: list[list[Finding]] = []
+    outs: list[list[Judgement]] = []
     for i in range(3 * 72, 3 * 72 + 9):  # three hours of real pollution: PM2.5 and PM10 up
         t = T0 + STEP * i
-        out: list[Finding] = []
+        out: list[Judgement] = []
         mon.reading(EcologyRow(ECO.id, t, 210.0, 280.0, 30.0, 4.0, 0.5, 40.0, t), out)
         outs.append(out)
     air = [bool(_alarms(out, _T.AIR_QUALITY_EXCEEDANCE)) for out in outs]
@@ -72,7 +72,7 @@ def test_a_pm25_jump_that_pm10_still_holds_is_air_even_if_pm10_barely_moved() ->
     for i in range(3 * 72):
         mon.reading(_row(rng, i), [])
     t = T0 + STEP * 3 * 72
-    out: list[Finding] = []
+    out: list[Judgement] = []
     # fine particles arrive: PM2.5 jumps, PM10 (which contains it) rises less but holds it
     mon.reading(EcologyRow(ECO.id, t, 70.0, 75.0, 30.0, 4.0, 0.5, 40.0, t), out)
     assert _alarms(out, _T.ANOMALY) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from citypulse import Device, DeviceKind, IncidentType
 from detectors._city import CityConfig, TrafficLightMonitor
-from detectors._incidents import Finding
+from detectors._incidents import Finding, Judgement
 from detectors._rows import TrafficLightRow
 from tests.detectors._cases import T0
 
@@ -12,9 +12,11 @@ TL = Device(id="tl-1", kind=DeviceKind.TRAFFIC_LIGHT, report_interval_s=60.0)
 
 
 def _phase(mon: TrafficLightMonitor, t: float, phase: str) -> list[Finding]:
-    out: list[Finding] = []
+    out: list[Judgement] = []
     mon.reading(TrafficLightRow(TL.id, T0 + t, phase, None, False, "fixed_time", T0 + t), out)
-    return [f for f in out if f.type is IncidentType.STUCK_PHASE and f.alarm]
+    return [
+        f for f in out if isinstance(f, Finding) and f.type is IncidentType.STUCK_PHASE and f.alarm
+    ]
 
 
 def _cycle(mon: TrafficLightMonitor, start: float, end: float) -> list[Finding]:
@@ -56,9 +58,13 @@ def test_a_phase_heard_throughout_is_still_stuck() -> None:
 
 
 def _silent(mon: TrafficLightMonitor, now: float) -> list[Finding]:
-    out: list[Finding] = []
+    out: list[Judgement] = []
     mon.tick(T0 + now, out)
-    return [f for f in out if f.type is IncidentType.DEVICE_SILENT and f.alarm]
+    return [
+        f
+        for f in out
+        if isinstance(f, Finding) and f.type is IncidentType.DEVICE_SILENT and f.alarm
+    ]
 
 
 def test_a_controller_reporting_every_second_is_not_silent_after_a_few_seconds() -> None:
@@ -66,7 +72,7 @@ def test_a_controller_reporting_every_second_is_not_silent_after_a_few_seconds()
     # publish to commit and a poll can take under load.  Silence has a floor of 30 s.
     fast = Device(id="tl-fast", kind=DeviceKind.TRAFFIC_LIGHT, report_interval_s=1.0)
     mon = TrafficLightMonitor(fast, CityConfig())
-    out: list[Finding] = []
+    out: list[Judgement] = []
     for s in range(60):
         mon.reading(TrafficLightRow(fast.id, T0 + s, "red", None, False, "fixed_time", T0 + s), out)
     assert _silent(mon, 59.0 + 10.0) == []

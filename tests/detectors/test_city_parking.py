@@ -6,7 +6,7 @@ import math
 
 from citypulse import Device, DeviceKind, IncidentType
 from detectors._city import CityConfig, ParkingMonitor
-from detectors._incidents import ActionKind, Finding, Trackers
+from detectors._incidents import ActionKind, Finding, Judgement, Trackers
 from detectors._rows import ParkingRow
 from tests.detectors._cases import T0
 
@@ -16,14 +16,14 @@ TOTAL = 60
 _T = IncidentType
 
 
-def _run(counts: list[int]) -> tuple[list[Finding], Trackers]:
+def _run(counts: list[int]) -> tuple[list[Judgement], Trackers]:
     """Feed the counts five minutes apart; return every finding and the trackers fed them."""
     mon = ParkingMonitor(PK, CityConfig())
     trackers = Trackers()
-    found: list[Finding] = []
+    found: list[Judgement] = []
     for i, occ in enumerate(counts):
         t = T0 + STEP * i
-        out: list[Finding] = []
+        out: list[Judgement] = []
         mon.reading(ParkingRow(PK.id, t, TOTAL, occ, 0, t), out)
         trackers.observe_all(PK.id, out)
         trackers.tick(t)
@@ -38,11 +38,13 @@ def _day() -> list[int]:
 
 def test_a_count_pinned_at_full_is_a_stuck_sensor_not_a_full_lot() -> None:
     found, _ = _run(_day() + [TOTAL] * 48)  # four hours at exactly 60 of 60
-    stuck = [f for f in found if f.type is _T.PARKING_STUCK and f.alarm]
+    stuck = [f for f in found if isinstance(f, Finding) and f.type is _T.PARKING_STUCK and f.alarm]
     assert stuck
     assert stuck[0].since == T0 + STEP * 288  # since the count stopped moving
     assert stuck[0].t - stuck[0].since >= 2 * 3600.0
-    assert [f for f in found if f.type is _T.PARKING_FULL and f.alarm] == []
+    assert [
+        f for f in found if isinstance(f, Finding) and f.type is _T.PARKING_FULL and f.alarm
+    ] == []
 
 
 def test_a_small_lot_full_overnight_is_one_parking_full_incident() -> None:
