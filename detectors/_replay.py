@@ -72,7 +72,7 @@ def replay(
                 events = events_from_rows({source: source.fetch(conn, params) for source in REPLAY})
                 before = state.readings
                 # The clock is the data's: after the last reading, time does not pass.
-                engine.feed(state, events, min(t1, events[-1][0]) if events else None)
+                engine.feed(state, events, min(t1, events[-1].time) if events else None)
                 report.readings += state.readings - before
                 report.events += len(events)
                 store.apply(conn, state.trackers.take())

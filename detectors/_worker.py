@@ -62,7 +62,6 @@ from detectors._rows import (
     LIVE,
     CameraRow,
     DeadLetterRow,
-    Rank,
     SourceQuery,
     SourceRow,
     StatusRow,
@@ -131,7 +130,7 @@ class PartitionState:
         self.readings = 0
 
 
-Event = tuple[float, Rank, str, SourceRow]  # (t, rank, device_id, row)
+Event = SourceRow  # fed in time order (:func:`events_from_rows`)
 
 
 @dataclass(slots=True)
@@ -171,7 +170,9 @@ class Engine:
         findings: list[Judgement] = []
         trackers = state.trackers
         step = self.tick_step_s
-        for t, _, device_id, row in events:
+        for row in events:
+            t = row.time
+            device_id = row.device_id
             if t - state.last_tick >= step and state.last_tick > -math.inf:
                 self.tick(state, t)
             elif state.last_tick == -math.inf:
@@ -210,16 +211,20 @@ class Engine:
 
 
 def events_from_rows(rows_by_source: Mapping[SourceQuery, Iterable[SourceRow]]) -> list[Event]:
-    """Rows as the worker's source queries select them, merged by time."""
+    """Rows as the worker's source queries select them, merged by time.
+
+    At the same instant readings come first, then status changes, then dead letters
+    (:class:`Rank`), and rows of one rank keep their sources' order: a stable sort by
+    time of the rows laid out in that order.  No tuple is built per row."""
     events: list[Event] = []
-    for source, rows in rows_by_source.items():
-        rank = source.rank
-        events.extend([(row.time, rank, row.device_id, row) for row in rows])
-    events.sort(key=_BY_TIME_AND_RANK)
+    for source in sorted(rows_by_source, key=_RANK):
+        events.extend(rows_by_source[source])
+    events.sort(key=_TIME)
     return events
 
 
-_BY_TIME_AND_RANK: Final = operator.itemgetter(0, 1)
+_RANK: Final = operator.attrgetter("rank")
+_TIME: Final = operator.attrgetter("time")
 
 
 # --- the worker -------------------------------------------------------------------------------
