@@ -154,6 +154,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             checkpoint_s=args.checkpoint_every,
             clock=args.clock,
             city=city,
+            manage_gc=True,
         )
     except ValueError as exc:
         raise ConfigError("detect", str(exc)) from exc

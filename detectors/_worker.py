@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import hashlib
 import logging
 import math
@@ -247,6 +248,11 @@ class WorkerConfig:
     rebalance_s: float = 2.0
     device_refresh_s: float = 30.0
     city: CityConfig = field(default_factory=CityConfig)
+    # Own the process's cyclic collector (:meth:`DetectWorker._poll_managed`): a
+    # process-wide choice, so the command makes it, not the library (tests run many
+    # workers in one process).
+    manage_gc: bool = False
+    refreeze_s: float = 300.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.partitions <= 32_767:
@@ -288,6 +294,8 @@ class DetectWorker:
         self._dirty: set[int] = set()  # partitions changed since their last checkpoint
         self._devices: dict[str, Device] = {}
         self._devices_at = 0.0
+        self._frozen_at = -math.inf
+        self._frozen_claims = 0
         self._rebalanced_at = 0.0
         self.engine = Engine(config.city, self._devices)
         self.store = IncidentStore(
@@ -607,7 +615,7 @@ class DetectWorker:
                 if started - self._rebalanced_at >= self.config.rebalance_s or not self._states:
                     self.rebalance()
                     self._rebalanced_at = started
-                got = self.poll()
+                got = self._poll_managed() if self.config.manage_gc else self.poll()
                 backoff = 0.5
             except (psycopg.Error, DatabaseError, LostPartitionsError) as exc:
                 # Reconnecting raises DatabaseUnavailable, a lost connection mid-poll
@@ -621,6 +629,33 @@ class DetectWorker:
                 continue
             if got < self.config.limit // 2:
                 self._stop.wait(max(0.0, self.config.poll_s - (time.monotonic() - started)))
+
+    def _poll_managed(self) -> int:
+        """:meth:`poll` with the cyclic collector paused, and the partitions' state frozen
+        out of its reach once built (after each claim and every ``refreeze_s``).
+
+        A poll allocates a tuple per stored row, and they all live until it ends: the
+        collector ran every few hundred of them, and each full collection walked the rows
+        so far and the partitions' state (a few hundred thousand long-lived objects in a
+        large city), neither of which ever holds a cycle.  Paused, it runs between polls,
+        once the rows are freed.  Frozen objects are still freed by their reference
+        counts; collecting just before freezing keeps the garbage of the moment out.
+        """
+        gc.disable()
+        try:
+            got = self.poll()
+        finally:
+            gc.enable()
+        now = time.monotonic()
+        claims = self.stats.claimed
+        if claims != self._frozen_claims or now - self._frozen_at >= self.config.refreeze_s:
+            gc.collect()
+            gc.freeze()
+            self._frozen_at, self._frozen_claims = now, claims
+            log.debug(
+                "detect worker %s: %d objects frozen", self.config.worker_id, gc.get_freeze_count()
+            )
+        return got
 
     def _drop_connections(self) -> None:
         for c in (self._conn, self._lock_conn):
