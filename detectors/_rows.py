@@ -5,7 +5,7 @@ and by name: the SELECTs are built from the fields, so the monitors read ``r.tim
 ``r.phase``, ``r.lane_id`` and no column can shift under them.  Times are epoch
 seconds; ``received_at`` is what the live worker's watermark follows.  NamedTuples
 rather than the house's frozen dataclasses: the worker builds one per stored row on its
-hot path, and a tuple built by ``tuple.__new__`` is the cheapest record psycopg can fill.
+hot path, and a tuple built by ``_make`` is the cheapest record psycopg can fill.
 
 :data:`LIVE` and :data:`REPLAY` are the worker's two sets of :class:`SourceQuery`:
 rows received in a window of the held partitions, and rows whose time is in a stretch.
@@ -15,7 +15,6 @@ rows received in a window of the held partitions, and rows whose time is in a st
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
@@ -116,10 +115,7 @@ class SourceQuery:
             return cur.execute(self.query, params).fetchall()
 
     def _row_maker(self, cursor: psycopg.Cursor[Any]) -> RowMaker[SourceRow]:
-        # tuple.__new__ of the record, as ``_make`` does, but in C: no Python frame per
-        # row (``_make`` was a tenth of a detect worker's CPU), and no length check, as
-        # the SELECT is built from the record's fields.
-        return functools.partial(tuple.__new__, self.record)
+        return self.record._make
 
 
 def _select(
