@@ -62,7 +62,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, NamedTuple, assert_never
+from typing import Any, ClassVar, Final, NamedTuple, assert_never
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -84,15 +84,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One judgement of one observation for one incident type: an alarm, or normal.
+    """An alarm: one observation judged abnormal for one incident type, with its evidence.
 
-    ``t`` is the reading time (epoch s) the judgement refers to.  Normal findings only
-    need ``type`` and ``t``.
+    ``t`` is the reading time (epoch s) the judgement refers to.  A normal judgement is
+    a :class:`Normal`.
     """
+
+    alarm: ClassVar[bool] = True  # beside Normal's False: a judgement says which it is
 
     type: IncidentType
     t: float
-    alarm: bool = True
     detector: str = ""
     score: float = 1.0
     threshold: float = 0.5
@@ -297,7 +298,7 @@ class Tracker:
         """Feed one judgement; append the database actions it calls for to ``out``."""
         policy = POLICIES[self.type]
         ep = self.episode
-        if isinstance(f, Normal) or not f.alarm:
+        if isinstance(f, Normal):
             self.held = None
             if ep is not None:
                 if self.normal_since is None or f.t < self.normal_since:

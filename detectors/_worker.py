@@ -80,7 +80,8 @@ _MAX_SLOTS: Final = 4096
 #: its detectors at its watermark, instead of failing on a missing attribute mid-stream.
 #: 2: PairDrift's shadow fit, StuckPhase's gaps, Collapse's hourly profile, FullForLong.
 #: 3: an episode's ``alarm_base`` (idempotent alarm counts).
-#: 4: SeasonalStream keeps its bins as floats (no river objects), Novelty packs its sets.
+#: 4: SeasonalStream keeps its bins as floats (no river objects), Novelty packs its sets,
+#: a Finding is always an alarm (no ``alarm`` slot).
 CHECKPOINT_FORMAT: Final = 4
 
 _CLOCK: Final = (
