@@ -217,8 +217,8 @@ def _rollup(url: str, kind: str, hour: datetime, until: datetime) -> None:
             (minutes,),
         )
         conn.execute(
-            sql.SQL("INSERT INTO {} SELECT * FROM {}(interval '1 hour', %s::timestamptz[])").format(
-                sql.Identifier(f"{kind}_1h"), fn
+            sql.SQL("INSERT INTO {} SELECT * FROM {}(%s::timestamptz[])").format(
+                sql.Identifier(f"{kind}_1h"), sql.Identifier(f"citypulse_rollup_{kind}_hours")
             ),
             ([hour],),
         )

@@ -332,3 +332,104 @@ def test_a_closed_hour_still_receiving_data_waits_and_comes_due_once_quiet(db_ur
         _insert_camera(conn, within(1, 50, 60))
         conn.execute("SELECT citypulse_refresh_rollups()")
         assert conn.execute("SELECT count(*) FROM rollup_dirty_hours").fetchone() == (0,)
+
+
+def _camera_hour(conn: psycopg.Connection[TupleRow], hour: datetime) -> Row | None:
+    return conn.execute(
+        "SELECT readings, speed_avg, speed_readings, occupancy_avg FROM camera_1h"
+        " WHERE bucket = %s AND device_id = 'cam-w'",
+        (hour,),
+    ).fetchone()
+
+
+def _quiet_refresh(conn: psycopg.Connection[TupleRow]) -> None:
+    """Refresh until the closed hours have come due (one refresh marks them, a quiet one
+    rolls them up)."""
+    conn.execute("SELECT citypulse_refresh_rollups()")
+    conn.execute("SELECT citypulse_refresh_rollups()")
+
+
+def test_an_hour_from_its_minutes_weights_each_average_by_the_readings_it_averaged(
+    db_url: str,
+) -> None:
+    """Plain mode (0026): an hour is built from its minute rows.  Minute A averages one
+    speed of three readings, minute B two of two: the hour's speed is (10 + 50 + 70) / 3,
+    not the mean of the minutes' averages (35) nor their mean by readings (30)."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    a, b = hour + timedelta(minutes=3), hour + timedelta(minutes=40)
+    rows = [
+        (a, "cam-w", 0, 4, 10.0, 0.2, 0.1, False),
+        (a + timedelta(seconds=10), "cam-w", 0, 0, None, 0.4, None, False),
+        (a + timedelta(seconds=20), "cam-w", 0, 0, None, 0.6, None, False),
+        (b, "cam-w", 0, 9, 50.0, 0.1, 0.2, False),
+        (b + timedelta(seconds=30), "cam-w", 0, 7, 70.0, 0.3, 0.2, True),
+    ]
+    with connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT citypulse_ensure_partitions(%s, %s)", (hour, hour + timedelta(1)))
+        _insert_camera(conn, rows)
+        _quiet_refresh(conn)
+        got = _camera_hour(conn, hour)
+        assert got is not None
+        assert got[0] == 5
+        assert got[1] == pytest.approx(130 / 3)
+        assert got[2] == 3
+        assert got[3] == pytest.approx(0.32)
+        _assert_camera(conn, "camera_1h", _expected_camera(rows, timedelta(hours=1)))
+
+
+def test_an_hour_whose_early_minutes_retention_dropped_is_rolled_up_from_raw(
+    db_url: str,
+) -> None:
+    """An hour older than the minute rollups' retention has lost some minute rows: late
+    data for it is rolled up from the raw readings, which still hold the whole hour."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
+    rows = [
+        (hour + timedelta(minutes=m), "cam-w", 0, m, float(m), 0.5, 0.1, False)
+        for m in range(0, 60, 6)
+    ]
+    late = [(hour + timedelta(minutes=59), "cam-w", 0, 1, 1.0, 0.5, 0.1, False)]
+    with connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT citypulse_ensure_partitions(%s, %s)", (hour, hour + timedelta(1)))
+        _insert_camera(conn, rows)
+        _quiet_refresh(conn)
+        conn.execute("UPDATE schema_policy SET rollup_1m_retention = interval '4 hours 30 minutes'")
+        conn.execute("DELETE FROM camera_1m WHERE bucket < now() - interval '4 hours 30 minutes'")
+        _insert_camera(conn, late)
+        _quiet_refresh(conn)
+        got = _camera_hour(conn, hour)
+        assert got is not None
+        assert got[0] == len(rows) + 1
+        _assert_camera(conn, "camera_1h", _expected_camera(rows + late, timedelta(hours=1)))
+
+
+def test_hours_rolled_up_before_0026_stay_on_raw_and_later_hours_use_minutes(
+    empty_db_url: str,
+) -> None:
+    """Upgrading a database with rollups: minute rows written before 0026 carry no counts,
+    so late data for their hours is rolled up from raw; hours after the latest of them are
+    built from their minutes."""
+    from citypulse.db import load_migrations, migrate
+
+    old = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    new = old + timedelta(hours=1)
+    rng = random.Random(5)
+    before = _camera_rows(rng, 150, old)
+    before = [(old + (r[0] - old) / 3, *r[1:]) for r in before]  # within the first hour
+    with connect(empty_db_url, autocommit=True) as conn:
+        migrate(conn, mode="plain", migrations=[m for m in load_migrations() if m.version < 26])
+        conn.execute("SELECT citypulse_ensure_partitions(%s, %s)", (old, old + timedelta(1)))
+        _insert_camera(conn, before)
+        _quiet_refresh(conn)
+        migrate(conn, mode="plain")
+        assert conn.execute("SELECT minute_counts_from FROM schema_policy").fetchone() == (new,)
+        assert conn.execute(
+            "SELECT count(*) FROM camera_1m WHERE speed_readings IS NULL"
+        ).fetchone() == (len({(_bucket(r[0], timedelta(minutes=1)), r[1]) for r in before}),)
+        after = [(r[0] + timedelta(hours=1), *r[1:]) for r in _camera_rows(rng, 150, old)]
+        after = [(new + (r[0] - new) / 3, *r[1:]) for r in after]
+        late = [(old + timedelta(minutes=59), "cam-0", 0, 3, 33.0, 0.5, 0.1, False)]
+        _insert_camera(conn, after + late)
+        _quiet_refresh(conn)
+        _assert_camera(
+            conn, "camera_1h", _expected_camera(before + after + late, timedelta(hours=1))
+        )
