@@ -47,8 +47,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overlap",
         type=non_negative_float,
-        default=5.0,
-        help="re-read this many seconds of arrivals",
+        default=0.5,
+        help="re-read at least this many seconds of arrivals (default 0.5); further back "
+        "to what an ingest worker has received and not yet committed, up to --max-overlap",
+    )
+    parser.add_argument(
+        "--max-overlap",
+        type=non_negative_float,
+        default=30.0,
+        help="re-read at most this many seconds of arrivals for ingest's late commits (default 30)",
     )
     parser.add_argument(
         "--lookback",
@@ -150,6 +157,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             only=args.partition,
             poll_s=args.poll,
             overlap_s=args.overlap,
+            max_overlap_s=args.max_overlap,
             lookback_s=args.lookback,
             checkpoint_s=args.checkpoint_every,
             clock=args.clock,

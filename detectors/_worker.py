@@ -8,9 +8,11 @@ by exactly one worker at a time, and a dead worker's partitions are free the mom
 its session ends.  ``only`` pins a worker to one partition instead.
 
 One poll (every ``poll_s``) is one transaction: read the rows that arrived since the
-watermark (``received_at``, minus ``overlap_s`` for transactions that committed out of
-order; re-read rows are dropped because each series remembers the newest reading time
-it processed), feed them in reading-time order to the city detector set, tick the
+watermark (``received_at``), re-reading from ``overlap_s`` before it or from the oldest
+receipt time an ingest worker may still commit (``ingest_progress``, sql/0027), if older
+and within ``max_overlap_s``: ingest commits out of the order it received in.  Re-read
+rows are dropped because each series remembers the newest reading time it processed.
+Then feed them in reading-time order to the city detector set, tick the
 clock (silence fires with no data at all), apply the incident actions and call the
 listener.  A partition's pickled state and watermark go to ``detector_checkpoints`` in
 the same transaction, but at most every ``checkpoint_s`` (and always on its first poll,
@@ -87,7 +89,9 @@ CHECKPOINT_FORMAT: Final = 4
 _CLOCK: Final = (
     "SELECT extract(epoch FROM now())::float8 AS now, "
     "extract(epoch FROM (SELECT max(last_seen) FROM devices WHERE last_seen <= now() + "
-    "interval '5 minutes'))::float8 AS newest_seen"
+    "interval '5 minutes'))::float8 AS newest_seen, "
+    "extract(epoch FROM (SELECT min(committed_through) FROM ingest_progress "
+    "WHERE updated_at > now() - interval '1 minute'))::float8 AS committed_through"
 )
 _NOW: Final = "SELECT extract(epoch FROM now())::float8"
 _LOAD_CHECKPOINT: Final = (
@@ -239,7 +243,8 @@ class WorkerConfig:
     partitions: int = 8
     only: int | None = None
     poll_s: float = 0.5
-    overlap_s: float = 5.0
+    overlap_s: float = 0.5
+    max_overlap_s: float = 30.0
     limit: int = 50_000
     lookback_s: float = 600.0
     max_lateness_s: float = 86_400.0
@@ -264,6 +269,8 @@ class WorkerConfig:
             raise ValueError("clock must be wall or data")
         if not 0.0 <= self.checkpoint_s <= 3600.0:
             raise ValueError("checkpoint interval must be 0..3600 s")
+        if not 0.0 <= self.overlap_s <= self.max_overlap_s:
+            raise ValueError("overlap must be between 0 and max_overlap")
 
 
 @dataclass(slots=True)
@@ -290,6 +297,7 @@ class DetectWorker:
         self._conn: psycopg.Connection[Any] | None = None
         self._slot: int | None = None
         self._states: dict[int, PartitionState] = {}
+        self._caught_up = True  # the last poll read all there was (no row limit hit)
         # partition -> monotonic time of its last checkpoint in this session
         self._saved_at: dict[int, float] = {}
         self._dirty: set[int] = set()  # partitions changed since their last checkpoint
@@ -498,12 +506,13 @@ class DetectWorker:
         self._refresh_devices(conn, force=bool(self.engine.unknown))
         self.engine.unknown.clear()
         held = sorted(self._states)
-        since = min(s.watermark for s in self._states.values()) - cfg.overlap_s
+        base = min(s.watermark for s in self._states.values())
         try:
             with conn.transaction():
                 clock = fetch_one(conn, _CLOCK)
                 assert clock is not None
                 db_now = float(clock["now"])
+                since = self._since(base, clock["committed_through"])
                 params = {
                     "since": since,
                     "upto": db_now + 1.0,
@@ -520,6 +529,7 @@ class DetectWorker:
                     if len(got) >= cfg.limit:
                         upto = min(upto, got[-1].received_at)
                 caught_up = upto == math.inf
+                self._caught_up = caught_up
                 if not caught_up:
                     rows = {k: [r for r in v if r.received_at < upto] for k, v in rows.items()}
                 newest = max((r.received_at for v in rows.values() for r in v), default=None)
@@ -549,7 +559,7 @@ class DetectWorker:
                         # on from the newest kept, not from ``upto``, or the rows that
                         # arrived at ``upto`` itself would be skipped without an overlap.
                         state.watermark = max(state.watermark, newest)
-                    horizon = state.watermark - cfg.overlap_s - 60.0
+                    horizon = state.watermark - cfg.max_overlap_s - cfg.overlap_s - 60.0
                     if state.dead_seen:
                         state.dead_seen = {k: v for k, v in state.dead_seen.items() if v >= horizon}
                     taken = state.trackers.take()
@@ -583,6 +593,16 @@ class DetectWorker:
         self.stats.rows += count
         self.stats.readings += fed
         return count
+
+    def _since(self, base: float, committed_through: float | None) -> float:
+        """Where a poll re-reads arrivals from: ``overlap_s`` before the watermark, or
+        before the oldest receipt time an ingest worker may still commit, if older (not
+        more than ``max_overlap_s`` back, and not while catching up, when the row limit
+        cut the last poll: that read must move on)."""
+        cfg = self.config
+        if committed_through is None or not self._caught_up:
+            return base - cfg.overlap_s
+        return min(base, max(committed_through, base - cfg.max_overlap_s)) - cfg.overlap_s
 
     def _fence(
         self, lock: psycopg.Connection[Any], conn: psycopg.Connection[Any], held: list[int]

@@ -43,6 +43,7 @@ class IngestConfig:
     # A peer silent this long has its session drained and ended by a survivor (None: never)
     takeover_after: float | None = 45.0
     heartbeat_interval: float = 5.0  # s between heartbeats in ingest_sessions
+    progress_interval: float = 0.25  # s between writes of committed_through (ingest_progress)
     drain_quiet: float = 2.0  # s without a message after which a session counts as drained
     drain: bool = False  # take over an existing session: no new messages, drain, end it
 
@@ -63,6 +64,8 @@ class IngestConfig:
             0 < self.heartbeat_interval < self.takeover_after
         ):
             raise ValueError("heartbeat_interval must be positive and below takeover_after")
+        if not self.progress_interval > 0:
+            raise ValueError("progress_interval must be positive")
         if not self.drain_quiet > 0:
             raise ValueError("drain_quiet must be positive")
 

@@ -44,6 +44,7 @@ from ingest._limit import RateLimiter
 from ingest._mqtt import FastClient, Message
 from ingest._outage import OutageLog
 from ingest._peers import Peers
+from ingest._progress import Progress
 from ingest._sink import Item, PostgresSink
 from ingest._stats import Counters
 
@@ -84,8 +85,12 @@ class IngestWorker:
         self._pending_rows = 0  # the weight (readings, at least one) of what is in _pending
         self._held = (0, 0)  # messages and readings in the flushers' hands, not yet acked
         self._outage = OutageLog(pending=self._unacknowledged, every=config.outage_report_interval)
-        self._tick = 0.0
-        self._received_at = datetime.fromtimestamp(0, UTC)
+        self._tick = time.time()
+        self._received_at = datetime.fromtimestamp(self._tick, UTC)
+        # receipt times still in hand (see committed_through): the socket read being
+        # decoded, and each flusher's batch by id
+        self._arriving: float | None = None
+        self._inflight: dict[int, float] = {}
         self._first_at = 0.0
         self._cond = threading.Condition()
         self._accepting = False
@@ -100,6 +105,13 @@ class IngestWorker:
         self._last_message = 0.0  # time.time() of the last message received
         self._shut = False
         self._peers: Peers | None = None
+        self._progress = Progress(
+            database_url=config.database_url,
+            client_id=config.client_id,
+            worker_id=config.worker_id,
+            through=self.committed_through,
+            interval=config.progress_interval,
+        )
         self._client = self._new_client()
         self.fatal: BaseException | None = None
 
@@ -252,6 +264,8 @@ class IngestWorker:
         """The messages of one socket read: decoded, then queued under one lock."""
         if not self._accepting:
             return  # not acknowledged: the broker redelivers after we reconnect
+        # In hand from here (committed_through): no receipt time below the last one.
+        self._arriving = self._tick
         now = time.time()
         self._last_message = now
         if now - self._tick >= 0.001:  # one clock reading per millisecond is precise enough
@@ -277,6 +291,7 @@ class IngestWorker:
             if not pending:
                 self._first_at = time.monotonic()
             pending.extend(items)
+            self._arriving = None
             rows = self._pending_rows = self._pending_rows + weight
             size = len(pending)
             if size >= cfg.batch_size or rows >= cfg.batch_rows:
@@ -317,6 +332,8 @@ class IngestWorker:
                         break
             batch = self._pending[:cut]
             del self._pending[:cut]
+            if batch:
+                self._inflight[id(batch)] = batch[0].received_at.timestamp()
             self._pending_rows -= rows
             self._held = (self._held[0] + cut, self._held[1] + rows)
             if self._pending:
@@ -343,6 +360,7 @@ class IngestWorker:
                     _ack(self._client, batch)
                 with self._cond:
                     self._held = (self._held[0] - len(batch), self._held[1] - rows)
+                    del self._inflight[id(batch)]
                 if not stored:
                     return  # shutting down with the database still away: not acked
         except BaseException as exc:
@@ -396,6 +414,24 @@ class IngestWorker:
             self.counters.record_batch(batch, result, time.monotonic() - started, committed)
             return True
 
+    def committed_through(self) -> float:
+        """A receipt time (epoch s) before which every message this worker received is
+        committed: the oldest still in hand (being decoded, pending, in a flusher's
+        batch), else the present.  Receipt times never fall (a clock stepped back keeps
+        the last), and one socket read's messages share one, set after ``_arriving``: so
+        nothing received later, nor anything in hand, is older.  The present less 10 ms:
+        a read may reuse a receipt time up to 1 ms old."""
+        with self._cond:
+            oldest = time.time() - 0.01
+            arriving = self._arriving
+            if arriving is not None:
+                oldest = min(oldest, arriving)
+            if self._pending:
+                oldest = min(oldest, self._pending[0].received_at.timestamp())
+            if self._inflight:
+                oldest = min(oldest, *self._inflight.values())
+        return oldest
+
     def _unacknowledged(self) -> tuple[int, int]:
         """Messages and readings received and not yet acknowledged (a snapshot)."""
         held = self._held
@@ -430,6 +466,7 @@ class IngestWorker:
         )
         for t in self._threads:
             t.start()
+        self._progress.start()
         cfg = self.config
         if cfg.takeover_after is not None and not cfg.drain:
             self._peers = Peers(
@@ -589,6 +626,7 @@ class IngestWorker:
             t.join(timeout=5)
         self._housekeeper.flush()
         self._housekeeper.close()
+        self._progress.close()
         for sink in self._sinks:
             sink.close()
         if self._peers is not None:

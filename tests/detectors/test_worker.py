@@ -468,6 +468,63 @@ def test_a_backlog_read_in_chunks_without_overlap_skips_no_arrival(
         w.close()
 
 
+def test_a_late_commit_is_read_back_to_what_ingest_has_not_committed(
+    db_url: str, t0: datetime
+) -> None:
+    """Ingest commits out of receipt order; a poll re-reads from the oldest receipt time an
+    ingest worker still holds (ingest_progress, sql/0027), not only ``overlap_s``: a
+    reading received 20 s before the watermark and committed now is processed.  Without
+    the ingest worker's word it is not (the fixed overlap alone used to decide)."""
+    devices = _lights(2)
+    _register(db_url, devices)
+    w = DetectWorker(
+        _config(db_url, "w", partitions=1, lookback_s=6 * 3600), listener=NullListener()
+    )
+
+    def insert(device: str, minute: int, received_ago: float | None) -> None:
+        with connect(db_url) as conn:
+            conn.execute(
+                "INSERT INTO traffic_light_readings (time, device_id, phase, received_at)"
+                " VALUES (%s, %s, 'red', now() - make_interval(secs => %s))",
+                (t0 + timedelta(minutes=minute), device, received_ago or 0.0),
+            )
+            conn.commit()
+
+    def progress(ago: float) -> None:
+        with connect(db_url) as conn:
+            conn.execute(
+                "INSERT INTO ingest_progress (client_id, committed_through)"
+                " VALUES ('ingest-1', now() - make_interval(secs => %s))"
+                " ON CONFLICT (client_id) DO UPDATE SET"
+                " committed_through = excluded.committed_through, updated_at = now()",
+                (ago,),
+            )
+            conn.commit()
+
+    try:
+        w.rebalance()
+        insert("tl-00", 0, None)
+        insert("tl-01", 0, None)
+        w.poll()
+        assert w.stats.readings == 2
+        insert("tl-00", 1, None)  # the watermark moves on to now
+        w.poll()
+        assert w.stats.readings == 3
+        insert("tl-01", 1, 20.0)  # received 20 s ago, committed only now
+        w.poll()
+        w.poll()
+        assert w.stats.readings == 3  # before the watermark's overlap: not seen
+        progress(25.0)  # an ingest worker still holds what it received 25 s ago
+        insert("tl-01", 2, 20.0)
+        w.poll()
+        assert w.stats.readings == 5  # both late readings, in their order
+        progress(0.0)
+        w.poll()
+        assert w.stats.readings == 5
+    finally:
+        w.close()
+
+
 def test_a_checkpoint_interval_out_of_range_is_refused(db_url: str) -> None:
     with pytest.raises(ValueError, match="checkpoint interval"):
         _config(db_url, "w", checkpoint_s=-1.0)

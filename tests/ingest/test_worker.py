@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -360,3 +361,57 @@ def test_wait_total_returns_when_the_count_is_committed_and_not_before(
         assert worker.wait_total("stored", 200, 30)
         assert count(db_url, "camera_readings") == 200  # committed when counted
         assert not worker.wait_total("received", 201, 0.3)
+
+
+def _progress(db_url: str, client_id: str) -> float | None:
+    with connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT extract(epoch FROM committed_through)::float8 FROM ingest_progress"
+            " WHERE client_id = %s",
+            (client_id,),
+        ).fetchone()
+    return None if row is None else float(row[0])
+
+
+def test_committed_through_stays_below_a_batch_until_it_commits(
+    db_url: str, mqtt_broker: Broker, topic_root: str
+) -> None:
+    """ingest_progress (sql/0027) tells ``citypulse detect`` how far back a late commit
+    may reach: while a batch cannot commit (its table locked), the worker's
+    committed_through stays at or below the batch's receipt time; once it commits it moves
+    past, and the row goes when the worker stops."""
+    root = topic_root
+    cfg = config(db_url, mqtt_broker, root, progress_interval=0.05)
+    with running(cfg):
+        wait_for(lambda: _progress(db_url, cfg.client_id) is not None, 10, "a progress row")
+        with connect(db_url) as blocker:
+            blocker.execute("LOCK TABLE camera_readings IN ACCESS EXCLUSIVE MODE")
+            publish_all(mqtt_broker.mqtt, [camera_message(root, "cam-lock", 1)])
+            with connect(db_url, autocommit=True) as conn:
+                wait_for(
+                    lambda: (
+                        scalar(
+                            conn,
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND datname = current_database()"
+                            " AND query LIKE '%%camera_readings%%'",
+                        )
+                        == 1
+                    ),
+                    10,
+                    "the batch waiting on the lock",
+                )
+            waiting = time.time()
+            time.sleep(0.5)  # several progress writes while it waits
+            held = _progress(db_url, cfg.client_id)
+            assert held is not None
+            assert held <= waiting
+            blocker.rollback()
+        wait_for(lambda: count(db_url, "camera_readings") == 1, 10, "the batch committed")
+        with connect(db_url) as conn:
+            arrived = float(
+                scalar(conn, "SELECT extract(epoch FROM received_at)::float8 FROM camera_readings")
+            )
+        assert held <= arrived
+        wait_for(lambda: (_progress(db_url, cfg.client_id) or 0.0) > arrived, 10, "progress")
+    assert _progress(db_url, cfg.client_id) is None
