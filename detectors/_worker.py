@@ -84,7 +84,7 @@ _MAX_SLOTS: Final = 4096
 #: 3: an episode's ``alarm_base`` (idempotent alarm counts).
 #: 4: SeasonalStream keeps its bins as floats (no river objects), Novelty packs its sets,
 #: a Finding is always an alarm (no ``alarm`` slot).
-CHECKPOINT_FORMAT: Final = 4
+CHECKPOINT_FORMAT: Final = 5
 
 _CLOCK: Final = (
     "SELECT extract(epoch FROM now())::float8 AS now, "
