@@ -5,6 +5,7 @@ it uses: frozen reports (:class:`Repeats`), blinded counts (:class:`Collapse`), 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from citypulse import Device, IncidentType
 from detectors._base import Detector, check, clip01, squash
@@ -136,6 +137,12 @@ class Collapse(Detector[float]):
     def expectation(self) -> float:
         """The count the last reading was expected to have (evidence for an incident)."""
         return self._e
+
+    @property
+    def evidence(self) -> float:
+        """The vehicles this run of zeros was expected to bring (the Poisson chance of
+        the run is exp(-evidence)); 0 outside a run or before warm-up."""
+        return self._sum if self._run and self._n >= self.warm_up else 0.0
 
     def update(self, t: float, x: float) -> float:
         if x != x or x < 0 or x == math.inf:
@@ -272,9 +279,10 @@ class CountSpike(Detector[float]):
 
 
 class _Lane:
-    __slots__ = ("collapse", "consistency", "flow", "forest", "jam", "repeats", "spike")
+    __slots__ = ("collapse", "consistency", "flow", "forest", "jam", "repeats", "spike", "t")
 
     def __init__(self, config: CityConfig, lane: int) -> None:
+        self.t = NAN  # the time of the lane's last report
         self.consistency = CameraConsistency()
         self.repeats = Repeats(n=config.frozen_repeats)
         self.collapse = Collapse(expected=config.collapse_expected)
@@ -297,7 +305,16 @@ class _Lane:
 
 
 class CameraMonitor(Monitor[CameraRow]):
-    """Judges each lane's counts, speed and occupancy on their own."""
+    """Judges each lane's counts, speed and occupancy on their own, and a camera's lanes
+    together for blindness.
+
+    A dirty or covered lens blinds every lane it sees at once, while a lane that is
+    merely quiet stays quiet alone.  When every lane of a camera reported zero at the
+    same time, each in a run of zeros, the lanes' evidence adds up: under independent
+    Poisson counts the chance of all the runs together is exp(-sum of their expected
+    vehicles), the same threshold as one lane's run.  A two-lane camera is so found in
+    about half the minutes one lane needs, with no more risk of a false call.
+    """
 
     __slots__ = ("config", "lanes")
 
@@ -320,6 +337,7 @@ class CameraMonitor(Monitor[CameraRow]):
         lane = self.lanes.get(lane_id)
         if lane is None:
             lane = self.lanes[lane_id] = _Lane(self.config, lane_id)
+        lane.t = t
         flow = NAN if intensity is None else float(intensity)
         v = NAN if speed is None else float(speed)
         o = NAN if occ is None else float(occ)
@@ -356,19 +374,9 @@ class CameraMonitor(Monitor[CameraRow]):
         else:
             out.append(normal(_T.FROZEN_VALUES, t))
         if lane.collapse.update(t, flow) > 0.0:
-            level = lane.collapse.expectation
-            out.append(
-                Finding(
-                    _T.CAMERA_OBSTRUCTED,
-                    t,
-                    detector="Collapse",
-                    metric="intensity",
-                    value=0.0,
-                    limit=round(level, 2),
-                    unit="vehicles",
-                    extra={**where, "expected_per_interval": round(level, 2)},
-                )
-            )
+            out.append(_obstructed(t, lane.collapse.expectation, where))
+        elif flow == 0.0 and len(self.lanes) > 1:
+            self._all_lanes_blind(t, out)
         elif flow > 0:
             out.append(normal(_T.CAMERA_OBSTRUCTED, t))
         if lane.jam.update(t, (v, o)) > 0.0:
@@ -439,3 +447,32 @@ class CameraMonitor(Monitor[CameraRow]):
                 out.append(normal(_T.ANOMALY, t))
         else:
             out.append(normal(_T.ANOMALY, t))
+
+    def _all_lanes_blind(self, t: float, out: list[Judgement]) -> None:
+        """Every lane reported zero at ``t``, each in a warm run of zeros that has not
+        reached the threshold alone: their summed evidence judges the camera."""
+        total, threshold = 0.0, self.config.collapse_expected
+        for lane in self.lanes.values():
+            evidence = lane.collapse.evidence
+            if lane.t != t or evidence <= 0.0 or evidence >= threshold:
+                return  # traffic seen, no report yet at t, or the lane's own incident
+            total += evidence
+        if total < threshold:
+            return
+        lanes = sorted(self.lanes)
+        expected = sum(lane.collapse.expectation for lane in self.lanes.values())
+        out.append(_obstructed(t, expected, {"lane_id": lanes[0], "lanes": lanes}))
+
+
+def _obstructed(t: float, expected: float, where: Mapping[str, object]) -> Finding:
+    """No vehicles where ``expected`` were due in this interval."""
+    return Finding(
+        _T.CAMERA_OBSTRUCTED,
+        t,
+        detector="Collapse",
+        metric="intensity",
+        value=0.0,
+        limit=round(expected, 2),
+        unit="vehicles",
+        extra={**where, "expected_per_interval": round(expected, 2)},
+    )

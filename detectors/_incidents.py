@@ -39,7 +39,8 @@ Evidence (``incidents.evidence``), for every type: ``detector``, ``metric``, ``s
   k × the expected interval, unit ``s``.
 - ``frozen_values``: ``lane_id`` (cameras), ``repeats``; value = seconds frozen.
 - ``camera_obstructed``: ``lane_id``, ``expected_per_interval`` (vehicles the lane
-  normally counts); value = vehicles counted (0).
+  normally counts); value = vehicles counted (0).  When the camera's lanes were judged
+  together, ``lanes`` lists them and ``expected_per_interval`` is their sum.
 - ``congestion``: ``lane_id``, ``occupancy``; value = speed (km/h), limit = the speed
   below which the lane counts as congested, unit ``km/h``.
 - ``parking_stuck``: value = the unchanging occupied count; ``parking_full``: value =

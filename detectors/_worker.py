@@ -84,7 +84,9 @@ _MAX_SLOTS: Final = 4096
 #: 3: an episode's ``alarm_base`` (idempotent alarm counts).
 #: 4: SeasonalStream keeps its bins as floats (no river objects), Novelty packs its sets,
 #: a Finding is always an alarm (no ``alarm`` slot).
-CHECKPOINT_FORMAT: Final = 5
+#: 5: a limit's moving window in two float arrays.
+#: 6: a camera lane keeps the time of its last report (its lanes judged together).
+CHECKPOINT_FORMAT: Final = 6
 
 _CLOCK: Final = (
     "SELECT extract(epoch FROM now())::float8 AS now, "

@@ -126,3 +126,62 @@ def test_a_camera_blinded_in_a_busy_hour_is_found_on_its_first_zero() -> None:
         t = MIDNIGHT + 60.0 * i
         assert det.update(t, _poisson(rng, 2.0 * _rate(t))) == 0.0
     assert det.update(MIDNIGHT + 4 * DAY + 13 * 3600.0, 0.0) == 1.0
+
+
+def _two_lane_camera(rng: random.Random, days: int = 4) -> tuple[CameraMonitor, float]:
+    """A camera over two lanes of about five vehicles a minute by day, trained for
+    ``days``; returns it and the time after its last report."""
+    cam = Device(id="cam-2", kind=DeviceKind.CAMERA, report_interval_s=60.0)
+    mon = CameraMonitor(cam, CityConfig())
+    sink: list[Judgement] = []
+    end = MIDNIGHT + days * DAY + 13 * 3600.0
+    t = MIDNIGHT
+    while t < end:
+        for lane in (1, 2):
+            n = int(_poisson(rng, 0.4 * _rate(t)))
+            mon.reading(_camera_row(cam.id, t, lane, n), sink)
+        t += 60.0
+    assert _obstructions(sink) == []
+    return mon, end
+
+
+def _camera_row(device: str, t: float, lane: int, n: int) -> CameraRow:
+    return CameraRow(device, t, lane, n, 40.0 if n else None, 0.1 if n else 0.0, None, t)
+
+
+def _obstructions(found: list[Judgement]) -> list[Finding]:
+    return [
+        f
+        for f in found
+        if isinstance(f, Finding) and f.type is IncidentType.CAMERA_OBSTRUCTED and f.alarm
+    ]
+
+
+def test_a_blinded_camera_is_judged_on_all_its_lanes_together() -> None:
+    """At 13:00 each lane expects about five vehicles a minute: one lane's zeros reach the
+    threshold (16) in the fourth minute, the two lanes' together in the second."""
+    mon, start = _two_lane_camera(random.Random(21))
+    found: list[Judgement] = []
+    for k in range(6):
+        for lane in (1, 2):
+            mon.reading(_camera_row("cam-2", start + 60.0 * k, lane, 0), found)
+    first = _obstructions(found)[0]
+    assert first.t == start + 60.0
+    assert first.extra["lanes"] == [1, 2]
+    expected = first.extra["expected_per_interval"]
+    assert isinstance(expected, float)
+    assert expected > 8.0  # both lanes' expectations
+
+
+def test_one_quiet_lane_beside_a_busy_one_is_judged_alone() -> None:
+    rng = random.Random(22)
+    mon, start = _two_lane_camera(rng)
+    found: list[Judgement] = []
+    for k in range(8):
+        t = start + 60.0 * k
+        mon.reading(_camera_row("cam-2", t, 1, 0), found)
+        mon.reading(_camera_row("cam-2", t, 2, max(1, int(_poisson(rng, 5.0)))), found)
+    first = _obstructions(found)[0]
+    assert "lanes" not in first.extra
+    assert first.extra["lane_id"] == 1
+    assert first.t >= start + 2 * 60.0  # one lane's evidence alone takes three minutes
