@@ -49,11 +49,13 @@ def _stamped_will(t: float) -> bytes:
 @dataclass
 class SentTap:
     """See the module docstring; ``sample_every``: one message in this many is timed;
-    past ``stop_at`` (epoch s; 0: never) a worker that fell behind publishes no more."""
+    past ``stop_at`` (epoch s; 0: never), or ``budget_s`` after its first message, a
+    worker that fell behind publishes no more."""
 
     watch: frozenset[str] = frozenset()
     sample_every: int = 1
     stop_at: float = 0.0
+    budget_s: float = 0.0
     series: dict[Series, array[int]] = field(default_factory=dict)
     samples: list[tuple[str, str, int, int, float]] = field(default_factory=list)
     clock: list[tuple[float, float]] = field(default_factory=list)  # (sim t, wall sent)
@@ -69,6 +71,12 @@ class SentTap:
         return sum(len(a) for a in self.series.values())
 
     def wrap(self, messages: Iterator[Message]) -> Iterator[Message]:
+        # CPU and the budget count from here: a worker's start-up, or the simulation it
+        # rendered beforehand, is not publishing
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0 = usage.ru_utime + usage.ru_stime
+        if self.budget_s:
+            self.stop_at = time.time() + self.budget_s
         loads = orjson.loads
         series = self.series
         n = 0
@@ -110,7 +118,7 @@ class SentTap:
                 self.samples.append((*key, ms, now))
         self.messages += n
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        self.cpu_s += usage.ru_utime + usage.ru_stime
+        self.cpu_s += usage.ru_utime + usage.ru_stime - cpu0
         self.max_rss_kib = max(self.max_rss_kib, usage.ru_maxrss)
 
     def merge(self, other: Any) -> None:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from citypulse import MqttUrl
 from simulator._city import City, Intervals
@@ -78,6 +78,7 @@ def _worker(
     clock: Any,
     results: Any,
     tap: Tap | None,
+    start: Any | None,
 ) -> None:
     # Ctrl-C reaches the whole process group: the parent decides, and ends the workers
     # at once (see publish_parallel); a worker left to die of it mid-publish reports a
@@ -86,6 +87,13 @@ def _worker(
     try:
         sim = spec.simulation(worker=worker, workers=workers)
         stream: Iterator[Message] = sim.published(spec.batch_s)
+        if start is not None:  # render everything first, then wait for the word
+            stream = iter(list(stream))
+            results.put((worker, None, None, _READY))
+            parent = multiprocessing.parent_process()
+            while not start.wait(1.0):
+                if parent is not None and not parent.is_alive():
+                    return
         if tap is not None:
             stream = tap.wrap(stream)
 
@@ -106,6 +114,9 @@ def _worker(
         results.put((worker, None, f"{type(exc).__name__}: {exc}", None))
 
 
+_READY: Final = "ready"  # in a result's tap slot: a rendering worker's messages are ready
+
+
 def publish_parallel(
     spec: RunSpec,
     *,
@@ -121,18 +132,27 @@ def publish_parallel(
     progress: Callable[[Progress], None] | None = None,
     progress_every_s: float = 2.0,
     tap: Tap | None = None,
+    prerender: bool = False,
+    on_start: Callable[[], None] | None = None,
 ) -> PublishReport:
     """Run ``spec`` in ``workers`` processes; ``rate`` is the total offered rate.
 
     With ``tap``, each worker wraps its stream in a copy of it, and every copy that
-    finished is merged into ``tap``."""
+    finished is merged into ``tap``.  With ``prerender``, each worker simulates its whole
+    share into memory before any is published, so that publishing costs only what a
+    real gateway's connection costs (a benchmark of what receives the city, on the
+    machine that simulates it).  ``on_start`` is called just before publishing starts,
+    once every worker has rendered."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     ctx = multiprocessing.get_context("spawn")
     sent = ctx.Array("q", workers)
     clock = ctx.Array("d", workers)
     results = ctx.Queue()
+    start = ctx.Event() if prerender else None
     procs = []
+    if on_start is not None and start is None:
+        on_start()
     wall0 = time.monotonic()
     for w in range(workers):
         options: dict[str, Any] = {
@@ -147,7 +167,7 @@ def publish_parallel(
         }
         proc = ctx.Process(
             target=_worker,
-            args=(spec, w, workers, options, sent, clock, results, tap),
+            args=(spec, w, workers, options, sent, clock, results, tap, start),
             name=f"citypulse-sim-{w}",
             daemon=True,
         )
@@ -155,6 +175,7 @@ def publish_parallel(
         procs.append(proc)
     reports: list[PublishReport] = []
     errors: list[str] = []
+    ready = 0
     next_progress = wall0 + progress_every_s
     try:
         while len(reports) + len(errors) < workers:
@@ -167,6 +188,15 @@ def publish_parallel(
             else:
                 if error:
                     errors.append(f"worker {w}: {error}")
+                    if start is not None and not start.is_set():  # the others wait: end them
+                        raise PublishError(client_prefix, errors[-1])
+                elif isinstance(tapped, str) and tapped == _READY:
+                    ready += 1
+                    if start is not None and ready == workers:
+                        if on_start is not None:
+                            on_start()
+                        wall0 = time.monotonic()
+                        start.set()
                 else:
                     reports.append(report)
                     if tap is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,6 +77,13 @@ def test_tap_stops_a_worker_that_fell_past_its_deadline() -> None:
     tap = SentTap(stop_at=1.0)  # long past
     assert list(tap.wrap(_messages())) == []
     assert tap.cut
+
+
+def test_tap_budget_counts_from_its_first_message() -> None:
+    tap = SentTap(budget_s=60.0, stop_at=1.0)  # the budget replaces a stale deadline
+    assert len(list(tap.wrap(_messages()))) == len(list(_messages()))
+    assert not tap.cut
+    assert time.time() < tap.stop_at <= time.time() + 60.0
 
 
 def test_cpu_of_a_process_tree_counts_this_process() -> None:

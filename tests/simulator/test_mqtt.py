@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from collections import Counter
@@ -197,20 +198,38 @@ def test_messages_types() -> None:
     assert FaultType.POWER_LOSS.incident_type == "device_offline"
 
 
+@pytest.mark.parametrize("prerender", [False, True])
 def test_worker_processes_publish_exactly_the_single_process_stream(
-    mqtt_broker: Broker, topic_root: str
+    mqtt_broker: Broker, topic_root: str, prerender: bool
 ) -> None:
+    """Rendering first, the workers publish only once all are ready, and the same."""
     from simulator import RunSpec, publish_parallel
 
     spec = RunSpec(CITY, START, START + timedelta(minutes=30), seed=9, topic_root=topic_root)
     expected = list(spec.simulation().messages())
     collector = _Collector(mqtt_broker, topic_root)
+    at_start: list[tuple[list[str], int]] = []
+
+    def on_start() -> None:
+        workers = sorted(p.name for p in multiprocessing.active_children())
+        time.sleep(0.3)  # a worker publishing early would show up now
+        with collector.lock:
+            at_start.append((workers, len(collector.received)))
+
     try:
         report = publish_parallel(
-            spec, mqtt_url=mqtt_broker.mqtt, workers=2, mode="device", client_prefix=topic_root
+            spec,
+            mqtt_url=mqtt_broker.mqtt,
+            workers=2,
+            mode="device",
+            client_prefix=topic_root,
+            prerender=prerender,
+            on_start=on_start,
         )
         received = collector.wait_for(len(expected))
     finally:
         collector.close()
+    rendered = ["citypulse-sim-0", "citypulse-sim-1"] if prerender else []
+    assert at_start == [(rendered, 0)]  # once, before anything was published
     assert report.messages == len(expected)
     assert Counter(received) == Counter((m.topic, m.payload) for m in expected)
