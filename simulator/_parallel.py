@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from citypulse import MqttUrl
 from simulator._city import City, Intervals
@@ -134,6 +134,7 @@ def publish_parallel(
     tap: Tap | None = None,
     prerender: bool = False,
     on_start: Callable[[], None] | None = None,
+    client: Literal["paho", "lean"] = "paho",
 ) -> PublishReport:
     """Run ``spec`` in ``workers`` processes; ``rate`` is the total offered rate.
 
@@ -142,7 +143,7 @@ def publish_parallel(
     share into memory before any is published, so that publishing costs only what a
     real gateway's connection costs (a benchmark of what receives the city, on the
     machine that simulates it).  ``on_start`` is called just before publishing starts,
-    once every worker has rendered."""
+    once every worker has rendered.  ``client`` is :func:`publish`'s."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     ctx = multiprocessing.get_context("spawn")
@@ -164,6 +165,7 @@ def publish_parallel(
             "max_inflight": max(1, max_inflight // workers),
             "client_prefix": f"{client_prefix}-w{w}" if mode == "gateway" else client_prefix,
             "ca_file": ca_file,
+            "client": client,
         }
         proc = ctx.Process(
             target=_worker,

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -111,7 +112,10 @@ def test_device_mode_delivers_exactly_what_was_generated(
     assert sorted(will_topics) == sorted(m.topic for m in wills)
 
 
-def test_gateway_mode_with_batches_and_a_fixed_rate(mqtt_broker: Broker, topic_root: str) -> None:
+@pytest.mark.parametrize("client", ["paho", "lean"])
+def test_gateway_mode_with_batches_and_a_fixed_rate(
+    mqtt_broker: Broker, topic_root: str, client: Literal["paho", "lean"]
+) -> None:
     sim = _simulation(topic_root)
     expected = list(batched(sim.messages(), 120.0))
     assert any(m.payload.startswith(b"[{") and m.payload.count(b'"time"') > 2 for m in expected)
@@ -127,6 +131,7 @@ def test_gateway_mode_with_batches_and_a_fixed_rate(mqtt_broker: Broker, topic_r
             gateways=2,
             rate=rate,
             client_prefix=topic_root,
+            client=client,
         )
         received = collector.wait_for(len(expected))
     finally:
