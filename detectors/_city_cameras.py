@@ -84,6 +84,7 @@ class Collapse(Detector[float]):
         "_prof",
         "_run",
         "_scale",
+        "_since",
         "_sum",
         "_top",
         "bin_s",
@@ -120,6 +121,7 @@ class Collapse(Detector[float]):
         self._sum = 0.0
         self._scale = 1.0
         self._top = 0.0  # the expectation when the run began: it may fall, never rise
+        self._since = 0.0  # the time of the run's first zero
         self._e = 0.0
         bins = int(86400.0 // bin_s)
         self._prof = [0.0] * bins
@@ -139,6 +141,11 @@ class Collapse(Detector[float]):
         return self._e
 
     @property
+    def since(self) -> float:
+        """The time of the current run's first zero (meaningful while :attr:`evidence`)."""
+        return self._since
+
+    @property
     def evidence(self) -> float:
         """The vehicles this run of zeros was expected to bring (the Poisson chance of
         the run is exp(-evidence)); 0 outside a run or before warm-up."""
@@ -155,6 +162,7 @@ class Collapse(Detector[float]):
             if self._run == 0:
                 self._scale = min(1.0, self._level / prof) if warm and prof > 0.0 else 1.0
                 self._top = prof * self._scale
+                self._since = t
             self._run += 1
             self._e = min(prof * self._scale, self._top) if warm else self._level
             self._sum += self._e
@@ -308,12 +316,17 @@ class CameraMonitor(Monitor[CameraRow]):
     """Judges each lane's counts, speed and occupancy on their own, and a camera's lanes
     together for blindness.
 
-    A dirty or covered lens blinds every lane it sees at once, while a lane that is
-    merely quiet stays quiet alone.  When every lane of a camera reported zero at the
-    same time, each in a run of zeros, the lanes' evidence adds up: under independent
-    Poisson counts the chance of all the runs together is exp(-sum of their expected
-    vehicles), the same threshold as one lane's run.  A two-lane camera is so found in
-    about half the minutes one lane needs, with no more risk of a false call.
+    A dirty or covered lens blinds every lane it sees at once, from the same report on,
+    while a lane that is merely quiet stays quiet alone.  When every lane of a camera
+    reported zero at the same time, each in a run of zeros that began at the same
+    report, the lanes' evidence adds up: under independent Poisson counts the chance of
+    all the runs together is exp(-sum of their expected vehicles), the same threshold
+    as one lane's run.  A two-lane camera is so found in about half the minutes one lane
+    needs.  Lanes are not independent, though: a road empties as a whole late at night,
+    which made an earlier version of this (runs pooled whenever they overlapped) call a
+    quiet street blind.  Runs that began at the same report are what a lens covered in
+    busy traffic makes; a street emptying lets its lanes' last vehicles pass at
+    different times.
     """
 
     __slots__ = ("config", "lanes")
@@ -449,13 +462,19 @@ class CameraMonitor(Monitor[CameraRow]):
             out.append(normal(_T.ANOMALY, t))
 
     def _all_lanes_blind(self, t: float, out: list[Judgement]) -> None:
-        """Every lane reported zero at ``t``, each in a warm run of zeros that has not
-        reached the threshold alone: their summed evidence judges the camera."""
+        """Every lane reported zero at ``t``, each in a warm run of zeros that began at
+        the same report and has not reached the threshold alone: their summed evidence
+        judges the camera."""
         total, threshold = 0.0, self.config.collapse_expected
+        since = None
         for lane in self.lanes.values():
             evidence = lane.collapse.evidence
             if lane.t != t or evidence <= 0.0 or evidence >= threshold:
                 return  # traffic seen, no report yet at t, or the lane's own incident
+            if since is None:
+                since = lane.collapse.since
+            elif lane.collapse.since != since:
+                return  # the lanes went quiet one after another: a street emptying
             total += evidence
         if total < threshold:
             return

@@ -185,3 +185,17 @@ def test_one_quiet_lane_beside_a_busy_one_is_judged_alone() -> None:
     assert "lanes" not in first.extra
     assert first.extra["lane_id"] == 1
     assert first.t >= start + 2 * 60.0  # one lane's evidence alone takes three minutes
+
+
+def test_lanes_that_went_quiet_one_after_another_are_not_pooled() -> None:
+    """A street emptying lets its lanes' last vehicles pass at different times; a covered
+    lens blinds them from the same report on."""
+    mon, start = _two_lane_camera(random.Random(23))
+    found: list[Judgement] = []
+    for k in range(6):
+        t = start + 60.0 * k
+        mon.reading(_camera_row("cam-2", t, 1, 0), found)
+        mon.reading(_camera_row("cam-2", t, 2, 6 if k == 0 else 0), found)
+    first = _obstructions(found)[0]
+    assert "lanes" not in first.extra  # lane 1 alone, in its own time
+    assert first.extra["lane_id"] == 1
