@@ -11,7 +11,8 @@ Families: validity (:class:`Range`, :class:`UnitMistake`, :class:`CameraConsiste
 the СанПиН 1.2.3685-21 limits), statistics (:class:`Deviation`,
 :class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`, :class:`Novelty`; the
 learned time-of-day normal of one stream that the city set and NAB both run:
-:class:`SeasonalStream`, :func:`learned_stream`; counts against a weekly-seasonal normal:
+:class:`SeasonalStream`, :func:`learned_stream`, whose views alone the city reads
+(:func:`learned_views`); counts against a weekly-seasonal normal:
 :class:`SeasonalCounts`),
 multivariate (:class:`CameraForest`, :class:`CameraIsolationForest`), device health
 (:class:`Silence`, :class:`Flatline`, :class:`StuckPhase`, :class:`SignalDark`,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
         LostPartitionsError,
     )
     from detectors._health import Flatline, LampFault, SignalDark, Silence, StuckPhase
-    from detectors._learned import LearnedStream, SeasonalStream, learned_stream
+    from detectors._learned import LearnedStream, SeasonalStream, learned_stream, learned_views
     from detectors._multivariate import CameraForest, CameraIsolationForest
     from detectors._novelty import Novelty
     from detectors._presets import Constant, city_scalar, default_univariate
@@ -88,6 +89,7 @@ __all__ = [
     "city_scalar",
     "default_univariate",
     "learned_stream",
+    "learned_views",
     "poisson_quantile",
     "weekly_shape",
 ]

@@ -17,12 +17,12 @@ incident resolve).  Per kind:
   to zero where traffic is expected (:class:`Collapse`) → ``camera_obstructed``; a
   jammed lane (:class:`Jam`: low speed at high occupancy for minutes) →
   ``congestion``; a count far above the lane's level (:class:`CountSpike`), or far above
-  both this hour's learnt normal (:func:`~detectors.learned_stream`) and, less far, the
+  both this hour's learnt normal (:func:`~detectors.learned_views`) and, less far, the
   lane's level → ``anomaly``.
 - parking: :class:`~detectors.ParkingConsistency` → ``invalid_data``; a count that does
   not move away from the bounds for two hours → ``parking_stuck``; no usable spot free
   for 160 minutes, where the lot's learnt normal for the time of day
-  (:func:`~detectors.learned_stream` on the occupied share) does not expect it →
+  (:func:`~detectors.learned_views` on the occupied share) does not expect it →
   ``parking_full``.
 - ecology: both СанПиН 1.2.3685-21 limits of every pollutant
   (:func:`~detectors.air_quality_rule`) → ``air_quality_exceedance``; PM2.5 drifting

@@ -11,7 +11,7 @@ from citypulse import Device, IncidentType
 from detectors._base import Detector, check, clip01, squash
 from detectors._city_monitor import CityConfig, Monitor
 from detectors._incidents import Finding, Judgement, normal
-from detectors._learned import learned_stream
+from detectors._learned import learned_views
 from detectors._rows import CameraRow
 from detectors._validity import CameraConsistency
 
@@ -300,7 +300,7 @@ class _Lane:
         self.spike = CountSpike(z_min=config.spike_z, min_excess=config.spike_min_excess)
         # The lane's count against its own learnt time-of-day normal (Poisson spread at
         # least): a count far above what this hour brings, which a level alone misses.
-        self.flow = learned_stream(counts=True)
+        self.flow = learned_views(counts=True)
         self.forest: Detector[tuple[float, float, float]] | None = None
         if config.multivariate == "hst":
             from detectors._multivariate import CameraForest
@@ -413,8 +413,8 @@ class CameraMonitor(Monitor[CameraRow]):
         local = spike.z(flow) if spike.warm and flow == flow else 0.0
         s = spike.update(t, flow)
         detector = "CountSpike"
-        lane.flow.update(t, flow)
-        learned = lane.flow.stream
+        learned = lane.flow
+        learned.update(t, flow)
         # Far above both this hour's learnt normal and the lane's recent level, and at
         # least twice that level: a weaker spike than CountSpike alone may call, with
         # neither a rush hour (the normal knows it) nor a busy day (the level does) to

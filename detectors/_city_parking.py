@@ -6,7 +6,7 @@ from __future__ import annotations
 from citypulse import Device, IncidentType
 from detectors._city_monitor import CityConfig, Monitor
 from detectors._incidents import Finding, Judgement, normal
-from detectors._learned import learned_stream
+from detectors._learned import learned_views
 from detectors._rows import ParkingRow
 from detectors._traffic import FullForLong, ParkingStuck
 from detectors._validity import ParkingConsistency
@@ -37,7 +37,7 @@ class ParkingMonitor(Monitor[ParkingRow]):
         )
         # The share of spots occupied, against this lot's own learnt time-of-day normal: a
         # residential lot full every night, or a business lot every noon, is not news.
-        self.occupancy = learned_stream()
+        self.occupancy = learned_views()
         self.config = config
         self._full_since: float | None = None
         self._full_z = 0.0  # how unusual full was when the current full period began
@@ -89,7 +89,7 @@ class ParkingMonitor(Monitor[ParkingRow]):
             # Judged once, at the period's first full reading, before a long full period
             # could move the normal: full for long is news only where it is unusual.
             self._full_since = since
-            self._full_z = self.occupancy.stream.last_z
+            self._full_z = self.occupancy.last_z
         usual = self._full_z < self.config.parking_full_z
         if stuck > 0.0 or (full > 0.0 and usual):  # a stuck count says nothing of the lot
             out.append(normal(_T.PARKING_FULL, t))
@@ -106,7 +106,7 @@ class ParkingMonitor(Monitor[ParkingRow]):
                     since=self.full.since,
                     extra={
                         "total": tot,
-                        "usual_share": round(self.occupancy.stream.last_expected, 3),
+                        "usual_share": round(self.occupancy.last_expected, 3),
                         "z": round(self._full_z, 1),
                     },
                 )

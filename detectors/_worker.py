@@ -86,7 +86,8 @@ _MAX_SLOTS: Final = 4096
 #: a Finding is always an alarm (no ``alarm`` slot).
 #: 5: a limit's moving window in two float arrays.
 #: 6: a camera lane keeps the time of its last report (its lanes judged together).
-CHECKPOINT_FORMAT: Final = 6
+#: 7: a camera lane's and a parking lot's learnt normal without its score (learned_views).
+CHECKPOINT_FORMAT: Final = 7
 
 _CLOCK: Final = (
     "SELECT extract(epoch FROM now())::float8 AS now, "

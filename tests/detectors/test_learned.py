@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import random
 
-from detectors._learned import SeasonalStream, learned_stream
+from detectors._learned import SeasonalStream, learned_stream, learned_views
 from tests.detectors._cases import T0
 
 STEP = 300.0
@@ -89,6 +89,34 @@ def test_scores_do_not_depend_on_later_readings() -> None:
     sb = [b.update(t, x) for t, x in changed]
     assert sa[:cut] == sb[:cut]
     assert max(sb[cut:]) > max(sa[cut:])
+
+
+def test_the_views_without_the_score_are_the_scored_streams_bit_for_bit() -> None:
+    """The city reads only the views (learned_views); NAB scores learned_stream.  Both
+    must learn the same normal: a shift, wild readings that are clipped, counts."""
+    rng = random.Random(5)
+    wild = [(t, x + (400.0 if rng.random() < 0.01 else 0.0)) for t, x in _seasonal(4, seed=5)]
+    series = {
+        False: _seasonal(6, seed=6, shift_at=4 * DAY, shift=8.0) + wild,
+        True: [
+            (T0 + STEP * i, float(rng.randint(0, 30) + (90 if i % 700 < 20 else 0)))
+            for i in range(5 * DAY)
+        ],
+    }
+    for counts, stream in series.items():
+        scored, views = learned_stream(counts=counts), learned_views(counts=counts)
+        seen = set()
+        for t, x in stream:
+            scored.update(t, x)
+            views.update(t, x)
+            s = scored.stream
+            assert (views.last_z, views.last_expected, views.shifted) == (
+                s.last_z,
+                s.last_expected,
+                s.shifted,
+            )
+            seen.add(views.shifted)
+        assert seen - {0}, counts  # the series did move the views
 
 
 def test_bin_statistics_are_rivers_ewmean_and_ewvar_bit_for_bit() -> None:
