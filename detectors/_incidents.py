@@ -125,8 +125,13 @@ class Normal(NamedTuple):
 Judgement = Finding | Normal
 
 
+_new_tuple: Final = tuple.__new__
+
+
 def normal(itype: IncidentType, t: float) -> Normal:
-    return Normal(itype, t)
+    # Normal(itype, t) goes through the named tuple's generated __new__ and its default:
+    # half again as long, for the commonest object a detect worker builds.
+    return _new_tuple(Normal, (itype, t, False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,10 +357,11 @@ class Tracker:
 class Trackers:
     """Every tracker of a set of devices, keyed by (device, type); picklable."""
 
-    __slots__ = ("_by_key", "actions")
+    __slots__ = ("_by_key", "_tracked", "actions")
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, IncidentType], Tracker] = {}
+        self._tracked: set[str] = set()  # the devices that have a tracker
         self.actions: list[Action] = []
 
     def observe(self, device_id: str, f: Judgement) -> None:
@@ -365,11 +371,18 @@ class Trackers:
             if not f.alarm:
                 return  # nothing open, nothing to resolve
             tr = self._by_key[key] = Tracker(device_id, f.type)
+            self._tracked.add(device_id)
         tr.observe(f, self.actions)
 
     def observe_all(self, device_id: str, findings: Iterable[Judgement]) -> None:
+        if device_id in self._tracked:
+            for f in findings:
+                self.observe(device_id, f)
+            return
+        # Nearly every device has never alarmed: its normal judgements change nothing.
         for f in findings:
-            self.observe(device_id, f)
+            if f.alarm:
+                self.observe(device_id, f)
 
     def tick(self, now: float) -> None:
         for tr in self._by_key.values():

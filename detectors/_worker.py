@@ -86,7 +86,8 @@ _MAX_SLOTS: Final = 4096
 #: a Finding is always an alarm (no ``alarm`` slot).
 #: 5: a limit's moving window in two float arrays.
 #: 6: a camera lane keeps the time of its last report (its lanes judged together).
-#: 7: a camera lane's and a parking lot's learnt normal without its score (learned_views).
+#: 7: a camera lane's and a parking lot's learnt normal without its score (learned_views);
+#: the trackers keep the set of devices that have one.
 CHECKPOINT_FORMAT: Final = 7
 
 _CLOCK: Final = (

@@ -9,7 +9,7 @@ import psycopg
 
 from citypulse import Device, DeviceKind, Incident, IncidentChange, IncidentType
 from citypulse.db import connect, upsert_devices
-from detectors._incidents import Finding, IncidentStore, Trackers, normal
+from detectors._incidents import ActionKind, Finding, IncidentStore, Normal, Trackers, normal
 
 T0 = 1_772_400_000.0
 DEV = Device(id="tl-1", kind=DeviceKind.TRAFFIC_LIGHT)
@@ -215,3 +215,28 @@ def test_replaying_the_same_findings_opens_nothing_twice(db_url: str) -> None:
     assert len(_rows(db_url)) == 1
     assert [c[2] for c in first.calls] == [IncidentChange.OPENED, IncidentChange.RESOLVED]
     assert second.calls == []
+
+
+def test_observe_all_resolves_through_normals_once_a_device_has_alarmed() -> None:
+    """Normals of a device that never alarmed are dropped without a tracker; once it has
+    one, the same batches reach it and resolve the incident, while a quiet device beside
+    it gets none."""
+    tr = Trackers()
+    quiet = "other-device"
+    for i in range(3):
+        tr.observe_all(quiet, [normal(IncidentType.STUCK_PHASE, T0 + i)])
+        tr.observe_all(DEV.id, [normal(IncidentType.STUCK_PHASE, T0 + i)])
+    assert tr.open_incidents() == []
+    assert tr.take() == []
+    tr.observe_all(DEV.id, [normal(IncidentType.DEVICE_SILENT, T0 + 5), _stuck(T0 + 5, 160.0)])
+    assert [(a.kind, a.device_id) for a in tr.take()] == [(ActionKind.OPEN, DEV.id)]
+    tr.observe_all(DEV.id, [normal(IncidentType.STUCK_PHASE, T0 + 10)])
+    tr.observe_all(quiet, [normal(IncidentType.STUCK_PHASE, T0 + 10)])
+    tr.tick(T0 + 10 + 300)
+    (resolved,) = tr.take()
+    assert (resolved.kind, resolved.device_id) == (ActionKind.RESOLVE, DEV.id)
+    assert resolved.episode.resolved_at == T0 + 310
+    assert tr.open_incidents() == []
+    n = normal(IncidentType.CONGESTION, T0)
+    assert isinstance(n, Normal)
+    assert (n.type, n.t, n.alarm) == (IncidentType.CONGESTION, T0, False)
