@@ -68,8 +68,9 @@ def _null(seed: int = 0) -> Detector[float]:
 
 
 def city_stream(seed: int = 0) -> Detector[float]:
-    """Exactly what the city set runs on a stream without a physical limit
-    (:func:`~detectors._learned.learned_stream`), for NAB to measure ``citypulse detect``."""
+    """The stream the city set learns a normal with where no physical limit applies
+    (:func:`~detectors._learned.learned_stream`; the city reads its views alone, as
+    :func:`~detectors._learned.learned_views`), for NAB to measure ``citypulse detect``."""
     del seed  # deterministic
     return learned_stream()
 

@@ -164,22 +164,34 @@ def test_default_notices_a_day_without_its_peak(tmp_path: Path) -> None:
 def test_detector_city_runs_what_the_city_set_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--detector city`` is the learned stream a parking monitor watches its lot with,
-    arguments and all, and its scores are that detector's on every row."""
+    """``--detector city`` is the learned stream whose views a parking monitor watches its
+    lot with, arguments and all (the lot reads the views, NAB the score): on every row the
+    two learn the same, and the scores are that detector's."""
     from citypulse import Device, DeviceKind
     from detectors._city import CityConfig, ParkingMonitor
+    from detectors._learned import learned_stream, learned_views
     from detectors._presets import nab_detector
     from lab._eval_nab import detect, load_corpus
 
     lot = ParkingMonitor(
         Device(id="pk-1", kind=DeviceKind.PARKING, report_interval_s=300.0), CityConfig()
     )
-    assert repr(nab_detector("city")) == repr(lot.occupancy)
+    assert repr(nab_detector("city")) == repr(learned_stream())
+    assert repr(lot.occupancy) == repr(learned_views())
     _write_flat_day_corpus(tmp_path)
     data, _ = load_corpus(tmp_path)
     for df in data:
-        own = lot.occupancy.clone()
-        expected = [own.update(t, x) for t, x in zip(df.times, df.values, strict=True)]
+        own, views = learned_stream(), lot.occupancy.clone()
+        expected = []
+        for t, x in zip(df.times, df.values, strict=True):
+            expected.append(own.update(t, x))
+            views.update(t, x)
+            learnt = own.stream
+            assert (views.last_z, views.last_expected, views.shifted) == (
+                learnt.last_z,
+                learnt.last_expected,
+                learnt.shifted,
+            )
         assert detect(df, "city", 0) == expected
     assert main(["eval", "nab", str(tmp_path), "--detector", "city", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
