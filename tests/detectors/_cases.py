@@ -25,6 +25,11 @@ class Case:
     numeric: bool = False  # takes a float: Hypothesis feeds it arbitrary floats
 
 
+def views_of(stream: SeasonalStream) -> tuple[float, float, int]:
+    """What the city reads of a learnt normal (``learned_views``), to compare two streams."""
+    return (stream.last_z, stream.last_expected, stream.shifted)
+
+
 def _daily(seed: int, n: int) -> Stream:
     """A noisy daily cycle at 5-minute steps with a spike, a level shift and a frozen spell."""
     rng = random.Random(seed)

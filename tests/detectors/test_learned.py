@@ -8,7 +8,7 @@ import math
 import random
 
 from detectors._learned import SeasonalStream, learned_stream, learned_views
-from tests.detectors._cases import T0
+from tests.detectors._cases import T0, views_of
 
 STEP = 300.0
 DAY = int(86400 / STEP)
@@ -109,12 +109,7 @@ def test_the_views_without_the_score_are_the_scored_streams_bit_for_bit() -> Non
         for t, x in stream:
             scored.update(t, x)
             views.update(t, x)
-            s = scored.stream
-            assert (views.last_z, views.last_expected, views.shifted) == (
-                s.last_z,
-                s.last_expected,
-                s.shifted,
-            )
+            assert views_of(views) == views_of(scored.stream)
             seen.add(views.shifted)
         assert seen - {0}, counts  # the series did move the views
 

@@ -172,6 +172,7 @@ def test_detector_city_runs_what_the_city_set_runs(
     from detectors._learned import learned_stream, learned_views
     from detectors._presets import nab_detector
     from lab._eval_nab import detect, load_corpus
+    from tests.detectors._cases import views_of
 
     lot = ParkingMonitor(
         Device(id="pk-1", kind=DeviceKind.PARKING, report_interval_s=300.0), CityConfig()
@@ -186,12 +187,7 @@ def test_detector_city_runs_what_the_city_set_runs(
         for t, x in zip(df.times, df.values, strict=True):
             expected.append(own.update(t, x))
             views.update(t, x)
-            learnt = own.stream
-            assert (views.last_z, views.last_expected, views.shifted) == (
-                learnt.last_z,
-                learnt.last_expected,
-                learnt.shifted,
-            )
+            assert views_of(views) == views_of(own.stream)
         assert detect(df, "city", 0) == expected
     assert main(["eval", "nab", str(tmp_path), "--detector", "city", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
