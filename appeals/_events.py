@@ -59,7 +59,7 @@ _FIELDS = frozenset(
     }
 )
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}\Z")
 _MAX_EXTRA = 8 * 1024
 
 

@@ -26,8 +26,8 @@ from appeals._errors import RoutingError
 from citypulse import LOCALES, SLUG_RE, DeviceKind, EventIncidentType, IncidentType
 
 DEFAULT_ROUTING = "routing.default.yaml"
-_SERVICE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_SERVICE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
 _TOP_KEYS = frozenset(
     {
         "region",
@@ -42,7 +42,7 @@ _TOP_KEYS = frozenset(
         "events",
     }
 )
-_EVENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_EVENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")
 _ROUTE_KEYS = frozenset(
     {"sector", "service_code", "agency", "priority", "deadline", "auto_resolve"}
 )

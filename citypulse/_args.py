@@ -110,7 +110,7 @@ def iso_time(text: str) -> datetime:
     return value
 
 
-_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})\Z")
 
 
 def iso_week(text: str) -> date:

@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import ClassVar, Final
 
 #: A device id: also its MQTT username and a level of its topics (the wire contract).
-DEVICE_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+DEVICE_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
 #: A district slug or a topic root: a level of the topics too.
-SLUG_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+SLUG_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 
 
 class DeviceKind(enum.StrEnum):

@@ -23,7 +23,7 @@ LOCALES: tuple[Locale, ...] = ("ru", "en")
 
 _DEFAULT_DATABASE_URL = "postgresql://localhost:5432/citypulse"
 _DEFAULT_MQTT_URL = "mqtt://localhost:1883"
-_CONNECTOR_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_CONNECTOR_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")
 
 
 def mask_url(url: str) -> str:

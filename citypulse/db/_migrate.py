@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["timescale", "plain"]
 Variant = Literal["common", "plain", "timescale"]
-_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+?)(?:\.(plain|timescale))?\.sql$")
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+?)(?:\.(plain|timescale))?\.sql\Z")
 _LOCK_KEY = 7_412_903_301  # pg_advisory_lock key held while migrating
 #: Unique indexes of the server-wide role catalogs: a migration of another database
 #: creating the same role or membership at the same moment violates them (see _apply).

@@ -36,7 +36,7 @@ _HASH_BYTES = 64
 #: A device id is its MQTT username; the ACL's %u patterns need one whole topic level.
 USERNAME_RE = DEVICE_ID_RE  # a login's name is a topic level through the ACL's %u
 #: An ingest worker's login, which the shipped broker config also makes its client id.
-INGEST_LOGIN_RE: Final = re.compile(r"^citypulse-ingest-[1-9][0-9]{0,3}$")
+INGEST_LOGIN_RE: Final = re.compile(r"^citypulse-ingest-[1-9][0-9]{0,3}\Z")
 #: Names a device may not take: service logins, and every client id of a service.
 SERVICE_NAMES: Final = frozenset({"ingest", "simulator"})
 SERVICE_PREFIX: Final = "citypulse-"
@@ -114,7 +114,9 @@ def generate_password() -> str:
 def check_username(username: str) -> str:
     if not USERNAME_RE.match(username):
         raise ConfigError(
-            "username", f"{username!r} must match {USERNAME_RE.pattern} (it is a topic level)"
+            "username",
+            f"{username!r}: 1 to 64 letters, digits and . _ : -, starting with a letter or"
+            " digit (it is a topic level)",
         )
     return username
 

@@ -114,6 +114,8 @@ def test_one_bad_reading_in_a_batch_keeps_the_good_ones(decoder: Decoder) -> Non
         (CAM, b'{"intensity": 3.5}', "wrong_type"),
         ("city/leninsky/submarine/s-1/telemetry", b"{}", "unknown_kind"),
         ("city/leninsky/camera/bad id/telemetry", b"{}", "bad_topic"),
+        ("city/leninsky/camera/cam-1\n/telemetry", b"{}", "bad_topic"),
+        ("city/leninsky\n/camera/cam-1/telemetry", b"{}", "bad_topic"),
         ("elsewhere/leninsky/camera/c/telemetry", b"{}", "bad_topic"),
         ("city/camera/c/telemetry", b"{}", "bad_topic"),
         (ECO, b"[" * 5000 + b"]" * 5000, "too_deep"),

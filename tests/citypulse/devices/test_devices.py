@@ -68,6 +68,8 @@ def test_devices_add_refuses_bad_ids_and_service_names(
     base = ["--database-url", db_url, "devices", "add", "--kind", "camera", "--district", "d1",
             "--password-file", str(tmp_path / "passwd"), "--acl-file", str(acl)]  # fmt: skip
     assert main([*base, "cam/1"]) == 2  # a topic level cannot hold '/'
+    assert main([*base, "cam-1\n"]) == 2  # nor end in a newline (a line of its own in passwd)
+    assert "1 to 64 letters" in capsys.readouterr().err
     assert main([*base, "ingest"]) == 2  # a service login, not a device
     assert main([*base, "citypulse-ingest-9"]) == 2  # a service's client id, too
     assert main([*base, "cam-1", "--lat", "54.5"]) == 2
