@@ -143,7 +143,8 @@ def publish_parallel(
     share into memory before any is published, so that publishing costs only what a
     real gateway's connection costs (a benchmark of what receives the city, on the
     machine that simulates it).  ``on_start`` is called just before publishing starts,
-    once every worker has rendered.  ``client`` is :func:`publish`'s."""
+    once every worker has rendered; ``progress`` every ``progress_every_s`` from then on,
+    its ``wall_s`` counted from that start.  ``client`` is :func:`publish`'s."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     ctx = multiprocessing.get_context("spawn")
@@ -204,7 +205,9 @@ def publish_parallel(
                     if tap is not None:
                         tap.merge(tapped)
             now = time.monotonic()
-            if progress is not None and now >= next_progress:
+            if start is not None and not start.is_set():
+                next_progress = now + progress_every_s  # rendering: nothing published yet
+            elif progress is not None and now >= next_progress:
                 next_progress = now + progress_every_s
                 progress(Progress(sum(sent[:]), min(clock[:]), now - wall0, 0))
     except BaseException:  # an error, or Ctrl-C: the workers stop now, not in 10 s each

@@ -20,6 +20,7 @@ from simulator import (
     WILL_PAYLOAD,
     FaultType,
     Message,
+    Progress,
     Simulation,
     batched,
     faults_from_spec,
@@ -214,12 +215,17 @@ def test_worker_processes_publish_exactly_the_single_process_stream(
     expected = list(spec.simulation().messages())
     collector = _Collector(mqtt_broker, topic_root)
     at_start: list[tuple[list[str], int]] = []
+    events: list[tuple[str, float]] = []  # on_start and progress, in their order
 
     def on_start() -> None:
         workers = sorted(p.name for p in multiprocessing.active_children())
         time.sleep(0.3)  # a worker publishing early would show up now
         with collector.lock:
             at_start.append((workers, len(collector.received)))
+        events.append(("start", time.monotonic()))
+
+    def progress(p: Progress) -> None:
+        events.append(("progress", p.wall_s))
 
     try:
         report = publish_parallel(
@@ -230,11 +236,15 @@ def test_worker_processes_publish_exactly_the_single_process_stream(
             client_prefix=topic_root,
             prerender=prerender,
             on_start=on_start,
+            progress=progress,
+            progress_every_s=0.02,
         )
         received = collector.wait_for(len(expected))
     finally:
         collector.close()
     rendered = ["citypulse-sim-0", "citypulse-sim-1"] if prerender else []
     assert at_start == [(rendered, 0)]  # once, before anything was published
+    # progress is publishing's: none while the workers render
+    assert [kind for kind, _ in events][:2] == ["start", "progress"]
     assert report.messages == len(expected)
     assert Counter(received) == Counter((m.topic, m.payload) for m in expected)
