@@ -181,3 +181,23 @@ def test_mutated_payloads_agree(
 def test_random_camera_readings_agree(reading: dict[str, object]) -> None:
     fast, reference = both(DeviceKind.CAMERA, orjson.dumps(reading))
     assert fast == reference
+
+
+def test_a_time_repeated_or_returned_to_is_read_afresh_each_time() -> None:
+    # the fast path reuses the last reading time it built: a batch of lanes at one time,
+    # then another time, then the first again, by number and by text, one after another
+    t0, t1 = NOW_MS - 5000, NOW_MS - 4000
+    payloads = [
+        b'[{"time":%d,"lane_id":1,"intensity":1},{"time":%d,"lane_id":2,"intensity":2}]' % (t0, t0),
+        b'{"time":%d,"intensity":3}' % t1,
+        b'{"time":%d,"intensity":4}' % t0,
+        b'{"time":"2026-11-23T11:59:56Z","intensity":5}',
+        b'{"time":%d,"intensity":6}' % (t1 + 1),
+    ]
+    times = []
+    for payload in payloads:
+        fast, reference = both(DeviceKind.CAMERA, payload)
+        assert fast == reference
+        times += [r.time for r in fast.readings]  # type: ignore[attr-defined]
+    ms = [t0, t0, t1, t0, NOW_MS - 4000, t1 + 1]
+    assert times == [datetime.fromtimestamp(m / 1000, UTC) for m in ms]

@@ -4,7 +4,7 @@ other failure to connect is permanent and raised at once (retrying could never h
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,6 +14,7 @@ import pytest
 from citypulse import Device, DeviceKind
 from citypulse.db import connect, upsert_devices
 from ingest import Decoder, Item, PermanentStoreError, PostgresSink, TransientStoreError
+from ingest._sink import text_array
 from tests._procs import free_port
 from tests._proxy import TcpProxy
 
@@ -86,3 +87,15 @@ def test_any_other_connect_failure_is_permanent_and_raised_at_once(
     with pytest.raises(PermanentStoreError) as failed:
         sink.__enter__()
     assert failed.value.__cause__ is not None
+
+
+def test_an_array_literal_reaches_postgresql_as_the_same_texts_and_times(db_url: str) -> None:
+    texts = ["cam-1", "NULL", "", "a,b", "{x}", 'say "hi"', "back\\slash\\", " sp ", "ёж"]
+    times = [T0, T0 + timedelta(microseconds=1), T0.astimezone(timezone(timedelta(hours=3)))]
+    with connect(db_url) as conn:
+        got = conn.execute(
+            "SELECT %s::text[], %s::timestamptz[], %s::text[], %s::text[]",
+            (text_array(texts), text_array([t.isoformat() for t in times]), text_array([]),
+             text_array(["only"])),
+        ).fetchone()  # fmt: skip
+    assert got == (texts, times, [], ["only"])
