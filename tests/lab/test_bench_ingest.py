@@ -27,7 +27,7 @@ def test_bench_ingest_runs_every_phase_and_prints_json() -> None:
             "--messages",
             "3000",
             "--rounds",
-            "1",
+            "2",
             "--seconds",
             "1",
             "--rate",
@@ -57,5 +57,13 @@ def test_bench_ingest_runs_every_phase_and_prints_json() -> None:
         "p99<=250ms",
         "batch>=150k/s",
     }
+    for key in (
+        "ceiling_msg_per_s_each_round",
+        "ingest_rows_per_s_each_round",
+        "fastclient_ceiling_msg_per_s_each_round",
+        "batch_readings_per_s_each_round",
+        "copy_ceiling_rows_per_s_each_round",
+    ):  # the second round writes readings of its own times, beside the first's
+        assert len(result[key]) == 2 and min(result[key]) > 0, key
     for phase in ("(a)", "(a')", "(b)", "(c)", "(d)", "(e)", "(e')"):
         assert phase in done.stderr
