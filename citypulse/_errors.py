@@ -27,9 +27,25 @@ decided once, by ``citypulse.db.is_transient``, where psycopg's exception is cau
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CitypulseError(Exception):
     """Root of every error citypulse raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take their own arguments, not the message that Exception keeps in
+        # ``args``, so pickle's default (calling the class with ``args``) fails to rebuild
+        # them: a worker process's error would reach its parent as an unpickling error.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[CitypulseError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An unpickled error: its class, message and attributes, without its ``__init__``."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(CitypulseError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pickle
 import pkgutil
 from types import ModuleType
 
@@ -67,3 +68,37 @@ def test_every_exception_class_is_in_its_packages_tree(package: str) -> None:
         assert getattr(importlib.import_module(package), cls.__name__) is cls, (
             f"{cls.__name__} is not exported by {package}"
         )
+
+
+def _example(cls: type[BaseException]) -> BaseException:
+    """An instance of ``cls``, its required arguments made up from their annotations."""
+    try:
+        parameters = inspect.signature(cls).parameters
+    except ValueError:  # no __init__ of its own: Exception's, which takes a message
+        return cls("what went wrong")
+    args: list[object] = []
+    kwargs: dict[str, object] = {}
+    for name, param in parameters.items():
+        if param.default is not inspect.Parameter.empty or param.kind in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        ):
+            continue
+        note = str(param.annotation)
+        value: object = 7 if "int" in note else {"a": "1"} if "Mapping" in note else f"{name}!"
+        if param.kind is inspect.Parameter.KEYWORD_ONLY:
+            kwargs[name] = value
+        else:
+            args.append(value)
+    return cls(*args, **kwargs)
+
+
+@pytest.mark.parametrize("package", ["citypulse", *sorted(ROOTS)])
+def test_every_error_crosses_a_process_boundary_whole(package: str) -> None:
+    # a worker process's error reaches its parent pickled (a process pool, the sweep)
+    for cls in _exception_classes(package):
+        error = _example(cls)
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is cls
+        assert str(back) == str(error)
+        assert vars(back) == vars(error), cls.__name__
