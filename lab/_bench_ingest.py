@@ -449,6 +449,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             say(f"    p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms")
             batch_rates: list[float] = []
             copy_rates: list[float] = []
+            n_readings = batch_messages * 50
             for r in range(rounds):
                 say(
                     f"(e) round {r + 1}/{rounds}: ingest draining {batch_messages:,} messages"
@@ -456,7 +457,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 )
                 root = f"benchE{r}"
                 batches = _batches(root, batch_messages, base(3, r))
-                n_readings = batch_messages * 50
                 _, batch_rate = _ingest_drain(
                     pg.url, url, root, batches, batch_messages, n_readings
                 )

@@ -392,8 +392,8 @@ def soak(args: argparse.Namespace, *, speed: float, minutes: float) -> dict[str,
 
         def begin() -> None:  # the measured run: every clock starts as publishing does
             nonlocal machine0
-            clock["render_s"] = time.monotonic() - rendering if args.lean_publishers else 0.0
-            if args.lean_publishers:
+            if args.lean_publishers:  # else render_s stays 0: nothing rendered first
+                clock["render_s"] = time.monotonic() - rendering
                 say(f"simulated in {clock['render_s']:.0f} s; publishing for {minutes:g} min ...")
             for w in watched:
                 w.begin()
