@@ -57,7 +57,7 @@ class CityConfig:
 class Monitor(Generic[RowT]):
     """Every detector of one device, fed its kind's rows ``RowT``; see the module docstring."""
 
-    __slots__ = ("_last", "_offline", "device_id", "interval", "silence")
+    __slots__ = ("_last", "_offline", "device_id", "interval", "lag", "silence")
 
     def __init__(self, device: Device, config: CityConfig) -> None:
         self.device_id = device.id
@@ -66,6 +66,9 @@ class Monitor(Generic[RowT]):
         self.silence = Silence(expected_interval_s=self.interval, k=k)
         self._last: dict[Any, float] = {}  # series key -> newest reading time processed
         self._offline: float | None = None
+        # How far behind the clock the device's newest reading arrived (the live worker
+        # sets it, see detectors._worker.Engine): its silence is judged that far back.
+        self.lag = 0.0
 
     def fresh(self, key: Any, t: float) -> bool:
         """Whether the reading at ``t`` is new for its series (dedupe and order guard)."""

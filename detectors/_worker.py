@@ -29,7 +29,11 @@ The clock for ticks is the database's ``now()`` capped at the newest ``last_seen
 any device plus ``grace_s``: when ingest stalls, the whole city does not go "silent".
 ``clock="data"`` uses the newest ``last_seen`` alone (for simulations run faster than
 real time).  Ticks only happen once a poll has caught up with what is stored, and while
-catching up the clock steps with the readings' own times.
+catching up the clock steps with the readings' own times.  A device is judged silent
+against the clock less the lag its newest reading arrived with (``received_at`` against
+the clock at the time, :func:`receipt_clock`): when one gateway, publisher or broker
+queue delivers minutes behind the rest, its devices are not silent while their data goes
+on arriving; a device is silent once nothing has come from it for its silence limit.
 
 :func:`replay` runs the same detector set over a stretch of history by reading time,
 without checkpoints, writing (or, dry, only counting) the incidents it finds.
@@ -65,6 +69,7 @@ from detectors._rows import (
     LIVE,
     CameraRow,
     DeadLetterRow,
+    Rank,
     SourceQuery,
     SourceRow,
     StatusRow,
@@ -88,7 +93,8 @@ _MAX_SLOTS: Final = 4096
 #: 6: a camera lane keeps the time of its last report (its lanes judged together).
 #: 7: a camera lane's and a parking lot's learnt normal without its score (learned_views);
 #: the trackers keep the set of devices that have one.
-CHECKPOINT_FORMAT: Final = 7
+#: 8: a device's monitor keeps the lag of its newest reading's arrival.
+CHECKPOINT_FORMAT: Final = 8
 
 _CLOCK: Final = (
     "SELECT extract(epoch FROM now())::float8 AS now, "
@@ -175,8 +181,21 @@ class Engine:
                 assert mon is not None
                 mon.silence.update(t, None)
 
-    def feed(self, state: PartitionState, events: list[Event], now: float | None) -> None:
-        """Process ``events`` (sorted by time) and, if given, let the clock reach ``now``."""
+    def feed(
+        self,
+        state: PartitionState,
+        events: list[Event],
+        now: float | None,
+        *,
+        wall: float | None = None,
+        receipt: Mapping[float, float] | None = None,
+    ) -> None:
+        """Process ``events`` (sorted by time) and, if given, let the clock reach ``now``.
+
+        A live worker also gives ``receipt``, the clock at each ``received_at`` of the
+        readings (:func:`receipt_clock`), and ``wall``, its clock before the cap (see
+        :meth:`tick`).  Each device then keeps how far behind the clock its newest reading
+        arrived (:attr:`Monitor.lag`)."""
         findings: list[Judgement] = []
         trackers = state.trackers
         step = self.tick_step_s
@@ -184,7 +203,7 @@ class Engine:
             t = row.time
             device_id = row.device_id
             if t - state.last_tick >= step and state.last_tick > -math.inf:
-                self.tick(state, t)
+                self.tick(state, t, None if receipt is None else receipt.get(row.received_at))
             elif state.last_tick == -math.inf:
                 state.last_tick = t
             mon = self.monitor(state, device_id)
@@ -204,16 +223,23 @@ class Engine:
                 if not mon.fresh(row.lane_id if isinstance(row, CameraRow) else 0, t):
                     continue
                 state.readings += 1
+                if receipt is not None:
+                    mon.lag = receipt[row.received_at] - t
                 mon.reading(row, findings)
             trackers.observe_all(device_id, findings)
             findings.clear()
         if now is not None and now > state.last_tick:
-            self.tick(state, now)
+            self.tick(state, now, wall)
 
-    def tick(self, state: PartitionState, now: float) -> None:
+    def tick(self, state: PartitionState, now: float, wall: float | None = None) -> None:
+        """Let the clock reach ``now``.  With ``wall`` (a live worker's clock before its
+        cap), each device is judged at ``wall`` minus its :attr:`Monitor.lag`, never after
+        ``now``: a device whose data comes late (a gateway, a publisher or a broker queue
+        behind the rest) is silent once nothing has arrived from it for its silence
+        limit, not as soon as the others' readings are newer than its own."""
         findings: list[Judgement] = []
         for device_id, mon in state.monitors.items():
-            mon.tick(now, findings)
+            mon.tick(now if wall is None else min(now, wall - mon.lag), findings)
             state.trackers.observe_all(device_id, findings)
             findings.clear()
         state.trackers.tick(now)
@@ -231,6 +257,35 @@ def events_from_rows(rows_by_source: Mapping[SourceQuery, Iterable[SourceRow]]) 
         events.extend(rows_by_source[source])
     events.sort(key=_TIME)
     return events
+
+
+def receipt_clock(
+    rows_by_source: Mapping[SourceQuery, Iterable[SourceRow]], newest: float, *, data: bool
+) -> tuple[dict[float, float], float]:
+    """The clock at each ``received_at`` of the readings, and the newest reading time
+    received so far (``newest`` before these rows).
+
+    On the wall's clock that is ``received_at`` itself.  On the data's own (a simulation
+    run faster than real time, where ``received_at`` is still wall time) it is the newest
+    reading time received by then.  Statuses and dead letters are left out: their times
+    may be the receiver's, not the data's."""
+    by_receipt: dict[float, float] = {}
+    get = by_receipt.get
+    for source, rows in rows_by_source.items():
+        if source.rank != Rank.READING:
+            continue
+        for row in rows:
+            received, t = row.received_at, row.time
+            if t > get(received, -math.inf):
+                by_receipt[received] = t
+    if not data:
+        newest = max((newest, *by_receipt.values()))
+        return {received: received for received in by_receipt}, newest
+    clock: dict[float, float] = {}
+    for received in sorted(by_receipt):
+        newest = max(newest, by_receipt[received])
+        clock[received] = newest
+    return clock, newest
 
 
 _RANK: Final = operator.attrgetter("rank")
@@ -302,6 +357,8 @@ class DetectWorker:
         self._slot: int | None = None
         self._states: dict[int, PartitionState] = {}
         self._caught_up = True  # the last poll read all there was (no row limit hit)
+        # With the data's clock: the newest reading time received so far (receipt_clock)
+        self._receipt_newest = -math.inf
         # partition -> monotonic time of its last checkpoint in this session
         self._saved_at: dict[int, float] = {}
         self._dirty: set[int] = set()  # partitions changed since their last checkpoint
@@ -538,13 +595,17 @@ class DetectWorker:
                     rows = {k: [r for r in v if r.received_at < upto] for k, v in rows.items()}
                 newest = max((r.received_at for v in rows.values() for r in v), default=None)
                 count = sum(len(v) for v in rows.values())
-                now = None
+                now = wall = None
                 if caught_up:
                     newest_seen = clock["newest_seen"]
                     if cfg.clock == "data":
-                        now = newest_seen
+                        now = wall = newest_seen
                     elif newest_seen is not None:
                         now = min(db_now, float(newest_seen) + cfg.grace_s)
+                        wall = db_now
+                receipt, self._receipt_newest = receipt_clock(
+                    rows, self._receipt_newest, data=cfg.clock == "data"
+                )
                 seen = {r.device_id for v in rows.values() for r in v}
                 if not seen <= self._devices.keys():
                     self._devices.clear()  # registered since the last refresh
@@ -556,7 +617,7 @@ class DetectWorker:
                 for p, state in self._states.items():
                     events = events_from_rows(by_part.get(p, {}))
                     fed -= state.readings
-                    self.engine.feed(state, events, now)
+                    self.engine.feed(state, events, now, wall=wall, receipt=receipt)
                     fed += state.readings
                     if newest is not None:
                         # Cut at ``upto``, the rows kept end before it: the next poll reads

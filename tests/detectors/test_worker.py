@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import os
 import pickle
 import signal
@@ -12,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -24,7 +25,16 @@ from citypulse.db import connect, upsert_devices
 from detectors._city import CityConfig
 from detectors._incidents import NullListener
 from detectors._replay import replay
-from detectors._worker import DetectWorker, PartitionState, WorkerConfig, partition_of
+from detectors._rows import LIVE, CameraRow, SourceQuery, SourceRow, StatusRow
+from detectors._worker import (
+    DetectWorker,
+    Engine,
+    PartitionState,
+    WorkerConfig,
+    events_from_rows,
+    partition_of,
+    receipt_clock,
+)
 from tests._proxy import TcpProxy
 from tests.detectors.test_incidents import Recorder
 
@@ -198,6 +208,101 @@ def test_silence_fires_with_no_data_at_all(db_url: str, start_worker: Any) -> No
         time.sleep(0.3)
     assert found
     assert [r[:2] for r in _incidents(db_url)] == [(quiet.id, "device_silent")]
+
+
+def test_a_device_whose_data_comes_late_is_not_silent(db_url: str, start_worker: Any) -> None:
+    """One device's readings arrive steadily, each five minutes after it was taken (its
+    gateway, publisher or broker queue behind the rest): it is not silent, while the
+    device that stops is.  On the capped clock alone the late one was silent as soon as
+    the others' readings were newer than its own."""
+    late, chatty, quiet = (
+        Device(id=f"cam-{name}", kind=DeviceKind.CAMERA, report_interval_s=1.0)
+        for name in ("late", "chatty", "quiet")
+    )
+    _register(db_url, [late, chatty, quiet])
+    start_worker(_config(db_url, "w", partitions=2, city=CityConfig(silence_min_s=0.0)))
+    insert = "INSERT INTO camera_readings (time, device_id, intensity) VALUES (%s, %s, 5)"
+    seen = "UPDATE devices SET last_seen = GREATEST(last_seen, %s) WHERE id = %s"
+
+    def report(conn: psycopg.Connection[Any], device: Device, behind_s: float) -> None:
+        t = datetime.now(UTC) - timedelta(seconds=behind_s)
+        conn.execute(insert, (t, device.id))
+        conn.execute(seen, (t, device.id))
+
+    with connect(db_url) as conn:
+        for device, behind in ((quiet, 0.0), (chatty, 0.0), (late, 300.0)):
+            report(conn, device, behind)
+        conn.commit()
+    deadline = time.monotonic() + 30
+    quiet_at = None
+    # Go on two seconds past the quiet device's incident: the late one had its chance.
+    while time.monotonic() < deadline and (quiet_at is None or time.monotonic() < quiet_at + 2):
+        with connect(db_url) as conn:
+            report(conn, chatty, 0.0)
+            report(conn, late, 300.0)
+            conn.commit()
+        if quiet_at is None and any(r[0] == quiet.id for r in _incidents(db_url)):
+            quiet_at = time.monotonic()
+        time.sleep(0.3)
+    assert quiet_at is not None
+    assert [r[:2] for r in _incidents(db_url)] == [(quiet.id, "device_silent")]
+
+
+_CAMERAS: Final = next(s for s in LIVE if s.record is CameraRow)
+_STATUS: Final = next(s for s in LIVE if s.record is StatusRow)
+
+
+def _camera(device: str, t: float, received: float) -> CameraRow:
+    return CameraRow(device, t, 1, 5, 40.0, 0.1, 0.05, received)
+
+
+def test_receipt_clock_is_the_newest_reading_received_by_then() -> None:
+    rows: dict[SourceQuery, list[SourceRow]] = {
+        _CAMERAS: [_camera("a", 100.0, 5.0), _camera("b", 40.0, 5.0), _camera("b", 50.0, 6.0)],
+        # a receiver's time (a will, say) is not the data's
+        _STATUS: [StatusRow("a", 9_999.0, False, "last_will", 6.0)],
+    }
+    assert receipt_clock(rows, 120.0, data=True) == ({5.0: 120.0, 6.0: 120.0}, 120.0)
+    assert receipt_clock(rows, 0.0, data=True) == ({5.0: 100.0, 6.0: 100.0}, 100.0)
+    rows[_CAMERAS].append(_camera("a", 110.0, 7.0))
+    assert receipt_clock(rows, 0.0, data=True) == ({5.0: 100.0, 6.0: 100.0, 7.0: 110.0}, 110.0)
+    # on the wall's clock the receipt time is the clock
+    assert receipt_clock(rows, 0.0, data=False)[0] == {5.0: 5.0, 6.0: 6.0, 7.0: 7.0}
+
+
+def test_data_clock_judges_each_device_by_the_lag_its_data_arrives_with() -> None:
+    """A simulation on the data's clock, ten times faster than real time: device "b" is
+    ten minutes behind "a" (its publisher fell behind), both report every 10 s.  While b's
+    readings go on arriving it is not silent; once they stop, it is, after its silence
+    limit in arrival time, and so is "a" when it stops."""
+    devices = {d: Device(id=d, kind=DeviceKind.CAMERA, report_interval_s=10.0) for d in "ab"}
+    engine = Engine(CityConfig(), devices)
+    state = PartitionState(0, 0.0)
+    newest = -math.inf
+    silent: dict[str, float] = {}
+    t0 = 1_800_000_000.0
+
+    def poll(wall: float, rows: list[SourceRow]) -> None:
+        nonlocal newest
+        by_source: dict[SourceQuery, list[SourceRow]] = {_CAMERAS: rows}
+        receipt, newest = receipt_clock(by_source, newest, data=True)
+        engine.feed(state, events_from_rows(by_source), newest, wall=newest, receipt=receipt)
+        for action in state.trackers.take():
+            if action.type.value == "device_silent":
+                silent.setdefault(action.device_id, wall)
+        state.trackers.saved()
+
+    for step in range(120):  # 1 s of wall, 10 s of data each
+        wall = float(step)
+        poll(wall, [_camera("a", t0 + 10 * step, wall), _camera("b", t0 + 10 * step - 600, wall)])
+    assert silent == {}
+    for step in range(120, 150):  # b stops
+        wall = float(step)
+        poll(wall, [_camera("a", t0 + 10 * step, wall)])
+    assert set(silent) == {"b"}
+    # 3 intervals (30 s of data, 3 s of wall) and a second alarm: on the data's clock b
+    # was silent from its stop, not ten minutes before it
+    assert 122.0 <= silent["b"] <= 126.0
 
 
 def test_replay_finds_history_and_a_second_replay_adds_nothing(db_url: str, t0: datetime) -> None:
