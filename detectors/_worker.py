@@ -199,11 +199,14 @@ class Engine:
         findings: list[Judgement] = []
         trackers = state.trackers
         step = self.tick_step_s
+        at = None  # the clock when the row arrived (a status's or dead letter's: the last)
         for row in events:
             t = row.time
             device_id = row.device_id
+            if receipt is not None:
+                at = receipt.get(row.received_at, at)
             if t - state.last_tick >= step and state.last_tick > -math.inf:
-                self.tick(state, t, None if receipt is None else receipt.get(row.received_at))
+                self.tick(state, t, at)
             elif state.last_tick == -math.inf:
                 state.last_tick = t
             mon = self.monitor(state, device_id)
@@ -223,8 +226,8 @@ class Engine:
                 if not mon.fresh(row.lane_id if isinstance(row, CameraRow) else 0, t):
                     continue
                 state.readings += 1
-                if receipt is not None:
-                    mon.lag = receipt[row.received_at] - t
+                if at is not None:
+                    mon.lag = at - t
                 mon.reading(row, findings)
             trackers.observe_all(device_id, findings)
             findings.clear()

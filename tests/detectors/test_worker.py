@@ -272,9 +272,9 @@ def test_receipt_clock_is_the_newest_reading_received_by_then() -> None:
 
 def test_data_clock_judges_each_device_by_the_lag_its_data_arrives_with() -> None:
     """A simulation on the data's clock, ten times faster than real time: device "b" is
-    ten minutes behind "a" (its publisher fell behind), both report every 10 s.  While b's
-    readings go on arriving it is not silent; once they stop, it is, after its silence
-    limit in arrival time, and so is "a" when it stops."""
+    ten minutes behind "a" (its publisher fell behind), both report every 10 s, and "a"
+    its status too.  While b's readings go on arriving it is not silent; once they stop,
+    it is, after its silence limit in arrival time."""
     devices = {d: Device(id=d, kind=DeviceKind.CAMERA, report_interval_s=10.0) for d in "ab"}
     engine = Engine(CityConfig(), devices)
     state = PartitionState(0, 0.0)
@@ -284,7 +284,10 @@ def test_data_clock_judges_each_device_by_the_lag_its_data_arrives_with() -> Non
 
     def poll(wall: float, rows: list[SourceRow]) -> None:
         nonlocal newest
-        by_source: dict[SourceQuery, list[SourceRow]] = {_CAMERAS: rows}
+        # a status of "a" arriving after the readings: a tick at its time judges b by
+        # the clock the readings gave, statuses do not set one
+        status = StatusRow("a", rows[0].time + 10.0, True, "status", wall + 0.5)
+        by_source: dict[SourceQuery, list[SourceRow]] = {_CAMERAS: rows, _STATUS: [status]}
         receipt, newest = receipt_clock(by_source, newest, data=True)
         engine.feed(state, events_from_rows(by_source), newest, wall=newest, receipt=receipt)
         for action in state.trackers.take():
