@@ -188,23 +188,24 @@ class Engine:
         now: float | None,
         *,
         wall: float | None = None,
-        receipt: Mapping[float, float] | None = None,
+        receipt: Receipt | None = None,
     ) -> None:
         """Process ``events`` (sorted by time) and, if given, let the clock reach ``now``.
 
-        A live worker also gives ``receipt``, the clock at each ``received_at`` of the
-        readings (:func:`receipt_clock`), and ``wall``, its clock before the cap (see
-        :meth:`tick`).  Each device then keeps how far behind the clock its newest reading
-        arrived (:attr:`Monitor.lag`)."""
+        A live worker also gives ``receipt``, the clock when a row arrived (see
+        :data:`Receipt`), and ``wall``, its clock before the cap (see :meth:`tick`).  Each
+        device then keeps how far behind the clock its newest reading arrived
+        (:attr:`Monitor.lag`)."""
         findings: list[Judgement] = []
         trackers = state.trackers
         step = self.tick_step_s
-        at = None  # the clock when the row arrived (a status's or dead letter's: the last)
+        at = None  # the clock when the row arrived (on the data's clock, a status's or a
+        # dead letter's is the last reading's)
         for row in events:
             t = row.time
             device_id = row.device_id
             if receipt is not None:
-                at = receipt.get(row.received_at, at)
+                at = receipt(row.received_at, at)
             if t - state.last_tick >= step and state.last_tick > -math.inf:
                 self.tick(state, t, at)
             elif state.last_tick == -math.inf:
@@ -262,16 +263,27 @@ def events_from_rows(rows_by_source: Mapping[SourceQuery, Iterable[SourceRow]]) 
     return events
 
 
-def receipt_clock(
-    rows_by_source: Mapping[SourceQuery, Iterable[SourceRow]], newest: float, *, data: bool
-) -> tuple[dict[float, float], float]:
-    """The clock at each ``received_at`` of the readings, and the newest reading time
-    received so far (``newest`` before these rows).
+#: The clock when a row arrived, from its ``received_at`` and the clock the row before it
+#: gave: on the wall's clock :func:`wall_receipt`, on the data's ``receipt_clock(...).get``.
+Receipt = Callable[[float, float | None], float | None]
 
-    On the wall's clock that is ``received_at`` itself.  On the data's own (a simulation
-    run faster than real time, where ``received_at`` is still wall time) it is the newest
+
+def wall_receipt(received: float, before: float | None) -> float:
+    """On the wall's clock a row's ``received_at`` is the clock when it arrived."""
+    return received
+
+
+def receipt_clock(
+    rows_by_source: Mapping[SourceQuery, Iterable[SourceRow]], newest: float
+) -> tuple[dict[float, float], float]:
+    """The data's clock at each ``received_at`` of the readings, and the newest reading
+    time received so far (``newest`` before these rows).
+
+    On the data's own clock (a simulation run faster than real time, where
+    ``received_at`` is still wall time) the clock when a reading arrived is the newest
     reading time received by then.  Statuses and dead letters are left out: their times
-    may be the receiver's, not the data's."""
+    may be the receiver's, not the data's; a row missing from the map keeps the clock of
+    the row before it."""
     by_receipt: dict[float, float] = {}
     get = by_receipt.get
     for source, rows in rows_by_source.items():
@@ -281,9 +293,6 @@ def receipt_clock(
             received, t = row.received_at, row.time
             if t > get(received, -math.inf):
                 by_receipt[received] = t
-    if not data:
-        newest = max((newest, *by_receipt.values()))
-        return {received: received for received in by_receipt}, newest
     clock: dict[float, float] = {}
     for received in sorted(by_receipt):
         newest = max(newest, by_receipt[received])
@@ -606,9 +615,10 @@ class DetectWorker:
                     elif newest_seen is not None:
                         now = min(db_now, float(newest_seen) + cfg.grace_s)
                         wall = db_now
-                receipt, self._receipt_newest = receipt_clock(
-                    rows, self._receipt_newest, data=cfg.clock == "data"
-                )
+                receipt: Receipt = wall_receipt
+                if cfg.clock == "data":
+                    clock_at, self._receipt_newest = receipt_clock(rows, self._receipt_newest)
+                    receipt = clock_at.get
                 seen = {r.device_id for v in rows.values() for r in v}
                 if not seen <= self._devices.keys():
                     self._devices.clear()  # registered since the last refresh

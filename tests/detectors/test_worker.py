@@ -34,6 +34,7 @@ from detectors._worker import (
     events_from_rows,
     partition_of,
     receipt_clock,
+    wall_receipt,
 )
 from tests._proxy import TcpProxy
 from tests.detectors.test_incidents import Recorder
@@ -262,12 +263,12 @@ def test_receipt_clock_is_the_newest_reading_received_by_then() -> None:
         # a receiver's time (a will, say) is not the data's
         _STATUS: [StatusRow("a", 9_999.0, False, "last_will", 6.0)],
     }
-    assert receipt_clock(rows, 120.0, data=True) == ({5.0: 120.0, 6.0: 120.0}, 120.0)
-    assert receipt_clock(rows, 0.0, data=True) == ({5.0: 100.0, 6.0: 100.0}, 100.0)
+    assert receipt_clock(rows, 120.0) == ({5.0: 120.0, 6.0: 120.0}, 120.0)
+    assert receipt_clock(rows, 0.0) == ({5.0: 100.0, 6.0: 100.0}, 100.0)
     rows[_CAMERAS].append(_camera("a", 110.0, 7.0))
-    assert receipt_clock(rows, 0.0, data=True) == ({5.0: 100.0, 6.0: 100.0, 7.0: 110.0}, 110.0)
+    assert receipt_clock(rows, 0.0) == ({5.0: 100.0, 6.0: 100.0, 7.0: 110.0}, 110.0)
     # on the wall's clock the receipt time is the clock
-    assert receipt_clock(rows, 0.0, data=False)[0] == {5.0: 5.0, 6.0: 6.0, 7.0: 7.0}
+    assert wall_receipt(7.0, 5.0) == 7.0
 
 
 def test_data_clock_judges_each_device_by_the_lag_its_data_arrives_with() -> None:
@@ -288,8 +289,8 @@ def test_data_clock_judges_each_device_by_the_lag_its_data_arrives_with() -> Non
         # the clock the readings gave, statuses do not set one
         status = StatusRow("a", rows[0].time + 10.0, True, "status", wall + 0.5)
         by_source: dict[SourceQuery, list[SourceRow]] = {_CAMERAS: rows, _STATUS: [status]}
-        receipt, newest = receipt_clock(by_source, newest, data=True)
-        engine.feed(state, events_from_rows(by_source), newest, wall=newest, receipt=receipt)
+        receipt, newest = receipt_clock(by_source, newest)
+        engine.feed(state, events_from_rows(by_source), newest, wall=newest, receipt=receipt.get)
         for action in state.trackers.take():
             if action.type.value == "device_silent":
                 silent.setdefault(action.device_id, wall)
