@@ -68,6 +68,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _rounds(rates: list[float]) -> str:
+    """A figure's rounds, for the printed table."""
+    return f"  (rounds: {', '.join(f'{r:,.0f}' for r in rates)})"
+
+
 def _single(root: str, n: int, base: datetime) -> Iterator[tuple[str, bytes]]:
     import orjson
 
@@ -506,24 +511,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         lines = [
             f"ingest benchmark: {n:,} single-reading messages from {_DEVICES} devices; "
             f"best of {rounds} alternating rounds of (a), (b) and (a'), and of (e) and (e')",
-            f"  (a) ceiling, bare paho subscriber     {ceiling:>10,.0f} msg/s"
-            f"  (rounds: {', '.join(f'{c:,.0f}' for c in ceilings)})",
+            f"  (a) ceiling, bare paho subscriber     {ceiling:>10,.0f} msg/s" + _rounds(ceilings),
             f"  (b) citypulse ingest, rows committed  {ingest_rate:>10,.0f} rows/s"
-            f"  = {ratio:.2f} x ceiling (target >= 0.6)"
-            f"  (rounds: {', '.join(f'{i:,.0f}' for i in ingests)})",
+            f"  = {ratio:.2f} x ceiling (target >= 0.6)" + _rounds(ingests),
             f"  (a') ingest's reader, only counting  {fast:>10,.0f} msg/s"
-            f"  ingest = {ingest_rate / fast:.2f} x this"
-            f"  (rounds: {', '.join(f'{f:,.0f}' for f in fasts)})",
+            f"  ingest = {ingest_rate / fast:.2f} x this" + _rounds(fasts),
             f"  (c) naive, one INSERT per message     {naive:>10,.0f} rows/s"
             f"  ingest = {speedup:.1f} x naive (target >= 10)",
             f"  (d) publish->commit at {latency['offered_per_s']:,.0f} msg/s:"
             f" p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms (target <= 250)",
             f"  (e) 50-reading batch payloads         {batch_rate:>10,.0f} readings/s"
-            " (target >= 150,000)"
-            f"  (rounds: {', '.join(f'{b:,.0f}' for b in batch_rates)})",
+            " (target >= 150,000)" + _rounds(batch_rates),
             f"  (e') PostgreSQL alone, 2 x COPY      {copy_rate:>10,.0f} rows/s"
-            f"  ingest = {batch_rate / copy_rate:.2f} x this"
-            f"  (rounds: {', '.join(f'{c:,.0f}' for c in copy_rates)})",
+            f"  ingest = {batch_rate / copy_rate:.2f} x this" + _rounds(copy_rates),
         ]
         print("\n".join(lines))
     return 0
