@@ -62,17 +62,23 @@ class Collapse(Detector[float]):
     Each stream learns its own profile, online: an exponentially weighted mean count
     per hour of the day (``bin_s``; about ``profile_span`` readings of memory, what is
     learnt clipped to 3 × the bin's mean + 10 so one wild count does not inflate it).
-    During a run of zeros the expected counts of each reading's hour are summed: under
+    A bin's mean is taken as the count at its middle, and between middles the
+    expectation runs straight to the next one (a morning's rise is not a step at the
+    hour).  During a run of zeros the expected counts of its readings are summed: under
     a Poisson model the chance of the run is exp(-sum).  Scores 1 once the sum reaches
     ``expected`` (16: about 1e-7), on the first zero where a busy hour expected that
-    many (no such zero in 500,000 fault-free simulated lane reports).  The expectation is scaled
-    by how this lane ran against its profile when the run began (an exponentially
-    weighted level over ``span`` readings, never above the profile), and never rises
-    above what it was then: a quiet holiday morning is not an obstruction, yet the
-    expectation does not decay through the run, so a camera blinded at night is found
-    as the small expected counts add up.  Until an hour's bin
-    holds ``min_count`` readings the level alone is the expectation, decaying through
-    the run as it learns the zeros.
+    many (no such zero in 500,000 fault-free simulated lane reports).
+
+    The expectation is scaled by how this lane ran against its profile when the run
+    began, never above 1: its exponentially weighted level over ``span`` readings
+    against the same average of what the profile expected of those readings (so a rise
+    that the level follows a quarter of an hour late does not read as a quiet day),
+    once the level rests on the ``expected`` vehicles an alarm needs; on fewer it is too
+    noisy for that, and the expectation is at most the level.  It never rises above what
+    it was then: a quiet holiday morning is not an obstruction, yet the expectation does
+    not decay through the run, so a camera blinded at night is found as the small
+    expected counts add up.  Until an hour's bin holds ``min_count`` readings the level
+    alone is the expectation, decaying through the run as it learns the zeros.
     """
 
     __slots__ = (
@@ -81,6 +87,7 @@ class Collapse(Detector[float]):
         "_e",
         "_level",
         "_n",
+        "_plevel",
         "_prof",
         "_run",
         "_scale",
@@ -116,6 +123,7 @@ class Collapse(Detector[float]):
         self.min_count = min_count
         self._a = 2.0 / (span + 1.0)
         self._level = 0.0
+        self._plevel = 0.0  # the level the profile expected: the same average of its bins
         self._n = 0
         self._run = 0
         self._sum = 0.0
@@ -154,23 +162,40 @@ class Collapse(Detector[float]):
     def update(self, t: float, x: float) -> float:
         if x != x or x < 0 or x == math.inf:
             return 0.0
-        b = int((t % 86400.0) // self.bin_s)
+        pos = (t % 86400.0) / self.bin_s
+        b = int(pos)
         prof, cnt = self._prof[b], self._cnt[b]
         warm = cnt >= self.min_count
+        # A bin's mean is the count at its middle: between middles the expectation runs
+        # straight to the next bin's (a morning's rise is not a step at the hour).
+        here = prof
+        if warm:
+            d = pos - b - 0.5
+            nb = (b + 1) % len(self._prof) if d >= 0.0 else b - 1  # -1: the day's last
+            if self._cnt[nb] >= self.min_count:
+                here += (d if d >= 0.0 else -d) * (self._prof[nb] - prof)
         score = 0.0
         if x == 0.0:
             if self._run == 0:
-                self._scale = min(1.0, self._level / prof) if warm and prof > 0.0 else 1.0
-                self._top = prof * self._scale
+                level, plevel, scale = self._level, self._plevel, 1.0
+                if warm and here > 0.0:
+                    # The level against what the profile expected of the same readings
+                    # (a rise the level lags is not a quiet day), where the level rests
+                    # on as many vehicles as an alarm needs; on fewer it is too noisy to
+                    # raise, and the expectation is at most the level.
+                    trusted = plevel > 0.0 and level * self.span >= self.expected
+                    scale = min(1.0, level / plevel if trusted else level / here)
+                self._scale = scale
+                self._top = here * scale
                 self._since = t
             self._run += 1
-            self._e = min(prof * self._scale, self._top) if warm else self._level
+            self._e = min(here * self._scale, self._top) if warm else self._level
             self._sum += self._e
             if self._n >= self.warm_up and self._sum >= self.expected:
                 score = 1.0
         else:
             self._run, self._sum = 0, 0.0
-            self._e = prof if warm else self._level
+            self._e = here if warm else self._level
         if not score:  # an obstruction's zeros are not this hour's normal
             learnt = min(x, 3.0 * prof + 10.0) if warm else x
             ab = max(1.0 / (cnt + 1), 2.0 / (self.profile_span + 1.0))
@@ -179,6 +204,7 @@ class Collapse(Detector[float]):
         n = self._n
         a = self._a if n >= self.span else 1.0 / (n + 1)
         self._level += a * (x - self._level)
+        self._plevel += a * ((here if warm else x) - self._plevel)
         self._n = n + 1
         return score
 

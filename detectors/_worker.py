@@ -94,7 +94,8 @@ _MAX_SLOTS: Final = 4096
 #: 7: a camera lane's and a parking lot's learnt normal without its score (learned_views);
 #: the trackers keep the set of devices that have one.
 #: 8: a device's monitor keeps the lag of its newest reading's arrival.
-CHECKPOINT_FORMAT: Final = 8
+#: 9: Collapse keeps the level its profile expected (its scale at a run's start).
+CHECKPOINT_FORMAT: Final = 9
 
 _CLOCK: Final = (
     "SELECT extract(epoch FROM now())::float8 AS now, "

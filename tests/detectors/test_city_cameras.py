@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import random
 
+import pytest
+
 from citypulse import Device, DeviceKind, IncidentType
 from detectors._city import CameraMonitor, CityConfig
 from detectors._city_cameras import Collapse
@@ -52,6 +54,27 @@ def test_an_obstruction_starting_at_night_is_found_before_morning() -> None:
     fired = [det.update(start + 60.0 * k, 0.0) for k in range(150)]
     assert 1.0 in fired
     assert fired.index(1.0) <= 120  # within two hours of zeros
+
+
+def test_an_obstruction_in_the_mornings_rise_is_judged_by_the_rate_of_that_minute() -> None:
+    """At 07:00 the lane brings about six vehicles a minute, rising fast: the hour's mean
+    is higher and the last half hour's level lower.  The expectation follows the
+    profile between hours and scales by the level against what the profile expected of
+    the same readings, so the first zero expects the minute's own rate, and 16 expected
+    vehicles are reached on the third zero (an expectation built on the level alone came
+    a fifth low and needed a fourth)."""
+    for seed in range(5):
+        rng = random.Random(seed)
+        det = Collapse()
+        start = MIDNIGHT + 4 * DAY + 7 * 3600.0
+        t = MIDNIGHT
+        while t < start:
+            assert det.update(t, _poisson(rng, _rate(t))) == 0.0
+            t += 60.0
+        assert det.update(start, 0.0) == 0.0
+        assert det.expectation == pytest.approx(_rate(start), rel=0.1)
+        assert det.update(start + 60.0, 0.0) == 0.0
+        assert det.update(start + 120.0, 0.0) == 1.0
 
 
 def test_a_spike_does_not_make_the_night_zeros_that_follow_an_obstruction() -> None:
