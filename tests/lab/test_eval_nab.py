@@ -117,13 +117,6 @@ def test_json_carries_the_leave_one_category_out_score(
         assert isinstance(loco["score"], float)
 
 
-def test_bench_quick_reports_both_rates(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "detect", "--quick", "--json", "--readings", "20000"]) == 0
-    doc = json.loads(capsys.readouterr().out)
-    assert doc["default_readings_per_s"] > 0
-    assert doc["baseline_readings_per_s"] > doc["default_readings_per_s"]
-
-
 def _write_flat_day_corpus(root: Path) -> None:
     """Ten days of a daily wave at 5-minute steps; in one file day 8 stays flat at the mean."""
     start = datetime(2020, 1, 6, tzinfo=UTC)
