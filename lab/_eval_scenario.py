@@ -27,13 +27,16 @@ database from CITYPULSE_DATABASE_URL, migrated and empty, is used).
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import logging
+import math
 import statistics
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -324,30 +327,80 @@ def store_simulation(database_url: str, messages: Iterable[Any], *, batch: int =
     return run
 
 
-_ALIGN = """
-UPDATE {table} SET {column} = to_timestamp(%(sim0)s + %(speed)s *
-    (extract(epoch FROM received_at) - %(wall0)s - %(latency)s))
-WHERE {where}
-"""  # constant identifiers only
+class _Sent:
+    """What the eval's gateway published, kept to place what arrives without a time of
+    its own: a power loss goes out as the gateway's offline status, stamped with the
+    simulated time the device went dark (as the soak's publishers stamp it); a corrupted
+    payload, which becomes a dead letter stamped on arrival, is remembered by topic and
+    bytes with its simulated time, and the publisher's pace is sampled (simulated time
+    against the wall clock when a message left) for any other dead letter."""
+
+    def __init__(self) -> None:
+        self.corrupted: dict[tuple[str, bytes], deque[float]] = defaultdict(deque)
+        self.clock: list[tuple[float, float]] = []  # (wall clock when sent, simulated t)
+
+    def wrap(self, messages: Iterable[Any]) -> Iterator[Any]:
+        from lab._soak_tap import stamped_will
+
+        last = 0.0
+        for m in messages:
+            if m.last_will:
+                m = replace(m, payload=stamped_will(m.t))
+            yield m
+            # Past the yield the message was handed to its connection: it left now.
+            now = time.time()
+            if not m.valid:
+                self.corrupted[(m.topic, m.payload)].append(m.t)
+            if now - last >= 0.05:
+                last = now
+                self.clock.append((now, m.t))
+
+    def sim_time(self, topic: str, payload: bytes, received: float) -> float:
+        """When a dead letter received at wall time ``received`` was sent, in simulated
+        time; call in the order the dead letters arrived."""
+        sent = self.corrupted.get((topic, payload))
+        if sent:
+            return sent.popleft()
+        i = bisect.bisect_right(self.clock, (received, math.inf)) - 1
+        return self.clock[max(i, 0)][1] if self.clock else received
+
+
+def _place_dead_letters(database_url: str, sent: _Sent) -> None:
+    """Move each dead letter's ``received_at`` to the simulated time it was sent."""
+    from citypulse.db import connect
+
+    with connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT id, topic, payload, extract(epoch FROM received_at)::float8 "
+            "FROM dead_letters ORDER BY received_at, id"
+        ).fetchall()
+        ids = [row[0] for row in rows]
+        times = [sent.sim_time(row[1], bytes(row[2]), row[3]) for row in rows]
+        conn.execute(
+            "UPDATE dead_letters SET received_at = to_timestamp(x.t) "
+            "FROM unnest(%s::bigint[], %s::float8[]) AS x(id, t) WHERE dead_letters.id = x.id",
+            (ids, times),
+        )
+        conn.commit()
 
 
 def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float = 600.0) -> Run:
     """Publish the simulation through a private Mosquitto into an in-process ingest worker.
 
-    Dead letters and last wills carry no reading time of their own; they are stamped with
-    the wall clock on arrival.  The publisher runs simulated time ``speed`` times faster
-    than the wall clock from its first message, so afterwards each is moved to the
-    simulated time its arrival corresponds to (off by the transit time × ``speed``,
-    seconds at the default), and detection sees it where it happened.
+    The publisher runs simulated time ``speed`` times faster than the wall clock, as a
+    gateway publishing for every device.  What carries no reading time of its own is put
+    where it happened (see :class:`_Sent`): a power loss's offline status carries its
+    time, and each dead letter is moved to the simulated time its message was sent, so
+    detection sees it as the direct path does, however loaded the machine.
     """
     from citypulse import MqttUrl
-    from citypulse.db import connect
     from ingest import IngestConfig, IngestWorker
     from lab._embedded import EmbeddedMosquitto
     from simulator import publish
 
     run = Run()
     began = time.monotonic()
+    sent = _Sent()
     broker = EmbeddedMosquitto(directory / "mosquitto").start()
     try:
         mqtt = MqttUrl.parse(broker.url)
@@ -357,9 +410,12 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
         with IngestWorker(config) as worker:
             if not worker.wait_connected(30):
                 raise RuntimeError("ingest could not subscribe to the embedded broker")
-            wall0 = time.time()
             report = publish(
-                sim.messages(), mqtt_url=mqtt, devices=sim.devices, mode="gateway", speed=speed
+                sent.wrap(sim.messages()),
+                mqtt_url=mqtt,
+                devices=sim.devices,
+                mode="gateway",
+                speed=speed,
             )
             worker.wait_total("received", report.messages - report.wills, 300, poll=0.2)
             time.sleep(1.0)
@@ -369,20 +425,7 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
         run.dead_letters = int(totals["rejected"])
     finally:
         broker.stop()
-    # The publisher paces simulated time at ``speed`` from its first message, so an
-    # arrival at wall time w happened at simulated time sim0 + speed * (w - wall0).
-    times = {"sim0": sim.start.timestamp(), "speed": speed, "wall0": wall0}
-    with connect(database_url) as conn:
-        conn.execute(
-            _ALIGN.format(table="dead_letters", column="received_at", where="TRUE"),
-            {**times, "latency": 0.0},
-        )
-        # A status row's received_at is its ingest batch's start, up to a batch age later.
-        conn.execute(
-            _ALIGN.format(table="device_status", column="time", where="reason = 'last_will'"),
-            {**times, "latency": 0.05},
-        )
-        conn.commit()
+    _place_dead_letters(database_url, sent)
     run.store_s = time.monotonic() - began
     return run
 

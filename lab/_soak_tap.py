@@ -41,7 +41,8 @@ def reading_ms(t: object) -> int:
     return int(datetime.fromisoformat(str(t)).timestamp() * 1000)
 
 
-def _stamped_will(t: float) -> bytes:
+def stamped_will(t: float) -> bytes:
+    """A gateway's offline status for a device that went dark at ``t`` (epoch s)."""
     when = datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
     return orjson.dumps({"online": False, "reason": "last_will", "time": when})
 
@@ -86,7 +87,7 @@ class SentTap:
                 self.cut = True
                 break
             if m.last_will:
-                m = replace(m, payload=_stamped_will(m.t))
+                m = replace(m, payload=stamped_will(m.t))
             yield m
             # Past the yield, ``m`` has been handed to its connection: this is when it left.
             now = time.time()

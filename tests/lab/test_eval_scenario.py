@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from lab._eval_scenario import Found, Truth, run_scenario, score
-from simulator import read_ground_truth
+from citypulse.db import connect, upsert_devices
+from lab._eval_scenario import Found, Truth, run_scenario, score, store_via_mqtt
+from simulator import Simulation, faults_from_spec, preset_city, read_ground_truth
 
 H = 3600.0
 
@@ -111,6 +112,46 @@ def test_the_same_scenario_through_mosquitto_and_ingest(db_url: str, tmp_path: P
     assert result.by_type["power_loss"].delays[0] <= 60.0
     # The dead letters were placed where they happened: found within two minutes.
     assert result.by_type["malformed_payload"].delays[0] <= 120.0
+
+
+@pytest.mark.slow
+def test_through_mosquitto_what_has_no_time_of_its_own_is_placed_where_it_was_sent(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A power loss's offline status and the dead letters of corrupted payloads are put at
+    the simulated times they were sent, exactly, not where the wall clock of their arrival
+    maps at 600 x speed (under load, a tenth of a second is a minute of simulated time)."""
+    start = datetime.fromisoformat("2026-03-02T12:00:00+03:00")
+    spec = {
+        "faults": [
+            _fault("power_loss", "cam-kirova-pushkina-n", at="10m", duration="20m"),
+            _fault("malformed_payload", "tl-kirova-pushkina", at="5m", duration="15m"),
+        ]
+    }
+    city = preset_city()
+    end = start + timedelta(minutes=40)
+    faults = faults_from_spec(spec, city, start=start, end=end, seed=3)
+    sim = Simulation(city, start=start, end=end, seed=3, faults=faults)
+    with connect(db_url) as conn:
+        upsert_devices(conn, sim.devices)
+        conn.commit()
+    run = store_via_mqtt(db_url, sim, tmp_path)
+    wills = [(m.device_id, m.t) for m in sim.messages() if m.last_will]
+    corrupted = sorted(m.t for m in sim.messages() if not m.valid)
+    assert wills
+    assert corrupted
+    assert run.dead_letters == len(corrupted)
+    with connect(db_url) as conn:
+        offline = conn.execute(
+            "SELECT device_id, extract(epoch FROM time)::float8 FROM device_status "
+            "WHERE NOT online ORDER BY time"
+        ).fetchall()
+        dead = conn.execute(
+            "SELECT extract(epoch FROM received_at)::float8 FROM dead_letters ORDER BY 1"
+        ).fetchall()
+    assert [d for d, _ in offline] == [d for d, _ in wills]
+    assert [t for _, t in offline] == pytest.approx([t for _, t in wills], abs=1e-3)
+    assert [t for (t,) in dead] == pytest.approx(corrupted, abs=1e-3)
 
 
 @pytest.mark.slow
