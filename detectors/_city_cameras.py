@@ -46,7 +46,11 @@ class Repeats(Detector[tuple[float, ...]]):
         return self._run
 
     def update(self, t: float, x: tuple[float, ...]) -> float:
-        if sum(1 for v in x if v == v and v != 0.0) < 2:  # too little to tell
+        given = 0
+        for v in x:
+            if v == v and v != 0.0:
+                given += 1
+        if given < 2:  # too little to tell
             self._last, self._run = None, 0
             return 0.0
         if x == self._last:

@@ -243,10 +243,12 @@ class Engine:
         behind the rest) is silent once nothing has arrived from it for its silence
         limit, not as soon as the others' readings are newer than its own."""
         findings: list[Judgement] = []
+        observe_all = state.trackers.observe_all
         for device_id, mon in state.monitors.items():
             mon.tick(now if wall is None else min(now, wall - mon.lag), findings)
-            state.trackers.observe_all(device_id, findings)
-            findings.clear()
+            if findings:  # nearly always empty: a tick judges only silence
+                observe_all(device_id, findings)
+                findings.clear()
         state.trackers.tick(now)
         state.last_tick = now
 
