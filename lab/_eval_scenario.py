@@ -36,7 +36,7 @@ import tempfile
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -329,23 +329,19 @@ def store_simulation(database_url: str, messages: Iterable[Any], *, batch: int =
 
 class _Sent:
     """What the eval's gateway published, kept to place what arrives without a time of
-    its own: a power loss goes out as the gateway's offline status, stamped with the
-    simulated time the device went dark (as the soak's publishers stamp it); a corrupted
-    payload, which becomes a dead letter stamped on arrival, is remembered by topic and
-    bytes with its simulated time, and the publisher's pace is sampled (simulated time
-    against the wall clock when a message left) for any other dead letter."""
+    its own (a power loss's offline status carries the time the device went dark, see
+    :func:`simulator.gateway_will`): a corrupted payload, which becomes a dead letter
+    stamped on arrival, is remembered by topic and bytes with its simulated time, and
+    the publisher's pace is sampled (simulated time against the wall clock when a message
+    left) for any other dead letter."""
 
     def __init__(self) -> None:
         self.corrupted: dict[tuple[str, bytes], deque[float]] = defaultdict(deque)
         self.clock: list[tuple[float, float]] = []  # (wall clock when sent, simulated t)
 
     def wrap(self, messages: Iterable[Any]) -> Iterator[Any]:
-        from lab._soak_tap import stamped_will
-
         last = 0.0
         for m in messages:
-            if m.last_will:
-                m = replace(m, payload=stamped_will(m.t))
             yield m
             # Past the yield the message was handed to its connection: it left now.
             now = time.time()
@@ -389,9 +385,10 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
 
     The publisher runs simulated time ``speed`` times faster than the wall clock, as a
     gateway publishing for every device.  What carries no reading time of its own is put
-    where it happened (see :class:`_Sent`): a power loss's offline status carries its
-    time, and each dead letter is moved to the simulated time its message was sent, so
-    detection sees it as the direct path does, however loaded the machine.
+    where it happened: a power loss's offline status carries its time (the gateway
+    stamps it), and each dead letter is moved to the simulated time its message was sent
+    (see :class:`_Sent`), so detection sees it as the direct path does, however loaded
+    the machine.
     """
     from citypulse import MqttUrl
     from ingest import IngestConfig, IngestWorker

@@ -6,13 +6,6 @@ milliseconds per device and lane), the wall time at which a sample of them left,
 each simulated second went out, and every message of the devices that carry faults.
 The copies come back from the workers and are merged; the soak then compares them with
 the database.
-
-It also stamps a gateway's offline status (the will-equivalent it publishes for a
-device that lost power) with the time the device went dark, as the wire contract allows
-(``{"online": false, "reason": "last_will", "time": ...}``).  Unstamped, ingest stamps it
-on receipt, which in a simulation of the past is the present: the ``device_silent``
-incident would start then, hours from the fault.  (An offline status never moves
-``last_seen``, so it no longer moves detect's data clock either.)
 """
 
 from __future__ import annotations
@@ -22,8 +15,8 @@ import resource
 import time
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -39,12 +32,6 @@ def reading_ms(t: object) -> int:
     if isinstance(t, int):
         return t
     return int(datetime.fromisoformat(str(t)).timestamp() * 1000)
-
-
-def stamped_will(t: float) -> bytes:
-    """A gateway's offline status for a device that went dark at ``t`` (epoch s)."""
-    when = datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
-    return orjson.dumps({"online": False, "reason": "last_will", "time": when})
 
 
 @dataclass
@@ -86,8 +73,6 @@ class SentTap:
             if self.stop_at and n % 256 == 0 and time.time() > self.stop_at:
                 self.cut = True
                 break
-            if m.last_will:
-                m = replace(m, payload=stamped_will(m.t))
             yield m
             # Past the yield, ``m`` has been handed to its connection: this is when it left.
             now = time.time()

@@ -72,7 +72,7 @@ if TYPE_CHECKING:
         write_ground_truth,
     )
     from simulator._generator import Simulation, simulate
-    from simulator._message import WILL_PAYLOAD, Message, batched
+    from simulator._message import WILL_PAYLOAD, Message, batched, gateway_will
     from simulator._parallel import RunSpec, Tap, publish_parallel
     from simulator._publish import Progress, PublishReport, publish
     from simulator._stats import ScheduleStats, device_counts, schedule_stats
@@ -123,6 +123,7 @@ __all__ = [
     "device_counts",
     "faults_from_spec",
     "follow_faults",
+    "gateway_will",
     "generated_city",
     "hourly_rate",
     "large_city",

@@ -12,7 +12,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
+
 WILL_PAYLOAD = b'{"online":false,"reason":"last_will"}'
+
+
+def gateway_will(t: float) -> bytes:
+    """What a gateway publishes for a device it lost at ``t`` (epoch s): the will's
+    offline status, stamped with that time as the wire contract allows.  Unstamped,
+    ingest would stamp it on receipt, which for a simulation of the past (a demo, an
+    evaluation, a soak behind schedule) is hours after the device went dark, and later
+    than the device's return: it would stay offline."""
+    when = datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+    return orjson.dumps({"online": False, "reason": "last_will", "time": when})
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +33,8 @@ class Message:
 
     ``last_will`` marks the device's will firing (power loss): a publisher holding one
     connection per device drops that connection uncleanly instead of sending it, and the
-    broker publishes the identical will; a gateway publishes it as it is.
+    broker publishes the identical will; a gateway publishes the same status stamped
+    with ``t`` (:func:`gateway_will`).
     """
 
     t: float

@@ -8,7 +8,8 @@ messages pile up wraps its message ids and stalls.
 Two modes.  ``device``: one connection per device, each with its retained last will on
 its status topic; a power loss drops that device's connection without DISCONNECT, so the
 broker itself fires the will.  ``gateway``: a few shared connections publish for every
-device, and a power loss is published as the will-equivalent offline status.
+device, and a power loss is published as the will-equivalent offline status, stamped
+with the time the device went dark (:func:`simulator._message.gateway_will`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
@@ -30,7 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from citypulse import Device, MqttUrl
 from simulator._city import topic
 from simulator._errors import PublishError
-from simulator._message import WILL_PAYLOAD, Message
+from simulator._message import WILL_PAYLOAD, Message, gateway_will
 from simulator._wire import LeanPublisher
 
 log = logging.getLogger(__name__)
@@ -410,6 +411,8 @@ def publish(
                 if conn is None:  # power is back: the device reconnects
                     conn = open_device(message.device_id)
                     pub.wait_connected([conn])
+            elif message.last_will:
+                message = replace(message, payload=gateway_will(message.t))
             if conn is None:
                 raise PublishError(client_prefix, f"no connection for {message.device_id!r}")
             pub.send(conn, message)

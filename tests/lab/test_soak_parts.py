@@ -8,14 +8,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
 
 from citypulse.cli import main
 from lab._soak import _holds
 from lab._soak_procs import Watched, cpu_s, tree
 from lab._soak_tap import SentTap
-from simulator import WILL_PAYLOAD, Message
+from simulator import Message
 
 
 def _messages() -> Iterator[Message]:
@@ -40,18 +39,6 @@ def test_tap_keeps_every_reading_key_and_passes_messages_unchanged() -> None:
     # the watched device's messages with their newest data: the batch, status, a bad one
     got = [(t, status) for t, _, status in tap.watched["cam-1"]]
     assert got == [(97.0, False), (102.0, True), (103.0, False)]
-
-
-def test_tap_stamps_a_gateways_offline_status_with_the_time_the_device_went_dark() -> None:
-    will = Message(1_700_000_000.25, "city/d/camera/cam-1/status", WILL_PAYLOAD, True, "cam-1",
-                   last_will=True)  # fmt: skip
-    (sent,) = SentTap().wrap(iter([will]))
-    assert orjson.loads(sent.payload) == {
-        "online": False,
-        "reason": "last_will",
-        "time": "2023-11-14T22:13:20.250+00:00",
-    }
-    assert (sent.topic, sent.retain, sent.last_will) == (will.topic, True, True)
 
 
 def test_tap_survives_the_trip_to_a_worker_and_back_and_merges() -> None:

@@ -130,3 +130,49 @@ def test_simulated_readings_land_in_the_database(
         proc.terminate()
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+
+
+@pytest.mark.slow
+def test_a_gateway_replaying_a_power_loss_leaves_the_device_offline_then_back_when_it_was(
+    db_url: str, mqtt_broker: Broker, topic_root: str
+) -> None:
+    """Published as fast as the broker takes it, the past's offline status carries the time
+    the device went dark: stamped on receipt instead, it came after the device's return
+    and left the device offline (as the demo, which replays the last hours, showed)."""
+    from ingest import IngestConfig, IngestWorker
+
+    end = datetime.now(UTC).replace(microsecond=0)
+    start = end - timedelta(minutes=40)
+    spec = {
+        "faults": [{"type": "power_loss", "device": "tl-r000c000", "at": "10m", "duration": "10m"}]
+    }
+    faults = faults_from_spec(spec, CITY, start=start, end=end)
+    sim = Simulation(CITY, start=start, end=end, seed=2, faults=faults, topic_root=topic_root)
+    statuses = [m for m in sim.messages() if m.device_id == "tl-r000c000" and m.retain]
+    went_dark = [m.t for m in statuses if m.last_will]
+    assert went_dark == [(start + timedelta(minutes=10)).timestamp()]
+    with connect(db_url) as conn:
+        upsert_devices(conn, sim.devices)
+        conn.commit()
+    config = IngestConfig(
+        database_url=db_url,
+        mqtt=mqtt_broker.mqtt,
+        client_id=f"{topic_root}-ingest",
+        worker_id=f"{topic_root}-ingest",
+        topic_root=topic_root,
+    )
+    with IngestWorker(config) as worker:
+        assert worker.wait_connected(30)
+        report = publish_to(mqtt_broker, sim, topic_root, mode="gateway")
+        assert worker.wait_total("received", report.messages, 60)
+    with connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT extract(epoch FROM time)::float8, online FROM device_status "
+            "WHERE device_id = 'tl-r000c000' ORDER BY time"
+        ).fetchall()
+        online = scalar(conn, "SELECT online FROM devices WHERE id = 'tl-r000c000'")
+    offline = [t for t, up in rows if not up]
+    assert offline == pytest.approx(went_dark, abs=1e-3)
+    assert rows[-1][1] is True
+    assert rows[-1][0] > went_dark[0]
+    assert online is True

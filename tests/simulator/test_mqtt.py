@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -24,6 +25,7 @@ from simulator import (
     Simulation,
     batched,
     faults_from_spec,
+    gateway_will,
     generated_city,
     publish,
 )
@@ -139,7 +141,17 @@ def test_gateway_mode_with_batches_and_a_fixed_rate(
         collector.close()
     assert report.wills == 0
     assert report.messages == len(expected)
-    assert Counter(received) == Counter((m.topic, m.payload) for m in expected)
+    # A power loss goes out as the device's offline status, stamped with when it went dark.
+    wills = [m for m in expected if m.last_will]
+    assert len(wills) == 2
+    sent = [(m.topic, gateway_will(m.t) if m.last_will else m.payload) for m in expected]
+    assert Counter(received) == Counter(sent)
+    for m in wills:
+        assert orjson.loads(gateway_will(m.t)) == {
+            "online": False,
+            "reason": "last_will",
+            "time": datetime.fromtimestamp(m.t, UTC).isoformat(timespec="milliseconds"),
+        }
     assert report.wall_s >= (len(expected) - 1) / rate * 0.95  # paced, not flooded
 
 
