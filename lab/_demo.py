@@ -47,6 +47,8 @@ from lab._demo_serve import serve_demo
 from lab._say import say
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from lab._embedded import EmbeddedPostgres
 
 HELP = "run the whole system on embedded defaults"
@@ -400,6 +402,14 @@ def _detect(
         f"{result.explained} of {result.incidents} incidents explained by a fault "
         "(detectors start cold here: slow faults such as drift need a day of history)"
     )
+    if result.missed:
+        from appeals import load_routing
+        from citypulse.db import connect
+
+        zone = load_routing(settings.routing_file).zone
+        with connect(url) as conn:
+            for fault, device in result.missed:
+                print("  missed:     " + missed_line(conn, fault, device, zone))
     return {
         "opened": report.opened,
         "resolved": report.resolved,
@@ -408,6 +418,31 @@ def _detect(
         "explained": result.explained,
         "incidents": result.incidents,
     }
+
+
+def missed_line(conn: Any, fault: Any, device: str, zone: ZoneInfo) -> str:
+    """One fault the detectors did not find: what, where, when in the region's zone, and
+    why, where the stored readings show that nothing could have told it from normal."""
+    from appeals import zone_label
+
+    onset = datetime.fromtimestamp(fault.onset(device), UTC)
+    minutes = round((fault.end - onset.timestamp()) / 60)
+    line = (
+        f"{fault.type} on {device} from {onset.astimezone(zone):%d.%m %H:%M} "
+        f"{zone_label(zone, onset, 'en')} for {minutes} min"
+    )
+    if fault.type == "camera_frozen":
+        counted, reports = conn.execute(
+            "SELECT max(intensity), count(*) FROM camera_readings "
+            "WHERE device_id = %s AND time >= to_timestamp(%s) AND time < to_timestamp(%s)",
+            (device, onset.timestamp(), fault.end),
+        ).fetchone()
+        if reports and not counted:
+            line += (
+                ": it froze on a report of an empty street (no vehicles), which a quiet "
+                "street repeats too; Collapse finds it once traffic is due and none comes"
+            )
+    return line
 
 
 _APPEALS = """

@@ -211,6 +211,7 @@ class Score:
     explained: int
     unexplained: list[Found]
     by_incident_type: dict[str, tuple[int, int]]  # incident type -> (all, explained)
+    missed: list[tuple[Truth, str]] = field(default_factory=list)  # (fault, device) not found
 
     @property
     def precision(self) -> float:
@@ -233,6 +234,7 @@ def score(truth: Sequence[Truth], incidents: Iterable[Found], *, start: float, e
         by_device.setdefault(inc.device, []).append(inc)
     by_type: dict[str, TypeScore] = {}
     explained: set[int] = set()
+    missed: list[tuple[Truth, str]] = []
     for f in truth:
         ts = by_type.setdefault(f.type, TypeScore())
         accept = ACCEPT.get(f.type, ())
@@ -258,6 +260,8 @@ def score(truth: Sequence[Truth], incidents: Iterable[Found], *, start: float, e
                 ts.found += 1
                 ts.covered += 1
                 hits = covering
+            else:
+                missed.append((f, device))
             also = ALSO.get(f.type, ())
             hits += [
                 i
@@ -278,6 +282,7 @@ def score(truth: Sequence[Truth], incidents: Iterable[Found], *, start: float, e
         explained=len(explained),
         unexplained=[i for i in scored if i.id not in explained],
         by_incident_type=per_itype,
+        missed=missed,
     )
 
 
@@ -556,6 +561,16 @@ def report_dict(result: Score, run: Run) -> dict[str, Any]:
                 "started": datetime.fromtimestamp(u.started, UTC).isoformat(),
             }
             for u in result.unexplained[:50]
+        ],
+        "missed": [
+            {
+                "fault": f.id,
+                "type": f.type,
+                "device": device,
+                "onset": datetime.fromtimestamp(f.onset(device), UTC).isoformat(),
+                "end": datetime.fromtimestamp(f.end, UTC).isoformat(),
+            }
+            for f, device in result.missed[:50]
         ],
         "messages": run.messages,
         "readings": run.readings,

@@ -446,3 +446,50 @@ def test_the_summary_gives_deadlines_in_its_language_and_the_regions_zone() -> N
     assert Words("en", moscow).due(due) == "due: 26.11 10:28\u00a0MSK"  # not «срок»
     assert Words("en", moscow).due(None) == "due: —"
     assert Words("ru", ZoneInfo("Asia/Yekaterinburg")).due(due) == "срок: 26.11 12:28\u00a0МСК+2"
+
+
+def test_a_missed_fault_is_named_in_the_regions_zone_and_an_empty_freeze_explained(
+    db_url: str,
+) -> None:
+    from citypulse.db import connect, upsert_devices
+    from ingest import Decoder, Item, PostgresSink
+    from lab._demo import missed_line
+    from lab._eval_scenario import Truth
+    from simulator import Intervals, preset_city
+
+    devices = preset_city().devices(Intervals())
+    with connect(db_url) as conn:
+        upsert_devices(conn, devices)
+        conn.commit()
+    empty, busy = "cam-lenina-teatralnaya-s", "cam-kirova-pushkina-n"
+    t0 = datetime(2026, 12, 4, 21, 20, tzinfo=UTC).timestamp()
+    decoder = Decoder(retention=timedelta(days=3650))
+    items: list[Item] = []
+    for device, counts in ((empty, [0] * 10), (busy, [0, 0, 4, 0, 0, 0, 0, 0, 0, 0])):
+        topic = next(
+            f"city/{d.district}/camera/{d.id}/telemetry" for d in devices if d.id == device
+        )
+        for i, n in enumerate(counts):
+            t = t0 + 60 * i
+            payload = json.dumps(
+                {"time": int(t * 1000), "lane_id": 1, "intensity": n, "occupancy": 0.0}
+            ).encode()
+            at = datetime.fromtimestamp(t, UTC)
+            items.append(
+                Item(len(items), 1, topic, payload, at, decoder.decode(topic, payload, at))
+            )
+    with PostgresSink(database_url=db_url, worker_id="test") as sink:
+        assert sink.store(items).stored == 20
+    moscow = ZoneInfo("Europe/Moscow")
+    with connect(db_url) as conn:
+        frozen_empty = missed_line(
+            conn, Truth("f1", "camera_frozen", (empty,), t0, t0 + 600), empty, moscow
+        )
+        frozen_busy = missed_line(
+            conn, Truth("f2", "camera_frozen", (busy,), t0, t0 + 600), busy, moscow
+        )
+        stuck = missed_line(conn, Truth("f3", "stuck_phase", ("tl-lenina-pushkina",), t0, t0 + 1800), "tl-lenina-pushkina", moscow)  # fmt: skip
+    assert frozen_empty.startswith(f"camera_frozen on {empty} from 05.12 00:20 MSK for 10 min: ")
+    assert "empty street" in frozen_empty
+    assert frozen_busy == f"camera_frozen on {busy} from 05.12 00:20 MSK for 10 min"
+    assert stuck == "stuck_phase on tl-lenina-pushkina from 05.12 00:20 MSK for 30 min"

@@ -46,6 +46,7 @@ def test_precision_recall_and_delay_on_a_known_case() -> None:
     assert result.by_type["sensor_drift"].found == 0
     assert sorted(i.id for i in result.unexplained) == [4, 6]
     assert result.immediate_delays() == [0.0]
+    assert [(f.id, device) for f, device in result.missed] == [("f3", "cam-d"), ("f4", "eco-e")]
 
 
 def test_an_incident_open_at_the_onset_covers_the_fault() -> None:
