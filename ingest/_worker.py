@@ -24,13 +24,14 @@ persistent (clean_start false, session expiry) and the broker redelivers.
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -49,6 +50,38 @@ from ingest._sink import Item, PostgresSink
 from ingest._stats import Counters
 
 log = logging.getLogger(__name__)
+
+#: The cyclic garbage collector's thresholds while a worker runs.  A worker holds tens of
+#: thousands of decoded messages in hand (pending, and in the flushers' batches), each a
+#: few tuples, and CPython's defaults (700, 10, 10) made the collector scan them again and
+#: again: a quarter of ingest's CPU per single-reading message (``citypulse bench
+#: ingest``'s (b) drain: 7.0 µs of CPU per message with the defaults, 5.2 with these).
+#: Ingest makes next to no reference cycles, so they wait a little longer, nothing more.
+GC_THRESHOLDS: Final = (50_000, 50, 100)
+
+
+class _Collector:
+    """Holds :data:`GC_THRESHOLDS` while any worker in the process runs, and puts back
+    the thresholds there were once the last one stops."""
+
+    _lock = threading.Lock()
+    _running = 0
+    _saved: tuple[int, int, int] = (700, 10, 10)
+
+    @classmethod
+    def acquire(cls) -> None:
+        with cls._lock:
+            if cls._running == 0:
+                cls._saved = gc.get_threshold()
+                gc.set_threshold(*GC_THRESHOLDS)
+            cls._running += 1
+
+    @classmethod
+    def release(cls) -> None:
+        with cls._lock:
+            cls._running -= 1
+            if cls._running == 0:
+                gc.set_threshold(*cls._saved)
 
 
 def _ack(client: FastClient, batch: list[Item]) -> None:
@@ -104,6 +137,7 @@ class IngestWorker:
         self._aborted = threading.Event()  # a drained session was taken back
         self._last_message = 0.0  # time.time() of the last message received
         self._shut = False
+        self._collecting = False  # holds the collector's thresholds (_Collector)
         self._peers: Peers | None = None
         self._progress = Progress(
             database_url=config.database_url,
@@ -482,6 +516,8 @@ class IngestWorker:
             self._peers.start()
         self._connect()
         self._client.loop_start()
+        _Collector.acquire()
+        self._collecting = True
         return self
 
     def wait_connected(self, timeout: float) -> bool:
@@ -602,6 +638,9 @@ class IngestWorker:
         if self._shut:
             return
         self._shut = True
+        if self._collecting:  # first: whatever fails below, the thresholds go back
+            self._collecting = False
+            _Collector.release()
         if self._peers is not None:
             self._peers.close()
             end_session = self._leave()

@@ -16,6 +16,10 @@ and so do (e) and (e'); the best of each counts: on a shared machine other load 
 single runs (the COPY ceiling alone ranged from 165,000 to 259,000 rows/s between two
 runs of an hour apart), and alternating exposes a figure and its ceiling to it alike.
 Each phase and round writes readings of its own span of time.
+For (b), (a'), (e) and (e') it also prints where the CPU went, per message or reading:
+this process (ingest, the reader, the COPY client), PostgreSQL's processes, Mosquitto,
+and the whole machine; from (b)'s, the rate at which ingest, PostgreSQL and Mosquitto
+together would keep every core busy (no ratio to a ceiling can pass what that allows).
 Targets: (b) >= 0.6 x (a) and >= 10 x (c); (d) p99 <= 250 ms at 5,000 msg/s; (e) >=
 150,000 readings/s.
 """
@@ -24,10 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +44,50 @@ HELP = "measure ingest throughput and latency"
 _DEVICES = 1000
 _LATENCY_BATCH_AGE = 0.025  # s; the CLI default (0.1) trades latency for larger batches
 _STALL = 60.0  # s without a stored reading after which a drain phase gives up
+
+
+class _Spent:
+    """CPU seconds spent while the timed part of a phase runs, per part of the machine:
+    this process alone (ingest's worker, or the reader being measured; not the broker,
+    which it started), PostgreSQL (the postmaster and its backends), Mosquitto, and the
+    machine as a whole (every core, anything else running included), summed over the
+    phase's rounds with the messages or readings they handled.  ``pids`` names the
+    processes watched beside this one (with their children)."""
+
+    def __init__(self, own: str, pids: Mapping[str, int]) -> None:
+        self.own = own
+        self.pids = dict(pids)
+        self.cpu: dict[str, float] = {}
+        self.wall = 0.0
+        self.units = 0
+
+    def _now(self) -> dict[str, float]:
+        from lab._soak_procs import cpu_s, machine_s
+
+        now = {self.own: time.process_time()}  # every thread of this process, no children
+        now.update((name, cpu_s(pid)) for name, pid in self.pids.items())
+        now["machine"] = machine_s()[0]
+        return now
+
+    @contextmanager
+    def phase(self, units: int) -> Iterator[None]:
+        before, started = self._now(), time.monotonic()
+        yield
+        wall, after = time.monotonic() - started, self._now()
+        self.wall += wall
+        self.units += units
+        for name, value in after.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + value - before[name]
+
+    def per_unit_us(self) -> dict[str, float]:
+        """Microseconds of CPU per message or reading, per part; ``cores``: how many of
+        the machine's cores were busy on average."""
+        units = max(self.units, 1)
+        cpu = self.cpu
+        names = [self.own, *self.pids, "machine"]
+        out = {name: round(cpu.get(name, 0.0) / units * 1e6, 2) for name in names}
+        out["cores"] = round(cpu.get("machine", 0.0) / self.wall, 2) if self.wall else 0.0
+        return out
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +121,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _rounds(rates: list[float]) -> str:
     """A figure's rounds, for the printed table."""
     return f"  (rounds: {', '.join(f'{r:,.0f}' for r in rates)})"
+
+
+def _parts(us: Mapping[str, float]) -> str:
+    """``ingest 5.1 µs + postgres 2.2 µs + mosquitto 1.8 µs = 9.1 µs (machine 9.5 µs,
+    1.9 cores busy)``."""
+    parts = {k: v for k, v in us.items() if k not in ("machine", "cores")}
+    text = " + ".join(f"{k} {v:.2f} µs" for k, v in parts.items())
+    return (
+        f"{text} = {sum(parts.values()):.2f} µs (whole machine {us['machine']:.2f} µs,"
+        f" {us['cores']:.2f} cores busy)"
+    )
 
 
 def _single(root: str, n: int, base: datetime) -> Iterator[tuple[str, bytes]]:
@@ -152,7 +213,15 @@ def _session(
     return client
 
 
-def _ceiling(url: MqttUrl, n: int, root: str, base: datetime, *, fast: bool = False) -> float:
+def _ceiling(
+    url: MqttUrl,
+    n: int,
+    root: str,
+    base: datetime,
+    *,
+    fast: bool = False,
+    spent: _Spent | None = None,
+) -> float:
     """(a): drain a backlog with a stock paho subscriber that only counts; (a') with
     ``fast``, through ingest's own reader (FastClient, a list of messages per read, as
     ingest takes them), acknowledging in runs of 1,000 as ingest acknowledges its
@@ -183,23 +252,26 @@ def _ceiling(url: MqttUrl, n: int, root: str, base: datetime, *, fast: bool = Fa
                 acks.clear()
 
     client: Any
-    if fast:
-        client = FastClient(
-            client_id=client_id, protocol=mqtt.MQTTv5, on_publish_many=on_publish_many
-        )
-        started = time.monotonic()
-        _connect(client, url)
-    else:
-        started = time.monotonic()
-        client = _session(url, client_id, topic, lambda c, u, m: count())
-    done.wait(600)
-    took = time.monotonic() - started
+    with spent.phase(n) if spent is not None else nullcontext():
+        if fast:
+            client = FastClient(
+                client_id=client_id, protocol=mqtt.MQTTv5, on_publish_many=on_publish_many
+            )
+            started = time.monotonic()
+            _connect(client, url)
+        else:
+            started = time.monotonic()
+            client = _session(url, client_id, topic, lambda c, u, m: count())
+        done.wait(600)
+        took = time.monotonic() - started
     client.disconnect()
     client.loop_stop()
     return received[0] / took
 
 
-def _copy_ceiling(db_url: str, n_messages: int, flushers: int, base: datetime) -> float:
+def _copy_ceiling(
+    db_url: str, n_messages: int, flushers: int, base: datetime, spent: _Spent | None = None
+) -> float:
     """(e'): what PostgreSQL takes here: ``flushers`` connections COPYing the rows of the
     same 50-reading payloads, decoded beforehand, in transactions of 10,000 rows."""
     import psycopg
@@ -230,12 +302,13 @@ def _copy_ceiling(db_url: str, n_messages: int, flushers: int, base: datetime) -
             conn.commit()
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(flushers)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    took = time.monotonic() - started
+    with spent.phase(len(rows)) if spent is not None else nullcontext():
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        took = time.monotonic() - started
     for conn in conns:
         conn.close()
     return len(rows) / took
@@ -264,8 +337,10 @@ def _ingest_drain(
     backlog: Iterator[tuple[str, bytes]],
     n_messages: int,
     n_readings: int,
+    spent: _Spent | None = None,
 ) -> tuple[float, float]:
-    """(b)/(e): drain a backlog with citypulse ingest; returns (messages/s, readings/s)."""
+    """(b)/(e): drain a backlog with citypulse ingest; returns (messages/s, readings/s).
+    ``spent`` counts the drain's CPU per reading."""
     from ingest import IngestWorker
 
     cfg = _ingest_config(db_url, url, root)
@@ -273,8 +348,10 @@ def _ingest_drain(
         if not worker.wait_connected(30):
             raise TimeoutError("ingest did not subscribe")
     _publish_backlog(url, backlog, n_messages)
-    started = time.monotonic()
-    with IngestWorker(cfg) as worker:
+    timed = spent.phase(n_readings) if spent is not None else nullcontext()
+    with ExitStack() as stack, timed:  # the worker's shutdown is not timed
+        started = time.monotonic()
+        worker = stack.enter_context(IngestWorker(cfg))
         _wait_stored(worker, n_readings)
         took = time.monotonic() - started
     return n_messages / took, n_readings / took
@@ -430,17 +507,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             ceilings: list[float] = []
             ingests: list[float] = []
             fasts: list[float] = []
+            assert broker.proc is not None
+            servers = {"postgres": pg.pid, "mosquitto": broker.proc.pid}
+            spent = {
+                "b": _Spent("ingest", servers),
+                "a_fast": _Spent("reader", servers),
+                "e": _Spent("ingest", servers),
+                "e_copy": _Spent("copy", servers),
+            }
             for r in range(rounds):
                 say(f"(a) round {r + 1}/{rounds}: bare paho subscriber draining {n:,} messages")
                 ceilings.append(_ceiling(url, n, f"benchA{r}", base(0, r)))
                 say(f"    {ceilings[-1]:,.0f} msg/s")
                 say(f"(b) round {r + 1}/{rounds}: citypulse ingest draining {n:,} messages")
                 root = f"benchB{r}"
-                rate, _ = _ingest_drain(pg.url, url, root, _single(root, n, base(1, r)), n, n)
+                rate, _ = _ingest_drain(
+                    pg.url, url, root, _single(root, n, base(1, r)), n, n, spent["b"]
+                )
                 ingests.append(rate)
                 say(f"    {rate:,.0f} rows/s")
                 say(f"(a') round {r + 1}/{rounds}: ingest's reader (FastClient), only counting")
-                fasts.append(_ceiling(url, n, f"benchAf{r}", base(2, r), fast=True))
+                fasts.append(
+                    _ceiling(url, n, f"benchAf{r}", base(2, r), fast=True, spent=spent["a_fast"])
+                )
                 say(f"    {fasts[-1]:,.0f} msg/s")
             ceiling, ingest_rate, fast = max(ceilings), max(ingests), max(fasts)
             say("(c) naive baseline: one INSERT per message ...")
@@ -463,7 +552,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 root = f"benchE{r}"
                 batches = _batches(root, batch_messages, base(3, r))
                 _, batch_rate = _ingest_drain(
-                    pg.url, url, root, batches, batch_messages, n_readings
+                    pg.url, url, root, batches, batch_messages, n_readings, spent["e"]
                 )
                 batch_rates.append(batch_rate)
                 say(f"    {batch_rate:,.0f} readings/s")
@@ -471,11 +560,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     f"(e') round {r + 1}/{rounds}: PostgreSQL alone, the same rows decoded"
                     " beforehand, COPYed by 2 connections"
                 )
-                copy_rates.append(_copy_ceiling(pg.url, batch_messages, 2, base(4, r)))
+                copy_rates.append(
+                    _copy_ceiling(pg.url, batch_messages, 2, base(4, r), spent["e_copy"])
+                )
                 say(f"    {copy_rates[-1]:,.0f} rows/s")
             batch_rate, copy_rate = max(batch_rates), max(copy_rates)
         finally:
             broker.stop()
+    cores = len(os.sched_getaffinity(0))
+    cpu = {phase: part.per_unit_us() for phase, part in spent.items()}
+    # (b)'s processes together: the rate at which they would keep every core busy
+    cost_b = sum(v for k, v in cpu["b"].items() if k not in ("machine", "cores"))
+    bound = cores / cost_b * 1e6 if cost_b else 0.0
     result = {
         "messages": n,
         "rounds": rounds,
@@ -497,6 +593,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "copy_ceiling_rows_per_s_each_round": [round(c) for c in copy_rates],
         "copy_ceiling_rows_per_s": round(copy_rate),
         "batch_vs_copy_ceiling": round(batch_rate / copy_rate, 3),
+        "cores": cores,
+        "cpu_us_per_unit": cpu,
+        "ingest_cpu_bound_rows_per_s": round(bound),
         "targets_met": {
             "vs_ceiling>=0.6": ingest_rate / ceiling >= 0.6,
             "vs_naive>=10": ingest_rate / naive >= 10,
@@ -524,6 +623,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             " (target >= 150,000)" + _rounds(batch_rates),
             f"  (e') PostgreSQL alone, 2 x COPY      {copy_rate:>10,.0f} rows/s"
             f"  ingest = {batch_rate / copy_rate:.2f} x this" + _rounds(copy_rates),
+            f"  CPU per message in (b): {_parts(cpu['b'])}; at that cost the {cores} cores"
+            f" hold at most {bound:,.0f} rows/s",
+            f"  CPU per message in (a'): {_parts(cpu['a_fast'])}",
+            f"  CPU per reading in (e): {_parts(cpu['e'])}",
+            f"  CPU per reading in (e'): {_parts(cpu['e_copy'])}",
         ]
         print("\n".join(lines))
     return 0

@@ -257,6 +257,11 @@ class EmbeddedPostgres:
                 conn.execute("CREATE DATABASE citypulse")
         return self
 
+    @property
+    def pid(self) -> int:
+        """The running postmaster's process id (its backends are its children)."""
+        return int((self.directory / "pgdata" / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         if not self.bindir:
             return

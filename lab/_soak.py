@@ -373,11 +373,10 @@ def soak(args: argparse.Namespace, *, speed: float, minutes: float) -> dict[str,
                 raise SoakError(
                     f"{p.name} did not start ({p.popen.poll()}); see {logs / p.name}.log"
                 )
-        postmaster = int((work / "pg" / "pgdata" / "postmaster.pid").read_text().split()[0])
         assert broker.proc is not None
         watched = [Watched(p.name, p.popen.pid) for p in procs] + [
             Watched("mosquitto", broker.proc.pid),
-            Watched("postgres", postmaster),
+            Watched("postgres", pg.pid),
         ]
         tap = SentTap(
             watch=frozenset(d for f in faults for d in f.devices),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import time
 import uuid
@@ -16,6 +17,7 @@ import pytest
 from citypulse import Device, DeviceKind
 from citypulse.db import connect, scalar, upsert_devices
 from ingest import IngestConfig, IngestWorker
+from ingest._worker import GC_THRESHOLDS
 from tests._mqtt import Publisher, print_counts, publish_all, wait_for
 from tests.fix_mqtt import Broker
 
@@ -275,6 +277,27 @@ def test_two_workers_split_a_shared_subscription(
     assert got_a + got_b == 3000  # each message went to exactly one worker
     expected = Counter((f"cam-{i % 20}", BASE + timedelta(seconds=i), i % 97) for i in range(3000))
     assert stored_camera(db_url) == expected
+
+
+def test_workers_hold_the_collectors_thresholds_while_any_runs_then_put_them_back(
+    db_url: str, mqtt_broker: Broker, topic_root: str
+) -> None:
+    saved = gc.get_threshold()
+    gc.set_threshold(900, 11, 12)
+    try:
+        a = IngestWorker(config(db_url, mqtt_broker, topic_root)).__enter__()
+        try:
+            assert gc.get_threshold() == GC_THRESHOLDS
+            with running(config(db_url, mqtt_broker, topic_root)):
+                assert gc.get_threshold() == GC_THRESHOLDS
+            assert gc.get_threshold() == GC_THRESHOLDS  # the other one still runs
+        finally:
+            a.shutdown()
+        assert gc.get_threshold() == (900, 11, 12)
+        a.shutdown()  # a second shutdown changes nothing
+        assert gc.get_threshold() == (900, 11, 12)
+    finally:
+        gc.set_threshold(*saved)
 
 
 def test_redelivered_messages_are_stored_once(

@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
+
+from lab._bench_ingest import _Spent
 
 
 @pytest.mark.slow
@@ -68,3 +71,37 @@ def test_bench_ingest_runs_every_phase_and_prints_json() -> None:
         assert min(result[key]) > 0, key
     for phase in ("(a)", "(a')", "(b)", "(c)", "(d)", "(e)", "(e')"):
         assert phase in done.stderr
+    # where each drain's CPU went, per message or reading
+    cpu = result["cpu_us_per_unit"]
+    parts = {"postgres", "mosquitto", "machine", "cores"}
+    assert set(cpu) == {"b", "a_fast", "e", "e_copy"}
+    assert set(cpu["b"]) == set(cpu["e"]) == {"ingest", *parts}
+    assert set(cpu["a_fast"]) == {"reader", *parts}
+    assert set(cpu["e_copy"]) == {"copy", *parts}
+    assert cpu["b"]["ingest"] > 0
+    assert cpu["b"]["postgres"] > 0  # the rows were written
+    assert cpu["e_copy"]["postgres"] > 0
+    assert cpu["a_fast"]["reader"] > 0
+    assert 0 < cpu["b"]["cores"] <= result["cores"] + 0.5
+    assert result["ingest_cpu_bound_rows_per_s"] > 0
+
+
+def test_spent_counts_this_process_apart_from_the_processes_it_started() -> None:
+    """The bench starts the broker: its CPU is the broker's, not ingest's."""
+    burn = "import time\nuntil = time.process_time() + 0.5\nwhile time.process_time() < until: pass"
+    child = subprocess.Popen([sys.executable, "-c", burn + "\ntime.sleep(30)"])
+    try:
+        spent = _Spent("me", {"child": child.pid})
+        with spent.phase(1000):
+            until = time.process_time() + 0.2
+            while time.process_time() < until:
+                pass
+            time.sleep(0.8)  # the child burns on the other core meanwhile
+    finally:
+        child.kill()
+        child.wait()
+    us = spent.per_unit_us()
+    assert 180.0 <= us["me"] <= 300.0  # 0.2 s of CPU over 1,000 units
+    assert us["child"] >= 300.0  # most of its 0.5 s fell in the phase
+    assert us["machine"] >= us["me"] + us["child"] - 40.0
+    assert us["cores"] > 0.5
