@@ -15,7 +15,8 @@ machine where both share the same cores).  (a), (b) and (a') alternate for a few
 and so do (e) and (e'); the best of each counts: on a shared machine other load lowers
 single runs (the COPY ceiling alone ranged from 165,000 to 259,000 rows/s between two
 runs of an hour apart), and alternating exposes a figure and its ceiling to it alike.
-Each phase and round writes readings of its own span of time.
+Each phase and round writes readings of its own span of time, and starts after a
+CHECKPOINT, so that none pays for a checkpoint that the phases before it made due.
 For (b), (a'), (e) and (e') it also prints where the CPU went, per message or reading:
 this process (ingest, the reader, the COPY client), PostgreSQL's processes, Mosquitto,
 and the whole machine; from (b)'s, the rate at which ingest, PostgreSQL and Mosquitto
@@ -314,6 +315,18 @@ def _copy_ceiling(
     return len(rows) / took
 
 
+def _checkpoint(db_url: str) -> None:
+    """Write every dirty page out before a phase that writes rows.  Each 500,000-row
+    phase writes about 180 MB of WAL, so PostgreSQL checkpoints every few phases, and a
+    checkpoint under way (and the full-page images after it) slowed whichever phase it
+    fell in by up to a third: the COPY ceiling alone ranged 244,000-366,000 rows/s over
+    six rounds on a fresh database, 332,000-389,000 with a checkpoint before each."""
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
 def _ingest_config(db_url: str, url: MqttUrl, root: str, **kw: Any) -> Any:
     from ingest import IngestConfig
 
@@ -521,6 +534,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 say(f"    {ceilings[-1]:,.0f} msg/s")
                 say(f"(b) round {r + 1}/{rounds}: citypulse ingest draining {n:,} messages")
                 root = f"benchB{r}"
+                _checkpoint(pg.url)
                 rate, _ = _ingest_drain(
                     pg.url, url, root, _single(root, n, base(1, r)), n, n, spent["b"]
                 )
@@ -533,6 +547,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 say(f"    {fasts[-1]:,.0f} msg/s")
             ceiling, ingest_rate, fast = max(ceilings), max(ingests), max(fasts)
             say("(c) naive baseline: one INSERT per message ...")
+            _checkpoint(pg.url)
             naive = _naive(pg.url, url, min(n, 50_000), 8.0 if quick else 15.0)
             say(f"    {naive:,.0f} rows/s")
             say(
@@ -551,6 +566,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 )
                 root = f"benchE{r}"
                 batches = _batches(root, batch_messages, base(3, r))
+                _checkpoint(pg.url)
                 _, batch_rate = _ingest_drain(
                     pg.url, url, root, batches, batch_messages, n_readings, spent["e"]
                 )
@@ -560,6 +576,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     f"(e') round {r + 1}/{rounds}: PostgreSQL alone, the same rows decoded"
                     " beforehand, COPYed by 2 connections"
                 )
+                _checkpoint(pg.url)
                 copy_rates.append(
                     _copy_ceiling(pg.url, batch_messages, 2, base(4, r), spent["e_copy"])
                 )
