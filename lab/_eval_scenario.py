@@ -27,10 +27,8 @@ database from CITYPULSE_DATABASE_URL, migrated and empty, is used).
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import logging
-import math
 import statistics
 import tempfile
 import time
@@ -332,51 +330,34 @@ def store_simulation(database_url: str, messages: Iterable[Any], *, batch: int =
     return run
 
 
-class _Sent:
-    """What the eval's gateway published, kept to place what arrives without a time of
-    its own (a power loss's offline status carries the time the device went dark, see
-    :func:`simulator.gateway_will`): a corrupted payload, which becomes a dead letter
-    stamped on arrival, is remembered by topic and bytes with its simulated time, and
-    the publisher's pace is sampled (simulated time against the wall clock when a message
-    left) for any other dead letter."""
-
-    def __init__(self) -> None:
-        self.corrupted: dict[tuple[str, bytes], deque[float]] = defaultdict(deque)
-        self.clock: list[tuple[float, float]] = []  # (wall clock when sent, simulated t)
-
-    def wrap(self, messages: Iterable[Any]) -> Iterator[Any]:
-        last = 0.0
-        for m in messages:
-            yield m
-            # Past the yield the message was handed to its connection: it left now.
-            now = time.time()
-            if not m.valid:
-                self.corrupted[(m.topic, m.payload)].append(m.t)
-            if now - last >= 0.05:
-                last = now
-                self.clock.append((now, m.t))
-
-    def sim_time(self, topic: str, payload: bytes, received: float) -> float:
-        """When a dead letter received at wall time ``received`` was sent, in simulated
-        time; call in the order the dead letters arrived."""
-        sent = self.corrupted.get((topic, payload))
-        if sent:
-            return sent.popleft()
-        i = bisect.bisect_right(self.clock, (received, math.inf)) - 1
-        return self.clock[max(i, 0)][1] if self.clock else received
+#: Corrupted payloads sent, by (topic, bytes): their simulated times, oldest first.
+Corrupted = dict[tuple[str, bytes], deque[float]]
 
 
-def _place_dead_letters(database_url: str, sent: _Sent) -> None:
-    """Move each dead letter's ``received_at`` to the simulated time it was sent."""
+def _remember_corrupted(messages: Iterable[Any], corrupted: Corrupted) -> Iterator[Any]:
+    """``messages`` as they are, keeping the simulated time of each corrupted one: its
+    dead letter is stamped on arrival, and :func:`_place_dead_letters` moves it back."""
+    for m in messages:
+        if not m.valid:
+            corrupted[(m.topic, m.payload)].append(m.t)
+        yield m
+
+
+def _place_dead_letters(database_url: str, corrupted: Corrupted) -> None:
+    """Move each dead letter of a corrupted payload to the simulated time it was sent.
+    (The simulation's other messages are valid: none of them becomes a dead letter.)"""
     from citypulse.db import connect
 
     with connect(database_url) as conn:
         rows = conn.execute(
-            "SELECT id, topic, payload, extract(epoch FROM received_at)::float8 "
-            "FROM dead_letters ORDER BY received_at, id"
+            "SELECT id, topic, payload FROM dead_letters ORDER BY received_at, id"
         ).fetchall()
-        ids = [row[0] for row in rows]
-        times = [sent.sim_time(row[1], bytes(row[2]), row[3]) for row in rows]
+        ids, times = [], []
+        for id_, topic, payload in rows:
+            sent = corrupted.get((topic, bytes(payload)))
+            if sent:
+                ids.append(id_)
+                times.append(sent.popleft())
         conn.execute(
             "UPDATE dead_letters SET received_at = to_timestamp(x.t) "
             "FROM unnest(%s::bigint[], %s::float8[]) AS x(id, t) WHERE dead_letters.id = x.id",
@@ -392,8 +373,8 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
     gateway publishing for every device.  What carries no reading time of its own is put
     where it happened: a power loss's offline status carries its time (the gateway
     stamps it), and each dead letter is moved to the simulated time its message was sent
-    (see :class:`_Sent`), so detection sees it as the direct path does, however loaded
-    the machine.
+    (:func:`_place_dead_letters`), so detection sees it as the direct path does, however
+    loaded the machine.
     """
     from citypulse import MqttUrl
     from ingest import IngestConfig, IngestWorker
@@ -402,7 +383,7 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
 
     run = Run()
     began = time.monotonic()
-    sent = _Sent()
+    corrupted: Corrupted = defaultdict(deque)
     broker = EmbeddedMosquitto(directory / "mosquitto").start()
     try:
         mqtt = MqttUrl.parse(broker.url)
@@ -413,7 +394,7 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
             if not worker.wait_connected(30):
                 raise RuntimeError("ingest could not subscribe to the embedded broker")
             report = publish(
-                sent.wrap(sim.messages()),
+                _remember_corrupted(sim.messages(), corrupted),
                 mqtt_url=mqtt,
                 devices=sim.devices,
                 mode="gateway",
@@ -427,7 +408,7 @@ def store_via_mqtt(database_url: str, sim: Any, directory: Path, *, speed: float
         run.dead_letters = int(totals["rejected"])
     finally:
         broker.stop()
-    _place_dead_letters(database_url, sent)
+    _place_dead_letters(database_url, corrupted)
     run.store_s = time.monotonic() - began
     return run
 
