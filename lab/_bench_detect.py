@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any, Final
 
 from citypulse import Settings, non_negative_int, positive_int
@@ -165,12 +166,8 @@ def city_events(hours: float, *, seed: int, warmup_hours: float) -> tuple[list[A
                 )
             )
     for rows in by_record.values():  # each source's rows in time order, as REPLAY selects
-        rows.sort(key=_time)
+        rows.sort(key=attrgetter("time"))
     return events_from_rows({q: by_record[q.record] for q in REPLAY}), sim
-
-
-def _time(row: Any) -> float:
-    return float(row.time)
 
 
 def measure_city(hours: float, *, seed: int, warmup_hours: float | None = None) -> CityRun:
