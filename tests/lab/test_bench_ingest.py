@@ -88,20 +88,32 @@ def test_bench_ingest_runs_every_phase_and_prints_json() -> None:
 
 def test_spent_counts_this_process_apart_from_the_processes_it_started() -> None:
     """The bench starts the broker: its CPU is the broker's, not ingest's."""
-    burn = "import time\nuntil = time.process_time() + 0.5\nwhile time.process_time() < until: pass"
-    child = subprocess.Popen([sys.executable, "-c", burn + "\ntime.sleep(30)"])
-    try:
-        spent = _Spent("me", {"child": child.pid})
-        with spent.phase(1000):
-            until = time.process_time() + 0.2
-            while time.process_time() < until:
-                pass
-            time.sleep(0.8)  # the child burns on the other core meanwhile
-    finally:
-        child.kill()
-        child.wait()
+    burn = (
+        "import sys, time\n"
+        "sys.stdin.readline()\n"
+        "until = time.process_time() + 0.5\n"
+        "while time.process_time() < until: pass\n"
+        "print('done', flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdin is not None
+        assert child.stdout is not None
+        try:
+            spent = _Spent("me", {"child": child.pid})
+            with spent.phase(1000):
+                child.stdin.write("go\n")
+                child.stdin.flush()
+                until = time.process_time() + 0.2
+                while time.process_time() < until:
+                    pass
+                assert child.stdout.readline() == "done\n"  # its whole burn is in the phase
+        finally:
+            child.kill()
     us = spent.per_unit_us()
     assert 180.0 <= us["me"] <= 300.0  # 0.2 s of CPU over 1,000 units
-    assert us["child"] >= 300.0  # most of its 0.5 s fell in the phase
+    assert us["child"] >= 450.0  # 0.5 s, counted in 10 ms ticks
     assert us["machine"] >= us["me"] + us["child"] - 40.0
     assert us["cores"] > 0.5
