@@ -20,6 +20,7 @@ detectors.  --quick runs a tenth of the readings and a quarter of the city's hou
 from __future__ import annotations
 
 import argparse
+import bisect
 import gc
 import json
 import math
@@ -97,6 +98,8 @@ def _measure(
     return max(rates), statistics.median(rates)
 
 
+_BY_TIME: Final = attrgetter("time")
+
 #: The city's timed stretch starts on a Monday at midnight in Moscow: a whole day of
 #: traffic, quiet night and both rush hours, after as long a warm-up.
 _CITY_START: Final = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)
@@ -166,7 +169,7 @@ def city_events(hours: float, *, seed: int, warmup_hours: float) -> tuple[list[A
                 )
             )
     for rows in by_record.values():  # each source's rows in time order, as REPLAY selects
-        rows.sort(key=attrgetter("time"))
+        rows.sort(key=_BY_TIME)
     return events_from_rows({q: by_record[q.record] for q in REPLAY}), sim
 
 
@@ -192,9 +195,7 @@ def measure_city(hours: float, *, seed: int, warmup_hours: float | None = None) 
     try:
         while t0 < end:
             t1 = t0 + 3600.0
-            j = i
-            while j < len(events) and events[j].time < t1:
-                j += 1
+            j = bisect.bisect_left(events, t1, lo=i, key=_BY_TIME)
             chunk = events[i:j]
             i = j
             before = state.readings
