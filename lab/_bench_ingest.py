@@ -124,10 +124,16 @@ def _rounds(rates: list[float]) -> str:
     return f"  (rounds: {', '.join(f'{r:,.0f}' for r in rates)})"
 
 
+def _processes(us: Mapping[str, float]) -> dict[str, float]:
+    """The watched processes' share of :meth:`_Spent.per_unit_us`, without the whole
+    machine's and its busy cores."""
+    return {k: v for k, v in us.items() if k not in ("machine", "cores")}
+
+
 def _parts(us: Mapping[str, float]) -> str:
     """``ingest 5.1 µs + postgres 2.2 µs + mosquitto 1.8 µs = 9.1 µs (machine 9.5 µs,
     1.9 cores busy)``."""
-    parts = {k: v for k, v in us.items() if k not in ("machine", "cores")}
+    parts = _processes(us)
     text = " + ".join(f"{k} {v:.2f} µs" for k, v in parts.items())
     return (
         f"{text} = {sum(parts.values()):.2f} µs (whole machine {us['machine']:.2f} µs,"
@@ -587,7 +593,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     cores = len(os.sched_getaffinity(0))
     cpu = {phase: part.per_unit_us() for phase, part in spent.items()}
     # (b)'s processes together: the rate at which they would keep every core busy
-    cost_b = sum(v for k, v in cpu["b"].items() if k not in ("machine", "cores"))
+    cost_b = sum(_processes(cpu["b"]).values())
     bound = cores / cost_b * 1e6 if cost_b else 0.0
     result = {
         "messages": n,
