@@ -177,7 +177,7 @@ class Collapse(Detector[float]):
             d = pos - b - 0.5
             nb = (b + 1) % len(self._prof) if d >= 0.0 else b - 1  # -1: the day's last
             if self._cnt[nb] >= self.min_count:
-                here += (d if d >= 0.0 else -d) * (self._prof[nb] - prof)
+                here += abs(d) * (self._prof[nb] - prof)
         score = 0.0
         if x == 0.0:
             if self._run == 0:
