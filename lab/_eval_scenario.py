@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import statistics
 import tempfile
 import time
@@ -121,6 +122,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truth", type=Path, help="also write the ground truth JSONL here")
     parser.add_argument("--multivariate", choices=("none", "hst", "iforest"), default="none")
     parser.add_argument(
+        "--set",
+        dest="settings",
+        type=city_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one threshold of the city set for this evaluation, e.g. collapse_expected=12 "
+        "(repeatable; the names are CityConfig's numeric fields)",
+    )
+    parser.add_argument(
         "--mqtt",
         action="store_true",
         help="publish through a private Mosquitto and ingest (slower) instead of direct writes",
@@ -135,6 +146,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--seeds", type=seed_list, default=(1, 2, 3), help="seeds of --sweep (1,2,3)"
     )
     parser.add_argument(
+        "--severities",
+        type=severity_list,
+        default=None,
+        metavar="S,S,...",
+        help="severities of --sweep (0.25,0.5,1,2); its fault-free run comes with any",
+    )
+    parser.add_argument(
         "--jobs",
         type=positive_int,
         default=1,
@@ -146,6 +164,65 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE.svg",
         help="with --sweep: also draw recall against severity per fault type as SVG",
     )
+
+
+def city_setting(text: str) -> tuple[str, float]:
+    """``NAME=VALUE``: a numeric field of the city set's :class:`CityConfig` and a finite
+    value, positive unless the field's default is 0, whole for a whole-number field."""
+    from dataclasses import fields
+
+    from detectors._city import CityConfig
+
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    known = {
+        f.name: f for f in fields(CityConfig) if f.type in ("float", "int") and f.name != "seed"
+    }
+    if not sep or name not in known:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with NAME one of {', '.join(sorted(known))}; got {text!r}"
+        )
+    spec = known[name]
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: not a number: {raw!r}") from None
+    least = 0.0 if spec.default == 0 else math.ulp(0.0)
+    if not (math.isfinite(value) and value >= least):
+        need = "0 or more" if least == 0.0 else "more than 0"
+        raise argparse.ArgumentTypeError(f"{name}: must be a finite number {need}, got {raw!r}")
+    if spec.type == "int" and value != int(value):
+        raise argparse.ArgumentTypeError(f"{name}: must be a whole number, got {raw!r}")
+    return name, value
+
+
+def severity_list(text: str) -> tuple[float, ...]:
+    """Distinct positive severities separated by commas: ``0.5,1``."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"expected severities separated by commas (e.g. 0.5,1), got {text!r}"
+        )
+    values = tuple(positive_float(p) for p in parts)
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"a severity is repeated in {text!r}")
+    return values
+
+
+def describe_settings(settings: Mapping[str, float]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in settings.items())
+
+
+def city_config(settings: Sequence[tuple[str, float]], **fixed: Any) -> Any:
+    """The :class:`CityConfig` of an evaluation: ``--set`` values (the last of a name
+    wins) over the defaults, whole-number fields as ``int``."""
+    from dataclasses import fields
+
+    from detectors._city import CityConfig
+
+    types = {f.name: f.type for f in fields(CityConfig)}
+    given = {k: int(v) if types[k] == "int" else v for k, v in settings}
+    return CityConfig(**{**given, **fixed})
 
 
 # --- scoring (pure) ----------------------------------------------------------------------
@@ -438,6 +515,7 @@ def run_scenario(
     severity: float = 1.0,
     truth_path: Path | None = None,
     multivariate: str = "none",
+    settings: Sequence[tuple[str, float]] = (),
     spec: Mapping[str, Any] | None = None,
     mqtt_dir: Path | None = None,
 ) -> tuple[Score, Run, list[Truth]]:
@@ -447,7 +525,6 @@ def run_scenario(
     random faults.  With ``mqtt_dir``, the messages go through a private Mosquitto and
     ingest (see :func:`store_via_mqtt`) instead of ingest's decoder and sink directly."""
     from citypulse.db import connect, upsert_devices
-    from detectors._city import CityConfig
     from detectors._incidents import NullListener
     from detectors._replay import replay
     from simulator import (
@@ -492,7 +569,7 @@ def run_scenario(
         start=lead,
         end=end,
         listener=NullListener(),
-        config=CityConfig(multivariate=multivariate, seed=seed),
+        config=city_config(settings, multivariate=multivariate, seed=seed),
         progress=progress,
     )
     run.detect_s = time.monotonic() - began
@@ -562,10 +639,19 @@ def report_dict(result: Score, run: Run) -> dict[str, Any]:
     }
 
 
-def print_report(result: Score, run: Run, *, days: float, mqtt: bool = False) -> None:
+def print_report(
+    result: Score,
+    run: Run,
+    *,
+    days: float,
+    mqtt: bool = False,
+    settings: Mapping[str, float] | None = None,
+) -> None:
     print(
         f"scenario: {days:g} simulated days, {run.faults} random faults, {run.messages:,} messages"
     )
+    if settings:
+        print(f"  city set with {describe_settings(settings)}")
     how = "through Mosquitto and ingest" if mqtt else "directly through ingest's decoder+sink"
     print(
         f"  stored {how} in {run.store_s:.0f} s: "
@@ -618,6 +704,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("--plot", "draws the detection curve: only with --sweep")
     if args.jobs != 1:
         raise ConfigError("--jobs", "runs the sweep's scenarios at once: only with --sweep")
+    if args.severities is not None:
+        raise ConfigError("--severities", "lists the sweep's severities: only with --sweep")
     days = 1.0 if args.quick else args.days
     warmup = min(args.warmup_days, 0.5) if args.quick else args.warmup_days
     start: datetime = args.start
@@ -630,6 +718,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "severity": args.severity,
         "truth_path": args.truth,
         "multivariate": args.multivariate,
+        "settings": tuple(args.settings),
     }
     if args.use_database:
         if args.mqtt:
@@ -643,7 +732,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 kwargs["mqtt_dir"] = folder
             result, sim_run, _ = run_scenario(pg.url, **kwargs)
     if args.json:
-        print(json.dumps(report_dict(result, sim_run), indent=2, default=str))
+        out = {**report_dict(result, sim_run), "settings": dict(args.settings)}
+        print(json.dumps(out, indent=2, default=str))
     else:
-        print_report(result, sim_run, days=days, mqtt=args.mqtt)
+        print_report(result, sim_run, days=days, mqtt=args.mqtt, settings=dict(args.settings))
     return 0

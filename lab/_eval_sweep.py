@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from citypulse import ConfigError
 from citypulse.render import XYSeries, series_style, xy_chart
-from lab._eval_scenario import ACCEPT, IMMEDIATE, Score, run_scenario
+from lab._eval_scenario import ACCEPT, IMMEDIATE, Score, describe_settings, run_scenario
 from lab._say import say
 
 if TYPE_CHECKING:
@@ -136,6 +136,7 @@ def run_sweep(
     warmup_days: float,
     rate: float,
     severities: Sequence[float] = SEVERITIES,
+    settings: Sequence[tuple[str, float]] = (),
     directory: Path,
     jobs: int = 1,
 ) -> dict[str, Any]:
@@ -156,6 +157,7 @@ def run_sweep(
         "days": days,
         "warmup_days": warmup_days,
         "rate": rate,
+        "settings": tuple(settings),
     }
     scores: dict[float, list[Score]] = {}
     try:
@@ -170,7 +172,12 @@ def run_sweep(
     finally:
         pg.stop()
     device_days = devices * days * len(seeds)
-    out: dict[str, Any] = {"seeds": list(seeds), "days": days, "devices": devices}
+    out: dict[str, Any] = {
+        "seeds": list(seeds),
+        "days": days,
+        "devices": devices,
+        "settings": dict(settings),
+    }
     out["severities"] = {}
     for severity in severities:
         figures = summarise(scores[severity], device_days)
@@ -230,6 +237,8 @@ def print_sweep(curve: dict[str, Any]) -> None:
         f"detection curve: {curve['devices']} devices, {curve['days']:g} scored days, "
         f"seeds {seeds}; delay = median from fault onset, simulated time"
     )
+    if curve["settings"]:
+        print(f"city set with {describe_settings(curve['settings'])}")
     for severity, row in curve["severities"].items():
         print(f"\nseverity {severity}")
         print(f"  {'fault type':24} {'recall':>7} {'precision':>9} {'false/kdd':>9} {'delay s':>8}")
@@ -288,6 +297,8 @@ def run_cli(args: argparse.Namespace) -> int:
             days=1.0 if args.quick else args.days,
             warmup_days=min(args.warmup_days, 0.5) if args.quick else args.warmup_days,
             rate=args.rate,
+            severities=args.severities or SEVERITIES,
+            settings=args.settings,
             directory=Path(tmp),
             jobs=args.jobs,
         )

@@ -7,8 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from citypulse.cli import main
 from citypulse.db import connect, upsert_devices
-from lab._eval_scenario import Found, Truth, run_scenario, score, store_via_mqtt
+from detectors._city import CityConfig
+from lab._eval_scenario import (
+    Found,
+    Truth,
+    city_config,
+    city_setting,
+    run_scenario,
+    score,
+    store_via_mqtt,
+)
 from simulator import Simulation, faults_from_spec, preset_city, read_ground_truth
 
 H = 3600.0
@@ -59,6 +69,63 @@ def test_an_incident_open_at_the_onset_covers_the_fault() -> None:
         == 1
     )
     assert score(truth, resolved, start=0.0, end=20 * H).recall == 0.0
+
+
+def test_set_gives_the_city_set_a_threshold_and_keeps_the_other_defaults() -> None:
+    settings = [city_setting("collapse_expected=12"), city_setting(" lamp_reports = 3")]
+    settings.append(city_setting("collapse_expected=10.5"))  # the last of a name wins
+    config = city_config(settings, seed=7)
+    assert config == CityConfig(collapse_expected=10.5, lamp_reports=3, seed=7)
+    assert type(config.lamp_reports) is int
+    assert city_setting("air_lasts_s=0") == ("air_lasts_s", 0.0)  # its default is 0
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("collapse_expected", "NAME=VALUE"),
+        ("no_such_threshold=3", "collapse_expected"),
+        ("seed=3", "NAME=VALUE"),
+        ("multivariate=3", "NAME=VALUE"),
+        ("collapse_expected=many", "not a number"),
+        ("collapse_expected=0", "more than 0"),
+        ("collapse_expected=nan", "finite"),
+        ("lamp_reports=2.5", "whole number"),
+    ],
+)
+def test_a_wrong_set_is_one_line_and_exit_2(
+    value: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "scenario", "--set", value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert says in err[-1]
+    assert "Traceback" not in "\n".join(err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("expected", "found"), [(None, 1), (1e6, 0)])
+def test_set_reaches_the_detectors_of_the_run(
+    db_url: str, expected: float | None, found: int
+) -> None:
+    """A lens covered in the morning rush is found by the default set and missed when
+    ``--set collapse_expected`` asks for a million vehicles' worth of zeros."""
+    spec = {
+        "faults": [_fault("camera_obstructed", "cam-kirova-pushkina-w", at="40m", duration="1h")]
+    }
+    settings = () if expected is None else (("collapse_expected", expected),)
+    result, _, _ = run_scenario(
+        db_url,
+        start=datetime.fromisoformat("2026-03-02T08:00:00+03:00"),
+        days=0.1,
+        warmup_days=0.05,
+        rate=0.0,
+        seed=3,
+        spec=spec,
+        settings=settings,
+    )
+    assert result.by_type["camera_obstructed"].found == found
 
 
 @pytest.mark.slow

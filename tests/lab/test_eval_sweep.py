@@ -130,3 +130,15 @@ def test_plot_into_a_missing_directory_is_refused_before_the_sweep(
 def test_jobs_without_sweep_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "scenario", "--jobs", "2"]) == 2
     assert "--jobs" in capsys.readouterr().err
+
+
+def test_severities_without_sweep_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "scenario", "--severities", "1"]) == 2
+    assert "--severities" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["", "1,,2", "0.5,0", "1,1", "x"])
+def test_a_wrong_severity_list_is_exit_2(value: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "scenario", "--sweep", "--severities", value])
+    assert exc.value.code == 2
