@@ -187,9 +187,14 @@ def run_sweep(
             "by_fault_type": {k: f.as_dict() for k, f in figures.items()},
         }
     free = summarise(scores[0.0], device_days)["overall"]
+    kinds: dict[str, int] = {}
+    for s in scores[0.0]:
+        for itype, (every, _) in s.by_incident_type.items():
+            kinds[itype] = kinds.get(itype, 0) + every
     out["fault_free"] = {
         "incidents": free.incidents,
         "false_per_1000_device_days": free.false_per_1000_device_days,
+        "by_incident_type": {k: n for k, n in sorted(kinds.items()) if n},
     }
     return out
 
@@ -252,8 +257,9 @@ def print_sweep(curve: dict[str, Any]) -> None:
                 f" {_cell(f['median_delay_s'], '.0f'):>8}"
             )
     free = curve["fault_free"]
+    kinds = ", ".join(f"{k} {n}" for k, n in free.get("by_incident_type", {}).items())
     print(
-        f"\nno faults: {free['incidents']} incidents, "
+        f"\nno faults: {free['incidents']} incidents{f' ({kinds})' if kinds else ''}, "
         f"{free['false_per_1000_device_days']:.2f} per 1,000 device-days"
     )
 

@@ -14,7 +14,7 @@ import pytest
 
 from citypulse.cli import main
 from lab._eval_scenario import Found, Score, TypeScore
-from lab._eval_sweep import plot_curve, run_sweep, summarise
+from lab._eval_sweep import plot_curve, print_sweep, run_sweep, summarise
 
 
 def _score(found: int, pairs: int, incidents: int, explained: int, delays: list[float]) -> Score:
@@ -57,7 +57,9 @@ def test_the_sweep_draws_every_severity_and_a_fault_free_run() -> None:
         assert 0.0 <= row["recall"] <= 1.0
         assert "precision" in row
         assert row["by_fault_type"]
-    assert curve["fault_free"]["false_per_1000_device_days"] >= 0.0
+    free = curve["fault_free"]
+    assert free["false_per_1000_device_days"] >= 0.0
+    assert sum(free["by_incident_type"].values()) == free["incidents"]
 
 
 @pytest.mark.slow
@@ -142,3 +144,21 @@ def test_a_wrong_severity_list_is_exit_2(value: str) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["eval", "scenario", "--sweep", "--severities", value])
     assert exc.value.code == 2
+
+
+def test_the_printed_curve_names_what_the_fault_free_run_raised(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    row = {"recall": 1.0, "precision": 1.0, "false_per_1000_device_days": 0.0}
+    row["median_delay_s"] = 60.0
+    curve = {**_curve(), "severities": {"1": {**row, "by_fault_type": {"spike": row}}}}
+    curve["fault_free"] = {
+        "incidents": 3,
+        "false_per_1000_device_days": 0.96,
+        "by_incident_type": {"camera_obstructed": 1, "device_silent": 2},
+    }
+    curve["settings"] = {"collapse_expected": 12.0}
+    print_sweep(curve)
+    out = capsys.readouterr().out
+    assert "city set with collapse_expected=12" in out
+    assert "no faults: 3 incidents (camera_obstructed 1, device_silent 2), 0.96 per" in out
