@@ -9,7 +9,8 @@ state pickles, so a worker can checkpoint it.
 Families: validity (:class:`Range`, :class:`UnitMistake`, :class:`CameraConsistency`,
 :class:`ParkingConsistency`), rules (:class:`LimitRule`, :func:`air_quality_rule` with
 the СанПиН 1.2.3685-21 limits), statistics (:class:`Deviation`,
-:class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`, :class:`Novelty`; the
+:class:`SeasonalBaseline`, :class:`Cusum`, :class:`Normalised`, :class:`Novelty`,
+:class:`Rarity`; the
 learned time-of-day normal of one stream that the city set and NAB both run:
 :class:`SeasonalStream`, :func:`learned_stream`, whose views alone the city reads
 (:func:`learned_views`); counts against a weekly-seasonal normal:
@@ -40,7 +41,14 @@ if TYPE_CHECKING:
     from detectors._novelty import Novelty
     from detectors._presets import Constant, city_scalar, default_univariate
     from detectors._rules import SANPIN_1_2_3685_21, LimitRule, air_quality_rule
-    from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline, SeasonalNovelty
+    from detectors._stats import (
+        Cusum,
+        Deviation,
+        Normalised,
+        Rarity,
+        SeasonalBaseline,
+        SeasonalNovelty,
+    )
     from detectors._traffic import Congestion, FullForLong, ParkingStuck
     from detectors._validity import CameraConsistency, ParkingConsistency, Range, UnitMistake
 else:
@@ -76,6 +84,7 @@ __all__ = [
     "ParkingStuck",
     "Peaks",
     "Range",
+    "Rarity",
     "Refractory",
     "SeasonalBaseline",
     "SeasonalCounts",

@@ -25,6 +25,7 @@ import math
 
 from detectors._base import Detector, Peaks, check, squash
 from detectors._novelty import Novelty
+from detectors._stats import Rarity
 
 
 def _unbias(a: float, n: int) -> float:
@@ -283,26 +284,31 @@ class SeasonalStream(Detector[float]):
 
 
 class LearnedStream(Peaks[float]):
-    """:class:`Peaks` over a :class:`SeasonalStream`, whose views the city reads."""
+    """:class:`Peaks` over :class:`~detectors.Rarity` over a :class:`SeasonalStream`,
+    whose views the city reads."""
 
     __slots__ = ()
 
     @property
     def stream(self) -> SeasonalStream:
         d = self.detector
-        assert isinstance(d, SeasonalStream)
-        return d
+        assert isinstance(d, Rarity)
+        stream = d.detector
+        assert isinstance(stream, SeasonalStream)
+        return stream
 
 
 def learned_stream(*, counts: bool = False, utc_offset_s: float = 0.0) -> LearnedStream:
     """The one configuration of :class:`SeasonalStream` that the city set and ``citypulse
-    eval nab --detector city`` both run: the views above, then :class:`Peaks`, which lets
-    the first, strongest sign of an event through and damps its echoes to a quarter over
-    the next 1000 readings.  ``counts`` says what the stream is (a count of vehicles), not
+    eval nab --detector city`` both run: the views above; then :class:`~detectors.Rarity`,
+    which weighs the score by how rarely this stream has scored so high (a noisy stream's
+    everyday novelty is not a quiet one's event); then :class:`Peaks`, which lets the
+    first, strongest sign of an event through and damps its echoes to a quarter over the
+    next 1000 readings.  ``counts`` says what the stream is (a count of vehicles), not
     how to tune it; nothing is set per file or per device.  The city decides on the
     detector's own views (``last_z``, ``last_expected``, ``shifted``) at its thresholds,
     and runs them as :func:`learned_views`; NAB optimises a threshold on the score."""
-    return LearnedStream(_configured(counts, utc_offset_s), window=1000, damp=0.25)
+    return LearnedStream(Rarity(_configured(counts, utc_offset_s)), window=1000, damp=0.25)
 
 
 def learned_views(*, counts: bool = False, utc_offset_s: float = 0.0) -> SeasonalStream:

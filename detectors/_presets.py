@@ -10,7 +10,14 @@ from detectors._errors import DetectorConfigError
 from detectors._health import Flatline
 from detectors._learned import learned_stream
 from detectors._novelty import Novelty
-from detectors._stats import Cusum, Deviation, Normalised, SeasonalBaseline, SeasonalNovelty
+from detectors._stats import (
+    Cusum,
+    Deviation,
+    Normalised,
+    Rarity,
+    SeasonalBaseline,
+    SeasonalNovelty,
+)
 from detectors._validity import Range
 
 
@@ -30,13 +37,14 @@ def default_univariate(seed: int = 0, *, utc_offset_s: float = 0.0) -> Detector[
     """The general-purpose detector for one numeric series (the NAB configuration).
 
     :class:`Novelty`: how far a reading lies from every value seen before, overall and at
-    the same two hours of the day, in units of the range seen; then :class:`Peaks`, which
-    lets the first, strongest sign of an event through and damps its echoes to a quarter
-    over the next 1000 readings.  One configuration for every series; nothing is tuned
-    per file or per device.
+    the same two hours of the day, in units of the range seen; then :class:`Rarity`,
+    which weighs that by how rarely this series has been so novel; then :class:`Peaks`,
+    which lets the first, strongest sign of an event through and damps its echoes to a
+    quarter over the next 1000 readings.  One configuration for every series; nothing is
+    tuned per file or per device.
     """
     del seed  # deterministic; kept for a uniform signature
-    return Peaks(Novelty(utc_offset_s=utc_offset_s), window=1000, damp=0.25)
+    return Peaks(Rarity(Novelty(utc_offset_s=utc_offset_s)), window=1000, damp=0.25)
 
 
 def deviation_novelty(seed: int = 0, *, utc_offset_s: float = 0.0) -> Detector[float]:

@@ -293,6 +293,71 @@ class Normalised(Detector[float]):
         return self.detector.tick(now)
 
 
+class Rarity(Detector[float]):
+    """The wrapped detector's score weighted by how rare so high a score is for this
+    series: ``s × log((n + 1) / (1 + k)) / log(n + 1)``, ``k`` of the last ``n`` scores
+    at least ``s`` (counted in ``bins`` cells of [0, 1]: one in ``s``'s cell counts).
+
+    A score this series has often reached is damped (the weight is small when ``k`` is
+    a large share of ``n``); its highest yet keeps nearly all of it.  A threshold shared
+    by many series then asks each for what is rare *for it*: a noisy stream whose every
+    other reading is somewhat novel no longer crosses it as often as a quiet one that
+    rarely is.  The cells' counts are summed by a Fenwick tree (O(log bins) a reading);
+    when ``memory`` have been counted, every count is halved, so old scores fade and the
+    state stays the same size.  0 until ``min_count`` scores are known.  Nothing depends
+    on labels or the future.
+    """
+
+    __slots__ = ("_n", "_tree", "bins", "detector", "memory", "min_count", "warm_up")
+
+    def __init__(
+        self,
+        detector: Detector[float],
+        *,
+        bins: int = 1024,
+        memory: int = 20_000,
+        min_count: int = 50,
+    ) -> None:
+        check(bins >= 2 and memory >= 2 and min_count >= 1, "bad Rarity parameters")
+        self.detector = detector
+        self.bins = bins
+        self.memory = memory
+        self.min_count = min_count
+        self.warm_up = max(detector.warm_up, min_count)
+        self._tree = [0.0] * (bins + 1)  # Fenwick tree over the cells' counts, 1-based
+        self._n = 0.0
+
+    def update(self, t: float, x: float) -> float:
+        s = self.detector.update(t, x)
+        if not s >= 0.0:  # NaN: neither scored nor counted
+            return 0.0
+        bins, tree, n = self.bins, self._tree, self._n
+        cell = int(s * bins)
+        if cell >= bins:
+            cell = bins - 1
+        score = 0.0
+        if s > 0.0 and n >= self.min_count:
+            below, i = 0.0, cell  # the counts of the cells under s's
+            while i > 0:
+                below += tree[i]
+                i &= i - 1
+            score = s * math.log((n + 1.0) / (1.0 + n - below)) / math.log(n + 1.0)
+        i = cell + 1
+        while i <= bins:
+            tree[i] += 1.0
+            i += i & -i
+        n += 1.0
+        if n >= self.memory:
+            for j in range(1, bins + 1):
+                tree[j] *= 0.5
+            n *= 0.5
+        self._n = n
+        return score if score < 1.0 else 1.0
+
+    def tick(self, now: float) -> float:
+        return self.detector.tick(now)
+
+
 def nearest_distance(values: Sequence[float], x: float) -> float:
     """Distance from ``x`` to the nearest of the sorted ``values`` (inf when empty)."""
     k = bisect.bisect_left(values, x)

@@ -202,6 +202,7 @@ CASES: tuple[Case, ...] = (
         numeric=True,
     ),
     Case("normalised", lambda s: d.Normalised(d.Deviation(), window=200, short=1), _daily, True),
+    Case("rarity", lambda s: d.Rarity(d.Novelty(), memory=300, min_count=20), _daily, True),
     Case("peaks", lambda s: d.Peaks(d.Deviation(), window=50), _daily, numeric=True),
     Case("refractory", lambda s: d.Refractory(d.Deviation(), level=0.5, quiet=20), _daily, True),
     Case("default_univariate", d.default_univariate, _daily, numeric=True),

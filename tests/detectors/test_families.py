@@ -295,3 +295,58 @@ def test_novelty_forgets_values_not_seen_for_memory_readings() -> None:
     for _ in range(600):
         recent.update(next(t), 100.0 + rng.uniform(0.0, 1.0))
     assert recent.update(next(t), 0.5) < 0.1
+
+
+class _Scripted(d.Detector[float]):
+    """Scores what it is fed: ``x`` is the score (a stand-in for any inner detector)."""
+
+    __slots__ = ()
+
+    def update(self, t: float, x: float) -> float:
+        return x
+
+
+def _rarity_reference(past: list[float], s: float, bins: int) -> float:
+    """Rarity by its definition: s × log((n+1)/(1+k)) / log(n+1), k the past scores in
+    s's cell of 1/bins or above."""
+    n, k = len(past), sum(1 for p in past if int(p * bins) >= int(s * bins))
+    return s * math.log((n + 1) / (1 + k)) / math.log(n + 1)
+
+
+def test_rarity_damps_a_score_the_series_often_reaches_and_keeps_a_rare_one() -> None:
+    noisy, quiet = d.Rarity(_Scripted()), d.Rarity(_Scripted())
+    for i in range(2000):
+        noisy.update(T0 + i, 0.3 if i % 2 else 0.0)  # novel every other reading
+        quiet.update(T0 + i, 0.3 if i == 700 else 0.0)  # once
+    assert noisy.update(T0 + 2000, 0.3) < 0.05  # half its readings scored as much
+    assert quiet.update(T0 + 2000, 0.3) > 0.25  # twice in 2,000: nearly all of it
+    assert noisy.update(T0 + 2001, 0.6) > 0.55  # its highest yet
+    assert d.Rarity(_Scripted()).update(T0, 0.9) == 0.0  # nothing known yet
+    assert quiet.update(T0 + 2002, math.nan) == 0.0
+
+
+def test_rarity_is_its_definition_on_the_scores_seen() -> None:
+    rng = random.Random(5)
+    bins = 512
+    det = d.Rarity(_Scripted(), bins=bins, memory=10**9, min_count=1)
+    past: list[float] = []
+    for i in range(3000):
+        s = rng.random() ** 3  # mostly small, now and then high
+        got = det.update(T0 + i, s)
+        want = _rarity_reference(past, s, bins) if past and s > 0.0 else 0.0
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12), i
+        past.append(s)
+
+
+def test_rarity_forgets_old_scores_and_keeps_its_size() -> None:
+    det = d.Rarity(_Scripted(), memory=1000)
+    for i in range(900):
+        det.update(T0 + i, 0.4 if i % 3 else 0.0)  # 0.4 is common ...
+    assert det.update(T0 + 900, 0.4) < 0.1
+    size = len(pickle.dumps(det))
+    for i in range(20_000):
+        det.update(T0 + 1000 + i, 0.0)  # ... then long forgotten
+    assert det.update(T0 + 30_000, 0.4) > 0.35
+    assert len(pickle.dumps(det)) <= size + 64  # the same cells, halved counts
+    with pytest.raises(d.DetectorConfigError):
+        d.Rarity(_Scripted(), bins=1)
