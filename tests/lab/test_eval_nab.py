@@ -71,6 +71,27 @@ def test_scores_are_written_on_exactly_the_input_rows(
         assert all(0.0 <= float(r[2]) <= 1.0 for r in got[1:])
 
 
+def test_labels_may_lie_outside_the_data_as_in_a_nab_checkout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NAB keeps its windows in labels/combined_windows.json beside data/: ``--labels``
+    scores the same as the windows file in the data folder."""
+    _write_corpus(tmp_path / "here")
+    _write_corpus(tmp_path / "NAB" / "data")
+    labels = tmp_path / "NAB" / "labels" / "combined_windows.json"
+    labels.parent.mkdir()
+    (tmp_path / "NAB" / "data" / "windows.json").rename(labels)
+    assert main(["eval", "nab", str(tmp_path / "here"), "--json"]) == 0
+    beside = json.loads(capsys.readouterr().out)
+    data = str(tmp_path / "NAB" / "data")
+    assert main(["eval", "nab", data, "--labels", str(labels), "--json"]) == 0
+    apart = json.loads(capsys.readouterr().out)
+    assert apart["profiles"] == beside["profiles"]
+    assert apart["windows"] == 2
+    assert main(["eval", "nab", data]) == 1  # no windows.json there and no --labels
+    assert "cannot read labels" in capsys.readouterr().err
+
+
 def test_null_detector_scores_zero(tmp_path: Path) -> None:
     _write_corpus(tmp_path)
     results, _ = evaluate(tmp_path, preset="null")
