@@ -125,6 +125,22 @@ def wrong_values(action: argparse.Action) -> list[tuple[str, str]]:
     name = f"{getattr(t, '__module__', '')}.{getattr(t, '__qualname__', repr(t))}"
     if name == "simulator._cli._speed":
         return [("negative", "-1"), ("not a number", "fast"), ("not finite", "nan")]
+    if name == "lab._eval_scenario.city_setting":
+        return [
+            ("no value", "collapse_expected"),
+            ("unknown threshold", "no_such=1"),
+            ("not a number", "collapse_expected=x"),
+            ("zero", "collapse_expected=0"),
+            ("not finite", "collapse_expected=inf"),
+            ("not an integer", "lamp_reports=1.5"),
+        ]
+    if name == "lab._eval_scenario.severity_list":
+        return [
+            ("zero", "0.5,0"),
+            ("empty item", "1,,2"),
+            ("repeated", "1,1"),
+            ("not finite", "nan"),
+        ]
     if name == "lab._bench_broker.autosave_spec":
         return [("malformed setting", "often"), ("zero", "changes:0"), ("no unit", "60")]
     if t in FREE:
