@@ -21,6 +21,7 @@ from citypulse._args import (
     positive_float,
     positive_int,
     seed_list,
+    severity_list,
     slug,
     tcp_port,
 )
@@ -132,6 +133,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "seed_list",
+    "severity_list",
     "sign_body",
     "slug",
     "stop_on_signals",

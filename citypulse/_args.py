@@ -13,13 +13,17 @@ import logging
 import math
 import re
 from argparse import ArgumentTypeError
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from citypulse._duration import parse_duration
 from citypulse._errors import ConfigError
 from citypulse._records import SLUG_RE
 from citypulse._settings import MqttUrl, check_database_url, mask_url, split_url
+
+T = TypeVar("T")
 
 
 class IntRange:
@@ -86,15 +90,30 @@ non_negative_float = FloatRange(0)
 tcp_port = IntRange(0, 65_535)
 
 
-def seed_list(text: str) -> tuple[int, ...]:
-    """Distinct non-negative integers separated by commas: ``1,2,3``."""
+def _distinct(
+    text: str, item: Callable[[str], T], what: tuple[str, str], example: str
+) -> tuple[T, ...]:
+    """Distinct values separated by commas, each checked by ``item``; ``what`` names one
+    and several of them."""
     parts = [p.strip() for p in text.split(",")]
     if not text.strip() or not all(parts):
-        raise ArgumentTypeError(f"expected seeds separated by commas (e.g. 1,2,3), got {text!r}")
-    seeds = tuple(non_negative_int(p) for p in parts)
-    if len(set(seeds)) != len(seeds):
-        raise ArgumentTypeError(f"a seed is repeated in {text!r}")
-    return seeds
+        raise ArgumentTypeError(
+            f"expected {what[1]} separated by commas (e.g. {example}), got {text!r}"
+        )
+    values = tuple(item(p) for p in parts)
+    if len(set(values)) != len(values):
+        raise ArgumentTypeError(f"a {what[0]} is repeated in {text!r}")
+    return values
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """Distinct non-negative integers separated by commas: ``1,2,3``."""
+    return _distinct(text, non_negative_int, ("seed", "seeds"), "1,2,3")
+
+
+def severity_list(text: str) -> tuple[float, ...]:
+    """Distinct positive numbers separated by commas: ``0.5,1``."""
+    return _distinct(text, positive_float, ("severity", "severities"), "0.5,1")
 
 
 def iso_time(text: str) -> datetime:

@@ -49,6 +49,7 @@ from citypulse import (
     positive_float,
     positive_int,
     seed_list,
+    severity_list,
 )
 from lab._say import say
 
@@ -194,19 +195,6 @@ def city_setting(text: str) -> tuple[str, float]:
     if spec.type == "int" and value != int(value):
         raise argparse.ArgumentTypeError(f"{name}: must be a whole number, got {raw!r}")
     return name, value
-
-
-def severity_list(text: str) -> tuple[float, ...]:
-    """Distinct positive severities separated by commas: ``0.5,1``."""
-    parts = [p.strip() for p in text.split(",")]
-    if not text.strip() or not all(parts):
-        raise argparse.ArgumentTypeError(
-            f"expected severities separated by commas (e.g. 0.5,1), got {text!r}"
-        )
-    values = tuple(positive_float(p) for p in parts)
-    if len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"a severity is repeated in {text!r}")
-    return values
 
 
 def describe_settings(settings: Mapping[str, float]) -> str:

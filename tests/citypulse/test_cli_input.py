@@ -32,6 +32,7 @@ from citypulse import (
     iso_week,
     positive_duration,
     seed_list,
+    severity_list,
     slug,
 )
 from citypulse._args import database_url, log_level, mqtt_url
@@ -116,6 +117,12 @@ def wrong_values(action: argparse.Action) -> list[tuple[str, str]]:
             ("empty item", "1,,2"),
             ("repeated", "1,1"),
         ],
+        severity_list: [
+            ("zero", "0.5,0"),
+            ("empty item", "1,,2"),
+            ("repeated", "1,1"),
+            ("not finite", "nan"),
+        ],
         slug: [("not a slug", "a/b"), ("not a slug", "район")],
         folder: [("a file, not a folder", str(ROOT / "README.md"))],
         broker_user: [("no such user", "no-such-user-here"), ("user without group", "4321")],
@@ -133,13 +140,6 @@ def wrong_values(action: argparse.Action) -> list[tuple[str, str]]:
             ("zero", "collapse_expected=0"),
             ("not finite", "collapse_expected=inf"),
             ("not an integer", "lamp_reports=1.5"),
-        ]
-    if name == "lab._eval_scenario.severity_list":
-        return [
-            ("zero", "0.5,0"),
-            ("empty item", "1,,2"),
-            ("repeated", "1,1"),
-            ("not finite", "nan"),
         ]
     if name == "lab._bench_broker.autosave_spec":
         return [("malformed setting", "often"), ("zero", "changes:0"), ("no unit", "60")]
