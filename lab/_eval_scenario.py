@@ -169,7 +169,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def city_setting(text: str) -> tuple[str, float]:
     """``NAME=VALUE``: a numeric field of the city set's :class:`CityConfig` and a finite
-    value, positive unless the field's default is 0, whole for a whole-number field."""
+    value, positive unless the field's default is 0, an ``int`` for a whole-number field."""
     from dataclasses import fields
 
     from detectors._city import CityConfig
@@ -188,12 +188,14 @@ def city_setting(text: str) -> tuple[str, float]:
         value = float(raw)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{name}: not a number: {raw!r}") from None
-    least = 0.0 if spec.default == 0 else math.ulp(0.0)
-    if not (math.isfinite(value) and value >= least):
-        need = "0 or more" if least == 0.0 else "more than 0"
+    zero_ok = spec.default == 0
+    if not math.isfinite(value) or value < 0.0 or (value == 0.0 and not zero_ok):
+        need = "0 or more" if zero_ok else "more than 0"
         raise argparse.ArgumentTypeError(f"{name}: must be a finite number {need}, got {raw!r}")
-    if spec.type == "int" and value != int(value):
-        raise argparse.ArgumentTypeError(f"{name}: must be a whole number, got {raw!r}")
+    if spec.type == "int":
+        if value != int(value):
+            raise argparse.ArgumentTypeError(f"{name}: must be a whole number, got {raw!r}")
+        return name, int(value)
     return name, value
 
 
@@ -202,15 +204,11 @@ def describe_settings(settings: Mapping[str, float]) -> str:
 
 
 def city_config(settings: Sequence[tuple[str, float]], **fixed: Any) -> Any:
-    """The :class:`CityConfig` of an evaluation: ``--set`` values (the last of a name
-    wins) over the defaults, whole-number fields as ``int``."""
-    from dataclasses import fields
-
+    """The :class:`CityConfig` of an evaluation: ``--set`` values (as :func:`city_setting`
+    gives them; the last of a name wins) over the defaults."""
     from detectors._city import CityConfig
 
-    types = {f.name: f.type for f in fields(CityConfig)}
-    given = {k: int(v) if types[k] == "int" else v for k, v in settings}
-    return CityConfig(**{**given, **fixed})
+    return CityConfig(**{**dict(settings), **fixed})
 
 
 # --- scoring (pure) ----------------------------------------------------------------------
