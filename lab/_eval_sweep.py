@@ -74,15 +74,21 @@ class Figures:
         }
 
 
-def summarise(scores: Sequence[Score], device_days: float) -> dict[str, Figures]:
-    """Pool the runs of one severity: ``"overall"`` and one entry per fault type."""
-    kinds = sorted({k for s in scores for k in s.by_type})
+def incidents_by_type(scores: Sequence[Score]) -> dict[str, list[int]]:
+    """Incident type -> [incidents, explained by a fault], over the runs."""
     by_incident: dict[str, list[int]] = {}
     for s in scores:
         for itype, (every, explained) in s.by_incident_type.items():
             row = by_incident.setdefault(itype, [0, 0])
             row[0] += every
             row[1] += explained
+    return by_incident
+
+
+def summarise(scores: Sequence[Score], device_days: float) -> dict[str, Figures]:
+    """Pool the runs of one severity: ``"overall"`` and one entry per fault type."""
+    kinds = sorted({k for s in scores for k in s.by_type})
+    by_incident = incidents_by_type(scores)
     out: dict[str, Figures] = {}
     for kind in kinds:
         types = ACCEPT.get(kind, ())
@@ -187,14 +193,11 @@ def run_sweep(
             "by_fault_type": {k: f.as_dict() for k, f in figures.items()},
         }
     free = summarise(scores[0.0], device_days)["overall"]
-    kinds: dict[str, int] = {}
-    for s in scores[0.0]:
-        for itype, (every, _) in s.by_incident_type.items():
-            kinds[itype] = kinds.get(itype, 0) + every
+    kinds = incidents_by_type(scores[0.0])
     out["fault_free"] = {
         "incidents": free.incidents,
         "false_per_1000_device_days": free.false_per_1000_device_days,
-        "by_incident_type": {k: n for k, n in sorted(kinds.items()) if n},
+        "by_incident_type": {k: every for k, (every, _) in sorted(kinds.items()) if every},
     }
     return out
 
